@@ -1,0 +1,64 @@
+// The exact DER bytes of the certificate fields OCSP hashes and compares. Re-encoding a parsed Name
+// can change string types, so CertID hashes must come from the original bytes.
+import './reflect-polyfill.js';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { X509Certificate } from '@peculiar/x509';
+import { bytesOf, children, contentOf, readTlv } from './der.js';
+
+export interface CertDer {
+  der: Uint8Array;
+  tbs: Uint8Array;
+  /** DER of the TBS `signature` AlgorithmIdentifier, which must equal the outer one */
+  tbsSignatureAlg: Uint8Array;
+  signatureAlg: Uint8Array;
+  signature: Uint8Array;
+  /** content bytes of the serial INTEGER */
+  serial: Uint8Array;
+  issuerName: Uint8Array;
+  subjectName: Uint8Array;
+  spki: Uint8Array;
+  /** the subjectPublicKey BIT STRING value without its unused-bits byte (what OCSP key hashes cover) */
+  publicKeyBits: Uint8Array;
+  publicKey: KeyObject;
+}
+
+const cache = new WeakMap<X509Certificate, CertDer>();
+
+export function certDer(cert: X509Certificate): CertDer {
+  let c = cache.get(cert);
+  if (!c) {
+    c = certDerFromBytes(new Uint8Array(cert.rawData));
+    cache.set(cert, c);
+  }
+  return c;
+}
+
+/** Splits a DER certificate; throws DerError or Error when the structure is not a certificate. */
+export function certDerFromBytes(der: Uint8Array): CertDer {
+  const top = readTlv(der, 0);
+  const [tbsT, algT, sigT] = children(der, top);
+  if (!tbsT || !algT || !sigT || sigT.tag !== 0x03) throw new Error('not a certificate');
+  const f = children(der, tbsT);
+  let i = 0;
+  if (f[0]?.tag === 0xa0) i++;
+  const [serialT, tbsAlgT, issuerT, , subjectT, spkiT] = f.slice(i);
+  if (!serialT || serialT.tag !== 0x02 || !tbsAlgT || !issuerT || !subjectT || !spkiT) throw new Error('not a certificate');
+  const [, keyBitsT] = children(der, spkiT);
+  if (!keyBitsT || keyBitsT.tag !== 0x03 || keyBitsT.end - keyBitsT.contentStart < 1) throw new Error('no public key');
+  const spki = bytesOf(der, spkiT);
+  const sig = contentOf(der, sigT);
+  if (sig[0] !== 0) throw new Error('certificate signature has unused bits');
+  return {
+    der,
+    tbs: bytesOf(der, tbsT),
+    tbsSignatureAlg: bytesOf(der, tbsAlgT),
+    signatureAlg: bytesOf(der, algT),
+    signature: sig.subarray(1),
+    serial: contentOf(der, serialT),
+    issuerName: bytesOf(der, issuerT),
+    subjectName: bytesOf(der, subjectT),
+    spki,
+    publicKeyBits: der.subarray(keyBitsT.contentStart + 1, keyBitsT.end),
+    publicKey: createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }),
+  };
+}

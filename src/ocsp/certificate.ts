@@ -1,0 +1,116 @@
+// Certificate helpers the controllers need around OCSP: reading tls.crt, finding the issuer, the
+// responder URLs, identity (serial, fingerprint), Must-Staple, and key/certificate pairing.
+import './reflect-polyfill.js';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { AuthorityInfoAccessExtension, X509Certificate } from '@peculiar/x509';
+import { certDer } from './cert-der.js';
+import { children, contentOf, equalBytes, readTlv, toHex } from './der.js';
+import { OcspInputError } from './errors.js';
+import { OID_TLS_FEATURE } from './oids.js';
+import { verifySignature } from './signature.js';
+
+export interface CertificateBundle {
+  leaf: X509Certificate;
+  /** the rest of tls.crt, in order */
+  chain: X509Certificate[];
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Every CERTIFICATE block of a PEM text (or one DER certificate), in order. */
+export function parsePemChain(pem: string | Uint8Array): X509Certificate[] {
+  if (typeof pem !== 'string') {
+    if (pem[0] === 0x30) return [parseOne(pem, 'DER input')];
+    pem = Buffer.from(pem).toString('utf8');
+  }
+  const certs: X509Certificate[] = [];
+  const others: string[] = [];
+  let index = 0;
+  for (const m of pem.matchAll(PEM_BLOCK)) {
+    if (m[1] !== 'CERTIFICATE') {
+      others.push(m[1]!);
+      continue;
+    }
+    index++;
+    const body = m[2]!.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new OcspInputError(`PEM certificate #${index} is not base64`);
+    certs.push(parseOne(Buffer.from(body, 'base64'), `PEM certificate #${index}`));
+  }
+  if (certs.length === 0) {
+    const found = others.length ? `found only ${others.join(', ')} blocks` : pem.trim() === '' ? 'input is empty' : 'no PEM blocks';
+    throw new OcspInputError(`no CERTIFICATE in the PEM: ${found}`);
+  }
+  return certs;
+}
+
+function parseOne(der: Uint8Array, what: string): X509Certificate {
+  try {
+    const cert = new X509Certificate(der);
+    certDer(cert); // fail now, not later, if the raw fields cannot be read
+    return cert;
+  } catch (e) {
+    throw new OcspInputError(`${what} does not parse as an X.509 certificate (${der.length} bytes): ${(e as Error).message}`);
+  }
+}
+
+/** True when `issuer`'s subject is `cert`'s issuer name (byte for byte) and its key verifies `cert`'s signature. */
+export function isIssuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  const c = certDer(cert);
+  const i = certDer(issuer);
+  if (!equalBytes(c.issuerName, i.subjectName)) return false;
+  // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
+  if (!equalBytes(c.signatureAlg, c.tbsSignatureAlg)) return false;
+  return verifySignature(c.signatureAlg, c.tbs, c.signature, i.publicKey).ok;
+}
+
+export function findIssuer(leaf: X509Certificate, candidates: X509Certificate[]): X509Certificate | undefined {
+  return candidates.find((c) => isIssuedBy(leaf, c));
+}
+
+/** OCSP responder URLs from the Authority Information Access extension; [] when there are none. */
+export function ocspUrls(cert: X509Certificate): string[] {
+  const ext = cert.getExtension(AuthorityInfoAccessExtension);
+  if (!ext) return [];
+  return ext.ocsp.filter((g) => g.type === 'url').map((g) => g.value);
+}
+
+/** Serial number as lowercase unsigned hex, leading zero bytes removed (one byte kept for zero). */
+export function serialHex(cert: X509Certificate): string {
+  return serialBytesToHex(certDer(cert).serial);
+}
+
+export function serialBytesToHex(serial: Uint8Array): string {
+  let i = 0;
+  while (i < serial.length - 1 && serial[i] === 0) i++;
+  return toHex(serial.subarray(i));
+}
+
+export function sha256Fingerprint(cert: X509Certificate): string {
+  return createHash('sha256').update(certDer(cert).der).digest('hex');
+}
+
+/** RFC 7633 Must-Staple: a TLS Feature extension listing status_request (5). */
+export function isMustStaple(cert: X509Certificate): boolean {
+  const ext = cert.getExtension(OID_TLS_FEATURE);
+  if (!ext) return false;
+  try {
+    const v = new Uint8Array(ext.value);
+    const seq = readTlv(v, 0);
+    if (seq.tag !== 0x30) return false;
+    return children(v, seq).some((t) => {
+      const c = contentOf(v, t);
+      return t.tag === 0x02 && c.length === 1 && c[0] === 5;
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the PEM private key is the one whose public half is in `cert`. False for an unreadable key. */
+export function keyMatchesCertificate(keyPem: string, cert: X509Certificate): boolean {
+  try {
+    return createPublicKey(createPrivateKey(keyPem)).equals(certDer(cert).publicKey);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { X509Certificate as NodeX509 } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  findIssuer,
+  isMustStaple,
+  keyMatchesCertificate,
+  ocspUrls,
+  OcspInputError,
+  parsePemChain,
+  serialHex,
+  sha256Fingerprint,
+} from '../../src/ocsp/index.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+
+let ca: Ca;
+let other: Ca;
+let leaf: Issued;
+
+beforeAll(async () => {
+  [ca, other] = await Promise.all([createCa(), createCa()]);
+  leaf = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:8080/ocsp', mustStaple: true, serial: '00ff0102' });
+});
+
+describe('certificate helpers', () => {
+  it('parses a tls.crt chain in order and finds the issuer by name and signature', () => {
+    const chain = parsePemChain(leaf.chainPem);
+    expect(chain.map((c) => c.subject)).toEqual([leaf.cert.subject, ca.cert.subject]);
+    expect(findIssuer(chain[0]!, [other.cert, ...chain])?.subject).toBe(ca.cert.subject);
+    expect(findIssuer(chain[0]!, [other.cert])).toBeUndefined();
+  });
+
+  it('does not take a certificate with the issuer name but another key as the issuer', async () => {
+    const impostor = await createCa({ name: ca.name });
+    expect(findIssuer(leaf.cert, [impostor.cert])).toBeUndefined();
+  });
+
+  it('names the problem in bad PEM', () => {
+    expect(() => parsePemChain('')).toThrow(/empty/);
+    expect(() => parsePemChain(leaf.keyPem)).toThrow(/only PRIVATE KEY/);
+    expect(() => parsePemChain('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----')).toThrow(OcspInputError);
+    expect(() => parsePemChain('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----')).toThrow(/#1 does not parse/);
+  });
+
+  it('reads DER input too', () => {
+    expect(parsePemChain(new Uint8Array(leaf.cert.rawData))[0]!.subject).toBe(leaf.cert.subject);
+  });
+
+  it('reads AIA OCSP URLs, and [] without AIA', async () => {
+    expect(ocspUrls(leaf.cert)).toEqual(['http://127.0.0.1:8080/ocsp']);
+    const noAia = await issueLeaf(ca, { ocspUrl: null });
+    expect(ocspUrls(noAia.cert)).toEqual([]);
+    expect(isMustStaple(noAia.cert)).toBe(false);
+  });
+
+  it('serial, fingerprint and Must-Staple agree with node:crypto / openssl', () => {
+    const n = new NodeX509(leaf.certPem);
+    expect(serialHex(leaf.cert)).toBe('ff0102');
+    expect(serialHex(leaf.cert)).toBe(n.serialNumber.toLowerCase().replace(/^(00)+/, ''));
+    expect(sha256Fingerprint(leaf.cert)).toBe(n.fingerprint256.replace(/:/g, '').toLowerCase());
+    expect(isMustStaple(leaf.cert)).toBe(true);
+    const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: leaf.certPem }).toString();
+    expect(text).toMatch(/TLS Feature:\s*\n\s*status_request/);
+  });
+
+  it('matches tls.key against tls.crt', () => {
+    expect(keyMatchesCertificate(leaf.keyPem, leaf.cert)).toBe(true);
+    expect(keyMatchesCertificate(ca.keyPem, leaf.cert)).toBe(false);
+    expect(keyMatchesCertificate('not a key', leaf.cert)).toBe(false);
+  });
+});

@@ -1,0 +1,63 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildOcspRequest, issuerHashes, ocspGetUrl, OcspInputError, parseOcspRequest, type HashAlgorithm } from '../../src/ocsp/index.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { opensslRequest, runOpenssl, tempFiles } from '../support/openssl.js';
+
+let ca: Ca;
+let leaf: Issued;
+
+beforeAll(async () => {
+  ca = await createCa({ keyAlg: 'RSA-2048' });
+  leaf = await issueLeaf(ca);
+});
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+describe('OCSP requests', () => {
+  it('a request made by openssl -reqout parses, with the same CertID and nonce', async () => {
+    for (const digest of ['sha1', 'sha256'] as const) {
+      const der = await opensslRequest({ certPem: leaf.certPem, issuerPem: ca.certPem, digest });
+      const parsed = parseOcspRequest(der);
+      const alg: HashAlgorithm = digest === 'sha1' ? 'SHA-1' : 'SHA-256';
+      expect(parsed.certIds).toHaveLength(1);
+      expect(parsed.certIds[0]!.hashAlgorithm).toBe(alg);
+      expect(hex(parsed.certIds[0]!.serialNumber).toUpperCase().replace(/^00/, '')).toBe(leaf.serial);
+      expect(hex(parsed.certIds[0]!.issuerKeyHash)).toBe(hex(issuerHashes(ca.cert, alg).keyHash));
+      expect(hex(parsed.certIds[0]!.issuerNameHash)).toBe(hex(issuerHashes(ca.cert, alg).nameHash));
+      expect(parsed.nonce?.length).toBe(16);
+      // the same CertID as ours, byte for byte
+      const ours = buildOcspRequest({ cert: leaf.cert, issuer: ca.cert, hashAlgorithm: alg });
+      expect(hex(ours.certId.issuerKeyHash)).toBe(hex(parsed.certIds[0]!.issuerKeyHash));
+    }
+  });
+
+  it.each(['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as const)('openssl reads our %s request and its nonce', async (alg) => {
+    const req = buildOcspRequest({ cert: leaf.cert, issuer: ca.cert, hashAlgorithm: alg, nonce: true });
+    expect(req.nonce).toHaveLength(32);
+    const tmp = await tempFiles({ 'req.der': req.der });
+    try {
+      const r = await runOpenssl(['ocsp', '-reqin', 'req.der', '-req_text'], { cwd: tmp.dir });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Hash Algorithm: ${alg.toLowerCase().replace('-', '')}`);
+      expect(r.stdout.replace(/\s/g, '')).toContain(`SerialNumber:${leaf.serial}`);
+      expect(r.stdout).toMatch(/OCSP Nonce:\s*\n\s*0420/);
+    } finally {
+      await tmp.remove();
+    }
+    expect(parseOcspRequest(req.der).nonce).toEqual(req.nonce);
+  });
+
+  it('GET URLs: base64 URL-encoded, one slash', () => {
+    const der = new Uint8Array([0xfb, 0xff, 0xfe, 0x3e]); // base64 "+//+Pg=="
+    expect(ocspGetUrl('http://ocsp.example/', der)).toBe('http://ocsp.example/%2B%2F%2F%2BPg%3D%3D');
+    expect(ocspGetUrl('http://ocsp.example/ocsp', der)).toBe('http://ocsp.example/ocsp/%2B%2F%2F%2BPg%3D%3D');
+    expect(ocspGetUrl('http://ocsp.example', der)).toBe('http://ocsp.example/%2B%2F%2F%2BPg%3D%3D');
+  });
+
+  it('rejects garbage requests with OcspInputError', () => {
+    expect(() => parseOcspRequest(new Uint8Array([1, 2, 3]))).toThrow(OcspInputError);
+    const good = buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der;
+    expect(() => parseOcspRequest(good.subarray(0, good.length - 1))).toThrow(/does not parse/);
+    expect(() => parseOcspRequest(new Uint8Array([...good, 0]))).toThrow(/trailing/);
+  });
+});
