@@ -1,0 +1,142 @@
+// A read-only view of an embedded log written by another process on the same machine (a signer
+// and a responder sharing a volume). It tails the file by polling: new complete frames are
+// applied, an incomplete last frame waits for the next poll, and a replaced file (compaction
+// renames a new one into place) or a rewritten tail (a writer restarting after a crash cuts its
+// torn frame off) is detected and the file is read again from the start.
+import { open, stat } from 'node:fs/promises';
+import { hasMagic, MAGIC, scanFrames } from './log-format.js';
+import { MemoryIndex } from './memory-index.js';
+import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+
+export interface EmbeddedFollowerOptions {
+  path: string;
+  pollMs?: number;
+  now?: () => number;
+}
+
+const MAX_FRAME = (1 << 24) + 8;
+
+export class EmbeddedFollower implements ResponseStore {
+  private index = new MemoryIndex();
+  private ino = -1;
+  private offset = 0;
+  private remainder: Buffer = Buffer.alloc(0);
+  private caughtUpAt: number;
+  private detail: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  private constructor(private readonly opts: EmbeddedFollowerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.caughtUpAt = -Infinity;
+  }
+
+  static async open(opts: EmbeddedFollowerOptions): Promise<EmbeddedFollower> {
+    const f = new EmbeddedFollower(opts);
+    await f.poll();
+    f.timer = setInterval(() => void f.poll(), opts.pollMs ?? 250);
+    f.timer.unref();
+    return f;
+  }
+
+  get(issuerId: string, serial: string): StoredResponse | undefined {
+    return this.index.get(issuerId, serial);
+  }
+
+  put(_records: readonly ResponseRecord[]): Promise<void> {
+    return Promise.reject(new Error('embedded follower is read-only; write through the signer that owns the log'));
+  }
+
+  /** Read whatever the writer appended since the last poll (tests call it to avoid waiting). */
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      const st = await stat(this.opts.path);
+      if (st.ino !== this.ino || st.size < this.offset) {
+        await this.reload();
+        return;
+      }
+      if (st.size > this.offset) {
+        const fresh = await readRange(this.opts.path, this.offset, st.size - this.offset);
+        this.offset += fresh.length;
+        const buf = this.remainder.length > 0 ? Buffer.concat([this.remainder, fresh]) : fresh;
+        const scan = scanFrames(buf, 0);
+        for (const e of scan.entries) this.index.apply(e);
+        this.remainder = Buffer.from(buf.subarray(scan.validEnd));
+        if (isCorrupt(this.remainder)) {
+          // Not an unfinished frame but bytes that will never parse: the writer rewrote its tail.
+          await this.reload();
+          return;
+        }
+      }
+      this.detail = undefined;
+      this.caughtUpAt = this.now();
+    } catch (e) {
+      this.detail = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const fh = await open(this.opts.path, 'r');
+    try {
+      const st = await fh.stat();
+      const buf = Buffer.alloc(st.size);
+      const { bytesRead } = await fh.read(buf, 0, st.size, 0);
+      const data = buf.subarray(0, bytesRead);
+      if (!hasMagic(data)) throw new Error(`${this.opts.path} is not a response log (yet)`);
+      const scan = scanFrames(data, MAGIC.length);
+      const index = new MemoryIndex();
+      for (const e of scan.entries) index.apply(e);
+      this.index = index;
+      this.ino = st.ino;
+      this.offset = scan.validEnd;
+      this.remainder = Buffer.alloc(0);
+      this.detail = undefined;
+      this.caughtUpAt = this.now();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async *entries(): AsyncIterable<StoredEntry> {
+    yield* this.index.entries();
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.index.stats();
+  }
+
+  async lag(): Promise<StoreLag> {
+    const lagMs = Math.max(0, this.now() - this.caughtUpAt);
+    return { lagMs, detached: this.detail !== undefined, ...(this.detail !== undefined ? { detail: this.detail } : {}) };
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.polling;
+  }
+}
+
+function isCorrupt(rem: Buffer): boolean {
+  if (rem.length < 8) return false;
+  const len = rem.readUInt32BE(0);
+  return len === 0 || len + 8 > MAX_FRAME || rem.length >= len + 8;
+}
+
+async function readRange(path: string, position: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, position);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,287 @@
+// The embedded store's writer: an append-only log on local disk plus the in-memory index.
+// `put` resolves only after the frames are written and fdatasync'ed, so a process killed at any
+// instant loses nothing it acknowledged. Concurrent puts are group-committed (one write + one
+// fsync for everything queued while the previous fsync ran), which is what keeps fsync-per-ack
+// affordable. Exactly one writer per file: nothing here arbitrates between two processes.
+import { open, readFile, rename, mkdir, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { encodedLength } from './codec.js';
+import { etagFor } from './etag.js';
+import { canonicalSerial, isIssuerId } from './keys.js';
+import { encodeFrame, hasMagic, MAGIC, scanFrames } from './log-format.js';
+import { MemoryIndex } from './memory-index.js';
+import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+
+export interface EmbeddedStoreOptions {
+  path: string;
+  /** Compact when dead bytes exceed this fraction of the file (and minCompactBytes). */
+  compactGarbageRatio?: number;
+  minCompactBytes?: number;
+  /** Drop responses this long past their nextUpdate when compacting. */
+  expiredRetentionMs?: number;
+  now?: () => number;
+}
+
+/** A queued write, or (with compact set) a request to compact after the writes before it. */
+interface Pending {
+  entries: StoredEntry[];
+  frames: Buffer[];
+  compact?: boolean;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class EmbeddedStore implements ResponseStore {
+  private readonly index = new MemoryIndex();
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private fileBytes = 0;
+  private liveBytes = 0;
+  /** Frame size per key, to know how much of the file is dead after an overwrite. */
+  private readonly frameSize = new Map<string, number>();
+  private closed = false;
+  private failed: unknown;
+  readonly tornBytesDiscarded: number;
+
+  private constructor(
+    private readonly opts: Required<EmbeddedStoreOptions>,
+    private fh: FileHandle,
+    tornBytes: number,
+  ) {
+    this.tornBytesDiscarded = tornBytes;
+  }
+
+  static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+    const opts: Required<EmbeddedStoreOptions> = {
+      compactGarbageRatio: 0.5,
+      minCompactBytes: 4 << 20,
+      expiredRetentionMs: 60 * 60_000,
+      now: Date.now,
+      ...options,
+    };
+    await mkdir(dirname(opts.path), { recursive: true });
+    let buf: Buffer;
+    try {
+      buf = await readFile(opts.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      buf = Buffer.alloc(0);
+    }
+    let validEnd: number;
+    let entries: StoredEntry[] = [];
+    if (buf.length < MAGIC.length && MAGIC.subarray(0, buf.length).equals(buf)) {
+      // New file, or a crash while writing the header: start over.
+      await writeFresh(opts.path, []);
+      validEnd = MAGIC.length;
+      buf = Buffer.alloc(0);
+    } else if (!hasMagic(buf)) {
+      throw new Error(`${opts.path} is not an ocsp-operator response log`);
+    } else {
+      const scan = scanFrames(buf, MAGIC.length);
+      entries = scan.entries;
+      validEnd = scan.validEnd;
+    }
+    const fh = await open(opts.path, 'r+');
+    const torn = Math.max(0, buf.length - validEnd);
+    if (torn > 0) {
+      // Cut the torn tail off before appending, or the next frame would sit behind garbage
+      // and be unreachable on the following restart.
+      await fh.truncate(validEnd);
+      await fh.datasync();
+    }
+    const store = new EmbeddedStore(opts, fh, torn);
+    store.fileBytes = validEnd;
+    for (const e of entries) store.applyEntry(e, frameLength(e));
+    return store;
+  }
+
+  get(issuerId: string, serial: string): StoredResponse | undefined {
+    return this.index.get(issuerId, serial);
+  }
+
+  put(records: readonly ResponseRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    let entries: StoredEntry[];
+    let frames: Buffer[];
+    try {
+      entries = records.map(toEntry);
+      frames = entries.map(encodeFrame);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (entries.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ entries, frames, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing !== undefined) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      // A put resolved by the last batch may have queued more before this callback ran.
+      if (this.queue.length > 0 && !this.closed) this.kick();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const writes = batch.filter((p) => p.compact !== true);
+      const data = Buffer.concat(writes.flatMap((p) => p.frames));
+      const at = this.fileBytes;
+      try {
+        await writeAll(this.fh, data, at);
+        await this.fh.datasync();
+      } catch (e) {
+        // Cut back to the last acknowledged byte so no garbage sits before later frames; if even
+        // that fails the store refuses further writes rather than risk an unreachable tail.
+        try {
+          await this.fh.truncate(at);
+        } catch (e2) {
+          this.failed = e2;
+        }
+        for (const p of batch) p.reject(e);
+        continue;
+      }
+      this.fileBytes = at + data.length;
+      for (const p of writes) {
+        p.entries.forEach((e, i) => this.applyEntry(e, p.frames[i]!.length));
+        p.resolve();
+      }
+      const requested = batch.filter((p) => p.compact === true);
+      if (requested.length > 0 || this.shouldCompact()) {
+        try {
+          await this.compactNow();
+          for (const p of requested) p.resolve();
+        } catch (e) {
+          for (const p of requested) p.reject(e);
+        }
+      }
+    }
+  }
+
+  private applyEntry(e: StoredEntry, size: number): void {
+    const key = e.issuerId + '/' + e.serial;
+    if (this.index.apply(e)) {
+      this.liveBytes += size - (this.frameSize.get(key) ?? 0);
+      this.frameSize.set(key, size);
+    }
+  }
+
+  private shouldCompact(): boolean {
+    const garbage = this.fileBytes - MAGIC.length - this.liveBytes;
+    return garbage > this.opts.minCompactBytes && garbage > this.opts.compactGarbageRatio * this.fileBytes;
+  }
+
+  /** Rewrite the log with only the live, not-long-expired responses. */
+  compact(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    // Queued behind pending writes, so no append races the rename.
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ entries: [], frames: [], compact: true, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private async compactNow(): Promise<void> {
+    const cutoff = this.opts.now() - this.opts.expiredRetentionMs;
+    const keep: StoredEntry[] = [];
+    for (const e of this.index.entries()) {
+      if (e.nextUpdate >= cutoff) keep.push(e);
+      else this.dropKey(e.issuerId, e.serial);
+    }
+    const frames = keep.map(encodeFrame);
+    const size = await writeFresh(this.opts.path, frames);
+    const old = this.fh;
+    this.fh = await open(this.opts.path, 'r+');
+    await old.close();
+    this.fileBytes = size;
+    this.liveBytes = size - MAGIC.length;
+  }
+
+  private dropKey(issuerId: string, serial: string): void {
+    this.index.delete(issuerId, serial);
+    this.frameSize.delete(issuerId + '/' + serial);
+  }
+
+  async *entries(): AsyncIterable<StoredEntry> {
+    yield* this.index.entries();
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.index.stats();
+  }
+
+  async lag(): Promise<StoreLag> {
+    // The writer's memory is the source of truth.
+    return { lagMs: 0, detached: this.failed !== undefined, ...(this.failed !== undefined ? { detail: String(this.failed) } : {}) };
+  }
+
+  /** Size of the log file in bytes (for tests and metrics). */
+  get bytes(): number {
+    return this.fileBytes;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing !== undefined) await this.flushing;
+    await this.fh.close();
+  }
+}
+
+/** Validates a record and derives its stored form. */
+export function toEntry(r: ResponseRecord): StoredEntry {
+  if (!isIssuerId(r.issuerId)) throw new Error(`issuerId must be 64 lowercase hex chars, got ${JSON.stringify(r.issuerId)}`);
+  if (!(r.der instanceof Uint8Array) || r.der.byteLength === 0) throw new Error('der must be non-empty bytes');
+  if (!Number.isFinite(r.thisUpdate) || !Number.isFinite(r.nextUpdate) || r.nextUpdate <= r.thisUpdate) {
+    throw new Error(`bad validity window ${r.thisUpdate}..${r.nextUpdate}`);
+  }
+  return {
+    issuerId: r.issuerId,
+    serial: canonicalSerial(r.serial),
+    // A private copy: the caller may reuse its buffer, and a Buffer is what the HTTP layer writes.
+    der: Buffer.from(r.der),
+    thisUpdate: r.thisUpdate,
+    nextUpdate: r.nextUpdate,
+    status: r.status,
+    etag: etagFor(r.der),
+  };
+}
+
+function frameLength(e: StoredEntry): number {
+  return 8 + encodedLength(e);
+}
+
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+/** Write a complete log to a temp file, fsync it, rename it into place and fsync the directory. */
+async function writeFresh(path: string, frames: Buffer[]): Promise<number> {
+  const tmp = `${path}.compact-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  const data = Buffer.concat([MAGIC, ...frames]);
+  try {
+    await writeAll(fh, data, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+  return data.length;
+}

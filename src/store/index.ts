@@ -1,0 +1,7 @@
+export type { CertStatus, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+export { canonicalSerial, issuerIdFromKeyHash, isIssuerId, toHex } from './keys.js';
+export { etagFor } from './etag.js';
+export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.js';
+export { EmbeddedFollower, type EmbeddedFollowerOptions } from './embedded-follower.js';
+export { RedisWriter, type RedisWriterOptions } from './redis-writer.js';
+export { RedisReader, type RedisReaderOptions } from './redis-reader.js';

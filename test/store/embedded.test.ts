@@ -1,0 +1,233 @@
+import { spawn } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedFollower, EmbeddedStore, etagFor, type ResponseRecord } from '../../src/store/index.js';
+import { transpileDir } from './transpile.js';
+
+const ISSUER = 'ab'.repeat(32);
+const OTHER = 'cd'.repeat(32);
+const T0 = Date.UTC(2030, 0, 1);
+
+function rec(serial: string, i = 0, issuerId = ISSUER, extra: Partial<ResponseRecord> = {}): ResponseRecord {
+  return { issuerId, serial, der: Buffer.from(`response-${serial}-${i}`), thisUpdate: T0 + i, nextUpdate: T0 + i + 86_400_000, status: 'good', ...extra };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ocsp-embedded-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('EmbeddedStore', { timeout: 30_000 }, () => {
+  it('stores, returns and survives a reopen; serials are canonical; issuers are separate', async () => {
+    const path = join(dir, 'basic.log');
+    const s = await EmbeddedStore.open({ path });
+    await s.put([rec('0A1b'), rec('ff', 0, OTHER, { status: 'revoked' })]);
+    const got = s.get(ISSUER, 'a1b');
+    expect(Buffer.from(got!.der).toString()).toBe('response-0A1b-0');
+    expect(got?.etag).toBe(etagFor(Buffer.from('response-0A1b-0')));
+    expect(s.get(OTHER, 'a1b')).toBeUndefined();
+    expect(s.get(OTHER, 'ff')?.status).toBe('revoked');
+    await s.close();
+    const again = await EmbeddedStore.open({ path });
+    expect(again.tornBytesDiscarded).toBe(0);
+    expect(again.get(ISSUER, 'a1b')?.thisUpdate).toBe(T0);
+    expect((await again.stats()).count).toBe(2);
+    await again.close();
+  });
+
+  it('keeps the newer thisUpdate when an older response arrives late', async () => {
+    const s = await EmbeddedStore.open({ path: join(dir, 'newest.log') });
+    await s.put([rec('1', 5)]);
+    await s.put([rec('1', 3)]);
+    expect(s.get(ISSUER, '1')?.thisUpdate).toBe(T0 + 5);
+    await s.put([rec('1', 9)]);
+    expect(s.get(ISSUER, '1')?.thisUpdate).toBe(T0 + 9);
+    await s.close();
+  });
+
+  it('rejects malformed records without writing anything', async () => {
+    const s = await EmbeddedStore.open({ path: join(dir, 'bad.log') });
+    await expect(s.put([rec('zz')])).rejects.toThrow(/hex/);
+    await expect(s.put([rec('1', 0, 'short')])).rejects.toThrow(/issuerId/);
+    await expect(s.put([rec('1', 0, ISSUER, { nextUpdate: T0 - 1 })])).rejects.toThrow(/validity/);
+    expect((await s.stats()).count).toBe(0);
+    expect(s.bytes).toBe(8);
+    await s.close();
+  });
+
+  it('ignores and cuts off a torn or corrupt tail, then appends after it', async () => {
+    const path = join(dir, 'torn.log');
+    const s = await EmbeddedStore.open({ path });
+    await s.put([rec('1'), rec('2')]);
+    await s.close();
+    const good = (await stat(path)).size;
+    // A torn frame: a header that promises more bytes than follow.
+    await appendFile(path, Buffer.from([0, 0, 1, 0, 1, 2, 3, 4, 9, 9, 9]));
+    const s2 = await EmbeddedStore.open({ path });
+    expect(s2.tornBytesDiscarded).toBe(11);
+    expect((await stat(path)).size).toBe(good);
+    await s2.put([rec('3')]);
+    await s2.close();
+    // A complete frame whose checksum is wrong (a bit flipped in the last record).
+    const bytes = await readFile(path);
+    bytes[bytes.length - 3] ^= 0x40;
+    await writeFile(path, bytes);
+    const s3 = await EmbeddedStore.open({ path });
+    expect(s3.get(ISSUER, '3')).toBeUndefined();
+    expect(s3.get(ISSUER, '2')).toBeDefined();
+    expect(s3.tornBytesDiscarded).toBeGreaterThan(0);
+    await s3.close();
+  });
+
+  it('refuses a file that is not a response log', async () => {
+    const path = join(dir, 'notalog');
+    await writeFile(path, 'hello world, not a log');
+    await expect(EmbeddedStore.open({ path })).rejects.toThrow(/not an ocsp-operator response log/);
+  });
+
+  it('group-commits concurrent puts and every one is durable', async () => {
+    const path = join(dir, 'group.log');
+    const s = await EmbeddedStore.open({ path });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => s.put([rec(i.toString(16), i)])));
+    expect((await s.stats()).count).toBe(200);
+    await s.close();
+    const r = await EmbeddedStore.open({ path });
+    expect((await r.stats()).count).toBe(200);
+    await r.close();
+  });
+
+  it('compacts: drops superseded and long-expired responses, keeps the rest, file shrinks', async () => {
+    const path = join(dir, 'compact.log');
+    let now = T0;
+    const s = await EmbeddedStore.open({ path, minCompactBytes: 1 << 30, expiredRetentionMs: 1000, now: () => now });
+    for (let i = 0; i < 20; i++) await s.put(Array.from({ length: 10 }, (_, k) => rec(String(k + 1), i)));
+    await s.put([rec('dead', 0, ISSUER, { nextUpdate: T0 + 10 })]);
+    const before = s.bytes;
+    now = T0 + 5000;
+    await s.compact();
+    expect(s.bytes).toBeLessThan(before / 10);
+    expect(s.get(ISSUER, 'dead')).toBeUndefined();
+    await s.put([rec('b', 50)]);
+    await s.close();
+    const r = await EmbeddedStore.open({ path });
+    expect((await r.stats()).count).toBe(11);
+    expect(r.get(ISSUER, '1')?.thisUpdate).toBe(T0 + 19);
+    expect(r.get(ISSUER, 'b')?.thisUpdate).toBe(T0 + 50);
+    await r.close();
+  });
+
+  it('compacts on its own once garbage passes the threshold', async () => {
+    const s = await EmbeddedStore.open({ path: join(dir, 'auto.log'), minCompactBytes: 4096, compactGarbageRatio: 0.5 });
+    for (let i = 0; i < 200; i++) await s.put([rec('7', i)]);
+    expect(s.bytes).toBeLessThan(4096 * 2 + 200);
+    expect(s.get(ISSUER, '7')?.thisUpdate).toBe(T0 + 199);
+    await s.close();
+  });
+});
+
+describe('EmbeddedFollower', { timeout: 30_000 }, () => {
+  it('tails the writer, survives its compaction and a torn tail, and reports lag', async () => {
+    const path = join(dir, 'follow.log');
+    const w = await EmbeddedStore.open({ path, minCompactBytes: 1 << 30 });
+    await w.put([rec('1')]);
+    let now = Date.now();
+    const f = await EmbeddedFollower.open({ path, pollMs: 60_000, now: () => now });
+    expect(f.get(ISSUER, '1')).toBeDefined();
+    await w.put([rec('2'), rec('1', 7)]);
+    await f.poll();
+    expect(f.get(ISSUER, '2')).toBeDefined();
+    expect(f.get(ISSUER, '1')?.thisUpdate).toBe(T0 + 7);
+    expect((await f.lag()).lagMs).toBe(0);
+    now += 5000;
+    expect((await f.lag()).lagMs).toBe(5000);
+    await w.compact();
+    await w.put([rec('3')]);
+    await f.poll();
+    expect((await f.stats()).count).toBe(3);
+    expect((await f.lag()).lagMs).toBe(0);
+    await w.close();
+    // A writer that died mid-frame: the follower waits; the restarted writer cuts and appends.
+    await appendFile(path, Buffer.from([0, 0, 0, 50, 1, 2, 3, 4, 5]));
+    await f.poll();
+    expect((await f.stats()).count).toBe(3);
+    const w2 = await EmbeddedStore.open({ path });
+    await w2.put([rec('4', 0, ISSUER, { der: Buffer.alloc(300, 1) })]);
+    await f.poll();
+    expect(f.get(ISSUER, '4')?.der.byteLength).toBe(300);
+    await expect(f.put([rec('5')])).rejects.toThrow(/read-only/);
+    await w2.close();
+    await rm(path);
+    await f.poll();
+    expect((await f.lag()).detached).toBe(true);
+    await f.close();
+  });
+});
+
+describe('kill -9 of the writer process', { timeout: 90_000 }, () => {
+  let storeJs: string;
+  beforeAll(async () => {
+    storeJs = join(dir, 'store-js');
+    await transpileDir(resolve('src/store'), storeJs);
+  });
+
+  async function runAndKill(path: string, start: number, minAcks: number): Promise<{ acked: Map<string, number>; opened: string }> {
+    const child = spawn(process.execPath, [resolve('test/store/fixtures/writer-child.mjs'), storeJs, path, String(start), '16'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const acked = new Map<string, number>();
+    let opened = '';
+    let buf = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`child made too little progress: ${acked.size} acks ${stderr}`)), 20_000);
+      child.on('exit', () => rej(new Error(`child exited early: ${stderr}`)));
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const l of lines) {
+          const [kind, a, b] = l.split(' ');
+          if (kind === 'OPEN') opened = a ?? '';
+          if (kind === 'ACK') acked.set(a!, Math.max(acked.get(a!) ?? 0, Number(b)));
+        }
+        if (acked.size >= minAcks) {
+          clearTimeout(timer);
+          child.removeAllListeners('exit');
+          // Killed while more puts are in flight: frames may be half-written.
+          child.kill('SIGKILL');
+          child.once('exit', () => res());
+        }
+      });
+    });
+    return { acked, opened };
+  }
+
+  it('loses no acknowledged response across five kills mid-write', async () => {
+    const path = join(dir, 'killed.log');
+    const all = new Map<string, number>();
+    let start = 0;
+    const torn: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const { acked, opened } = await runAndKill(path, start, 400 + round * 100);
+      torn.push(opened);
+      for (const [k, v] of acked) all.set(k, Math.max(all.get(k) ?? 0, v));
+      const s = await EmbeddedStore.open({ path });
+      for (const [serial, thisUpdate] of all) {
+        const got = s.get(ISSUER, serial);
+        expect(got, `serial ${serial} after round ${round}`).toBeDefined();
+        // What is stored is at least as new as the newest acknowledged write.
+        expect(got!.thisUpdate).toBeGreaterThanOrEqual(thisUpdate);
+      }
+      await s.close();
+      start += 100_000;
+    }
+    expect(all.size).toBeGreaterThan(1500);
+    // kill -9 cannot tear a single write(2) (the page cache has it whole or not at all), so torn
+    // tails come from power loss; the torn-tail test above covers those. Logged for the record.
+    console.log(`torn bytes each child found at open: ${torn.join(', ')}`);
+  });
+});
