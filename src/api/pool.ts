@@ -1,0 +1,303 @@
+// OcspResponderPool: "sign and serve OCSP responses for every certificate of this issuer". The
+// zod schema mirrors crds/ocsp-operator.dev_ocspresponderpools.yaml field by field; each CEL rule
+// there is a `.refine` here with the same field path, so an error names the same field whichever
+// layer finds it.
+
+import { z } from 'zod';
+import { conditionList, dateTime } from './condition.js';
+import { compareDurations, durationString, parseDuration } from './duration.js';
+import { API_GROUP_VERSION, KIND_POOL } from './group.js';
+import { DNS_LABEL_PATTERN, ObjectMetaSchema, dataKey, secretName } from './meta.js';
+import { parseWith, type ParseResult } from './parse.js';
+import { DeclaredRevocationReasonSchema, SERIAL_HEX_PATTERN } from './revocation.js';
+
+export const MODULE_PATH_PATTERN = '^/[^\\s]*$';
+export const REDIS_URL_PATTERN = '^rediss?://[^\\s]+$';
+/** The resource.Quantity syntax Kubernetes itself uses for sizes ("1Gi", "500M"). */
+export const QUANTITY_PATTERN =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+
+export const DELEGATED_RESPONDER_MODES = ['Issue', 'FromSecret', 'None'] as const;
+export const STORE_TYPES = ['Embedded', 'Redis'] as const;
+export const LAG_POLICIES = ['ServeWhatItHas', 'Unauthorized'] as const;
+
+/**
+ * Baseline Requirements 4.9.10: validity between 8 hours and 10 days. Enforced in the CRD with CEL
+ * `duration()` and here, with the same bounds.
+ */
+export const RESPONSE_VALIDITY_MIN = '8h';
+export const RESPONSE_VALIDITY_MAX = '240h';
+/** BR: for validity >= 16h, re-sign no later than 4 days after thisUpdate and 8h before nextUpdate. */
+export const BR_LONG_VALIDITY = '16h';
+export const BR_MAX_REFRESH_AGE = '96h';
+export const BR_MIN_MARGIN = '8h';
+/** BR: an authoritative response within 15 minutes of issuance. */
+export const BR_NEW_CERTIFICATE_MAX = '15m';
+
+const ms = parseDuration;
+/** `a < b`, or true when either is malformed (the field's own pattern check reports that). */
+const lt = (a: string, b: string) => (compareDurations(a, b) ?? -1) < 0;
+const le = (a: string, b: string) => (compareDurations(a, b) ?? -1) <= 0;
+
+const SecretKeyRefSchema = (defaultKey: string) => z.object({ name: secretName(), key: dataKey().default(defaultKey) });
+
+export const Pkcs11SigningSchema = z.object({
+  module: z.string().max(4096).regex(new RegExp(MODULE_PATH_PATTERN)).default('/usr/lib/softhsm/libsofthsm2.so'),
+  tokenLabel: z.string().min(1).max(32),
+  keyLabel: z.string().min(1).max(256),
+  pinSecretRef: SecretKeyRefSchema('pin'),
+  /** One concurrent signing operation needs one session: this is the signer's parallelism. */
+  sessions: z.int().min(1).max(256).default(4),
+});
+
+export const SigningSchema = z
+  .object({
+    pkcs11: Pkcs11SigningSchema.optional(),
+    softwareKey: z.object({ secretName: secretName() }).optional(),
+  })
+  .refine((s) => (s.pkcs11 ? 1 : 0) + (s.softwareKey ? 1 : 0) === 1, {
+    message: 'exactly one of pkcs11 or softwareKey must be set',
+  });
+
+export const DelegatedResponderSchema = z
+  .object({
+    mode: z.enum(DELEGATED_RESPONDER_MODES).default('Issue'),
+    secretName: secretName().optional(),
+    validity: durationString().default('720h'),
+    renewBefore: durationString().default('168h'),
+  })
+  .refine((d) => d.mode !== 'FromSecret' || d.secretName !== undefined, {
+    path: ['secretName'],
+    message: 'secretName is required when mode is FromSecret',
+  })
+  .refine((d) => lt(d.renewBefore, d.validity), {
+    path: ['renewBefore'],
+    message: 'renewBefore must be shorter than validity',
+  });
+
+export const ClusterSecretsSourceSchema = z.object({
+  /** Empty: every namespace. */
+  namespaces: z
+    .array(z.string().min(1).max(63).regex(new RegExp(DNS_LABEL_PATTERN)))
+    .max(256)
+    .refine((l) => new Set(l).size === l.length, { message: 'duplicate namespace' })
+    .optional(),
+  /** Equality-based label selector (matchLabels semantics) on the Secrets. */
+  labelSelector: z.record(z.string(), z.string()).optional(),
+});
+
+export const OpensslIndexSourceSchema = z.object({
+  configMapName: secretName(),
+  key: dataKey().default('index.txt'),
+});
+
+export const CertificateSourceSchema = z
+  .object({
+    clusterSecrets: ClusterSecretsSourceSchema.optional(),
+    opensslIndex: OpensslIndexSourceSchema.optional(),
+  })
+  .refine((s) => (s.clusterSecrets !== undefined) !== (s.opensslIndex !== undefined), {
+    message: 'each source sets exactly one of clusterSecrets or opensslIndex',
+  });
+
+export const DeclaredRevocationSchema = z.object({
+  serial: z.string().regex(new RegExp(SERIAL_HEX_PATTERN)),
+  time: dateTime(),
+  reason: DeclaredRevocationReasonSchema.default('unspecified'),
+});
+
+export const StoreSchema = z
+  .object({
+    type: z.enum(STORE_TYPES).default('Embedded'),
+    embedded: z.object({ storageSize: z.string().regex(new RegExp(QUANTITY_PATTERN)).default('1Gi') }).optional(),
+    redis: z
+      .object({
+        primaryURL: z.string().max(2048).regex(new RegExp(REDIS_URL_PATTERN)),
+        replicaURLs: z
+          .array(z.string().max(2048).regex(new RegExp(REDIS_URL_PATTERN)))
+          .max(32)
+          .refine((l) => new Set(l).size === l.length, { message: 'duplicate replica URL' })
+          .optional(),
+        passwordSecretRef: SecretKeyRefSchema('password').optional(),
+      })
+      .optional(),
+  })
+  .refine((s) => (s.type === 'Redis') === (s.redis !== undefined), {
+    path: ['redis'],
+    message: 'redis is set exactly when type is Redis',
+  })
+  .refine((s) => s.type === 'Embedded' || s.embedded === undefined, {
+    path: ['embedded'],
+    message: 'embedded is only allowed when type is Embedded',
+  });
+
+export const ResponderSchema = z.object({
+  replicas: z.int().min(0).max(100).default(2),
+  port: z.int().min(1).max(65535).default(8080),
+  /** A responder whose store replica lags more than this leaves rotation (readiness fails). */
+  maxReplicationLag: durationString().default('10s'),
+  /** What a lagging responder answers while out of rotation, for requests that still reach it. */
+  lagPolicy: z.enum(LAG_POLICIES).default('Unauthorized'),
+  /** Cap on Cache-Control max-age; unset: derived from nextUpdate as RFC 5019 describes. */
+  cacheMaxAge: durationString().optional(),
+});
+
+export const SignersSchema = z
+  .object({
+    minReplicas: z.int().min(0).max(1000).default(1),
+    maxReplicas: z.int().min(1).max(1000).default(10),
+    stabilizationWindow: durationString().default('5m'),
+    /** Scale so that the backlog drains within this time at the measured per-pod rate. */
+    targetDrainTime: durationString().default('10m'),
+  })
+  .refine((s) => s.minReplicas <= s.maxReplicas, {
+    path: ['minReplicas'],
+    message: 'minReplicas must not exceed maxReplicas',
+  });
+
+export const ThresholdsSchema = z
+  .object({
+    /** Oldest response older than this (over all responses): Fresh goes False, Warning. */
+    freshnessWarningAge: durationString().default('96h'),
+    freshnessCriticalAge: durationString().default('144h'),
+    /** Delegated responder certificate this close to notAfter: renewal has failed; warn. */
+    signerExpiryWarning: durationString().default('72h'),
+    /** CA certificate this close to notAfter. */
+    issuerExpiryWarning: durationString().default('720h'),
+    /** A certificate without a response for longer than this is a problem (BR: 15m at most). */
+    newCertificateTarget: durationString()
+      .refine((d) => le(d, BR_NEW_CERTIFICATE_MAX), { message: 'newCertificateTarget must be at most 15m' })
+      .default('5m'),
+  })
+  .refine((t) => lt(t.freshnessWarningAge, t.freshnessCriticalAge), {
+    path: ['freshnessCriticalAge'],
+    message: 'freshnessCriticalAge must be longer than freshnessWarningAge',
+  });
+
+/** The refresh-age rule of the Baseline Requirements, given the validity. */
+export function refreshAgeMeetsBaselineRequirements(refreshAge: string, responseValidity: string): boolean {
+  const r = ms(refreshAge);
+  const v = ms(responseValidity);
+  if (v >= ms(BR_LONG_VALIDITY)) return r <= ms(BR_MAX_REFRESH_AGE) && r + ms(BR_MIN_MARGIN) <= v;
+  return r + r <= v;
+}
+
+function safely(f: () => boolean): boolean {
+  try {
+    return f();
+  } catch {
+    return true; // a malformed duration is reported by its own field
+  }
+}
+
+export const OcspResponderPoolSpecSchema = z
+  .object({
+    /** The CA whose certificates this pool answers for: tls.crt (first certificate), else ca.crt. */
+    issuer: z.object({ secretName: secretName() }),
+    /** The key that signs responses (see the CRD description for each delegatedResponder mode). */
+    signing: SigningSchema,
+    delegatedResponder: DelegatedResponderSchema.prefault({}),
+    responseValidity: durationString()
+      .refine((d) => le(RESPONSE_VALIDITY_MIN, d) && le(d, RESPONSE_VALIDITY_MAX), {
+        message: 'responseValidity must be between 8h and 240h (Baseline Requirements)',
+      })
+      .default('168h'),
+    /** Re-sign a response once it is this old. */
+    refreshAge: durationString().default('72h'),
+    sources: z.array(CertificateSourceSchema).min(1).max(16),
+    revocations: z
+      .array(DeclaredRevocationSchema)
+      .max(10000)
+      .refine((l) => new Set(l.map((r) => r.serial)).size === l.length, { message: 'duplicate serial' })
+      .optional(),
+    store: StoreSchema.prefault({}),
+    responder: ResponderSchema.prefault({}),
+    signers: SignersSchema.prefault({}),
+    thresholds: ThresholdsSchema.prefault({}),
+  })
+  .refine((s) => safely(() => refreshAgeMeetsBaselineRequirements(s.refreshAge, s.responseValidity)), {
+    path: ['refreshAge'],
+    message:
+      'refreshAge breaks the Baseline Requirements: at most 96h and 8h before expiry when responseValidity >= 16h, else at most half of responseValidity',
+  })
+  .refine((s) => lt(s.refreshAge, s.thresholds.freshnessWarningAge), {
+    path: ['thresholds', 'freshnessWarningAge'],
+    message: 'thresholds.freshnessWarningAge must be longer than refreshAge',
+  })
+  .refine((s) => lt(s.thresholds.freshnessCriticalAge, s.responseValidity), {
+    path: ['thresholds', 'freshnessCriticalAge'],
+    message: 'thresholds.freshnessCriticalAge must be shorter than responseValidity',
+  })
+  .refine(
+    (s) => s.delegatedResponder.mode !== 'Issue' || lt(s.thresholds.signerExpiryWarning, s.delegatedResponder.renewBefore),
+    {
+      path: ['thresholds', 'signerExpiryWarning'],
+      message: 'thresholds.signerExpiryWarning must be shorter than delegatedResponder.renewBefore',
+    },
+  );
+
+export const OcspResponderPoolStatusSchema = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  conditions: conditionList().optional(),
+  /** Unexpired certificates of the issuer found in the sources. */
+  certificates: z.int().min(0).optional(),
+  /** Certificates whose response is missing or older than refreshAge. */
+  backlog: z.int().min(0).optional(),
+  /** Certificates with no response at all (part of the backlog). */
+  missing: z.int().min(0).optional(),
+  revoked: z.int().min(0).optional(),
+  signers: z
+    .object({
+      desired: z.int().min(0).optional(),
+      ready: z.int().min(0).optional(),
+      /** Measured pool-wide rate, the basis of the scaling decision. */
+      signaturesPerSecond: z.number().min(0).optional(),
+    })
+    .optional(),
+  responders: z
+    .object({
+      ready: z.int().min(0).optional(),
+      outOfRotation: z.array(z.string()).optional(),
+    })
+    .optional(),
+  /** Age of the oldest served response, as a duration ("71h3m"). */
+  oldestResponseAge: durationString().optional(),
+  /** The certificate that has waited longest for its first response. */
+  oldestUnsigned: z.object({ serial: z.string().regex(new RegExp(SERIAL_HEX_PATTERN)), since: dateTime() }).optional(),
+  replication: z
+    .array(
+      z.object({
+        replica: z.string().min(1),
+        lagSeconds: z.number().min(0).optional(),
+        inRotation: z.boolean().optional(),
+      }),
+    )
+    .refine((l) => new Set(l.map((r) => r.replica)).size === l.length, { message: 'duplicate replica' })
+    .optional(),
+  delegatedResponder: z
+    .object({
+      serial: z.string().regex(new RegExp(SERIAL_HEX_PATTERN)).optional(),
+      notAfter: dateTime().optional(),
+    })
+    .optional(),
+});
+
+export const OcspResponderPoolSchema = z.object({
+  apiVersion: z.literal(API_GROUP_VERSION),
+  kind: z.literal(KIND_POOL),
+  metadata: ObjectMetaSchema,
+  spec: OcspResponderPoolSpecSchema,
+  status: OcspResponderPoolStatusSchema.optional(),
+});
+
+export type OcspResponderPoolSpec = z.output<typeof OcspResponderPoolSpecSchema>;
+export type OcspResponderPoolSpecInput = z.input<typeof OcspResponderPoolSpecSchema>;
+export type OcspResponderPoolStatus = z.output<typeof OcspResponderPoolStatusSchema>;
+export type OcspResponderPool = z.output<typeof OcspResponderPoolSchema>;
+export type OcspResponderPoolInput = z.input<typeof OcspResponderPoolSchema>;
+export type DeclaredRevocation = z.output<typeof DeclaredRevocationSchema>;
+export type CertificateSource = z.output<typeof CertificateSourceSchema>;
+
+export function parseOcspResponderPool(obj: unknown): ParseResult<OcspResponderPool> {
+  return parseWith(OcspResponderPoolSchema, KIND_POOL, obj);
+}
