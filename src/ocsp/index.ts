@@ -14,3 +14,22 @@ export {
 } from './certificate.js';
 export { type CertIdInfo, certIdFor, certIdEquals, issuerHashes } from './cert-id.js';
 export { type OcspRequestInfo, buildOcspRequest, ocspGetUrl, parseOcspRequest } from './request.js';
+export {
+  type FailureReason,
+  type CertStatus,
+  type ValidatedResponse,
+  type Verdict,
+  type ValidationOptions,
+  validateOcspResponse,
+} from './validate.js';
+export {
+  type OcspSigner,
+  type SignatureAlgorithmName,
+  type ResponseEntry,
+  type ResponseEntryStatus,
+  type SignOptions,
+  softwareSigner,
+  rsaPssSigner,
+  signOcspResponse,
+  errorResponse,
+} from './sign.js';

@@ -231,6 +231,8 @@ export async function opensslVerifyResponse(o: {
   certPem?: string;
   caPem: string;
   verifyOther?: string[];
+  /** CertID hash openssl uses to look the certificate up in the response (default sha1) */
+  digest?: 'sha1' | 'sha256' | 'sha384' | 'sha512';
   extraArgs?: string[];
 }): Promise<OpensslVerdict> {
   const files: Record<string, string | Uint8Array> = { 'resp.der': o.response, 'issuer.pem': o.issuerPem, 'ca.pem': o.caPem };
@@ -241,7 +243,7 @@ export async function opensslVerifyResponse(o: {
     const r = await runOpenssl(
       [
         'ocsp', '-respin', 'resp.der', '-issuer', 'issuer.pem', '-CAfile', 'ca.pem', '-no_nonce',
-        ...(o.certPem ? ['-cert', 'cert.pem'] : []),
+        ...(o.certPem ? [...(o.digest ? [`-${o.digest}`] : []), '-cert', 'cert.pem'] : []),
         ...(o.verifyOther?.length ? ['-verify_other', 'other.pem'] : []),
         ...(o.extraArgs ?? []),
       ],

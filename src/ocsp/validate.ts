@@ -1,0 +1,269 @@
+// Strict validation of an OCSP response for one certificate: the gate before anything is stapled.
+import './reflect-polyfill.js';
+import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate, ExtendedKeyUsage, Name } from '@peculiar/asn1-x509';
+import type { SingleResponse } from '@peculiar/asn1-ocsp';
+import { Name as X509Name, type X509Certificate } from '@peculiar/x509';
+import { certDer, certDerFromBytes, type CertDer } from './cert-der.js';
+import { fromAsn1CertId, issuerHashes, type CertIdInfo } from './cert-id.js';
+import { serialBytesToHex } from './certificate.js';
+import { equalBytes, toHex } from './der.js';
+import { findNonce } from './nonce.js';
+import { CRL_REASONS, OID_EXT_KEY_USAGE, OID_KP_OCSP_SIGNING, type HashAlgorithm } from './oids.js';
+import { decodeResponse, fail, type Failure } from './response.js';
+import { verifySignature } from './signature.js';
+
+export type { FailureReason } from './response.js';
+
+export type CertStatus = 'good' | 'revoked' | 'unknown';
+
+export interface ValidatedResponse {
+  der: Uint8Array;
+  certStatus: CertStatus;
+  revocationTime?: Date;
+  /** e.g. 'keyCompromise' */
+  revocationReason?: string;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  producedAt: Date;
+  signer: { subject: string; serial: string; notAfter: Date; delegated: boolean };
+  /** the earliest of nextUpdate, the delegated signer's notAfter and the certificate's notAfter */
+  usableUntil: Date;
+  certIdHash: HashAlgorithm;
+}
+
+export type Verdict = { ok: true; response: ValidatedResponse } | Failure;
+
+export interface ValidationOptions {
+  cert: X509Certificate;
+  issuer: X509Certificate;
+  now: Date;
+  /** default 5 minutes */
+  clockSkewMs?: number;
+  /** nextUpdate must be at least this far from now; default 0 */
+  minRemainingMs?: number;
+  /** a delegated signer certificate must outlive now by this; default 1 hour */
+  signerMinRemainingMs?: number;
+  /** the nonce we sent; the response must echo it */
+  nonce?: Uint8Array;
+}
+
+const MINUTE = 60_000;
+
+/** Validates `body` as the OCSP response for `o.cert`. Never throws, whatever the bytes. */
+export function validateOcspResponse(body: Uint8Array, o: ValidationOptions): Verdict {
+  try {
+    return validate(body, o);
+  } catch (e) {
+    // Anything unforeseen in a hostile body is still only a malformed response.
+    return fail('Malformed', `response could not be processed: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
+function iso(d: Date): string {
+  return d.toISOString();
+}
+
+function validate(body: Uint8Array, o: ValidationOptions): Verdict {
+  const skew = o.clockSkewMs ?? 5 * MINUTE;
+  const now = o.now.getTime();
+  const decoded = decodeResponse(body);
+  if (!decoded.ok) return decoded;
+  const { basic, tbs, signatureAlgorithm, certs } = decoded;
+  const data = basic.tbsResponseData;
+  if (data.version !== 0) return fail('Malformed', `ResponseData version ${String(data.version)} is not v1`);
+
+  // 1. The SingleResponse about our certificate, under whatever hash its CertID uses.
+  const picked = pickSingle(data.responses, o.cert, o.issuer);
+  if ('reason' in picked) return picked;
+  const { single, certId } = picked;
+
+  // 2. Who signed, and may they.
+  const signer = findSigner(certs, data.responderID.byName, data.responderID.byKey?.buffer, o.issuer);
+  if ('reason' in signer) return signer;
+  const sig = verifySignature(signatureAlgorithm, tbs, new Uint8Array(basic.signature), signer.der.publicKey);
+  if (!sig.ok) {
+    return fail(sig.unsupported ? 'UnsupportedAlgorithm' : 'BadSignature', `response signature by ${signer.subject}: ${sig.message}`);
+  }
+  if (signer.delegated) {
+    const authorized = checkDelegated(signer, o, now, skew);
+    if (authorized) return authorized;
+  }
+
+  // 3. Nonce, when we sent one.
+  if (o.nonce) {
+    const got = findNonce(data.responseExtensions);
+    if (!got) return fail('NonceMismatch', `we sent nonce ${toHex(o.nonce)}; the response carries none`);
+    if (!equalBytes(got, o.nonce)) return fail('NonceMismatch', `we sent nonce ${toHex(o.nonce)}; the response echoes ${toHex(got)}`);
+  }
+
+  // 4. The time window.
+  const thisUpdate = single.thisUpdate;
+  const producedAt = data.producedAt;
+  if (thisUpdate.getTime() > now + skew) {
+    return fail('NotYetValid', `thisUpdate ${iso(thisUpdate)} is in the future (now ${iso(o.now)}, skew ${skew / 1000}s)`);
+  }
+  if (producedAt.getTime() > now + skew) {
+    return fail('NotYetValid', `producedAt ${iso(producedAt)} is in the future (now ${iso(o.now)}, skew ${skew / 1000}s)`);
+  }
+  const nextUpdate = single.nextUpdate;
+  if (!nextUpdate) return fail('NoNextUpdate', `the response has no nextUpdate (thisUpdate ${iso(thisUpdate)}): it cannot say how long it is fresh`);
+  if (nextUpdate.getTime() <= thisUpdate.getTime()) {
+    return fail('Malformed', `nextUpdate ${iso(nextUpdate)} is not after thisUpdate ${iso(thisUpdate)}`);
+  }
+  if (nextUpdate.getTime() < now - skew) {
+    return fail('Expired', `nextUpdate ${iso(nextUpdate)} has passed (now ${iso(o.now)}; thisUpdate ${iso(thisUpdate)})`);
+  }
+  const minRemaining = o.minRemainingMs ?? 0;
+  if (nextUpdate.getTime() - now < minRemaining) {
+    return fail(
+      'TooShortValidity',
+      `nextUpdate ${iso(nextUpdate)} is ${Math.round((nextUpdate.getTime() - now) / 1000)}s away, less than the required ${minRemaining / 1000}s (now ${iso(o.now)})`,
+    );
+  }
+
+  const status = single.certStatus;
+  const certStatus: CertStatus = status.good !== undefined ? 'good' : status.revoked ? 'revoked' : 'unknown';
+  const until = [nextUpdate, o.cert.notAfter, ...(signer.delegated ? [signer.notAfter] : [])];
+  const response: ValidatedResponse = {
+    der: body,
+    certStatus,
+    thisUpdate,
+    nextUpdate,
+    producedAt,
+    signer: { subject: signer.subject, serial: serialBytesToHex(signer.der.serial), notAfter: signer.notAfter, delegated: signer.delegated },
+    usableUntil: new Date(Math.min(...until.map((d) => d.getTime()))),
+    certIdHash: certId.hashAlgorithm,
+  };
+  if (status.revoked) {
+    response.revocationTime = status.revoked.revocationTime;
+    const r = status.revoked.revocationReason;
+    if (r !== undefined) response.revocationReason = CRL_REASONS[r.reason] ?? `reason(${r.reason})`;
+  }
+  return { ok: true, response };
+}
+
+function pickSingle(
+  responses: SingleResponse[],
+  cert: X509Certificate,
+  issuer: X509Certificate,
+): { single: SingleResponse; certId: CertIdInfo } | Failure {
+  const serial = certDer(cert).serial;
+  const got: string[] = [];
+  let unsupported: string | undefined;
+  let sameSerialOtherIssuer = false;
+  for (const single of responses) {
+    const id = fromAsn1CertId(single.certID);
+    if (!id) {
+      unsupported = single.certID.hashAlgorithm.algorithm;
+      continue;
+    }
+    const h = issuerHashes(issuer, id.hashAlgorithm);
+    const issuerMatches = equalBytes(id.issuerNameHash, h.nameHash) && equalBytes(id.issuerKeyHash, h.keyHash);
+    const serialMatches = equalBytes(id.serialNumber, serial);
+    if (issuerMatches && serialMatches) return { single, certId: id };
+    if (serialMatches) sameSerialOtherIssuer = true;
+    got.push(`${serialBytesToHex(id.serialNumber)}${issuerMatches ? '' : ' (other issuer)'}`);
+  }
+  if (got.length === 0 && unsupported) return fail('UnsupportedAlgorithm', `the only CertID hash algorithm in the response is ${unsupported}`);
+  const want = `serial ${serialBytesToHex(serial)} from ${issuer.subject}`;
+  if (got.length === 0) return fail('Malformed', `the response has no SingleResponse; expected ${want}`);
+  return fail(
+    'CertIdMismatch',
+    `response is for ${got.join(', ')}, expected ${want}` +
+      (sameSerialOtherIssuer ? ': the serial matches but the issuer name/key hash do not (a response from another CA)' : ''),
+  );
+}
+
+interface Signer {
+  der: CertDer;
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  delegated: boolean;
+  asn?: Certificate;
+}
+
+/** A DN as @peculiar/x509 prints it (the same form as X509Certificate.subject). */
+function nameString(der: Uint8Array): string {
+  try {
+    return new X509Name(der).toString();
+  } catch {
+    return `name ${toHex(der).slice(0, 40)}`;
+  }
+}
+
+function responderIdMatches(d: CertDer, byName: Name | undefined, byKey: ArrayBuffer | undefined): boolean {
+  if (byKey) return equalBytes(new Uint8Array(byKey), new Uint8Array(createHash('sha1').update(d.publicKeyBits).digest()));
+  if (byName) return equalBytes(new Uint8Array(AsnConvert.serialize(byName)), d.subjectName) || nameString(new Uint8Array(AsnConvert.serialize(byName))) === nameString(d.subjectName);
+  return false;
+}
+
+function findSigner(certs: Uint8Array[], byName: Name | undefined, byKey: ArrayBuffer | undefined, issuer: X509Certificate): Signer | Failure {
+  const issuerDer = certDer(issuer);
+  if (responderIdMatches(issuerDer, byName, byKey)) {
+    return { der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false };
+  }
+  for (const raw of certs) {
+    let d: CertDer;
+    let asn: Certificate;
+    try {
+      d = certDerFromBytes(raw);
+      asn = AsnConvert.parse(raw, Certificate);
+    } catch {
+      continue;
+    }
+    if (!responderIdMatches(d, byName, byKey)) continue;
+    const subject = nameString(d.subjectName);
+    // The issuer's own certificate included in certs is not a delegation.
+    if (equalBytes(d.spki, issuerDer.spki) && equalBytes(d.subjectName, issuerDer.subjectName)) {
+      return { der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false };
+    }
+    const v = asn.tbsCertificate.validity;
+    return { der: d, subject, notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime(), delegated: true, asn };
+  }
+  const rid = byKey ? `key hash ${toHex(new Uint8Array(byKey))}` : byName ? `name "${nameString(new Uint8Array(AsnConvert.serialize(byName)))}"` : 'nothing';
+  return fail(
+    'SignerNotAuthorized',
+    `responder ID ${rid} is neither the issuer (${issuer.subject}) nor an included certificate (${certs.length} included)`,
+  );
+}
+
+function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew: number): Failure | undefined {
+  const d = signer.der;
+  const issuerDer = certDer(o.issuer);
+  if (!equalBytes(d.issuerName, issuerDer.subjectName)) {
+    return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" is issued by "${nameString(d.issuerName)}", not by ${o.issuer.subject}`);
+  }
+  if (!equalBytes(d.signatureAlg, d.tbsSignatureAlg) || !verifySignature(d.signatureAlg, d.tbs, d.signature, issuerDer.publicKey).ok) {
+    return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" names ${o.issuer.subject} as issuer but its signature does not verify with that key`);
+  }
+  if (!hasOcspSigningEku(signer.asn)) {
+    return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" lacks extendedKeyUsage id-kp-OCSPSigning`);
+  }
+  if (signer.notBefore.getTime() > now + skew) {
+    return fail('SignerCertExpired', `responder certificate "${signer.subject}" is not valid before ${iso(signer.notBefore)} (now ${iso(o.now)})`);
+  }
+  if (signer.notAfter.getTime() <= now) {
+    return fail('SignerCertExpired', `responder certificate "${signer.subject}" expired at ${iso(signer.notAfter)} (now ${iso(o.now)})`);
+  }
+  const minLife = o.signerMinRemainingMs ?? 60 * MINUTE;
+  if (signer.notAfter.getTime() - now < minLife) {
+    return fail(
+      'SignerCertExpiringSoon',
+      `responder certificate "${signer.subject}" expires at ${iso(signer.notAfter)}, within ${minLife / 1000}s of now (${iso(o.now)})`,
+    );
+  }
+  return undefined;
+}
+
+function hasOcspSigningEku(c: Certificate | undefined): boolean {
+  const ext = c?.tbsCertificate.extensions?.find((e) => e.extnID === OID_EXT_KEY_USAGE);
+  if (!ext) return false;
+  try {
+    return AsnConvert.parse(ext.extnValue.buffer, ExtendedKeyUsage).includes(OID_KP_OCSP_SIGNING);
+  } catch {
+    return false;
+  }
+}
