@@ -33,3 +33,4 @@ export {
   signOcspResponse,
   errorResponse,
 } from './sign.js';
+export { decodeOcspGetPath } from './get-path.js';
