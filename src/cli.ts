@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// ocsp-operator: one executable, one subcommand per role.
+//   controller  the operator (staple controller; leader-elected)
+import { parseArgs } from 'node:util';
+import { runController } from './controller-main.js';
+
+const usage = `usage: ocsp-operator <command> [flags]
+
+commands:
+  controller   run the operator's controllers
+               --kubeconfig PATH            (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+               --health-addr HOST:PORT      /metrics, /healthz, /readyz (default 0.0.0.0:8080)
+               --leader-elect               hold a Lease so only one replica reconciles
+               --leader-election-namespace NS (default: the pod's namespace, else default)
+               --lease-name NAME            (default ocsp-operator)
+               --namespaces a,b             watch only these namespaces (default: all)
+               --workers N                  concurrent reconciles (default 8)
+               --resync DURATION-MS         full relist period in ms (default 600000)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'controller': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          kubeconfig: { type: 'string' },
+          'health-addr': { type: 'string', default: '0.0.0.0:8080' },
+          'leader-elect': { type: 'boolean', default: false },
+          'leader-election-namespace': { type: 'string' },
+          'lease-name': { type: 'string', default: 'ocsp-operator' },
+          namespaces: { type: 'string', default: '' },
+          workers: { type: 'string', default: '8' },
+          resync: { type: 'string', default: '600000' },
+          'lease-duration-ms': { type: 'string', default: '15000' },
+        },
+        strict: true,
+      });
+      return runController({
+        kubeconfig: values.kubeconfig,
+        healthAddr: values['health-addr'],
+        leaderElect: values['leader-elect'],
+        leaderElectionNamespace: values['leader-election-namespace'],
+        leaseName: values['lease-name'],
+        namespaces: values.namespaces.split(',').map((s) => s.trim()).filter(Boolean),
+        workers: positiveInt(values.workers, '--workers'),
+        resyncMs: positiveInt(values.resync, '--resync'),
+        leaseDurationMs: positiveInt(values['lease-duration-ms'], '--lease-duration-ms'),
+      });
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(usage);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n${usage}`);
+      return 2;
+  }
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`ocsp-operator: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,83 @@
+// `ocsp-operator controller`: the manager with the staple controller, health endpoints, leader
+// election, and a clean stop on SIGTERM (release the lease so a standby takes over at once).
+import { readFileSync } from 'node:fs';
+import { KubeClient } from './kube/client.js';
+import { loadKubeConfig } from './kube/config.js';
+import { systemClock } from './runtime/clock.js';
+import { createLogger } from './runtime/logger.js';
+import { Manager } from './runtime/manager.js';
+import { addStapleController } from './staple/controller.js';
+
+export interface ControllerFlags {
+  kubeconfig?: string;
+  healthAddr: string;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaseName: string;
+  namespaces: string[];
+  workers: number;
+  resyncMs: number;
+  leaseDurationMs: number;
+}
+
+const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function podNamespace(): string {
+  try {
+    return readFileSync(SA_NAMESPACE_FILE, 'utf8').trim();
+  } catch {
+    return process.env.POD_NAMESPACE ?? 'default';
+  }
+}
+
+function parseAddr(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--health-addr must be HOST:PORT, got ${JSON.stringify(addr)}`);
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+export async function runController(flags: ControllerFlags): Promise<number> {
+  const log = createLogger();
+  const kc = loadKubeConfig(flags.kubeconfig);
+  const client = new KubeClient(kc, { userAgent: 'ocsp-operator' });
+  let exitCode = 0;
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const manager = new Manager({
+    client,
+    clock: systemClock,
+    log,
+    healthAddress: parseAddr(flags.healthAddr),
+    namespaces: flags.namespaces,
+    resyncMs: flags.resyncMs,
+    identity: process.env.POD_NAME ? `${process.env.POD_NAME}_${process.pid}` : undefined,
+    leaderElection: flags.leaderElect
+      ? {
+          namespace: flags.leaderElectionNamespace ?? podNamespace(),
+          name: flags.leaseName,
+          leaseDurationMs: flags.leaseDurationMs,
+          renewDeadlineMs: Math.round((flags.leaseDurationMs * 2) / 3),
+          retryPeriodMs: Math.max(500, Math.round(flags.leaseDurationMs / 7.5)),
+        }
+      : undefined,
+    onLostLeadership: () => {
+      log.error('lost the leader lease; exiting so a fresh process campaigns again');
+      exitCode = 1;
+      resolveDone();
+    },
+  });
+  addStapleController(manager, { workers: flags.workers });
+  const onSignal = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    resolveDone();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  await manager.start();
+  log.info({ health: manager.healthUrl(), namespaces: flags.namespaces.length ? flags.namespaces : 'all', leaderElection: flags.leaderElect }, 'controller running');
+  await done;
+  await manager.stop();
+  log.info('stopped');
+  return exitCode;
+}

@@ -1,0 +1,61 @@
+// Kubernetes Events (events.k8s.io/v1) for transitions and failures. Callers emit on transitions
+// only; the recorder also drops an identical event for the same object within a window, so a
+// reconcile that runs twice for one transition (a requeue, a failover) does not say it twice.
+import type { Logger } from 'pino';
+import type { KubeClient } from './client.js';
+import { EventType, apiVersionOf, type KubeObject, type ResourceType } from './types.js';
+import type { Clock } from '../runtime/clock.js';
+
+export type EventKind = 'Normal' | 'Warning';
+
+export interface EventRecorderOptions {
+  controller: string; // reportingController, e.g. ocsp-operator.dev/staple-controller
+  instance: string; // reportingInstance: the pod
+  clock: Clock;
+  log: Logger;
+  dedupeWindowMs?: number;
+}
+
+export class EventRecorder {
+  private readonly recent = new Map<string, number>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: EventRecorderOptions,
+  ) {}
+
+  async record(type: ResourceType, obj: KubeObject, kind: EventKind, reason: string, note: string, action = 'Reconcile'): Promise<void> {
+    const m = obj.metadata ?? {};
+    const now = this.opts.clock.now();
+    const key = `${m.uid}|${kind}|${reason}|${note}`;
+    const window = this.opts.dedupeWindowMs ?? 10 * 60_000;
+    const last = this.recent.get(key);
+    if (last !== undefined && now - last < window) return;
+    this.recent.set(key, now);
+    if (this.recent.size > 10_000) this.prune(now, window);
+    const eventTime = new Date(now).toISOString().replace(/Z$/, '000Z');
+    try {
+      await this.client.create(EventType, {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { generateName: `${m.name}.`, namespace: m.namespace ?? 'default' } as KubeObject['metadata'],
+        eventTime,
+        reportingController: this.opts.controller,
+        reportingInstance: this.opts.instance,
+        action,
+        reason,
+        note: note.slice(0, 1024), // the API rejects longer notes
+        type: kind,
+        regarding: { apiVersion: apiVersionOf(type), kind: type.kind, name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+      } as KubeObject);
+      this.opts.log.info({ object: `${m.namespace}/${m.name}`, kind, reason, note }, 'event');
+    } catch (err) {
+      // An event is a notice, not state: failing to write one must not fail the reconcile.
+      this.opts.log.warn({ err: String(err), object: `${m.namespace}/${m.name}`, reason }, 'could not record event');
+    }
+  }
+
+  private prune(now: number, window: number): void {
+    for (const [k, t] of this.recent) if (now - t >= window) this.recent.delete(k);
+  }
+}

@@ -1,0 +1,54 @@
+// The operator's own HTTP endpoints: /metrics for Prometheus, /healthz (the process is alive and
+// its loops turn), /readyz (caches synced). Bound to a configurable address; 127.0.0.1 in tests.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export type Check = () => boolean | string; // true = ok, a string = why not
+
+export interface HealthServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startHealthServer(opts: {
+  host: string;
+  port: number;
+  registry: Registry;
+  healthz: Check[];
+  readyz: Check[];
+}): Promise<HealthServer> {
+  const run = (checks: Check[]): { ok: boolean; body: string } => {
+    const failures = checks.map((c) => c()).filter((r): r is string => r !== true);
+    return failures.length ? { ok: false, body: failures.join('\n') } : { ok: true, body: 'ok' };
+  };
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      opts.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(text))
+        .catch((err: unknown) => res.writeHead(500).end(String(err)));
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') {
+      const r = run(path === '/healthz' ? opts.healthz : opts.readyz);
+      res.writeHead(r.ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(r.body);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}

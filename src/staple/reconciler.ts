@@ -1,0 +1,441 @@
+// The staple reconciler: for one OcspStaple, read the certificate Secret and the staple Secret
+// from the caches, decide what the staple Secret must publish, write it in one update if it
+// differs, write status if it changed, and say when to look again.
+//
+// What it publishes, in order of preference (the lockstep invariant: a staple is only ever
+// published beside the certificate it was validated for):
+//   1. the current certificate with a response validated for it now, or earlier and still usable;
+//   2. while a renewed certificate has no validated response yet: the previous pair if it is still
+//      usable (KeepPreviousPair), or the new certificate with no staple (PublishWithoutStaple);
+//   3. never a staple past its usable-until time: it is removed, with a Warning Event.
+import type { Logger } from 'pino';
+import { parseDuration } from '../api/duration.js';
+import { findCondition, setCondition, type Condition } from '../api/condition.js';
+import { parseOcspStaple, stapleSecretNameFor, type OcspStaple, type OcspStapleStatus as StapleStatus } from '../api/staple.js';
+import { buildOcspRequest, parsePemChain, validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
+import type { KubeClient } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { OcspStapleType, SecretType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
+import { fetchOcspResponse } from './fetch.js';
+import type { StapleMetrics } from './metrics.js';
+import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
+import { readCertificateSecret, type CertificateSource } from './source.js';
+import { buildStapleSecret, readPublished, samePublication, stapleSha256, type CertificatePair, type Published } from './staple-secret.js';
+
+export const FIELD_MANAGER = 'ocsp-operator-staple';
+const SIGNER_EXPIRY_WARNING_MS = 7 * 24 * 3600_000;
+
+export interface ReadCache<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+}
+
+export interface StapleReconcilerDeps {
+  client: KubeClient;
+  clock: Clock;
+  log: Logger;
+  events: EventRecorder;
+  staples: ReadCache<KubeObject>;
+  secrets: ReadCache<Secret>;
+  metrics: StapleMetrics;
+}
+
+/** The outcome of one refresh attempt. */
+type Attempt = { ok: true; response: ValidatedResponse; latencyMs: number } | { ok: false; reason: string; message: string };
+
+export class StapleReconciler implements Reconciler {
+  constructor(private readonly deps: StapleReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const { namespace, name } = splitKey(key);
+    const raw = this.deps.staples.get(namespace, name);
+    if (!raw || raw.metadata?.deletionTimestamp) {
+      this.deps.metrics.setUsableUntil(key, undefined);
+      return; // the staple Secret goes with it (owner reference)
+    }
+    const log = this.deps.log.child({ object: key, kind: 'OcspStaple' });
+    const parsed = parseOcspStaple(raw);
+    if (!parsed.ok) {
+      await this.finish(raw, undefined, { conditions: [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: parsed.message }] }, log);
+      return;
+    }
+    return this.reconcileValid(key, parsed.value, raw, log);
+  }
+
+  private async reconcileValid(key: string, staple: OcspStaple, raw: KubeObject, log: Logger): Promise<ReconcileResult | void> {
+    const { clock, secrets } = this.deps;
+    const now = clock.now();
+    const ns = staple.metadata.namespace ?? 'default';
+    const spec = staple.spec;
+    const prev = staple.status ?? {};
+    const stapleSecretName = stapleSecretNameFor(spec);
+    const status: StapleStatus = { ...prev, stapleSecretName, conditions: prev.conditions };
+
+    if (spec.paused) {
+      return this.finish(raw, status, { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Paused', message: 'spec.paused is true; nothing is fetched or written' }] }, log);
+    }
+
+    const current = secrets.get(ns, stapleSecretName);
+    if (current && !ownedBy(current, staple.metadata.uid)) {
+      const message = `Secret ${ns}/${stapleSecretName} exists and is not owned by this OcspStaple; refusing to overwrite it`;
+      return this.finish(raw, status, { conditions: [{ type: 'Ready', status: 'False', reason: 'StapleSecretConflict', message }] }, log);
+    }
+    const published = readPublished(current);
+
+    const issuerRef = spec.issuerSecretRef;
+    const issuerData = issuerRef ? secrets.get(ns, issuerRef.name)?.data?.[issuerRef.key] : undefined;
+    const issuerPem = issuerData ? Buffer.from(issuerData, 'base64').toString('utf8') : undefined;
+    const src = readCertificateSecret(secrets.get(ns, spec.secretName), `${ns}/${spec.secretName}`, now, issuerPem);
+
+    if (!src.ok) {
+      // Whatever is published stays (it is still a consistent pair) until its staple expires.
+      const desired = published && dropExpired(published, now);
+      await this.publish(staple, stapleSecretName, published, desired, log);
+      const message = desired && desired !== published ? `${src.message}; the published staple expired and was removed` : src.message;
+      return this.finish(
+        raw,
+        { ...status, staple: desired?.staple ? status.staple : undefined },
+        { conditions: [{ type: 'Ready', status: 'False', reason: src.reason, message }] },
+        log,
+        expiryRequeue(desired, now),
+      );
+    }
+    const cert = src.source;
+    status.certificate = {
+      serial: cert.serial,
+      sha256: cert.sha256,
+      subject: cert.leaf.subject,
+      issuer: cert.leaf.issuer,
+      notBefore: iso(cert.leaf.notBefore),
+      notAfter: iso(cert.leaf.notAfter),
+      ocspURL: spec.responderURL ?? cert.ocspUrl,
+      mustStaple: cert.mustStaple,
+    };
+    const pair = pairOf(cert);
+    const responderUrl = spec.responderURL ?? cert.ocspUrl;
+
+    if (!responderUrl) {
+      await this.publish(staple, stapleSecretName, published, { pair }, log);
+      this.deps.metrics.setUsableUntil(key, undefined);
+      const message = `certificate ${cert.serial} has no OCSP responder URL (no AIA id-ad-ocsp) and spec.responderURL is unset; the certificate is published without a staple`;
+      return this.finish(
+        raw,
+        { ...status, staple: undefined, nextRefreshTime: undefined, consecutiveFailures: 0 },
+        {
+          conditions: [
+            { type: 'Ready', status: 'True', reason: 'NotApplicable', message },
+            { type: 'Fresh', status: 'True', reason: 'NotApplicable', message: 'no OCSP for this certificate' },
+          ],
+        },
+        log,
+      );
+    }
+
+    const validation = {
+      cert: cert.leaf,
+      issuer: cert.issuer,
+      clockSkewMs: parseDuration(spec.clockSkew),
+      signerMinRemainingMs: parseDuration(spec.signerMinRemaining),
+    };
+    // The response already published for this very certificate, re-checked now.
+    const sameCert = published?.pair.sha256 === cert.sha256;
+    let held: ValidatedResponse | undefined;
+    if (sameCert && published?.staple) {
+      const v = validateOcspResponse(published.staple.der, { ...validation, now: new Date(now) });
+      if (v.ok) held = v.response;
+    }
+
+    const scheduled = prev.nextRefreshTime ? Date.parse(prev.nextRefreshTime) : 0;
+    const inBackoff = (prev.consecutiveFailures ?? 0) > 0;
+    const certChanged = prev.certificate?.sha256 !== cert.sha256;
+    const specChanged = prev.observedGeneration !== staple.metadata.generation;
+    const due = certChanged || specChanged || now >= scheduled || (!held && !inBackoff);
+
+    let attempt: Attempt | undefined;
+    if (due) {
+      attempt = await this.attempt(cert, responderUrl, spec, validation, now, held, log);
+      status.lastAttemptTime = iso(new Date(now));
+    }
+
+    // What to publish.
+    let desired: Published;
+    let fresh: ValidatedResponse | undefined = held;
+    if (attempt?.ok) {
+      fresh = attempt.response;
+      desired = { pair, staple: stapleOf(fresh) };
+    } else if (held && published?.staple) {
+      desired = { pair, staple: published.staple };
+    } else if (published && !sameCert && spec.onRenewal === 'KeepPreviousPair' && pairStillValid(published, now)) {
+      desired = dropExpired(published, now);
+    } else {
+      desired = { pair };
+    }
+    const removedExpired = !!published?.staple && sameCert && !held && !attempt?.ok;
+    await this.publish(staple, stapleSecretName, published, desired, log);
+    const servingCurrent = desired.pair.sha256 === cert.sha256;
+    const servedResponse = servingCurrent && desired.staple ? fresh : undefined;
+    this.deps.metrics.setUsableUntil(key, desired.staple ? Date.parse(desired.staple.usableUntil) : undefined);
+
+    // Status.
+    const failures = attempt ? (attempt.ok ? 0 : (prev.consecutiveFailures ?? 0) + 1) : (prev.consecutiveFailures ?? 0);
+    status.consecutiveFailures = failures;
+    if (attempt?.ok) status.lastSuccessTime = iso(new Date(now));
+    if (attempt && !attempt.ok) status.lastFailure = { reason: attempt.reason, message: attempt.message, time: iso(new Date(now)) };
+    status.staple = servedResponse ? stapleInfo(servedResponse) : undefined;
+
+    const seed = jitterSeed(staple.metadata.uid ?? key, cert.sha256, servedResponse ? iso(servedResponse.thisUpdate) : '');
+    let next: number;
+    if (failures > 0) {
+      const usable = desired.staple ? Date.parse(desired.staple.usableUntil) : undefined;
+      next = now + retryDelay({
+        failures,
+        initialMs: parseDuration(spec.refresh.retryInitial),
+        maxMs: parseDuration(spec.refresh.retryMax),
+        now,
+        deadline: usable,
+        seed,
+      });
+    } else if (servedResponse) {
+      next = refreshTime({
+        thisUpdate: servedResponse.thisUpdate.getTime(),
+        nextUpdate: servedResponse.nextUpdate.getTime(),
+        usableUntil: servedResponse.usableUntil.getTime(),
+        now,
+        policy: { fraction: spec.refresh.fraction, jitter: spec.refresh.jitter, minIntervalMs: parseDuration(spec.refresh.minInterval) },
+        seed,
+      });
+    } else {
+      next = now + parseDuration(spec.refresh.retryInitial);
+    }
+    if (!due && scheduled > now) next = scheduled; // keep the plan made when the response arrived
+    status.nextRefreshTime = iso(new Date(next));
+
+    const conditions = this.conditionsFor({ cert, servedResponse, attempt, prev, desired, spec, now, failures, removedExpired });
+    const events: PendingEvent[] = [];
+    if (removedExpired) events.push({ kind: 'Warning', reason: 'StapleExpired', note: `staple for certificate ${cert.serial} passed its usable-until time and was removed from Secret ${ns}/${stapleSecretName}` });
+    if (attempt?.ok && certChanged && prev.certificate?.serial) {
+      events.push({ kind: 'Normal', reason: 'RenewedCertificateStapled', note: `certificate ${cert.serial} (replacing ${prev.certificate.serial}) published with its validated staple` });
+    }
+    const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity);
+    return this.finish(raw, status, { conditions, events }, log, Math.max(0, wake - now));
+  }
+
+  private async attempt(
+    cert: CertificateSource,
+    url: string,
+    spec: OcspStaple['spec'],
+    validation: { cert: CertificateSource['leaf']; issuer: CertificateSource['issuer']; clockSkewMs: number; signerMinRemainingMs: number },
+    now: number,
+    held: ValidatedResponse | undefined,
+    log: Logger,
+  ): Promise<Attempt> {
+    const req = buildOcspRequest({ cert: cert.leaf, issuer: cert.issuer, hashAlgorithm: spec.hashAlgorithm, nonce: spec.nonce });
+    const fetched = await fetchOcspResponse({ url, requestDer: req.der, method: spec.method, timeoutMs: parseDuration(spec.requestTimeout) });
+    const result = (r: string) => this.deps.metrics.fetchDuration.observe({ result: r }, fetched.latencyMs / 1000);
+    if (!fetched.ok) {
+      result(fetched.reason);
+      this.deps.metrics.fetchFailures.inc({ reason: fetched.reason });
+      log.warn({ responder: url, reason: fetched.reason, msg2: fetched.message }, 'OCSP fetch failed');
+      return { ok: false, reason: fetched.reason, message: fetched.message };
+    }
+    // Validated against the time of the fetch, by the clock the schedule uses.
+    const verdict = validateOcspResponse(fetched.body, { ...validation, now: new Date(now), nonce: req.nonce });
+    if (!verdict.ok) {
+      result(verdict.reason);
+      this.deps.metrics.fetchFailures.inc({ reason: verdict.reason });
+      log.warn({ responder: url, reason: verdict.reason, detail: verdict.message }, 'OCSP response rejected');
+      return { ok: false, reason: verdict.reason, message: `response from ${url} rejected: ${verdict.message}` };
+    }
+    if (held && verdict.response.thisUpdate < held.thisUpdate) {
+      result('NotNewer');
+      this.deps.metrics.fetchFailures.inc({ reason: 'NotNewer' });
+      return {
+        ok: false,
+        reason: 'NotNewer',
+        message: `response from ${url} (thisUpdate ${iso(verdict.response.thisUpdate)}) is older than the published one (${iso(held.thisUpdate)}); kept the published one`,
+      };
+    }
+    result('ok');
+    log.info({ responder: url, serial: cert.serial, certStatus: verdict.response.certStatus, nextUpdate: iso(verdict.response.nextUpdate), latencyMs: Math.round(fetched.latencyMs) }, 'OCSP response validated');
+    return { ok: true, response: verdict.response, latencyMs: fetched.latencyMs };
+  }
+
+  private conditionsFor(o: {
+    cert: CertificateSource;
+    servedResponse: ValidatedResponse | undefined;
+    attempt: Attempt | undefined;
+    prev: StapleStatus;
+    desired: Published;
+    spec: OcspStaple['spec'];
+    now: number;
+    failures: number;
+    removedExpired: boolean;
+  }): ConditionSpec[] {
+    const { cert, servedResponse: r, attempt, desired, spec, now } = o;
+    const out: ConditionSpec[] = [];
+    const lastFailure = attempt && !attempt.ok ? attempt : o.failures > 0 && o.prev.lastFailure ? { reason: o.prev.lastFailure.reason ?? 'Failed', message: o.prev.lastFailure.message ?? '' } : undefined;
+    if (r) {
+      out.push({ type: 'Ready', status: 'True', reason: 'Stapled', message: `staple for certificate ${cert.serial} (${r.certStatus}) valid until ${iso(r.usableUntil)}` });
+    } else if (o.removedExpired) {
+      out.push({ type: 'Ready', status: 'False', reason: 'StapleExpired', message: `the staple for certificate ${cert.serial} expired and was removed${lastFailure ? `; last refresh failed: ${lastFailure.message}` : ''}` });
+    } else if (desired.pair.sha256 !== cert.sha256) {
+      out.push({
+        type: 'Ready',
+        status: 'False',
+        reason: lastFailure?.reason ?? 'AwaitingStaple',
+        message: `renewed certificate ${cert.serial} has no validated staple yet; the previous pair (${desired.pair.serial}) stays published${lastFailure ? `: ${lastFailure.message}` : ''}`,
+      });
+    } else {
+      out.push({ type: 'Ready', status: 'False', reason: lastFailure?.reason ?? 'AwaitingStaple', message: lastFailure?.message ?? `no validated staple yet for certificate ${cert.serial}` });
+    }
+    const warnMs = parseDuration(spec.freshnessWarning);
+    if (lastFailure) {
+      out.push({ type: 'Fresh', status: 'False', reason: lastFailure.reason, message: `${o.failures} consecutive failed refresh(es): ${lastFailure.message}` });
+    } else if (r && r.usableUntil.getTime() - now < warnMs) {
+      out.push({ type: 'Fresh', status: 'False', reason: 'ExpiringSoon', message: `staple valid only until ${iso(r.usableUntil)}, within the freshness warning of ${spec.freshnessWarning}` });
+    } else if (r) {
+      out.push({ type: 'Fresh', status: 'True', reason: 'Refreshed', message: `thisUpdate ${iso(r.thisUpdate)}, nextUpdate ${iso(r.nextUpdate)}` });
+    } else {
+      out.push({ type: 'Fresh', status: 'False', reason: 'NoStaple', message: 'no staple is published for the current certificate' });
+    }
+    if (r?.certStatus === 'revoked') {
+      out.push({
+        type: 'Revoked',
+        status: 'True',
+        reason: pascal(r.revocationReason ?? 'unspecified'),
+        message: `certificate ${cert.serial} was revoked at ${r.revocationTime ? iso(r.revocationTime) : 'an unstated time'} (${r.revocationReason ?? 'no reason given'}); the truthful revoked staple is served`,
+      });
+    } else if (r) {
+      out.push({ type: 'Revoked', status: 'False', reason: r.certStatus === 'good' ? 'Good' : 'Unknown', message: `the responder says ${r.certStatus}` });
+    }
+    if (r?.signer.delegated) {
+      const left = r.signer.notAfter.getTime() - now;
+      out.push(
+        left < SIGNER_EXPIRY_WARNING_MS
+          ? { type: 'SignerCertificateExpiring', status: 'True', reason: 'SignerExpiresSoon', message: `responder certificate ${r.signer.subject} expires at ${iso(r.signer.notAfter)}` }
+          : { type: 'SignerCertificateExpiring', status: 'False', reason: 'SignerValid', message: `responder certificate ${r.signer.subject} valid until ${iso(r.signer.notAfter)}` },
+      );
+    }
+    if (cert.mustStaple) {
+      out.push(
+        desired.staple && desired.pair.sha256 === cert.sha256
+          ? { type: 'MustStapleSatisfied', status: 'True', reason: 'Stapled', message: 'the must-staple certificate has a staple' }
+          : { type: 'MustStapleSatisfied', status: 'False', reason: 'MissingStaple', message: `certificate ${cert.serial} requires a staple (TLS Feature status_request) and none is published: clients will refuse the connection` },
+      );
+    }
+    return out;
+  }
+
+  /** Writes the staple Secret when what it publishes changes; nothing when it is already right. */
+  private async publish(staple: OcspStaple | KubeObject, name: string, published: Published | undefined, desired: Published | undefined, log: Logger): Promise<void> {
+    if (!desired || samePublication(published, desired)) return;
+    const m = staple.metadata ?? {};
+    const secret = buildStapleSecret({ namespace: m.namespace ?? 'default', name, owner: { name: m.name ?? '', uid: m.uid ?? '' }, published: desired });
+    await this.deps.client.apply(SecretType, secret, FIELD_MANAGER);
+    this.deps.metrics.secretWrites.inc({ kind: desired.staple ? 'stapled' : 'unstapled' });
+    log.info(
+      { secret: `${m.namespace}/${name}`, serial: desired.pair.serial, staple: desired.staple ? stapleSha256(desired.staple.der).slice(0, 16) : null },
+      'staple Secret written',
+    );
+  }
+
+  /** Writes status if it changed and records Events for condition transitions. */
+  private async finish(
+    staple: KubeObject,
+    status: StapleStatus | undefined,
+    update: { conditions: ConditionSpec[]; events?: PendingEvent[] },
+    log: Logger,
+    requeueAfterMs?: number,
+  ): Promise<ReconcileResult> {
+    const m = staple.metadata ?? {};
+    const prevStatus = ((staple as { status?: StapleStatus }).status ?? {}) as StapleStatus;
+    const nowDate = new Date(this.deps.clock.now());
+    let conditions: Condition[] = (prevStatus.conditions as Condition[] | undefined) ?? [];
+    for (const c of update.conditions) conditions = setCondition(conditions, { ...c, observedGeneration: m.generation }, nowDate);
+    const next: StapleStatus = { ...(status ?? prevStatus), conditions, observedGeneration: m.generation };
+    const events = [...(update.events ?? [])];
+    for (const c of update.conditions) {
+      const before = findCondition(prevStatus.conditions, c.type);
+      if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only
+      const warn = (c.type === 'Ready' || c.type === 'Fresh' || c.type === 'MustStapleSatisfied') ? c.status === 'False' : c.status === 'True';
+      events.push({ kind: warn ? 'Warning' : 'Normal', reason: c.reason, note: `${c.type}=${c.status}: ${c.message}` });
+    }
+    if (JSON.stringify(stripUndefined(next)) !== JSON.stringify(stripUndefined(prevStatus))) {
+      // PUT with the resourceVersion read: the whole status is replaced (fields that went away go
+      // away), and a concurrent writer makes this a 409 that the queue retries.
+      await this.deps.client.replace(OcspStapleType, { ...(staple as KubeObject), status: next } as KubeObject, 'status');
+    }
+    for (const e of events) await this.deps.events.record(OcspStapleType, staple, e.kind, e.reason, e.note);
+    const ready = findCondition(conditions, 'Ready');
+    log.debug({ ready: ready?.status, reason: ready?.reason, requeueAfterMs }, 'reconciled');
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+}
+
+interface ConditionSpec {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+interface PendingEvent {
+  kind: 'Normal' | 'Warning';
+  reason: string;
+  note: string;
+}
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function pascal(reason: string): string {
+  return reason.charAt(0).toUpperCase() + reason.slice(1);
+}
+
+function ownedBy(secret: Secret, uid: string | undefined): boolean {
+  return !!uid && (secret.metadata?.ownerReferences ?? []).some((r) => r.uid === uid);
+}
+
+function pairOf(cert: CertificateSource): CertificatePair {
+  return { certPem: cert.certPem, keyPem: cert.keyPem, caPem: cert.caPem, serial: cert.serial, sha256: cert.sha256 };
+}
+
+function stapleOf(r: ValidatedResponse) {
+  return { der: r.der, thisUpdate: iso(r.thisUpdate), nextUpdate: iso(r.nextUpdate), usableUntil: iso(r.usableUntil) };
+}
+
+function stapleInfo(r: ValidatedResponse): NonNullable<StapleStatus['staple']> {
+  return {
+    certStatus: r.certStatus,
+    thisUpdate: iso(r.thisUpdate),
+    nextUpdate: iso(r.nextUpdate),
+    producedAt: iso(r.producedAt),
+    revocationTime: r.revocationTime ? iso(r.revocationTime) : undefined,
+    revocationReason: r.revocationReason as NonNullable<StapleStatus['staple']>['revocationReason'],
+    signer: { subject: r.signer.subject, notAfter: iso(r.signer.notAfter), delegated: r.signer.delegated },
+    usableUntil: iso(r.usableUntil),
+    sha256: stapleSha256(r.der),
+  };
+}
+
+/** The same publication without a staple that is past its usable-until time. */
+function dropExpired(p: Published, now: number): Published {
+  return p.staple && Date.parse(p.staple.usableUntil) <= now ? { pair: p.pair } : p;
+}
+
+function expiryRequeue(p: Published | undefined, now: number): number | undefined {
+  return p?.staple ? Math.max(0, Date.parse(p.staple.usableUntil) - now) : undefined;
+}
+
+function pairStillValid(p: Published, now: number): boolean {
+  try {
+    const leaf = parsePemChain(p.pair.certPem)[0];
+    return !!leaf && leaf.notAfter.getTime() > now;
+  } catch {
+    return false;
+  }
+}
+
+function stripUndefined(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v ?? {}));
+}
