@@ -1,0 +1,70 @@
+// Responder settings. The lag policy has no default on purpose: what a responder answers while its
+// store lags is a decision the operator of the pool makes, not an accident of the code.
+import type { X509Certificate } from '@peculiar/x509';
+import type { Logger } from 'pino';
+import type { ResponseStore } from '../store/types.js';
+
+/**
+ * ServeWhatItHas: keep answering from the (possibly stale) store; every response served is still a
+ *   correctly signed one inside its validity window, and readiness already steers traffic away.
+ * Unauthorized: while lagging, answer `unauthorized` to everything, vouching for nothing.
+ */
+export type LagPolicy = 'ServeWhatItHas' | 'Unauthorized';
+
+export interface ResponderConfig {
+  store: ResponseStore;
+  /** The CA certificates whose responses this responder serves; CertIDs naming others are refused. */
+  issuers: readonly X509Certificate[];
+  lagPolicy: LagPolicy;
+  /** Store lag above which /readyz fails (and the Unauthorized policy applies). */
+  lagThresholdMs?: number;
+  lagPollMs?: number;
+  host?: string;
+  port?: number;
+  /** URL path under which OCSP is served; GET requests carry the base64 request after it. */
+  pathPrefix?: string;
+  maxBodyBytes?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  maxHeaderBytes?: number;
+  /** Fraction of the remaining validity by which max-age is shortened, varied per response. */
+  maxAgeSpread?: number;
+  /** Upper bound on max-age, if any (seconds). */
+  maxAgeCapSeconds?: number;
+  /** max-age for `unauthorized`/`malformedRequest`; 0 sends `no-store`. */
+  errorMaxAgeSeconds?: number;
+  logger?: Logger;
+  logLevel?: string;
+  now?: () => number;
+}
+
+export type ResolvedConfig = Required<Omit<ResponderConfig, 'maxAgeCapSeconds' | 'logger' | 'logLevel'>> &
+  Pick<ResponderConfig, 'maxAgeCapSeconds' | 'logger' | 'logLevel'>;
+
+export function resolveConfig(c: ResponderConfig): ResolvedConfig {
+  if (c.lagPolicy !== 'ServeWhatItHas' && c.lagPolicy !== 'Unauthorized') throw new Error(`lagPolicy must be ServeWhatItHas or Unauthorized, got ${String(c.lagPolicy)}`);
+  if (c.issuers.length === 0) throw new Error('a responder needs at least one issuer');
+  const prefix = c.pathPrefix ?? '/';
+  if (!prefix.startsWith('/')) throw new Error(`pathPrefix must start with '/': ${prefix}`);
+  return {
+    lagThresholdMs: 5_000,
+    lagPollMs: 500,
+    host: '127.0.0.1',
+    port: 0,
+    maxBodyBytes: 4_096,
+    headersTimeoutMs: 5_000,
+    requestTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+    maxHeaderBytes: 8_192,
+    maxAgeSpread: 0.1,
+    errorMaxAgeSeconds: 0,
+    now: Date.now,
+    ...stripUndefined(c),
+    pathPrefix: prefix.endsWith('/') ? prefix : `${prefix}/`,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
