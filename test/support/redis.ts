@@ -98,3 +98,66 @@ export async function startRedisCluster(replicas = 2): Promise<RedisCluster> {
   for (const r of nodes) await cluster.waitInSync(r);
   return cluster;
 }
+
+export interface PausableProxy {
+  port: number;
+  /** Stop moving bytes in both directions; connections stay open (a silently stalled link). */
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `targetPort`. Pausing it stalls replication the way the
+ * incident's replicas stalled: the replica still believes its link is up, data just stops.
+ */
+export async function startPausableProxy(targetPort: number): Promise<PausableProxy> {
+  const { createServer: createTcpServer, connect } = await import('node:net');
+  const pairs = new Set<[import('node:net').Socket, import('node:net').Socket]>();
+  let paused = false;
+  const server = createTcpServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair: [typeof client, typeof upstream] = [client, upstream];
+    pairs.add(pair);
+    if (!paused) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  return {
+    port,
+    pause() {
+      paused = true;
+      for (const [a, b] of pairs) {
+        a.unpipe(b);
+        b.unpipe(a);
+        a.pause();
+        b.pause();
+      }
+    },
+    resume() {
+      paused = false;
+      for (const [a, b] of pairs) {
+        a.pipe(b);
+        b.pipe(a);
+      }
+    },
+    async close() {
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
