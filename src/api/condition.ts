@@ -3,6 +3,7 @@
 // condition-aware tool read our status the usual way.
 
 import { z } from 'zod';
+import { dateTime, formatDateTime } from './time.js';
 
 export const CONDITION_TYPE_PATTERN =
   '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
@@ -11,11 +12,6 @@ export const CONDITION_REASON_PATTERN = '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?
 
 export const ConditionStatusSchema = z.enum(['True', 'False', 'Unknown']);
 export type ConditionStatus = z.infer<typeof ConditionStatusSchema>;
-
-/** RFC 3339 timestamps, as metav1.Time serialises (Z or an offset; fractions allowed). */
-export function dateTime() {
-  return z.iso.datetime({ offset: true });
-}
 
 export const ConditionSchema = z.object({
   type: z.string().max(316).regex(new RegExp(CONDITION_TYPE_PATTERN)),
@@ -55,7 +51,7 @@ export function setCondition(
   const i = list.findIndex((c) => c.type === next.type);
   const prev = i >= 0 ? list[i] : undefined;
   const lastTransitionTime =
-    prev && prev.status === next.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    prev && prev.status === next.status ? prev.lastTransitionTime : formatDateTime(now);
   const merged: Condition = { ...next, lastTransitionTime };
   if (i >= 0) list[i] = merged;
   else list.push(merged);

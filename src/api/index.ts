@@ -1,6 +1,7 @@
 // The API of ocsp-operator.dev/v1alpha1: names, schemas, inferred types and parsers.
 export * from './group.js';
 export * from './duration.js';
+export * from './time.js';
 export * from './condition.js';
 export * from './meta.js';
 export * from './parse.js';

@@ -4,12 +4,13 @@
 // layer finds it.
 
 import { z } from 'zod';
-import { conditionList, dateTime } from './condition.js';
+import { conditionList } from './condition.js';
 import { compareDurations, durationString, parseDuration } from './duration.js';
 import { API_GROUP_VERSION, KIND_POOL } from './group.js';
 import { DNS_LABEL_PATTERN, ObjectMetaSchema, dataKey, secretName } from './meta.js';
 import { parseWith, type ParseResult } from './parse.js';
 import { DeclaredRevocationReasonSchema, SERIAL_HEX_PATTERN } from './revocation.js';
+import { dateTime } from './time.js';
 
 export const MODULE_PATH_PATTERN = '^/[^\\s]*$';
 export const REDIS_URL_PATTERN = '^rediss?://[^\\s]+$';

@@ -3,12 +3,13 @@
 // them together); the CEL rules there are the `.refine`s here.
 
 import { z } from 'zod';
-import { conditionList, dateTime } from './condition.js';
+import { conditionList } from './condition.js';
 import { compareDurations, durationString } from './duration.js';
 import { API_GROUP_VERSION, KIND_STAPLE } from './group.js';
 import { ObjectMetaSchema, dataKey, secretName } from './meta.js';
 import { parseWith, type ParseResult } from './parse.js';
 import { CrlReasonSchema, SERIAL_HEX_PATTERN } from './revocation.js';
+import { dateTime } from './time.js';
 
 /** http or https, with a host; the override of the certificate's AIA OCSP URL. */
 export const RESPONDER_URL_PATTERN = '^https?://[^\\s/?#]+([/?#][^\\s]*)?$';

@@ -80,9 +80,9 @@ export function applyDefaults(schema: JSONSchemaProps, value: unknown): unknown 
   return value;
 }
 
-// RFC 3339 as the apiserver's date-time format check reads it (upper-case T and Z here; the
-// apiserver also takes lower case, which no sample relies on).
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+// RFC 3339 as the apiserver's date-time format check reads it (either case for T and Z; the
+// calendar date must exist).
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 function isDateTime(s: string): boolean {
   const m = DATE_TIME.exec(s);

@@ -281,6 +281,7 @@ const poolSamples: Sample[] = [
     'accept',
   ),
   pool('pool-software-key', { signing: { softwareKey: { secretName: 'ca-key' } }, delegatedResponder: { mode: 'None' } }, 'accept'),
+  pool('pool-revocation-time-lower', { revocations: [{ serial: 'ab', time: '2025-06-01t12:00:00z' }] }, 'accept'),
   pool('pool-refresh-br-edge', { refreshAge: '96h', thresholds: { freshnessWarningAge: '100h' } }, 'accept'),
   // schema
   pool('pool-no-issuer', { issuer: undefined }, 'reject', 'spec.issuer', 'schema'),
@@ -298,6 +299,8 @@ const poolSamples: Sample[] = [
   pool('pool-serial-too-long', { revocations: [{ serial: 'a'.repeat(41), time: T0 }] }, 'reject', 'spec.revocations[0].serial', 'schema'),
   pool('pool-reason-remove', { revocations: [{ serial: 'ab', time: T0, reason: 'removeFromCRL' }] }, 'reject', 'spec.revocations[0].reason', 'schema'),
   pool('pool-revocation-time-bad', { revocations: [{ serial: 'ab', time: 'yesterday' }] }, 'reject', 'spec.revocations[0].time', 'schema'),
+  pool('pool-revocation-feb-30', { revocations: [{ serial: 'ab', time: '2025-02-30T12:00:00Z' }] }, 'reject', 'spec.revocations[0].time', 'schema'),
+  pool('pool-revocation-no-zone', { revocations: [{ serial: 'ab', time: '2025-06-01T12:00:00' }] }, 'reject', 'spec.revocations[0].time', 'schema'),
   pool('pool-revocation-no-time', { revocations: [{ serial: 'ab' }] }, 'reject', 'spec.revocations[0].time', 'schema'),
   pool('pool-revocation-dup', { revocations: [{ serial: 'ab', time: T0 }, { serial: 'ab', time: T1 }] }, 'reject', 'spec.revocations', 'schema'),
   pool('pool-store-type', { store: { type: 'Memcached' } }, 'reject', 'spec.store.type', 'schema'),
