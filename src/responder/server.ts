@@ -45,7 +45,8 @@ export async function startResponder(input: ResponderConfig): Promise<Responder>
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Unparseable HTTP, oversized headers, timeouts: answer if the socket still can, never throw.
     log.debug({ err: err.message, code: err.code }, 'client error');
-    if (socket.writable && !socket.writableEnded) {
+    // After `Connection: close` the response is already on its way; a second one would corrupt it.
+    if (err.code !== 'HPE_CLOSED_CONNECTION' && err.code !== 'ECONNRESET' && socket.writable && !socket.writableEnded) {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
