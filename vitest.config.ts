@@ -13,6 +13,7 @@ export default defineConfig({
     outputFile: { json: 'test-results/vitest.json' },
     projects: [
       {
+        extends: true,
         test: {
           name: 'local',
           include: ['test/**/*.test.ts'],
@@ -20,6 +21,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'kube',
           include: ['test/**/*.k8s.test.ts'],

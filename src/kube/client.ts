@@ -2,7 +2,9 @@
 // that carries the API's status code and reason, server-side apply and merge patch as first-class
 // verbs. The generated clients of @kubernetes/client-node are avoided on purpose: their patch
 // content types and error shapes differ per API, and the reconcilers need one uniform surface.
-import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { KubeObject, KubeList, ResourceType } from './types.js';
 
 export class KubeApiError extends Error {
@@ -37,6 +39,7 @@ export function resourcePath(type: ResourceType, ref: ObjectRef = {}): string {
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface KubeClientOptions {
   /** Every request's timeout; watches are separate. */
@@ -47,6 +50,9 @@ export interface KubeClientOptions {
 export class KubeClient {
   readonly server: string;
   private readonly timeoutMs: number;
+  // Kept-alive connections: a controller talks to one apiserver all day.
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -61,48 +67,47 @@ export class KubeClient {
   async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), method);
-    await this.kubeConfig.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
-    if (this.options.userAgent) headers['User-Agent'] = this.options.userAgent;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body);
-      headers['Content-Type'] = opts.contentType ?? 'application/json';
-    }
-    const init: RequestInit = {
+    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const options: RequestOptions = {
       method,
-      headers,
-      body,
-      // The undici Agent that client-node builds (client certificates, CA) is what the global
-      // fetch takes; the two packages' type declarations differ only nominally.
-      dispatcher: ctx.getDispatcher() as unknown as RequestInit['dispatcher'],
-      signal: AbortSignal.timeout(this.timeoutMs),
+      headers: { Accept: 'application/json', 'User-Agent': this.options.userAgent ?? 'ocsp-operator' },
+      timeout: this.timeoutMs,
     };
-    let res: Response;
-    try {
-      res = await fetch(url, init);
-    } catch (err) {
-      throw new KubeApiError(0, 'Unreachable', err instanceof Error ? `${err.message}${causeOf(err)}` : String(err), path);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      let reason = res.statusText;
+    // Client certificates, CA and tokens (re-read each time: in-cluster tokens rotate).
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    // client-node sets a fresh agent per call; keep ours so connections (and TLS sessions) are
+    // reused. The TLS material stays on the request options, which the pool keys on.
+    options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
+    if (body) Object.assign(options.headers ?? {}, { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': body.length });
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (err) => reject(new KubeApiError(0, 'Unreachable', err.message, path)));
+      req.end(body);
+    });
+    if (status < 200 || status >= 300) {
+      let reason = String(status);
       let message = text.slice(0, 500);
       try {
-        const status = JSON.parse(text) as { reason?: string; message?: string };
-        reason = status.reason ?? reason;
-        message = status.message ?? message;
+        const st = JSON.parse(text) as { reason?: string; message?: string };
+        reason = st.reason ?? reason;
+        message = st.message ?? message;
       } catch {
         // not a Status object: keep the raw text
       }
-      throw new KubeApiError(res.status, reason, message, path);
+      throw new KubeApiError(status, reason, message, path);
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
   get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
-    return this.request<T>(HttpMethod.GET, resourcePath(type, { namespace, name }));
+    return this.request<T>('GET', resourcePath(type, { namespace, name }));
   }
 
   async getOrUndefined<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
@@ -120,7 +125,7 @@ export class KubeClient {
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await this.request<KubeList<T>>(HttpMethod.GET, resourcePath(type, { namespace: opts.namespace }), {
+      const page = await this.request<KubeList<T>>('GET', resourcePath(type, { namespace: opts.namespace }), {
         query: { limit: 500, continue: cont, labelSelector: opts.labelSelector },
       });
       items.push(...page.items);
@@ -131,23 +136,23 @@ export class KubeClient {
   }
 
   create<T extends KubeObject>(type: ResourceType, obj: T, query: Query = {}): Promise<T> {
-    return this.request<T>(HttpMethod.POST, resourcePath(type, { namespace: obj.metadata?.namespace }), { body: obj, query });
+    return this.request<T>('POST', resourcePath(type, { namespace: obj.metadata?.namespace }), { body: obj, query });
   }
 
   /** PUT with the object's resourceVersion: a 409 means someone else wrote first. */
   replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string): Promise<T> {
     const ref = { namespace: obj.metadata?.namespace, name: obj.metadata?.name, subresource };
-    return this.request<T>(HttpMethod.PUT, resourcePath(type, ref), { body: obj });
+    return this.request<T>('PUT', resourcePath(type, ref), { body: obj });
   }
 
   mergePatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, patch: unknown): Promise<T> {
-    return this.request<T>(HttpMethod.PATCH, resourcePath(type, ref), { body: patch, contentType: 'application/merge-patch+json' });
+    return this.request<T>('PATCH', resourcePath(type, ref), { body: patch, contentType: 'application/merge-patch+json' });
   }
 
   /** Server-side apply under one stable field manager per controller. */
   apply<T extends KubeObject>(type: ResourceType, obj: T, fieldManager: string, subresource?: string): Promise<T> {
     const ref = { namespace: obj.metadata?.namespace, name: obj.metadata?.name, subresource };
-    return this.request<T>(HttpMethod.PATCH, resourcePath(type, ref), {
+    return this.request<T>('PATCH', resourcePath(type, ref), {
       body: obj,
       contentType: 'application/apply-patch+yaml',
       query: { fieldManager, force: true },
@@ -156,7 +161,7 @@ export class KubeClient {
 
   async delete(type: ResourceType, namespace: string | undefined, name: string): Promise<void> {
     try {
-      await this.request(HttpMethod.DELETE, resourcePath(type, { namespace, name }));
+      await this.request('DELETE', resourcePath(type, { namespace, name }));
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -182,9 +187,4 @@ export class KubeClient {
       done,
     );
   }
-}
-
-function causeOf(err: Error): string {
-  const cause = (err as Error & { cause?: unknown }).cause;
-  return cause instanceof Error ? ` (${cause.message})` : '';
 }

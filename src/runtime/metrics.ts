@@ -48,6 +48,6 @@ export class OperatorMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_operator_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_operator_' });
   }
 }

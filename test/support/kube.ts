@@ -1,0 +1,132 @@
+// Helpers for tests against the real apiserver that the `kube` project's global setup provides:
+// a client, a fresh namespace per suite, kubectl, polling with a deadline, and the operator run
+// as a real child process (the built dist/src/cli.js), as a user would run it.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
+import { NamespaceType, SecretType, type Secret } from '../../src/kube/types.js';
+import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
+
+const run = promisify(execFile);
+
+export function kubeconfigPath(): string {
+  return inject('kubeconfig');
+}
+
+export function kubeClient(): KubeClient {
+  return new KubeClient(loadKubeConfig(kubeconfigPath()));
+}
+
+export async function kubectl(args: string[], kubeconfig = kubeconfigPath()): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; code?: number };
+    return { stdout: e.stdout ?? '', stderr: e.stderr ?? String(err), code: typeof e.code === 'number' ? e.code : 1 };
+  }
+}
+
+/** A fresh namespace for one suite; deleted by the returned function. */
+export async function createNamespace(client: KubeClient, prefix: string): Promise<{ name: string; remove(): Promise<void> }> {
+  const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  await client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  return { name, remove: () => client.delete(NamespaceType, undefined, name) };
+}
+
+/** Polls `probe` until it returns a value other than undefined/false, or fails with `what`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function tlsSecret(namespace: string, name: string, data: { certPem: string; keyPem: string; caPem?: string }, annotations: Record<string, string> = {}): Secret {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const d: Record<string, string> = { 'tls.crt': b64(data.certPem), 'tls.key': b64(data.keyPem) };
+  if (data.caPem) d['ca.crt'] = b64(data.caPem);
+  return { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace, annotations }, data: d };
+}
+
+export async function putSecret(client: KubeClient, secret: Secret): Promise<Secret> {
+  return client.apply(SecretType, secret, 'test');
+}
+
+export interface OperatorProcess {
+  healthUrl: string;
+  proc: ChildProcess;
+  logs(): string;
+  /** Log lines parsed as JSON (pino). */
+  logLines(): Array<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Runs `ocsp-operator controller` from dist/ against the test cluster. */
+export async function startOperator(args: string[] = [], env: Record<string, string> = {}, kubeconfig = kubeconfigPath()): Promise<OperatorProcess> {
+  const cli = join(repoRoot(), 'dist', 'src', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+  const port = await freePort();
+  const proc = spawn(process.execPath, [cli, 'controller', '--kubeconfig', kubeconfig, '--health-addr', `127.0.0.1:${port}`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const healthUrl = `http://127.0.0.1:${port}`;
+  await waitFor(
+    `operator health endpoint ${healthUrl}`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`operator exited with ${proc.exitCode}:\n${out.slice(-3000)}`);
+      const r = await fetch(`${healthUrl}/healthz`).catch(() => undefined);
+      return r?.ok;
+    },
+    30_000,
+  );
+  return {
+    healthUrl,
+    proc,
+    exited,
+    logs: () => out,
+    logLines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** Reads one sample of a Prometheus metric from a /metrics text. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
+  }
+  return undefined;
+}
