@@ -19,7 +19,7 @@ export interface CertDer {
   spki: Uint8Array;
   /** the subjectPublicKey BIT STRING value without its unused-bits byte (what OCSP key hashes cover) */
   publicKeyBits: Uint8Array;
-  publicKey: KeyObject;
+  readonly publicKey: KeyObject;
 }
 
 const cache = new WeakMap<X509Certificate, CertDer>();
@@ -36,8 +36,10 @@ export function certDer(cert: X509Certificate): CertDer {
 /** Splits a DER certificate; throws DerError or Error when the structure is not a certificate. */
 export function certDerFromBytes(der: Uint8Array): CertDer {
   const top = readTlv(der, 0);
-  const [tbsT, algT, sigT] = children(der, top);
-  if (!tbsT || !algT || !sigT || sigT.tag !== 0x03) throw new Error('not a certificate');
+  if (top.tag !== 0x30 || top.end !== der.length) throw new Error('not a certificate');
+  const [tbsT, algT, sigT, ...rest] = children(der, top);
+  // The outer tags are not signed, so they are checked exactly.
+  if (!tbsT || !algT || !sigT || rest.length || tbsT.tag !== 0x30 || algT.tag !== 0x30 || sigT.tag !== 0x03) throw new Error('not a certificate');
   const f = children(der, tbsT);
   let i = 0;
   if (f[0]?.tag === 0xa0) i++;
@@ -59,6 +61,11 @@ export function certDerFromBytes(der: Uint8Array): CertDer {
     subjectName: bytesOf(der, subjectT),
     spki,
     publicKeyBits: der.subarray(keyBitsT.contentStart + 1, keyBitsT.end),
-    publicKey: createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }),
+    // Parsed on first use: most certificates in a response are only compared, never used to verify.
+    get publicKey(): KeyObject {
+      const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+      Object.defineProperty(this, 'publicKey', { value: key });
+      return key;
+    },
   };
 }

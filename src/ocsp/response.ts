@@ -104,20 +104,48 @@ export function decodeResponse(body: Uint8Array): DecodedBasic | Failure {
   }
   if (!basic.tbsResponseDataRaw) return fail('Malformed', 'BasicOCSPResponse without tbsResponseData bytes');
   try {
-    // The outer signatureAlgorithm and BIT STRING, read from the exact bytes (re-encoding could hide changes).
+    // asn1js matches some fields by position and ignores a wrong tag, so the envelope's tags are
+    // checked here; inside tbsResponseData the signature covers every byte.
+    checkEnvelopeTags(body);
     const top = readTlv(inner, 0);
-    const tbs = readTlv(inner, top.contentStart);
-    const alg = readTlv(inner, tbs.end);
-    const sig = readTlv(inner, alg.end);
-    if (sig.tag !== 0x03 || inner[sig.contentStart] !== 0) return fail('Malformed', 'signature BIT STRING has unused bits');
+    expectTag(top.tag, 0x30, 'BasicOCSPResponse');
+    const [tbs, alg, sig, wrapper, ...rest] = children(inner, top);
+    if (!tbs || !alg || !sig || rest.length) throw new DerError('BasicOCSPResponse has the wrong number of fields');
+    expectTag(tbs.tag, 0x30, 'tbsResponseData');
+    expectTag(alg.tag, 0x30, 'signatureAlgorithm');
+    expectTag(sig.tag, 0x03, 'signature');
+    if (inner[sig.contentStart] !== 0) return fail('Malformed', 'signature BIT STRING has unused bits');
     const certs: Uint8Array[] = [];
-    if (sig.end < top.end) {
-      const wrapper = readTlv(inner, sig.end, top.end);
-      const [seq] = children(inner, wrapper);
-      if (seq) for (const c of children(inner, seq)) certs.push(inner.subarray(c.start, c.end));
+    if (wrapper) {
+      expectTag(wrapper.tag, 0xa0, 'certs');
+      const seqs = children(inner, wrapper);
+      if (seqs.length !== 1) throw new DerError('certs must hold one SEQUENCE');
+      expectTag(seqs[0]!.tag, 0x30, 'certs SEQUENCE');
+      for (const c of children(inner, seqs[0]!)) certs.push(inner.subarray(c.start, c.end));
     }
     return { ok: true, basic, tbs: inner.subarray(tbs.start, tbs.end), signatureAlgorithm: inner.subarray(alg.start, alg.end), certs };
   } catch (e) {
     return fail('Malformed', `BasicOCSPResponse layout: ${e instanceof DerError ? e.message : String(e)}`);
   }
+}
+
+function expectTag(got: number, want: number, what: string): void {
+  if (got !== want) throw new DerError(`${what} has tag 0x${got.toString(16)}, expected 0x${want.toString(16)}`);
+}
+
+/** OCSPResponse ::= SEQUENCE { ENUMERATED, [0] EXPLICIT SEQUENCE { OID, OCTET STRING } } */
+function checkEnvelopeTags(body: Uint8Array): void {
+  const top = readTlv(body, 0);
+  const [status, wrapper, ...rest] = children(body, top);
+  if (!status || rest.length) throw new DerError('OCSPResponse has the wrong number of fields');
+  expectTag(status.tag, 0x0a, 'responseStatus');
+  if (!wrapper) return;
+  expectTag(wrapper.tag, 0xa0, 'responseBytes');
+  const [rb, ...more] = children(body, wrapper);
+  if (!rb || more.length) throw new DerError('responseBytes must hold one SEQUENCE');
+  expectTag(rb.tag, 0x30, 'ResponseBytes');
+  const [type, octets, ...extra] = children(body, rb);
+  if (!type || !octets || extra.length) throw new DerError('ResponseBytes has the wrong number of fields');
+  expectTag(type.tag, 0x06, 'responseType');
+  expectTag(octets.tag, 0x04, 'response');
 }

@@ -90,6 +90,8 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
     const authorized = checkDelegated(signer, o, now, skew);
     if (authorized) return authorized;
   }
+  const stray = checkIncludedCerts(certs, o.issuer);
+  if (stray) return stray;
 
   // 3. Nonce, when we sent one.
   if (o.nonce) {
@@ -254,6 +256,37 @@ function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew:
       'SignerCertExpiringSoon',
       `responder certificate "${signer.subject}" expires at ${iso(signer.notAfter)}, within ${minLife / 1000}s of now (${iso(o.now)})`,
     );
+  }
+  return undefined;
+}
+
+/**
+ * Every included certificate must be the issuer, issued by the issuer, or the self-signed root that issued the issuer.
+ * The certs field is outside the signature, and TLS clients look for the signer there first: a stapled
+ * response carrying a corrupted or foreign certificate can fail at the client even though ours verified.
+ */
+function checkIncludedCerts(certs: Uint8Array[], issuer: X509Certificate): Failure | undefined {
+  const i = certDer(issuer);
+  for (const [n, raw] of certs.entries()) {
+    if (equalBytes(raw, i.der)) continue;
+    let d: CertDer;
+    try {
+      d = certDerFromBytes(raw);
+    } catch (e) {
+      return fail('Malformed', `included certificate #${n + 1} does not parse: ${(e as Error).message}`);
+    }
+    const sameAlg = equalBytes(d.signatureAlg, d.tbsSignatureAlg);
+    const issuedByIssuer = sameAlg && equalBytes(d.issuerName, i.subjectName) && verifySignature(d.signatureAlg, d.tbs, d.signature, i.publicKey).ok;
+    // A root that issued our issuer: it must verify itself too, or a corrupted copy with the same key would pass.
+    const issuersIssuer =
+      sameAlg &&
+      equalBytes(d.subjectName, d.issuerName) &&
+      equalBytes(i.issuerName, d.subjectName) &&
+      verifySignature(i.signatureAlg, i.tbs, i.signature, d.publicKey).ok &&
+      verifySignature(d.signatureAlg, d.tbs, d.signature, d.publicKey).ok;
+    if (!issuedByIssuer && !issuersIssuer) {
+      return fail('Malformed', `included certificate #${n + 1} ("${nameString(d.subjectName)}") is neither the issuer, nor issued by it, nor its issuer`);
+    }
   }
   return undefined;
 }
