@@ -92,7 +92,7 @@ describe('responders on Redis replicas', { timeout: 90_000 }, () => {
     // The heartbeat was at most ~200 ms old at the pause; lag passes THRESHOLD after that, and
     // the monitor notices within one poll.
     expect(took).toBeLessThanOrEqual(THRESHOLD + 200 + POLL + 500);
-    const body = await (await fetch(new URL('/readyz', strict.url))).json();
+    const body = (await (await fetch(new URL('/readyz', strict.url))).json()) as { lagMs: number };
     expect(body).toMatchObject({ ready: false, detached: false });
     expect(body.lagMs).toBeGreaterThan(THRESHOLD);
 
