@@ -31,7 +31,7 @@ async function subject(keyAlg: KeyAlg, delegated: boolean): Promise<Subject> {
   if (!d.ok) throw new Error(d.message);
   const signer = (responder ?? ca).keyObject;
   const pub = signer.type === 'private' ? (await import('node:crypto')).createPublicKey(signer) : signer;
-  const sig = new Uint8Array(d.basic.signature);
+  const sig = d.signature;
   const opts = { cert: leaf.cert, issuer: ca.cert, now };
   const rawVerify =
     keyAlg === 'RSA-2048'

@@ -1,8 +1,7 @@
 // Decoding an OCSP response body into its parts, classifying what is not a usable response.
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { BasicOCSPResponse, OCSPResponse, OCSPResponseStatus } from '@peculiar/asn1-ocsp';
-import { assertStrictDer, children, DerError, readTlv } from './der.js';
-import { OID_OCSP_BASIC } from './oids.js';
+import { OCSPResponseStatus, ResponseData } from '@peculiar/asn1-ocsp';
+import { assertStrictDer, bytesOf, children, contentOf, DerError, equalBytes, oidToString, readTlv } from './der.js';
 
 export type FailureReason =
   | 'TryLater'
@@ -51,13 +50,17 @@ const STATUS_REASONS: Record<number, { name: ResponseStatusName; reason: Failure
 
 export interface DecodedBasic {
   ok: true;
-  basic: BasicOCSPResponse;
+  data: ResponseData;
   /** the exact signed bytes of tbsResponseData */
   tbs: Uint8Array;
   /** DER of the signatureAlgorithm AlgorithmIdentifier */
   signatureAlgorithm: Uint8Array;
+  /** the signature BIT STRING value, without the unused-bits byte */
+  signature: Uint8Array;
   /** the exact DER of each included certificate */
   certs: Uint8Array[];
+  /** responderID as signed: byName is the Name's DER, byKey the key hash */
+  responderId: { byName?: Uint8Array; byKey?: Uint8Array };
 }
 
 /** A short description of bytes that are not an OCSP response, for the person reading the error. */
@@ -79,67 +82,56 @@ export function decodeResponse(body: Uint8Array): DecodedBasic | Failure {
   } catch (e) {
     return fail('Truncated', `${body.length} bytes, cut short: ${(e as Error).message}`);
   }
-  let outer: OCSPResponse;
+  // The envelope and BasicOCSPResponse are split with the strict DER reader, checking every tag
+  // (asn1js matches some fields by position and would let a wrong tag through); the signed
+  // ResponseData is then read with the @peculiar/asn1-ocsp schema.
+  let env: { status: number; responseType?: Uint8Array; response?: Uint8Array };
   try {
     assertStrictDer(body);
-    outer = AsnConvert.parse(body, OCSPResponse);
+    env = readEnvelope(body);
   } catch (e) {
     return fail('Malformed', `OCSPResponse (${body.length} bytes) is not valid DER: ${(e as Error).message}`);
   }
-  if (outer.responseStatus !== OCSPResponseStatus.successful) {
-    const s = STATUS_REASONS[outer.responseStatus];
-    if (!s) return fail('Malformed', `unknown responseStatus ${String(outer.responseStatus)}`);
+  if (env.status !== OCSPResponseStatus.successful) {
+    const s = STATUS_REASONS[env.status];
+    if (!s) return fail('Malformed', `unknown responseStatus ${env.status}`);
     return fail(s.reason, `responder answered ${s.name} (${body.length} bytes): ${s.hint}`);
   }
-  const rb = outer.responseBytes;
-  if (!rb) return fail('Malformed', 'responseStatus successful but no responseBytes');
-  if (rb.responseType !== OID_OCSP_BASIC) return fail('Malformed', `responseType ${rb.responseType} is not id-pkix-ocsp-basic`);
-  const inner = new Uint8Array(rb.response.buffer);
-  let basic: BasicOCSPResponse;
+  if (!env.responseType || !env.response) return fail('Malformed', 'responseStatus successful but no responseBytes');
+  if (!equalBytes(env.responseType, BASIC_OID)) return fail('Malformed', `responseType ${oidToString(env.responseType)} is not id-pkix-ocsp-basic`);
+  const inner = env.response;
+  let parts: Omit<DecodedBasic, 'ok' | 'data'>;
   try {
     assertStrictDer(inner);
-    basic = AsnConvert.parse(inner, BasicOCSPResponse);
+    parts = splitBasic(inner);
   } catch (e) {
-    return fail('Malformed', `BasicOCSPResponse does not parse: ${(e as Error).message}`);
+    return fail('Malformed', `BasicOCSPResponse layout: ${(e as Error).message}`);
   }
-  if (!basic.tbsResponseDataRaw) return fail('Malformed', 'BasicOCSPResponse without tbsResponseData bytes');
+  if (parts.signature.length === 0) return fail('Malformed', 'empty signature');
+  let data: ResponseData;
   try {
-    // asn1js matches some fields by position and ignores a wrong tag, so the envelope's tags are
-    // checked here; inside tbsResponseData the signature covers every byte.
-    checkEnvelopeTags(body);
-    const top = readTlv(inner, 0);
-    expectTag(top.tag, 0x30, 'BasicOCSPResponse');
-    const [tbs, alg, sig, wrapper, ...rest] = children(inner, top);
-    if (!tbs || !alg || !sig || rest.length) throw new DerError('BasicOCSPResponse has the wrong number of fields');
-    expectTag(tbs.tag, 0x30, 'tbsResponseData');
-    expectTag(alg.tag, 0x30, 'signatureAlgorithm');
-    expectTag(sig.tag, 0x03, 'signature');
-    if (inner[sig.contentStart] !== 0) return fail('Malformed', 'signature BIT STRING has unused bits');
-    const certs: Uint8Array[] = [];
-    if (wrapper) {
-      expectTag(wrapper.tag, 0xa0, 'certs');
-      const seqs = children(inner, wrapper);
-      if (seqs.length !== 1) throw new DerError('certs must hold one SEQUENCE');
-      expectTag(seqs[0]!.tag, 0x30, 'certs SEQUENCE');
-      for (const c of children(inner, seqs[0]!)) certs.push(inner.subarray(c.start, c.end));
-    }
-    return { ok: true, basic, tbs: inner.subarray(tbs.start, tbs.end), signatureAlgorithm: inner.subarray(alg.start, alg.end), certs };
+    data = AsnConvert.parse(parts.tbs, ResponseData);
   } catch (e) {
-    return fail('Malformed', `BasicOCSPResponse layout: ${e instanceof DerError ? e.message : String(e)}`);
+    return fail('Malformed', `tbsResponseData does not parse: ${(e as Error).message}`);
   }
+  return { ok: true, data, ...parts };
 }
+
+const BASIC_OID = new Uint8Array([0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]); // 1.3.6.1.5.5.7.48.1.1
 
 function expectTag(got: number, want: number, what: string): void {
   if (got !== want) throw new DerError(`${what} has tag 0x${got.toString(16)}, expected 0x${want.toString(16)}`);
 }
 
-/** OCSPResponse ::= SEQUENCE { ENUMERATED, [0] EXPLICIT SEQUENCE { OID, OCTET STRING } } */
-function checkEnvelopeTags(body: Uint8Array): void {
+/** OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT SEQUENCE { OID, OCTET STRING } OPTIONAL } */
+function readEnvelope(body: Uint8Array): { status: number; responseType?: Uint8Array; response?: Uint8Array } {
   const top = readTlv(body, 0);
   const [status, wrapper, ...rest] = children(body, top);
   if (!status || rest.length) throw new DerError('OCSPResponse has the wrong number of fields');
   expectTag(status.tag, 0x0a, 'responseStatus');
-  if (!wrapper) return;
+  if (status.end - status.contentStart !== 1) throw new DerError('responseStatus is not one byte');
+  const code = body[status.contentStart]!;
+  if (!wrapper) return { status: code };
   expectTag(wrapper.tag, 0xa0, 'responseBytes');
   const [rb, ...more] = children(body, wrapper);
   if (!rb || more.length) throw new DerError('responseBytes must hold one SEQUENCE');
@@ -148,4 +140,40 @@ function checkEnvelopeTags(body: Uint8Array): void {
   if (!type || !octets || extra.length) throw new DerError('ResponseBytes has the wrong number of fields');
   expectTag(type.tag, 0x06, 'responseType');
   expectTag(octets.tag, 0x04, 'response');
+  return { status: code, responseType: contentOf(body, type), response: contentOf(body, octets) };
+}
+
+/** BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm, signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
+function splitBasic(inner: Uint8Array): Omit<DecodedBasic, 'ok' | 'data'> {
+  const top = readTlv(inner, 0);
+  expectTag(top.tag, 0x30, 'BasicOCSPResponse');
+  const [tbs, alg, sig, wrapper, ...rest] = children(inner, top);
+  if (!tbs || !alg || !sig || rest.length) throw new DerError('BasicOCSPResponse has the wrong number of fields');
+  expectTag(tbs.tag, 0x30, 'tbsResponseData');
+  expectTag(alg.tag, 0x30, 'signatureAlgorithm');
+  expectTag(sig.tag, 0x03, 'signature');
+  if (sig.end === sig.contentStart || inner[sig.contentStart] !== 0) throw new DerError('signature BIT STRING has unused bits');
+  const certs: Uint8Array[] = [];
+  if (wrapper) {
+    expectTag(wrapper.tag, 0xa0, 'certs');
+    const seqs = children(inner, wrapper);
+    if (seqs.length !== 1) throw new DerError('certs must hold one SEQUENCE');
+    expectTag(seqs[0]!.tag, 0x30, 'certs SEQUENCE');
+    for (const c of children(inner, seqs[0]!)) certs.push(bytesOf(inner, c));
+  }
+  // ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, responderID CHOICE { byName [1] Name, byKey [2] KeyHash }, ... }
+  const fields = children(inner, tbs);
+  const rid = fields[0]?.tag === 0xa0 ? fields[1] : fields[0];
+  const responderId: DecodedBasic['responderId'] = {};
+  const ridInner = rid ? children(inner, rid) : [];
+  if (rid?.tag === 0xa1 && ridInner.length === 1) responderId.byName = bytesOf(inner, ridInner[0]!);
+  else if (rid?.tag === 0xa2 && ridInner.length === 1 && ridInner[0]!.tag === 0x04) responderId.byKey = contentOf(inner, ridInner[0]!);
+  else throw new DerError('responderID is neither byName [1] nor byKey [2]');
+  return {
+    tbs: bytesOf(inner, tbs),
+    signatureAlgorithm: bytesOf(inner, alg),
+    signature: inner.subarray(sig.contentStart + 1, sig.end),
+    certs,
+    responderId,
+  };
 }

@@ -23,6 +23,19 @@ interface Scheme {
 
 /** Parses a DER AlgorithmIdentifier into a verification scheme, or a message saying why not. */
 export function signatureScheme(algIdDer: Uint8Array): Scheme | string {
+  // A handful of distinct identifiers exist in practice; parsing each once keeps validation cheap.
+  const key = Buffer.from(algIdDer).toString('latin1');
+  let s = schemeCache.get(key);
+  if (s === undefined) {
+    s = parseScheme(algIdDer);
+    if (schemeCache.size < 64) schemeCache.set(key, s);
+  }
+  return s;
+}
+
+const schemeCache = new Map<string, Scheme | string>();
+
+function parseScheme(algIdDer: Uint8Array): Scheme | string {
   let alg: AlgorithmIdentifier;
   try {
     alg = AsnConvert.parse(algIdDer, AlgorithmIdentifier);

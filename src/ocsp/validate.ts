@@ -2,7 +2,7 @@
 import './reflect-polyfill.js';
 import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, ExtendedKeyUsage, Name } from '@peculiar/asn1-x509';
+import { Certificate, ExtendedKeyUsage } from '@peculiar/asn1-x509';
 import type { SingleResponse } from '@peculiar/asn1-ocsp';
 import { Name as X509Name, type X509Certificate } from '@peculiar/x509';
 import { certDer, certDerFromBytes, type CertDer } from './cert-der.js';
@@ -70,8 +70,7 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
   const now = o.now.getTime();
   const decoded = decodeResponse(body);
   if (!decoded.ok) return decoded;
-  const { basic, tbs, signatureAlgorithm, certs } = decoded;
-  const data = basic.tbsResponseData;
+  const { data, tbs, signatureAlgorithm, signature, certs, responderId } = decoded;
   if (data.version !== 0) return fail('Malformed', `ResponseData version ${String(data.version)} is not v1`);
 
   // 1. The SingleResponse about our certificate, under whatever hash its CertID uses.
@@ -80,9 +79,9 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
   const { single, certId } = picked;
 
   // 2. Who signed, and may they.
-  const signer = findSigner(certs, data.responderID.byName, data.responderID.byKey?.buffer, o.issuer);
+  const signer = findSigner(certs, responderId, o.issuer);
   if ('reason' in signer) return signer;
-  const sig = verifySignature(signatureAlgorithm, tbs, new Uint8Array(basic.signature), signer.der.publicKey);
+  const sig = verifySignature(signatureAlgorithm, tbs, signature, signer.der.publicKey);
   if (!sig.ok) {
     return fail(sig.unsupported ? 'UnsupportedAlgorithm' : 'BadSignature', `response signature by ${signer.subject}: ${sig.message}`);
   }
@@ -196,39 +195,49 @@ function nameString(der: Uint8Array): string {
   }
 }
 
-function responderIdMatches(d: CertDer, byName: Name | undefined, byKey: ArrayBuffer | undefined): boolean {
-  if (byKey) return equalBytes(new Uint8Array(byKey), new Uint8Array(createHash('sha1').update(d.publicKeyBits).digest()));
-  if (byName) return equalBytes(new Uint8Array(AsnConvert.serialize(byName)), d.subjectName) || nameString(new Uint8Array(AsnConvert.serialize(byName))) === nameString(d.subjectName);
+type ResponderIdBytes = { byName?: Uint8Array; byKey?: Uint8Array };
+
+function responderIdMatches(d: CertDer, rid: ResponderIdBytes): boolean {
+  if (rid.byKey) return equalBytes(rid.byKey, sha1KeyHash(d));
+  // RFC 5280 name matching allows more, but responders copy the subject bytes; OpenSSL compares exactly too.
+  if (rid.byName) return equalBytes(rid.byName, d.subjectName);
   return false;
 }
 
-function findSigner(certs: Uint8Array[], byName: Name | undefined, byKey: ArrayBuffer | undefined, issuer: X509Certificate): Signer | Failure {
+const keyHashes = new WeakMap<CertDer, Uint8Array>();
+function sha1KeyHash(d: CertDer): Uint8Array {
+  let h = keyHashes.get(d);
+  if (!h) keyHashes.set(d, (h = new Uint8Array(createHash('sha1').update(d.publicKeyBits).digest())));
+  return h;
+}
+
+function findSigner(certs: Uint8Array[], rid: ResponderIdBytes, issuer: X509Certificate): Signer | Failure {
   const issuerDer = certDer(issuer);
-  if (responderIdMatches(issuerDer, byName, byKey)) {
-    return { der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false };
-  }
+  const asIssuer = (): Signer => ({ der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false });
+  if (responderIdMatches(issuerDer, rid)) return asIssuer();
   for (const raw of certs) {
     let d: CertDer;
-    let asn: Certificate;
     try {
       d = certDerFromBytes(raw);
+    } catch {
+      continue;
+    }
+    if (!responderIdMatches(d, rid)) continue;
+    // The issuer's own certificate included in certs is not a delegation.
+    if (equalBytes(d.spki, issuerDer.spki) && equalBytes(d.subjectName, issuerDer.subjectName)) return asIssuer();
+    let asn: Certificate;
+    try {
       asn = AsnConvert.parse(raw, Certificate);
     } catch {
       continue;
     }
-    if (!responderIdMatches(d, byName, byKey)) continue;
-    const subject = nameString(d.subjectName);
-    // The issuer's own certificate included in certs is not a delegation.
-    if (equalBytes(d.spki, issuerDer.spki) && equalBytes(d.subjectName, issuerDer.subjectName)) {
-      return { der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false };
-    }
     const v = asn.tbsCertificate.validity;
-    return { der: d, subject, notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime(), delegated: true, asn };
+    return { der: d, subject: nameString(d.subjectName), notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime(), delegated: true, asn };
   }
-  const rid = byKey ? `key hash ${toHex(new Uint8Array(byKey))}` : byName ? `name "${nameString(new Uint8Array(AsnConvert.serialize(byName)))}"` : 'nothing';
+  const described = rid.byKey ? `key hash ${toHex(rid.byKey)}` : rid.byName ? `name "${nameString(rid.byName)}"` : 'nothing';
   return fail(
     'SignerNotAuthorized',
-    `responder ID ${rid} is neither the issuer (${issuer.subject}) nor an included certificate (${certs.length} included)`,
+    `responder ID ${described} is neither the issuer (${issuer.subject}) nor an included certificate (${certs.length} included)`,
   );
 }
 
