@@ -1,6 +1,7 @@
 // Kubernetes Events (events.k8s.io/v1) for transitions and failures. Callers emit on transitions
 // only; the recorder also drops an identical event for the same object within a window, so a
 // reconcile that runs twice for one transition (a requeue, a failover) does not say it twice.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.js';
 import { EventType, apiVersionOf, type KubeObject, type ResourceType } from './types.js';
@@ -38,7 +39,8 @@ export class EventRecorder {
       await this.client.create(EventType, {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
-        metadata: { generateName: `${m.name}.`, namespace: m.namespace ?? 'default' } as KubeObject['metadata'],
+        // Named as client-go names them: <object>.<unique hex>.
+        metadata: { name: `${m.name}.${now.toString(16)}${randomBytes(4).toString('hex')}`, namespace: m.namespace ?? 'default' },
         eventTime,
         reportingController: this.opts.controller,
         reportingInstance: this.opts.instance,

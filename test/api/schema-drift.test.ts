@@ -66,10 +66,11 @@ describe('CRD metadata matches the constants in src/api/group.ts', () => {
       ['Certificate', '.spec.secretName', 'string', 0],
       ['Serial', '.status.certificate.serial', 'string', 1],
       ['OCSP', '.status.staple.certStatus', 'string', 0],
-      ['Next Update', '.status.staple.nextUpdate', 'date', 0],
-      ['Refresh', '.status.nextRefreshTime', 'date', 1],
+      ['Next Update', '.status.staple.nextUpdate', 'string', 0],
+      ['Refresh', '.status.nextRefreshTime', 'string', 1],
       ['Ready', '.status.conditions[?(@.type=="Ready")].status', 'string', 0],
       ['Reason', '.status.conditions[?(@.type=="Ready")].reason', 'string', 0],
+      ['Fresh', '.status.conditions[?(@.type=="Fresh")].reason', 'string', 1],
       ['Age', '.metadata.creationTimestamp', 'date', 0],
     ]);
   });
@@ -79,7 +80,7 @@ describe('CRD metadata matches the constants in src/api/group.ts', () => {
       const schema = crdSchema(kind);
       for (const col of loadCrd(kind).spec.versions[0]?.additionalPrinterColumns ?? []) {
         if (col.jsonPath === '.metadata.creationTimestamp') continue;
-        const parts = col.jsonPath.replace(/\[\?\(@\.type=="Ready"\)\]/, '').split('.').filter(Boolean);
+        const parts = col.jsonPath.replace(/\[\?\(@\.type=="\w+"\)\]/, '').split('.').filter(Boolean);
         let node: JSONSchemaProps | undefined = schema;
         for (const p of parts) node = node?.properties?.[p] ?? node?.items?.properties?.[p];
         expect(node, `${kind} column ${col.name} → ${col.jsonPath}`).toBeDefined();
