@@ -183,7 +183,7 @@ interface Signer {
   notBefore: Date;
   notAfter: Date;
   delegated: boolean;
-  asn?: Certificate;
+  cert?: IncludedCert;
 }
 
 /** A DN as @peculiar/x509 prints it (the same form as X509Certificate.subject). */
@@ -211,28 +211,58 @@ function sha1KeyHash(d: CertDer): Uint8Array {
   return h;
 }
 
+interface IncludedCert {
+  der: CertDer;
+  asn: Certificate;
+  /** whether the certificate's signature verifies with a given issuer's key */
+  issuedBy: WeakMap<CertDer, boolean>;
+}
+
+// Responses from one responder carry the same certificate again and again; parsing it (and its key)
+// once is most of the cost of a delegated response. Keyed by the exact bytes, so it cannot go stale.
+const includedCache = new Map<string, IncludedCert | null>();
+const INCLUDED_CACHE_MAX = 256;
+
+function included(raw: Uint8Array): IncludedCert | undefined {
+  const key = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+  let c = includedCache.get(key);
+  if (c === undefined) {
+    try {
+      c = { der: certDerFromBytes(raw.slice()), asn: AsnConvert.parse(raw, Certificate), issuedBy: new WeakMap() };
+    } catch {
+      c = null;
+    }
+    if (includedCache.size >= INCLUDED_CACHE_MAX) includedCache.delete(includedCache.keys().next().value!);
+    includedCache.set(key, c);
+  }
+  return c ?? undefined;
+}
+
+function isIssuedByDer(c: IncludedCert, issuer: CertDer): boolean {
+  let ok = c.issuedBy.get(issuer);
+  if (ok === undefined) {
+    const d = c.der;
+    ok =
+      equalBytes(d.issuerName, issuer.subjectName) &&
+      // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
+      equalBytes(d.signatureAlg, d.tbsSignatureAlg) &&
+      verifySignature(d.signatureAlg, d.tbs, d.signature, issuer.publicKey).ok;
+    c.issuedBy.set(issuer, ok);
+  }
+  return ok;
+}
+
 function findSigner(certs: Uint8Array[], rid: ResponderIdBytes, issuer: X509Certificate): Signer | Failure {
   const issuerDer = certDer(issuer);
   const asIssuer = (): Signer => ({ der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false });
   if (responderIdMatches(issuerDer, rid)) return asIssuer();
   for (const raw of certs) {
-    let d: CertDer;
-    try {
-      d = certDerFromBytes(raw);
-    } catch {
-      continue;
-    }
-    if (!responderIdMatches(d, rid)) continue;
+    const c = included(raw);
+    if (!c || !responderIdMatches(c.der, rid)) continue;
     // The issuer's own certificate included in certs is not a delegation.
-    if (equalBytes(d.spki, issuerDer.spki) && equalBytes(d.subjectName, issuerDer.subjectName)) return asIssuer();
-    let asn: Certificate;
-    try {
-      asn = AsnConvert.parse(raw, Certificate);
-    } catch {
-      continue;
-    }
-    const v = asn.tbsCertificate.validity;
-    return { der: d, subject: nameString(d.subjectName), notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime(), delegated: true, asn };
+    if (equalBytes(c.der.spki, issuerDer.spki) && equalBytes(c.der.subjectName, issuerDer.subjectName)) return asIssuer();
+    const v = c.asn.tbsCertificate.validity;
+    return { der: c.der, subject: nameString(c.der.subjectName), notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime(), delegated: true, cert: c };
   }
   const described = rid.byKey ? `key hash ${toHex(rid.byKey)}` : rid.byName ? `name "${nameString(rid.byName)}"` : 'nothing';
   return fail(
@@ -247,10 +277,10 @@ function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew:
   if (!equalBytes(d.issuerName, issuerDer.subjectName)) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" is issued by "${nameString(d.issuerName)}", not by ${o.issuer.subject}`);
   }
-  if (!equalBytes(d.signatureAlg, d.tbsSignatureAlg) || !verifySignature(d.signatureAlg, d.tbs, d.signature, issuerDer.publicKey).ok) {
+  if (!signer.cert || !isIssuedByDer(signer.cert, issuerDer)) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" names ${o.issuer.subject} as issuer but its signature does not verify with that key`);
   }
-  if (!hasOcspSigningEku(signer.asn)) {
+  if (!hasOcspSigningEku(signer.cert?.asn)) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" lacks extendedKeyUsage id-kp-OCSPSigning`);
   }
   if (signer.notBefore.getTime() > now + skew) {
@@ -278,22 +308,17 @@ function checkIncludedCerts(certs: Uint8Array[], issuer: X509Certificate): Failu
   const i = certDer(issuer);
   for (const [n, raw] of certs.entries()) {
     if (equalBytes(raw, i.der)) continue;
-    let d: CertDer;
-    try {
-      d = certDerFromBytes(raw);
-    } catch (e) {
-      return fail('Malformed', `included certificate #${n + 1} does not parse: ${(e as Error).message}`);
-    }
-    const sameAlg = equalBytes(d.signatureAlg, d.tbsSignatureAlg);
-    const issuedByIssuer = sameAlg && equalBytes(d.issuerName, i.subjectName) && verifySignature(d.signatureAlg, d.tbs, d.signature, i.publicKey).ok;
+    const c = included(raw);
+    if (!c) return fail('Malformed', `included certificate #${n + 1} does not parse`);
+    const d = c.der;
     // A root that issued our issuer: it must verify itself too, or a corrupted copy with the same key would pass.
     const issuersIssuer =
-      sameAlg &&
       equalBytes(d.subjectName, d.issuerName) &&
       equalBytes(i.issuerName, d.subjectName) &&
+      equalBytes(i.signatureAlg, i.tbsSignatureAlg) &&
       verifySignature(i.signatureAlg, i.tbs, i.signature, d.publicKey).ok &&
-      verifySignature(d.signatureAlg, d.tbs, d.signature, d.publicKey).ok;
-    if (!issuedByIssuer && !issuersIssuer) {
+      isIssuedByDer(c, d);
+    if (!isIssuedByDer(c, i) && !issuersIssuer) {
       return fail('Malformed', `included certificate #${n + 1} ("${nameString(d.subjectName)}") is neither the issuer, nor issued by it, nor its issuer`);
     }
   }
