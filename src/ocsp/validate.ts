@@ -39,7 +39,7 @@ export interface ValidationOptions {
   cert: X509Certificate;
   issuer: X509Certificate;
   now: Date;
-  /** default 5 minutes */
+  /** how far thisUpdate/producedAt may be ahead of now (the responder's clock is ahead); default 5 minutes. Not applied to nextUpdate. */
   clockSkewMs?: number;
   /** nextUpdate must be at least this far from now; default 0 */
   minRemainingMs?: number;
@@ -113,7 +113,8 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
   if (nextUpdate.getTime() <= thisUpdate.getTime()) {
     return fail('Malformed', `nextUpdate ${iso(nextUpdate)} is not after thisUpdate ${iso(thisUpdate)}`);
   }
-  if (nextUpdate.getTime() < now - skew) {
+  // No skew here: a staple past its nextUpdate is never served, whoever's clock is right.
+  if (nextUpdate.getTime() <= now) {
     return fail('Expired', `nextUpdate ${iso(nextUpdate)} has passed (now ${iso(o.now)}; thisUpdate ${iso(thisUpdate)})`);
   }
   const minRemaining = o.minRemainingMs ?? 0;
@@ -128,7 +129,7 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
   const certStatus: CertStatus = status.good !== undefined ? 'good' : status.revoked ? 'revoked' : 'unknown';
   const until = [nextUpdate, o.cert.notAfter, ...(signer.delegated ? [signer.notAfter] : [])];
   const response: ValidatedResponse = {
-    der: body,
+    der: body.slice(),
     certStatus,
     thisUpdate,
     nextUpdate,
