@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildOcspRequest,
   certIdFor,
+  parseOcspRequest,
   signOcspResponse,
   softwareSigner,
   rsaPssSigner,
@@ -11,7 +12,7 @@ import {
   type HashAlgorithm,
 } from '../../src/ocsp/index.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued, type KeyAlg } from '../support/pki.js';
-import { opensslVerifyResponse, postOcsp, startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
+import { opensslRequest, opensslVerifyResponse, postOcsp, startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 
 const HOUR = 3_600_000;
 let ca: Ca;
@@ -113,6 +114,28 @@ describe('our signer -> openssl -respin -verify', () => {
     expect(ossl.timesValid).toBe(true);
     const ours = validateOcspResponse(der, { cert: leaf.cert, issuer: issuer.cert, now });
     expect(ours).toMatchObject({ ok: true, response: { certStatus: 'good', certIdHash: c.hash, signer: { delegated: c.delegated } } });
+  });
+
+  it('responder side: an openssl -reqout request (with nonce) parsed and answered by us; openssl checks the nonce', async () => {
+    const req = await opensslRequest({ certPem: good.certPem, issuerPem: ca.certPem, digest: 'sha256' });
+    const parsed = parseOcspRequest(req);
+    expect(parsed.nonce).toBeDefined();
+    const answer = (nonce: Uint8Array | undefined) =>
+      signOcspResponse({
+        issuer: ca.cert,
+        signer: softwareSigner(responder.keyObject),
+        responderCert: responder.cert,
+        entries: parsed.certIds.map((certId) => ({ certId, status: { kind: 'good' as const }, thisUpdate: now, nextUpdate: new Date(now.getTime() + HOUR) })),
+        producedAt: now,
+        ...(nonce ? { nonce } : {}),
+      });
+    const ok = await opensslVerifyResponse({ response: await answer(parsed.nonce), issuerPem: ca.certPem, caPem: ca.certPem, requestDer: req });
+    expect(ok.output).toContain('Response verify OK');
+    expect(ok.output).not.toMatch(/nonce/i);
+    const status = await opensslVerifyResponse({ response: await answer(parsed.nonce), issuerPem: ca.certPem, certPem: good.certPem, digest: 'sha256', caPem: ca.certPem });
+    expect(status.status).toBe('good');
+    const wrong = await opensslVerifyResponse({ response: await answer(new Uint8Array(16)), issuerPem: ca.certPem, caPem: ca.certPem, requestDer: req });
+    expect(wrong.output).toMatch(/nonce verify error/i);
   });
 
   it('several SingleResponses, revoked with reason and unknown: openssl reads each status', async () => {

@@ -231,26 +231,31 @@ export async function opensslVerifyResponse(o: {
   certPem?: string;
   caPem: string;
   verifyOther?: string[];
+  /** the request the response answers: openssl then checks the nonce (otherwise -no_nonce); certPem is ignored then, as openssl would build a new request from it */
+  requestDer?: Uint8Array;
   /** CertID hash openssl uses to look the certificate up in the response (default sha1) */
   digest?: 'sha1' | 'sha256' | 'sha384' | 'sha512';
   extraArgs?: string[];
 }): Promise<OpensslVerdict> {
   const files: Record<string, string | Uint8Array> = { 'resp.der': o.response, 'issuer.pem': o.issuerPem, 'ca.pem': o.caPem };
   if (o.certPem) files['cert.pem'] = o.certPem;
+  if (o.requestDer) files['req.der'] = o.requestDer;
   if (o.verifyOther?.length) files['other.pem'] = o.verifyOther.join('\n');
   const tmp = await tempFiles(files);
   try {
     const r = await runOpenssl(
       [
-        'ocsp', '-respin', 'resp.der', '-issuer', 'issuer.pem', '-CAfile', 'ca.pem', '-no_nonce',
-        ...(o.certPem ? [...(o.digest ? [`-${o.digest}`] : []), '-cert', 'cert.pem'] : []),
+        'ocsp', '-respin', 'resp.der', '-issuer', 'issuer.pem', '-CAfile', 'ca.pem',
+        ...(o.requestDer ? ['-reqin', 'req.der'] : ['-no_nonce']),
+        ...(o.certPem && !o.requestDer ? [...(o.digest ? [`-${o.digest}`] : []), '-cert', 'cert.pem'] : []),
         ...(o.verifyOther?.length ? ['-verify_other', 'other.pem'] : []),
         ...(o.extraArgs ?? []),
       ],
       { cwd: tmp.dir },
     );
     const output = r.stdout + r.stderr;
-    const status = /cert\.pem: (good|revoked|unknown)/.exec(output)?.[1] as OpensslVerdict['status'];
+    // with -cert openssl names the file; with -reqin it prints the serial
+    const status = /(?:cert\.pem|[0-9A-F]+): (good|revoked|unknown)/.exec(output)?.[1] as OpensslVerdict['status'];
     const responseStatus = /Responder Error: (\w+)/.exec(output)?.[1];
     return {
       verified: /Response verify OK/.test(output),
