@@ -289,11 +289,14 @@ export class StapleReconciler implements Reconciler {
     } else {
       out.push({ type: 'Ready', status: 'False', reason: lastFailure?.reason ?? 'AwaitingStaple', message: lastFailure?.message ?? `no validated staple yet for certificate ${cert.serial}` });
     }
-    const warnMs = parseDuration(spec.freshnessWarning);
+    // A staple is not fresh when less than freshnessWarning is left, but never before half the
+    // time between the planned refresh and expiry has gone by: short-lived responses (an hour)
+    // are fresh right after a refresh even though they are always under a 24 h warning.
+    const warnMs = r ? Math.min(parseDuration(spec.freshnessWarning), ((1 - spec.refresh.fraction) * (r.nextUpdate.getTime() - r.thisUpdate.getTime())) / 2) : 0;
     if (lastFailure) {
       out.push({ type: 'Fresh', status: 'False', reason: lastFailure.reason, message: `${o.failures} consecutive failed refresh(es): ${lastFailure.message}` });
     } else if (r && r.usableUntil.getTime() - now < warnMs) {
-      out.push({ type: 'Fresh', status: 'False', reason: 'ExpiringSoon', message: `staple valid only until ${iso(r.usableUntil)}, within the freshness warning of ${spec.freshnessWarning}` });
+      out.push({ type: 'Fresh', status: 'False', reason: 'ExpiringSoon', message: `staple valid only until ${iso(r.usableUntil)}: the planned refresh is overdue` });
     } else if (r) {
       out.push({ type: 'Fresh', status: 'True', reason: 'Refreshed', message: `thisUpdate ${iso(r.thisUpdate)}, nextUpdate ${iso(r.nextUpdate)}` });
     } else {
