@@ -3,7 +3,8 @@
 import './reflect-polyfill.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@peculiar/x509';
-import { bytesOf, children, contentOf, readTlv } from './der.js';
+import { bytesOf, children, contentOf, equalBytes, readTlv } from './der.js';
+import { verifySignature } from './signature.js';
 
 export interface CertDer {
   der: Uint8Array;
@@ -68,4 +69,14 @@ export function certDerFromBytes(der: Uint8Array): CertDer {
       return key;
     },
   };
+}
+
+/** True when `issuer`'s subject is `cert`'s issuer name (byte for byte) and its key verifies `cert`'s signature. */
+export function derIssuedBy(cert: CertDer, issuer: CertDer): boolean {
+  return (
+    equalBytes(cert.issuerName, issuer.subjectName) &&
+    // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
+    equalBytes(cert.signatureAlg, cert.tbsSignatureAlg) &&
+    verifySignature(cert.signatureAlg, cert.tbs, cert.signature, issuer.publicKey).ok
+  );
 }

@@ -3,11 +3,10 @@
 import './reflect-polyfill.js';
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { AuthorityInfoAccessExtension, X509Certificate } from '@peculiar/x509';
-import { certDer } from './cert-der.js';
-import { children, contentOf, equalBytes, readTlv, toHex } from './der.js';
+import { certDer, derIssuedBy } from './cert-der.js';
+import { children, contentOf, readTlv, toHex } from './der.js';
 import { OcspInputError } from './errors.js';
 import { OID_TLS_FEATURE } from './oids.js';
-import { verifySignature } from './signature.js';
 
 export interface CertificateBundle {
   leaf: X509Certificate;
@@ -55,12 +54,7 @@ function parseOne(der: Uint8Array, what: string): X509Certificate {
 
 /** True when `issuer`'s subject is `cert`'s issuer name (byte for byte) and its key verifies `cert`'s signature. */
 export function isIssuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  const c = certDer(cert);
-  const i = certDer(issuer);
-  if (!equalBytes(c.issuerName, i.subjectName)) return false;
-  // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
-  if (!equalBytes(c.signatureAlg, c.tbsSignatureAlg)) return false;
-  return verifySignature(c.signatureAlg, c.tbs, c.signature, i.publicKey).ok;
+  return derIssuedBy(certDer(cert), certDer(issuer));
 }
 
 export function findIssuer(leaf: X509Certificate, candidates: X509Certificate[]): X509Certificate | undefined {

@@ -5,7 +5,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, ExtendedKeyUsage } from '@peculiar/asn1-x509';
 import type { SingleResponse } from '@peculiar/asn1-ocsp';
 import { Name as X509Name, type X509Certificate } from '@peculiar/x509';
-import { certDer, certDerFromBytes, type CertDer } from './cert-der.js';
+import { certDer, certDerFromBytes, derIssuedBy, type CertDer } from './cert-der.js';
 import { fromAsn1CertId, issuerHashes, type CertIdInfo } from './cert-id.js';
 import { serialBytesToHex } from './certificate.js';
 import { equalBytes, toHex } from './der.js';
@@ -242,12 +242,7 @@ function included(raw: Uint8Array): IncludedCert | undefined {
 function isIssuedByDer(c: IncludedCert, issuer: CertDer): boolean {
   let ok = c.issuedBy.get(issuer);
   if (ok === undefined) {
-    const d = c.der;
-    ok =
-      equalBytes(d.issuerName, issuer.subjectName) &&
-      // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
-      equalBytes(d.signatureAlg, d.tbsSignatureAlg) &&
-      verifySignature(d.signatureAlg, d.tbs, d.signature, issuer.publicKey).ok;
+    ok = derIssuedBy(c.der, issuer);
     c.issuedBy.set(issuer, ok);
   }
   return ok;
