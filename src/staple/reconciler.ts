@@ -214,8 +214,8 @@ export class StapleReconciler implements Reconciler {
     const conditions = this.conditionsFor({ cert, servedResponse, attempt, prev, desired, spec, now, failures, removedExpired });
     const events: PendingEvent[] = [];
     if (removedExpired) events.push({ kind: 'Warning', reason: 'StapleExpired', note: `staple for certificate ${cert.serial} passed its usable-until time and was removed from Secret ${ns}/${stapleSecretName}` });
-    if (attempt?.ok && certChanged && prev.certificate?.serial) {
-      events.push({ kind: 'Normal', reason: 'RenewedCertificateStapled', note: `certificate ${cert.serial} (replacing ${prev.certificate.serial}) published with its validated staple` });
+    if (attempt?.ok && published && !sameCert) {
+      events.push({ kind: 'Normal', reason: 'RenewedCertificateStapled', note: `certificate ${cert.serial} (replacing ${published.pair.serial}) published with its validated staple` });
     }
     const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity);
     return this.finish(raw, status, { conditions, events }, log, Math.max(0, wake - now));
@@ -277,7 +277,8 @@ export class StapleReconciler implements Reconciler {
     const lastFailure = attempt && !attempt.ok ? attempt : o.failures > 0 && o.prev.lastFailure ? { reason: o.prev.lastFailure.reason ?? 'Failed', message: o.prev.lastFailure.message ?? '' } : undefined;
     if (r) {
       out.push({ type: 'Ready', status: 'True', reason: 'Stapled', message: `staple for certificate ${cert.serial} (${r.certStatus}) valid until ${iso(r.usableUntil)}` });
-    } else if (o.removedExpired) {
+    } else if (o.removedExpired || (findCondition(o.prev.conditions, 'Ready')?.reason === 'StapleExpired' && desired.pair.sha256 === cert.sha256)) {
+      // The reason stays StapleExpired until a new staple arrives: it is the fact that matters.
       out.push({ type: 'Ready', status: 'False', reason: 'StapleExpired', message: `the staple for certificate ${cert.serial} expired and was removed${lastFailure ? `; last refresh failed: ${lastFailure.message}` : ''}` });
     } else if (desired.pair.sha256 !== cert.sha256) {
       out.push({

@@ -1,0 +1,186 @@
+// Staple lifecycle over time, with the controller's clock in the test's hand: a staple that cannot
+// be refreshed is removed at its nextUpdate; renewal policies; revoked and must-staple
+// certificates. Real apiserver, real `openssl ocsp` behind a fault proxy.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
+import { EventType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+
+const MIN = 60_000;
+
+interface EventObj extends KubeObject {
+  reason?: string;
+  type?: string;
+  note?: string;
+  regarding?: { name?: string };
+}
+
+let ca: Ca;
+let proxy: FaultProxy;
+let responder: ResponderHandle;
+let ns: { name: string; remove(): Promise<void> };
+let h: Harness; // the system clock, for what the real responder's times must agree with
+let timeNs: { name: string; remove(): Promise<void> };
+let timed: Harness; // a clock the test moves: hours pass in milliseconds
+let clock: ManualClock;
+const leaf: Record<string, Issued> = {};
+
+beforeAll(async () => {
+  proxy = await startFaultProxy();
+  ca = await createCa({ keyAlg: 'P-256', name: 'CN=Lifecycle Test CA' });
+  for (const name of ['expiry', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked']) leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
+  leaf.muststaple = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['muststaple.test'], mustStaple: true });
+  const entries = Object.entries(leaf).map(([name, l]) =>
+    name === 'revoked' ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const },
+  );
+  responder = await startOpensslResponder({ ca, indexEntries: entries, nmin: 60, probeRequest: buildOcspRequest({ cert: leaf.expiry!.cert, issuer: ca.cert }).der });
+  proxy.upstream = responder.url;
+  ns = await createNamespace(kubeClient(), 'lifecycle');
+  h = await startStapleController(ns.name);
+  timeNs = await createNamespace(kubeClient(), 'lifecycle-time');
+  clock = new ManualClock(Date.now());
+  timed = await startStapleController(timeNs.name, { clock });
+});
+
+afterAll(async () => {
+  await h?.stop();
+  await timed?.stop();
+  await ns?.remove();
+  await timeNs?.remove();
+  await proxy?.close();
+  await responder?.stop();
+});
+
+async function eventsFor(name: string, namespace = ns.name): Promise<EventObj[]> {
+  return (await h.client.list<EventObj>(EventType, { namespace })).items.filter((e) => e.regarding?.name === name);
+}
+
+async function stapled(name: string, cert: Issued, namespace = ns.name): Promise<void> {
+  await putSecret(h.client, tlsSecret(namespace, `${name}-tls`, { certPem: cert.chainPem, keyPem: cert.keyPem }));
+  await createStaple(h.client, namespace, name, { secretName: `${name}-tls`, refresh: { retryInitial: '1m', retryMax: '10m' } });
+  await waitForReason(h.client, namespace, name, 'Stapled');
+}
+
+describe('a staple that can no longer be refreshed', () => {
+  it('is kept while retries fail, then removed at its nextUpdate with a Warning Event', async () => {
+    await stapled('expiry', leaf.expiry!, timeNs.name);
+    const s0 = await getStaple(h.client, timeNs.name, 'expiry');
+    const nextUpdate = Date.parse(s0.status!.staple!.nextUpdate!);
+    proxy.mode = { kind: 'status', code: 503 };
+    try {
+      // past the planned refresh (about half of the 60-minute window): the refresh fails, the staple stays
+      clock.advance(Date.parse(s0.status!.nextRefreshTime!) - clock.now() + 1000);
+      const s1 = await waitForReason(h.client, timeNs.name, 'expiry', 'ResponderHttpError', 20_000, 'Fresh');
+      expect(condition(s1, 'Ready')?.reason).toBe('Stapled');
+      expect((await getSecret(h.client, timeNs.name, 'expiry-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
+      // retries keep failing, with backoff, until just before nextUpdate
+      clock.advance(nextUpdate - clock.now() - 2 * MIN);
+      await waitFor('more failed retries', async () => ((await getStaple(h.client, timeNs.name, 'expiry')).status?.consecutiveFailures ?? 0) >= 2);
+      expect((await getSecret(h.client, timeNs.name, 'expiry-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
+      // nextUpdate passes: the staple goes, the certificate stays
+      clock.advance(3 * MIN);
+      const s2 = await waitForReason(h.client, timeNs.name, 'expiry', 'StapleExpired');
+      expect(condition(s2, 'Ready')?.status).toBe('False');
+      const secret = await getSecret(h.client, timeNs.name, 'expiry-tls-ocsp');
+      expect(secret?.data?.[STAPLE_KEY]).toBeUndefined();
+      expect(secret?.data?.['tls.crt']).toBeTruthy();
+      const evs = (await eventsFor('expiry', timeNs.name)).filter((e) => e.reason === 'StapleExpired');
+      expect(evs.length).toBeGreaterThanOrEqual(1);
+      expect(evs.every((e) => e.type === 'Warning')).toBe(true);
+      expect(evs[0]?.note).toContain(leaf.expiry!.serial.toLowerCase());
+    } finally {
+      proxy.mode = { kind: 'pass' };
+    }
+    // the responder recovers (answering at the moved clock's time): the next retry publishes a staple
+    const now = new Date(clock.now());
+    proxy.mode = {
+      kind: 'body',
+      body: await signOcspResponse({
+        issuer: ca.cert,
+        signer: softwareSigner(ca.keyObject),
+        entries: [{ certId: certIdFor(leaf.expiry!.cert, ca.cert), status: { kind: 'good' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + 60 * MIN) }],
+        producedAt: now,
+      }),
+    };
+    try {
+      clock.advance(11 * MIN);
+      await waitForReason(h.client, timeNs.name, 'expiry', 'Stapled');
+    } finally {
+      proxy.mode = { kind: 'pass' };
+    }
+  });
+});
+
+describe('renewal while the responder cannot answer', () => {
+  it('KeepPreviousPair (the default) keeps the old certificate with its own staple, and says why', async () => {
+    await stapled('keep', leaf.keep1!);
+    proxy.mode = { kind: 'body', body: new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x03]) }; // tryLater
+    try {
+      await putSecret(h.client, tlsSecret(ns.name, 'keep-tls', { certPem: leaf.keep2!.chainPem, keyPem: leaf.keep2!.keyPem }));
+      const s = await waitForReason(h.client, ns.name, 'keep', 'TryLater');
+      const msg = condition(s, 'Ready')?.message ?? '';
+      expect(msg).toContain(leaf.keep2!.serial.toLowerCase()); // the new certificate
+      expect(msg).toContain(leaf.keep1!.serial.toLowerCase()); // the pair still published
+      const secret = (await getSecret(h.client, ns.name, 'keep-tls-ocsp'))!;
+      const ls = lockstepOf(secret);
+      expect(ls.certSerial).toBe(leaf.keep1!.serial.toLowerCase());
+      expect(ls.verdict?.ok).toBe(true);
+    } finally {
+      proxy.mode = { kind: 'pass' };
+    }
+    // the responder is back; a spec change makes the controller look at once instead of after the backoff
+    await h.client.mergePatch(OcspStapleType, { namespace: ns.name, name: 'keep' }, { spec: { clockSkew: '4m' } });
+    await waitFor('the new pair', async () => {
+      const s = await getSecret(h.client, ns.name, 'keep-tls-ocsp');
+      return s?.metadata?.annotations?.[ANNOTATION_SERIAL] === leaf.keep2!.serial.toLowerCase() && lockstepOf(s).verdict?.ok;
+    });
+    expect((await eventsFor('keep')).some((e) => e.reason === 'RenewedCertificateStapled')).toBe(true);
+  });
+
+  it('PublishWithoutStaple publishes the new certificate with no staple at all', async () => {
+    await putSecret(h.client, tlsSecret(ns.name, 'publish-tls', { certPem: leaf.publish1!.chainPem, keyPem: leaf.publish1!.keyPem }));
+    await createStaple(h.client, ns.name, 'publish', { secretName: 'publish-tls', onRenewal: 'PublishWithoutStaple' });
+    await waitForReason(h.client, ns.name, 'publish', 'Stapled');
+    proxy.mode = { kind: 'reset' };
+    try {
+      await putSecret(h.client, tlsSecret(ns.name, 'publish-tls', { certPem: leaf.publish2!.chainPem, keyPem: leaf.publish2!.keyPem }));
+      await waitForReason(h.client, ns.name, 'publish', 'ResponderUnreachable');
+      const secret = (await getSecret(h.client, ns.name, 'publish-tls-ocsp'))!;
+      expect(secret.metadata?.annotations?.[ANNOTATION_SERIAL]).toBe(leaf.publish2!.serial.toLowerCase());
+      expect(secret.data?.[STAPLE_KEY]).toBeUndefined();
+    } finally {
+      proxy.mode = { kind: 'pass' };
+    }
+  });
+});
+
+describe('what the responder says', () => {
+  it('revoked: the truthful revoked staple is served, with a Revoked condition and a Warning Event', async () => {
+    await stapled('revoked', leaf.revoked!);
+    const s = await getStaple(h.client, ns.name, 'revoked');
+    expect(s.status?.staple?.certStatus).toBe('revoked');
+    expect(s.status?.staple?.revocationReason).toBe('keyCompromise');
+    expect(condition(s, 'Revoked')).toMatchObject({ status: 'True', reason: 'KeyCompromise' });
+    expect((await getSecret(h.client, ns.name, 'revoked-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
+    await waitFor('Revoked warning', async () => (await eventsFor('revoked')).some((e) => e.reason === 'KeyCompromise' && e.type === 'Warning'));
+  });
+
+  it('a must-staple certificate without a staple gets a Warning', async () => {
+    proxy.mode = { kind: 'status', code: 500 };
+    try {
+      await putSecret(h.client, tlsSecret(ns.name, 'muststaple-tls', { certPem: leaf.muststaple!.chainPem, keyPem: leaf.muststaple!.keyPem }));
+      await createStaple(h.client, ns.name, 'muststaple', { secretName: 'muststaple-tls' });
+      const s = await waitForReason(h.client, ns.name, 'muststaple', 'MissingStaple', 20_000, 'MustStapleSatisfied');
+      expect(condition(s, 'MustStapleSatisfied')?.status).toBe('False');
+      await waitFor('MissingStaple warning', async () => (await eventsFor('muststaple')).some((e) => e.reason === 'MissingStaple' && e.type === 'Warning'));
+    } finally {
+      proxy.mode = { kind: 'pass' };
+    }
+  });
+});
