@@ -401,7 +401,7 @@ function ownedBy(secret: Secret, uid: string | undefined): boolean {
 }
 
 function pairOf(cert: CertificateSource): CertificatePair {
-  return { certPem: cert.certPem, keyPem: cert.keyPem, caPem: cert.caPem, serial: cert.serial, sha256: cert.sha256 };
+  return { certPem: cert.certPem, keyPem: cert.keyPem, caPem: cert.caPem, issuerPem: cert.issuer.toString('pem'), serial: cert.serial, sha256: cert.sha256 };
 }
 
 function stapleOf(r: ValidatedResponse) {

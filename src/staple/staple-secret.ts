@@ -3,7 +3,9 @@
 // staple beside another certificate. The keys serve each consumer unchanged:
 //   tls.crt, tls.key, ca.crt     any TLS server; Envoy/Istio/kgateway read tls.ocsp-staple beside them
 //   tls.ocsp-staple              DER response; nginx `ssl_stapling_file`
-//   haproxy.pem, haproxy.pem.ocsp  HAProxy `crt haproxy.pem` loads `<pem>.ocsp` next to it
+//   haproxy.pem, haproxy.pem.ocsp, haproxy.pem.issuer
+//                                HAProxy `crt haproxy.pem` loads `<pem>.ocsp` and `<pem>.issuer` next to
+//                                it; the issuer lets it compute the CertID when tls.crt is leaf-only
 import { createHash } from 'node:crypto';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../api/group.js';
 import type { Secret } from '../kube/types.js';
@@ -11,6 +13,7 @@ import type { Secret } from '../kube/types.js';
 export const STAPLE_KEY = 'tls.ocsp-staple';
 export const HAPROXY_PEM_KEY = 'haproxy.pem';
 export const HAPROXY_OCSP_KEY = 'haproxy.pem.ocsp';
+export const HAPROXY_ISSUER_KEY = 'haproxy.pem.issuer';
 
 export const ANNOTATION_SERIAL = 'ocsp-operator.dev/certificate-serial';
 export const ANNOTATION_SHA256 = 'ocsp-operator.dev/certificate-sha256';
@@ -26,6 +29,8 @@ export interface CertificatePair {
   certPem: string;
   keyPem: string;
   caPem?: string;
+  /** The issuer the staple was validated against (from the chain, ca.crt or spec.issuerSecretRef). */
+  issuerPem: string;
   serial: string;
   sha256: string;
 }
@@ -59,6 +64,7 @@ export function buildStapleSecret(o: {
     'tls.crt': b64(pair.certPem),
     'tls.key': b64(pair.keyPem),
     [HAPROXY_PEM_KEY]: b64(`${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`),
+    [HAPROXY_ISSUER_KEY]: b64(pair.issuerPem),
   };
   if (pair.caPem) data['ca.crt'] = b64(pair.caPem);
   const annotations: Record<string, string> = {
@@ -96,9 +102,17 @@ export function readPublished(secret: Secret | undefined): Published | undefined
   const sha256 = a[ANNOTATION_SHA256];
   const cert = d['tls.crt'];
   const key = d['tls.key'];
-  if (!serial || !sha256 || !cert || !key) return undefined;
+  const issuer = d[HAPROXY_ISSUER_KEY];
+  if (!serial || !sha256 || !cert || !key || !issuer) return undefined;
   const text = (v: string) => Buffer.from(v, 'base64').toString('utf8');
-  const pair: CertificatePair = { certPem: text(cert), keyPem: text(key), serial, sha256, caPem: d['ca.crt'] ? text(d['ca.crt']) : undefined };
+  const pair: CertificatePair = {
+    certPem: text(cert),
+    keyPem: text(key),
+    issuerPem: text(issuer),
+    serial,
+    sha256,
+    caPem: d['ca.crt'] ? text(d['ca.crt']) : undefined,
+  };
   const der = d[STAPLE_KEY];
   const thisUpdate = a[ANNOTATION_THIS_UPDATE];
   const nextUpdate = a[ANNOTATION_NEXT_UPDATE];
@@ -115,5 +129,5 @@ export function samePublication(a: Published | undefined, b: Published): boolean
   if (!a) return false;
   const stapleA = a.staple ? stapleSha256(a.staple.der) : '';
   const stapleB = b.staple ? stapleSha256(b.staple.der) : '';
-  return a.pair.sha256 === b.pair.sha256 && a.pair.certPem === b.pair.certPem && a.pair.keyPem === b.pair.keyPem && a.pair.caPem === b.pair.caPem && stapleA === stapleB;
+  return a.pair.sha256 === b.pair.sha256 && a.pair.certPem === b.pair.certPem && a.pair.keyPem === b.pair.keyPem && a.pair.caPem === b.pair.caPem && a.pair.issuerPem === b.pair.issuerPem && stapleA === stapleB;
 }
