@@ -6,6 +6,7 @@ import { loadKubeConfig } from './kube/config.js';
 import { systemClock } from './runtime/clock.js';
 import { createLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
+import { addAutoStapleController } from './staple/auto-staple.js';
 import { addStapleController } from './staple/controller.js';
 
 export interface ControllerFlags {
@@ -68,6 +69,7 @@ export async function runController(flags: ControllerFlags): Promise<number> {
     },
   });
   addStapleController(manager, { workers: flags.workers });
+  addAutoStapleController(manager, { workers: 2 });
   const onSignal = (signal: string) => {
     log.info({ signal }, 'shutting down');
     resolveDone();

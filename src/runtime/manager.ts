@@ -34,6 +34,7 @@ export class Manager {
   readonly identity: string;
   readonly events: EventRecorder;
   private readonly informers: Informer<KubeObject>[] = [];
+  private readonly informerSets = new Map<string, InformerSet<KubeObject>>();
   private readonly controllers: Controller[] = [];
   private elector: LeaderElector | undefined;
   private health: HealthServer | undefined;
@@ -76,6 +77,10 @@ export class Manager {
    * permission). Returns a view that reads across them.
    */
   informer<T extends KubeObject>(type: ResourceType, labelSelector?: string): InformerSet<T> {
+    // Controllers share one cache per resource type (and selector), as in controller-runtime.
+    const cacheKey = `${type.group}/${type.plural}?${labelSelector ?? ''}`;
+    const shared = this.informerSets.get(cacheKey);
+    if (shared) return shared as unknown as InformerSet<T>;
     const namespaces = type.namespaced && this.opts.namespaces?.length ? this.opts.namespaces : [undefined];
     const set = namespaces.map(
       (namespace) =>
@@ -89,7 +94,9 @@ export class Manager {
         }),
     );
     this.informers.push(...(set as unknown as Informer<KubeObject>[]));
-    return new InformerSet(set);
+    const view = new InformerSet(set);
+    this.informerSets.set(cacheKey, view as unknown as InformerSet<KubeObject>);
+    return view;
   }
 
   add(controller: Controller): void {

@@ -264,3 +264,34 @@ describe('staple controller', () => {
     });
   });
 });
+
+describe('automatic staples', () => {
+  const annotations = { 'cert-manager.io/certificate-name': 'auto', 'ocsp-operator.dev/staple': 'true' };
+
+  it('a cert-manager Secret that opts in gets an OcspStaple it owns, and a staple; opting out removes it', async () => {
+    await putSecret(h.client, tlsSecret(ns.name, 'auto-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }, annotations));
+    const s = await waitForReason(h.client, ns.name, 'auto-tls', 'Stapled');
+    const source = (await getSecret(h.client, ns.name, 'auto-tls'))!;
+    expect(s.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Secret', name: 'auto-tls', uid: source.metadata?.uid });
+    expect((await getSecret(h.client, ns.name, 'auto-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
+
+    // without the opt-in nothing is created; a Secret without cert-manager's annotation neither
+    await putSecret(h.client, tlsSecret(ns.name, 'plain-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }, { 'ocsp-operator.dev/staple': 'true' }));
+
+    await h.client.mergePatch(SecretType, { namespace: ns.name, name: 'auto-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });
+    await waitFor('the automatic OcspStaple deleted', async () => (await h.client.getOrUndefined(OcspStapleType, ns.name, 'auto-tls')) === undefined);
+    expect(await h.client.getOrUndefined(OcspStapleType, ns.name, 'plain-tls')).toBeUndefined();
+  });
+
+  it('never touches an OcspStaple a person made under the same name', async () => {
+    await putSecret(h.client, tlsSecret(ns.name, 'manual-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }));
+    await createStaple(h.client, ns.name, 'manual-tls', { secretName: 'manual-tls', stapleSecretName: 'manual-staple' });
+    await waitForReason(h.client, ns.name, 'manual-tls', 'Stapled');
+    await h.client.mergePatch(SecretType, { namespace: ns.name, name: 'manual-tls' }, { metadata: { annotations } });
+    await h.client.mergePatch(SecretType, { namespace: ns.name, name: 'manual-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });
+    await new Promise((r) => setTimeout(r, 1000));
+    const s = await getStaple(h.client, ns.name, 'manual-tls');
+    expect(s.metadata?.labels?.['ocsp-operator.dev/auto']).toBeUndefined();
+    expect(s.spec?.stapleSecretName).toBe('manual-staple');
+  });
+});

@@ -8,6 +8,7 @@ import { OcspStapleType, SecretType, type KubeObject, type Secret } from '../../
 import type { Clock } from '../../src/runtime/clock.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { Manager } from '../../src/runtime/manager.js';
+import { addAutoStapleController } from '../../src/staple/auto-staple.js';
 import { addStapleController } from '../../src/staple/controller.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { kubeClient, waitFor } from './kube.js';
@@ -46,6 +47,7 @@ export async function startStapleController(namespace: string, opts: { clock?: C
     resyncMs: 60_000,
   });
   addStapleController(manager, { workers: opts.workers ?? 4 });
+  addAutoStapleController(manager, { workers: 1 });
   await manager.start();
   return { client, manager, logs, stop: () => manager.stop() };
 }
