@@ -295,3 +295,37 @@ describe('automatic staples', () => {
     expect(s.spec?.stapleSecretName).toBe('manual-staple');
   });
 });
+
+describe('restart', () => {
+  it('a restarted controller derives its plan from the cluster: no fetch and no write for staples that are fresh', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `fleet-${i}`);
+    for (const [i, name] of names.entries()) {
+      const cert = leaves[i % RENEWALS]!;
+      await putSecret(h.client, tlsSecret(ns.name, `${name}-tls`, { certPem: cert.chainPem, keyPem: cert.keyPem }));
+      await createStaple(h.client, ns.name, name, { secretName: `${name}-tls` });
+    }
+    for (const name of names) await waitForReason(h.client, ns.name, name, 'Stapled');
+    const before = await h.client.list<KubeObject>(OcspStapleType, { namespace: ns.name });
+    const secretsBefore = await h.client.list<Secret>(SecretType, { namespace: ns.name });
+    // the refresh times are spread over the jitter window, not one instant
+    const refresh = before.items
+      .filter((s) => names.includes(s.metadata?.name ?? ''))
+      .map((s) => Date.parse((s as { status?: { nextRefreshTime?: string } }).status?.nextRefreshTime ?? ''));
+    // (status times have one-second resolution over a 12-minute window: a rare same-second pair is fine)
+    expect(new Set(refresh).size).toBeGreaterThanOrEqual(names.length - 3);
+    expect(Math.max(...refresh) - Math.min(...refresh)).toBeGreaterThan(60_000);
+
+    await h.stop();
+    const requests = proxy.requests;
+    h = await startStapleController(ns.name);
+    await new Promise((r) => setTimeout(r, 3000)); // the new controller has reconciled everything by now
+    expect(proxy.requests - requests).toBe(0);
+    const after = await h.client.list<KubeObject>(OcspStapleType, { namespace: ns.name });
+    const secretsAfter = await h.client.list<Secret>(SecretType, { namespace: ns.name });
+    const versions = (l: { items: KubeObject[] }) => Object.fromEntries(l.items.map((o) => [o.metadata?.name, o.metadata?.resourceVersion]));
+    expect(versions(after)).toEqual(versions(before));
+    expect(versions(secretsAfter)).toEqual(versions(secretsBefore));
+    const reconciled = h.logs.filter((l) => l.msg === 'reconciled').length;
+    expect(reconciled).toBeGreaterThanOrEqual(names.length); // it did look at every staple
+  });
+});
