@@ -18,7 +18,9 @@ import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
+import { ANNOTATION_CERT_MANAGER_NAME } from './auto-staple.js';
 import { fetchOcspResponse } from './fetch.js';
+import { requestReissue } from './reissue.js';
 import type { StapleMetrics } from './metrics.js';
 import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
 import { readCertificateSecret, type CertificateSource } from './source.js';
@@ -217,6 +219,9 @@ export class StapleReconciler implements Reconciler {
     if (attempt?.ok && published && !sameCert) {
       events.push({ kind: 'Normal', reason: 'RenewedCertificateStapled', note: `certificate ${cert.serial} (replacing ${published.pair.serial}) published with its validated staple` });
     }
+    if (servedResponse?.certStatus === 'revoked' && spec.onRevoked.reissue) {
+      events.push(...(await this.reissue(ns, spec.secretName, cert, servedResponse, now)));
+    }
     const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity);
     return this.finish(raw, status, { conditions, events }, log, Math.max(0, wake - now));
   }
@@ -259,6 +264,23 @@ export class StapleReconciler implements Reconciler {
     result('ok');
     log.info({ responder: url, serial: cert.serial, certStatus: verdict.response.certStatus, nextUpdate: iso(verdict.response.nextUpdate), latencyMs: Math.round(fetched.latencyMs) }, 'OCSP response validated');
     return { ok: true, response: verdict.response, latencyMs: fetched.latencyMs };
+  }
+
+  /** spec.onRevoked.reissue: ask cert-manager for a new certificate (and key, after keyCompromise). */
+  private async reissue(ns: string, secretName: string, cert: CertificateSource, r: ValidatedResponse, now: number): Promise<PendingEvent[]> {
+    const certificateName = this.deps.secrets.get(ns, secretName)?.metadata?.annotations?.[ANNOTATION_CERT_MANAGER_NAME];
+    if (!certificateName) {
+      return [{ kind: 'Warning', reason: 'ReissueImpossible', note: `certificate ${cert.serial} is revoked but Secret ${ns}/${secretName} names no cert-manager Certificate to reissue` }];
+    }
+    const outcome = await requestReissue(this.deps.client, { namespace: ns, certificateName, serial: cert.serial, revocationReason: r.revocationReason, now: new Date(now) });
+    if (outcome === 'requested') {
+      const key = r.revocationReason === 'keyCompromise' ? ' with a new private key' : '';
+      return [{ kind: 'Warning', reason: 'ReissueRequested', note: `certificate ${cert.serial} is revoked (${r.revocationReason ?? 'unspecified'}): asked cert-manager to reissue Certificate ${ns}/${certificateName}${key}` }];
+    }
+    if (outcome === 'no-certificate') {
+      return [{ kind: 'Warning', reason: 'ReissueImpossible', note: `certificate ${cert.serial} is revoked but cert-manager Certificate ${ns}/${certificateName} does not exist` }];
+    }
+    return [];
   }
 
   private conditionsFor(o: {

@@ -3,7 +3,10 @@
 // certificates. Real apiserver, real `openssl ocsp` behind a fault proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
-import { EventType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { CrdType, EventType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
+import { CertificateType } from '../../src/staple/reissue.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -34,10 +37,10 @@ const leaf: Record<string, Issued> = {};
 beforeAll(async () => {
   proxy = await startFaultProxy();
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Lifecycle Test CA' });
-  for (const name of ['expiry', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked']) leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
+  for (const name of ['expiry', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked', 'reissue']) leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
   leaf.muststaple = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['muststaple.test'], mustStaple: true });
   const entries = Object.entries(leaf).map(([name, l]) =>
-    name === 'revoked' ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const },
+    name === 'revoked' || name === 'reissue' ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const },
   );
   responder = await startOpensslResponder({ ca, indexEntries: entries, nmin: 60, probeRequest: buildOcspRequest({ cert: leaf.expiry!.cert, issuer: ca.cert }).der });
   proxy.upstream = responder.url;
@@ -182,5 +185,36 @@ describe('what the responder says', () => {
     } finally {
       proxy.mode = { kind: 'pass' };
     }
+  });
+
+  it('revoked with onRevoked.reissue: cert-manager is asked for a new certificate and key, once', async () => {
+    const crd = parse(await readFile(new URL('../fixtures/cert-manager-certificate-crd.yaml', import.meta.url), 'utf8')) as KubeObject;
+    // on a cluster with the real cert-manager, its CRD is used as it is
+    if (!(await h.client.getOrUndefined(CrdType, undefined, 'certificates.cert-manager.io'))) await h.client.create(CrdType, crd);
+    await waitFor('Certificate CRD established', async () => {
+      const c = await h.client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(CrdType, undefined, 'certificates.cert-manager.io');
+      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
+    });
+    await h.client.create(CertificateType, {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'reissue', namespace: ns.name },
+      spec: { secretName: 'reissue-tls', dnsNames: ['reissue.test'], issuerRef: { name: 'ca' } },
+    } as KubeObject);
+    await putSecret(h.client, tlsSecret(ns.name, 'reissue-tls', { certPem: leaf.reissue!.chainPem, keyPem: leaf.reissue!.keyPem }, { 'cert-manager.io/certificate-name': 'reissue' }));
+    await createStaple(h.client, ns.name, 'reissue', { secretName: 'reissue-tls', onRevoked: { reissue: true } });
+    type Cert = KubeObject & { spec?: { privateKey?: { rotationPolicy?: string } }; status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    const cert = await waitFor('Issuing on the Certificate', async () => {
+      const c = await h.client.get<Cert>(CertificateType, ns.name, 'reissue');
+      return c.status?.conditions?.some((x) => x.type === 'Issuing' && x.status === 'True') ? c : undefined;
+    });
+    expect(cert.status?.conditions?.find((x) => x.type === 'Issuing')).toMatchObject({ reason: 'ManuallyTriggered' });
+    expect(cert.status?.conditions?.find((x) => x.type === 'Issuing')?.message).toContain(leaf.reissue!.serial.toLowerCase());
+    expect(cert.spec?.privateKey?.rotationPolicy).toBe('Always'); // keyCompromise: a new key too
+    await waitFor('ReissueRequested event', async () => (await eventsFor('reissue')).some((e) => e.reason === 'ReissueRequested'));
+    // while cert-manager is issuing, nothing more is asked
+    await h.client.mergePatch(OcspStapleType, { namespace: ns.name, name: 'reissue' }, { spec: { clockSkew: '4m' } });
+    await waitFor('second reconcile', async () => (await getStaple(h.client, ns.name, 'reissue')).status?.observedGeneration === 2);
+    expect((await eventsFor('reissue')).filter((e) => e.reason === 'ReissueRequested')).toHaveLength(1);
   });
 });
