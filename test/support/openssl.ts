@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/devenv/control-plane.js';
 import { indexTxt, type Ca, type IndexEntry, type Issued } from './pki.js';
 
 export const OPENSSL = process.env.OPENSSL ?? '/usr/bin/openssl';
@@ -46,17 +46,7 @@ export async function tempFiles(files: Record<string, string | Uint8Array>): Pro
   return { dir, path: (name) => join(dir, name), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 /** POSTs an OCSP request; resolves with the status code and body. */
 export function postOcsp(url: string, der: Uint8Array, timeoutMs = 5_000): Promise<{ status: number; body: Uint8Array; headers: Record<string, string | string[] | undefined> }> {
