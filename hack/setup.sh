@@ -22,3 +22,4 @@ fi
 
 step "control plane (first run builds kube-apiserver, kubectl and etcd: about 4 minutes on 2 cores)"
 hack/build-control-plane.sh >/dev/null
+hack/install-helm.sh >/dev/null # helm for test/install, built once from hack/helm/go.mod into the same cache
