@@ -1,0 +1,28 @@
+// Memory and CPU of one process from /proc (Linux): resident set now and its high-water mark
+// (VmRSS, VmHWM from /proc/<pid>/status) and CPU seconds used (utime + stime from /proc/<pid>/stat).
+import { readFileSync } from 'node:fs';
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+export interface ProcSample {
+  rssBytes: number;
+  hwmBytes: number;
+  cpuSeconds: number;
+}
+
+/** undefined once the process is gone. */
+export function procSample(pid: number): ProcSample | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the ")" that closes comm: state is field 3, utime 14, stime 15
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+    return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), cpuSeconds: ticks / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+export const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
