@@ -1,0 +1,111 @@
+{{/* The chart's name, overridable. */}}
+{{- define "ocsp-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name: <release>-<chart>, or the release name when it contains the chart's. */}}
+{{- define "ocsp-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ocsp-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "ocsp-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ocsp-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{- define "ocsp-operator.labels" -}}
+helm.sh/chart: {{ include "ocsp-operator.chart" . }}
+{{ include "ocsp-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ocsp-operator
+{{- end }}
+
+{{- define "ocsp-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "ocsp-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "ocsp-operator.leaseName" -}}
+{{- default (include "ocsp-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{- define "ocsp-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The rules the controllers need in every namespace they watch: a ClusterRole in cluster-wide
+mode, a Role per watched namespace in namespaced mode. Each rule names the code that needs it.
+*/}}
+{{- define "ocsp-operator.rules" -}}
+# OcspStaples: informer (list, watch); automatic staples for opted-in cert-manager Secrets
+# (create, and delete when the opt-in goes away; src/staple/auto-staple.ts).
+- apiGroups: ["ocsp-operator.dev"]
+  resources: ["ocspstaples"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+# Status written with PUT (src/staple/reconciler.ts).
+- apiGroups: ["ocsp-operator.dev"]
+  resources: ["ocspstaples/status"]
+  verbs: ["update"]
+# Staple Secrets name their OcspStaple as controller owner with blockOwnerDeletion: clusters
+# running the OwnerReferencesPermissionEnforcement admission plugin ask for this.
+- apiGroups: ["ocsp-operator.dev"]
+  resources: ["ocspstaples/finalizers"]
+  verbs: ["update"]
+# OcspResponderPools and what a pool runs: signer and responder Deployments and their Services.
+- apiGroups: ["ocsp-operator.dev"]
+  resources: ["ocspresponderpools"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["ocsp-operator.dev"]
+  resources: ["ocspresponderpools/status"]
+  verbs: ["update", "patch"]
+- apiGroups: ["ocsp-operator.dev"]
+  resources: ["ocspresponderpools/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# Secrets: source certificate Secrets are read through an informer; staple Secrets are written
+# with server-side apply (patch, and create when the apply creates them). Never deleted: they
+# go away with their OcspStaple through owner references.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "update", "patch"]
+# Events for transitions and failures (events.k8s.io/v1; src/kube/events.ts).
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create"]
+# spec.onRevoked.reissue: a revoked certificate makes cert-manager reissue it
+# (src/staple/reissue.ts: read the Certificate, rotate its key, set Issuing on its status).
+- apiGroups: ["cert-manager.io"]
+  resources: ["certificates"]
+  verbs: ["get", "patch"]
+- apiGroups: ["cert-manager.io"]
+  resources: ["certificates/status"]
+  verbs: ["patch"]
+{{- end }}
