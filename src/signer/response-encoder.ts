@@ -14,7 +14,8 @@ import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { X509Certificate } from '@peculiar/x509';
 import { issuerHashes, type ResponseEntryStatus, type SignatureAlgorithmName } from '../ocsp/index.js';
 import { certDer } from '../ocsp/cert-der.js';
-import { CRL_REASONS, HASH_OIDS, OID_ED25519, type HashAlgorithm } from '../ocsp/oids.js';
+import { CRL_REASONS, HASH_OIDS, type HashAlgorithm } from '../ocsp/oids.js';
+import { signatureAlgorithmDer } from './algorithms.js';
 
 export interface ResponseEncoderOptions {
   /** the CA the responses are about */
@@ -30,12 +31,6 @@ export interface ResponseEncoderOptions {
 }
 
 const NULL = new Uint8Array([0x05, 0x00]).buffer;
-const SIGNATURE_ALGORITHMS: Partial<Record<SignatureAlgorithmName, () => AlgorithmIdentifier>> = {
-  'ECDSA-SHA256': () => new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' }),
-  'ECDSA-SHA384': () => new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.3' }),
-  'RSA-SHA256': () => new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.11', parameters: NULL }),
-  Ed25519: () => new AlgorithmIdentifier({ algorithm: OID_ED25519 }),
-};
 // OCSPResponse prefix pieces: responseStatus successful, and the id-pkix-ocsp-basic OID.
 const STATUS_SUCCESSFUL = new Uint8Array([0x0a, 0x01, 0x00]);
 const OID_BASIC = new Uint8Array([0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]);
@@ -103,9 +98,8 @@ export class ResponseEncoder {
   readonly certIdHash: HashAlgorithm;
 
   constructor(o: ResponseEncoderOptions) {
-    const sigAlg = SIGNATURE_ALGORITHMS[o.algorithm];
-    if (!sigAlg) throw new Error(`the response encoder does not support ${o.algorithm}; use signOcspResponse`);
-    this.signatureAlgorithm = new Uint8Array(AsnConvert.serialize(sigAlg()));
+    if (o.algorithm === 'RSA-PSS-SHA256') throw new Error(`the response encoder does not support ${o.algorithm}; use signOcspResponse`);
+    this.signatureAlgorithm = signatureAlgorithmDer(o.algorithm);
     this.certIdHash = o.certIdHash ?? 'SHA-1';
     const signerCert = certDer(o.responderCert ?? o.issuer);
     this.responderId =
