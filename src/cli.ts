@@ -49,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
         leaseDurationMs: positiveInt(values['lease-duration-ms'], '--lease-duration-ms'),
       });
     }
+    case 'probe': {
+      const { runProbe } = await import('./probe/main.js');
+      return runProbe(rest);
+    }
     case undefined:
     case '-h':
     case '--help':

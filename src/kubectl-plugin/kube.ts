@@ -1,0 +1,31 @@
+// The cluster connection as kubectl would choose it: --kubeconfig, else $KUBECONFIG (a list of
+// files, merged), else ~/.kube/config, else in-cluster; --context picks a context; the namespace is
+// -n, else the context's, else "default".
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../kube/client.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Connection {
+  client: KubeClient;
+  namespace: string;
+  context: string;
+}
+
+export function connect(o: { kubeconfig?: string; context?: string; namespace?: string }): Connection {
+  const kc = new KubeConfig();
+  if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+  else kc.loadFromDefault();
+  if (o.context) {
+    if (!kc.getContextObject(o.context)) {
+      throw new UsageError(`context ${JSON.stringify(o.context)} is not in the kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(o.context);
+  }
+  if (!kc.getCurrentCluster()) throw new UsageError(`kubeconfig ${o.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} has no current cluster`);
+  const context = kc.getCurrentContext();
+  const namespace = o.namespace ?? kc.getContextObject(context)?.namespace ?? 'default';
+  return { client: new KubeClient(kc, { userAgent: 'kubectl-ocsp', timeoutMs: 15_000 }), namespace, context };
+}
