@@ -75,7 +75,7 @@ describe('EmbeddedStore', { timeout: 30_000 }, () => {
     await s2.close();
     // A complete frame whose checksum is wrong (a bit flipped in the last record).
     const bytes = await readFile(path);
-    bytes[bytes.length - 3] ^= 0x40;
+    bytes[bytes.length - 3]! ^= 0x40;
     await writeFile(path, bytes);
     const s3 = await EmbeddedStore.open({ path });
     expect(s3.get(ISSUER, '3')).toBeUndefined();
