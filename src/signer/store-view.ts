@@ -1,0 +1,82 @@
+// The planner's view of the store: for each serial of one issuer, when it was signed, until when,
+// what status it asserts, and which certificate signed it. The store keeps no signer field, so
+// the signer is read from the response itself: the first certificate in BasicOCSPResponse.certs
+// is the delegated responder (this package always includes it); no certificate means the issuer.
+import { X509Certificate } from '@peculiar/x509';
+import { children, readTlv } from '../ocsp/der.js';
+import { certDerFromBytes } from '../ocsp/cert-der.js';
+import type { ResponseStore, StoredEntry } from '../store/index.js';
+import { toHex } from '../store/index.js';
+import type { ResponseInfo } from './planner.js';
+
+/** The DER of the first certificate included in an OCSPResponse, or undefined when there is none. */
+export function includedSignerCert(der: Uint8Array): Uint8Array | undefined {
+  const top = readTlv(der, 0);
+  const [, bytesT] = children(der, top); // responseStatus, [0] responseBytes
+  if (!bytesT || bytesT.tag !== 0xa0) return undefined;
+  const rb = readTlv(der, bytesT.contentStart, bytesT.end); // ResponseBytes SEQUENCE
+  const [, octetT] = children(der, rb); // responseType, response OCTET STRING
+  if (!octetT || octetT.tag !== 0x04) return undefined;
+  const basic = readTlv(der, octetT.contentStart, octetT.end);
+  const certsT = children(der, basic)[3]; // tbsResponseData, signatureAlgorithm, signature, [0] certs
+  if (!certsT || certsT.tag !== 0xa0) return undefined;
+  const seq = readTlv(der, certsT.contentStart, certsT.end);
+  if (seq.contentStart >= seq.end) return undefined;
+  const first = readTlv(der, seq.contentStart, seq.end);
+  return der.subarray(first.start, first.end);
+}
+
+/** How responses name their signer: hex of the responder certificate's serial INTEGER content. */
+export function signerSerialOf(cert: X509Certificate): string {
+  return toHex(certDerFromBytes(new Uint8Array(cert.rawData)).serial);
+}
+
+/** Reads signer identities from responses, parsing each distinct signer certificate once. */
+export class SignerIdentityReader {
+  private readonly bySerial = new Map<string, number>();
+
+  constructor(private readonly issuerNotAfter: number) {}
+
+  /** Registers a certificate this process signs with, so its responses need no parse. */
+  remember(cert: X509Certificate): void {
+    this.bySerial.set(signerSerialOf(cert), cert.notAfter.getTime());
+  }
+
+  read(der: Uint8Array): { signerSerial?: string; signerNotAfter: number } {
+    const cert = includedSignerCert(der);
+    if (!cert) return { signerNotAfter: this.issuerNotAfter };
+    const serial = toHex(certDerFromBytes(cert).serial);
+    let notAfter = this.bySerial.get(serial);
+    if (notAfter === undefined) {
+      notAfter = new X509Certificate(cert).notAfter.getTime();
+      this.bySerial.set(serial, notAfter);
+    }
+    return { signerSerial: serial, signerNotAfter: notAfter };
+  }
+}
+
+export function responseInfo(e: Pick<StoredEntry, 'serial' | 'thisUpdate' | 'nextUpdate' | 'status' | 'der'>, ids: SignerIdentityReader): ResponseInfo {
+  const s = ids.read(e.der);
+  return {
+    serial: e.serial,
+    thisUpdate: e.thisUpdate,
+    nextUpdate: e.nextUpdate,
+    status: e.status,
+    signerNotAfter: s.signerNotAfter,
+    ...(s.signerSerial !== undefined ? { signerSerial: s.signerSerial } : {}),
+  };
+}
+
+/** Every stored response of `issuerId`, keyed by serial. */
+export async function loadResponses(store: ResponseStore, issuerId: string, ids: SignerIdentityReader): Promise<Map<string, ResponseInfo>> {
+  const out = new Map<string, ResponseInfo>();
+  for await (const e of store.entries()) {
+    if (e.issuerId !== issuerId) continue;
+    try {
+      out.set(e.serial, responseInfo(e, ids));
+    } catch {
+      // An unreadable stored response is treated as missing: it gets re-signed.
+    }
+  }
+  return out;
+}
