@@ -67,6 +67,17 @@ export async function makePki(): Promise<Pki> {
   };
 }
 
+/** A good response for the current certificate with this nextUpdate (thisUpdate an hour ago). */
+export function signFor(pki: Pki, nextUpdate: number): Promise<Uint8Array> {
+  const thisUpdate = new Date(Date.now() - HOUR);
+  return signOcspResponse({
+    issuer: pki.ca.cert,
+    signer: softwareSigner(pki.ca.keyObject),
+    entries: [{ certId: certIdFor(pki.current.cert, pki.ca.cert, 'SHA-1'), status: { kind: 'good' }, thisUpdate, nextUpdate: new Date(nextUpdate) }],
+    producedAt: thisUpdate,
+  });
+}
+
 /** The staple for a case (undefined: none). */
 export function stapleFor(pki: Pki, c: CaseName): Uint8Array | undefined {
   return c === 'good' ? pki.good : c === 'expired' ? pki.expired : c === 'mismatched' ? pki.previousGood : undefined;

@@ -2,6 +2,9 @@
 // with a good, missing, expired or mismatched (previous certificate's) staple. Metrics are read from
 // /metrics as Prometheus would; time comes from a ManualClock, so expiry and re-probing are checked
 // by moving time, not by sleeping.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +14,8 @@ import type { ProbeResult } from '../../src/probe/tls-probe.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { startHealthServer, type HealthServer } from '../../src/runtime/health-server.js';
 import { metricValue } from '../support/kube.js';
-import { haproxyCommand } from '../support/tls-servers.js';
-import { CASES, HOST, makePki, type CaseName, type Pki } from './fixtures.js';
+import { haproxyCommand, startHaproxy, writeSecretVolume } from '../support/tls-servers.js';
+import { CASES, HOST, makePki, secretData, signFor, type CaseName, type Pki } from './fixtures.js';
 import { KINDS, startCaseServers, type CaseServers, type Kind } from './servers.js';
 
 let pki: Pki;
@@ -198,3 +201,24 @@ async function waitUntil(cond: () => boolean, timeoutMs = 15_000): Promise<void>
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('HAProxy and a staple within 5 minutes of its nextUpdate (recorded)', () => {
+  it('HAProxy loads it but staples nothing (it treats nextUpdate minus 300 s as the end), and the prober reports NoStaple', async () => {
+    const soon = await signFor(pki, Date.now() + 120_000);
+    const dir = await mkdtemp(join(tmpdir(), 'ocsp-probe-soon-'));
+    await writeSecretVolume(dir, { ...secretData(pki, 'good'), 'haproxy.pem.ocsp': Buffer.from(soon).toString('base64') });
+    const h = await startHaproxy({ secretDir: dir }).catch(async (e: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    });
+    try {
+      const r = await prober.probe(parseEndpoint(`127.0.0.1:${h.port}@${HOST}`));
+      expect(r.ok && r.check.staple.present).toBe(false);
+      expect(r.problem?.reason).toBe('NoStaple');
+      expect(await h.log()).not.toContain('no longer valid');
+    } finally {
+      await h.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
