@@ -1,40 +1,29 @@
 // The responder's metrics, in a Registry of its own so that several responders (tests, or a pod
-// running other components) never collide on metric names. Label children are bound once and
-// cached: prom-client's label lookup is the expensive part of an increment.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// running other components) never collide on metric names. The per-request ones are lean slots
+// bound once per (method, result) (see lean-metrics.ts); the rest are ordinary prom-client gauges.
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreLag } from '../store/types.js';
+import { LeanCounter, LeanHistogram, type CounterSlot, type HistogramSlot } from './lean-metrics.js';
 
 export type Method = 'GET' | 'POST' | 'other';
 export type Result =
   | 'ok' | 'not_modified' | 'unauthorized' | 'lagging' | 'expired' | 'unavailable'
   | 'malformed' | 'too_large' | 'bad_method' | 'error';
 
-interface Bound {
-  requests: Counter.Internal;
-  latency: Histogram.Internal<'method'>;
-}
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2];
+const MAX_AGE_BUCKETS = [60, 600, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 10 * 86400];
 
 export class ResponderMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'ocsp_responder_requests_total', help: 'OCSP requests by method and result', labelNames: ['method', 'result'] as const, registers: [this.registry] });
-  private readonly latency = new Histogram({
-    name: 'ocsp_responder_request_duration_seconds',
-    help: 'Time from request start to response written',
-    labelNames: ['method'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2],
-    registers: [this.registry],
-  });
-  readonly maxAge = new Histogram({
-    name: 'ocsp_responder_max_age_seconds',
-    help: 'Cache-Control max-age handed out with successful responses',
-    buckets: [60, 600, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 10 * 86400],
-    registers: [this.registry],
-  });
-  readonly unknownSerials = new Counter({ name: 'ocsp_responder_unknown_serial_total', help: 'Requests for serials (or issuers) the store does not have', registers: [this.registry] });
+  private readonly requests = new LeanCounter('ocsp_responder_requests_total', 'OCSP requests by method and result', ['method', 'result'], this.registry);
+  private readonly latency = new LeanHistogram('ocsp_responder_request_duration_seconds', 'Time from request start to response written', ['method'], LATENCY_BUCKETS, this.registry);
+  /** Cache-Control max-age handed out with successful responses. */
+  readonly maxAge: HistogramSlot = new LeanHistogram('ocsp_responder_max_age_seconds', 'Cache-Control max-age handed out with successful responses', [], MAX_AGE_BUCKETS, this.registry).slot();
+  readonly unknownSerials: CounterSlot = new LeanCounter('ocsp_responder_unknown_serial_total', 'Requests for serials (or issuers) the store does not have', [], this.registry).slot();
   private readonly lagSeconds = new Gauge({ name: 'ocsp_responder_store_lag_seconds', help: 'Age of the newest freshness proof of the store (-1 when unknown)', registers: [this.registry] });
   private readonly detached = new Gauge({ name: 'ocsp_responder_store_detached', help: '1 when the store is not following its source', registers: [this.registry] });
   private readonly ready = new Gauge({ name: 'ocsp_responder_ready', help: '1 when /readyz passes', registers: [this.registry] });
-  private readonly bound = new Map<string, Bound>();
+  private readonly bound = new Map<string, { requests: CounterSlot; latency: HistogramSlot }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_responder_' });
@@ -44,7 +33,7 @@ export class ResponderMetrics {
     const k = method + result;
     let b = this.bound.get(k);
     if (b === undefined) {
-      b = { requests: this.requests.labels(method, result), latency: this.latency.labels(method) };
+      b = { requests: this.requests.slot(method, result), latency: this.latency.slot(method) };
       this.bound.set(k, b);
     }
     b.requests.inc();

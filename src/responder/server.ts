@@ -191,10 +191,8 @@ class Handler {
     }
     const found = this.source.lookup(r.issuerId, r.serial);
     if (found instanceof Promise) {
-      found.then(
-        (v) => this.write(req, res, method, start, v, r),
-        (e: unknown) => this.fail(res, method, start, e),
-      );
+      // One catch for both a rejected lookup and a throw while writing: never an unhandled rejection.
+      found.then((v) => this.write(req, res, method, start, v, r)).catch((e: unknown) => this.fail(res, method, start, e));
     } else {
       this.write(req, res, method, start, found, r);
     }
@@ -263,10 +261,14 @@ class Handler {
 
   private fail(res: ServerResponse, method: Method, start: number, e: unknown): void {
     this.log.error({ err: e instanceof Error ? e.stack : String(e) }, 'request failed');
-    if (!res.headersSent) {
-      res.writeHead(500, this.internal.headers);
-      res.end(this.internal.body);
-    } else {
+    try {
+      if (!res.headersSent) {
+        res.writeHead(500, this.internal.headers);
+        res.end(this.internal.body);
+      } else {
+        res.destroy();
+      }
+    } catch {
       res.destroy();
     }
     this.done(method, 'error', start);

@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedFollower, EmbeddedStore, etagFor, type ResponseRecord } from '../../src/store/index.js';
+import { EmbeddedFollower, EmbeddedStore, etagFor, openStore, type ResponseRecord } from '../../src/store/index.js';
 import { transpileDir } from './transpile.js';
 
 const ISSUER = 'ab'.repeat(32);
@@ -165,6 +165,19 @@ describe('EmbeddedFollower', { timeout: 30_000 }, () => {
     await f.poll();
     expect((await f.lag()).detached).toBe(true);
     await f.close();
+  });
+});
+
+describe('openStore', () => {
+  it('opens the writer and a follower of the same log from specs', async () => {
+    const path = join(dir, 'spec.log');
+    const w = await openStore({ kind: 'embedded', path });
+    await w.put([rec('abc')]);
+    const f = await openStore({ kind: 'embedded-follower', path, pollMs: 60_000 });
+    expect(f).toBeInstanceOf(EmbeddedFollower);
+    expect((await f.get(ISSUER, 'abc'))?.thisUpdate).toBe(T0);
+    await f.close();
+    await w.close();
   });
 });
 

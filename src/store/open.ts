@@ -1,0 +1,31 @@
+// One declarative description of "which store", so the responder and signer subcommands (and the
+// pool controller that renders their flags) share a single way to open one.
+import type { RedisOptions } from 'ioredis';
+import { EmbeddedFollower } from './embedded-follower.js';
+import { EmbeddedStore } from './embedded.js';
+import { RedisReader } from './redis-reader.js';
+import { RedisWriter } from './redis-writer.js';
+import type { ResponseStore } from './types.js';
+
+export type StoreSpec =
+  /** The process owns the log: signers, or a responder that also receives the writes. */
+  | { kind: 'embedded'; path: string }
+  /** A responder tailing a log another process on the same machine writes. */
+  | { kind: 'embedded-follower'; path: string; pollMs?: number }
+  /** Signers: write to the primary. */
+  | { kind: 'redis-writer'; primary: RedisOptions; prefix?: string; minReplicas?: number }
+  /** Responders: read a replica (the primary only to measure bytes behind). */
+  | { kind: 'redis-reader'; replica: RedisOptions; primary?: RedisOptions; prefix?: string };
+
+export async function openStore(spec: StoreSpec): Promise<ResponseStore> {
+  switch (spec.kind) {
+    case 'embedded':
+      return EmbeddedStore.open({ path: spec.path });
+    case 'embedded-follower':
+      return EmbeddedFollower.open({ path: spec.path, ...(spec.pollMs !== undefined ? { pollMs: spec.pollMs } : {}) });
+    case 'redis-writer':
+      return new RedisWriter({ redis: spec.primary, ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}), ...(spec.minReplicas !== undefined ? { minReplicas: spec.minReplicas } : {}) });
+    case 'redis-reader':
+      return new RedisReader({ replica: spec.replica, ...(spec.primary ? { primary: spec.primary } : {}), ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}) });
+  }
+}
