@@ -1,0 +1,333 @@
+// RBAC proven, not assumed: the chart's ServiceAccount, (Cluster)Roles and bindings are created for
+// real in the RBAC-enabled apiserver, a token is minted for that ServiceAccount (TokenRequest), and
+// the operator runs out of cluster with nothing but that token, with the arguments the chart's
+// Deployment gives it. In both modes it does its whole job (staple, status, Events, Lease,
+// automatic staples, cert-manager reissue); in namespaced mode it is denied Secrets elsewhere.
+// Then the PrometheusRule's metric names are checked against what the running processes export.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApiError, KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
+import { CrdType, EventType, LeaseType, OcspStapleType, SecretType, type KubeObject, type Lease, type Secret } from '../../src/kube/types.js';
+import { buildOcspRequest } from '../../src/ocsp/index.js';
+import { startResponder } from '../../src/responder/index.js';
+import { CertificateType } from '../../src/staple/reissue.js';
+import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
+import { EmbeddedStore } from '../../src/store/index.js';
+import { createNamespace, kubeClient, kubeconfigPath, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, type OperatorProcess } from '../support/kube.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { condition, createStaple, getSecret, getStaple, lockstepOf, waitForReason } from '../support/staple-harness.js';
+import { deploymentOf, helmBinary, helmTemplate, ofKind, parseManifests, type RenderedObject } from './helm.js';
+
+const admin = kubeClient();
+
+interface EventObj extends KubeObject {
+  reason?: string;
+  type?: string;
+  reportingController?: string;
+  regarding?: { name?: string; kind?: string; namespace?: string };
+}
+
+interface CertificateObj extends KubeObject {
+  spec?: { privateKey?: { rotationPolicy?: string } };
+  status?: { conditions?: Array<{ type: string; status: string; reason?: string }> };
+}
+
+/** The status code of a request made with `client`, 2xx included. */
+async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    if (err instanceof KubeApiError) return err.status;
+    throw err;
+  }
+}
+
+/** A kubeconfig that authenticates with `token` only, to the admin kubeconfig's server and CA. */
+async function tokenKubeconfig(dir: string, token: string): Promise<string> {
+  const cluster = loadKubeConfig(kubeconfigPath()).getCurrentCluster();
+  if (!cluster) throw new Error('admin kubeconfig has no cluster');
+  const caData = cluster.caData ?? (cluster.caFile ? (await readFile(cluster.caFile)).toString('base64') : undefined);
+  const file = join(dir, 'sa.kubeconfig');
+  const lines = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: c',
+    '  cluster:',
+    `    server: ${cluster.server}`,
+    ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
+    ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
+    'users:',
+    '- name: sa',
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: sa',
+    '  context: {cluster: c, user: sa}',
+    'current-context: sa',
+    '',
+  ];
+  await writeFile(file, lines.join('\n'), { mode: 0o600 });
+  return file;
+}
+
+async function ensureCertificateCrd(): Promise<void> {
+  const crd = parse(await readFile(new URL('../fixtures/cert-manager-certificate-crd.yaml', import.meta.url), 'utf8')) as KubeObject;
+  // on a cluster with the real cert-manager, its CRD is used as it is
+  if (!(await admin.getOrUndefined(CrdType, undefined, 'certificates.cert-manager.io'))) await admin.create(CrdType, crd);
+  await waitFor('Certificate CRD established', async () => {
+    const c = await admin.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(CrdType, undefined, 'certificates.cert-manager.io');
+    return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
+  });
+}
+
+/** What kubectl or the operator log when RBAC says no. */
+const RBAC_DENIAL = /cannot (get|list|watch|create|update|patch|delete) resource/;
+
+let ca: Ca;
+let leaf: Record<'web' | 'auto' | 'rev' | 'elsewhere', Issued>;
+let ocsp: ResponderHandle;
+let proxy: FaultProxy;
+/** Scraped from the cluster-wide operator once it has stapled, for the PrometheusRule check. */
+let operatorMetrics = '';
+
+beforeAll(async () => {
+  await helmBinary();
+  await ensureCertificateCrd();
+  ca = await createCa({ keyAlg: 'P-256', name: 'CN=RBAC Test CA' });
+  // The CA's OCSP URL is a proxy on 127.0.0.1 (the certificates must name it before the
+  // responder that knows them can start); it passes every request to `openssl ocsp`.
+  proxy = await startFaultProxy();
+  const url = proxy.url;
+  leaf = {
+    web: await issueLeaf(ca, { ocspUrl: url, dnsNames: ['web.test'] }),
+    auto: await issueLeaf(ca, { ocspUrl: url, dnsNames: ['auto.test'] }),
+    rev: await issueLeaf(ca, { ocspUrl: url, dnsNames: ['rev.test'] }),
+    elsewhere: await issueLeaf(ca, { ocspUrl: url, dnsNames: ['elsewhere.test'] }),
+  };
+  ocsp = await startOpensslResponder({
+    ca,
+    indexEntries: [
+      { cert: leaf.web.cert, status: 'V' },
+      { cert: leaf.auto.cert, status: 'V' },
+      { cert: leaf.elsewhere.cert, status: 'V' },
+      { cert: leaf.rev.cert, status: 'R', revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' },
+    ],
+    nmin: 60,
+    probeRequest: buildOcspRequest({ cert: leaf.web.cert, issuer: ca.cert }).der,
+  });
+  proxy.upstream = ocsp.url;
+}, 15 * 60_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await ocsp?.stop();
+});
+
+describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only the chart\'s RBAC, %s mode', (mode) => {
+  let dir: string;
+  let release: { name: string; remove(): Promise<void> };
+  let apps: { name: string; remove(): Promise<void> };
+  let other: { name: string; remove(): Promise<void> };
+  let rbacFile: string;
+  let sa: KubeClient;
+  let op: OperatorProcess;
+  let leaseName: string;
+  const releaseName = `rbac-${mode === 'namespaced' ? 'ns' : 'cl'}-${Math.random().toString(36).slice(2, 7)}`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ocsp-rbac-'));
+    release = await createNamespace(admin, 'ops');
+    apps = await createNamespace(admin, 'apps');
+    other = await createNamespace(admin, 'other');
+    const objs = parseManifests(await helmTemplate(releaseName, release.name, mode === 'namespaced' ? { json: { watchNamespaces: [apps.name] } } : {}));
+    // Only identity and RBAC go in for real: the Deployment's pods could not run here, its
+    // arguments are what the operator is started with below.
+    const rbac: RenderedObject[] = objs.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind ?? ''));
+    rbacFile = join(dir, 'rbac.yaml');
+    await writeFile(rbacFile, rbac.map((o) => JSON.stringify(o)).join('\n---\n'));
+    const applied = await kubectl(['apply', '-f', rbacFile]);
+    expect(applied.code, applied.stderr).toBe(0);
+
+    const { spec, container } = deploymentOf(objs);
+    const saName = spec.template.spec.serviceAccountName ?? '';
+    const tr = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${release.name}/serviceaccounts/${saName}/token`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+    });
+    const kubeconfig = await tokenKubeconfig(dir, tr.status.token);
+    sa = new KubeClient(loadKubeConfig(kubeconfig));
+    const who = await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], kubeconfig);
+    expect(who.stdout).toBe(`system:serviceaccount:${release.name}:${saName}`);
+
+    const args = (container.args ?? []).filter((a) => a !== 'controller' && !a.startsWith('--health-addr'));
+    leaseName = (args.find((a) => a.startsWith('--lease-name=')) ?? '').split('=')[1] ?? '';
+    expect(leaseName).toBeTruthy();
+    op = await startOperator([...args, '--resync=60000'], { POD_NAME: `${releaseName}-pod` }, kubeconfig);
+    await waitFor('operator ready (caches synced with the ServiceAccount\'s rights)', async () => (await fetch(`${op.healthUrl}/readyz`)).status === 200, 30_000);
+  });
+
+  afterAll(async () => {
+    const logs = op?.logs() ?? '';
+    await op?.stop();
+    if (rbacFile) await kubectl(['delete', '--ignore-not-found', '-f', rbacFile]);
+    await Promise.all([release, apps, other].map((n) => n?.remove()));
+    if (dir) await rm(dir, { recursive: true, force: true });
+    if (RBAC_DENIAL.test(logs)) process.stderr.write(`operator log (${mode}) had RBAC denials:\n${logs.split('\n').filter((l) => RBAC_DENIAL.test(l)).slice(0, 5).join('\n')}\n`);
+  });
+
+  it('holds the leader Lease in the release namespace', async () => {
+    const lease = await waitFor('the Lease held', async () => {
+      const l = await admin.getOrUndefined<Lease>(LeaseType, release.name, leaseName);
+      return l?.spec?.holderIdentity ? l : undefined;
+    });
+    expect(lease.spec?.holderIdentity).toBe(`${releaseName}-pod_${op.proc.pid}`);
+    expect(metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_operator_leader')).toBe(1);
+  });
+
+  it('staples a certificate: staple Secret in lockstep, status written, Event recorded', async () => {
+    await putSecret(admin, tlsSecret(apps.name, 'web-tls', { certPem: leaf.web.chainPem, keyPem: leaf.web.keyPem }));
+    await createStaple(admin, apps.name, 'web', { secretName: 'web-tls' });
+    const s = await waitForReason(admin, apps.name, 'web', 'Stapled', 30_000);
+    expect(s.status?.staple?.certStatus).toBe('good');
+    expect(condition(s, 'Ready')?.observedGeneration).toBe(s.metadata?.generation);
+    const secret = (await getSecret(admin, apps.name, 'web-tls-ocsp'))!;
+    expect(secret.data?.[STAPLE_KEY]).toBeTruthy();
+    const ls = lockstepOf(secret);
+    expect(ls.verdict?.ok).toBe(true);
+    expect(ls.stapleSerial).toBe(ls.certSerial);
+    const ev = await waitFor('a Stapled Event', async () => {
+      const list = await admin.list<EventObj>(EventType, { namespace: apps.name });
+      return list.items.find((e) => e.regarding?.name === 'web' && e.reason === 'Stapled');
+    });
+    expect(ev.type).toBe('Normal');
+    if (mode === 'cluster-wide') {
+      const text = await (await fetch(`${op.healthUrl}/metrics`)).text();
+      expect(metricValue(text, 'ocsp_operator_staple_expiry_seconds', { namespace: apps.name, name: 'web' })).toBeGreaterThan(0);
+      operatorMetrics = text;
+    }
+  });
+
+  it('makes an automatic OcspStaple for an opted-in cert-manager Secret and removes it when the opt-in goes', async () => {
+    const annotations = { 'cert-manager.io/certificate-name': 'auto', 'ocsp-operator.dev/staple': 'true' };
+    await putSecret(admin, tlsSecret(apps.name, 'auto-tls', { certPem: leaf.auto.chainPem, keyPem: leaf.auto.keyPem }, annotations));
+    const made = await waitFor('the automatic OcspStaple', () => admin.getOrUndefined<KubeObject>(OcspStapleType, apps.name, 'auto-tls'));
+    expect(made.metadata?.labels?.['ocsp-operator.dev/auto']).toBe('true');
+    await waitForReason(admin, apps.name, 'auto-tls', 'Stapled', 30_000);
+    await waitFor('AutoStapleCreated Event on the Secret', async () => {
+      const list = await admin.list<EventObj>(EventType, { namespace: apps.name });
+      return list.items.some((e) => e.regarding?.kind === 'Secret' && e.regarding.name === 'auto-tls' && e.reason === 'AutoStapleCreated');
+    });
+    await admin.mergePatch(SecretType, { namespace: apps.name, name: 'auto-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });
+    await waitFor('the automatic OcspStaple deleted', async () => !(await admin.getOrUndefined(OcspStapleType, apps.name, 'auto-tls')));
+  });
+
+  it('asks cert-manager to reissue a revoked certificate (Certificate spec and status patched)', async () => {
+    await admin.create(CertificateType, {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'rev', namespace: apps.name },
+      spec: { secretName: 'rev-tls', dnsNames: ['rev.test'], issuerRef: { name: 'ca' } },
+    } as KubeObject);
+    await putSecret(admin, tlsSecret(apps.name, 'rev-tls', { certPem: leaf.rev.chainPem, keyPem: leaf.rev.keyPem }, { 'cert-manager.io/certificate-name': 'rev' }));
+    await createStaple(admin, apps.name, 'rev', { secretName: 'rev-tls', onRevoked: { reissue: true } });
+    const cert = await waitFor('Issuing=True on the Certificate', async () => {
+      const c = await admin.get<CertificateObj>(CertificateType, apps.name, 'rev');
+      return c.status?.conditions?.some((x) => x.type === 'Issuing' && x.status === 'True') ? c : undefined;
+    }, 30_000);
+    expect(cert.spec?.privateKey?.rotationPolicy).toBe('Always'); // keyCompromise: a new key too
+    // the status (written after the Certificate) says what the CA said
+    await waitFor('status certStatus revoked', async () => (await getStaple(admin, apps.name, 'rev')).status?.staple?.certStatus === 'revoked');
+  });
+
+  it(mode === 'namespaced' ? 'is denied Secrets outside its namespaces, and leaves their OcspStaples alone' : 'reaches every namespace', async () => {
+    await putSecret(admin, tlsSecret(other.name, 'elsewhere-tls', { certPem: leaf.elsewhere.chainPem, keyPem: leaf.elsewhere.keyPem }));
+    await createStaple(admin, other.name, 'elsewhere', { secretName: 'elsewhere-tls' });
+    const inOther = await statusOf(sa.get<Secret>(SecretType, other.name, 'elsewhere-tls'));
+    const listOther = await statusOf(sa.list<Secret>(SecretType, { namespace: other.name }));
+    const listAll = await statusOf(sa.list<Secret>(SecretType));
+    const inApps = await statusOf(sa.get<Secret>(SecretType, apps.name, 'web-tls'));
+    expect(inApps).toBe(200);
+    if (mode === 'namespaced') {
+      expect({ inOther, listOther, listAll }).toEqual({ inOther: 403, listOther: 403, listAll: 403 });
+      // the same through kubectl, as a person would check it
+      const denied = await kubectl(['auth', 'can-i', 'get', 'secrets', '-n', other.name], join(dir, 'sa.kubeconfig'));
+      expect(denied.stdout.trim()).toBe('no');
+      await new Promise((r) => setTimeout(r, 3000));
+      expect((await getStaple(admin, other.name, 'elsewhere')).status).toBeUndefined();
+    } else {
+      expect({ inOther, listOther, listAll }).toEqual({ inOther: 200, listOther: 200, listAll: 200 });
+      await waitForReason(admin, other.name, 'elsewhere', 'Stapled', 30_000);
+    }
+  });
+
+  it('has no rights beyond its job: no Secret deletes, no other Lease, no RBAC, no Pods', async () => {
+    const kubeconfig = join(dir, 'sa.kubeconfig');
+    const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args], kubeconfig)).stdout.trim();
+    expect(await can('delete', 'secrets', '-n', apps.name)).toBe('no');
+    expect(await can('get', `leases/${leaseName}`, '-n', release.name)).toBe('yes');
+    expect(await can('update', 'leases/someone-elses', '-n', release.name)).toBe('no');
+    expect(await can('create', 'rolebindings', '-n', apps.name)).toBe('no');
+    expect(await can('list', 'pods', '-n', apps.name)).toBe('no');
+    expect(await can('create', 'events.events.k8s.io', '-n', apps.name)).toBe('yes');
+    expect(await can('update', 'ocspstaples.ocsp-operator.dev', '--subresource=status', '-n', apps.name)).toBe('yes');
+    expect(await statusOf(sa.delete(SecretType, apps.name, 'web-tls'))).toBe(403);
+    expect(await statusOf(sa.get(LeaseType, release.name, 'someone-elses'))).toBe(403);
+  });
+
+  it('was never denied anything while doing its job (no RBAC denial in its log)', () => {
+    const denials = op.logs().split('\n').filter((l) => RBAC_DENIAL.test(l));
+    expect(denials).toEqual([]);
+  });
+});
+
+describe('the PrometheusRule uses only metrics that the processes export', () => {
+  let dir: string;
+  let store: EmbeddedStore | undefined;
+  let responder: Awaited<ReturnType<typeof startResponder>> | undefined;
+  afterAll(async () => {
+    await responder?.close();
+    await store?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Metric family names declared in a Prometheus text exposition. */
+  function families(text: string): Set<string> {
+    return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? ''));
+  }
+
+  it('every ocsp_operator_* name in the rules is in the operator\'s /metrics, every ocsp_responder_* in a responder\'s', async () => {
+    expect(operatorMetrics, 'the cluster-wide operator was scraped after stapling').toContain('ocsp_operator_staple_expiry_seconds{');
+    dir = await mkdtemp(join(tmpdir(), 'ocsp-rule-'));
+    store = await EmbeddedStore.open({ path: join(dir, 'responses.log') });
+    responder = await startResponder({ store, issuers: [ca.cert], lagPolicy: 'Unauthorized', logLevel: 'silent' });
+    const responderMetrics = await (await fetch(new URL('/metrics', responder.url))).text();
+
+    const objs = parseManifests(await helmTemplate('rules', 'monitoring', { set: { 'prometheusRule.enabled': true, 'prometheusRule.responders.enabled': true } }));
+    const [rule] = ofKind(objs, 'PrometheusRule');
+    const groups = (rule?.spec as { groups: Array<{ rules: Array<{ alert: string; expr: string | number }> }> }).groups;
+    const exprs = groups.flatMap((g) => g.rules.map((r) => ({ alert: r.alert, expr: String(r.expr) })));
+    expect(exprs.length).toBeGreaterThanOrEqual(10);
+    const operator = families(operatorMetrics);
+    const resp = families(responderMetrics);
+    const missing: string[] = [];
+    const used = new Set<string>();
+    for (const { alert, expr } of exprs) {
+      const names = [...expr.matchAll(/\b(ocsp_[a-z0-9_]+)\b/g)].map((m) => m[1] ?? '');
+      expect(names.length, `${alert} uses no operator metric: ${expr}`).toBeGreaterThan(0);
+      for (const n of names) {
+        used.add(n);
+        const exported = n.startsWith('ocsp_responder_') ? resp : operator;
+        if (!exported.has(n)) missing.push(`${alert}: ${n}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    process.stderr.write(`PrometheusRule: ${exprs.length} alerts over ${used.size} metrics, all exported: ${[...used].sort().join(', ')}\n`);
+  });
+});
