@@ -11,7 +11,7 @@ import { probeEndpoint } from '../probe/tls-probe.js';
 import { fetchOcspResponse } from '../staple/fetch.js';
 import { keyValues, type Row } from './format.js';
 import type { CommandResult } from './inspect-secret.js';
-import { UsageError } from './kube.js';
+import { UsageError } from './errors.js';
 import { certificateRows, checkJson, lockstepText, responseJson, responseRows, stapleRows } from './staple-view.js';
 
 function readChain(path: string, what: string): X509Certificate[] {

@@ -6,7 +6,8 @@ import { OcspResponderPoolType, type KubeObject } from '../kube/types.js';
 import type { Problem } from '../probe/check.js';
 import { humanDuration, keyValues, table, when, type Row } from './format.js';
 import { getOrNotFound, type CommandResult } from './inspect-secret.js';
-import { UsageError, type Connection } from './kube.js';
+import { UsageError } from './errors.js';
+import type { Connection } from './kube.js';
 
 function ms(d: string | undefined): number | undefined {
   if (d === undefined) return undefined;

@@ -18,7 +18,8 @@ import {
   STAPLE_KEY,
 } from '../staple/staple-secret.js';
 import { keyValues, when, type Row } from './format.js';
-import { UsageError, type Connection } from './kube.js';
+import { NotFoundError, UsageError } from './errors.js';
+import type { Connection } from './kube.js';
 import { certificateRows, checkJson, lockstepText, stapleRows } from './staple-view.js';
 
 export interface CommandResult {
@@ -28,9 +29,6 @@ export interface CommandResult {
   exit: 0 | 1;
 }
 
-export class NotFoundError extends Error {
-  override name = 'NotFoundError';
-}
 
 const bytes = (v: string | undefined) => (v === undefined ? undefined : new Uint8Array(Buffer.from(v, 'base64')));
 const text = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8'));

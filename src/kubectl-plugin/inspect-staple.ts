@@ -5,7 +5,8 @@ import { OcspStapleType, SecretType, type KubeObject, type Secret } from '../kub
 import type { Problem } from '../probe/check.js';
 import { keyValues, table, when, type Row } from './format.js';
 import { checkSecret, getOrNotFound, nextSteps, type CommandResult } from './inspect-secret.js';
-import { UsageError, type Connection } from './kube.js';
+import { UsageError } from './errors.js';
+import type { Connection } from './kube.js';
 import { checkJson, lockstepText, stapleRows } from './staple-view.js';
 
 export async function inspectStaple(conn: Connection, name: string, now: Date): Promise<CommandResult> {

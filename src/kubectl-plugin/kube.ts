@@ -4,9 +4,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from './errors.js';
+
+export { UsageError };
 
 export interface Connection {
   client: KubeClient;

@@ -3,13 +3,10 @@
 // lagging replica, …), 2 usage or any other error (not found, unreachable apiserver, bad file).
 import { parseArgs } from 'node:util';
 import { HASH_ALGORITHMS } from '../api/index.js';
-import { KubeApiError } from '../kube/client.js';
 import type { HashAlgorithm } from '../ocsp/index.js';
 import { fetchCommand, probeCommand } from './fetch.js';
-import { inspectPool } from './inspect-pool.js';
-import { NotFoundError, inspectSecret, type CommandResult } from './inspect-secret.js';
-import { inspectStaple } from './inspect-staple.js';
-import { UsageError, connect } from './kube.js';
+import { NotFoundError, UsageError } from './errors.js';
+import type { CommandResult } from './inspect-secret.js';
 
 export const usage = `usage: kubectl ocsp <command> [flags]
 
@@ -75,12 +72,15 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
   const timeoutMs = timeoutS * 1000;
   const [command, ...args] = positionals;
-  const kube = () =>
-    connect({
+  // the Kubernetes client is loaded only by the commands that talk to a cluster (it is slow to import)
+  const kube = async () => {
+    const { connect } = await import('./kube.js');
+    return connect({
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.context ? { context: values.context } : {}),
       ...(values.namespace ? { namespace: values.namespace } : {}),
     });
+  };
   const exactly = (n: number, shape: string) => {
     if (args.length !== n) throw new UsageError(`usage: kubectl ocsp ${shape}`);
   };
@@ -90,24 +90,24 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
     case 'inspect': {
       const [what, name] = args;
       exactly(2, 'inspect secret|staple|pool NAME');
-      const conn = kube();
+      const conn = await kube();
       switch (what) {
         case 'secret':
         case 'secrets':
-          result = await inspectSecret(conn, name!, now());
+          result = await (await import('./inspect-secret.js')).inspectSecret(conn, name!, now());
           break;
         case 'staple':
         case 'staples':
         case 'ocspstaple':
         case 'ocspstaples':
-          result = await inspectStaple(conn, name!, now());
+          result = await (await import('./inspect-staple.js')).inspectStaple(conn, name!, now());
           break;
         case 'pool':
         case 'pools':
         case 'orp':
         case 'ocspresponderpool':
         case 'ocspresponderpools':
-          result = await inspectPool(conn, name!, now());
+          result = await (await import('./inspect-pool.js')).inspectPool(conn, name!, now());
           break;
         default:
           throw new UsageError(`inspect what? "secret", "staple" or "pool", got ${JSON.stringify(what)}`);
@@ -145,7 +145,7 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
 }
 
 function errorMessage(e: unknown): string {
-  if (e instanceof KubeApiError && e.status === 0) return `cannot reach the apiserver: ${e.message}`;
+  if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 0) return `cannot reach the apiserver: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(argv, (s) => process.stdout.write(s));
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof NotFoundError || e instanceof KubeApiError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    const known = e instanceof UsageError || e instanceof NotFoundError || (e instanceof Error && e.name === 'KubeApiError') || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`kubectl-ocsp: ${errorMessage(e)}\n`);
     if (!known && e instanceof Error && process.env.KUBECTL_OCSP_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
     return 2;

@@ -1,0 +1,11 @@
+// The plugin's own errors: both end in exit status 2 with the message on stderr.
+
+/** Wrong arguments, unreadable input files, objects that do not parse. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The named object does not exist. */
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
