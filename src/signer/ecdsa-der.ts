@@ -6,9 +6,10 @@ function derInteger(bytes: Uint8Array): Uint8Array {
   while (i < bytes.length - 1 && bytes[i] === 0) i++; // minimal: no leading zero octets
   const v = bytes.subarray(i);
   const pad = v[0]! & 0x80 ? 1 : 0; // a set top bit would read as negative
-  const out = new Uint8Array(2 + pad + v.length);
+  const out = Buffer.allocUnsafe(2 + pad + v.length);
   out[0] = 0x02;
   out[1] = pad + v.length;
+  if (pad) out[2] = 0;
   out.set(v, 2 + pad);
   return out;
 }
@@ -22,6 +23,8 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
   const len = r.length + s.length;
   // P-521 can exceed 127 content bytes: long-form length.
   const head = len < 0x80 ? [0x30, len] : [0x30, 0x81, len];
+  // A plain Uint8Array that owns its memory: callers may take `.slice().buffer` (src/ocsp/sign.ts
+  // does), which on a pooled Buffer would be the whole shared slab.
   const out = new Uint8Array(head.length + len);
   out.set(head, 0);
   out.set(r, head.length);

@@ -36,6 +36,7 @@ const STATUS_SUCCESSFUL = new Uint8Array([0x0a, 0x01, 0x00]);
 const OID_BASIC = new Uint8Array([0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]);
 const GOOD = new Uint8Array([0x80, 0x00]);
 const UNKNOWN = new Uint8Array([0x82, 0x00]);
+const ZERO = new Uint8Array([0]);
 
 function lengthBytes(n: number): number[] {
   if (n < 0x80) return [n];
@@ -44,12 +45,22 @@ function lengthBytes(n: number): number[] {
   return [0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
 }
 
-/** One TLV around the concatenation of `parts`, in a single allocation. */
+/**
+ * One TLV around the concatenation of `parts`. Intermediate pieces come from Buffer's shared slab
+ * (allocUnsafe): thousands of small ArrayBuffers per second make every scavenge slow, and a
+ * scavenge is an event-loop pause. Only the final response gets its own buffer (`own`), so a
+ * stored response never pins a slab full of garbage.
+ */
 function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  return tlvInto(false, tag, parts);
+}
+
+function tlvInto(own: boolean, tag: number, parts: Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
   const head = lengthBytes(len);
-  const out = new Uint8Array(1 + head.length + len);
+  const size = 1 + head.length + len;
+  const out = own ? new Uint8Array(size) : Buffer.allocUnsafe(size);
   out[0] = tag;
   out.set(head, 1);
   let o = 1 + head.length;
@@ -65,10 +76,10 @@ function generalizedTime(ms: number): Uint8Array {
   const d = new Date(ms);
   const p2 = (n: number) => (n < 10 ? `0${n}` : String(n));
   const s = `${d.getUTCFullYear()}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}Z`;
-  const out = new Uint8Array(2 + s.length);
+  const out = Buffer.allocUnsafe(2 + s.length);
   out[0] = 0x18;
   out[1] = s.length;
-  for (let i = 0; i < s.length; i++) out[2 + i] = s.charCodeAt(i);
+  out.write(s, 2, 'latin1');
   return out;
 }
 
@@ -77,8 +88,8 @@ export function serialInteger(serialHex: string): Uint8Array {
   let hex = serialHex.toLowerCase().replace(/^0+(?=.)/, '');
   if (!/^[0-9a-f]+$/.test(hex)) throw new Error(`serial is not hex: ${JSON.stringify(serialHex)}`);
   if (hex.length % 2) hex = `0${hex}`;
-  const v = Buffer.from(hex, 'hex');
-  return v[0]! & 0x80 ? tlv(0x02, new Uint8Array([0]), v) : tlv(0x02, v);
+  const v = Buffer.from(hex, 'hex'); // pooled, like the other intermediate pieces
+  return v[0]! & 0x80 ? tlv(0x02, ZERO, v) : tlv(0x02, v);
 }
 
 export interface EncodeInput {
@@ -123,8 +134,8 @@ export class ResponseEncoder {
 
   /** The complete OCSPResponse around a signed ResponseData (ECDSA signatures in DER form). */
   wrap(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
-    const basic = tlv(0x30, tbs, this.signatureAlgorithm, tlv(0x03, new Uint8Array([0]), signature), this.certs);
-    return tlv(0x30, STATUS_SUCCESSFUL, tlv(0xa0, tlv(0x30, OID_BASIC, tlv(0x04, basic))));
+    const basic = tlv(0x30, tbs, this.signatureAlgorithm, tlv(0x03, ZERO, signature), this.certs);
+    return tlvInto(true, 0x30, [STATUS_SUCCESSFUL, tlv(0xa0, tlv(0x30, OID_BASIC, tlv(0x04, basic)))]);
   }
 
   private status(s: ResponseEntryStatus): Uint8Array {

@@ -1,0 +1,273 @@
+// The signing loop: plan -> sign in parallel -> store in batches, round after round.
+//
+// Parallelism is bounded by `concurrency` (the signer's session count): that many workers pull
+// from the planned list, so the token always has work while the main thread only encodes
+// (response-encoder.ts, a few µs) and starts operations. Never one at a time: a serial signer is
+// what let a large CA's responses expire. Store writes overlap signing (at most `maxPutsInFlight`
+// batches in flight, which is also the back-pressure when the store is slower than the HSM).
+import type { X509Certificate } from '@peculiar/x509';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import type { Registry } from 'prom-client';
+import { issuerHashes, type ResponseEntryStatus } from '../ocsp/index.js';
+import type { HashAlgorithm } from '../ocsp/oids.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { issuerIdFromKeyHash, type ResponseRecord, type ResponseStore } from '../store/index.js';
+import { lintResponderCert, type SigningIdentity } from './delegated-responder.js';
+import { SignerMetrics } from './metrics.js';
+import { createPlanner, type Backlog, type CertificateInfo, type ResponseInfo, type WorkItem, type WorkReason } from './planner.js';
+import { ResponseEncoder } from './response-encoder.js';
+import { loadResponses, SignerIdentityReader, signerSerialOf } from './store-view.js';
+
+export interface ResponseSignerOptions {
+  /** the CA whose certificates are answered for */
+  issuer: X509Certificate;
+  /** the key (and delegated certificate) to sign with, or a function asked at the start of each round (rotation) */
+  identity: SigningIdentity | ((now: Date) => SigningIdentity | Promise<SigningIdentity>);
+  /** the certificates of the issuer, read at the start of each round */
+  certificates: () => readonly CertificateInfo[] | Promise<readonly CertificateInfo[]>;
+  store: ResponseStore;
+  responseValidityMs: number;
+  refreshAgeMs: number;
+  /** signatures in flight: the PKCS#11 session count (default 4) */
+  concurrency?: number;
+  /** records per store.put (default 256) */
+  batchSize?: number;
+  maxPutsInFlight?: number;
+  /** at most this many signatures per round (default: all that are due) */
+  maxPerRound?: number;
+  /** thisUpdate = now - backdate, for clients whose clocks are behind (default 0) */
+  backdateMs?: number;
+  certIdHash?: HashAlgorithm;
+  responderIdBy?: 'name' | 'keyHash';
+  /** re-read the whole store this often, to see responses other signers wrote (default 5 min) */
+  rescanEveryMs?: number;
+  shard?: { index: number; count: number };
+  clock?: Clock;
+  registry?: Registry;
+  logger?: Logger;
+}
+
+export interface RoundResult {
+  planned: number;
+  signed: number;
+  failed: number;
+  byReason: Record<WorkReason, number>;
+  /** from the first signature started to the last record durable */
+  durationMs: number;
+  /** signatures per second over durationMs */
+  rate: number;
+  before: Backlog;
+  after: Backlog;
+}
+
+const REASONS: readonly WorkReason[] = ['status', 'new', 'refresh', 'signer'];
+
+export class ResponseSigner {
+  readonly issuerId: string;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly metrics: SignerMetrics | undefined;
+  private readonly ids: SignerIdentityReader;
+  private view: Map<string, ResponseInfo> | undefined;
+  private lastScan = -Infinity;
+  private encoder: { key: string; enc: ResponseEncoder } | undefined;
+  private lastCerts: readonly CertificateInfo[] = [];
+  private lastSignerSerial: string | undefined;
+
+  constructor(private readonly o: ResponseSignerOptions) {
+    this.issuerId = issuerIdFromKeyHash(issuerHashes(o.issuer, 'SHA-256').keyHash);
+    this.clock = o.clock ?? systemClock;
+    this.log = o.logger ?? pino({ level: 'silent' });
+    this.metrics = o.registry ? new SignerMetrics(o.registry) : undefined;
+    this.ids = new SignerIdentityReader(o.issuer.notAfter.getTime());
+    if (o.refreshAgeMs >= o.responseValidityMs) throw new Error('refreshAge must be shorter than responseValidity');
+  }
+
+  /** The backlog as of the last round's certificates and the current view of the store. */
+  backlog(now = this.clock.now()): Backlog {
+    return createPlanner(this.lastCerts, this.view ?? new Map(), this.policy(this.lastSignerSerial)).backlog(now);
+  }
+
+  /** One round: plan what is due now, sign it all, store it. */
+  async runOnce(): Promise<RoundResult> {
+    const now = this.clock.now();
+    const identity = await this.identityAt(now);
+    const signerSerial = identity.responderCert ? signerSerialOf(identity.responderCert) : undefined;
+    this.lastSignerSerial = signerSerial;
+    const enc = this.encoderFor(identity, signerSerial);
+    this.lastCerts = await this.o.certificates();
+    if (!this.view || now - this.lastScan >= (this.o.rescanEveryMs ?? 300_000)) {
+      this.view = await loadResponses(this.o.store, this.issuerId, this.ids);
+      this.lastScan = now;
+    }
+    const view = this.view;
+    const planner = createPlanner(this.lastCerts, view, this.policy(signerSerial));
+    const before = planner.backlog(now);
+    const work = planner.plan(now, this.o.maxPerRound);
+    this.metrics?.setBacklog(before);
+
+    const byReason: Record<WorkReason, number> = { status: 0, new: 0, refresh: 0, signer: 0 };
+    let failed = 0;
+    const started = performance.now();
+    const responderNotAfter = identity.responderCert?.notAfter.getTime() ?? Infinity;
+    const batchSize = this.o.batchSize ?? 256;
+    const maxPuts = this.o.maxPutsInFlight ?? 2;
+    const puts = new Set<Promise<void>>();
+    let batch: { rec: ResponseRecord; item: WorkItem }[] = [];
+
+    const flush = (): Promise<void> | undefined => {
+      if (batch.length === 0) return undefined;
+      const b = batch;
+      batch = [];
+      const t0 = performance.now();
+      const p: Promise<void> = this.o.store.put(b.map((x) => x.rec)).then(
+        () => {
+          this.metrics?.batchLatency.observe((performance.now() - t0) / 1000);
+          for (const { rec, item } of b) {
+            view.set(rec.serial, { serial: rec.serial, thisUpdate: rec.thisUpdate, nextUpdate: rec.nextUpdate, status: rec.status, signerNotAfter: responderNotAfter === Infinity ? this.o.issuer.notAfter.getTime() : responderNotAfter, ...(signerSerial !== undefined ? { signerSerial } : {}) });
+            byReason[item.reason]++;
+          }
+          for (const { item } of b) this.metrics?.signed(item.reason);
+        },
+        (e: unknown) => {
+          failed += b.length;
+          for (const { item } of b) this.metrics?.errors.inc({ reason: item.reason });
+          this.log.error({ err: e, serials: b.slice(0, 20).map((x) => x.item.serial), count: b.length }, 'store put failed; these responses will be signed again next round');
+        },
+      );
+      puts.add(p);
+      void p.finally(() => puts.delete(p));
+      return p;
+    };
+
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < work.length) {
+        const item = work[next++]!;
+        try {
+          const rec = await this.signOne(item, enc, responderNotAfter, identity);
+          batch.push({ rec, item });
+          if (item.reason === 'status') this.log.info({ serial: item.serial, status: rec.status, revoked: item.revoked }, 'signed status change');
+        } catch (e) {
+          failed++;
+          this.metrics?.errors.inc({ reason: item.reason });
+          this.log.warn({ err: e, serial: item.serial, reason: item.reason }, 'signing failed');
+        }
+        if (batch.length >= batchSize) {
+          flush();
+          // back-pressure: never more than maxPuts batches waiting on the store
+          while (puts.size > maxPuts) await Promise.race(puts);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.o.concurrency ?? 4, work.length)) }, worker));
+    flush();
+    await Promise.all(puts);
+
+    const durationMs = performance.now() - started;
+    const signed = REASONS.reduce((n, r) => n + byReason[r], 0);
+    const rate = signed > 0 ? signed / (durationMs / 1000) : 0;
+    if (signed > 0) this.metrics?.rate.set(rate);
+    this.metrics?.roundDuration.observe(durationMs / 1000);
+    const after = createPlanner(this.lastCerts, view, this.policy(signerSerial)).backlog(this.clock.now());
+    this.metrics?.setBacklog(after);
+    if (work.length > 0 || failed > 0) {
+      this.log.info(
+        { planned: work.length, signed, failed, byReason, rate: Math.round(rate), durationMs: Math.round(durationMs), backlog: after.due, newSerials: work.filter((w) => w.reason === 'new').slice(0, 10).map((w) => w.serial) },
+        'signing round',
+      );
+    }
+    return { planned: work.length, signed, failed, byReason, durationMs, rate, before, after };
+  }
+
+  /**
+   * Rounds until `signal` aborts: a round, then a pause of `intervalMs` (by the clock), or
+   * `errorBackoffMs` after a round that failed outright (HSM or store down).
+   */
+  async run(o: { intervalMs: number; errorBackoffMs?: number; signal?: AbortSignal; onRound?: (r: RoundResult | Error) => void }): Promise<void> {
+    while (!o.signal?.aborted) {
+      let pause = o.intervalMs;
+      try {
+        const r = await this.runOnce();
+        o.onRound?.(r);
+        // More due than one round takes: go again at once.
+        if (this.o.maxPerRound !== undefined && r.planned >= this.o.maxPerRound && r.failed === 0) pause = 0;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.log.error({ err }, 'signing round failed');
+        o.onRound?.(err);
+        pause = o.errorBackoffMs ?? Math.max(o.intervalMs, 5_000);
+      }
+      await this.sleep(pause, o.signal);
+    }
+  }
+
+  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const onAbort = () => {
+        t.cancel();
+        resolve();
+      };
+      const t = this.clock.setTimer(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private policy(signerSerial: string | undefined) {
+    return {
+      refreshAgeMs: this.o.refreshAgeMs,
+      responseValidityMs: this.o.responseValidityMs,
+      currentSignerSerial: signerSerial,
+      ...(this.o.shard ? { shard: this.o.shard } : {}),
+    };
+  }
+
+  private async identityAt(now: number): Promise<SigningIdentity> {
+    const id = typeof this.o.identity === 'function' ? await this.o.identity(new Date(now)) : this.o.identity;
+    if (id.responderCert) {
+      // Never sign under a responder certificate clients would reject.
+      const problems = lintResponderCert(id.responderCert, this.o.issuer, new Date(now));
+      if (problems.length) throw new Error(`delegated responder certificate unusable: ${problems.map((p) => p.message).join('; ')}`);
+    }
+    return id;
+  }
+
+  private encoderFor(id: SigningIdentity, signerSerial: string | undefined): ResponseEncoder {
+    const key = `${signerSerial ?? 'issuer'}/${id.signer.algorithm}`;
+    if (this.encoder?.key !== key) {
+      if (this.encoder) this.log.info({ signer: signerSerial ?? 'issuer', previous: this.encoder.key }, 'signing identity changed; responses of the previous signer will be re-signed');
+      if (id.responderCert) this.ids.remember(id.responderCert);
+      this.encoder = {
+        key,
+        enc: new ResponseEncoder({
+          issuer: this.o.issuer,
+          algorithm: id.signer.algorithm,
+          ...(id.responderCert ? { responderCert: id.responderCert } : {}),
+          ...(this.o.responderIdBy ? { responderIdBy: this.o.responderIdBy } : {}),
+          ...(this.o.certIdHash ? { certIdHash: this.o.certIdHash } : {}),
+        }),
+      };
+    }
+    return this.encoder.enc;
+  }
+
+  private async signOne(item: WorkItem, enc: ResponseEncoder, responderNotAfter: number, id: SigningIdentity): Promise<ResponseRecord> {
+    const now = this.clock.now();
+    const thisUpdate = now - (this.o.backdateMs ?? 0);
+    // A response must not outlive the certificate that signed it (rotation re-signs before then).
+    const nextUpdate = Math.min(thisUpdate + this.o.responseValidityMs, responderNotAfter);
+    const status: ResponseEntryStatus = item.revoked
+      ? { kind: 'revoked', revocationTime: new Date(item.revoked.time), ...(item.revoked.reason !== undefined ? { reason: item.revoked.reason } : {}) }
+      : { kind: 'good' };
+    const tbs = enc.tbs({ serial: item.serial, status, thisUpdate, nextUpdate, producedAt: now });
+    const der = enc.wrap(tbs, await id.signer.sign(tbs));
+    // The store keeps whole-second times, as the response carries them.
+    const sec = (t: number) => Math.floor(t / 1000) * 1000;
+    return { issuerId: this.issuerId, serial: item.serial, der, thisUpdate: sec(thisUpdate), nextUpdate: sec(nextUpdate), status: item.revoked ? 'revoked' : 'good' };
+  }
+}
