@@ -53,6 +53,15 @@ async function main(argv: string[]): Promise<number> {
       const { runProbe } = await import('./probe/main.js');
       return runProbe(rest);
     }
+    case 'signer': {
+      // Loaded on demand: only signer pods need pkcs11js.
+      const { runSignerCommand, signerUsage } = await import('./signer/cli.js');
+      if (rest.includes('-h') || rest.includes('--help')) {
+        process.stdout.write(`usage: ocsp-operator signer [flags]\n\n${signerUsage}`);
+        return 0;
+      }
+      return runSignerCommand(rest);
+    }
     case undefined:
     case '-h':
     case '--help':

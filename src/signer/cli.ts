@@ -1,0 +1,206 @@
+// `ocsp-operator signer`: pre-signs OCSP responses for every unexpired certificate in an OpenSSL
+// CA database into the response store, round after round (or once with --once).
+import { readFile } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { parseDuration } from '../api/duration.js';
+import { parsePemChain, softwareSigner, type OcspSigner } from '../ocsp/index.js';
+import { createLogger } from '../runtime/logger.js';
+import { startHealthServer } from '../runtime/health-server.js';
+import { EmbeddedStore, RedisWriter, type ResponseStore } from '../store/index.js';
+import { lintResponderCert, ResponderRotator, type SigningIdentity } from './delegated-responder.js';
+import { openPkcs11Signer } from './pkcs11-signer.js';
+import { ResponseSigner } from './signer.js';
+import { readIndexTxt } from './sources.js';
+import { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';
+
+export const signerUsage = `  signer       pre-sign OCSP responses for an issuer's certificates into the response store
+               --index PATH                 OpenSSL CA database (index.txt) listing the certificates
+               --ca-cert PATH               the issuer certificate (PEM; the first certificate is used)
+               key, one of:
+               --pkcs11-module PATH         (default /usr/lib/softhsm/libsofthsm2.so)
+                 --token-label L --key-label K
+                 --pin-env NAME | --pin-file PATH   (default: env OCSP_SIGNER_PIN)
+               --key-file PATH              a software key (PKCS#8/SEC1/PKCS#1 PEM)
+               --sessions N                 concurrent signatures / PKCS#11 sessions (default 4);
+                                            UV_THREADPOOL_SIZE is set from it (the command re-executes
+                                            itself when the variable is smaller)
+               delegated responder (optional):
+               --responder-cert PATH --responder-key PATH   sign with this responder certificate
+               --issue-responder            issue one from the CA key; --responder-validity (720h),
+                                            --responder-renew-before (168h)
+               store, one of:
+               --store-dir DIR              embedded store (DIR/responses.log)
+               --redis-url redis://HOST:PORT[/DB]
+               --validity DURATION          response validity (default 168h)
+               --refresh-age DURATION       re-sign responses this old (default 72h)
+               --interval DURATION          pause between rounds (default 10s)
+               --shard I/N                  sign only this signer's share of the serials
+               --once                       one round, then exit (non-zero if anything failed)
+               --metrics-addr HOST:PORT     /metrics, /healthz, /readyz (default: none)
+               --log-level LEVEL            (default info)
+`;
+
+export async function runSignerCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      index: { type: 'string' },
+      'ca-cert': { type: 'string' },
+      'pkcs11-module': { type: 'string', default: '/usr/lib/softhsm/libsofthsm2.so' },
+      'token-label': { type: 'string' },
+      'key-label': { type: 'string' },
+      'pin-env': { type: 'string', default: 'OCSP_SIGNER_PIN' },
+      'pin-file': { type: 'string' },
+      'key-file': { type: 'string' },
+      sessions: { type: 'string', default: '4' },
+      'responder-cert': { type: 'string' },
+      'responder-key': { type: 'string' },
+      'issue-responder': { type: 'boolean', default: false },
+      'responder-validity': { type: 'string', default: '720h' },
+      'responder-renew-before': { type: 'string', default: '168h' },
+      'store-dir': { type: 'string' },
+      'redis-url': { type: 'string' },
+      validity: { type: 'string', default: '168h' },
+      'refresh-age': { type: 'string', default: '72h' },
+      interval: { type: 'string', default: '10s' },
+      shard: { type: 'string' },
+      once: { type: 'boolean', default: false },
+      'metrics-addr': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+    strict: true,
+  });
+  const need = (name: keyof typeof v): string => {
+    const x = v[name];
+    if (typeof x !== 'string' || x === '') throw new Error(`signer: --${name} is required`);
+    return x;
+  };
+  const sessions = Number(v.sessions);
+  if (!Number.isInteger(sessions) || sessions < 1 || sessions > 256) throw new Error(`--sessions must be an integer 1..256, got ${JSON.stringify(v.sessions)}`);
+  // Before anything else: a threadpool smaller than the session count would serialise signing.
+  const child = ensureThreadpool(threadpoolSizeFor(sessions));
+  if (child) return child;
+
+  const log = createLogger({ level: v['log-level'], name: 'ocsp-signer' });
+  const indexPath = need('index');
+  const [issuer] = parsePemChain(await readFile(need('ca-cert')));
+  if (!issuer) throw new Error(`--ca-cert ${v['ca-cert']}: no certificate`);
+  const duration = (flag: 'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before'): number => {
+    try {
+      return parseDuration(v[flag]);
+    } catch {
+      throw new Error(`--${flag}: not a duration: ${JSON.stringify(v[flag])} (e.g. 168h, 90m, 10s)`);
+    }
+  };
+
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    // The CA key
+    let caSigner: OcspSigner;
+    if (v['key-file']) {
+      if (v['token-label'] || v['key-label']) throw new Error('give either --key-file or --token-label/--key-label, not both');
+      caSigner = softwareSigner(createPrivateKey(await readFile(v['key-file'])));
+    } else {
+      const pin = v['pin-file'] ? (await readFile(v['pin-file'], 'utf8')).trim() : process.env[v['pin-env']];
+      if (!pin) throw new Error(`no PIN: set ${v['pin-env']} or --pin-file`);
+      const p11 = openPkcs11Signer({ module: v['pkcs11-module'], tokenLabel: need('token-label'), keyLabel: need('key-label'), pin, sessions });
+      closers.push(() => p11.close());
+      caSigner = p11;
+    }
+
+    // Who signs responses
+    let identity: SigningIdentity | ((now: Date) => Promise<SigningIdentity>) = { signer: caSigner };
+    if (v['responder-cert'] || v['responder-key']) {
+      const [cert] = parsePemChain(await readFile(need('responder-cert')));
+      if (!cert) throw new Error(`--responder-cert ${v['responder-cert']}: no certificate`);
+      const problems = lintResponderCert(cert, issuer);
+      if (problems.length) throw new Error(`--responder-cert: ${problems.map((p) => p.message).join('; ')}`);
+      identity = { signer: softwareSigner(createPrivateKey(await readFile(need('responder-key')))), responderCert: cert };
+    } else if (v['issue-responder']) {
+      const rotator = new ResponderRotator(
+        { issuer, issuerSigner: caSigner, validityMs: duration('responder-validity'), renewBeforeMs: duration('responder-renew-before') },
+        (cert, prev) => log.info({ serial: cert.serialNumber, notAfter: cert.notAfter, previous: prev?.serialNumber }, 'issued delegated responder certificate'),
+      );
+      identity = (now) => rotator.current(now);
+    }
+
+    // The store
+    let store: ResponseStore;
+    if (v['store-dir'] && v['redis-url']) throw new Error('give either --store-dir or --redis-url, not both');
+    if (v['redis-url']) {
+      const u = new URL(v['redis-url']);
+      store = new RedisWriter({
+        redis: {
+          host: u.hostname,
+          port: Number(u.port || 6379),
+          ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+          ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+          ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+          ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+        },
+      });
+    } else {
+      store = await EmbeddedStore.open({ path: join(need('store-dir'), 'responses.log') });
+    }
+    closers.unshift(() => store.close());
+
+    let shard: { index: number; count: number } | undefined;
+    if (v.shard) {
+      const m = /^(\d+)\/(\d+)$/.exec(v.shard);
+      if (!m || Number(m[1]) >= Number(m[2])) throw new Error(`--shard must be I/N with I < N, got ${JSON.stringify(v.shard)}`);
+      shard = { index: Number(m[1]), count: Number(m[2]) };
+    }
+
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const signer = new ResponseSigner({
+      issuer,
+      identity,
+      certificates: async () => {
+        const r = await readIndexTxt(indexPath);
+        for (const p of r.problems) log.warn({ file: indexPath, line: p.line }, p.message);
+        return r.certificates;
+      },
+      store,
+      responseValidityMs: duration('validity'),
+      refreshAgeMs: duration('refresh-age'),
+      concurrency: sessions,
+      registry,
+      logger: log,
+      ...(shard ? { shard } : {}),
+    });
+    log.info({ issuer: issuer.subject, sessions, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)', algorithm: caSigner.algorithm }, 'signer starting');
+
+    if (v.once) {
+      const r = await signer.runOnce();
+      process.stdout.write(`${JSON.stringify({ planned: r.planned, signed: r.signed, failed: r.failed, byReason: r.byReason, rate: Math.round(r.rate), durationMs: Math.round(r.durationMs), backlog: r.after.due })}\n`);
+      return r.failed > 0 ? 1 : 0;
+    }
+
+    let lastRound = Date.now();
+    if (v['metrics-addr']) {
+      const [host, port] = v['metrics-addr'].split(/:(?=\d+$)/);
+      const server = await startHealthServer({
+        host: host || '0.0.0.0',
+        port: Number(port),
+        registry,
+        // alive while rounds keep turning (a stuck HSM call stops them)
+        healthz: [() => Date.now() - lastRound < Math.max(10 * duration('interval'), 300_000) || 'no signing round finished recently'],
+        readyz: [() => true],
+      });
+      closers.unshift(() => server.close());
+    }
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    await signer.run({ intervalMs: duration('interval'), signal: ac.signal, onRound: () => (lastRound = Date.now()) });
+    log.info('signer stopping');
+    return 0;
+  } finally {
+    for (const c of closers) await c().catch(() => undefined);
+  }
+}
