@@ -3,7 +3,7 @@
 # and client), redis-server (the store at scale), haproxy and nginx (staple consumers), softhsm2
 # (the HSM), wrk (load generator), curl. Idempotent: installs only what is missing.
 set -euo pipefail
-packages=(openssl redis-server haproxy nginx-light softhsm2 opensc wrk curl)
+packages=(openssl redis-server haproxy nginx-light softhsm2 opensc wrk curl shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
