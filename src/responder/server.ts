@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { errorResponse, OcspInputError } from '../ocsp/index.js';
 import { cacheHeaders, errorHeaders, type HeaderPolicy } from './cache-headers.js';
+import { noneMatch, rawHeader } from './conditional.js';
 import { resolveConfig, type ResolvedConfig, type ResponderConfig } from './config.js';
 import { IssuerIndex } from './issuers.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -149,7 +150,7 @@ class Handler {
 
   private post(req: IncomingMessage, res: ServerResponse, start: number): void {
     const max = this.cfg.maxBodyBytes;
-    const declared = req.headers['content-length'];
+    const declared = rawHeader(req.rawHeaders, 'content-length');
     if (declared !== undefined && !(Number(declared) <= max)) {
       this.tooLarge(req, res, start);
       return;
@@ -204,7 +205,7 @@ class Handler {
       return;
     }
     const h = cacheHeaders(found, this.cfg.now(), this.policy);
-    if (req.headers['if-none-match'] === found.etag) {
+    if (noneMatch(rawHeader(req.rawHeaders, 'if-none-match'), found.etag)) {
       res.writeHead(304, h.notModified);
       res.end();
       this.done(method, 'not_modified', start);
