@@ -46,7 +46,10 @@ http {
     } catch (e) {
       last = String(e); // not up yet
     }
-    if (Date.now() > deadline) throw new Error(`nginx did not start (${last}): ${err}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL'); // the master; its workers exit when it is gone
+      throw new Error(`nginx did not start (${last}): ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
