@@ -32,7 +32,15 @@ http {
   // nginx workers drop privileges when started as root: let them read the file.
   await chmod(dir, 0o755);
   await chmod(join(dir, derFile), 0o644);
-  const proc = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group, so that master and workers can be killed together if it misbehaves.
+  const proc = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const killGroup = (): void => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const deadline = Date.now() + 10_000;
@@ -47,7 +55,7 @@ http {
       last = String(e); // not up yet
     }
     if (Date.now() > deadline) {
-      proc.kill('SIGKILL'); // the master; its workers exit when it is gone
+      killGroup();
       throw new Error(`nginx did not start (${last}): ${err}`);
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -59,7 +67,7 @@ http {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGQUIT');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 3_000);
+      const t = setTimeout(killGroup, 3_000);
       await exited;
       clearTimeout(t);
     },
