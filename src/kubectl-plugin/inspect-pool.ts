@@ -80,8 +80,8 @@ export async function inspectPool(conn: Connection, name: string, now: Date): Pr
         ['signing', spec.signing.pkcs11 ? `PKCS#11 token ${spec.signing.pkcs11.tokenLabel}, key ${spec.signing.pkcs11.keyLabel}, ${spec.signing.pkcs11.sessions} sessions` : `software key (Secret ${spec.signing.softwareKey?.secretName ?? '?'})`],
         ['validity', `${spec.responseValidity}, re-signed at ${spec.refreshAge}`],
         ['store', spec.store.type === 'Redis' ? `Redis ${spec.store.redis?.primaryURL ?? ''} + ${spec.store.redis?.replicaURLs?.length ?? 0} replica(s)` : 'Embedded'],
-        ['responders', `${spec.responder.replicas} replica(s), max replication lag ${spec.responder.maxReplicationLag}`],
-        ['signers', `${spec.signers.minReplicas}..${spec.signers.maxReplicas}, drain within ${spec.signers.targetDrainTime}`],
+        ['responder pods', `${spec.responder.replicas} replica(s), max replication lag ${spec.responder.maxReplicationLag}`],
+        ['signer scaling', `${spec.signers.minReplicas}..${spec.signers.maxReplicas} pods, drain the backlog within ${spec.signers.targetDrainTime}`],
       ],
     ],
   ];

@@ -59,8 +59,8 @@ export async function inspectStaple(conn: Connection, name: string, now: Date): 
     rows.push([
       'Status',
       [
-        ['certificate', c ? `${c.serial ?? '?'} ${c.subject ?? ''} (not after ${c.notAfter ?? '?'})`.trim() : 'none'],
-        ['staple', sp ? `${sp.certStatus ?? '?'}; this update ${sp.thisUpdate ?? '?'}; next update ${sp.nextUpdate ?? '?'}` : 'none'],
+        ['certificate', c ? [c.serial ?? '?', c.subject, c.notAfter ? `(not after ${c.notAfter})` : undefined].filter(Boolean).join(' ') : 'none'],
+        ['staple', sp ? [sp.certStatus ?? '?', sp.thisUpdate ? `this update ${sp.thisUpdate}` : undefined, sp.nextUpdate ? `next update ${sp.nextUpdate}` : undefined].filter(Boolean).join('; ') : 'none'],
         ['signer', sp?.signer ? `${sp.signer.subject ?? '?'}${sp.signer.delegated ? ` (delegated, until ${sp.signer.notAfter ?? '?'})` : ''}` : undefined],
         ['usable until', when(sp?.usableUntil, now)],
         ['next refresh', when(st.nextRefreshTime, now)],
