@@ -217,17 +217,19 @@ class SessionPoolSigner implements Pkcs11Signer {
     if (this.closing) throw new Error(`PKCS#11 signer for token "${this.tokenLabel}" key "${this.keyLabel}" is closed`);
     const data = this.info.hash ? createHash(this.info.hash).update(tbs).digest() : Buffer.from(tbs.buffer, tbs.byteOffset, tbs.byteLength);
     const s = this.acquire() ?? (await new Promise<{ session: Handle; out: Buffer }>((r) => this.waiters.push(r)));
+    let raw: Uint8Array;
     try {
       const lib = this.mod.lib;
       lib.C_SignInit(s.session, this.info.mechanism, this.key);
-      const sig = await lib.C_SignAsync(s.session, data, s.out);
-      // `sig` is a view of the session's buffer: convert or copy before the session is reused.
-      return this.info.hash ? ecdsaRawToDer(sig) : new Uint8Array(sig);
+      // `sig` is a view of the session's buffer: copy it out before the session is reused.
+      raw = new Uint8Array(await lib.C_SignAsync(s.session, data, s.out));
     } catch (e) {
       throw new Error(`PKCS#11 token "${this.tokenLabel}" key "${this.keyLabel}": signing failed: ${errorText(e)}`);
     } finally {
+      // Hand the session on before converting: the next operation starts a little earlier.
       this.releaseSession(s);
     }
+    return this.info.hash ? ecdsaRawToDer(raw) : raw;
   }
 
   private acquire(): { session: Handle; out: Buffer } | undefined {

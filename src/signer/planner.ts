@@ -71,6 +71,8 @@ export interface Planner {
   /** The work due at `now`, most urgent first; `limit` bounds the list (the sort is still global). */
   plan(now: number, limit?: number): WorkItem[];
   backlog(now: number): Backlog;
+  /** plan and backlog in one pass over the certificates */
+  evaluate(now: number, limit?: number): { work: WorkItem[]; backlog: Backlog };
 }
 
 interface Candidate extends WorkItem {
@@ -85,59 +87,64 @@ function shardOf(serial: string, count: number): number {
   return (h >>> 0) % count;
 }
 
+function emptyBacklog(): Backlog {
+  return { certificates: 0, due: 0, missing: 0, status: 0, refresh: 0, signer: 0, revoked: 0, oldestAgeMs: undefined, oldestSerial: undefined };
+}
+
 export function createPlanner(certificates: Iterable<CertificateInfo>, responses: ReadonlyMap<string, ResponseInfo>, policy: PlannerPolicy): Planner {
   const certs = [...certificates];
   const margin = policy.responseValidityMs - policy.refreshAgeMs;
+  const sharded = policy.shard !== undefined && policy.shard.count > 1;
+  // classify() writes its tie-break key here instead of allocating: it runs for every certificate
+  // of the issuer several times per round, and most of them are not due.
+  let key = 0;
 
-  function classify(c: CertificateInfo, r: ResponseInfo | undefined, now: number): Candidate | undefined {
-    const base = c.revoked ? { serial: c.serial, revoked: c.revoked } : { serial: c.serial };
-    if (c.revoked && r?.status !== 'revoked') return { ...base, reason: 'status', key: c.revoked.time };
+  function classify(c: CertificateInfo, r: ResponseInfo | undefined, now: number): WorkReason | undefined {
+    if (c.revoked && r?.status !== 'revoked') return (key = c.revoked.time), 'status';
     // lifted revocations after new ones: serving `good` late is safer than serving `revoked` late
-    if (!c.revoked && r?.status === 'revoked') return { ...base, reason: 'status', key: Number.MAX_SAFE_INTEGER };
-    if (!r) return { ...base, reason: 'new', key: 0 };
-    if (now - r.thisUpdate >= policy.refreshAgeMs || r.nextUpdate - now <= margin) return { ...base, reason: 'refresh', key: r.thisUpdate };
-    if (r.signerSerial !== policy.currentSignerSerial || r.signerNotAfter < r.nextUpdate) return { ...base, reason: 'signer', key: r.signerNotAfter };
+    if (!c.revoked && r?.status === 'revoked') return (key = Number.MAX_SAFE_INTEGER), 'status';
+    if (!r) return (key = 0), 'new';
+    if (now - r.thisUpdate >= policy.refreshAgeMs || r.nextUpdate - now <= margin) return (key = r.thisUpdate), 'refresh';
+    if (r.signerSerial !== policy.currentSignerSerial || r.signerNotAfter < r.nextUpdate) return (key = r.signerNotAfter), 'signer';
     return undefined;
   }
 
   function mine(c: CertificateInfo, now: number): boolean {
     if (c.notAfter <= now) return false;
-    return !policy.shard || policy.shard.count <= 1 || shardOf(c.serial, policy.shard.count) === policy.shard.index;
+    return !sharded || shardOf(c.serial, policy.shard!.count) === policy.shard!.index;
+  }
+
+  function run(now: number, limit: number, wantWork: boolean): { work: WorkItem[]; backlog: Backlog } {
+    const out: Candidate[] = [];
+    const b = emptyBacklog();
+    let oldest = Infinity;
+    for (const c of certs) {
+      if (!mine(c, now)) continue;
+      b.certificates++;
+      if (c.revoked) b.revoked++;
+      const r = responses.get(c.serial);
+      if (r && r.thisUpdate < oldest) {
+        oldest = r.thisUpdate;
+        b.oldestSerial = c.serial;
+      }
+      const reason = classify(c, r, now);
+      if (reason === undefined) continue;
+      b.due++;
+      if (!r) b.missing++;
+      if (reason !== 'new') b[reason]++;
+      if (wantWork) out.push(c.revoked ? { serial: c.serial, reason, revoked: c.revoked, key } : { serial: c.serial, reason, key });
+    }
+    if (oldest !== Infinity) b.oldestAgeMs = now - oldest;
+    // Array.prototype.sort is stable: within a rank and key, input order is kept.
+    out.sort((x, y) => RANK[x.reason] - RANK[y.reason] || x.key - y.key);
+    if (out.length > limit) out.length = limit;
+    const work: WorkItem[] = out.map((w) => (w.revoked ? { serial: w.serial, reason: w.reason, revoked: w.revoked } : { serial: w.serial, reason: w.reason }));
+    return { work, backlog: b };
   }
 
   return {
-    plan(now, limit = Infinity) {
-      const out: Candidate[] = [];
-      for (const c of certs) {
-        if (!mine(c, now)) continue;
-        const w = classify(c, responses.get(c.serial), now);
-        if (w) out.push(w);
-      }
-      // Array.prototype.sort is stable: within a rank and key, input order is kept.
-      out.sort((a, b) => RANK[a.reason] - RANK[b.reason] || a.key - b.key);
-      const cut = out.length > limit ? out.slice(0, limit) : out;
-      return cut.map(({ key: _key, ...w }) => w);
-    },
-    backlog(now) {
-      const b: Backlog = { certificates: 0, due: 0, missing: 0, status: 0, refresh: 0, signer: 0, revoked: 0, oldestAgeMs: undefined, oldestSerial: undefined };
-      let oldest = Infinity;
-      for (const c of certs) {
-        if (!mine(c, now)) continue;
-        b.certificates++;
-        if (c.revoked) b.revoked++;
-        const r = responses.get(c.serial);
-        if (r && r.thisUpdate < oldest) {
-          oldest = r.thisUpdate;
-          b.oldestSerial = c.serial;
-        }
-        const w = classify(c, r, now);
-        if (!w) continue;
-        b.due++;
-        if (!r) b.missing++;
-        if (w.reason !== 'new') b[w.reason]++;
-      }
-      if (oldest !== Infinity) b.oldestAgeMs = now - oldest;
-      return b;
-    },
+    plan: (now, limit = Infinity) => run(now, limit, true).work,
+    backlog: (now) => run(now, 0, false).backlog,
+    evaluate: (now, limit = Infinity) => run(now, limit, true),
   };
 }

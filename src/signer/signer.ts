@@ -103,8 +103,7 @@ export class ResponseSigner {
     }
     const view = this.view;
     const planner = createPlanner(this.lastCerts, view, this.policy(signerSerial));
-    const before = planner.backlog(now);
-    const work = planner.plan(now, this.o.maxPerRound);
+    const { work, backlog: before } = planner.evaluate(now, this.o.maxPerRound);
     this.metrics?.setBacklog(before);
 
     const byReason: Record<WorkReason, number> = { status: 0, new: 0, refresh: 0, signer: 0 };
@@ -161,7 +160,9 @@ export class ResponseSigner {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.o.concurrency ?? 4, work.length)) }, worker));
+    // Two workers per session: while one waits for its signature, the other has its next response
+    // encoded and queued for the session, so a session never idles while the main thread encodes.
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(2 * (this.o.concurrency ?? 4), work.length)) }, worker));
     flush();
     await Promise.all(puts);
 

@@ -88,10 +88,11 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     expect(r.after.due).toBe(0);
     // Signing runs off the main thread: timers keep firing while thousands of signatures run. A
     // signer that blocked would show a delay near the whole round. The bound is loose because this
-    // 2-core machine is shared (4 SoftHSM threads, V8's GC helpers, other test workers): typical
-    // p99 here is 15-60 ms, and the OS, not this code, makes the tail.
-    expect(p99).toBeLessThan(150);
-    expect(p99).toBeLessThan(r.durationMs / 2);
+    // 2-core machine is shared (4 SoftHSM threads, V8's GC helpers, the other test worker, other
+    // processes): p99 here is 15-60 ms when the machine is quiet, ~100 ms under a load average of
+    // 12, and the OS scheduler, not this code, makes that tail.
+    expect(p99).toBeLessThan(250);
+    expect(p99).toBeLessThan(r.durationMs / 3);
 
     // Every stored response verifies for its certificate, with the right status.
     expect((await store.stats()).count).toBe(N);
