@@ -34,7 +34,7 @@ describe('helm lint and the values schema', () => {
   it.each<[string, Values]>([
     ['default values', {}],
     ['namespaced mode', { json: { watchNamespaces: ['team-a', 'team-b'] } }],
-    ['monitoring on', { set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.responders.enabled': true } }],
+    ['monitoring on', { set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }],
     ['no leader election, one replica', { set: { replicaCount: 1, 'leaderElection.enabled': false } }],
   ])('helm lint --strict passes with %s', async (_name, values) => {
     const r = await helm(['lint', '--strict', CHART_DIR, ...valueArgs(values)]);
@@ -203,9 +203,9 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     expect(ofKind(objs, 'Role')).toHaveLength(3);
   });
 
-  it('everything on: ServiceMonitor, PrometheusRule with the responder alerts, digest-pinned image', async () => {
+  it('everything on: ServiceMonitor, PrometheusRule with the signer and responder alerts, digest-pinned image', async () => {
     const objs = await serverDryRun('mon', () => ({
-      set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.responders.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
+      set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
     }));
     expect(ofKind(objs, 'PrometheusRule')).toHaveLength(1);
     expect(deploymentOf(objs).container.image).toBe(`ocsp-operator@sha256:${'a'.repeat(64)}`);

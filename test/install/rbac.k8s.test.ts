@@ -4,6 +4,7 @@
 // Deployment gives it. In both modes it does its whole job (staple, status, Events, Lease,
 // automatic staples, cert-manager reissue); in namespaced mode it is denied Secrets elsewhere.
 // Then the PrometheusRule's metric names are checked against what the running processes export.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +19,10 @@ import { CertificateType } from '../../src/staple/reissue.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { EmbeddedStore } from '../../src/store/index.js';
 import { createNamespace, kubeClient, kubeconfigPath, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, type OperatorProcess } from '../support/kube.js';
+import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
-import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, waitForReason } from '../support/staple-harness.js';
 import { deploymentOf, helmBinary, helmTemplate, ofKind, parseManifests, type RenderedObject } from './helm.js';
 
@@ -287,11 +289,17 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
   });
 });
 
-describe('the PrometheusRule uses only metrics that the processes export', () => {
+describe('the PrometheusRule uses only metrics that the processes export (operator, signer, responder)', () => {
   let dir: string;
   let store: EmbeddedStore | undefined;
   let responder: Awaited<ReturnType<typeof startResponder>> | undefined;
+  let signer: ChildProcess | undefined;
   afterAll(async () => {
+    if (signer && signer.exitCode === null) {
+      const exited = new Promise((r) => signer?.once('exit', r));
+      signer.kill('SIGTERM');
+      await exited;
+    }
     await responder?.close();
     await store?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -302,20 +310,42 @@ describe('the PrometheusRule uses only metrics that the processes export', () =>
     return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? ''));
   }
 
-  it('every ocsp_operator_* name in the rules is in the operator\'s /metrics, every ocsp_responder_* in a responder\'s', async () => {
+  it('every ocsp_operator_* name in the rules is in the operator\'s /metrics, every ocsp_signer_* in a signer\'s, every ocsp_responder_* in a responder\'s', async () => {
     expect(operatorMetrics, 'the cluster-wide operator was scraped after stapling').toContain('ocsp_operator_staple_expiry_seconds{');
     dir = await mkdtemp(join(tmpdir(), 'ocsp-rule-'));
     store = await EmbeddedStore.open({ path: join(dir, 'responses.log') });
     responder = await startResponder({ store, issuers: [ca.cert], lagPolicy: 'Unauthorized', logLevel: 'silent' });
     const responderMetrics = await (await fetch(new URL('/metrics', responder.url))).text();
 
-    const objs = parseManifests(await helmTemplate('rules', 'monitoring', { set: { 'prometheusRule.enabled': true, 'prometheusRule.responders.enabled': true } }));
+    // a signer as a pool runs it (`ocsp-operator signer`), with a software key and /metrics
+    const other = await issueLeaf(ca, { dnsNames: ['signed.test'] });
+    await writeFile(join(dir, 'index.txt'), indexTxt([{ cert: other.cert, status: 'V' }]));
+    await writeFile(join(dir, 'index.txt.attr'), 'unique_subject = no\n');
+    await writeFile(join(dir, 'ca.pem'), ca.certPem);
+    await writeFile(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+    const port = await freePort();
+    signer = spawn(process.execPath, [
+      join(repoRoot(), 'dist', 'src', 'cli.js'), 'signer', '--index', join(dir, 'index.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'),
+      '--store-dir', join(dir, 'signer-store'), '--metrics-addr', `127.0.0.1:${port}`, '--interval', '1s', '--log-level', 'warn',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let signerOut = '';
+    signer.stdout?.on('data', (d: Buffer) => (signerOut += d.toString()));
+    signer.stderr?.on('data', (d: Buffer) => (signerOut += d.toString()));
+    const signerMetrics = await waitFor('the signer\'s /metrics after a round', async () => {
+      if (signer?.exitCode !== null) throw new Error(`signer exited with ${signer?.exitCode}: ${signerOut}`);
+      const t = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text();
+      return t && /^ocsp_signer_signatures_total\{[^}]*\} [1-9]/m.test(t) ? t : undefined;
+    }, 30_000);
+
+    const objs = parseManifests(await helmTemplate('rules', 'monitoring', { set: { 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }));
     const [rule] = ofKind(objs, 'PrometheusRule');
     const groups = (rule?.spec as { groups: Array<{ rules: Array<{ alert: string; expr: string | number }> }> }).groups;
     const exprs = groups.flatMap((g) => g.rules.map((r) => ({ alert: r.alert, expr: String(r.expr) })));
-    expect(exprs.length).toBeGreaterThanOrEqual(10);
+    expect(exprs.length).toBeGreaterThanOrEqual(15);
+    expect(groups.map((g) => (g as { name?: string }).name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.signers', 'ocsp-operator.responders']);
     const operator = families(operatorMetrics);
     const resp = families(responderMetrics);
+    const sign = families(signerMetrics);
     const missing: string[] = [];
     const used = new Set<string>();
     for (const { alert, expr } of exprs) {
@@ -323,7 +353,7 @@ describe('the PrometheusRule uses only metrics that the processes export', () =>
       expect(names.length, `${alert} uses no operator metric: ${expr}`).toBeGreaterThan(0);
       for (const n of names) {
         used.add(n);
-        const exported = n.startsWith('ocsp_responder_') ? resp : operator;
+        const exported = n.startsWith('ocsp_responder_') ? resp : n.startsWith('ocsp_signer_') ? sign : operator;
         if (!exported.has(n)) missing.push(`${alert}: ${n}`);
       }
     }
