@@ -12,7 +12,10 @@
 //   fetches        the operator's own counter of OCSP fetches (a duplicate fetch shows here)
 //
 //   npx tsc -p tsconfig.json && node dist/bench/staples.js [--count N] [--workers W] [--rounds R]
-//     [--nmin M] [--no-xargs] [--keep]
+//     [--nmin M] [--refresh-rounds K] [--idle-s S --resync-ms MS] [--no-xargs] [--keep]
+//   --refresh-rounds K  rounds (from the first) that also time one refresh of every staple (default 1)
+//   --idle-s S          then wait S seconds and count what the operator writes with nothing to do
+//   --resync-ms MS      the operator's --resync (full relist period; its default is 10 minutes)
 import '../src/ocsp/reflect-polyfill.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -39,7 +42,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '2' },
     nmin: { type: 'string', default: '60' },
     'no-xargs': { type: 'boolean', default: false },
-    'no-refresh': { type: 'boolean', default: false },
+    'refresh-rounds': { type: 'string', default: '1' },
     'idle-s': { type: 'string', default: '0' },
     'resync-ms': { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -50,7 +53,7 @@ const N = positiveInt(flags.count, '--count');
 const WORKERS = positiveInt(flags.workers, '--workers');
 const ROUNDS = positiveInt(flags.rounds, '--rounds');
 const NMIN = positiveInt(flags.nmin, '--nmin');
-const REFRESH = !flags['no-refresh'];
+const REFRESH_ROUNDS = Number(flags['refresh-rounds']);
 const IDLE_S = Number(flags['idle-s']);
 const RESYNC_MS = flags['resync-ms'] === undefined ? undefined : positiveInt(flags['resync-ms'], '--resync-ms');
 const CREATE_CONCURRENCY = 32;
@@ -440,6 +443,8 @@ async function logCounts(path: string): Promise<Map<string, number>> {
 interface Phase {
   name: string;
   seconds: number;
+  /** from the end of the phase (all Ready / all refreshed) until the work queue was empty and writes stopped */
+  settleS: number;
   writes: WriteCounts;
   operatorWrites: number;
   otherWrites: number;
@@ -540,15 +545,27 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   const endPhase = async (name: string, seconds: number, quietMs = 6_000): Promise<Phase> => {
     let after = writeCounts(await apiserverText(kc, '/metrics'));
     let stableSince = Date.now();
-    const quietDeadline = Date.now() + 120_000;
-    while (Date.now() - stableSince < quietMs && Date.now() < quietDeadline) {
+    const since = Date.now();
+    const quietDeadline = Date.now() + Math.max(120_000, N * 60);
+    let lastLog = Date.now();
+    let metrics = operatorMetrics(await httpText(metricsUrl));
+    // Quiet: the operator's work queue is empty and none of its writes landed for quietMs.
+    while ((metrics.queueDepth > 0 || Date.now() - stableSince < quietMs) && Date.now() < quietDeadline) {
       await sleep(2_000);
-      sampleProc();
+      const s = sampleProc();
       const now = writeCounts(await apiserverText(kc, '/metrics'));
-      if (totalWrites(diffCounts(after, now), (r) => OPERATOR_RESOURCES.has(r)) > 0) stableSince = Date.now();
+      const moved = totalWrites(diffCounts(after, now), (r) => OPERATOR_RESOURCES.has(r));
+      if (moved > 0) stableSince = Date.now();
       after = now;
+      metrics = operatorMetrics(await httpText(metricsUrl));
+      if (Date.now() - lastLog >= 10_000) {
+        log(`${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s after the ${name}: queue ${metrics.queueDepth}, reconciles ${metrics.reconciles}, ` +
+          `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB`);
+        lastLog = Date.now();
+      }
     }
-    const metrics = operatorMetrics(await httpText(metricsUrl));
+    if (Date.now() >= quietDeadline) log(`${tag} the operator was still busy ${((Date.now() - since) / 1000).toFixed(0)}s after the ${name}; counting up to now`);
+    const settleS = (Date.now() - since) / 1000;
     const m0 = phaseStart.metrics ?? { fetchOk: 0, fetchAll: 0, secretWrites: 0, reconciles: 0, reconcileErrors: 0, queueDepth: 0 };
     const writes = diffCounts(phaseStart.writes, after);
     const changes = tracker.takeChanges();
@@ -562,6 +579,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     const phase: Phase = {
       name,
       seconds,
+      settleS,
       writes,
       operatorWrites,
       otherWrites,
@@ -587,7 +605,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   // response's validity away (30 min with -nmin 60); the benchmark moves it to now with a status
   // patch, so the operator runs the same refresh path now instead of in half an hour. Those
   // patches are this benchmark's writes (PATCH; the operator PUTs status) and are not counted.
-  if (REFRESH) {
+  if (round <= REFRESH_ROUNDS) {
     tracker.markBaseline();
     const due = new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const waveStart = Date.now();
@@ -735,7 +753,7 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
     console.log(`  operator CPU         ${o.cpuSeconds.toFixed(1)} s user+sys over the whole run`);
     console.log(`  staple Secrets with tls.ocsp-staple at the end: ${o.stapledSecrets}/${N}`);
     for (const p of o.phases) {
-      console.log(`  -- ${p.name}: ${p.seconds.toFixed(1)} s${p.name === 'idle' ? '' : ` (${(N / p.seconds).toFixed(0)} staples/s)`}`);
+      console.log(`  -- ${p.name}: ${p.seconds.toFixed(1)} s${p.name === 'idle' ? '' : ` (${(N / p.seconds).toFixed(0)} staples/s), then ${p.settleS.toFixed(0)} s until the work queue was empty and writes stopped`}`);
       console.log(`     OCSP fetches       ${p.fetchAll} (ok ${p.fetchOk}) = ${(p.fetchAll / N).toFixed(2)} per staple; reconciles ${p.reconciles} (errors ${p.reconcileErrors}) = ${(p.reconciles / N).toFixed(2)} per staple`);
       console.log(`     apiserver writes   ${p.operatorWrites} by the operator = ${(p.operatorWrites / N).toFixed(2)} per staple` +
         `${p.fetchOk ? `, ${(p.operatorWrites / p.fetchOk).toFixed(2)} per successful fetch` : ''} (apiserver's own: ${p.otherWrites})`);
@@ -784,15 +802,18 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
 
 async function main(): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        console.error(`cleanup: ${String(err)}`);
+  // One cleanup, whoever asks first (a signal, or main's finally); both wait for it to finish.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const c of cleanups.splice(0).reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          console.error(`cleanup: ${String(err)}`);
+        }
       }
-    }
-  };
+    })());
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
@@ -836,4 +857,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});
