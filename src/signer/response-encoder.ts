@@ -5,7 +5,8 @@
 // P-256 signature in ~130 µs of CPU: the encoder would cost more than the HSM and cap the pipeline
 // near 20% of the backend. For a pre-signing responder pool everything but the serial, the status
 // and the times is the same in every response of an issuer, so it is encoded once here and each
-// response is a few byte copies (a few µs). The output is byte-identical to signOcspResponse for
+// response is a few byte copies into one buffer, with the time fields (the same for every response
+// signed in the same second) encoded once. The output is byte-identical to signOcspResponse for
 // the same input (test/signer/response-encoder.test.ts checks this with a deterministic key).
 import '../ocsp/reflect-polyfill.js';
 import { createHash } from 'node:crypto';
@@ -36,34 +37,14 @@ const STATUS_SUCCESSFUL = new Uint8Array([0x0a, 0x01, 0x00]);
 const OID_BASIC = new Uint8Array([0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]);
 const GOOD = new Uint8Array([0x80, 0x00]);
 const UNKNOWN = new Uint8Array([0x82, 0x00]);
-const ZERO = new Uint8Array([0]);
 
-function lengthBytes(n: number): number[] {
-  if (n < 0x80) return [n];
-  if (n < 0x100) return [0x81, n];
-  if (n < 0x10000) return [0x82, n >> 8, n & 0xff];
-  return [0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-}
 
-/**
- * One TLV around the concatenation of `parts`. Intermediate pieces come from Buffer's shared slab
- * (allocUnsafe): thousands of small ArrayBuffers per second make every scavenge slow, and a
- * scavenge is an event-loop pause. Only the final response gets its own buffer (`own`), so a
- * stored response never pins a slab full of garbage.
- */
+/** One TLV around the concatenation of `parts` (construction-time pieces only). */
 function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  return tlvInto(false, tag, parts);
-}
-
-function tlvInto(own: boolean, tag: number, parts: Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const head = lengthBytes(len);
-  const size = 1 + head.length + len;
-  const out = own ? new Uint8Array(size) : Buffer.allocUnsafe(size);
-  out[0] = tag;
-  out.set(head, 1);
-  let o = 1 + head.length;
+  const out = new Uint8Array(headerSize(len) + len);
+  let o = header(out, 0, tag, len);
   for (const p of parts) {
     out.set(p, o);
     o += p.length;
@@ -71,25 +52,32 @@ function tlvInto(own: boolean, tag: number, parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+const HEX = /^[0-9a-fA-F]+$/;
+
+function headerSize(len: number): number {
+  return len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : 5;
+}
+
+/** Writes tag and length at `o`; returns the offset after them. */
+function header(out: Uint8Array, o: number, tag: number, len: number): number {
+  out[o++] = tag;
+  if (len < 0x80) out[o++] = len;
+  else if (len < 0x100) (out[o++] = 0x81), (out[o++] = len);
+  else if (len < 0x10000) (out[o++] = 0x82), (out[o++] = len >> 8), (out[o++] = len & 0xff);
+  else (out[o++] = 0x83), (out[o++] = (len >> 16) & 0xff), (out[o++] = (len >> 8) & 0xff), (out[o++] = len & 0xff);
+  return o;
+}
+
 /** GeneralizedTime YYYYMMDDHHMMSSZ, whole seconds (what signOcspResponse writes). */
 function generalizedTime(ms: number): Uint8Array {
   const d = new Date(ms);
   const p2 = (n: number) => (n < 10 ? `0${n}` : String(n));
   const s = `${d.getUTCFullYear()}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}Z`;
-  const out = Buffer.allocUnsafe(2 + s.length);
+  const out = new Uint8Array(2 + s.length);
   out[0] = 0x18;
   out[1] = s.length;
-  out.write(s, 2, 'latin1');
+  for (let i = 0; i < s.length; i++) out[2 + i] = s.charCodeAt(i);
   return out;
-}
-
-/** A positive INTEGER from a hex serial (any case, optional leading zeros). */
-export function serialInteger(serialHex: string): Uint8Array {
-  let hex = serialHex.toLowerCase().replace(/^0+(?=.)/, '');
-  if (!/^[0-9a-f]+$/.test(hex)) throw new Error(`serial is not hex: ${JSON.stringify(serialHex)}`);
-  if (hex.length % 2) hex = `0${hex}`;
-  const v = Buffer.from(hex, 'hex'); // pooled, like the other intermediate pieces
-  return v[0]! & 0x80 ? tlv(0x02, ZERO, v) : tlv(0x02, v);
 }
 
 export interface EncodeInput {
@@ -106,6 +94,7 @@ export class ResponseEncoder {
   private readonly certIdPrefix: Uint8Array;
   private readonly signatureAlgorithm: Uint8Array;
   private readonly certs: Uint8Array;
+  private readonly times = new Map<number, Uint8Array>();
   readonly certIdHash: HashAlgorithm;
 
   constructor(o: ResponseEncoderOptions) {
@@ -125,17 +114,88 @@ export class ResponseEncoder {
     this.certs = o.responderCert ? tlv(0xa0, tlv(0x30, new Uint8Array(o.responderCert.rawData))) : new Uint8Array(0);
   }
 
-  /** The DER ResponseData: the bytes the signer signs. */
+  /** The DER ResponseData: the bytes the signer signs. One allocation from Buffer's slab. */
   tbs(e: EncodeInput): Uint8Array {
-    const certId = tlv(0x30, this.certIdPrefix, serialInteger(e.serial));
-    const single = tlv(0x30, certId, this.status(e.status), generalizedTime(e.thisUpdate), tlv(0xa0, generalizedTime(e.nextUpdate)));
-    return tlv(0x30, this.responderId, generalizedTime(e.producedAt), tlv(0x30, single));
+    let hex = e.serial.length > 1 && e.serial.charCodeAt(0) === 0x30 ? e.serial.replace(/^0+(?=.)/, '') : e.serial;
+    if (hex.length % 2) hex = `0${hex}`;
+    const serialLen = hex.length >> 1;
+    if (!HEX.test(hex)) throw new Error(`serial is not hex: ${JSON.stringify(e.serial)}`);
+    const pad = parseInt(hex.slice(0, 2), 16) & 0x80 ? 1 : 0; // a set top bit would read as negative
+    const intLen = 2 + pad + serialLen; // serials are at most 20 octets (RFC 5280): short-form length
+    const certIdContent = this.certIdPrefix.length + intLen;
+    const status = this.status(e.status);
+    const thisUpdate = this.time(e.thisUpdate);
+    const nextUpdate = this.time(e.nextUpdate);
+    const producedAt = this.time(e.producedAt);
+    const singleContent = headerSize(certIdContent) + certIdContent + status.length + thisUpdate.length + 2 + nextUpdate.length;
+    const responsesContent = headerSize(singleContent) + singleContent;
+    const tbsContent = this.responderId.length + producedAt.length + headerSize(responsesContent) + responsesContent;
+    const out = Buffer.allocUnsafe(headerSize(tbsContent) + tbsContent);
+    let o = header(out, 0, 0x30, tbsContent);
+    out.set(this.responderId, o);
+    o += this.responderId.length;
+    out.set(producedAt, o);
+    o += producedAt.length;
+    o = header(out, o, 0x30, responsesContent);
+    o = header(out, o, 0x30, singleContent);
+    o = header(out, o, 0x30, certIdContent);
+    out.set(this.certIdPrefix, o);
+    o += this.certIdPrefix.length;
+    out[o++] = 0x02;
+    out[o++] = pad + serialLen;
+    if (pad) out[o++] = 0;
+    o += out.write(hex, o, 'hex');
+    out.set(status, o);
+    o += status.length;
+    out.set(thisUpdate, o);
+    o += thisUpdate.length;
+    out[o++] = 0xa0;
+    out[o++] = nextUpdate.length;
+    out.set(nextUpdate, o);
+    return out;
   }
 
-  /** The complete OCSPResponse around a signed ResponseData (ECDSA signatures in DER form). */
+  /** The complete OCSPResponse around a signed ResponseData (ECDSA signatures in DER form), in a buffer of its own. */
   wrap(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
-    const basic = tlv(0x30, tbs, this.signatureAlgorithm, tlv(0x03, ZERO, signature), this.certs);
-    return tlvInto(true, 0x30, [STATUS_SUCCESSFUL, tlv(0xa0, tlv(0x30, OID_BASIC, tlv(0x04, basic)))]);
+    const bitString = 1 + signature.length;
+    const basicContent = tbs.length + this.signatureAlgorithm.length + headerSize(bitString) + bitString + this.certs.length;
+    const basic = headerSize(basicContent) + basicContent;
+    const bytesContent = OID_BASIC.length + headerSize(basic) + basic;
+    const explicitContent = headerSize(bytesContent) + bytesContent;
+    const topContent = STATUS_SUCCESSFUL.length + headerSize(explicitContent) + explicitContent;
+    // Its own ArrayBuffer: the response is kept (in the store), and must not pin a shared slab.
+    const out = new Uint8Array(headerSize(topContent) + topContent);
+    let o = header(out, 0, 0x30, topContent);
+    out.set(STATUS_SUCCESSFUL, o);
+    o += STATUS_SUCCESSFUL.length;
+    o = header(out, o, 0xa0, explicitContent);
+    o = header(out, o, 0x30, bytesContent);
+    out.set(OID_BASIC, o);
+    o += OID_BASIC.length;
+    o = header(out, o, 0x04, basic);
+    o = header(out, o, 0x30, basicContent);
+    out.set(tbs, o);
+    o += tbs.length;
+    out.set(this.signatureAlgorithm, o);
+    o += this.signatureAlgorithm.length;
+    o = header(out, o, 0x03, bitString);
+    out[o++] = 0;
+    out.set(signature, o);
+    o += signature.length;
+    out.set(this.certs, o);
+    return out;
+  }
+
+  /** GeneralizedTime of a whole second; the few distinct values of a round are encoded once. */
+  private time(ms: number): Uint8Array {
+    const sec = Math.floor(ms / 1000);
+    let t = this.times.get(sec);
+    if (!t) {
+      if (this.times.size >= 16) this.times.clear();
+      t = generalizedTime(sec * 1000);
+      this.times.set(sec, t);
+    }
+    return t;
   }
 
   private status(s: ResponseEntryStatus): Uint8Array {

@@ -12,11 +12,13 @@ describe('ResponseEncoder', () => {
   let ca: Ca;
   let leaf: Issued;
   let highBit: Issued;
+  let small: Issued;
   let responder: Issued;
   beforeAll(async () => {
     ca = await createCa({ keyAlg: 'RSA-2048' });
     leaf = await issueLeaf(ca);
     highBit = await issueLeaf(ca, { serial: '00' + 'F1'.repeat(16) }); // needs a 0x00 pad in DER
+    small = await issueLeaf(ca, { serial: '0A' }); // one octet, odd hex length once canonical ("a")
     responder = await issueResponderCert(ca, { keyAlg: 'RSA-2048' });
   });
 
@@ -34,7 +36,7 @@ describe('ResponseEncoder', () => {
   for (const v of variants) {
     it.each(statuses)(`${v.name}: %s is byte-identical to signOcspResponse`, async (_n, status) => {
       const now = Date.now() + 123; // fractional second: both must cut it off
-      for (const cert of [leaf, highBit]) {
+      for (const cert of [leaf, highBit, small]) {
         const key = (v.delegated ? responder : ca).keyObject;
         const signer = softwareSigner(key);
         const reference = await signOcspResponse({
@@ -46,7 +48,7 @@ describe('ResponseEncoder', () => {
           producedAt: new Date(now),
         });
         const enc = new ResponseEncoder({ issuer: ca.cert, algorithm: signer.algorithm, ...(v.delegated ? { responderCert: responder.cert } : {}), responderIdBy: v.by, certIdHash: v.hash });
-        const tbs = enc.tbs({ serial: cert.serial, status, thisUpdate: now, nextUpdate: now + 24 * HOUR, producedAt: now });
+        const tbs = enc.tbs({ serial: cert === small ? 'a' : cert.serial, status, thisUpdate: now, nextUpdate: now + 24 * HOUR, producedAt: now });
         const ours = enc.wrap(tbs, await signer.sign(tbs));
         expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(reference).toString('hex'));
       }
