@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // ocsp-operator: one executable, one subcommand per role.
 //   controller  the operator (staple controller; leader-elected)
+//   responder   serves pre-signed OCSP responses
+//   signer      pre-signs OCSP responses into the store
+//   probe       checks what TLS servers staple
 import { parseArgs } from 'node:util';
 import { runController } from './controller-main.js';
 
@@ -52,6 +55,15 @@ async function main(argv: string[]): Promise<number> {
     case 'probe': {
       const { runProbe } = await import('./probe/main.js');
       return runProbe(rest);
+    }
+    case 'responder': {
+      // Loaded on demand, like the signer: each pod role loads only its own code.
+      const { runResponderCommand, responderUsage } = await import('./responder/cli.js');
+      if (rest.includes('-h') || rest.includes('--help')) {
+        process.stdout.write(`usage: ocsp-operator responder [flags]\n\n${responderUsage}`);
+        return 0;
+      }
+      return runResponderCommand(rest);
     }
     case 'signer': {
       // Loaded on demand: only signer pods need pkcs11js.

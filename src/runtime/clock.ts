@@ -15,8 +15,9 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
+    // Not unref'ed: a loop that waits on this clock (the signer between rounds) is what keeps its
+    // process alive; stopping is explicit (cancel, abort signals).
     const t = setTimeout(fn, Math.max(0, ms));
-    t.unref?.(); // a pending refresh must not keep a stopping process alive
     return { cancel: () => clearTimeout(t) };
   },
 };

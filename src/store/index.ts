@@ -5,4 +5,4 @@ export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.js';
 export { EmbeddedFollower, type EmbeddedFollowerOptions } from './embedded-follower.js';
 export { RedisWriter, type RedisWriterOptions } from './redis-writer.js';
 export { RedisReader, type RedisReaderOptions } from './redis-reader.js';
-export { openStore, type StoreSpec } from './open.js';
+export { openStore, redisOptionsFromUrl, type StoreSpec } from './open.js';

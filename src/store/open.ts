@@ -29,3 +29,17 @@ export async function openStore(spec: StoreSpec): Promise<ResponseStore> {
       return new RedisReader({ replica: spec.replica, ...(spec.primary ? { primary: spec.primary } : {}), ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}) });
   }
 }
+
+/** `redis://[user:pass@]host:port[/db]` (or `rediss://` for TLS) as ioredis options. */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`not a redis:// URL: ${url}`);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
