@@ -128,12 +128,23 @@ export async function startOpensslResponder(o: OpensslResponderOptions): Promise
   const tmp = await tempFiles({ ...s.files, 'index.txt': indexTxt(o.indexEntries), 'index.txt.attr': 'unique_subject = no\n' });
   let child: ChildProcess | undefined;
   const stop = async (): Promise<void> => {
-    if (child && child.exitCode === null && child.signalCode === null) {
+    if (child?.pid && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((r) => child!.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child?.kill('SIGKILL'), 2_000);
+      // With -multi the master forks workers into its process group and ignores SIGTERM: signal
+      // the whole group, or the workers outlive the test and spin.
+      const group = -child.pid;
+      const kill = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(group, sig);
+        } catch {
+          // the group is already gone
+        }
+      };
+      kill('SIGTERM');
+      const t = setTimeout(() => kill('SIGKILL'), 2_000);
       await exited;
       clearTimeout(t);
+      kill('SIGKILL'); // workers that outlived their master
     }
     await tmp.remove();
   };
@@ -142,7 +153,7 @@ export async function startOpensslResponder(o: OpensslResponderOptions): Promise
     child = spawn(
       OPENSSL,
       ['ocsp', '-index', 'index.txt', '-port', String(port), ...s.args, '-ignore_err', ...validityArgs(o), ...(o.extraArgs ?? [])],
-      { cwd: tmp.dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      { cwd: tmp.dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
     );
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
