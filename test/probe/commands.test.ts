@@ -320,10 +320,19 @@ describe('kubectl-ocsp fetch CERT.pem', () => {
   });
 
   it('usage errors exit 2', async () => {
-    expect((await plugin([])).code).toBe(2);
-    expect((await plugin(['fetch'])).code).toBe(2);
-    expect((await plugin(['fetch', files.currentChain, '--method', 'PUT'])).stderr).toContain('--method must be one of GET, POST');
-    expect((await plugin(['frobnicate'])).code).toBe(2);
-    expect((await plugin(['--help'])).code).toBe(0);
+    const cases: Array<[string[], number, string]> = [
+      [[], 2, 'kubectl-ocsp: no command'],
+      [['fetch'], 2, 'usage: kubectl ocsp fetch CERT.pem'],
+      [['fetch', files.currentChain, '--method', 'PUT'], 2, '--method must be one of GET, POST, got "PUT"'],
+      [['fetch', files.currentChain, '--bogus'], 2, "Unknown option '--bogus'"],
+      [['frobnicate'], 2, 'unknown command "frobnicate"'],
+      [['--help'], 0, ''],
+    ];
+    for (const [args, code, stderr] of cases) {
+      const r = await plugin(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      if (stderr) expect(r.stderr).toContain(stderr);
+      else expect(r.stdout).toContain('usage: kubectl ocsp <command> [flags]');
+    }
   });
 });
