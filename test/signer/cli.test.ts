@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateOcspResponse } from '../../src/ocsp/index.js';
-import { EmbeddedStore, canonicalSerial } from '../../src/store/index.js';
+import { EmbeddedStore, RedisReader, canonicalSerial } from '../../src/store/index.js';
 import { opensslVerifyResponse } from '../support/openssl.js';
 import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { startRedisCluster } from '../support/redis.js';
 import { createSoftHsm, type SoftHsm } from '../support/softhsm.js';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js');
@@ -92,6 +93,26 @@ describe('ocsp-operator signer', () => {
       expect(checked).toBe(50);
     } finally {
       await store.close();
+    }
+  });
+
+  it('--redis-url: responses go to the Redis primary and reach a replica, where a responder reads them', async () => {
+    const cluster = await startRedisCluster(1);
+    const reader = new RedisReader({ replica: { host: '127.0.0.1', port: cluster.replicas[0]!.port } });
+    try {
+      const r = await run([...base(), '--sessions', '2', '--redis-url', `redis://127.0.0.1:${cluster.primary.port}`], { OCSP_SIGNER_PIN: hsm.pin });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      await cluster.waitInSync(cluster.replicas[0]!);
+      const issuerId = [...(await (async () => { const ids = new Set<string>(); for await (const e of reader.entries()) ids.add(e.issuerId); return ids; })())];
+      expect(issuerId).toHaveLength(1);
+      for (const [i, l] of leaves.entries()) {
+        const got = await reader.get(issuerId[0]!, canonicalSerial(l.serial));
+        expect(validateOcspResponse(got!.der, { cert: l.cert, issuer: ca.cert, now: new Date() })).toMatchObject({ ok: true, response: { certStatus: i === 3 ? 'revoked' : 'good' } });
+      }
+    } finally {
+      await reader.close();
+      await cluster.stop();
     }
   });
 
