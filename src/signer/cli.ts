@@ -37,6 +37,8 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                --validity DURATION          response validity (default 168h)
                --refresh-age DURATION       re-sign responses this old (default 72h)
                --interval DURATION          pause between rounds (default 10s)
+               --max-per-round N            signatures per round (default 10000): rounds stay short,
+                                            so a new revocation waits at most one short round
                --shard I/N                  sign only this signer's share of the serials
                --once                       one round, then exit (non-zero if anything failed)
                --metrics-addr HOST:PORT     /metrics, /healthz, /readyz (default: none)
@@ -66,6 +68,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       validity: { type: 'string', default: '168h' },
       'refresh-age': { type: 'string', default: '72h' },
       interval: { type: 'string', default: '10s' },
+      'max-per-round': { type: 'string', default: '10000' },
       shard: { type: 'string' },
       once: { type: 'boolean', default: false },
       'metrics-addr': { type: 'string' },
@@ -154,6 +157,8 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       shard = { index: Number(m[1]), count: Number(m[2]) };
     }
 
+    const maxPerRound = Number(v['max-per-round']);
+    if (!Number.isInteger(maxPerRound) || maxPerRound < 1) throw new Error(`--max-per-round must be a positive integer, got ${JSON.stringify(v['max-per-round'])}`);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     const signer = new ResponseSigner({
@@ -168,6 +173,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       responseValidityMs: duration('validity'),
       refreshAgeMs: duration('refresh-age'),
       concurrency: sessions,
+      maxPerRound: v.once ? undefined : maxPerRound,
       registry,
       logger: log,
       ...(shard ? { shard } : {}),

@@ -70,7 +70,11 @@ export function responseInfo(e: Pick<StoredEntry, 'serial' | 'thisUpdate' | 'nex
 /** Every stored response of `issuerId`, keyed by serial. */
 export async function loadResponses(store: ResponseStore, issuerId: string, ids: SignerIdentityReader): Promise<Map<string, ResponseInfo>> {
   const out = new Map<string, ResponseInfo>();
+  let n = 0;
   for await (const e of store.entries()) {
+    // An in-memory store yields without ever leaving the microtask queue: let timers and I/O
+    // run now and then, or a 100,000-response scan is one long event-loop stall.
+    if (++n % 4096 === 0) await new Promise((r) => setImmediate(r));
     if (e.issuerId !== issuerId) continue;
     try {
       out.set(e.serial, responseInfo(e, ids));
