@@ -13,6 +13,8 @@ import { validateOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { ResponderRotator } from '../../src/signer/delegated-responder.js';
 import { openPkcs11Signer, type Pkcs11Signer } from '../../src/signer/pkcs11-signer.js';
+import { acquireModule } from '../../src/signer/pkcs11-module.js';
+import pkcs11js from 'pkcs11js';
 import { ResponseSigner } from '../../src/signer/signer.js';
 import { readIndexTxt } from '../../src/signer/sources.js';
 import { EmbeddedStore } from '../../src/store/index.js';
@@ -92,7 +94,6 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     // processes): p99 here is 15-60 ms when the machine is quiet, ~100 ms under a load average of
     // 12, and the OS scheduler, not this code, makes that tail.
     expect(p99).toBeLessThan(250);
-    expect(p99).toBeLessThan(r.durationMs / 3);
 
     // Every stored response verifies for its certificate, with the right status.
     expect((await store.stats()).count).toBe(N);
@@ -140,6 +141,54 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     const again = new ResponseSigner({ issuer: ca.cert, identity: { signer: hsmSigner }, certificates: async () => (await readIndexTxt(indexPath)).certificates, store: reopened, responseValidityMs: 168 * H, refreshAgeMs: 72 * H });
     expect((await again.runOnce()).planned).toBe(0);
     await reopened.close();
+  });
+
+  it('RSA-2048: a second of HSM work keeps the event loop turning, where the same signatures made synchronously stall it', async () => {
+    const rsaCa = await createCa({ keyAlg: 'RSA-2048' });
+    await hsm.importKey('rsa-ca', rsaCa.keyPem);
+    const rsa = openPkcs11Signer({ module: hsm.module, tokenLabel: hsm.tokenLabel, keyLabel: 'rsa-ca', pin: hsm.pin, sessions: 4 });
+    const store = await EmbeddedStore.open({ path: join(dir, 'rsa', 'responses.log') });
+    try {
+      const certs = Array.from({ length: 1000 }, (_, i) => ({ serial: (0x5000 + i).toString(16), notAfter: Date.now() + 24 * H }));
+      const signer = new ResponseSigner({ issuer: rsaCa.cert, identity: { signer: rsa }, certificates: () => certs, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, concurrency: 4 });
+      const lag = monitorEventLoopDelay({ resolution: 5 });
+      lag.enable();
+      const r = await signer.runOnce();
+      lag.disable();
+      expect(r.signed).toBe(1000);
+
+      // The serial alternative: pkcs11js's synchronous C_Sign, one after another on the main thread.
+      const mod = acquireModule(hsm.module);
+      const lib = mod.lib;
+      const slot = lib.C_GetSlotList(true).find((x) => lib.C_GetTokenInfo(x).label.trim() === hsm.tokenLabel)!;
+      const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: 'rsa-ca' }]);
+      const [key] = lib.C_FindObjects(session, 1);
+      lib.C_FindObjectsFinal(session);
+      const blocked = monitorEventLoopDelay({ resolution: 5 });
+      blocked.enable();
+      const t0 = performance.now();
+      await new Promise((res) => setTimeout(res, 20)); // let the monitor take a first sample
+      for (let i = 0; i < 150; i++) {
+        lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS }, key!);
+        lib.C_Sign(session, Buffer.from(`tbs ${i}`), Buffer.alloc(256));
+      }
+      const syncMs = performance.now() - t0 - 20;
+      await new Promise((res) => setTimeout(res, 20));
+      blocked.disable();
+      lib.C_CloseSession(session);
+      mod.release();
+      console.log(
+        `RSA-2048: pipeline ${r.signed} in ${Math.round(r.durationMs)} ms, event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; ` +
+          `150 synchronous C_Sign ${Math.round(syncMs)} ms, delay max ${(blocked.max / 1e6).toFixed(1)} ms`,
+      );
+      expect(lag.percentile(99) / 1e6).toBeLessThan(250);
+      // the probe does see a stall when there is one: the whole synchronous stretch
+      expect(blocked.max / 1e6).toBeGreaterThan(syncMs * 0.8);
+    } finally {
+      await store.close();
+      await rsa.close();
+    }
   });
 
   it('with a moved clock: refresh at refreshAge, and delegated responder rotation re-signs everything before the old signer expires', async () => {
