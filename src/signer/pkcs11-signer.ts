@@ -7,7 +7,7 @@
 // the process starts (the `signer` CLI re-executes itself with it set from --sessions). With fewer
 // threads than sessions, the surplus sessions only queue. C_SignInit is synchronous and stays on
 // the main thread (tens of µs): that, not the token, is what caps one process.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createPublicKey, hash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { OcspSigner, SignatureAlgorithmName } from '../ocsp/index.js';
 import { ecdsaRawToDer } from './ecdsa-der.js';
@@ -215,7 +215,8 @@ class SessionPoolSigner implements Pkcs11Signer {
 
   async sign(tbs: Uint8Array): Promise<Uint8Array> {
     if (this.closing) throw new Error(`PKCS#11 signer for token "${this.tokenLabel}" key "${this.keyLabel}" is closed`);
-    const data = this.info.hash ? createHash(this.info.hash).update(tbs).digest() : Buffer.from(tbs.buffer, tbs.byteOffset, tbs.byteLength);
+    // crypto.hash (Node >= 20.12): one call, no Hash object; a third of createHash's cost per signature
+    const data = this.info.hash ? hash(this.info.hash, tbs, 'buffer') : Buffer.from(tbs.buffer, tbs.byteOffset, tbs.byteLength);
     const s = this.acquire() ?? (await new Promise<{ session: Handle; out: Buffer }>((r) => this.waiters.push(r)));
     let raw: Uint8Array;
     try {
