@@ -7,6 +7,9 @@
 import { parseArgs } from 'node:util';
 import { runController } from './controller-main.js';
 
+// What the chart and the Dockerfile build and name by default.
+const DEFAULT_IMAGE = 'ocsp-operator:0.1.0';
+
 const usage = `usage: ocsp-operator <command> [flags]
 
 commands:
@@ -19,6 +22,8 @@ commands:
                --namespaces a,b             watch only these namespaces (default: all)
                --workers N                  concurrent reconciles (default 8)
                --resync DURATION-MS         full relist period in ms (default 600000)
+               --pool-image IMAGE           image of responder pools' pods (default ${DEFAULT_IMAGE})
+               --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_IMAGE}-signer)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
           workers: { type: 'string', default: '8' },
           resync: { type: 'string', default: '600000' },
           'lease-duration-ms': { type: 'string', default: '15000' },
+          'pool-image': { type: 'string', default: DEFAULT_IMAGE },
+          'pool-signer-image': { type: 'string', default: `${DEFAULT_IMAGE}-signer` },
         },
         strict: true,
       });
@@ -50,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
         workers: positiveInt(values.workers, '--workers'),
         resyncMs: positiveInt(values.resync, '--resync'),
         leaseDurationMs: positiveInt(values['lease-duration-ms'], '--lease-duration-ms'),
+        poolImage: values['pool-image'],
+        poolSignerImage: values['pool-signer-image'],
       });
     }
     case 'probe': {

@@ -6,6 +6,7 @@ import { loadKubeConfig } from './kube/config.js';
 import { systemClock } from './runtime/clock.js';
 import { createLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
+import { addPoolController } from './pool/controller.js';
 import { addAutoStapleController } from './staple/auto-staple.js';
 import { addStapleController } from './staple/controller.js';
 
@@ -19,6 +20,9 @@ export interface ControllerFlags {
   workers: number;
   resyncMs: number;
   leaseDurationMs: number;
+  /** Images the pools' pods run: the operator's, and the one with a PKCS#11 module. */
+  poolImage: string;
+  poolSignerImage: string;
 }
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -70,6 +74,7 @@ export async function runController(flags: ControllerFlags): Promise<number> {
   });
   addStapleController(manager, { workers: flags.workers });
   addAutoStapleController(manager, { workers: 2 });
+  addPoolController(manager, { workers: 2, images: { operator: flags.poolImage, signer: flags.poolSignerImage } });
   const onSignal = (signal: string) => {
     log.info({ signal }, 'shutting down');
     resolveDone();

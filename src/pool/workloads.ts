@@ -1,0 +1,250 @@
+// What a pool runs, as Kubernetes objects, from its spec. Pure: the reconciler applies the result.
+//
+// Embedded store (one machine): one Deployment whose pod has a signer and a responder container
+// sharing the store on a volume. Redis store: a signer StatefulSet (its pods split the
+// certificates by ordinal, scaled on the backlog) and one responder Deployment per Redis replica,
+// so a lagging replica takes exactly its responders out of rotation. Both shapes read the
+// certificates from one generated index ConfigMap and report to `<pool>-report`.
+import type { OcspResponderPool } from '../api/pool.js';
+import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
+import type { KubeObject, ResourceType } from '../kube/types.js';
+import { LABEL_POOL, reportConfigMapName } from './report.js';
+
+export const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
+export const StatefulSetType: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true };
+export const ServiceType: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
+export const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
+export const RoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true };
+export const RoleBindingType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true };
+
+export interface PoolImages {
+  operator: string;
+  /** The image with SoftHSM's / the vendor's PKCS#11 module, for PKCS#11 keys. */
+  signer: string;
+}
+
+export interface Workload {
+  type: ResourceType;
+  object: KubeObject & Record<string, unknown>;
+}
+
+export const indexConfigMapName = (pool: string): string => `${pool}-index`;
+export const signerWorkloadName = (pool: string): string => `${pool}-signer`;
+export const responderWorkloadName = (pool: string, replica?: number): string => (replica === undefined ? `${pool}-responder` : `${pool}-responder-${replica}`);
+
+const MOUNT = { issuer: '/etc/ocsp/issuer', key: '/etc/ocsp/key', index: '/etc/ocsp/index', data: '/var/lib/ocsp', responder: '/etc/ocsp/responder' };
+
+function ownerRef(pool: OcspResponderPool) {
+  return { apiVersion: API_GROUP_VERSION, kind: KIND_POOL, name: pool.metadata.name ?? '', uid: pool.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+function meta(pool: OcspResponderPool, name: string, component: string) {
+  return {
+    name,
+    namespace: pool.metadata.namespace,
+    labels: { [LABEL_POOL]: pool.metadata.name ?? '', 'app.kubernetes.io/component': component, 'app.kubernetes.io/managed-by': 'ocsp-operator' },
+    ownerReferences: [ownerRef(pool)],
+  };
+}
+
+/** The signer container's arguments and what it mounts. */
+function signerContainer(pool: OcspResponderPool, images: PoolImages, store: string[], shards?: number) {
+  const spec = pool.spec;
+  const env: Array<Record<string, unknown>> = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ];
+  const args = [
+    'signer',
+    '--index', `${MOUNT.index}/index.txt`,
+    '--ca-cert', `${MOUNT.issuer}/tls.crt`,
+    '--validity', spec.responseValidity,
+    '--refresh-age', spec.refreshAge,
+    '--metrics-addr', '0.0.0.0:9090',
+    '--report-pool', pool.metadata.name ?? '',
+    ...store,
+  ];
+  const mounts = [
+    { name: 'issuer', mountPath: MOUNT.issuer, readOnly: true },
+    { name: 'index', mountPath: MOUNT.index, readOnly: true },
+  ];
+  if (spec.signing.pkcs11) {
+    const p = spec.signing.pkcs11;
+    args.push('--pkcs11-module', p.module, '--token-label', p.tokenLabel, '--key-label', p.keyLabel, '--sessions', String(p.sessions), '--pin-env', 'OCSP_SIGNER_PIN');
+    env.push({ name: 'OCSP_SIGNER_PIN', valueFrom: { secretKeyRef: { name: p.pinSecretRef.name, key: p.pinSecretRef.key } } });
+  } else {
+    args.push('--key-file', `${MOUNT.key}/tls.key`);
+    mounts.push({ name: 'key', mountPath: MOUNT.key, readOnly: true });
+  }
+  const dr = spec.delegatedResponder;
+  if (dr.mode === 'Issue') args.push('--issue-responder', '--responder-validity', dr.validity, '--responder-renew-before', dr.renewBefore);
+  if (dr.mode === 'FromSecret') {
+    args.push('--responder-cert', `${MOUNT.responder}/tls.crt`, '--responder-key', `${MOUNT.responder}/tls.key`);
+    mounts.push({ name: 'responder', mountPath: MOUNT.responder, readOnly: true });
+  }
+  if (shards !== undefined) args.push('--shard-of-pod', String(shards));
+  return {
+    name: 'signer',
+    image: spec.signing.pkcs11 ? images.signer : images.operator,
+    args,
+    env,
+    ports: [{ name: 'metrics', containerPort: 9090 }],
+    volumeMounts: mounts,
+    readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' } },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 30 },
+    securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+  };
+}
+
+function responderContainer(pool: OcspResponderPool, images: PoolImages, store: string[]) {
+  const r = pool.spec.responder;
+  return {
+    name: 'responder',
+    image: images.operator,
+    args: [
+      'responder',
+      '--ca-cert', `${MOUNT.issuer}/tls.crt`,
+      '--lag-policy', r.lagPolicy,
+      '--max-lag', r.maxReplicationLag,
+      '--listen', `0.0.0.0:${r.port}`,
+      '--report-pool', pool.metadata.name ?? '',
+      ...store,
+    ],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ],
+    ports: [{ name: 'ocsp', containerPort: r.port }],
+    volumeMounts: [{ name: 'issuer', mountPath: MOUNT.issuer, readOnly: true }],
+    // Readiness is the lag check: a lagging responder leaves the Service's endpoints.
+    readinessProbe: { httpGet: { path: '/readyz', port: 'ocsp' }, periodSeconds: 2 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'ocsp' }, periodSeconds: 30 },
+    securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+  };
+}
+
+function volumes(pool: OcspResponderPool, issuerSecret: string, extra: Array<Record<string, unknown>> = []) {
+  const spec = pool.spec;
+  const v: Array<Record<string, unknown>> = [
+    { name: 'issuer', secret: { secretName: issuerSecret } },
+    { name: 'index', configMap: { name: indexConfigMapName(pool.metadata.name ?? '') } },
+    ...extra,
+  ];
+  if (spec.signing.softwareKey) v.push({ name: 'key', secret: { secretName: spec.signing.softwareKey.secretName } });
+  if (spec.delegatedResponder.mode === 'FromSecret' && spec.delegatedResponder.secretName) {
+    v.push({ name: 'responder', secret: { secretName: spec.delegatedResponder.secretName } });
+  }
+  return v;
+}
+
+function podTemplate(pool: OcspResponderPool, component: string, containers: unknown[], vols: unknown[]) {
+  const labels = { [LABEL_POOL]: pool.metadata.name ?? '', 'app.kubernetes.io/component': component };
+  return {
+    metadata: { labels },
+    spec: {
+      serviceAccountName: pool.metadata.name,
+      automountServiceAccountToken: true,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 },
+      containers,
+      volumes: vols,
+    },
+  };
+}
+
+export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; signerReplicas: number }): Workload[] {
+  const name = pool.metadata.name ?? '';
+  const spec = pool.spec;
+  const out: Workload[] = [];
+  const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(pool, name, 'pool') };
+  // The pool's pods may write their own reports and nothing else.
+  const role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: meta(pool, name, 'pool'),
+    rules: [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch', 'update'], resourceNames: [reportConfigMapName(name)] },
+    ],
+  };
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta(pool, name, 'pool'),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace: pool.metadata.namespace }],
+  };
+  out.push({ type: ServiceAccountType, object: sa }, { type: RoleType, object: role }, { type: RoleBindingType, object: binding });
+
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(pool, name, 'responder'),
+    spec: {
+      selector: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'responder' },
+      ports: [{ name: 'ocsp', port: 80, targetPort: 'ocsp' }],
+    },
+  };
+  out.push({ type: ServiceType, object: service });
+
+  if (spec.store.type === 'Embedded') {
+    const size = spec.store.embedded?.storageSize ?? '1Gi';
+    const store = ['--store-dir', MOUNT.data];
+    const data = { name: 'data', mountPath: MOUNT.data };
+    const signer = signerContainer(pool, o.images, store);
+    const r = responderContainer(pool, o.images, store);
+    const responder = { ...r, volumeMounts: [...r.volumeMounts, data] };
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(pool, name, 'responder'),
+      spec: {
+        // One machine: the embedded store has one writer. Recreate, so two never overlap.
+        replicas: 1,
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'responder' } },
+        template: podTemplate(pool, 'responder', [{ ...signer, volumeMounts: [...signer.volumeMounts, data] }, responder], volumes(pool, spec.issuer.secretName, [{ name: 'data', emptyDir: { sizeLimit: size } }])),
+      },
+    };
+    out.push({ type: DeploymentType, object: deployment });
+    return out;
+  }
+
+  const redis = spec.store.redis!;
+  const password = redis.passwordSecretRef ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: redis.passwordSecretRef.name, key: redis.passwordSecretRef.key } } }] : [];
+  const signer = signerContainer(pool, o.images, ['--redis-url', redis.primaryURL], o.signerReplicas);
+  const statefulSet = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(pool, signerWorkloadName(name), 'signer'),
+    spec: {
+      replicas: o.signerReplicas,
+      serviceName: signerWorkloadName(name),
+      podManagementPolicy: 'Parallel',
+      selector: { matchLabels: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'signer' } },
+      template: podTemplate(pool, 'signer', [{ ...signer, env: [...signer.env, ...password] }], volumes(pool, spec.issuer.secretName)),
+    },
+  };
+  out.push({ type: StatefulSetType, object: statefulSet });
+  const replicas = redis.replicaURLs?.length ? redis.replicaURLs : [redis.primaryURL];
+  const perReplica = Math.ceil(spec.responder.replicas / replicas.length);
+  replicas.forEach((url, i) => {
+    const c = responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL]);
+    out.push({
+      type: DeploymentType,
+      object: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { ...meta(pool, responderWorkloadName(name, i), 'responder'), annotations: { 'ocsp-operator.dev/redis-replica': url.replace(/\/\/[^@/]*@/, '//') } },
+        spec: {
+          replicas: perReplica,
+          selector: { matchLabels: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'responder', 'ocsp-operator.dev/replica': String(i) } },
+          template: (() => {
+            const t = podTemplate(pool, 'responder', [{ ...c, env: [...c.env, ...password] }], volumes(pool, spec.issuer.secretName));
+            return { ...t, metadata: { labels: { ...t.metadata.labels, 'ocsp-operator.dev/replica': String(i) } } };
+          })(),
+        },
+      },
+    });
+  });
+  return out;
+}
