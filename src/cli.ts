@@ -24,6 +24,9 @@ commands:
                --resync DURATION-MS         full relist period in ms (default 600000)
                --pool-image IMAGE           image of responder pools' pods (default ${DEFAULT_IMAGE})
                --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_IMAGE}-signer)
+  responder    serve pre-signed OCSP responses            (ocsp-operator responder --help)
+  signer       pre-sign OCSP responses into the store     (ocsp-operator signer --help)
+  probe        check what TLS servers staple, as metrics  (ocsp-operator probe --help)
 `;
 
 async function main(argv: string[]): Promise<number> {

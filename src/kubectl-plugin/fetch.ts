@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { X509Certificate } from '@peculiar/x509';
 import { buildOcspRequest, findIssuer, ocspUrls, parsePemChain, serialHex, validateOcspResponse, type HashAlgorithm } from '../ocsp/index.js';
-import { describeBody } from '../ocsp/response.js';
+import { describeBody } from '../ocsp/index.js';
 import { stapleEntries, summarizeCertificate, type Problem } from '../probe/check.js';
 import { endpointName, parseEndpoint } from '../probe/endpoint.js';
 import { probeEndpoint } from '../probe/tls-probe.js';

@@ -8,11 +8,14 @@ export {
   isIssuedBy,
   ocspUrls,
   serialHex,
+  serialBytesToHex,
   sha256Fingerprint,
   isMustStaple,
   keyMatchesCertificate,
 } from './certificate.js';
-export { type CertIdInfo, certIdFor, certIdEquals, issuerHashes } from './cert-id.js';
+export { type CertIdInfo, certIdFor, certIdEquals, issuerHashes, fromAsn1CertId } from './cert-id.js';
+export { decodeResponse, describeBody } from './response.js';
+export { equalBytes } from './der.js';
 export { type OcspRequestInfo, buildOcspRequest, ocspGetUrl, parseOcspRequest } from './request.js';
 export {
   type FailureReason,

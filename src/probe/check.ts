@@ -3,11 +3,20 @@
 // (its CertIDs, read even when the response does not validate, so a mismatch names both serials),
 // whether it validates for exactly this certificate at `now`, and the first problem, if any.
 import type { X509Certificate } from '@peculiar/x509';
-import { equalBytes } from '../ocsp/der.js';
-import { fromAsn1CertId, issuerHashes } from '../ocsp/cert-id.js';
-import { serialBytesToHex } from '../ocsp/certificate.js';
-import { decodeResponse } from '../ocsp/response.js';
-import { findIssuer, isMustStaple, ocspUrls, serialHex, sha256Fingerprint, validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
+import {
+  decodeResponse,
+  equalBytes,
+  findIssuer,
+  fromAsn1CertId,
+  isMustStaple,
+  issuerHashes,
+  ocspUrls,
+  serialBytesToHex,
+  serialHex,
+  sha256Fingerprint,
+  validateOcspResponse,
+  type ValidatedResponse,
+} from '../ocsp/index.js';
 
 export interface CertificateSummary {
   serial: string;

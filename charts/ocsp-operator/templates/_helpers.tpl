@@ -74,7 +74,10 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
 - apiGroups: ["ocsp-operator.dev"]
   resources: ["ocspstaples/finalizers"]
   verbs: ["update"]
-# OcspResponderPools and what a pool runs: signer and responder Deployments and their Services.
+# OcspResponderPools and what a pool runs (src/pool/workloads.ts, applied server-side): the
+# embedded pod's or responders' Deployments, the signer StatefulSet (its replicas scaled on the
+# backlog), the responder Service, and the pods' ServiceAccount with a Role that lets them write
+# only their pool's report ConfigMap.
 - apiGroups: ["ocsp-operator.dev"]
   resources: ["ocspresponderpools"]
   verbs: ["get", "list", "watch"]
@@ -85,11 +88,20 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
   resources: ["ocspresponderpools/finalizers"]
   verbs: ["update"]
 - apiGroups: ["apps"]
-  resources: ["deployments"]
+  resources: ["deployments", "statefulsets"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 - apiGroups: [""]
-  resources: ["services"]
+  resources: ["services", "serviceaccounts"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# ConfigMaps: CA databases named by opensslIndex sources and the pods' reports are read through an
+# informer; each pool's generated certificate index is written (and the pods' report ConfigMap
+# may be created by the operator's grant to them, which needs the operator to hold it too).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "update", "patch"]
 # Secrets: source certificate Secrets are read through an informer; staple Secrets are written
 # with server-side apply (patch, and create when the apply creates them). Never deleted: they
 # go away with their OcspStaple through owner references.
