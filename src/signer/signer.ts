@@ -127,7 +127,11 @@ export class ResponseSigner {
             view.set(rec.serial, { serial: rec.serial, thisUpdate: rec.thisUpdate, nextUpdate: rec.nextUpdate, status: rec.status, signerNotAfter: responderNotAfter === Infinity ? this.o.issuer.notAfter.getTime() : responderNotAfter, ...(signerSerial !== undefined ? { signerSerial } : {}) });
             byReason[item.reason]++;
           }
-          for (const { item } of b) this.metrics?.signed(item.reason);
+          for (const { rec, item } of b) {
+            this.metrics?.signed(item.reason);
+            // revocations (and lifted ones) are named once they are durable, i.e. servable
+            if (item.reason === 'status') this.log.info({ serial: item.serial, status: rec.status, revoked: item.revoked }, 'signed status change');
+          }
         },
         (e: unknown) => {
           failed += b.length;
@@ -147,11 +151,10 @@ export class ResponseSigner {
         try {
           const rec = await this.signOne(item, enc, responderNotAfter, identity);
           batch.push({ rec, item });
-          if (item.reason === 'status') this.log.info({ serial: item.serial, status: rec.status, revoked: item.revoked }, 'signed status change');
         } catch (e) {
-          failed++;
+          // A dead HSM fails every item: name the first few, then only count (the round log sums up).
+          if (++failed <= 20) this.log.warn({ err: e, serial: item.serial, reason: item.reason }, 'signing failed');
           this.metrics?.errors.inc({ reason: item.reason });
-          this.log.warn({ err: e, serial: item.serial, reason: item.reason }, 'signing failed');
         }
         if (batch.length >= batchSize) {
           flush();
@@ -192,8 +195,9 @@ export class ResponseSigner {
       try {
         const r = await this.runOnce();
         o.onRound?.(r);
-        // More due than one round takes: go again at once.
+        // More due than one round takes: go again at once. Nothing signed but failures: back off.
         if (this.o.maxPerRound !== undefined && r.planned >= this.o.maxPerRound && r.failed === 0) pause = 0;
+        else if (r.failed > 0 && r.signed === 0) pause = o.errorBackoffMs ?? Math.max(o.intervalMs, 5_000);
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         this.log.error({ err }, 'signing round failed');

@@ -257,7 +257,7 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     await store.close();
   });
 
-  it('run() loops on the injected clock until aborted; a failing signer is logged and retried, not fatal', async () => {
+  it('run() loops on the injected clock until aborted; a failing signer is logged, backed off and retried, not fatal', async () => {
     const clock = new ManualClock(Date.now());
     const store = await EmbeddedStore.open({ path: join(dir, 'd', 'responses.log') });
     let fail = true;
@@ -269,14 +269,19 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     const ac = new AbortController();
     const rounds: { signed: number; failed: number }[] = [];
     let notify: () => void = () => {};
-    const loop = signer.run({ intervalMs: 10_000, signal: ac.signal, onRound: (r) => (rounds.push(r instanceof Error ? { signed: -1, failed: -1 } : { signed: r.signed, failed: r.failed }), notify()) });
+    const loop = signer.run({ intervalMs: 10_000, errorBackoffMs: 30_000, signal: ac.signal, onRound: (r) => (rounds.push(r instanceof Error ? { signed: -1, failed: -1 } : { signed: r.signed, failed: r.failed }), notify()) });
     const nextRound = () => new Promise<void>((r) => (notify = r));
     while (rounds.length < 1) await nextRound();
     expect(rounds[0]).toEqual({ signed: 0, failed: 10 });
     expect(lines.some((l) => l.msg === 'signing failed' && typeof l.serial === 'string' && String((l.err as { message?: string })?.message).includes('HSM unavailable'))).toBe(true);
     fail = false;
     const p = nextRound();
+    // a round that signed nothing and failed backs off: no round after the normal interval ...
     clock.advance(10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(rounds).toHaveLength(1);
+    // ... but after errorBackoffMs
+    clock.advance(20_000);
     await p;
     expect(rounds[1]).toEqual({ signed: 10, failed: 0 });
     expect(signer.backlog().due).toBe(0);
