@@ -9,6 +9,7 @@ import { parsePemChain } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
 import { openStore, redisOptionsFromUrl, type StoreSpec } from '../store/index.js';
 import type { LagPolicy } from './config.js';
+import { podName, startReportLoop } from '../pool/report-loop.js';
 import { startResponder } from './server.js';
 
 export const responderUsage = `  responder    serve pre-signed OCSP responses (GET and POST, RFC 5019 headers)
@@ -22,6 +23,8 @@ export const responderUsage = `  responder    serve pre-signed OCSP responses (G
                --listen HOST:PORT           (default 0.0.0.0:8080)
                --path-prefix PATH           (default /)
                --error-max-age SECONDS      max-age of unauthorized/malformedRequest (default 0: no-store)
+               --report-pool NAME           write this pod's readiness and lag to the pool's report
+                                            ConfigMap (needs POD_NAME, POD_NAMESPACE)
                --log-level LEVEL            (default info)
 `;
 
@@ -39,6 +42,7 @@ export async function runResponderCommand(argv: string[]): Promise<number> {
       'path-prefix': { type: 'string', default: '/' },
       'error-max-age': { type: 'string', default: '0' },
       'log-level': { type: 'string', default: 'info' },
+      'report-pool': { type: 'string' },
     },
     strict: true,
   });
@@ -80,11 +84,26 @@ export async function runResponderCommand(argv: string[]): Promise<number> {
     errorMaxAgeSeconds: errorMaxAge,
     logger: log,
   });
+  // The report carries the store lag as last measured here.
+  let lastLag = { lagMs: 0, detached: false };
+  const lagTimer = setInterval(() => {
+    store.lag().then((l) => (lastLag = { lagMs: l.lagMs, detached: l.detached }), () => (lastLag = { lagMs: lastLag.lagMs, detached: true }));
+  }, 1_000);
+  const reports = v['report-pool']
+    ? startReportLoop({
+        pool: v['report-pool'],
+        everyMs: 2_000,
+        log,
+        produce: () => ({ kind: 'responder', pod: podName(), time: Date.now(), ready: responder.ready(), lagMs: lastLag.lagMs, detached: lastLag.detached }),
+      })
+    : undefined;
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
   log.info('shutting down');
+  clearInterval(lagTimer);
+  reports?.stop();
   await responder.close();
   await store.close();
   return 0;
