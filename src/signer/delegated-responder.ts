@@ -175,6 +175,12 @@ export interface ResponderRotatorOptions {
   renewBeforeMs: number;
   keyAlg?: ResponderKeyAlg;
   subject?: string;
+  /**
+   * A responder issued earlier (persisted by the caller, e.g. in a Secret, from `onRotate`): used
+   * while it lints clean and is outside renewBefore, so a restart does not force a new certificate
+   * and with it a re-signing of every response.
+   */
+  initial?: SigningIdentity;
 }
 
 /**
@@ -192,6 +198,8 @@ export class ResponderRotator {
   }
 
   async current(now: Date): Promise<SigningIdentity> {
+    const initial = this.o.initial;
+    if (!this.identity && initial?.responderCert && lintResponderCert(initial.responderCert, this.o.issuer, now).length === 0) this.identity = initial;
     const cert = this.identity?.responderCert;
     if (this.identity && cert && !needsRotation(cert, now, this.o.renewBeforeMs)) return this.identity;
     const key = generateResponderKey(this.o.keyAlg);

@@ -94,5 +94,14 @@ describe('delegated responder certificates', () => {
     // the successor exists while the predecessor still has 7 days: no gap
     expect(first.responderCert!.notAfter.getTime() - (t0 + 23 * DAY)).toBeGreaterThan(6 * DAY);
     expect(lintResponderCert(second.responderCert!, ca.cert, new Date(t0 + 23 * DAY))).toEqual([]);
+
+    // a restarted signer given the persisted responder keeps it until its own renewal time
+    const restarted = new ResponderRotator({ issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 30 * DAY, renewBeforeMs: 7 * DAY, initial: second });
+    expect((await restarted.current(new Date(t0 + 24 * DAY))).responderCert).toBe(second.responderCert);
+    // one that fails lint (another CA's) is not taken
+    const other = await createCa();
+    const foreign = await issueResponderCert(other);
+    const r2 = new ResponderRotator({ issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 30 * DAY, renewBeforeMs: 7 * DAY, initial: { signer: softwareSigner(foreign.keyObject), responderCert: foreign.cert } });
+    expect((await r2.current(new Date())).responderCert).not.toBe(foreign.cert);
   });
 });
