@@ -152,10 +152,13 @@ export class PoolReconciler implements Reconciler {
     const sourceProblems = [...missingSources.map((m) => `${m} not found`), ...index.problems];
     if (sourceProblems.length) conditions.push({ type: 'SourcesReadable', status: 'False', reason: 'SourceProblem', message: sourceProblems.slice(0, 10).join('; ') });
     else conditions.push({ type: 'SourcesReadable', status: 'True', reason: 'SourcesRead', message: `${index.certificates} certificates from ${pool.spec.sources.length} sources` });
-    if (reports.signers.length === 0) {
-      // Without reports nothing above is measured: say so rather than claim health.
-      const ready = conditions.find((c) => c.type === 'Ready');
-      if (ready) Object.assign(ready, { status: 'False', reason: 'NoSignerReports', message: `no signer pod has reported in the last ${formatDuration(REPORT_MAX_AGE_MS)}` });
+    // Without reports nothing above is measured, and without a ready responder nothing is served:
+    // say so rather than claim health.
+    const ready = conditions.find((c) => c.type === 'Ready');
+    if (ready?.status === 'True' && reports.signers.length === 0) {
+      Object.assign(ready, { status: 'False', reason: 'NoSignerReports', message: `no signer pod has reported in the last ${formatDuration(REPORT_MAX_AGE_MS)}` });
+    } else if (ready?.status === 'True' && !reports.responders.some((r) => r.ready)) {
+      Object.assign(ready, { status: 'False', reason: 'NoResponderReady', message: 'no responder pod reports itself ready' });
     }
 
     Object.assign(status, {
@@ -186,6 +189,8 @@ export class PoolReconciler implements Reconciler {
     for (const c of update) {
       const before = findCondition(prev.conditions, c.type);
       if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only
+      // Ready repeats the reason of the condition that made it False: that one already says it.
+      if (c.type === 'Ready' && update.some((o) => o.type !== 'Ready' && o.reason === c.reason)) continue;
       const bad = c.type === 'SignerCertificateExpiring' ? c.status === 'True' : c.status === 'False';
       if (!before && !bad) continue; // a healthy first look is not news
       await this.deps.events.record(OcspResponderPoolType, raw, bad ? 'Warning' : 'Normal', c.reason, `${c.type}=${c.status}: ${c.message}`);

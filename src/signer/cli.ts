@@ -12,7 +12,9 @@ import { startHealthServer } from '../runtime/health-server.js';
 import { EmbeddedStore, RedisWriter, type ResponseStore } from '../store/index.js';
 import { lintResponderCert, ResponderRotator, type SigningIdentity } from './delegated-responder.js';
 import { openPkcs11Signer } from './pkcs11-signer.js';
-import { ResponseSigner } from './signer.js';
+import { podName, startReportLoop } from '../pool/report-loop.js';
+import type { SignerReport } from '../pool/report.js';
+import { ResponseSigner, type RoundResult } from './signer.js';
 import { readIndexTxt } from './sources.js';
 import { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';
 
@@ -40,6 +42,9 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                --max-per-round N            signatures per round (default 10000): rounds stay short,
                                             so a new revocation waits at most one short round
                --shard I/N                  sign only this signer's share of the serials
+               --shard-of-pod N             the share of this StatefulSet pod: I from POD_NAME's ordinal
+               --report-pool NAME           write backlog, rate and ages to the pool's report
+                                            ConfigMap after each round (needs POD_NAME, POD_NAMESPACE)
                --once                       one round, then exit (non-zero if anything failed)
                --metrics-addr HOST:PORT     /metrics, /healthz, /readyz (default: none)
                --log-level LEVEL            (default info)
@@ -70,6 +75,8 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       interval: { type: 'string', default: '10s' },
       'max-per-round': { type: 'string', default: '10000' },
       shard: { type: 'string' },
+      'shard-of-pod': { type: 'string' },
+      'report-pool': { type: 'string' },
       once: { type: 'boolean', default: false },
       'metrics-addr': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -151,7 +158,13 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     closers.unshift(() => store.close());
 
     let shard: { index: number; count: number } | undefined;
-    if (v.shard) {
+    if (v['shard-of-pod']) {
+      // A StatefulSet pod `<name>-<ordinal>` takes share <ordinal> of N.
+      const count = Number(v['shard-of-pod']);
+      const ordinal = Number(/-(\d+)$/.exec(process.env.POD_NAME ?? '')?.[1]);
+      if (!Number.isInteger(count) || count < 1 || !Number.isInteger(ordinal)) throw new Error(`--shard-of-pod needs N >= 1 and POD_NAME ending in -<ordinal>, got ${v['shard-of-pod']} and ${process.env.POD_NAME}`);
+      if (count > 1) shard = { index: ordinal % count, count };
+    } else if (v.shard) {
       const m = /^(\d+)\/(\d+)$/.exec(v.shard);
       if (!m || Number(m[1]) >= Number(m[2])) throw new Error(`--shard must be I/N with I < N, got ${JSON.stringify(v.shard)}`);
       shard = { index: Number(m[1]), count: Number(m[2]) };
@@ -199,11 +212,50 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       });
       closers.unshift(() => server.close());
     }
+    // The pool controller learns backlog, rate and ages from these reports (src/pool/report.ts).
+    let lastReport: SignerReport | undefined;
+    let lastRate: number | undefined;
+    let missingSince: { serial: string; since: number } | undefined;
+    const reports = v['report-pool']
+      ? startReportLoop({ pool: v['report-pool'], everyMs: 10_000, log, produce: () => lastReport && { ...lastReport, time: Date.now() } })
+      : undefined;
+    closers.unshift(async () => reports?.stop());
+    const report = async (r: RoundResult) => {
+      const now = Date.now();
+      if (r.signed > 0) lastRate = r.rate;
+      const waiting = r.after.missing > 0 ? r.newSerials[0] : undefined;
+      if (!waiting) missingSince = undefined;
+      else if (missingSince?.serial !== waiting) missingSince = { serial: waiting, since: now };
+      const id = typeof identity === 'function' ? await identity(new Date(now)) : identity;
+      lastReport = {
+        kind: 'signer',
+        pod: podName(),
+        time: now,
+        certificates: r.after.certificates,
+        due: r.after.due,
+        missing: r.after.missing,
+        revoked: r.after.revoked,
+        ...(r.after.oldestAgeMs !== undefined ? { oldestThisUpdate: now - r.after.oldestAgeMs } : {}),
+        ...(missingSince ? { oldestMissing: missingSince } : {}),
+        ...(lastRate !== undefined ? { rate: lastRate } : {}),
+        ...(id.responderCert ? { signer: { serial: id.responderCert.serialNumber.toLowerCase(), subject: id.responderCert.subject, notAfter: id.responderCert.notAfter.getTime() } } : {}),
+        issuerNotAfter: issuer.notAfter.getTime(),
+        outlivingTheirSigner: r.after.signer,
+      };
+      await reports?.flush();
+    };
     const ac = new AbortController();
     const stop = () => ac.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    await signer.run({ intervalMs: duration('interval'), signal: ac.signal, onRound: () => (lastRound = Date.now()) });
+    await signer.run({
+      intervalMs: duration('interval'),
+      signal: ac.signal,
+      onRound: (r) => {
+        lastRound = Date.now();
+        if (!(r instanceof Error)) void report(r);
+      },
+    });
     log.info('signer stopping');
     return 0;
   } finally {

@@ -59,6 +59,8 @@ export interface RoundResult {
   rate: number;
   before: Backlog;
   after: Backlog;
+  /** Up to ten certificates this round found without any response (signed or not). */
+  newSerials: string[];
 }
 
 const REASONS: readonly WorkReason[] = ['status', 'new', 'refresh', 'signer'];
@@ -182,7 +184,8 @@ export class ResponseSigner {
         'signing round',
       );
     }
-    return { planned: work.length, signed, failed, byReason, durationMs, rate, before, after };
+    const newSerials = work.filter((w) => w.reason === 'new').slice(0, 10).map((w) => w.serial);
+    return { planned: work.length, signed, failed, byReason, durationMs, rate, before, after, newSerials };
   }
 
   /**

@@ -18,7 +18,7 @@ import { startResponder } from '../../src/responder/index.js';
 import { CertificateType } from '../../src/staple/reissue.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { EmbeddedStore } from '../../src/store/index.js';
-import { createNamespace, kubeClient, kubeconfigPath, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, type OperatorProcess } from '../support/kube.js';
+import { createNamespace, kubeClient, kubeconfigPath, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, serviceAccountKubeconfig, type OperatorProcess } from '../support/kube.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
@@ -51,34 +51,6 @@ async function statusOf(p: Promise<unknown>): Promise<number> {
   }
 }
 
-/** A kubeconfig that authenticates with `token` only, to the admin kubeconfig's server and CA. */
-async function tokenKubeconfig(dir: string, token: string): Promise<string> {
-  const cluster = loadKubeConfig(kubeconfigPath()).getCurrentCluster();
-  if (!cluster) throw new Error('admin kubeconfig has no cluster');
-  const caData = cluster.caData ?? (cluster.caFile ? (await readFile(cluster.caFile)).toString('base64') : undefined);
-  const file = join(dir, 'sa.kubeconfig');
-  const lines = [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: c',
-    '  cluster:',
-    `    server: ${cluster.server}`,
-    ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
-    ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
-    'users:',
-    '- name: sa',
-    '  user:',
-    `    token: ${token}`,
-    'contexts:',
-    '- name: sa',
-    '  context: {cluster: c, user: sa}',
-    'current-context: sa',
-    '',
-  ];
-  await writeFile(file, lines.join('\n'), { mode: 0o600 });
-  return file;
-}
 
 async function ensureCertificateCrd(): Promise<void> {
   const crd = parse(await readFile(new URL('../fixtures/cert-manager-certificate-crd.yaml', import.meta.url), 'utf8')) as KubeObject;
@@ -160,10 +132,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
 
     const { spec, container } = deploymentOf(objs);
     const saName = spec.template.spec.serviceAccountName ?? '';
-    const tr = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${release.name}/serviceaccounts/${saName}/token`, {
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-    });
-    const kubeconfig = await tokenKubeconfig(dir, tr.status.token);
+    const kubeconfig = await serviceAccountKubeconfig(admin, release.name, saName, dir);
     sa = new KubeClient(loadKubeConfig(kubeconfig));
     const who = await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], kubeconfig);
     expect(who.stdout).toBe(`system:serviceaccount:${release.name}:${saName}`);

@@ -3,6 +3,7 @@
 // as a real child process (the built dist/src/cli.js), as a user would run it.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
@@ -129,4 +130,39 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
   }
   return undefined;
+}
+
+/**
+ * A kubeconfig that authenticates as a ServiceAccount with a token minted for it (TokenRequest),
+ * to the admin kubeconfig's server and CA: how a pod's credentials look from outside the pod.
+ */
+export async function serviceAccountKubeconfig(admin: KubeClient, namespace: string, serviceAccount: string, dir: string): Promise<string> {
+  const tr = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+  });
+  const cluster = loadKubeConfig(kubeconfigPath()).getCurrentCluster();
+  if (!cluster) throw new Error('admin kubeconfig has no cluster');
+  const caData = cluster.caData ?? (cluster.caFile ? (await readFile(cluster.caFile)).toString('base64') : undefined);
+  const file = join(dir, `${namespace}.${serviceAccount}.kubeconfig`);
+  const lines = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: c',
+    '  cluster:',
+    `    server: ${cluster.server}`,
+    ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
+    ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
+    'users:',
+    '- name: sa',
+    '  user:',
+    `    token: ${tr.status.token}`,
+    'contexts:',
+    '- name: sa',
+    '  context: {cluster: c, user: sa}',
+    'current-context: sa',
+    '',
+  ];
+  await writeFile(file, lines.join('\n'), { mode: 0o600 });
+  return file;
 }

@@ -1,0 +1,226 @@
+// The OcspResponderPool controller against the real apiserver. An embedded pool end to end: the
+// controller renders its pod, a kubelet stand-in runs the pod's real signer and responder with the
+// pod's ServiceAccount, openssl asks the responder. A Redis pool's scaling and thresholds, driven by
+// the reports its signer and responder pods write.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventType, OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { Manager } from '../../src/runtime/manager.js';
+import { addPoolController } from '../../src/pool/controller.js';
+import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
+import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
+import { createNamespace, kubeClient, waitFor } from '../support/kube.js';
+import { runPod, type PodTemplate, type RunningPod } from '../support/kubelet.js';
+import { runOpenssl } from '../support/openssl.js';
+import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+
+interface PoolObj extends KubeObject {
+  status?: {
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+    certificates?: number;
+    backlog?: number;
+    revoked?: number;
+    signers?: { desired?: number; ready?: number };
+    responders?: { ready?: number; outOfRotation?: string[] };
+    replication?: Array<{ replica: string; lagSeconds?: number; inRotation?: boolean }>;
+  };
+}
+
+const client = kubeClient();
+let ns: { name: string; remove(): Promise<void> };
+let manager: Manager;
+let ca: Ca;
+let leaves: Issued[];
+let dir: string;
+
+const cond = (p: PoolObj | undefined, type: string) => p?.status?.conditions?.find((c) => c.type === type);
+const getPool = (name: string) => client.get<PoolObj>(OcspResponderPoolType, ns.name, name);
+async function poolEvents(name: string) {
+  const list = await client.list<KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }>(EventType, { namespace: ns.name });
+  return list.items.filter((e) => e.regarding?.name === name);
+}
+
+beforeAll(async () => {
+  ns = await createNamespace(client, 'pool');
+  dir = await mkdtemp(join(tmpdir(), 'pool-test-'));
+  ca = await createCa({ keyAlg: 'P-256', name: 'CN=Pool CA' });
+  leaves = [];
+  for (let i = 0; i < 12; i++) leaves.push(await issueLeaf(ca, { dnsNames: [`p${i}.test`] }));
+  await writeFile(join(dir, 'ca.pem'), ca.certPem);
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  await client.create<Secret>(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca', namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } });
+  await client.create<ConfigMap>(ConfigMapType, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'ca-db', namespace: ns.name },
+    data: { 'index.txt': leaves.slice(0, 10).map((l) => indexLine({ cert: l.cert, status: 'V' })).join('\n') + '\n' },
+  });
+  manager = new Manager({ client, clock: systemClock, log: pino({ level: 'silent' }), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [ns.name] });
+  addPoolController(manager, { workers: 2, images: { operator: 'ocsp-operator:test', signer: 'ocsp-operator:test-signer' } });
+  await manager.start();
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await ns?.remove();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('an embedded pool, end to end', () => {
+  let pod: RunningPod | undefined;
+  afterAll(async () => pod?.stop());
+
+  async function ask(leaf: Issued): Promise<{ status?: string; verified: boolean; output: string }> {
+    await writeFile(join(dir, 'leaf.pem'), leaf.certPem);
+    const r = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-url', `http://127.0.0.1:${pod!.ports.get('ocsp')}/`, '-CAfile', 'ca.pem', '-no_nonce', '-timeout', '5'], { cwd: dir });
+    const out = r.stdout + r.stderr;
+    return { status: /leaf\.pem: (\w+)/.exec(out)?.[1], verified: /Response verify OK/.test(out), output: out };
+  }
+
+  it('renders its pod, ServiceAccount, Role, Service and certificate index, all owned by the pool', async () => {
+    await client.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name: 'demo', namespace: ns.name },
+      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+    } as KubeObject);
+    const deployment = await waitFor('the pool Deployment', () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, 'demo'));
+    const pool = await getPool('demo');
+    for (const [type, name] of [[ServiceAccountType, 'demo'], [RoleType, 'demo'], [RoleBindingType, 'demo'], [ServiceType, 'demo'], [ConfigMapType, 'demo-index']] as const) {
+      const o = await client.get<KubeObject>(type, ns.name, name);
+      expect(o.metadata?.ownerReferences?.[0]?.uid, `${type.kind} ${name}`).toBe(pool.metadata?.uid);
+    }
+    expect(deployment.metadata?.ownerReferences?.[0]?.uid).toBe(pool.metadata?.uid);
+    const index = await client.get<ConfigMap>(ConfigMapType, ns.name, 'demo-index');
+    expect(index.data?.['index.txt']?.trim().split('\n')).toHaveLength(10);
+    expect(deployment.spec?.template?.spec.containers.map((c) => c.name)).toEqual(['signer', 'responder']);
+  });
+
+  it('its pod signs and serves every certificate; the pool reports Ready with its counts', async () => {
+    const d = await client.get<KubeObject & { spec: { template: PodTemplate } }>(DeploymentType, ns.name, 'demo');
+    pod = await runPod({ client, namespace: ns.name, name: 'demo-7d9f8-abcde', template: d.spec.template });
+    const ready = await waitFor('the pool Ready', async () => {
+      const p = await getPool('demo');
+      return cond(p, 'Ready')?.status === 'True' ? p : undefined;
+    }, 45_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${pod?.output().slice(-3000)}`);
+    });
+    expect(ready.status).toMatchObject({ certificates: 10, backlog: 0, signers: { ready: 1 }, responders: { ready: 1 } });
+    for (const l of leaves.slice(0, 10)) {
+      const r = await ask(l);
+      expect(r.status, r.output).toBe('good');
+      expect(r.verified).toBe(true);
+    }
+    expect((await ask(leaves[11]!)).output).toMatch(/unauthorized/i);
+  });
+
+  it('a certificate added to the CA database is served within seconds; a revocation declared in the spec too', async () => {
+    const t0 = Date.now();
+    const cm = await client.get<ConfigMap>(ConfigMapType, ns.name, 'ca-db');
+    await client.mergePatch(ConfigMapType, { namespace: ns.name, name: 'ca-db' }, { data: { 'index.txt': `${cm.data?.['index.txt']}${indexLine({ cert: leaves[10]!.cert, status: 'V' })}\n` } });
+    await waitFor('the new certificate served', async () => (await ask(leaves[10]!)).status === 'good', 30_000);
+    const newMs = Date.now() - t0;
+
+    const t1 = Date.now();
+    await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: 'demo' }, { spec: { revocations: [{ serial: leaves[2]!.serial, time: new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), reason: 'keyCompromise' }] } });
+    const revoked = await waitFor('the revocation served', async () => {
+      const r = await ask(leaves[2]!);
+      return r.status === 'revoked' ? r : undefined;
+    }, 30_000);
+    const revokeMs = Date.now() - t1;
+    expect(revoked.output).toMatch(/keyCompromise/);
+    process.stderr.write(`embedded pool: new certificate served after ${newMs} ms, declared revocation after ${revokeMs} ms (signer rounds every 2 s)\n`);
+    await waitFor('status counts the revocation', async () => (await getPool('demo')).status?.revoked === 1);
+  });
+});
+
+describe('a Redis pool: scaling and thresholds from its pods’ reports', () => {
+  const name = 'big';
+  const signerReport = (over: Partial<Extract<Report, { kind: 'signer' }>> = {}): Report => ({
+    kind: 'signer',
+    pod: 'big-signer-0',
+    time: Date.now(),
+    certificates: 20_000,
+    due: 0,
+    missing: 0,
+    revoked: 0,
+    oldestThisUpdate: Date.now() - 3_600_000,
+    rate: 200,
+    outlivingTheirSigner: 0,
+    issuerNotAfter: Date.now() + 365 * 86_400_000,
+    ...over,
+  });
+  const report = (r: Report) => writeReport(client, { namespace: ns.name, pool: name, report: r });
+  const replicas = async () => (await client.getOrUndefined<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, ns.name, 'big-signer'))?.spec?.replicas;
+
+  beforeAll(async () => {
+    await client.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name, namespace: ns.name },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+        store: { type: 'Redis', redis: { primaryURL: 'redis://127.0.0.1:6390', replicaURLs: ['redis://127.0.0.1:6391', 'redis://127.0.0.1:6392'] } },
+        signers: { minReplicas: 1, maxReplicas: 10, stabilizationWindow: '4s', targetDrainTime: '10s' },
+      },
+    } as KubeObject);
+    await report(signerReport());
+  });
+
+  it('renders a signer StatefulSet and one responder Deployment per Redis replica', async () => {
+    expect(await waitFor('the signer StatefulSet', replicas)).toBe(1);
+    for (const i of [0, 1]) {
+      const d = await client.get<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, `big-responder-${i}`);
+      expect(d.spec?.template?.spec.containers[0]?.args).toContain(`redis://127.0.0.1:${6391 + i}`);
+    }
+  });
+
+  it('scales the signers up on a backlog at once, and down only after the stabilization window', async () => {
+    await report(signerReport({ due: 20_000, missing: 20_000 }));
+    await waitFor('signers scaled to 10', async () => (await replicas()) === 10, 20_000);
+    expect((await getPool(name)).status).toMatchObject({ backlog: 20_000, signers: { desired: 10 } });
+    const drainedAt = Date.now();
+    await report(signerReport({ due: 0 }));
+    await waitFor('signers back to 1', async () => (await replicas()) === 1, 40_000);
+    expect(Date.now() - drainedAt).toBeGreaterThanOrEqual(4_000 - 500);
+  });
+
+  it('freshness over all responses: Warning at the warning age, then critical, one Event each', async () => {
+    await report(signerReport({ oldestThisUpdate: Date.now() - 100 * 3_600_000 }));
+    await waitFor('ResponsesStale', async () => cond(await getPool(name), 'Fresh')?.reason === 'ResponsesStale', 20_000);
+    await report(signerReport({ oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
+    const p = await waitFor('ResponsesCritical', async () => {
+      const x = await getPool(name);
+      return cond(x, 'Fresh')?.reason === 'ResponsesCritical' ? x : undefined;
+    }, 20_000);
+    expect(cond(p, 'Ready')?.status).toBe('False');
+    expect(cond(p, 'BaselineRequirements')?.status).toBe('False'); // older than 96 h
+    await new Promise((r) => setTimeout(r, 1_500)); // more reconciles: no more Events
+    const evs = await poolEvents(name);
+    expect(evs.filter((e) => e.reason === 'ResponsesStale')).toHaveLength(1);
+    expect(evs.filter((e) => e.reason === 'ResponsesCritical')).toHaveLength(1);
+    expect(evs.find((e) => e.reason === 'ResponsesCritical')?.type).toBe('Warning');
+  });
+
+  it('a delegated responder certificate near its end, and a lagging replica, each named', async () => {
+    await report(signerReport({ signer: { serial: 'abc123', subject: 'CN=Pool OCSP Responder', notAfter: Date.now() + 3_600_000 } }));
+    await report({ kind: 'responder', pod: 'big-responder-0-x1', time: Date.now(), ready: true, lagMs: 200, detached: false });
+    await report({ kind: 'responder', pod: 'big-responder-1-y2', time: Date.now(), ready: false, lagMs: 60_000, detached: false });
+    const p = await waitFor('conditions', async () => {
+      const x = await getPool(name);
+      return cond(x, 'Replicated')?.status === 'False' && cond(x, 'SignerCertificateExpiring')?.status === 'True' ? x : undefined;
+    }, 20_000);
+    expect(cond(p, 'SignerCertificateExpiring')?.message).toContain('CN=Pool OCSP Responder');
+    expect(cond(p, 'Replicated')?.message).toContain('big-responder-1-y2');
+    expect(cond(p, 'Replicated')?.message).not.toContain('big-responder-0-x1');
+    expect(p.status?.responders?.outOfRotation).toEqual(['big-responder-1-y2']);
+    expect(p.status?.replication?.find((r) => r.replica === 'big-responder-1-y2')).toMatchObject({ lagSeconds: 60, inRotation: false });
+    await waitFor('SignerExpiresSoon event', async () => (await poolEvents(name)).some((e) => e.reason === 'SignerExpiresSoon' && e.type === 'Warning'));
+  });
+});
