@@ -79,7 +79,7 @@ describe('what the chart renders', () => {
     // nothing in the ClusterRole touches leases, nodes, pods or RBAC, and nothing deletes Secrets
     const [cr] = ofKind(objs, 'ClusterRole');
     const resources = cr?.rules?.flatMap((r) => r.resources ?? []) ?? [];
-    for (const r of ['leases', 'pods', 'nodes', 'roles', 'clusterroles', 'namespaces', '*']) expect(resources).not.toContain(r);
+    for (const r of ['leases', 'pods', 'nodes', 'clusterroles', 'clusterrolebindings', 'namespaces', '*']) expect(resources).not.toContain(r);
     expect(cr?.rules?.filter((r) => r.resources?.includes('secrets')).flatMap((r) => r.verbs ?? [])).not.toContain('delete');
     expect(cr?.rules?.flatMap((r) => r.verbs ?? [])).not.toContain('*');
   });

@@ -112,6 +112,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
   let other: { name: string; remove(): Promise<void> };
   let rbacFile: string;
   let sa: KubeClient;
+  let saKubeconfig = '';
   let op: OperatorProcess;
   let leaseName: string;
   const releaseName = `rbac-${mode === 'namespaced' ? 'ns' : 'cl'}-${Math.random().toString(36).slice(2, 7)}`;
@@ -132,7 +133,8 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
 
     const { spec, container } = deploymentOf(objs);
     const saName = spec.template.spec.serviceAccountName ?? '';
-    const kubeconfig = await serviceAccountKubeconfig(admin, release.name, saName, dir);
+    saKubeconfig = await serviceAccountKubeconfig(admin, release.name, saName, dir);
+    const kubeconfig = saKubeconfig;
     sa = new KubeClient(loadKubeConfig(kubeconfig));
     const who = await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], kubeconfig);
     expect(who.stdout).toBe(`system:serviceaccount:${release.name}:${saName}`);
@@ -228,7 +230,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     if (mode === 'namespaced') {
       expect({ inOther, listOther, listAll }).toEqual({ inOther: 403, listOther: 403, listAll: 403 });
       // the same through kubectl, as a person would check it
-      const denied = await kubectl(['auth', 'can-i', 'get', 'secrets', '-n', other.name], join(dir, 'sa.kubeconfig'));
+      const denied = await kubectl(['auth', 'can-i', 'get', 'secrets', '-n', other.name], saKubeconfig);
       expect(denied.stdout.trim()).toBe('no');
       await new Promise((r) => setTimeout(r, 3000));
       expect((await getStaple(admin, other.name, 'elsewhere')).status).toBeUndefined();
@@ -238,13 +240,16 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     }
   });
 
-  it('has no rights beyond its job: no Secret deletes, no other Lease, no RBAC, no Pods', async () => {
-    const kubeconfig = join(dir, 'sa.kubeconfig');
-    const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args], kubeconfig)).stdout.trim();
+  it('has no rights beyond its job: no Secret deletes, no other Lease, no RBAC escalation, no Pods', async () => {
+    const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args], saKubeconfig)).stdout.trim();
     expect(await can('delete', 'secrets', '-n', apps.name)).toBe('no');
     expect(await can('get', `leases/${leaseName}`, '-n', release.name)).toBe('yes');
     expect(await can('update', 'leases/someone-elses', '-n', release.name)).toBe('no');
-    expect(await can('create', 'rolebindings', '-n', apps.name)).toBe('no');
+    // Pools give their pods a Role for their report ConfigMap, so Roles and RoleBindings may be
+    // made; but never beyond what the operator holds itself, nor to a ClusterRole it cannot bind.
+    expect(await can('escalate', 'roles.rbac.authorization.k8s.io', '-n', apps.name)).toBe('no');
+    expect(await can('bind', 'clusterroles.rbac.authorization.k8s.io')).toBe('no');
+    expect(await can('create', 'clusterrolebindings.rbac.authorization.k8s.io')).toBe('no');
     expect(await can('list', 'pods', '-n', apps.name)).toBe('no');
     expect(await can('create', 'events.events.k8s.io', '-n', apps.name)).toBe('yes');
     expect(await can('update', 'ocspstaples.ocsp-operator.dev', '--subresource=status', '-n', apps.name)).toBe('yes');

@@ -184,7 +184,11 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
   it('scales the signers up on a backlog at once, and down only after the stabilization window', async () => {
     await report(signerReport({ due: 20_000, missing: 20_000 }));
     await waitFor('signers scaled to 10', async () => (await replicas()) === 10, 20_000);
-    expect((await getPool(name)).status).toMatchObject({ backlog: 20_000, signers: { desired: 10 } });
+    // the status follows the workloads in the same reconcile (or its retry after a write conflict)
+    await waitFor('status with the backlog', async () => {
+      const s = (await getPool(name)).status;
+      return s?.backlog === 20_000 && s.signers?.desired === 10;
+    }, 10_000);
     const drainedAt = Date.now();
     await report(signerReport({ due: 0 }));
     await waitFor('signers back to 1', async () => (await replicas()) === 1, 40_000);
