@@ -24,6 +24,8 @@ commands:
                --resync DURATION-MS         full relist period in ms (default 600000)
                --pool-image IMAGE           image of responder pools' pods (default ${DEFAULT_IMAGE})
                --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_IMAGE}-signer)
+               --probe-endpoints-file PATH  also probe these TLS endpoints' staples (see \`probe --help\`)
+               --probe-interval-ms N        (default 60000)
   responder    serve pre-signed OCSP responses            (ocsp-operator responder --help)
   signer       pre-sign OCSP responses into the store     (ocsp-operator signer --help)
   probe        check what TLS servers staple, as metrics  (ocsp-operator probe --help)
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
           'lease-duration-ms': { type: 'string', default: '15000' },
           'pool-image': { type: 'string', default: DEFAULT_IMAGE },
           'pool-signer-image': { type: 'string', default: `${DEFAULT_IMAGE}-signer` },
+          'probe-endpoints-file': { type: 'string' },
+          'probe-interval-ms': { type: 'string', default: '60000' },
         },
         strict: true,
       });
@@ -62,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
         leaseDurationMs: positiveInt(values['lease-duration-ms'], '--lease-duration-ms'),
         poolImage: values['pool-image'],
         poolSignerImage: values['pool-signer-image'],
+        probeEndpointsFile: values['probe-endpoints-file'],
+        probeIntervalMs: positiveInt(values['probe-interval-ms'], '--probe-interval-ms'),
       });
     }
     case 'probe': {

@@ -7,6 +7,8 @@ import { systemClock } from './runtime/clock.js';
 import { createLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
 import { addPoolController } from './pool/controller.js';
+import { readEndpointsFile } from './probe/endpoint.js';
+import { Prober } from './probe/prober.js';
 import { addAutoStapleController } from './staple/auto-staple.js';
 import { addStapleController } from './staple/controller.js';
 
@@ -23,6 +25,9 @@ export interface ControllerFlags {
   /** Images the pools' pods run: the operator's, and the one with a PKCS#11 module. */
   poolImage: string;
   poolSignerImage: string;
+  /** TLS endpoints to probe for their staple, from this process (the prober as an operator mode). */
+  probeEndpointsFile?: string;
+  probeIntervalMs: number;
 }
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -79,11 +84,25 @@ export async function runController(flags: ControllerFlags): Promise<number> {
     log.info({ signal }, 'shutting down');
     resolveDone();
   };
+  // The prober, when asked for, runs on every replica: each one's /metrics then says what the
+  // servers staple, seen from where that replica runs.
+  const prober = flags.probeEndpointsFile
+    ? new Prober({
+        endpoints: readEndpointsFile(flags.probeEndpointsFile),
+        clock: systemClock,
+        registry: manager.metrics.registry,
+        log: log.child({ component: 'prober' }),
+        intervalMs: flags.probeIntervalMs,
+        timeoutMs: 10_000,
+      })
+    : undefined;
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   await manager.start();
+  prober?.start();
   log.info({ health: manager.healthUrl(), namespaces: flags.namespaces.length ? flags.namespaces : 'all', leaderElection: flags.leaderElect }, 'controller running');
   await done;
+  await prober?.stop();
   await manager.stop();
   log.info('stopped');
   return exitCode;

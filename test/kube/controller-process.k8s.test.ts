@@ -1,7 +1,10 @@
 // The operator as a process against a real apiserver: CRDs, health endpoints, leader election
 // with failover, and surviving an apiserver restart.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlPlane, type ControlPlane } from '../../src/devenv/control-plane.js';
+import { freePort, startControlPlane, type ControlPlane } from '../../src/devenv/control-plane.js';
 import { installCrds } from '../../src/devenv/crds.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
@@ -65,8 +68,12 @@ describe('controller process', () => {
     await ns.remove();
   });
 
-  it('serves /metrics, /healthz and /readyz, reconciles, and stops cleanly on SIGTERM', async () => {
-    const op = await startOperator(['--namespaces', ns.name]);
+  it('serves /metrics, /healthz and /readyz, reconciles, probes, and stops cleanly on SIGTERM', async () => {
+    // the prober as a mode of the operator: an endpoint nothing listens on reports tls_up 0
+    const dir = await mkdtemp(join(tmpdir(), 'probe-endpoints-'));
+    const dead = await freePort();
+    await writeFile(join(dir, 'endpoints.yaml'), `- 127.0.0.1:${dead}@web.test\n`);
+    const op = await startOperator(['--namespaces', ns.name, '--probe-endpoints-file', join(dir, 'endpoints.yaml'), '--probe-interval-ms', '1000']);
     started.push(op);
     await waitFor('readyz', async () => (await fetch(`${op.healthUrl}/readyz`)).status === 200);
     expect(await (await fetch(`${op.healthUrl}/healthz`)).text()).toBe('ok');
@@ -80,6 +87,12 @@ describe('controller process', () => {
     const metrics = await (await fetch(`${op.healthUrl}/metrics`)).text();
     expect(metricValue(metrics, 'ocsp_operator_workqueue_adds_total', { controller: 'staple' })).toBeGreaterThan(0);
     expect(metrics).toContain('ocsp_operator_process_resident_memory_bytes');
+    const probed = await waitFor('a probe result', async () => {
+      const text = await (await fetch(`${op.healthUrl}/metrics`)).text();
+      return metricValue(text, 'ocsp_probe_tls_up', { endpoint: `127.0.0.1:${dead}` }) !== undefined ? text : undefined;
+    });
+    expect(metricValue(probed, 'ocsp_probe_tls_up', { endpoint: `127.0.0.1:${dead}`, servername: 'web.test' })).toBe(0);
+    await rm(dir, { recursive: true, force: true });
     const logs = op.logLines();
     expect(logs.some((l) => l.object === `${ns.name}/health`)).toBe(true); // logs name the object
     expect(await op.stop('SIGTERM')).toBe(0);
