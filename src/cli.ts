@@ -70,27 +70,18 @@ async function main(argv: string[]): Promise<number> {
         probeIntervalMs: positiveInt(values['probe-interval-ms'], '--probe-interval-ms'),
       });
     }
+    // Each pod role loads only its own code (only signer pods need pkcs11js).
+    case 'responder': {
+      const { runResponderCommand, responderUsage } = await import('./responder/cli.js');
+      return withHelp('responder', responderUsage, rest, runResponderCommand);
+    }
+    case 'signer': {
+      const { runSignerCommand, signerUsage } = await import('./signer/cli.js');
+      return withHelp('signer', signerUsage, rest, runSignerCommand);
+    }
     case 'probe': {
       const { runProbe } = await import('./probe/main.js');
       return runProbe(rest);
-    }
-    case 'responder': {
-      // Loaded on demand, like the signer: each pod role loads only its own code.
-      const { runResponderCommand, responderUsage } = await import('./responder/cli.js');
-      if (rest.includes('-h') || rest.includes('--help')) {
-        process.stdout.write(`usage: ocsp-operator responder [flags]\n\n${responderUsage}`);
-        return 0;
-      }
-      return runResponderCommand(rest);
-    }
-    case 'signer': {
-      // Loaded on demand: only signer pods need pkcs11js.
-      const { runSignerCommand, signerUsage } = await import('./signer/cli.js');
-      if (rest.includes('-h') || rest.includes('--help')) {
-        process.stdout.write(`usage: ocsp-operator signer [flags]\n\n${signerUsage}`);
-        return 0;
-      }
-      return runSignerCommand(rest);
     }
     case undefined:
     case '-h':
@@ -102,6 +93,14 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command ${JSON.stringify(command)}\n${usage}`);
       return 2;
   }
+}
+
+function withHelp(name: string, text: string, args: string[], run: (args: string[]) => Promise<number>): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    process.stdout.write(`usage: ocsp-operator ${name} [flags]\n\n${text}`);
+    return Promise.resolve(0);
+  }
+  return run(args);
 }
 
 function positiveInt(text: string, flag: string): number {

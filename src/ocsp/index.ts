@@ -33,6 +33,7 @@ export {
   type SignOptions,
   softwareSigner,
   rsaPssSigner,
+  signatureAlgorithmIdentifier,
   signOcspResponse,
   errorResponse,
 } from './sign.js';

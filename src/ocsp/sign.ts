@@ -75,7 +75,8 @@ export function rsaPssSigner(key: webcrypto.CryptoKey | KeyObject): OcspSigner {
 
 const NULL = new Uint8Array([0x05, 0x00]).buffer;
 
-function algorithmIdentifier(alg: SignatureAlgorithmName): AlgorithmIdentifier {
+/** The AlgorithmIdentifier of a signature algorithm, as responses and certificates carry it. */
+export function signatureAlgorithmIdentifier(alg: SignatureAlgorithmName): AlgorithmIdentifier {
   switch (alg) {
     case 'ECDSA-SHA256':
       return new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
@@ -163,7 +164,7 @@ export async function signOcspResponse(o: SignOptions): Promise<Uint8Array> {
   const signature = await o.signer.sign(tbs);
   const basic = new BasicOCSPResponse({
     tbsResponseData: data,
-    signatureAlgorithm: algorithmIdentifier(o.signer.algorithm),
+    signatureAlgorithm: signatureAlgorithmIdentifier(o.signer.algorithm),
     signature: signature.slice().buffer,
   });
   if (o.responderCert) basic.certs = [AsnConvert.parse(o.responderCert.rawData, Certificate)];

@@ -9,7 +9,7 @@ import { parseDuration } from '../api/duration.js';
 import { parsePemChain, softwareSigner, type OcspSigner } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
 import { startHealthServer } from '../runtime/health-server.js';
-import { EmbeddedStore, RedisWriter, type ResponseStore } from '../store/index.js';
+import { EmbeddedStore, RedisWriter, redisOptionsFromUrl, type ResponseStore } from '../store/index.js';
 import { lintResponderCert, ResponderRotator, type SigningIdentity } from './delegated-responder.js';
 import { openPkcs11Signer } from './pkcs11-signer.js';
 import { podName, startReportLoop } from '../pool/report-loop.js';
@@ -141,17 +141,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     let store: ResponseStore;
     if (v['store-dir'] && v['redis-url']) throw new Error('give either --store-dir or --redis-url, not both');
     if (v['redis-url']) {
-      const u = new URL(v['redis-url']);
-      store = new RedisWriter({
-        redis: {
-          host: u.hostname,
-          port: Number(u.port || 6379),
-          ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-          ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-          ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-          ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-        },
-      });
+      store = new RedisWriter({ redis: redisOptionsFromUrl(v['redis-url']) });
     } else {
       store = await EmbeddedStore.open({ path: join(need('store-dir'), 'responses.log') });
     }
