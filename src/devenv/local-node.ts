@@ -1,4 +1,5 @@
-// A small stand-in for the kubelet, since these machines run no nodes: it takes a pod template
+// A local node: a small stand-in for the kubelet, since these machines run no nodes (the tests and
+// the demo use it). It takes a pod template
 // the operator rendered (a Deployment's or StatefulSet's), and runs its containers as local
 // processes of the built `ocsp-operator` — volumes become directories (Secrets and ConfigMaps
 // written as files and kept in sync, emptyDir shared), env comes from the downward API and Secret
@@ -8,11 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
-import type { KubeClient } from '../../src/kube/client.js';
-import { SecretType, type Secret } from '../../src/kube/types.js';
-import { ConfigMapType, type ConfigMap } from '../../src/pool/report.js';
-import { serviceAccountKubeconfig } from './kube.js';
+import type { KubeClient } from '../kube/client.js';
+import { SecretType, type Secret } from '../kube/types.js';
+import { ConfigMapType, type ConfigMap } from '../pool/report.js';
+import { freePort, repoRoot } from './control-plane.js';
+import { serviceAccountKubeconfig } from './service-account.js';
 
 interface EnvVar {
   name: string;
@@ -47,7 +48,16 @@ export interface RunningPod {
   stop(): Promise<void>;
 }
 
-export async function runPod(o: { client: KubeClient; namespace: string; name: string; template: PodTemplate }): Promise<RunningPod> {
+export async function runPod(o: {
+  client: KubeClient;
+  /** The admin kubeconfig: its server and CA go into the pod's ServiceAccount kubeconfig. */
+  adminKubeconfig: string;
+  namespace: string;
+  name: string;
+  template: PodTemplate;
+  /** Fixed local ports for named container ports (the rest get free ones). */
+  ports?: Record<string, number>;
+}): Promise<RunningPod> {
   const dir = await mkdtemp(join(tmpdir(), `kubelet-${o.name}-`));
   const cli = join(repoRoot(), 'dist', 'src', 'cli.js');
   const volumeDirs = new Map<string, string>();
@@ -83,12 +93,14 @@ export async function runPod(o: { client: KubeClient; namespace: string; name: s
     }
   })();
 
-  const kubeconfig = o.template.spec.serviceAccountName ? await serviceAccountKubeconfig(o.client, o.namespace, o.template.spec.serviceAccountName, dir) : undefined;
+  const kubeconfig = o.template.spec.serviceAccountName
+    ? await serviceAccountKubeconfig({ admin: o.client, adminKubeconfig: o.adminKubeconfig, namespace: o.namespace, serviceAccount: o.template.spec.serviceAccountName, dir })
+    : undefined;
   const ports = new Map<string, number>();
   const portOf = new Map<string, number>(); // container port number → local port
   for (const c of o.template.spec.containers) {
     for (const p of c.ports ?? []) {
-      const local = await freePort();
+      const local = (p.name && o.ports?.[p.name]) || (await freePort());
       portOf.set(String(p.containerPort), local);
       if (p.name) ports.set(p.name, local);
     }

@@ -13,8 +13,8 @@ import { Manager } from '../../src/runtime/manager.js';
 import { addPoolController } from '../../src/pool/controller.js';
 import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
 import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
-import { createNamespace, kubeClient, waitFor } from '../support/kube.js';
-import { runPod, type PodTemplate, type RunningPod } from '../support/kubelet.js';
+import { createNamespace, kubeClient, kubeconfigPath, waitFor } from '../support/kube.js';
+import { runPod, type PodTemplate, type RunningPod } from '../../src/devenv/local-node.js';
 import { runOpenssl } from '../support/openssl.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 
@@ -102,7 +102,7 @@ describe('an embedded pool, end to end', () => {
 
   it('its pod signs and serves every certificate; the pool reports Ready with its counts', async () => {
     const d = await client.get<KubeObject & { spec: { template: PodTemplate } }>(DeploymentType, ns.name, 'demo');
-    pod = await runPod({ client, namespace: ns.name, name: 'demo-7d9f8-abcde', template: d.spec.template });
+    pod = await runPod({ client, adminKubeconfig: kubeconfigPath(), namespace: ns.name, name: 'demo-7d9f8-abcde', template: d.spec.template });
     const ready = await waitFor('the pool Ready', async () => {
       const p = await getPool('demo');
       return cond(p, 'Ready')?.status === 'True' ? p : undefined;

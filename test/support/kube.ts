@@ -3,7 +3,6 @@
 // as a real child process (the built dist/src/cli.js), as a user would run it.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
@@ -11,6 +10,7 @@ import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { NamespaceType, SecretType, type Secret } from '../../src/kube/types.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
+import { serviceAccountKubeconfig as mintServiceAccountKubeconfig } from '../../src/devenv/service-account.js';
 
 const run = promisify(execFile);
 
@@ -132,37 +132,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return undefined;
 }
 
-/**
- * A kubeconfig that authenticates as a ServiceAccount with a token minted for it (TokenRequest),
- * to the admin kubeconfig's server and CA: how a pod's credentials look from outside the pod.
- */
-export async function serviceAccountKubeconfig(admin: KubeClient, namespace: string, serviceAccount: string, dir: string): Promise<string> {
-  const tr = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  const cluster = loadKubeConfig(kubeconfigPath()).getCurrentCluster();
-  if (!cluster) throw new Error('admin kubeconfig has no cluster');
-  const caData = cluster.caData ?? (cluster.caFile ? (await readFile(cluster.caFile)).toString('base64') : undefined);
-  const file = join(dir, `${namespace}.${serviceAccount}.kubeconfig`);
-  const lines = [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: c',
-    '  cluster:',
-    `    server: ${cluster.server}`,
-    ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
-    ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
-    'users:',
-    '- name: sa',
-    '  user:',
-    `    token: ${tr.status.token}`,
-    'contexts:',
-    '- name: sa',
-    '  context: {cluster: c, user: sa}',
-    'current-context: sa',
-    '',
-  ];
-  await writeFile(file, lines.join('\n'), { mode: 0o600 });
-  return file;
+/** A kubeconfig for a ServiceAccount of the test cluster (src/devenv/service-account.ts). */
+export function serviceAccountKubeconfig(admin: KubeClient, namespace: string, serviceAccount: string, dir: string): Promise<string> {
+  return mintServiceAccountKubeconfig({ admin, adminKubeconfig: kubeconfigPath(), namespace, serviceAccount, dir });
 }
