@@ -359,6 +359,8 @@ interface OperatorMetricsView {
   reconciles: number;
   reconcileErrors: number;
   queueDepth: number;
+  /** V8 heap in use (prom-client's default metric): what the caches hold, apart from garbage not yet collected */
+  heapUsed: number;
 }
 
 function operatorMetrics(text: string): OperatorMetricsView {
@@ -369,6 +371,7 @@ function operatorMetrics(text: string): OperatorMetricsView {
     reconciles: sumOf(text, 'ocsp_operator_reconcile_total'),
     reconcileErrors: sumOf(text, 'ocsp_operator_reconcile_total', { result: 'error' }),
     queueDepth: sumOf(text, 'ocsp_operator_workqueue_depth'),
+    heapUsed: sumOf(text, 'ocsp_operator_nodejs_heap_size_used_bytes'),
   };
 }
 
@@ -530,7 +533,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
           `${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s ${what} ${String(c).padStart(String(N).length)}/${N} ` +
             `(${((c - lastCount) / ((Date.now() - lastProgress) / 1000)).toFixed(0)}/s) ` +
             (m ? `fetches ok ${m.fetchOk}/${m.fetchAll} secret writes ${m.secretWrites} reconciles ${m.reconciles} (errors ${m.reconcileErrors}) queue ${m.queueDepth} ` : '') +
-            `rss ${s ? mib(s.rssBytes) : '?'} MiB cpu ${s ? s.cpuSeconds.toFixed(0) : '?'}s`,
+            `rss ${s ? mib(s.rssBytes) : '?'} MiB${m ? ` (heap used ${mib(m.heapUsed)} MiB)` : ''} cpu ${s ? s.cpuSeconds.toFixed(0) : '?'}s`,
         );
         lastProgress = Date.now();
         lastCount = c;
@@ -560,13 +563,13 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
       metrics = operatorMetrics(await httpText(metricsUrl));
       if (Date.now() - lastLog >= 10_000) {
         log(`${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s after the ${name}: queue ${metrics.queueDepth}, reconciles ${metrics.reconciles}, ` +
-          `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB`);
+          `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB (heap used ${mib(metrics.heapUsed)} MiB)`);
         lastLog = Date.now();
       }
     }
     if (Date.now() >= quietDeadline) log(`${tag} the operator was still busy ${((Date.now() - since) / 1000).toFixed(0)}s after the ${name}; counting up to now`);
     const settleS = (Date.now() - since) / 1000;
-    const m0 = phaseStart.metrics ?? { fetchOk: 0, fetchAll: 0, secretWrites: 0, reconciles: 0, reconcileErrors: 0, queueDepth: 0 };
+    const m0 = phaseStart.metrics ?? { fetchOk: 0, fetchAll: 0, secretWrites: 0, reconciles: 0, reconcileErrors: 0, queueDepth: 0, heapUsed: 0 };
     const writes = diffCounts(phaseStart.writes, after);
     const changes = tracker.takeChanges();
     const ours = (k: string) => OPERATOR_RESOURCES.has(k.split(' ')[0] ?? '') && !isBenchWrite(k);
@@ -771,9 +774,10 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
   const row = (name: string, xs: number[], cpu: Array<number | undefined>) => {
     const m = median(xs);
     const cpuText = cpu.map((c) => (c === undefined ? '?' : c.toFixed(0))).join('/');
-    console.log(`${name.padEnd(38)} ${xs.map((x) => `${x.toFixed(1)}s`.padStart(9)).join(' ')} ${`${m.toFixed(1)}s`.padStart(9)}  ${(N / m).toFixed(0).padStart(10)}  ${cpuText}`);
+    const cells = Array.from({ length: ROUNDS }, (_, i) => (xs[i] === undefined ? '-' : `${(xs[i] ?? 0).toFixed(1)}s`).padStart(9));
+    console.log(`${name.padEnd(38)} ${cells.join(' ')} ${`${m.toFixed(1)}s`.padStart(9)}  ${(N / m).toFixed(0).padStart(10)}  ${cpuText}`);
   };
-  row('operator: fill (all Ready=True)', ops.map((o) => o.fillS), ops.map((o) => o.cpuSeconds));
+  row('operator: fill (all Ready=True)', ops.map((o) => o.fillS), ops.map((o) => o.cpuSeconds)); // CPU: the whole run, refresh wave included
   const waves = ops.map((o) => o.phases.find((p) => p.name === 'refresh')?.seconds).filter((x): x is number => x !== undefined);
   if (waves.length) row('operator: refresh wave (all new)', waves, []);
   const byName = new Map<string, PeerRun[]>();
