@@ -187,6 +187,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
     '--disable-admission-plugins=ServiceAccount',
+    // As on hardened clusters: setting blockOwnerDeletion needs the owner's finalizers permission,
+    // so the RBAC tests prove the chart grants it.
+    '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
     '--authorization-mode=RBAC',
     `--service-account-issuer=${server}/`,
     `--service-account-key-file=${join(pki, 'sa.pub')}`,
