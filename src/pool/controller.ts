@@ -1,7 +1,7 @@
 // Wires the pool reconciler into a manager: pools, their issuer and source Secrets, their index
 // and report ConfigMaps, and their signer StatefulSets all map back to the pool's key.
 import { OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret } from '../kube/types.js';
-import { Controller } from '../runtime/controller.js';
+import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
 import { PoolReconciler } from './reconciler.js';
 import { ConfigMapType, LABEL_POOL, type ConfigMap } from './report.js';
@@ -35,7 +35,7 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
     metrics: manager.metrics,
   });
   const poolKey = (namespace: string | undefined, name: string | undefined) => (namespace && name ? [`${namespace}/${name}`] : []);
-  controller.watch(pools, (p) => [objectKey(p)]);
+  controller.watch(pools, (p) => [objectKey(p)], specOrMetadataChanged);
   controller.watch(configMaps, (cm) => {
     const owner = cm.metadata?.labels?.[LABEL_POOL];
     if (owner) return poolKey(cm.metadata?.namespace, owner);

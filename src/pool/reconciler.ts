@@ -12,6 +12,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { OcspResponderPoolType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
+import { sameJson } from '../runtime/same-json.js';
 import type { ReadCache } from '../staple/reconciler.js';
 import { buildPoolIndex } from './index-builder.js';
 import { ConfigMapType, LABEL_POOL, readReports, reportConfigMapName, type ConfigMap, type PoolReports } from './report.js';
@@ -182,8 +183,8 @@ export class PoolReconciler implements Reconciler {
     const nowDate = new Date(this.deps.clock.now());
     let conditions: Condition[] = prev.conditions ?? [];
     for (const c of update) conditions = setCondition(conditions, { ...c, observedGeneration: m.generation }, nowDate);
-    const next: OcspResponderPoolStatus = JSON.parse(JSON.stringify({ ...(status ?? prev), conditions, observedGeneration: m.generation })) as OcspResponderPoolStatus;
-    if (JSON.stringify(next) !== JSON.stringify(JSON.parse(JSON.stringify(prev)))) {
+    const next: OcspResponderPoolStatus = { ...(status ?? prev), conditions, observedGeneration: m.generation };
+    if (!sameJson(next, prev)) {
       await this.deps.client.replace(OcspResponderPoolType, { ...raw, status: next } as KubeObject, 'status');
     }
     for (const c of update) {

@@ -5,8 +5,24 @@ import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue, type BackoffPolicy } from './work-queue.js';
-import type { ChangeHandler } from '../kube/informer.js';
+import type { ChangeHandler, ChangeKind } from '../kube/informer.js';
 import type { KubeObject } from '../kube/types.js';
+
+/**
+ * Skips updates that only touched status (the controller's own status writes coming back through
+ * the watch), as controller-runtime's GenerationChangedPredicate does; periodic resyncs still pass.
+ */
+export function specOrMetadataChanged<T extends KubeObject>(kind: ChangeKind, obj: T, old?: T): boolean {
+  if (kind !== 'update' || !old) return true;
+  const a = old.metadata ?? {};
+  const b = obj.metadata ?? {};
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    JSON.stringify(a.labels ?? {}) !== JSON.stringify(b.labels ?? {}) ||
+    JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {})
+  );
+}
 
 export interface ReconcileResult {
   /** Look at this key again after this long (a scheduled refresh), even if nothing changes. */
@@ -52,9 +68,10 @@ export class Controller {
    * Enqueues the keys `map` returns for every change of the informer's objects. `map` turns a
    * related object (a Secret) into the keys of the objects that depend on it (its OcspStaples).
    */
-  watch<T extends KubeObject>(informer: WatchSource<T>, map: (obj: T) => string[]): void {
-    informer.onChange((_kind, obj, old) => {
+  watch<T extends KubeObject>(informer: WatchSource<T>, map: (obj: T) => string[], predicate?: (kind: ChangeKind, obj: T, old?: T) => boolean): void {
+    informer.onChange((kind, obj, old) => {
       if (!this.running) return; // a follower's caches stay warm, but it queues nothing
+      if (predicate && !predicate(kind, obj, old)) return;
       const keys = new Set(map(obj));
       if (old) for (const k of map(old)) keys.add(k);
       for (const k of keys) this.queue.add(k);

@@ -2,7 +2,7 @@
 // Secret change to the staples that read it (source certificate, issuer) or own it (staple Secret).
 import { stapleSecretNameFor } from '../api/staple.js';
 import { OcspStapleType, SecretType, objectKey, type KubeObject, type Secret } from '../kube/types.js';
-import { Controller } from '../runtime/controller.js';
+import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
 import { StapleMetrics } from './metrics.js';
 import { StapleReconciler } from './reconciler.js';
@@ -61,7 +61,7 @@ export function addStapleController(manager: Manager, opts: { workers: number })
     log: manager.log,
     metrics: manager.metrics,
   });
-  controller.watch(staples, (s) => [objectKey(s)]);
+  controller.watch(staples, (s) => [objectKey(s)], specOrMetadataChanged);
   controller.watch(secrets, (s) => index.staplesOf(s));
   manager.add(controller);
   return controller;

@@ -18,6 +18,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
+import { sameJson } from '../runtime/same-json.js';
 import { ANNOTATION_CERT_MANAGER_NAME } from './auto-staple.js';
 import { fetchOcspResponse } from './fetch.js';
 import { requestReissue } from './reissue.js';
@@ -385,9 +386,12 @@ export class StapleReconciler implements Reconciler {
       const before = findCondition(prevStatus.conditions, c.type);
       if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only
       const warn = (c.type === 'Ready' || c.type === 'Fresh' || c.type === 'MustStapleSatisfied') ? c.status === 'False' : c.status === 'True';
+      // A first look that finds all well is one Event (Ready), not one per condition: at ten
+      // thousand staples, Events would otherwise be half of all writes.
+      if (!before && !warn && c.type !== 'Ready') continue;
       events.push({ kind: warn ? 'Warning' : 'Normal', reason: c.reason, note: `${c.type}=${c.status}: ${c.message}` });
     }
-    if (JSON.stringify(stripUndefined(next)) !== JSON.stringify(stripUndefined(prevStatus))) {
+    if (!sameJson(next, prevStatus)) {
       // PUT with the resourceVersion read: the whole status is replaced (fields that went away go
       // away), and a concurrent writer makes this a 409 that the queue retries.
       await this.deps.client.replace(OcspStapleType, { ...(staple as KubeObject), status: next } as KubeObject, 'status');
@@ -462,6 +466,3 @@ function pairStillValid(p: Published, now: number): boolean {
   }
 }
 
-function stripUndefined(v: unknown): unknown {
-  return JSON.parse(JSON.stringify(v ?? {}));
-}
