@@ -40,6 +40,7 @@ export interface PoolReconcilerDeps {
 
 export class PoolReconciler implements Reconciler {
   private readonly history = new Map<string, Recommendation[]>();
+  private readonly lastSignerReports = new Map<string, PoolReports['signers']>();
 
   constructor(private readonly deps: PoolReconcilerDeps) {}
 
@@ -48,6 +49,7 @@ export class PoolReconciler implements Reconciler {
     const raw = this.deps.pools.get(namespace, name);
     if (!raw || raw.metadata?.deletionTimestamp) {
       this.history.delete(key);
+      this.lastSignerReports.delete(key);
       return; // owned workloads go with it
     }
     const log = this.deps.log.child({ object: key, kind: 'OcspResponderPool' });
@@ -112,13 +114,20 @@ export class PoolReconciler implements Reconciler {
       log.info({ certificates: index.certificates, revoked: index.revoked }, 'certificate index written');
     }
 
-    // What the pods report.
-    const reports = readReports(this.deps.configMaps.get(ns, reportConfigMapName(name)), now, REPORT_MAX_AGE_MS);
+    // What the pods report. When the signers stop reporting (dead or stuck: the updater incident),
+    // their last reports still stand for the responses, whose ages keep growing; nothing is
+    // scaled down on missing data, and Ready says the reports are missing.
+    const fresh = readReports(this.deps.configMaps.get(ns, reportConfigMapName(name)), now, REPORT_MAX_AGE_MS);
+    const signersSilent = fresh.signers.length === 0 && this.lastSignerReports.has(key);
+    if (fresh.signers.length) this.lastSignerReports.set(key, fresh.signers);
+    const reports: PoolReports = signersSilent ? { ...fresh, signers: this.lastSignerReports.get(key) ?? [] } : fresh;
     const observed = observe(reports, index.certificates, now, issuer.notAfter.getTime());
 
     // Signers: scaled on the backlog (Redis); one machine with the embedded store.
     let signerReplicas = 1;
-    if (pool.spec.store.type === 'Redis') {
+    if (pool.spec.store.type === 'Redis' && signersSilent) {
+      signerReplicas = this.deps.statefulSets.get(ns, signerWorkloadName(name))?.spec?.replicas ?? pool.spec.signers.minReplicas;
+    } else if (pool.spec.store.type === 'Redis') {
       const current = this.deps.statefulSets.get(ns, signerWorkloadName(name))?.spec?.replicas ?? pool.spec.signers.minReplicas;
       const rates = reports.signers.map((s) => s.rate).filter((r): r is number => r !== undefined && r > 0);
       const recommendation = recommendReplicas({
@@ -156,7 +165,12 @@ export class PoolReconciler implements Reconciler {
     // Without reports nothing above is measured, and without a ready responder nothing is served:
     // say so rather than claim health.
     const ready = conditions.find((c) => c.type === 'Ready');
-    if (ready?.status === 'True' && reports.signers.length === 0) {
+    if (signersSilent) {
+      const last = Math.max(...reports.signers.map((r) => r.time));
+      const silence = `no signer has reported for ${formatDuration(Math.round((now - last) / 1000) * 1000)}: the figures are from its last report and the responses keep aging`;
+      if (ready?.status === 'True') Object.assign(ready, { status: 'False', reason: 'SignerReportsMissing', message: silence });
+      else if (ready) ready.message = `${silence} | ${ready.message}`;
+    } else if (ready?.status === 'True' && reports.signers.length === 0) {
       Object.assign(ready, { status: 'False', reason: 'NoSignerReports', message: `no signer pod has reported in the last ${formatDuration(REPORT_MAX_AGE_MS)}` });
     } else if (ready?.status === 'True' && !reports.responders.some((r) => r.ready)) {
       Object.assign(ready, { status: 'False', reason: 'NoResponderReady', message: 'no responder pod reports itself ready' });

@@ -40,7 +40,7 @@ export class StapleMetrics {
     });
     this.secretWrites = new Counter({
       name: 'ocsp_operator_staple_secret_writes_total',
-      help: 'Writes of staple Secrets by kind (stapled, unstapled, expired-removed)',
+      help: 'Writes of staple Secrets by kind (stapled: with a staple; unstapled: certificate and key only)',
       labelNames: ['kind'] as const,
       registers: [registry],
     });

@@ -214,9 +214,8 @@ export class StapleReconciler implements Reconciler {
     if (!due && scheduled > now) next = scheduled; // keep the plan made when the response arrived
     status.nextRefreshTime = iso(new Date(next));
 
-    const conditions = this.conditionsFor({ cert, servedResponse, attempt, prev, desired, spec, now, failures, removedExpired });
+    const conditions = this.conditionsFor({ cert, servedResponse, attempt, prev, desired, spec, now, failures, removedExpired, stapleSecret: `${ns}/${stapleSecretName}` });
     const events: PendingEvent[] = [];
-    if (removedExpired) events.push({ kind: 'Warning', reason: 'StapleExpired', note: `staple for certificate ${cert.serial} passed its usable-until time and was removed from Secret ${ns}/${stapleSecretName}` });
     if (attempt?.ok && published && !sameCert) {
       events.push({ kind: 'Normal', reason: 'RenewedCertificateStapled', note: `certificate ${cert.serial} (replacing ${published.pair.serial}) published with its validated staple` });
     }
@@ -294,6 +293,7 @@ export class StapleReconciler implements Reconciler {
     now: number;
     failures: number;
     removedExpired: boolean;
+    stapleSecret: string;
   }): ConditionSpec[] {
     const { cert, servedResponse: r, attempt, desired, spec, now } = o;
     const out: ConditionSpec[] = [];
@@ -302,7 +302,13 @@ export class StapleReconciler implements Reconciler {
       out.push({ type: 'Ready', status: 'True', reason: 'Stapled', message: `staple for certificate ${cert.serial} (${r.certStatus}) valid until ${iso(r.usableUntil)}` });
     } else if (o.removedExpired || (findCondition(o.prev.conditions, 'Ready')?.reason === 'StapleExpired' && desired.pair.sha256 === cert.sha256)) {
       // The reason stays StapleExpired until a new staple arrives: it is the fact that matters.
-      out.push({ type: 'Ready', status: 'False', reason: 'StapleExpired', message: `the staple for certificate ${cert.serial} expired and was removed${lastFailure ? `; last refresh failed: ${lastFailure.message}` : ''}` });
+      // The Ready transition's Event is the one that says it; its message names Secret and serial.
+      out.push({
+        type: 'Ready',
+        status: 'False',
+        reason: 'StapleExpired',
+        message: `the staple for certificate ${cert.serial} passed its usable-until time and was removed from Secret ${o.stapleSecret}${lastFailure ? `; last refresh failed: ${lastFailure.message}` : ''}`,
+      });
     } else if (desired.pair.sha256 !== cert.sha256) {
       out.push({
         type: 'Ready',

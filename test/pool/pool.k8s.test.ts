@@ -227,4 +227,19 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     expect(p.status?.replication?.find((r) => r.replica === 'big-responder-1-y2')).toMatchObject({ lagSeconds: 60, inRotation: false });
     await waitFor('SignerExpiresSoon event', async () => (await poolEvents(name)).some((e) => e.reason === 'SignerExpiresSoon' && e.type === 'Warning'));
   });
+
+  it('signers that stop reporting: the last figures stand, nothing scales down, Ready says reports are missing', async () => {
+    await report(signerReport({ due: 20_000, missing: 20_000, oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
+    await waitFor('signers up again', async () => (await replicas()) === 10, 20_000);
+    // the signer pod dies: its report ages past two minutes
+    await report(signerReport({ time: Date.now() - 3 * 60_000, due: 20_000, oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
+    const p = await waitFor('SignerReportsMissing', async () => {
+      const x = await getPool(name);
+      return cond(x, 'Ready')?.message.includes('no signer has reported') ? x : undefined;
+    }, 20_000);
+    expect(cond(p, 'Fresh')?.reason).toBe('ResponsesCritical'); // still critical: the responses keep aging
+    expect(p.status?.backlog).toBe(20_000);
+    await new Promise((r) => setTimeout(r, 5_000)); // past the 4 s stabilization window
+    expect(await replicas()).toBe(10);
+  });
 });
