@@ -47,7 +47,8 @@ export function buildPoolIndex(o: {
     } catch {
       continue; // not a certificate Secret of ours to judge
     }
-    if (!leaf || !isIssuedBy(leaf, o.issuer)) continue;
+    // The issuer's own certificate (in its Secret) is not one of the certificates it answers for.
+    if (!leaf || !isIssuedBy(leaf, o.issuer) || leaf.equal(o.issuer)) continue;
     add({ serial: canonicalSerial(leaf.serialNumber), notAfter: leaf.notAfter.getTime() });
   }
   const known = new Set(bySerial.keys());

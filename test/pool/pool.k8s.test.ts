@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventType, OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
 import { systemClock } from '../../src/runtime/clock.js';
+import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { addPoolController } from '../../src/pool/controller.js';
 import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
 import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
-import { createNamespace, kubeClient, kubeconfigPath, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor } from '../support/kube.js';
 import { runPod, type PodTemplate, type RunningPod } from '../../src/devenv/local-node.js';
 import { runOpenssl } from '../support/openssl.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
@@ -135,6 +136,38 @@ describe('an embedded pool, end to end', () => {
     expect(revoked.output).toMatch(/keyCompromise/);
     process.stderr.write(`embedded pool: new certificate served after ${newMs} ms, declared revocation after ${revokeMs} ms (signer rounds every 2 s)\n`);
     await waitFor('status counts the revocation', async () => (await getPool('demo')).status?.revoked === 1);
+  });
+});
+
+describe('certificate sources', () => {
+  it('cluster Secrets that chain to the issuer, and only those, join the index; a revocation of an unknown serial is said', async () => {
+    const other = await createCa({ keyAlg: 'P-256', name: 'CN=Someone Else CA' });
+    const mine = await issueLeaf(ca, { dnsNames: ['mine.test'] });
+    const theirs = await issueLeaf(other, { dnsNames: ['theirs.test'] });
+    await putSecret(client, tlsSecret(ns.name, 'mine-tls', { certPem: mine.chainPem, keyPem: mine.keyPem }));
+    await putSecret(client, tlsSecret(ns.name, 'theirs-tls', { certPem: theirs.chainPem, keyPem: theirs.keyPem }));
+    await client.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name: 'fromsecrets', namespace: ns.name },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        sources: [{ clusterSecrets: { namespaces: [ns.name] } }],
+        revocations: [{ serial: 'DEADBEEF', time: '2026-01-01T00:00:00Z', reason: 'superseded' }],
+      },
+    } as KubeObject);
+    const index = await waitFor('the generated index', async () => (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, 'fromsecrets-index'))?.data?.['index.txt']);
+    const serials = index.trim().split('\n').map((l) => canonicalSerial(l.split('\t')[3] ?? ''));
+    expect(serials).toContain(canonicalSerial(mine.serial));
+    expect(serials).not.toContain(canonicalSerial(theirs.serial));
+    expect(serials).not.toContain(canonicalSerial(ca.cert.serialNumber)); // the CA's own Secret is in scope too
+    const p = await waitFor('SourcesReadable', async () => {
+      const x = await getPool('fromsecrets');
+      return cond(x, 'SourcesReadable') ? x : undefined;
+    });
+    expect(cond(p, 'SourcesReadable')).toMatchObject({ status: 'False', reason: 'SourceProblem' });
+    expect(cond(p, 'SourcesReadable')?.message).toContain('DEADBEEF');
   });
 });
 
