@@ -28,6 +28,7 @@ import { metricValue } from '../support/kube.js';
 import { Timeline } from '../support/timeline.js';
 import { curl, type CurlResult } from '../responder/curl.js';
 import { presign } from '../responder/fixtures.js';
+import { stopProcessGroup } from '../../src/devenv/process-group.js';
 
 const N = 40;
 const MALFORMED_HEX = '30030a0101';
@@ -70,21 +71,8 @@ async function startNginxProxy(name: string, mergeSlashes: boolean, upstreamPort
   const child: ChildProcess = spawn(NGINX, ['-p', dir, '-e', p('error.log'), '-c', p('nginx.conf')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
-    if (child.pid && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // gone
-      }
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    await stopProcessGroup(child, 3000);
     await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 10_000;

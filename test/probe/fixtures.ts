@@ -13,6 +13,7 @@ import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/inde
 import { freePort } from '../support/openssl.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { NGINX } from '../support/tls-servers.js';
+import { stopProcessGroup } from '../../src/devenv/process-group.js';
 
 export const HOST = 'shop.test';
 const HOUR = 3_600_000;
@@ -136,21 +137,8 @@ export async function startNginxWithoutStapleFile(o: { certPath: string; keyPath
   const fd = openSync(p('nginx.out'), 'a');
   const child = spawn(NGINX, ['-p', dir, '-e', p('error.log'), '-c', p('nginx.conf')], { cwd: dir, stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
-    if (child.pid && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // gone
-      }
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    await stopProcessGroup(child, 5_000);
     await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 10_000;

@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/devenv/control-plane.js';
+import { stopProcessGroup } from '../../src/devenv/process-group.js';
 import { indexTxt, type Ca, type IndexEntry, type Issued } from './pki.js';
 
 export const OPENSSL = process.env.OPENSSL ?? '/usr/bin/openssl';
@@ -128,24 +129,8 @@ export async function startOpensslResponder(o: OpensslResponderOptions): Promise
   const tmp = await tempFiles({ ...s.files, 'index.txt': indexTxt(o.indexEntries), 'index.txt.attr': 'unique_subject = no\n' });
   let child: ChildProcess | undefined;
   const stop = async (): Promise<void> => {
-    if (child?.pid && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child!.once('exit', () => r()));
-      // With -multi the master forks workers into its process group and ignores SIGTERM: signal
-      // the whole group, or the workers outlive the test and spin.
-      const group = -child.pid;
-      const kill = (sig: NodeJS.Signals) => {
-        try {
-          process.kill(group, sig);
-        } catch {
-          // the group is already gone
-        }
-      };
-      kill('SIGTERM');
-      const t = setTimeout(() => kill('SIGKILL'), 2_000);
-      await exited;
-      clearTimeout(t);
-      kill('SIGKILL'); // workers that outlived their master
-    }
+    // With -multi the master forks workers into its group and ignores SIGTERM.
+    if (child) await stopProcessGroup(child, 2_000);
     await tmp.remove();
   };
   try {
