@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { parseDuration, formatDuration } from '../api/duration.js';
 import { findCondition, setCondition, type Condition } from '../api/condition.js';
-import { parseOcspResponderPool, type OcspResponderPool, type OcspResponderPoolStatus } from '../api/pool.js';
+import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/pool.js';
 import { parsePemChain } from '../ocsp/index.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';

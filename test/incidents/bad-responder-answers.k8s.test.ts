@@ -10,25 +10,18 @@
 // has a condition that names the problem (and the signer certificate), an Event and a metric.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
-import { EventType, OcspStapleType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { OcspStapleType, SecretType, type Secret } from '../../src/kube/types.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
-import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import { condition, createStaple, getSecret, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 import { Timeline } from '../support/timeline.js';
 
 const MIN = 60_000;
 const NAME = 'mail';
-
-interface EventObj extends KubeObject {
-  reason?: string;
-  type?: string;
-  note?: string;
-  regarding?: { name?: string };
-}
 
 let ca: Ca;
 let leaf: Issued;
@@ -62,9 +55,7 @@ afterAll(async () => {
   tl?.print();
 });
 
-async function events(): Promise<EventObj[]> {
-  return (await h.client.list<EventObj>(EventType, { namespace: ns.name })).items.filter((e) => e.regarding?.name === NAME);
-}
+const events = (): Promise<EventObject[]> => eventsAbout(h.client, ns.name, NAME);
 
 async function failures(reason: string): Promise<number> {
   return metricValue(await h.manager.metrics.registry.metrics(), 'ocsp_operator_staple_failures_total', { reason }) ?? 0;

@@ -10,10 +10,10 @@
 // ends up stapled.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
-import { EventType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { EventType, SecretType, type Secret } from '../../src/kube/types.js';
 import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
@@ -22,13 +22,6 @@ import { Timeline } from '../support/timeline.js';
 const RENEWALS = 30;
 const SLOW_MS = 250;
 const WRONG_AT = new Set([7, 15, 23]); // renewals at which the responder answers with the previous certificate's response
-
-interface EventObj extends KubeObject {
-  reason?: string;
-  type?: string;
-  note?: string;
-  regarding?: { name?: string };
-}
 
 let ca: Ca;
 let leaves: Issued[];
@@ -150,7 +143,7 @@ describe('incident: renewal without staple update', { timeout: 85_000 }, () => {
     const text = await h.manager.metrics.registry.metrics();
     const mismatchCount = metricValue(text, 'ocsp_operator_staple_failures_total', { reason: 'CertIdMismatch' }) ?? 0;
     expect(mismatchCount).toBeGreaterThanOrEqual(WRONG_AT.size);
-    const evs = (await h.client.list<EventObj>(EventType, { namespace: ns.name })).items.filter((e) => e.regarding?.name === 'mail');
+    const evs = (await h.client.list<EventObject>(EventType, { namespace: ns.name })).items.filter((e) => e.regarding?.name === 'mail');
     expect(evs.filter((e) => e.reason === 'CertIdMismatch' && e.type === 'Warning').length).toBeGreaterThanOrEqual(1);
     expect(evs.filter((e) => e.reason === 'RenewedCertificateStapled').length).toBeGreaterThanOrEqual(1);
     tl.detect(

@@ -17,7 +17,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, serialHex, softwareSigner, validateOcspResponse, type OcspSigner } from '../../src/ocsp/index.js';
-import { EventType, OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
 import { ManualClock, systemClock, type Clock } from '../../src/runtime/clock.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { addPoolController } from '../../src/pool/controller.js';
@@ -28,7 +28,7 @@ import { issuerIdOf, startResponder, type Responder } from '../../src/responder/
 import { ResponseSigner, type RoundResult } from '../../src/signer/index.js';
 import type { CertificateInfo } from '../../src/signer/index.js';
 import { EmbeddedStore } from '../../src/store/index.js';
-import { createNamespace, kubeClient, metricValue, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, metricValue, waitFor, eventsAbout } from '../support/kube.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { Timeline } from '../support/timeline.js';
 
@@ -74,10 +74,7 @@ const getPool = () => client.get<PoolObj>(OcspResponderPoolType, ns.name, POOL);
 const replicas = async () => (await client.getOrUndefined<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, ns.name, `${POOL}-signer`))?.spec?.replicas;
 const hours = (ms: number) => `${Math.round(ms / H)}h`;
 
-async function poolEvents(): Promise<Array<KubeObject & { reason?: string; type?: string; note?: string }>> {
-  const list = await client.list<KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }>(EventType, { namespace: ns.name });
-  return list.items.filter((e) => e.regarding?.name === POOL);
-}
+const poolEvents = () => eventsAbout(client, ns.name, POOL);
 
 async function arrive(n: number): Promise<void> {
   for (let i = 0; i < n; i++) {

@@ -18,7 +18,7 @@ import { startResponder } from '../../src/responder/index.js';
 import { CertificateType } from '../../src/staple/reissue.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { EmbeddedStore } from '../../src/store/index.js';
-import { createNamespace, kubeClient, kubeconfigPath, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, serviceAccountKubeconfig, type OperatorProcess } from '../support/kube.js';
+import { createNamespace, kubeClient, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, serviceAccountKubeconfig, type OperatorProcess, type EventObject } from '../support/kube.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
@@ -27,13 +27,6 @@ import { condition, createStaple, getSecret, getStaple, lockstepOf, waitForReaso
 import { deploymentOf, helmBinary, helmTemplate, ofKind, parseManifests, type RenderedObject } from './helm.js';
 
 const admin = kubeClient();
-
-interface EventObj extends KubeObject {
-  reason?: string;
-  type?: string;
-  reportingController?: string;
-  regarding?: { name?: string; kind?: string; namespace?: string };
-}
 
 interface CertificateObj extends KubeObject {
   spec?: { privateKey?: { rotationPolicy?: string } };
@@ -176,7 +169,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     expect(ls.verdict?.ok).toBe(true);
     expect(ls.stapleSerial).toBe(ls.certSerial);
     const ev = await waitFor('a Stapled Event', async () => {
-      const list = await admin.list<EventObj>(EventType, { namespace: apps.name });
+      const list = await admin.list<EventObject>(EventType, { namespace: apps.name });
       return list.items.find((e) => e.regarding?.name === 'web' && e.reason === 'Stapled');
     });
     expect(ev.type).toBe('Normal');
@@ -194,7 +187,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     expect(made.metadata?.labels?.['ocsp-operator.dev/auto']).toBe('true');
     await waitForReason(admin, apps.name, 'auto-tls', 'Stapled', 30_000);
     await waitFor('AutoStapleCreated Event on the Secret', async () => {
-      const list = await admin.list<EventObj>(EventType, { namespace: apps.name });
+      const list = await admin.list<EventObject>(EventType, { namespace: apps.name });
       return list.items.some((e) => e.regarding?.kind === 'Secret' && e.regarding.name === 'auto-tls' && e.reason === 'AutoStapleCreated');
     });
     await admin.mergePatch(SecretType, { namespace: apps.name, name: 'auto-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });

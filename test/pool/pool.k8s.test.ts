@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventType, OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { addPoolController } from '../../src/pool/controller.js';
 import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
 import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
-import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
 import { runPod, type PodTemplate, type RunningPod } from '../../src/devenv/local-node.js';
 import { runOpenssl } from '../support/openssl.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
@@ -40,10 +40,7 @@ let dir: string;
 
 const cond = (p: PoolObj | undefined, type: string) => p?.status?.conditions?.find((c) => c.type === type);
 const getPool = (name: string) => client.get<PoolObj>(OcspResponderPoolType, ns.name, name);
-async function poolEvents(name: string) {
-  const list = await client.list<KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }>(EventType, { namespace: ns.name });
-  return list.items.filter((e) => e.regarding?.name === name);
-}
+const poolEvents = (name: string) => eventsAbout(client, ns.name, name);
 
 beforeAll(async () => {
   ns = await createNamespace(client, 'pool');

@@ -5,24 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { CrdType, EventType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
+import { CrdType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
 import { CertificateType } from '../../src/staple/reissue.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 
 const MIN = 60_000;
-
-interface EventObj extends KubeObject {
-  reason?: string;
-  type?: string;
-  note?: string;
-  regarding?: { name?: string };
-}
 
 let ca: Ca;
 let proxy: FaultProxy;
@@ -60,9 +53,7 @@ afterAll(async () => {
   await responder?.stop();
 });
 
-async function eventsFor(name: string, namespace = ns.name): Promise<EventObj[]> {
-  return (await h.client.list<EventObj>(EventType, { namespace })).items.filter((e) => e.regarding?.name === name);
-}
+const eventsFor = (name: string, namespace = ns.name): Promise<EventObject[]> => eventsAbout(h.client, namespace, name);
 
 async function stapled(name: string, cert: Issued, namespace = ns.name): Promise<void> {
   await putSecret(h.client, tlsSecret(namespace, `${name}-tls`, { certPem: cert.chainPem, keyPem: cert.keyPem }));

@@ -2,23 +2,16 @@
 // a fault-injecting proxy, the controller in this process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdFor, errorResponse, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
-import { EventType, SecretType, OcspStapleType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { SecretType, OcspStapleType, type KubeObject, type Secret } from '../../src/kube/types.js';
 import { HAPROXY_OCSP_KEY, HAPROXY_PEM_KEY, STAPLE_KEY, ANNOTATION_SERIAL } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubectl, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { createNamespace, kubectl, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 
 const RENEWALS = 100;
-
-interface EventObj extends KubeObject {
-  reason?: string;
-  type?: string;
-  note?: string;
-  regarding?: { name?: string; kind?: string };
-}
 
 let ca: Ca;
 let leaves: Issued[]; // leaves[0] first, then the renewals
@@ -49,9 +42,8 @@ afterAll(async () => {
   await responder?.stop();
 });
 
-async function events(name: string): Promise<EventObj[]> {
-  const list = await h.client.list<EventObj>(EventType, { namespace: ns.name });
-  return list.items.filter((e) => e.regarding?.name === name && e.regarding?.kind === 'OcspStaple');
+async function events(name: string): Promise<EventObject[]> {
+  return (await eventsAbout(h.client, ns.name, name)).filter((e) => e.regarding?.kind === 'OcspStaple');
 }
 
 describe('staple controller', () => {
@@ -104,7 +96,7 @@ describe('staple controller', () => {
       ['mismatch', tlsSecret(ns.name, 'mismatch-tls', { certPem: leaves[1]!.chainPem, keyPem: ca.keyPem }), 'KeyMismatch'],
       ['noissuer', tlsSecret(ns.name, 'noissuer-tls', { certPem: leaves[1]!.certPem, keyPem: leaves[1]!.keyPem }), 'IssuerNotFound'],
     ];
-    for (const [name, secret, reason] of cases) {
+    for (const [name, secret] of cases) {
       if (secret) await putSecret(h.client, secret);
       await createStaple(h.client, ns.name, name, { secretName: `${name}-tls` });
     }

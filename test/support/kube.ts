@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { NamespaceType, SecretType, type Secret } from '../../src/kube/types.js';
+import { EventType, NamespaceType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { serviceAccountKubeconfig as mintServiceAccountKubeconfig } from '../../src/devenv/service-account.js';
 
@@ -53,6 +53,21 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** An events.k8s.io/v1 Event, as the tests read them. */
+export interface EventObject extends KubeObject {
+  reason?: string;
+  type?: string;
+  note?: string;
+  reportingController?: string;
+  regarding?: { name?: string; kind?: string; namespace?: string };
+}
+
+/** The Events of a namespace about one object (by name). */
+export async function eventsAbout(client: KubeClient, namespace: string, name: string): Promise<EventObject[]> {
+  const list = await client.list<EventObject>(EventType, { namespace });
+  return list.items.filter((e) => e.regarding?.name === name);
 }
 
 export function tlsSecret(namespace: string, name: string, data: { certPem: string; keyPem: string; caPem?: string }, annotations: Record<string, string> = {}): Secret {
