@@ -20,7 +20,7 @@ export const QUANTITY_PATTERN =
 
 export const DELEGATED_RESPONDER_MODES = ['Issue', 'FromSecret', 'None'] as const;
 export const STORE_TYPES = ['Embedded', 'Redis'] as const;
-export const LAG_POLICIES = ['ServeWhatItHas', 'Unauthorized'] as const;
+export const LAG_POLICIES = ['ServeWhatItHas', 'Unauthorized', 'TryLater'] as const;
 
 /**
  * Baseline Requirements 4.9.10: validity between 8 hours and 10 days. Enforced in the CRD with CEL
@@ -138,7 +138,7 @@ export const ResponderSchema = z.object({
   /** A responder whose store replica lags more than this leaves rotation (readiness fails). */
   maxReplicationLag: durationString().default('10s'),
   /** What a lagging responder answers while out of rotation, for requests that still reach it. */
-  lagPolicy: z.enum(LAG_POLICIES).default('Unauthorized'),
+  lagPolicy: z.enum(LAG_POLICIES).default('TryLater'),
   /** Cap on Cache-Control max-age; unset: derived from nextUpdate as RFC 5019 describes. */
   cacheMaxAge: durationString().optional(),
 });

@@ -8,7 +8,7 @@ import { parseDuration } from '../api/duration.js';
 import { parsePemChain } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
 import { openStore, redisOptionsFromUrl, type StoreSpec } from '../store/index.js';
-import type { LagPolicy } from './config.js';
+import { LAG_POLICIES, type LagPolicy } from './config.js';
 import { podName, startReportLoop } from '../pool/report-loop.js';
 import { startResponder } from './server.js';
 
@@ -18,7 +18,7 @@ export const responderUsage = `  responder    serve pre-signed OCSP responses (G
                --store-dir DIR              follow the embedded store a signer writes (DIR/responses.log)
                --redis-url redis://HOST:PORT[/DB]   the replica to read
                  --redis-primary-url URL    the primary, to measure bytes behind (optional)
-               --lag-policy ServeWhatItHas|Unauthorized   what to answer while the store lags (required)
+               --lag-policy ServeWhatItHas|Unauthorized|TryLater   what to answer while the store lags (required)
                --max-lag DURATION           readiness fails past this store lag (default 10s)
                --listen HOST:PORT           (default 0.0.0.0:8080)
                --path-prefix PATH           (default /)
@@ -48,8 +48,8 @@ export async function runResponderCommand(argv: string[]): Promise<number> {
   });
   const log = createLogger({ level: v['log-level'], name: 'ocsp-responder' });
   const lagPolicy = v['lag-policy'];
-  if (lagPolicy !== 'ServeWhatItHas' && lagPolicy !== 'Unauthorized') {
-    throw new Error('--lag-policy must be ServeWhatItHas or Unauthorized: what a lagging responder answers is a decision, not a default');
+  if (!LAG_POLICIES.includes(lagPolicy as LagPolicy)) {
+    throw new Error(`--lag-policy must be one of ${LAG_POLICIES.join(', ')}: what a lagging responder answers is a decision, not a default`);
   }
   const caFiles = v['ca-cert'] ?? [];
   if (caFiles.length === 0) throw new Error('--ca-cert is required (the issuer whose responses are served)');
@@ -76,7 +76,7 @@ export async function runResponderCommand(argv: string[]): Promise<number> {
   const responder = await startResponder({
     store,
     issuers,
-    lagPolicy: lagPolicy satisfies LagPolicy,
+    lagPolicy: lagPolicy as LagPolicy, // checked against LAG_POLICIES above
     lagThresholdMs: parseDuration(v['max-lag']),
     host: v.listen.slice(0, i) || '0.0.0.0',
     port,

@@ -2,14 +2,19 @@
 // store lags is a decision the operator of the pool makes, not an accident of the code.
 import type { X509Certificate } from '@peculiar/x509';
 import type { Logger } from 'pino';
+import { LAG_POLICIES } from '../api/pool.js';
 import type { ResponseStore } from '../store/types.js';
 
 /**
  * ServeWhatItHas: keep answering from the (possibly stale) store; every response served is still a
  *   correctly signed one inside its validity window, and readiness already steers traffic away.
  * Unauthorized: while lagging, answer `unauthorized` to everything, vouching for nothing.
+ * TryLater: while lagging, answer `tryLater`: vouch for nothing, but tell clients to ask again
+ *   (elsewhere) rather than that the certificate is unknown — requests that reach the responder
+ *   before readiness takes it out of rotation are not refused as `unauthorized`.
  */
-export type LagPolicy = 'ServeWhatItHas' | 'Unauthorized';
+export type LagPolicy = (typeof LAG_POLICIES)[number];
+export { LAG_POLICIES }; // one list: the CRD's enum
 
 export interface ResponderConfig {
   store: ResponseStore;
@@ -43,7 +48,7 @@ export type ResolvedConfig = Required<Omit<ResponderConfig, 'maxAgeCapSeconds' |
   Pick<ResponderConfig, 'maxAgeCapSeconds' | 'logger' | 'logLevel'>;
 
 export function resolveConfig(c: ResponderConfig): ResolvedConfig {
-  if (c.lagPolicy !== 'ServeWhatItHas' && c.lagPolicy !== 'Unauthorized') throw new Error(`lagPolicy must be ServeWhatItHas or Unauthorized, got ${String(c.lagPolicy)}`);
+  if (!LAG_POLICIES.includes(c.lagPolicy)) throw new Error(`lagPolicy must be one of ${LAG_POLICIES.join(', ')}, got ${String(c.lagPolicy)}`);
   if (c.issuers.length === 0) throw new Error('a responder needs at least one issuer');
   const prefix = c.pathPrefix ?? '/';
   if (!prefix.startsWith('/')) throw new Error(`pathPrefix must start with '/': ${prefix}`);

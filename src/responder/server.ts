@@ -228,7 +228,7 @@ class Handler {
         this.done(method, 'unauthorized', start);
         return;
       case 'lagging':
-        this.send(res, this.unauthorized);
+        this.send(res, this.cfg.lagPolicy === 'TryLater' ? this.tryLater : this.unauthorized);
         this.done(method, 'lagging', start);
         return;
       case 'expired':

@@ -39,7 +39,7 @@ export function notExpired(inner: Source, now: () => number): Source {
   };
 }
 
-/** With the Unauthorized policy, a lagging store vouches for nothing; ServeWhatItHas passes through. */
+/** With the Unauthorized and TryLater policies a lagging store vouches for nothing; ServeWhatItHas passes through. */
 export function lagPolicy(inner: Source, policy: LagPolicy, isLagging: () => boolean): Source {
   if (policy === 'ServeWhatItHas') return inner;
   return {

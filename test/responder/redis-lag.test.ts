@@ -20,6 +20,7 @@ describe('responders on Redis replicas', { timeout: 90_000 }, () => {
   let healthy: Responder; // replica 0, direct link
   let strict: Responder; // replica 1 behind the proxy, Unauthorized policy
   let lenient: Responder; // replica 1 behind the proxy, ServeWhatItHas policy
+  let patient: Responder; // replica 1 behind the proxy, TryLater policy
   let ca: Ca;
   let leaf: Issued;
   let fresh: Issued;
@@ -44,10 +45,11 @@ describe('responders on Redis replicas', { timeout: 90_000 }, () => {
     healthy = await startResponder({ ...common, store: reader(cluster.replicas[0]!.port), lagPolicy: 'Unauthorized' });
     strict = await startResponder({ ...common, store: reader(r1.port), lagPolicy: 'Unauthorized' });
     lenient = await startResponder({ ...common, store: reader(r1.port), lagPolicy: 'ServeWhatItHas' });
+    patient = await startResponder({ ...common, store: reader(r1.port), lagPolicy: 'TryLater' });
   });
 
   afterAll(async () => {
-    for (const r of [healthy, strict, lenient]) await r?.close();
+    for (const r of [healthy, strict, lenient, patient]) await r?.close();
     for (const r of readers) await r.close();
     await writer?.close();
     await proxy?.close();
@@ -106,6 +108,8 @@ describe('responders on Redis replicas', { timeout: 90_000 }, () => {
     // Strict: vouches for nothing while lagging (unauthorized, status byte 6).
     const s = await ask(strict, leaf);
     expect(s.body.toString('hex')).toBe('30030a0106');
+    // Patient: vouches for nothing either, but says "try later" (status byte 3), not "unknown".
+    expect((await ask(patient, leaf)).body.toString('hex')).toBe('30030a0103');
     // Lenient: still serves the older, still-valid response, but is out of rotation and says so.
     const l = await ask(lenient, leaf);
     expect(l.lastModified).toBe(before);
