@@ -8,7 +8,9 @@ import { createLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
 import { addPoolController } from './pool/controller.js';
 import { readEndpointsFile } from './probe/endpoint.js';
+import { ANNOTATION_PROBE_ENDPOINTS, declaredEndpoints } from './probe/discovery.js';
 import { Prober } from './probe/prober.js';
+import { OcspStapleType, type KubeObject } from './kube/types.js';
 import { addAutoStapleController } from './staple/auto-staple.js';
 import { addStapleController } from './staple/controller.js';
 
@@ -84,25 +86,32 @@ export async function runController(flags: ControllerFlags): Promise<number> {
     log.info({ signal }, 'shutting down');
     resolveDone();
   };
-  // The prober, when asked for, runs on every replica: each one's /metrics then says what the
-  // servers staple, seen from where that replica runs.
-  const prober = flags.probeEndpointsFile
-    ? new Prober({
-        endpoints: readEndpointsFile(flags.probeEndpointsFile),
-        clock: systemClock,
-        registry: manager.metrics.registry,
-        log: log.child({ component: 'prober' }),
-        intervalMs: flags.probeIntervalMs,
-        timeoutMs: 10_000,
-      })
-    : undefined;
+  // The prober runs on every replica (each one's /metrics says what the servers staple, seen from
+  // where it runs): the endpoints of --probe-endpoints-file and those OcspStaples declare.
+  const fixedEndpoints = flags.probeEndpointsFile ? readEndpointsFile(flags.probeEndpointsFile) : [];
+  const prober = new Prober({
+    endpoints: fixedEndpoints,
+    clock: systemClock,
+    registry: manager.metrics.registry,
+    log: log.child({ component: 'prober' }),
+    intervalMs: flags.probeIntervalMs,
+    timeoutMs: 10_000,
+  });
+  const staples = manager.informer<KubeObject>(OcspStapleType);
+  const declared = (o?: KubeObject) => o?.metadata?.annotations?.[ANNOTATION_PROBE_ENDPOINTS];
+  staples.onChange((kind, obj, old) => {
+    // Recompute only when a declaration changed: staples change far more often than that.
+    if (kind === 'resync' || (kind === 'update' && declared(obj) === declared(old))) return;
+    if (!declared(obj) && !declared(old)) return;
+    prober.setEndpoints(declaredEndpoints(staples.list(), fixedEndpoints, log));
+  });
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   await manager.start();
-  prober?.start();
+  prober.start();
   log.info({ health: manager.healthUrl(), namespaces: flags.namespaces.length ? flags.namespaces : 'all', leaderElection: flags.leaderElect }, 'controller running');
   await done;
-  await prober?.stop();
+  await prober.stop();
   await manager.stop();
   log.info('stopped');
   return exitCode;

@@ -1,11 +1,9 @@
 // `ocsp-operator probe`: the prober as a process of its own (a Deployment next to the operator, or a
 // sidecar of the TLS server), serving its metrics on /metrics with /healthz and /readyz.
 //
-// Discovery (not built): the operator knows each staple Secret but not who serves it. An annotation
-// on the OcspStaple, `ocsp-operator.dev/probe-endpoints: "web.shop.svc:443@shop.example.com"`, would
-// let this command list OcspStaples (get/list/watch on ocspstaples) and probe what they declare, and
-// compare the served serial with status.certificate.serial to notice a server that did not reload.
-// Until then: flags and a file (a ConfigMap mounted into the pod).
+// Discovery: the operator's own prober (`controller`) also probes the endpoints OcspStaples declare
+// in `ocsp-operator.dev/probe-endpoints` (src/probe/discovery.ts); this command takes flags and a
+// file (a ConfigMap mounted into the pod).
 import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseDuration } from '../api/duration.js';

@@ -49,7 +49,10 @@ export class Prober {
   private readonly duration: Histogram<'endpoint' | 'servername'>;
   private running = false;
 
+  private endpoints: Endpoint[];
+
   constructor(private readonly o: ProberOptions) {
+    this.endpoints = [...o.endpoints];
     const keys = new Set<string>();
     for (const e of o.endpoints) {
       const k = endpointName(e);
@@ -155,25 +158,47 @@ export class Prober {
     return r;
   }
 
+  /**
+   * Replaces the endpoints (discovery: they come and go with the OcspStaples that declare them).
+   * New ones are probed at once while running; removed ones stop and leave the metrics.
+   */
+  setEndpoints(endpoints: Endpoint[]): void {
+    const next = new Map(endpoints.map((e) => [endpointName(e), e]));
+    for (const e of this.endpoints) {
+      const key = endpointName(e);
+      if (next.has(key)) continue;
+      this.timers.get(key)?.cancel();
+      this.timers.delete(key);
+      this.latest.delete(key);
+      this.lastSuccess.delete(key);
+    }
+    const added = [...next.values()].filter((e) => !this.endpoints.some((x) => endpointName(x) === endpointName(e)));
+    this.endpoints = [...next.values()];
+    if (this.running) for (const e of added) this.loop(e);
+  }
+
   /** Probes every endpoint once, in parallel. */
   async probeAll(): Promise<ProbeResult[]> {
-    return Promise.all(this.o.endpoints.map((e) => this.probe(e)));
+    return Promise.all(this.endpoints.map((e) => this.probe(e)));
   }
 
   /** Probes every endpoint now, then again every interval (by the clock), until stop(). */
   start(): void {
     if (this.running) return;
     this.running = true;
-    for (const e of this.o.endpoints) this.loop(e);
+    for (const e of this.endpoints) this.loop(e);
   }
 
   private loop(e: Endpoint): void {
-    if (!this.running) return;
+    if (!this.running || !this.endpoints.some((x) => endpointName(x) === endpointName(e))) return;
     const p = this.probe(e)
       .catch((err: unknown) => this.o.log.error({ endpoint: endpointName(e), err }, 'probe failed unexpectedly'))
       .then(() => {
         this.inFlight.delete(p);
-        if (this.running) this.timers.set(endpointName(e), this.o.clock.setTimer(() => this.loop(e), this.o.intervalMs));
+        if (!this.running) return;
+        // an endpoint removed during its probe leaves no result behind
+        if (!this.endpoints.some((x) => endpointName(x) === endpointName(e))) this.latest.delete(endpointName(e));
+        else this.timers.set(endpointName(e), this.o.clock.setTimer(() => this.loop(e), this.o.intervalMs));
       });
     this.inFlight.add(p);
   }
