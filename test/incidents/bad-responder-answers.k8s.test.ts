@@ -9,7 +9,7 @@
 // good staple is kept until its own nextUpdate, then removed with a Warning Event; each failure
 // has a condition that names the problem (and the signer certificate), an Event and a metric.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
+import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { OcspStapleType, SecretType, type Secret } from '../../src/kube/types.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   proxy = await startFaultProxy();
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Bad Answers CA' });
   leaf = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['mail.test'] });
-  responder = await startOpensslResponder({ ca, indexEntries: [{ cert: leaf.cert, status: 'V' }], nmin: 60, probeRequest: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der });
+  responder = await startOpensslResponder({ ca, indexEntries: [{ cert: leaf.cert, status: 'V' }], nmin: 60 });
   proxy.upstream = responder.url;
   ns = await createNamespace(kubeClient(), 'incident-bad');
   clock = new ManualClock(Date.now());

@@ -19,21 +19,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
-import { EventType, OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { EventType, OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { addPoolController } from '../../src/pool/controller.js';
-import { ConfigMapType, writeReport, type ConfigMap } from '../../src/pool/report.js';
+import { writeReport } from '../../src/pool/report.js';
 import { startResponder, type Responder } from '../../src/responder/index.js';
 import { RedisReader, RedisWriter } from '../../src/store/index.js';
 import { createNamespace, kubeClient, metricValue, waitFor } from '../support/kube.js';
-import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { startPausableProxy, startRedisCluster, type PausableProxy, type RedisCluster } from '../support/redis.js';
 import { Timeline } from '../support/timeline.js';
 import { presign } from '../responder/fixtures.js';
+import { createCaObjects, startPoolController } from '../support/pool-harness.js';
 
 const THRESHOLD_MS = 2000; // responder lag threshold = pool spec.responder.maxReplicationLag
 const POLL_MS = 100;
@@ -108,12 +106,8 @@ beforeAll(async () => {
   }
 
   // The pool: issuer Secret, a source, the Redis store with its three replicas.
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  await client.create<Secret>(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca', namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } });
-  await client.create<ConfigMap>(ConfigMapType, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ca-db', namespace: ns.name }, data: { 'index.txt': initial.map((l) => indexLine({ cert: l.cert, status: 'V' })).join('\n') + '\n' } });
-  manager = new Manager({ client, clock: systemClock, log: pino({ level: 'silent' }), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [ns.name] });
-  addPoolController(manager, { workers: 2, images: { operator: 'ocsp-operator:test', signer: 'ocsp-operator:test-signer' } });
-  await manager.start();
+  await createCaObjects(client, ns.name, ca, initial);
+  manager = await startPoolController(client, ns.name);
   await client.create(OcspResponderPoolType, {
     apiVersion: 'ocsp-operator.dev/v1alpha1',
     kind: 'OcspResponderPool',

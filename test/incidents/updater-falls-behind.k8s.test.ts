@@ -13,24 +13,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, serialHex, softwareSigner, validateOcspResponse, type OcspSigner } from '../../src/ocsp/index.js';
-import { OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { ManualClock, systemClock, type Clock } from '../../src/runtime/clock.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { addPoolController } from '../../src/pool/controller.js';
 import { POOL_RESYNC_MS } from '../../src/pool/reconciler.js';
-import { ConfigMapType, writeReport, type ConfigMap } from '../../src/pool/report.js';
+import { writeReport } from '../../src/pool/report.js';
 import { StatefulSetType } from '../../src/pool/workloads.js';
 import { issuerIdOf, startResponder, type Responder } from '../../src/responder/index.js';
 import { ResponseSigner, type RoundResult } from '../../src/signer/index.js';
 import type { CertificateInfo } from '../../src/signer/index.js';
 import { EmbeddedStore } from '../../src/store/index.js';
 import { createNamespace, kubeClient, metricValue, waitFor, eventsAbout } from '../support/kube.js';
-import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { Timeline } from '../support/timeline.js';
+import { createCaObjects, startPoolController } from '../support/pool-harness.js';
 
 const H = 3_600_000;
 const POOL = 'updater';
@@ -167,22 +166,13 @@ beforeAll(async () => {
   firstLeaf = leaves.get(certs[0]!.serial)!;
   store = await EmbeddedStore.open({ path: join(dir, 'responses.log'), now: () => clock.now() });
   responder = await startResponder({ store, issuers: [ca.cert], lagPolicy: 'ServeWhatItHas', logLevel: 'silent', now: () => clock.now() });
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  await client.create<Secret>(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca', namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } });
-  await client.create<ConfigMap>(ConfigMapType, {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'ca-db', namespace: ns.name },
-    data: { 'index.txt': [...leaves.values()].map((l) => indexLine({ cert: l.cert, status: 'V' })).join('\n') + '\n' },
-  });
+  await createCaObjects(client, ns.name, ca, [...leaves.values()]);
   // The controller reads the test's clock; its short timers (conflict retries) run on real time,
   // and its periodic look-again (every 15 s) is left to the report writes, which trigger a
   // reconcile each. So a jump of 12 hours is instantaneous, as if the signer pod had reported
   // throughout, and never a moment in which the last report looks 12 hours old.
   const poolClock: Clock = { now: () => clock.now(), setTimer: (fn, ms) => (ms >= POOL_RESYNC_MS ? { cancel: () => {} } : systemClock.setTimer(fn, ms)) };
-  manager = new Manager({ client, clock: poolClock, log: pino({ level: 'silent' }), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [ns.name] });
-  addPoolController(manager, { workers: 2, images: { operator: 'ocsp-operator:test', signer: 'ocsp-operator:test-signer' } });
-  await manager.start();
+  manager = await startPoolController(client, ns.name, poolClock);
   await client.create(OcspResponderPoolType, {
     apiVersion: 'ocsp-operator.dev/v1alpha1',
     kind: 'OcspResponderPool',

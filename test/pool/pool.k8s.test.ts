@@ -2,22 +2,20 @@
 // controller renders its pod, a kubelet stand-in runs the pod's real signer and responder with the
 // pod's ServiceAccount, openssl asks the responder. A Redis pool's scaling and thresholds, driven by
 // the reports its signer and responder pods write.
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { addPoolController } from '../../src/pool/controller.js';
 import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
 import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
 import { runPod, type PodTemplate, type RunningPod } from '../../src/devenv/local-node.js';
 import { runOpenssl } from '../support/openssl.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { createCaObjects, startPoolController } from '../support/pool-harness.js';
 
 interface PoolObj extends KubeObject {
   status?: {
@@ -49,17 +47,8 @@ beforeAll(async () => {
   leaves = [];
   for (let i = 0; i < 12; i++) leaves.push(await issueLeaf(ca, { dnsNames: [`p${i}.test`] }));
   await writeFile(join(dir, 'ca.pem'), ca.certPem);
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  await client.create<Secret>(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca', namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } });
-  await client.create<ConfigMap>(ConfigMapType, {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'ca-db', namespace: ns.name },
-    data: { 'index.txt': leaves.slice(0, 10).map((l) => indexLine({ cert: l.cert, status: 'V' })).join('\n') + '\n' },
-  });
-  manager = new Manager({ client, clock: systemClock, log: pino({ level: 'silent' }), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [ns.name] });
-  addPoolController(manager, { workers: 2, images: { operator: 'ocsp-operator:test', signer: 'ocsp-operator:test-signer' } });
-  await manager.start();
+  await createCaObjects(client, ns.name, ca, leaves.slice(0, 10));
+  manager = await startPoolController(client, ns.name);
 });
 
 afterAll(async () => {

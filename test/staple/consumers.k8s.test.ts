@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { OcspStapleType, type Secret } from '../../src/kube/types.js';
 import { ANNOTATION_SERIAL, ANNOTATION_STAPLE_SHA256, HAPROXY_OCSP_KEY, HAPROXY_PEM_KEY, STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
@@ -80,8 +79,7 @@ beforeAll(async () => {
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Consumers Test CA' });
   leaves = [];
   for (let i = 0; i < 2; i++) leaves.push(await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [HOST] }));
-  const probe = buildOcspRequest({ cert: leaves[0]!.cert, issuer: ca.cert }).der;
-  responder = await startOpensslResponder({ ca, indexEntries: leaves.map((l) => ({ cert: l.cert, status: 'V' as const })), nmin: 60, probeRequest: probe });
+  responder = await startOpensslResponder({ ca, indexEntries: leaves.map((l) => ({ cert: l.cert, status: 'V' as const })), nmin: 60 });
   proxy.upstream = responder.url;
   ns = await createNamespace(kubeClient(), 'consumers');
   h = await startStapleController(ns.name);

@@ -2,7 +2,7 @@
 // be refreshed is removed at its nextUpdate; renewal policies; revoked and must-staple
 // certificates. Real apiserver, real `openssl ocsp` behind a fault proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
+import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { CrdType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   const entries = Object.entries(leaf).map(([name, l]) =>
     name === 'revoked' || name === 'reissue' ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const },
   );
-  responder = await startOpensslResponder({ ca, indexEntries: entries, nmin: 60, probeRequest: buildOcspRequest({ cert: leaf.expiry!.cert, issuer: ca.cert }).der });
+  responder = await startOpensslResponder({ ca, indexEntries: entries, nmin: 60 });
   proxy.upstream = responder.url;
   ns = await createNamespace(kubeClient(), 'lifecycle');
   h = await startStapleController(ns.name);

@@ -6,7 +6,6 @@ import { SecretType, OcspStapleType, type KubeObject, type Secret } from '../../
 import { HAPROXY_OCSP_KEY, HAPROXY_PEM_KEY, STAPLE_KEY, ANNOTATION_SERIAL } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
-import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createNamespace, kubectl, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
@@ -27,8 +26,7 @@ beforeAll(async () => {
   leaves = [];
   for (let i = 0; i <= RENEWALS + 2; i++) leaves.push(await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`web${i}.test`] }));
   other = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['other.test'] });
-  const probe = buildOcspRequest({ cert: leaves[0]!.cert, issuer: ca.cert }).der;
-  responder = await startOpensslResponder({ ca, indexEntries: [...leaves, other].map((l) => ({ cert: l.cert, status: 'V' as const })), nmin: 60, probeRequest: probe });
+  responder = await startOpensslResponder({ ca, indexEntries: [...leaves, other].map((l) => ({ cert: l.cert, status: 'V' as const })), nmin: 60 });
   proxy.upstream = responder.url;
   const { kubeClient } = await import('../support/kube.js');
   ns = await createNamespace(kubeClient(), 'staple');

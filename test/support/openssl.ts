@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/devenv/control-plane.js';
+import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { stopProcessGroup } from '../../src/devenv/process-group.js';
 import { indexTxt, type Ca, type IndexEntry, type Issued } from './pki.js';
 
@@ -115,8 +116,8 @@ export interface OpensslResponderOptions extends SignerFiles {
   ndays?: number;
   /** more arguments, e.g. ['-rmd', 'sha384'] or ['-resp_key_id'] */
   extraArgs?: string[];
-  /** a request that openssl answers when it is up; any well-formed OCSP request DER */
-  probeRequest: Uint8Array;
+  /** a request that openssl answers when it is up; by default one for the first index entry */
+  probeRequest?: Uint8Array;
   startTimeoutMs?: number;
 }
 
@@ -125,6 +126,9 @@ export interface OpensslResponderOptions extends SignerFiles {
  * connection makes it spin, so the probe is a whole OCSP request). Traffic goes to 127.0.0.1 only.
  */
 export async function startOpensslResponder(o: OpensslResponderOptions): Promise<ResponderHandle> {
+  const first = o.indexEntries[0];
+  if (!o.probeRequest && !first) throw new Error('startOpensslResponder: no index entry to probe with; pass probeRequest');
+  const probe = o.probeRequest ?? buildOcspRequest({ cert: first!.cert, issuer: o.ca.cert }).der;
   const s = signerArgs(o);
   const tmp = await tempFiles({ ...s.files, 'index.txt': indexTxt(o.indexEntries), 'index.txt.attr': 'unique_subject = no\n' });
   let child: ChildProcess | undefined;
@@ -147,7 +151,7 @@ export async function startOpensslResponder(o: OpensslResponderOptions): Promise
     for (let attempt = 0; ; attempt++) {
       if (child.exitCode !== null) throw new Error(`openssl ocsp exited with ${child.exitCode}: ${stderr}`);
       try {
-        const r = await postOcsp(url, o.probeRequest, 2_000);
+        const r = await postOcsp(url, probe, 2_000);
         if (r.status === 200) return { url, port, stop };
       } catch {
         // not listening yet
