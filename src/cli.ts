@@ -9,6 +9,8 @@ import { runController } from './controller-main.js';
 
 // What the chart and the Dockerfile build and name by default.
 const DEFAULT_IMAGE = 'ocsp-operator:0.1.0';
+// The Dockerfile's `signer` target, under its own repository (the chart's signerImage).
+const DEFAULT_SIGNER_IMAGE = 'ocsp-operator-signer:0.1.0';
 
 const usage = `usage: ocsp-operator <command> [flags]
 
@@ -23,7 +25,7 @@ commands:
                --workers N                  concurrent reconciles (default 8)
                --resync DURATION-MS         full relist period in ms (default 600000)
                --pool-image IMAGE           image of responder pools' pods (default ${DEFAULT_IMAGE})
-               --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_IMAGE}-signer)
+               --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_SIGNER_IMAGE})
                --probe-endpoints-file PATH  also probe these TLS endpoints' staples (see \`probe --help\`)
                --probe-interval-ms N        (default 60000)
   responder    serve pre-signed OCSP responses            (ocsp-operator responder --help)
@@ -48,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
           resync: { type: 'string', default: '600000' },
           'lease-duration-ms': { type: 'string', default: '15000' },
           'pool-image': { type: 'string', default: DEFAULT_IMAGE },
-          'pool-signer-image': { type: 'string', default: `${DEFAULT_IMAGE}-signer` },
+          'pool-signer-image': { type: 'string', default: DEFAULT_SIGNER_IMAGE },
           'probe-endpoints-file': { type: 'string' },
           'probe-interval-ms': { type: 'string', default: '60000' },
         },

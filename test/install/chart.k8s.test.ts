@@ -48,6 +48,7 @@ describe('helm lint and the values schema', () => {
     ['the same namespace twice', { json: { watchNamespaces: ['a', 'a'] } }, /watchNamespaces/],
     ['zero workers', { set: { 'controller.workers': 0 } }, /workers/],
     ['a bad pull policy', { set: { 'image.pullPolicy': 'Sometimes' } }, /pullPolicy/],
+    ['a signer image digest that is no sha256', { set: { 'signerImage.digest': 'latest' } }, /signerImage\/digest|signerImage.digest/],
     ['a bad alert duration', { set: { 'prometheusRule.for': 'five minutes' } }, /for/],
   ])('values.schema.json rejects %s', async (_name, values, message) => {
     const r = await helm(['template', 'x', CHART_DIR, ...valueArgs(values)]);
@@ -209,6 +210,16 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     }));
     expect(ofKind(objs, 'PrometheusRule')).toHaveLength(1);
     expect(deploymentOf(objs).container.image).toBe(`ocsp-operator@sha256:${'a'.repeat(64)}`);
+    // The signer image is its own reference: a digest on the operator image never leaks into it.
+    expect(deploymentOf(objs).container.args).toContain('--pool-signer-image=ocsp-operator-signer:0.1.0');
+  });
+
+  it('the PKCS#11 signer image by its own repository, tag or digest', async () => {
+    const digest = `sha256:${'b'.repeat(64)}`;
+    const byDigest = await serverDryRun('sgd', () => ({ set: { 'signerImage.repository': 'registry.example/ca/signer', 'signerImage.digest': digest } }));
+    expect(deploymentOf(byDigest).container.args).toContain(`--pool-signer-image=registry.example/ca/signer@${digest}`);
+    const byTag = await serverDryRun('sgt', () => ({ set: { 'signerImage.tag': '1.2.3' } }));
+    expect(deploymentOf(byTag).container.args).toContain('--pool-signer-image=ocsp-operator-signer:1.2.3');
   });
 
   it('one replica without leader election', async () => {

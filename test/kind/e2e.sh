@@ -84,6 +84,7 @@ log "installing the chart into $release_ns, watching $watch_ns"
   --kubeconfig "$workdir/kubeconfig" \
   --namespace "$release_ns" --create-namespace \
   --set image.repository="$image_repo" --set image.tag="$tag" --set image.pullPolicy=Never \
+  --set signerImage.repository="$signer_repo" --set signerImage.tag="$tag" \
   --set-json "watchNamespaces=[\"$watch_ns\"]" \
   --wait --timeout 5m
 k -n "$release_ns" rollout status deployment/ocsp-operator --timeout=180s

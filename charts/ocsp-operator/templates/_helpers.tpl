@@ -47,12 +47,27 @@ app.kubernetes.io/part-of: ocsp-operator
 {{- default (include "ocsp-operator.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
 
-{{- define "ocsp-operator.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{/*
+An image reference from a repository/tag/digest block: `repo@digest` when a digest is set,
+else `repo:tag` (the tag defaulting to the chart's appVersion).
+*/}}
+{{- define "ocsp-operator.imageRef" -}}
+{{- $img := index . 0 -}}
+{{- $chart := index . 1 -}}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $img.repository (default $chart.AppVersion $img.tag) }}
 {{- end }}
+{{- end }}
+
+{{- define "ocsp-operator.image" -}}
+{{- include "ocsp-operator.imageRef" (list .Values.image .Chart) }}
+{{- end }}
+
+{{/* The PKCS#11 signer image (the Dockerfile's `signer` target): its own reference, never derived from the operator's. */}}
+{{- define "ocsp-operator.signerImage" -}}
+{{- include "ocsp-operator.imageRef" (list .Values.signerImage .Chart) }}
 {{- end }}
 
 {{/*
