@@ -32,6 +32,14 @@ export const indexConfigMapName = (pool: string): string => `${pool}-index`;
 export const signerWorkloadName = (pool: string): string => `${pool}-signer`;
 export const responderWorkloadName = (pool: string, replica?: number): string => (replica === undefined ? `${pool}-responder` : `${pool}-responder-${replica}`);
 
+// PodSecurity `restricted` asks for all of these; pool pods need no capability and no writable root.
+const CONTAINER_SECURITY = {
+  runAsNonRoot: true,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+};
+
 const MOUNT = { issuer: '/etc/ocsp/issuer', key: '/etc/ocsp/key', index: '/etc/ocsp/index', data: '/var/lib/ocsp', responder: '/etc/ocsp/responder' };
 
 function ownerRef(pool: OcspResponderPool) {
@@ -89,13 +97,15 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
   return {
     name: 'signer',
     image: spec.signing.pkcs11 ? images.signer : images.operator,
+    // Images are pinned by tag or digest; pulling only when missing also lets preloaded images run.
+    imagePullPolicy: 'IfNotPresent',
     args,
     env,
     ports: [{ name: 'metrics', containerPort: 9090 }],
     volumeMounts: mounts,
     readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' } },
     livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 30 },
-    securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+    securityContext: CONTAINER_SECURITY,
   };
 }
 
@@ -104,6 +114,7 @@ function responderContainer(pool: OcspResponderPool, images: PoolImages, store: 
   return {
     name: 'responder',
     image: images.operator,
+    imagePullPolicy: 'IfNotPresent',
     args: [
       'responder',
       '--ca-cert', `${MOUNT.issuer}/tls.crt`,
@@ -122,7 +133,7 @@ function responderContainer(pool: OcspResponderPool, images: PoolImages, store: 
     // Readiness is the lag check: a lagging responder leaves the Service's endpoints.
     readinessProbe: { httpGet: { path: '/readyz', port: 'ocsp' }, periodSeconds: 2 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'ocsp' }, periodSeconds: 30 },
-    securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+    securityContext: CONTAINER_SECURITY,
   };
 }
 
@@ -147,7 +158,7 @@ function podTemplate(pool: OcspResponderPool, component: string, containers: unk
     spec: {
       serviceAccountName: pool.metadata.name,
       automountServiceAccountToken: true,
-      securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 },
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
       containers,
       volumes: vols,
     },
