@@ -20,6 +20,8 @@ else
   step "npm packages present"
 fi
 
-step "control plane (first run builds kube-apiserver, kubectl and etcd: about 4 minutes on 2 cores)"
+step "control plane (first run builds kube-apiserver, kubectl and etcd)"
 hack/build-control-plane.sh >/dev/null
-hack/install-helm.sh >/dev/null # helm for test/install, built once from hack/helm/go.mod into the same cache
+# Built where they are needed, not here, so the embedded demo waits for nothing else: helm by the
+# tests that install the chart (hack/install-helm.sh), the node's binaries and the images by the
+# node tests and `npm run cluster` (hack/build-node.sh, hack/build-images.sh).
