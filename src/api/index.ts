@@ -7,4 +7,5 @@ export * from './meta.js';
 export * from './parse.js';
 export * from './revocation.js';
 export * from './staple.js';
+export * from './pod.js';
 export * from './pool.js';

@@ -23,9 +23,18 @@ export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]
 export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** Keys of a Secret's or ConfigMap's data. */
 export const DATA_KEY_PATTERN = '^[-._a-zA-Z0-9]+$';
+/** An absolute path without whitespace: a module inside an image, a mount point. */
+export const ABSOLUTE_PATH_PATTERN = '^/[^\\s]*$';
+/** The resource.Quantity syntax Kubernetes itself uses for sizes ("1Gi", "500M", "250m"). */
+export const QUANTITY_PATTERN =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 
 export function secretName() {
   return z.string().min(1).max(253).regex(new RegExp(DNS_SUBDOMAIN_PATTERN));
+}
+
+export function dnsLabel() {
+  return z.string().min(1).max(63).regex(new RegExp(DNS_LABEL_PATTERN));
 }
 
 export function dataKey() {

@@ -7,16 +7,13 @@ import { z } from 'zod';
 import { conditionList } from './condition.js';
 import { compareDurations, durationString, parseDuration } from './duration.js';
 import { API_GROUP_VERSION, KIND_POOL } from './group.js';
-import { DNS_LABEL_PATTERN, ObjectMetaSchema, dataKey, secretName } from './meta.js';
+import { ABSOLUTE_PATH_PATTERN, ObjectMetaSchema, QUANTITY_PATTERN, dataKey, dnsLabel, secretName } from './meta.js';
 import { parseWith, type ParseResult } from './parse.js';
+import { POD_LEVEL_FIELDS, PodShapeSchema, type PodShape } from './pod.js';
 import { DeclaredRevocationReasonSchema, SERIAL_HEX_PATTERN } from './revocation.js';
 import { dateTime } from './time.js';
 
-export const MODULE_PATH_PATTERN = '^/[^\\s]*$';
 export const REDIS_URL_PATTERN = '^rediss?://[^\\s]+$';
-/** The resource.Quantity syntax Kubernetes itself uses for sizes ("1Gi", "500M"). */
-export const QUANTITY_PATTERN =
-  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 
 export const DELEGATED_RESPONDER_MODES = ['Issue', 'FromSecret', 'None'] as const;
 export const STORE_TYPES = ['Embedded', 'Redis'] as const;
@@ -43,7 +40,7 @@ const le = (a: string, b: string) => (compareDurations(a, b) ?? -1) <= 0;
 const SecretKeyRefSchema = (defaultKey: string) => z.object({ name: secretName(), key: dataKey().default(defaultKey) });
 
 export const Pkcs11SigningSchema = z.object({
-  module: z.string().max(4096).regex(new RegExp(MODULE_PATH_PATTERN)).default('/usr/lib/softhsm/libsofthsm2.so'),
+  module: z.string().max(4096).regex(new RegExp(ABSOLUTE_PATH_PATTERN)).default('/usr/lib/softhsm/libsofthsm2.so'),
   tokenLabel: z.string().min(1).max(32),
   keyLabel: z.string().min(1).max(256),
   pinSecretRef: SecretKeyRefSchema('pin'),
@@ -79,7 +76,7 @@ export const DelegatedResponderSchema = z
 export const ClusterSecretsSourceSchema = z.object({
   /** Empty: every namespace. */
   namespaces: z
-    .array(z.string().min(1).max(63).regex(new RegExp(DNS_LABEL_PATTERN)))
+    .array(dnsLabel())
     .max(256)
     .refine((l) => new Set(l).size === l.length, { message: 'duplicate namespace' })
     .optional(),
@@ -141,6 +138,7 @@ export const ResponderSchema = z.object({
   lagPolicy: z.enum(LAG_POLICIES).default('TryLater'),
   /** Cap on Cache-Control max-age; unset: derived from nextUpdate as RFC 5019 describes. */
   cacheMaxAge: durationString().optional(),
+  pod: PodShapeSchema.optional(),
 });
 
 export const SignersSchema = z
@@ -150,6 +148,8 @@ export const SignersSchema = z
     stabilizationWindow: durationString().default('5m'),
     /** Scale so that the backlog drains within this time at the measured per-pod rate. */
     targetDrainTime: durationString().default('10m'),
+    /** With the embedded store the signer shares the responder's pod: only its container fields, volumes and init containers apply. */
+    pod: PodShapeSchema.optional(),
   })
   .refine((s) => s.minReplicas <= s.maxReplicas, {
     path: ['minReplicas'],
@@ -181,6 +181,12 @@ export function refreshAgeMeetsBaselineRequirements(refreshAge: string, response
   const v = ms(responseValidity);
   if (v >= ms(BR_LONG_VALIDITY)) return r <= ms(BR_MAX_REFRESH_AGE) && r + ms(BR_MIN_MARGIN) <= v;
   return r + r <= v;
+}
+
+/** Names that both pod shapes give in `list`: with the embedded store they would meet in one pod. */
+function sharedNames(signers: PodShape | undefined, responder: PodShape | undefined, list: 'volumes' | 'initContainers'): boolean {
+  const theirs = new Set((responder?.[list] ?? []).map((x) => x.name));
+  return (signers?.[list] ?? []).some((x) => theirs.has(x.name));
 }
 
 function safely(f: () => boolean): boolean {
@@ -235,7 +241,19 @@ export const OcspResponderPoolSpecSchema = z
       path: ['thresholds', 'signerExpiryWarning'],
       message: 'thresholds.signerExpiryWarning must be shorter than delegatedResponder.renewBefore',
     },
-  );
+  )
+  .refine((s) => s.store.type !== 'Embedded' || POD_LEVEL_FIELDS.every((f) => s.signers.pod?.[f] === undefined), {
+    path: ['signers', 'pod'],
+    message: `with the Embedded store the signer runs in the responder's pod: set ${POD_LEVEL_FIELDS.join(', ')} in responder.pod`,
+  })
+  .refine((s) => s.store.type !== 'Embedded' || !sharedNames(s.signers.pod, s.responder.pod, 'volumes'), {
+    path: ['signers', 'pod', 'volumes'],
+    message: 'with the Embedded store both pod shapes add volumes to one pod: their names must differ',
+  })
+  .refine((s) => s.store.type !== 'Embedded' || !sharedNames(s.signers.pod, s.responder.pod, 'initContainers'), {
+    path: ['signers', 'pod', 'initContainers'],
+    message: 'with the Embedded store both pod shapes add init containers to one pod: their names must differ',
+  });
 
 export const OcspResponderPoolStatusSchema = z.object({
   observedGeneration: z.int().min(0).optional(),

@@ -32,6 +32,11 @@ export interface JSONSchemaProps {
   'x-kubernetes-validations'?: CelRule[];
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
+  /** An object whose undeclared fields are kept as written (a core type the CRD does not spell out). */
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  /** An integer or a string (a Quantity); `pattern` then applies to the string. */
+  'x-kubernetes-int-or-string'?: boolean;
+  anyOf?: JSONSchemaProps[];
 }
 
 export interface ValidationIssue {
@@ -119,6 +124,10 @@ export function validate(schema: JSONSchemaProps, value: unknown, path = ''): Va
 
   if (!typeOk(schema.type, value)) {
     add(`must be of type ${schema.type}`);
+    return issues;
+  }
+  if (schema['x-kubernetes-int-or-string'] && !typeOk('integer', value) && !typeOk('string', value)) {
+    add('must be an integer or a string');
     return issues;
   }
   if (schema.enum && !schema.enum.some((e) => e === value)) add(`unsupported value ${JSON.stringify(value)}`);

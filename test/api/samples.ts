@@ -5,6 +5,7 @@
 // rejection must mention.
 
 import { API_GROUP_VERSION, KIND_POOL, KIND_STAPLE } from '../../src/api/index.js';
+import { fullPodShape } from '../support/pod-shape.js';
 import type { ApiKind } from './crds.js';
 
 export interface Sample {
@@ -258,6 +259,44 @@ const pkcs11 = (over: Json): Json => ({
   pkcs11: { tokenLabel: 'ocsp', keyLabel: 'ocsp-signer', pinSecretRef: { name: 'hsm-pin' }, ...over },
 });
 
+const REDIS_STORE: Json = { type: 'Redis', redis: { primaryURL: 'redis://p:6379' } };
+
+/** A Redis pool (each component has pods of its own) whose `section` pod shape is `pod`. */
+const podShape = (section: 'signers' | 'responder', pod: Json): Json => ({ store: REDIS_STORE, [section]: { pod } });
+
+/** The pod shape's own rules, broken once in each section (both carry the same schema). */
+const podShapeRejections: Sample[] = (['signers', 'responder'] as const).flatMap((section) => {
+  const at = `spec.${section}.pod`;
+  const p = (name: string, pod: Json, field: string, rule: Sample['rule']) => pool(`pool-${section}-${name}`, podShape(section, pod), 'reject', `${at}${field}`, rule);
+  return [
+    // schema
+    p('quantity-words', { resources: { requests: { memory: 'lots' } } }, '.resources.requests.memory', 'schema'),
+    p('quantity-bool', { resources: { limits: { cpu: true } } }, '.resources.limits.cpu', 'schema'),
+    p('toleration-op', { tolerations: [{ key: 'k', operator: 'Matches' }] }, '.tolerations[0].operator', 'schema'),
+    p('affinity-string', { affinity: { nodeAffinity: 'zone-a' } }, '.affinity.nodeAffinity', 'schema'),
+    p('spread-no-key', { topologySpreadConstraints: [{ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' }] }, '.topologySpreadConstraints[0].topologyKey', 'schema'),
+    p('spread-skew-0', { topologySpreadConstraints: [{ maxSkew: 0, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }] }, '.topologySpreadConstraints[0].maxSkew', 'schema'),
+    p('label-value', { labels: { team: 'p k i' } }, '.labels.team', 'schema'),
+    p('pull-secret-upper', { imagePullSecrets: [{ name: 'Registry' }] }, '.imagePullSecrets[0].name', 'schema'),
+    p('priority-upper', { priorityClassName: 'High' }, '.priorityClassName', 'schema'),
+    p('volume-no-name', { volumes: [{ emptyDir: {} }] }, '.volumes[0].name', 'schema'),
+    p('volume-dup', { volumes: [{ name: 'a', emptyDir: {} }, { name: 'a', emptyDir: {} }] }, '.volumes', 'schema'),
+    p('mount-relative', { volumeMounts: [{ name: 'a', mountPath: 'tokens' }] }, '.volumeMounts[0].mountPath', 'schema'),
+    p('mount-no-name', { volumeMounts: [{ mountPath: '/tokens' }] }, '.volumeMounts[0].name', 'schema'),
+    p('env-name', { env: [{ name: 'A=B', value: 'x' }] }, '.env[0].name', 'schema'),
+    p('env-dup', { env: [{ name: 'A', value: 'x' }, { name: 'A', value: 'y' }] }, '.env', 'schema'),
+    p('init-no-image', { initContainers: [{ name: 'copy' }] }, '.initContainers[0].image', 'schema'),
+    // CEL
+    p('volume-reserved', { volumes: [{ name: 'issuer', emptyDir: {} }] }, '.volumes[0].name', 'cel'),
+    p('mount-reserved', { volumeMounts: [{ name: 'a', mountPath: '/var/lib/ocsp' }] }, '.volumeMounts[0].mountPath', 'cel'),
+    p('env-reserved', { env: [{ name: 'OCSP_SIGNER_PIN', value: '1234' }] }, '.env[0].name', 'cel'),
+    p('env-value-and-from', { env: [{ name: 'A', value: 'x', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] }, '.env[0]', 'cel'),
+    p('env-from-two', { env: [{ name: 'A', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' }, configMapKeyRef: { name: 'c', key: 'k' } } }] }, '.env[0].valueFrom', 'cel'),
+    p('label-reserved', { labels: { 'app.kubernetes.io/component': 'x' } }, '.labels', 'cel'),
+    p('init-reserved', { initContainers: [{ name: 'signer', image: 'x' }] }, '.initContainers[0].name', 'cel'),
+  ];
+});
+
 const poolSamples: Sample[] = [
   pool('pool-minimal', {}, 'accept'),
   pool('pool-full', POOL_FULL_SPEC, 'accept'),
@@ -283,6 +322,23 @@ const poolSamples: Sample[] = [
   pool('pool-software-key', { signing: { softwareKey: { secretName: 'ca-key' } }, delegatedResponder: { mode: 'None' } }, 'accept'),
   pool('pool-revocation-time-lower', { revocations: [{ serial: 'ab', time: '2025-06-01t12:00:00z' }] }, 'accept'),
   pool('pool-refresh-br-edge', { refreshAge: '96h', thresholds: { freshnessWarningAge: '100h' } }, 'accept'),
+  pool('pool-pod-full', { store: REDIS_STORE, signers: { pod: fullPodShape('signer') }, responder: { pod: fullPodShape('responder') } }, 'accept'),
+  // Embedded: the signer's container fields, volumes and init containers join the responder's pod.
+  pool(
+    'pool-pod-embedded-softhsm',
+    {
+      signers: {
+        pod: {
+          resources: { requests: { cpu: 1 } },
+          volumes: [{ name: 'tokens', persistentVolumeClaim: { claimName: 'softhsm-tokens' } }],
+          volumeMounts: [{ name: 'tokens', mountPath: '/var/lib/softhsm/tokens' }],
+          env: [{ name: 'SOFTHSM2_CONF', value: '/etc/softhsm/softhsm2.conf' }],
+        },
+      },
+      responder: { pod: { nodeSelector: { 'kubernetes.io/hostname': 'hsm-node' }, volumes: [{ name: 'scratch', emptyDir: {} }] } },
+    },
+    'accept',
+  ),
   // schema
   pool('pool-no-issuer', { issuer: undefined }, 'reject', 'spec.issuer', 'schema'),
   pool('pool-no-signing', { signing: undefined }, 'reject', 'spec.signing', 'schema'),
@@ -366,6 +422,23 @@ const poolSamples: Sample[] = [
     'cel',
   ),
   pool('pool-signers-min-max', { signers: { minReplicas: 5, maxReplicas: 3 } }, 'reject', 'spec.signers.minReplicas', 'cel'),
+  // pod shapes
+  ...podShapeRejections,
+  pool('pool-embedded-signer-pod-level', { signers: { pod: { nodeSelector: { hsm: 'yes' } } } }, 'reject', 'spec.signers.pod', 'cel'),
+  pool(
+    'pool-embedded-volume-twice',
+    { signers: { pod: { volumes: [{ name: 'tokens', emptyDir: {} }] } }, responder: { pod: { volumes: [{ name: 'tokens', emptyDir: {} }] } } },
+    'reject',
+    'spec.signers.pod.volumes',
+    'cel',
+  ),
+  pool(
+    'pool-embedded-init-twice',
+    { signers: { pod: { initContainers: [{ name: 'copy', image: 'a' }] } }, responder: { pod: { initContainers: [{ name: 'copy', image: 'b' }] } } },
+    'reject',
+    'spec.signers.pod.initContainers',
+    'cel',
+  ),
   // status
   poolStatus(
     'pool-status-full',

@@ -201,8 +201,25 @@ describe('declarations agree (zod → JSON Schema vs the CRD)', () => {
   const SAFE = Number.MAX_SAFE_INTEGER;
   const src = (p: string | undefined) => (p === undefined ? undefined : new RegExp(p).source);
 
-  function compare(crd: Node, zod: Node, path: string, out: string[]): void {
+  /** zod spells int-or-string as anyOf [integer, string with the pattern]; the CRD as the extension. */
+  function intOrString(zod: Node): Node | undefined {
+    const branches = zod.anyOf ?? [];
+    const str = branches.find((b) => b.type === 'string');
+    return branches.length === 2 && branches.some((b) => b.type === 'integer') && str ? { pattern: str.pattern } : undefined;
+  }
+
+  function compare(crd: Node, zodNode: Node, path: string, out: string[]): void {
     const say = (what: string, a: unknown, b: unknown) => out.push(`${path || '(root)'}: ${what}: CRD ${JSON.stringify(a)} vs zod ${JSON.stringify(b)}`);
+    let zod = zodNode;
+    if (crd['x-kubernetes-int-or-string']) {
+      const z = intOrString(zod);
+      if (!z) say('int-or-string', true, zod.anyOf);
+      zod = { ...z, 'x-kubernetes-int-or-string': true };
+    }
+    // zod's loose objects keep unknown keys, which JSON Schema says as `additionalProperties: {}`.
+    const zodKeeps = typeof zod.additionalProperties === 'object' && Object.keys(zod.additionalProperties).length === 0;
+    if (!!crd['x-kubernetes-preserve-unknown-fields'] !== zodKeeps) say('keeps unknown fields', !!crd['x-kubernetes-preserve-unknown-fields'], zodKeeps);
+    if (zodKeeps) zod = { ...zod, additionalProperties: undefined };
     if (crd.type !== zod.type) say('type', crd.type, zod.type);
     const zmin = zod.minimum === -SAFE ? undefined : zod.minimum;
     const zmax = zod.maximum === SAFE ? undefined : zod.maximum;
