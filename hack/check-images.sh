@@ -153,17 +153,23 @@ check_node_image() { # operator|signer
   [[ $out =~ ^v24\.[0-9]+\.[0-9]+\ 65532\ 65532$ ]] || die "$n: node --version/uid: $out"
   out=$(run "$n" "$n-help" -- node /app/dist/src/cli.js --help 2>&1) || die "$n: cli.js --help: $out"
   grep -q 'controller' <<<"$out" || die "$n: cli.js --help: $out"
+  # Each pod role loads its own modules: all of them load from what the image holds.
+  # shellcheck disable=SC2016 # expanded in the container
+  out=$(run "$n" "$n-roles" -- sh -c 'for c in responder signer probe; do node /app/dist/src/cli.js $c --help >/dev/null || exit 1; done' 2>&1) \
+    || die "$n: a command's --help failed: $out"
   run "$n" "$n-ro" -- node -e 'require("fs").writeFileSync("/app/x", "")' >/dev/null 2>&1 \
     && die "$n: the root filesystem is writable"
   if run "$n" "$n-npm" -- sh -c 'command -v npm || command -v npx || command -v gcc || command -v python3 || test -d /usr/local/include/node || test -d /app/dist/src/devenv' >/dev/null 2>&1; then
     die "$n: dev tooling or devenv code in the image"
   fi
-  log "$n: node $(run "$n" "$n-v" -- node --version), cli.js --help as 65532 on a read-only root"
+  log "$n: node $(run "$n" "$n-v" -- node --version); cli.js --help, responder/signer/probe --help as 65532 on a read-only root; no npm, compiler or devenv"
 }
 
 check_signer() {
   local out
-  out=$(run signer signer-hsm --mount type=tmpfs,src=tmpfs,dst=/var/lib/softhsm/tokens,options=rw:mode=1777 -- sh -c '
+  # The token volume: a directory owned by the signer's user, as a pod's fsGroup makes it.
+  install -d -o 65532 -g 65532 -m 0750 "$tmp/tokens"
+  out=$(run signer signer-hsm --mount "type=bind,src=$tmp/tokens,dst=/var/lib/softhsm/tokens,options=rbind:rw" -- sh -c '
     set -e
     test -f /usr/lib/softhsm/libsofthsm2.so
     cd /app
@@ -171,7 +177,7 @@ check_signer() {
     softhsm2-util --init-token --free --label check --pin 1234 --so-pin 5678 >/dev/null
     pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so -L | grep -c "token label"' 2>&1) || die "signer: $out"
   grep -q '^pkcs11js: SoftHSM' <<<"$out" || die "signer: pkcs11js did not load SoftHSM: $out"
-  log "signer: $(tr '\n' ';' <<<"$out") (token made in a tmpfs volume)"
+  log "signer: $(tr '\n' ';' <<<"$out") (token made in a volume)"
 }
 
 check_server() { # NAME PORT CHECK-SCRIPT

@@ -13,7 +13,7 @@ const run = promisify(execFile);
 const root = repoRoot();
 
 describe('install scripts', () => {
-  it.each(['test/kind/e2e.sh', 'hack/install-helm.sh', 'hack/setup.sh'])('shellcheck finds nothing in %s', async (script) => {
+  it.each(['test/kind/e2e.sh', 'hack/install-helm.sh', 'hack/setup.sh', 'hack/build-images.sh', 'hack/check-images.sh'])('shellcheck finds nothing in %s', async (script) => {
     const r = await run('shellcheck', ['--external-sources', script], { cwd: root }).then(
       () => ({ code: 0, out: '' }),
       (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
