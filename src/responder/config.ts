@@ -32,6 +32,8 @@ export interface ResponderConfig {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Connections this process holds at most; see connection-guard.ts for what happens at the cap. */
+  maxConnections?: number;
   maxHeaderBytes?: number;
   /** Fraction of the remaining validity by which max-age is shortened, varied per response. */
   maxAgeSpread?: number;
@@ -61,6 +63,7 @@ export function resolveConfig(c: ResponderConfig): ResolvedConfig {
     headersTimeoutMs: 5_000,
     requestTimeoutMs: 10_000,
     keepAliveTimeoutMs: 5_000,
+    maxConnections: 8_192,
     maxHeaderBytes: 8_192,
     maxAgeSpread: 0.1,
     errorMaxAgeSeconds: 0,

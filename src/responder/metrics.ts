@@ -3,6 +3,7 @@
 // bound once per (method, result) (see lean-metrics.ts); the rest are ordinary prom-client gauges.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreLag } from '../store/types.js';
+import type { ConnectionCounts, ShedReason } from './connection-guard.js';
 import { LeanCounter, LeanHistogram, type CounterSlot, type HistogramSlot } from './lean-metrics.js';
 
 export type Method = 'GET' | 'POST' | 'other';
@@ -24,6 +25,15 @@ export class ResponderMetrics {
   private readonly detached = new Gauge({ name: 'ocsp_responder_store_detached', help: '1 when the store is not following its source', registers: [this.registry] });
   private readonly ready = new Gauge({ name: 'ocsp_responder_ready', help: '1 when /readyz passes', registers: [this.registry] });
   private readonly bound = new Map<string, { requests: CounterSlot; latency: HistogramSlot }>();
+  private readonly shedCounter = new LeanCounter(
+    'ocsp_responder_connections_shed_total',
+    'Connections the responder closed to bound what clients hold: timeout (no complete request within the headers or request timeout), ' +
+      'evicted (the oldest connection without a request, closed at the connection cap to admit a new one), refused (at the cap with none to evict)',
+    ['reason'],
+    this.registry,
+  );
+  private readonly shedSlots: Record<ShedReason, CounterSlot> = { timeout: this.shedCounter.slot('timeout'), evicted: this.shedCounter.slot('evicted'), refused: this.shedCounter.slot('refused') };
+
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_responder_' });
@@ -38,6 +48,30 @@ export class ResponderMetrics {
     }
     b.requests.inc();
     b.latency.observe(seconds);
+  }
+
+  shed(reason: ShedReason): void {
+    this.shedSlots[reason].inc();
+  }
+
+  /** Open connections and the cap, read when scraped. */
+  watchConnections(c: ConnectionCounts): void {
+    new Gauge({
+      name: 'ocsp_responder_connections_open',
+      help: 'Client connections open now',
+      registers: [this.registry],
+      collect() {
+        this.set(c.open);
+      },
+    });
+    new Gauge({
+      name: 'ocsp_responder_connections_max',
+      help: 'Client connections this process holds at most',
+      registers: [this.registry],
+      collect() {
+        this.set(c.max);
+      },
+    });
   }
 
   storeLag(lag: StoreLag, ready: boolean): void {

@@ -1,12 +1,14 @@
 // The responder's HTTP server: OCSP over GET and POST from pre-signed responses, plus /healthz,
 // /readyz and /metrics. It never signs and never throws at a client: every OCSP-shaped failure is
-// an OCSP error response with uncacheable headers, every transport failure a plain 4xx.
+// an OCSP error response with uncacheable headers, every transport failure a plain 4xx (see
+// connection-guard.ts, which also bounds how many connections clients hold and for how long).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { errorResponse, OcspInputError } from '../ocsp/index.js';
 import { cacheHeaders, errorHeaders, type HeaderPolicy } from './cache-headers.js';
+import { ConnectionGuard, timeoutOptions } from './connection-guard.js';
 import { noneMatch, rawHeader } from './conditional.js';
 import { resolveConfig, type ResolvedConfig, type ResponderConfig } from './config.js';
 import { IssuerIndex } from './issuers.js';
@@ -41,19 +43,12 @@ export async function startResponder(input: ResponderConfig): Promise<Responder>
   const resolver = new RequestResolver(new IssuerIndex(cfg.issuers), cfg.maxBodyBytes);
   const handler = new Handler(cfg, source, resolver, metrics, monitor, log);
 
-  const server = createServer({ maxHeaderSize: cfg.maxHeaderBytes, headersTimeout: cfg.headersTimeoutMs, requestTimeout: cfg.requestTimeoutMs }, (req, res) => handler.handle(req, res));
-  server.keepAliveTimeout = cfg.keepAliveTimeoutMs;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Unparseable HTTP, oversized headers, timeouts: answer if the socket still can, never throw.
-    log.debug({ err: err.message, code: err.code }, 'client error');
-    // After `Connection: close` the response is already on its way; a second one would corrupt it.
-    if (err.code !== 'HPE_CLOSED_CONNECTION' && err.code !== 'ECONNRESET' && socket.writable && !socket.writableEnded) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    } else {
-      socket.destroy();
-    }
+  const server = createServer({ maxHeaderSize: cfg.maxHeaderBytes, ...timeoutOptions(cfg) }, (req, res) => {
+    guard.requested(req);
+    handler.handle(req, res);
   });
+  const guard = new ConnectionGuard(server, cfg, (reason) => metrics.shed(reason), log);
+  metrics.watchConnections(guard);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.port, cfg.host, () => {
