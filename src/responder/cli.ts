@@ -1,16 +1,27 @@
 // `ocsp-operator responder`: serves pre-signed OCSP responses from the store over HTTP. It never
 // signs. In an embedded pool it tails the log the signer writes beside it; at scale it reads a
 // Redis replica and leaves rotation (readiness) when the replica lags.
+//
+// With more than one worker (by default, one per CPU of the pod's limit) this process becomes the
+// pod's primary (supervisor.ts) and the cluster module runs this same command line again in each
+// worker, which then serves on the shared port with a store reader of its own.
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { X509Certificate } from '@peculiar/x509';
+import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
 import { parsePemChain } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
 import { openStore, redisOptionsFromUrl, type StoreSpec } from '../store/index.js';
-import { LAG_POLICIES, type LagPolicy } from './config.js';
-import { podName, startReportLoop } from '../pool/report-loop.js';
+import { DEFAULT_LAG_POLL_MS, LAG_POLICIES, type LagPolicy } from './config.js';
+import { workersForCpuLimit } from './cpu-limit.js';
+import { podName, startReportLoop, type ReportLoop } from '../pool/report-loop.js';
+import type { Readiness } from './readiness.js';
 import { startResponder } from './server.js';
+import { Supervisor, WORKER_SLOT_ENV } from './supervisor.js';
+import { WorkerLink } from './worker-link.js';
 
 export const responderUsage = `  responder    serve pre-signed OCSP responses (GET and POST, RFC 5019 headers)
                --ca-cert PATH               an issuer whose responses are served (repeatable)
@@ -23,12 +34,42 @@ export const responderUsage = `  responder    serve pre-signed OCSP responses (G
                --listen HOST:PORT           (default 0.0.0.0:8080)
                --path-prefix PATH           (default /)
                --error-max-age SECONDS      max-age of unauthorized/malformedRequest (default 0: no-store)
+               --workers N                  processes sharing the port, each with its own store reader
+                                            (default: the CPU limit of the cgroup, else the cores)
+               --max-connections N          client connections each process holds at most (default 8192);
+                                            at the cap the oldest one without a request makes room
                --report-pool NAME           write this pod's readiness and lag to the pool's report
                                             ConfigMap (needs POD_NAME, POD_NAMESPACE)
                --log-level LEVEL            (default info)
 `;
 
+interface Flags {
+  caFiles: string[];
+  spec: StoreSpec;
+  lagPolicy: LagPolicy;
+  maxLagMs: number;
+  host: string;
+  port: number;
+  pathPrefix: string;
+  errorMaxAgeSeconds: number;
+  workers: number;
+  maxConnections: number;
+  reportPool: string | undefined;
+  logLevel: string;
+}
+
 export async function runResponderCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  const log = createLogger({ level: flags.logLevel, name: 'ocsp-responder' });
+  // Loaded in the primary too, though it serves nothing: a bad file then fails once, here, rather
+  // than in every worker on every restart.
+  const issuers = await loadIssuers(flags.caFiles);
+  if (cluster.isWorker) return serve(flags, issuers, log.child({ worker: Number(process.env[WORKER_SLOT_ENV]) }), new WorkerLink());
+  if (flags.workers > 1) return supervise(flags, log);
+  return serve(flags, issuers, log, undefined);
+}
+
+function parseFlags(argv: string[]): Flags {
   const { values: v } = parseArgs({
     args: argv,
     options: {
@@ -41,24 +82,19 @@ export async function runResponderCommand(argv: string[]): Promise<number> {
       listen: { type: 'string', default: '0.0.0.0:8080' },
       'path-prefix': { type: 'string', default: '/' },
       'error-max-age': { type: 'string', default: '0' },
+      workers: { type: 'string' },
+      'max-connections': { type: 'string', default: '8192' },
       'log-level': { type: 'string', default: 'info' },
       'report-pool': { type: 'string' },
     },
     strict: true,
   });
-  const log = createLogger({ level: v['log-level'], name: 'ocsp-responder' });
   const lagPolicy = v['lag-policy'];
   if (!LAG_POLICIES.includes(lagPolicy as LagPolicy)) {
     throw new Error(`--lag-policy must be one of ${LAG_POLICIES.join(', ')}: what a lagging responder answers is a decision, not a default`);
   }
   const caFiles = v['ca-cert'] ?? [];
   if (caFiles.length === 0) throw new Error('--ca-cert is required (the issuer whose responses are served)');
-  const issuers = [];
-  for (const f of caFiles) {
-    const [first] = parsePemChain(await readFile(f, 'utf8'));
-    if (!first) throw new Error(`${f}: no certificate`);
-    issuers.push(first);
-  }
   if (!!v['store-dir'] === !!v['redis-url']) throw new Error('give exactly one of --store-dir or --redis-url');
   const spec: StoreSpec = v['redis-url']
     ? {
@@ -67,44 +103,103 @@ export async function runResponderCommand(argv: string[]): Promise<number> {
         ...(v['redis-primary-url'] ? { primary: redisOptionsFromUrl(v['redis-primary-url']) } : {}),
       }
     : { kind: 'embedded-follower', path: join(v['store-dir'] ?? '', 'responses.log') };
-  const store = await openStore(spec);
   const i = v.listen.lastIndexOf(':');
   const port = Number(v.listen.slice(i + 1));
   if (i < 0 || !Number.isInteger(port)) throw new Error(`--listen must be HOST:PORT, got ${v.listen}`);
   const errorMaxAge = Number(v['error-max-age']);
   if (!Number.isInteger(errorMaxAge) || errorMaxAge < 0) throw new Error(`--error-max-age must be whole seconds, got ${v['error-max-age']}`);
-  const responder = await startResponder({
-    store,
-    issuers,
+  return {
+    caFiles,
+    spec,
     lagPolicy: lagPolicy as LagPolicy, // checked against LAG_POLICIES above
-    lagThresholdMs: parseDuration(v['max-lag']),
+    maxLagMs: parseDuration(v['max-lag']),
     host: v.listen.slice(0, i) || '0.0.0.0',
     port,
     pathPrefix: v['path-prefix'],
     errorMaxAgeSeconds: errorMaxAge,
+    workers: v.workers === undefined ? workersForCpuLimit() : positiveInt(v.workers, '--workers'),
+    maxConnections: positiveInt(v['max-connections'], '--max-connections'),
+    reportPool: v['report-pool'],
+    logLevel: v['log-level'],
+  };
+}
+
+/** One responder process: on its own, or one worker of a pod (then `pod` links it to the primary). */
+async function serve(flags: Flags, issuers: X509Certificate[], log: Logger, pod: WorkerLink | undefined): Promise<number> {
+  const store = await openStore(flags.spec);
+  const responder = await startResponder({
+    store,
+    issuers,
+    lagPolicy: flags.lagPolicy,
+    lagThresholdMs: flags.maxLagMs,
+    host: flags.host,
+    port: flags.port,
+    pathPrefix: flags.pathPrefix,
+    errorMaxAgeSeconds: flags.errorMaxAgeSeconds,
+    maxConnections: flags.maxConnections,
     logger: log,
+    ...(pod ? { pod } : {}),
   });
-  // The report carries the store lag as last measured here.
-  let lastLag = { lagMs: 0, detached: false };
-  const lagTimer = setInterval(() => {
-    store.lag().then((l) => (lastLag = { lagMs: l.lagMs, detached: l.detached }), () => (lastLag = { lagMs: lastLag.lagMs, detached: true }));
-  }, 1_000);
-  const reports = v['report-pool']
-    ? startReportLoop({
-        pool: v['report-pool'],
-        everyMs: 2_000,
-        log,
-        produce: () => ({ kind: 'responder', pod: podName(), time: Date.now(), ready: responder.ready(), lagMs: lastLag.lagMs, detached: lastLag.detached }),
-      })
-    : undefined;
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
+  // A worker's pod reports through its primary.
+  const reports = pod ? undefined : reportLoop(flags, log, () => responder.readiness());
+  await signalled();
   log.info('shutting down');
-  clearInterval(lagTimer);
   reports?.stop();
   await responder.close();
   await store.close();
+  // What kept a worker alive beyond its server and store is the channel to the primary.
+  process.channel?.unref();
   return 0;
+}
+
+/** The pod's primary: runs the workers until told to stop. */
+async function supervise(flags: Flags, log: Logger): Promise<number> {
+  log.info({ workers: flags.workers, maxConnectionsPerWorker: flags.maxConnections }, 'starting responder workers');
+  const supervisor = new Supervisor({ workers: flags.workers, log, lagPollMs: DEFAULT_LAG_POLL_MS });
+  const reports = reportLoop(flags, log, () => supervisor.readiness());
+  await signalled();
+  log.info('shutting down: stopping the workers');
+  reports?.stop();
+  await supervisor.stop();
+  return 0;
+}
+
+/** The pool report, when asked for: this pod's readiness and its store lag. */
+function reportLoop(flags: Flags, log: Logger, readiness: () => Readiness): ReportLoop | undefined {
+  if (flags.reportPool === undefined) return undefined;
+  // The report needs a number; an unknown lag keeps the last one known, and says detached.
+  let lastLagMs = 0;
+  return startReportLoop({
+    pool: flags.reportPool,
+    everyMs: 2_000,
+    log,
+    produce: () => {
+      const r = readiness();
+      lastLagMs = r.lagMs ?? lastLagMs;
+      return { kind: 'responder', pod: podName(), time: Date.now(), ready: r.ready, lagMs: lastLagMs, detached: r.detached ?? r.lagMs === null };
+    },
+  });
+}
+
+async function loadIssuers(files: string[]): Promise<X509Certificate[]> {
+  const issuers = [];
+  for (const f of files) {
+    const [first] = parsePemChain(await readFile(f, 'utf8'));
+    if (!first) throw new Error(`${f}: no certificate`);
+    issuers.push(first);
+  }
+  return issuers;
+}
+
+function signalled(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
 }

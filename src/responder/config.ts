@@ -4,6 +4,7 @@ import type { X509Certificate } from '@peculiar/x509';
 import type { Logger } from 'pino';
 import { LAG_POLICIES } from '../api/pool.js';
 import type { ResponseStore } from '../store/types.js';
+import type { Pod } from './worker-link.js';
 
 /**
  * ServeWhatItHas: keep answering from the (possibly stale) store; every response served is still a
@@ -44,10 +45,15 @@ export interface ResponderConfig {
   logger?: Logger;
   logLevel?: string;
   now?: () => number;
+  /** Set in a worker of a pod: /readyz and /metrics then answer for the whole pod. */
+  pod?: Pod;
 }
 
-export type ResolvedConfig = Required<Omit<ResponderConfig, 'maxAgeCapSeconds' | 'logger' | 'logLevel'>> &
-  Pick<ResponderConfig, 'maxAgeCapSeconds' | 'logger' | 'logLevel'>;
+/** How often the store's lag is probed; a pod's primary counts a worker silent for 4 of these as not ready. */
+export const DEFAULT_LAG_POLL_MS = 500;
+
+type Optional = 'maxAgeCapSeconds' | 'logger' | 'logLevel' | 'pod';
+export type ResolvedConfig = Required<Omit<ResponderConfig, Optional>> & Pick<ResponderConfig, Optional>;
 
 export function resolveConfig(c: ResponderConfig): ResolvedConfig {
   if (!LAG_POLICIES.includes(c.lagPolicy)) throw new Error(`lagPolicy must be one of ${LAG_POLICIES.join(', ')}, got ${String(c.lagPolicy)}`);
@@ -56,7 +62,7 @@ export function resolveConfig(c: ResponderConfig): ResolvedConfig {
   if (!prefix.startsWith('/')) throw new Error(`pathPrefix must start with '/': ${prefix}`);
   return {
     lagThresholdMs: 5_000,
-    lagPollMs: 500,
+    lagPollMs: DEFAULT_LAG_POLL_MS,
     host: '127.0.0.1',
     port: 0,
     maxBodyBytes: 4_096,

@@ -1,6 +1,8 @@
 // The responder's metrics, in a Registry of its own so that several responders (tests, or a pod
 // running other components) never collide on metric names. The per-request ones are lean slots
 // bound once per (method, result) (see lean-metrics.ts); the rest are ordinary prom-client gauges.
+// Each metric names how a pod of workers combines it (see pod-metrics.ts): counts add up, the
+// store lag is the worst worker's, and the pod is ready only if every worker is.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreLag } from '../store/types.js';
 import type { ConnectionCounts, ShedReason } from './connection-guard.js';
@@ -21,9 +23,9 @@ export class ResponderMetrics {
   /** Cache-Control max-age handed out with successful responses. */
   readonly maxAge: HistogramSlot = new LeanHistogram('ocsp_responder_max_age_seconds', 'Cache-Control max-age handed out with successful responses', [], MAX_AGE_BUCKETS, this.registry).slot();
   readonly unknownSerials: CounterSlot = new LeanCounter('ocsp_responder_unknown_serial_total', 'Requests for serials (or issuers) the store does not have', [], this.registry).slot();
-  private readonly lagSeconds = new Gauge({ name: 'ocsp_responder_store_lag_seconds', help: 'Age of the newest freshness proof of the store (-1 when unknown)', registers: [this.registry] });
-  private readonly detached = new Gauge({ name: 'ocsp_responder_store_detached', help: '1 when the store is not following its source', registers: [this.registry] });
-  private readonly ready = new Gauge({ name: 'ocsp_responder_ready', help: '1 when /readyz passes', registers: [this.registry] });
+  private readonly lagSeconds = new Gauge({ name: 'ocsp_responder_store_lag_seconds', help: 'Age of the newest freshness proof of the store (-1 when unknown)', aggregator: 'max', registers: [this.registry] });
+  private readonly detached = new Gauge({ name: 'ocsp_responder_store_detached', help: '1 when the store is not following its source', aggregator: 'max', registers: [this.registry] });
+  private readonly ready = new Gauge({ name: 'ocsp_responder_ready', help: "1 when this process's store does not lag (the pod's /readyz also needs every worker running)", aggregator: 'min', registers: [this.registry] });
   private readonly bound = new Map<string, { requests: CounterSlot; latency: HistogramSlot }>();
   private readonly shedCounter = new LeanCounter(
     'ocsp_responder_connections_shed_total',
@@ -33,7 +35,6 @@ export class ResponderMetrics {
     this.registry,
   );
   private readonly shedSlots: Record<ShedReason, CounterSlot> = { timeout: this.shedCounter.slot('timeout'), evicted: this.shedCounter.slot('evicted'), refused: this.shedCounter.slot('refused') };
-
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_responder_' });
@@ -66,7 +67,7 @@ export class ResponderMetrics {
     });
     new Gauge({
       name: 'ocsp_responder_connections_max',
-      help: 'Client connections this process holds at most',
+      help: 'Client connections held at most: --max-connections per process, summed over the workers of a pod',
       registers: [this.registry],
       collect() {
         this.set(c.max);

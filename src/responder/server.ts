@@ -14,13 +14,14 @@ import { resolveConfig, type ResolvedConfig, type ResponderConfig } from './conf
 import { IssuerIndex } from './issuers.js';
 import { LagMonitor } from './lag-monitor.js';
 import { ResponderMetrics, type Method, type Result } from './metrics.js';
+import { processReadiness, type Readiness } from './readiness.js';
 import { RequestResolver, type Resolved } from './request-resolver.js';
 import { lagPolicy, notExpired, storeSource, type Lookup, type Source } from './source.js';
 
 export interface Responder {
   url: string;
-  /** Whether /readyz passes right now. */
-  ready(): boolean;
+  /** What /readyz answers right now. */
+  readiness(): Readiness;
   metrics: ResponderMetrics;
   /** Probe the store's lag now instead of waiting for the next poll (tests, start-up). */
   probeLag(): Promise<void>;
@@ -36,12 +37,17 @@ export async function startResponder(input: ResponderConfig): Promise<Responder>
   const cfg = resolveConfig(input);
   const log = cfg.logger ?? pino({ level: cfg.logLevel ?? 'info', base: { component: 'ocsp-responder' } });
   const metrics = new ResponderMetrics();
-  const monitor = new LagMonitor(cfg.store, cfg.lagThresholdMs, cfg.lagPollMs, log, (lag) => metrics.storeLag(lag, !monitor.lagging));
+  cfg.pod?.join(metrics.registry);
+  const monitor = new LagMonitor(cfg.store, cfg.lagThresholdMs, cfg.lagPollMs, log, (lag) => {
+    metrics.storeLag(lag, !monitor.lagging);
+    cfg.pod?.report(!monitor.lagging, lag);
+  });
   await monitor.start();
+  const readiness = (): Readiness => cfg.pod?.readiness() ?? processReadiness(!monitor.lagging, monitor.lastLag);
 
   const source: Source = lagPolicy(notExpired(storeSource(cfg.store), cfg.now), cfg.lagPolicy, () => monitor.lagging);
   const resolver = new RequestResolver(new IssuerIndex(cfg.issuers), cfg.maxBodyBytes);
-  const handler = new Handler(cfg, source, resolver, metrics, monitor, log);
+  const handler = new Handler(cfg, source, resolver, metrics, readiness, log);
 
   const server = createServer({ maxHeaderSize: cfg.maxHeaderBytes, ...timeoutOptions(cfg) }, (req, res) => {
     guard.requested(req);
@@ -63,7 +69,7 @@ export async function startResponder(input: ResponderConfig): Promise<Responder>
 
   return {
     url,
-    ready: () => !monitor.lagging,
+    readiness,
     metrics,
     probeLag: () => monitor.probe(),
     async close() {
@@ -89,7 +95,7 @@ class Handler {
     private readonly source: Source,
     private readonly resolver: RequestResolver,
     private readonly metrics: ResponderMetrics,
-    private readonly monitor: LagMonitor,
+    private readonly readiness: () => Readiness,
     private readonly log: Logger,
   ) {
     this.policy = { spread: cfg.maxAgeSpread, capSeconds: cfg.maxAgeCapSeconds };
@@ -287,14 +293,13 @@ class Handler {
         res.end('ok\n');
         return true;
       case '/readyz': {
-        const lag = this.monitor.lastLag;
-        const ready = !this.monitor.lagging;
-        res.writeHead(ready ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-        res.end(JSON.stringify({ ready, lagMs: lag && Number.isFinite(lag.lagMs) ? lag.lagMs : null, detached: lag?.detached ?? null, detail: lag?.detail ?? null, thresholdMs: this.cfg.lagThresholdMs }) + '\n');
+        const r = this.readiness();
+        res.writeHead(r.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        res.end(JSON.stringify({ ...r, thresholdMs: this.cfg.lagThresholdMs }) + '\n');
         return true;
       }
       case '/metrics':
-        this.metrics.registry.metrics().then(
+        (this.cfg.pod?.metrics() ?? this.metrics.registry.metrics()).then(
           (text) => {
             res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType, 'Cache-Control': 'no-store' });
             res.end(text);

@@ -1,9 +1,11 @@
 // Slow clients must not hold connections. Node enforces headersTimeout only when it sweeps its
 // connections (every 30 s by default): before this guard, 3,000 connections that had sent half a
-// request line were all still open 12 s after a 5 s headers timeout. In one process with small
-// numbers: a silent connection and half a request line are closed within the headers timeout plus
-// one sweep, garbage gets its 400 and is closed even if the peer keeps its side open, and at the
-// connection cap the oldest connection without a request is evicted, or the new one refused.
+// request line were all still open 12 s after a 5 s headers timeout. Here the pod as it runs
+// (primary and two workers, default timeouts) takes a flood of 3,000 such connections (every tenth
+// sends nothing at all) while a real client keeps asking; the flood must be closed within the
+// headers timeout plus one sweep, the real client must keep getting its response, and no process
+// may hold more descriptors than its connection cap allows. Then, in one process with small
+// numbers, what the cap does: evict the oldest connection without a request, refuse when none.
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +13,11 @@ import { parsePemChain } from '../../src/ocsp/index.js';
 import { startResponder } from '../../src/responder/index.js';
 import { sweepIntervalMs } from '../../src/responder/connection-guard.js';
 import { EmbeddedStore } from '../../src/store/index.js';
-import { oneResponseStore, type ServedCertificate } from './pod-process.js';
+import { fdCount, get, oneResponseStore, startPod, type PodProcess, type ServedCertificate } from './pod-process.js';
 
+const HEADERS_TIMEOUT_MS = 5_000; // the responder's default
+const FLOOD = 3_000;
+const CAP = 1_000; // per worker: two workers hold 2,000 of the 3,000 at most
 /** Scheduling slack on two shared, busy cores. */
 const SLACK_MS = 1_500;
 
@@ -47,6 +52,97 @@ function metric(text: string, name: string): number {
   const m = new RegExp(`^${name.replace(/[{}"]/g, (ch) => `\\${ch}`)} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+describe('a slow-client flood against the pod (primary and two workers)', { timeout: 90_000 }, () => {
+  let served: ServedCertificate;
+  let pod: PodProcess;
+  const clients: SlowClient[] = [];
+
+  beforeAll(async () => {
+    served = await oneResponseStore();
+    pod = await startPod(served, ['--workers', '2', '--max-connections', String(CAP)]);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.socket.destroy();
+    await pod?.stop();
+    await served?.remove();
+  });
+
+  it('closes every flood connection within the headers timeout plus one sweep, serves a real client throughout, holds descriptors under the cap', async () => {
+    const pids = { primary: pod.proc.pid!, workers: pod.workerPids() };
+    expect(pids.workers).toHaveLength(2);
+    const all = [pids.primary, ...pids.workers];
+    const baseline = new Map(all.map((p) => [p, fdCount(p) ?? 0]));
+    const peak = new Map(baseline);
+    const sampler = setInterval(() => {
+      for (const p of all) peak.set(p, Math.max(peak.get(p) ?? 0, fdCount(p) ?? 0));
+    }, 100);
+
+    // A real client: a fresh connection every 100 ms, as OCSP clients mostly make them.
+    const real: { ok: boolean; ms: number }[] = [];
+    let flooding = true;
+    const realClient = (async () => {
+      while (flooding) {
+        const t = Date.now();
+        const r = await get(pod.base + served.getPath, 3_000);
+        real.push({ ok: r.status === 200 && r.body.equals(served.der), ms: Date.now() - t });
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+
+    const floodStart = Date.now();
+    // In batches, so the flood is not also a SYN flood overflowing the listen backlog.
+    for (let i = 0; i < FLOOD; i += 200) {
+      const batch = await Promise.all(Array.from({ length: Math.min(200, FLOOD - i) }, (_, j) => slowClient(pod.port, (i + j) % 10 === 0 ? '' : 'GET /MFMwUTBPME0wSzAJBgUr')));
+      clients.push(...batch);
+    }
+    const floodOpened = Date.now() - floodStart;
+    const bound = HEADERS_TIMEOUT_MS + sweepIntervalMs(HEADERS_TIMEOUT_MS);
+    const deadline = Date.now() + bound + SLACK_MS + 2_000;
+    while (clients.some((c) => c.closedAt === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    flooding = false;
+    await realClient;
+    clearInterval(sampler);
+
+    const timedOut = clients.filter((c) => c.received.startsWith('HTTP/1.1 408'));
+    const evicted = clients.filter((c) => c.received === '');
+    const heldMs = timedOut.map((c) => c.closedAt! - c.connectedAt);
+    const growth = all.map((p) => (peak.get(p) ?? 0) - (baseline.get(p) ?? 0));
+    const text = await (await fetch(`${pod.base}/metrics`)).text();
+    process.stderr.write(
+      `flood of ${FLOOD} opened in ${floodOpened} ms; ${timedOut.length} closed by the headers timeout after ${Math.min(...heldMs)}–${Math.max(...heldMs)} ms ` +
+        `(bound ${bound} ms), ${evicted.length} evicted at the cap; real client ${real.filter((r) => r.ok).length}/${real.length} ok, ` +
+        `p99 ${percentile(real.map((r) => r.ms), 99)} ms; descriptor growth primary ${growth[0]}, workers ${growth.slice(1).join(', ')} (cap ${CAP})\n`,
+    );
+
+    // Every flood connection was closed by the server, none left open.
+    expect(clients.filter((c) => c.closedAt === undefined)).toHaveLength(0);
+    expect(timedOut.length + evicted.length).toBe(FLOOD);
+    // Timed-out ones: not before the headers timeout, and within it plus one sweep.
+    expect(Math.min(...heldMs)).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
+    expect(Math.max(...heldMs)).toBeLessThanOrEqual(bound + SLACK_MS);
+    // Two workers hold 2,000 at most: the rest made room by evicting the oldest.
+    expect(evicted.length).toBeGreaterThanOrEqual(FLOOD - 2 * CAP);
+    expect(metric(text, 'ocsp_responder_connections_shed_total{reason="evicted"}')).toBe(evicted.length);
+    expect(metric(text, 'ocsp_responder_connections_shed_total{reason="timeout"}')).toBe(timedOut.length);
+    expect(metric(text, 'ocsp_responder_connections_max')).toBe(2 * CAP);
+    // The real client was never starved.
+    expect(real.length).toBeGreaterThan(20);
+    expect(real.every((r) => r.ok)).toBe(true);
+    // Descriptors: each worker at most its cap (plus the real client and a few in passing); the
+    // primary only holds a connection between accepting it and handing it to a worker.
+    for (const g of growth.slice(1)) expect(g).toBeLessThanOrEqual(CAP + 20);
+    expect(growth[0]).toBeLessThanOrEqual(250);
+    // And all of it is given back.
+    for (const p of all) expect(fdCount(p)).toBeLessThanOrEqual((baseline.get(p) ?? 0) + 5);
+  });
+});
 
 describe('the connection cap in one process', { timeout: 30_000 }, () => {
   let served: ServedCertificate;
