@@ -4,7 +4,10 @@
 // sharing the store on a volume. Redis store: a signer StatefulSet (its pods split the
 // certificates by ordinal, scaled on the backlog) and one responder Deployment per Redis replica,
 // so a lagging replica takes exactly its responders out of rotation. Both shapes read the
-// certificates from one generated index ConfigMap and report to `<pool>-report`.
+// certificates from one generated index ConfigMap and report to `<pool>-report`. Each component's
+// pod shape (spec.signers.pod, spec.responder.pod) adds to what the operator renders; with the
+// embedded store the one pod takes its pod-level fields from responder.pod.
+import type { PodShape } from '../api/pod.js';
 import type { OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
@@ -46,17 +49,29 @@ function ownerRef(pool: OcspResponderPool) {
   return { apiVersion: API_GROUP_VERSION, kind: KIND_POOL, name: pool.metadata.name ?? '', uid: pool.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }
 
+/** What selects a component's pods (the Service, the workloads' selectors) and so labels them. */
+const podLabels = (pool: OcspResponderPool, component: string, extra: Record<string, string> = {}) => ({ [LABEL_POOL]: pool.metadata.name ?? '', 'app.kubernetes.io/component': component, ...extra });
+
 function meta(pool: OcspResponderPool, name: string, component: string) {
   return {
     name,
     namespace: pool.metadata.namespace,
-    labels: { [LABEL_POOL]: pool.metadata.name ?? '', 'app.kubernetes.io/component': component, 'app.kubernetes.io/managed-by': 'ocsp-operator' },
+    labels: { ...podLabels(pool, component), 'app.kubernetes.io/managed-by': 'ocsp-operator' },
     ownerReferences: [ownerRef(pool)],
   };
 }
 
+type VolumeMount = NonNullable<PodShape['volumeMounts']>[number];
+/** A container as the renderer adds to it: env and mounts are lists that pod shapes extend. */
+interface Container {
+  name: string;
+  env: Array<Record<string, unknown>>;
+  volumeMounts: VolumeMount[];
+  [field: string]: unknown;
+}
+
 /** The signer container's arguments and what it mounts. */
-function signerContainer(pool: OcspResponderPool, images: PoolImages, store: string[], shards?: number) {
+function signerContainer(pool: OcspResponderPool, images: PoolImages, store: string[], shards?: number): Container {
   const spec = pool.spec;
   const env: Array<Record<string, unknown>> = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -75,7 +90,7 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
     '--report-pool', pool.metadata.name ?? '',
     ...store,
   ];
-  const mounts = [
+  const mounts: VolumeMount[] = [
     { name: 'issuer', mountPath: MOUNT.issuer, readOnly: true },
     { name: 'index', mountPath: MOUNT.index, readOnly: true },
   ];
@@ -109,7 +124,7 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
   };
 }
 
-function responderContainer(pool: OcspResponderPool, images: PoolImages, store: string[]) {
+function responderContainer(pool: OcspResponderPool, images: PoolImages, store: string[]): Container {
   const r = pool.spec.responder;
   return {
     name: 'responder',
@@ -151,16 +166,44 @@ function volumes(pool: OcspResponderPool, issuerSecret: string, extra: Array<Rec
   return v;
 }
 
-function podTemplate(pool: OcspResponderPool, component: string, containers: unknown[], vols: unknown[]) {
-  const labels = { [LABEL_POOL]: pool.metadata.name ?? '', 'app.kubernetes.io/component': component };
+/** The component's container with its shape's resources, and its env and mounts after the operator's own. */
+function shaped(c: Container, shape: PodShape | undefined, operatorEnv: Array<Record<string, unknown>> = []): Container {
   return {
-    metadata: { labels },
+    ...c,
+    env: [...c.env, ...operatorEnv, ...(shape?.env ?? [])],
+    volumeMounts: [...c.volumeMounts, ...(shape?.volumeMounts ?? [])],
+    ...(shape?.resources ? { resources: shape.resources } : {}),
+  };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A user's init container runs under the restricted settings of the operator's own unless it says otherwise, field by field. */
+function initContainer(c: NonNullable<PodShape['initContainers']>[number]) {
+  return { ...c, securityContext: { ...CONTAINER_SECURITY, ...(isRecord(c.securityContext) ? c.securityContext : {}) } };
+}
+
+/**
+ * A pod template: the operator's containers and volumes, and the shapes of the components whose
+ * containers run in it: the volumes and init containers of each, the pod-level fields of the first.
+ */
+function podTemplate(pool: OcspResponderPool, labels: Record<string, string>, containers: Container[], vols: unknown[], members: Array<PodShape | undefined>) {
+  const pod = members[0];
+  const scheduling = Object.fromEntries(
+    (['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'imagePullSecrets', 'priorityClassName'] as const).flatMap((f) => (pod?.[f] === undefined ? [] : [[f, pod[f]]])),
+  );
+  const initContainers = members.flatMap((m) => m?.initContainers ?? []).map(initContainer);
+  return {
+    // The operator's labels last: the selectors rely on them (the CRD refuses them in pod.labels).
+    metadata: { labels: { ...pod?.labels, ...labels }, ...(pod?.annotations ? { annotations: pod.annotations } : {}) },
     spec: {
       serviceAccountName: pool.metadata.name,
       automountServiceAccountToken: true,
       securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      ...scheduling,
+      ...(initContainers.length ? { initContainers } : {}),
       containers,
-      volumes: vols,
+      volumes: [...vols, ...members.flatMap((m) => m?.volumes ?? [])],
     },
   };
 }
@@ -194,7 +237,7 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
     kind: 'Service',
     metadata: meta(pool, name, 'responder'),
     spec: {
-      selector: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'responder' },
+      selector: podLabels(pool, 'responder'),
       ports: [{ name: 'ocsp', port: 80, targetPort: 'ocsp' }],
     },
   };
@@ -204,9 +247,9 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
     const size = spec.store.embedded?.storageSize ?? '1Gi';
     const store = ['--store-dir', MOUNT.data];
     const data = { name: 'data', mountPath: MOUNT.data };
-    const signer = signerContainer(pool, o.images, store);
-    const r = responderContainer(pool, o.images, store);
-    const responder = { ...r, volumeMounts: [...r.volumeMounts, data] };
+    const withData = (c: Container) => ({ ...c, volumeMounts: [...c.volumeMounts, data] });
+    const signer = shaped(withData(signerContainer(pool, o.images, store)), spec.signers.pod);
+    const responder = shaped(withData(responderContainer(pool, o.images, store)), spec.responder.pod);
     const deployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -215,8 +258,8 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
         // One machine: the embedded store has one writer. Recreate, so two never overlap.
         replicas: 1,
         strategy: { type: 'Recreate' },
-        selector: { matchLabels: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'responder' } },
-        template: podTemplate(pool, 'responder', [{ ...signer, volumeMounts: [...signer.volumeMounts, data] }, responder], volumes(pool, spec.issuer.secretName, [{ name: 'data', emptyDir: { sizeLimit: size } }])),
+        selector: { matchLabels: podLabels(pool, 'responder') },
+        template: podTemplate(pool, podLabels(pool, 'responder'), [signer, responder], volumes(pool, spec.issuer.secretName, [{ name: 'data', emptyDir: { sizeLimit: size } }]), [spec.responder.pod, spec.signers.pod]),
       },
     };
     out.push({ type: DeploymentType, object: deployment });
@@ -225,7 +268,7 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
 
   const redis = spec.store.redis!;
   const password = redis.passwordSecretRef ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: redis.passwordSecretRef.name, key: redis.passwordSecretRef.key } } }] : [];
-  const signer = signerContainer(pool, o.images, ['--redis-url', redis.primaryURL], o.signerReplicas);
+  const signer = shaped(signerContainer(pool, o.images, ['--redis-url', redis.primaryURL], o.signerReplicas), spec.signers.pod, password);
   const statefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -234,15 +277,16 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
       replicas: o.signerReplicas,
       serviceName: signerWorkloadName(name),
       podManagementPolicy: 'Parallel',
-      selector: { matchLabels: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'signer' } },
-      template: podTemplate(pool, 'signer', [{ ...signer, env: [...signer.env, ...password] }], volumes(pool, spec.issuer.secretName)),
+      selector: { matchLabels: podLabels(pool, 'signer') },
+      template: podTemplate(pool, podLabels(pool, 'signer'), [signer], volumes(pool, spec.issuer.secretName), [spec.signers.pod]),
     },
   };
   out.push({ type: StatefulSetType, object: statefulSet });
   const replicas = redis.replicaURLs?.length ? redis.replicaURLs : [redis.primaryURL];
   const perReplica = Math.ceil(spec.responder.replicas / replicas.length);
   replicas.forEach((url, i) => {
-    const c = responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL]);
+    const responder = shaped(responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL]), spec.responder.pod, password);
+    const labels = podLabels(pool, 'responder', { 'ocsp-operator.dev/replica': String(i) });
     out.push({
       type: DeploymentType,
       object: {
@@ -251,11 +295,8 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
         metadata: { ...meta(pool, responderWorkloadName(name, i), 'responder'), annotations: { 'ocsp-operator.dev/redis-replica': url.replace(/\/\/[^@/]*@/, '//') } },
         spec: {
           replicas: perReplica,
-          selector: { matchLabels: { [LABEL_POOL]: name, 'app.kubernetes.io/component': 'responder', 'ocsp-operator.dev/replica': String(i) } },
-          template: (() => {
-            const t = podTemplate(pool, 'responder', [{ ...c, env: [...c.env, ...password] }], volumes(pool, spec.issuer.secretName));
-            return { ...t, metadata: { labels: { ...t.metadata.labels, 'ocsp-operator.dev/replica': String(i) } } };
-          })(),
+          selector: { matchLabels: labels },
+          template: podTemplate(pool, labels, [responder], volumes(pool, spec.issuer.secretName), [spec.responder.pod]),
         },
       },
     });

@@ -1,0 +1,45 @@
+// What the operator renders for a pool spec, without a cluster: the spec parsed as the controller
+// parses it, the workloads it applies, and their pod templates by workload.
+import { parseOcspResponderPool } from '../../src/api/pool.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { poolWorkloads, type Workload } from '../../src/pool/workloads.js';
+
+export interface RenderedContainer {
+  name: string;
+  image: string;
+  env?: Array<{ name: string } & Record<string, unknown>>;
+  volumeMounts?: Array<{ name: string; mountPath: string } & Record<string, unknown>>;
+  securityContext?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface RenderedPodTemplate {
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: {
+    containers: RenderedContainer[];
+    initContainers?: RenderedContainer[];
+    volumes?: Array<{ name: string } & Record<string, unknown>>;
+    [field: string]: unknown;
+  };
+}
+
+/** One workload's pod template, named as `Kind namespace/name` for assertion messages. */
+export interface RenderedTemplate {
+  workload: string;
+  template: RenderedPodTemplate;
+}
+
+export const RENDER_IMAGES = { operator: 'ocsp-operator:test', signer: 'ocsp-operator-signer:test' };
+
+/** Renders the pool `name` in `namespace` with `spec` (input form: defaults not yet applied). */
+export function renderPool(spec: Record<string, unknown>, o: { name?: string; namespace?: string; signerReplicas?: number } = {}): { workloads: Workload[]; templates: RenderedTemplate[] } {
+  const metadata = { name: o.name ?? 'ca', namespace: o.namespace ?? 'pki', uid: '00000000-0000-0000-0000-000000000000' };
+  const pool = parseOcspResponderPool({ apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata, spec });
+  if (!pool.ok) throw new Error(pool.message);
+  const workloads = poolWorkloads(pool.value, { images: RENDER_IMAGES, signerReplicas: o.signerReplicas ?? 2 });
+  const templates = workloads.flatMap((w) => {
+    const obj = w.object as KubeObject & { spec?: { template?: RenderedPodTemplate } };
+    return obj.spec?.template ? [{ workload: `${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`, template: obj.spec.template }] : [];
+  });
+  return { workloads, templates };
+}
