@@ -7,7 +7,7 @@ import { parseDuration, formatDuration } from '../api/duration.js';
 import { findCondition, setCondition, type Condition } from '../api/condition.js';
 import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/pool.js';
 import { parsePemChain } from '../ocsp/index.js';
-import type { KubeClient } from '../kube/client.js';
+import { KubeApiError, type KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { OcspResponderPoolType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../runtime/clock.js';
@@ -146,7 +146,15 @@ export class PoolReconciler implements Reconciler {
       if (signerReplicas !== current) log.info({ from: current, to: signerReplicas, backlog: observed.due }, 'scaling signers');
     }
     for (const w of poolWorkloads(pool, { images: this.deps.images, signerReplicas })) {
-      await this.deps.client.apply(w.type, w.object, POOL_FIELD_MANAGER);
+      try {
+        await this.deps.client.apply(w.type, w.object, POOL_FIELD_MANAGER);
+      } catch (err) {
+        // What the CRD leaves to Kubernetes (a volume's source, affinity terms, an init container)
+        // is judged here: say so on the pool, where the user wrote it, rather than retry unseen.
+        if (!(err instanceof KubeApiError) || (err.status !== 400 && err.status !== 422)) throw err;
+        const message = `the apiserver refused ${w.type.kind} ${ns}/${w.object.metadata?.name ?? ''}: ${err.message}`;
+        return this.finish(raw, status, [{ type: 'Ready', status: 'False', reason: 'WorkloadRejected', message }], log, POOL_RESYNC_MS);
+      }
     }
 
     const t = pool.spec.thresholds;

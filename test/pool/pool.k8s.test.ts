@@ -157,6 +157,31 @@ describe('certificate sources', () => {
   });
 });
 
+describe('a pod shape the apiserver refuses', () => {
+  it('a volume with two sources (the CRD keeps volume sources as Kubernetes has them): Ready=False WorkloadRejected names the workload and the field; fixed, the pool goes on', async () => {
+    const spec = { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] };
+    await client.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name: 'shaped', namespace: ns.name },
+      spec: { ...spec, responder: { pod: { volumes: [{ name: 'broken', emptyDir: {}, secret: { secretName: 'ca' } }] } } },
+    } as KubeObject);
+    const refused = await waitFor(`${ns.name}/shaped Ready=False WorkloadRejected`, async () => {
+      const p = await getPool('shaped');
+      return cond(p, 'Ready')?.reason === 'WorkloadRejected' ? cond(p, 'Ready') : undefined;
+    });
+    expect(refused?.status).toBe('False');
+    expect(refused?.message).toContain(`Deployment ${ns.name}/shaped`);
+    expect(refused?.message).toMatch(/spec\.template\.spec\.volumes\[\d+\]/);
+    expect(await client.getOrUndefined(DeploymentType, ns.name, 'shaped'), `no Deployment ${ns.name}/shaped`).toBeUndefined();
+
+    await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: 'shaped' }, { spec: { responder: { pod: { volumes: [{ name: 'broken', emptyDir: {} }] } } } });
+    const d = await waitFor(`Deployment ${ns.name}/shaped`, () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, 'shaped'));
+    expect(d.spec?.template?.spec.volumes?.map((v) => v.name)).toContain('broken');
+    await waitFor(`${ns.name}/shaped no longer WorkloadRejected`, async () => cond(await getPool('shaped'), 'Ready')?.reason !== 'WorkloadRejected');
+  });
+});
+
 describe('a Redis pool: scaling and thresholds from its pods’ reports', () => {
   const name = 'big';
   const signerReport = (over: Partial<Extract<Report, { kind: 'signer' }>> = {}): Report => ({
