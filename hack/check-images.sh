@@ -115,6 +115,7 @@ start() {
   echo "$pid"
 }
 status() { c tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
+running() { [ "$(status "$1")" = RUNNING ]; }
 stop() { c tasks kill -s SIGKILL "$1" >/dev/null 2>&1 || true; sleep 0.5; c tasks delete -f "$1" >/dev/null 2>&1 || true; c containers delete "$1" >/dev/null 2>&1 || true; }
 # client PID script: bash -c SCRIPT in toolbox, inside the network namespace of PID.
 client() { run toolbox "client-$RANDOM" --with-ns "network:/proc/$1/ns/net" -- bash -c "$2"; }
@@ -126,15 +127,21 @@ until_ok() {
 }
 
 check_pause() {
-  start pause pause-check >/dev/null
+  # In the foreground, ctr run exits with the task's exit code.
+  c run --rm --read-only --cgroup "$cgroup_parent/pause-check" "${ref[pause]}" pause-check >/dev/null 2>&1 &
+  local runner=$! rc=0
+  until_ok 10 running pause-check || die "pause: not running"
   sleep 1
-  [ "$(status pause-check)" = RUNNING ] || die "pause: not running"
+  running pause-check || die "pause: did not keep running"
   c tasks kill -s SIGTERM pause-check
-  until_ok 5 test "$(status pause-check)" = STOPPED || die "pause: still running 5 s after SIGTERM"
-  local out
-  out=$(c tasks delete pause-check 2>&1 || true)
-  c containers delete pause-check >/dev/null
-  log "pause: ran, stopped on SIGTERM ${out:+($out)}"
+  local deadline=$((SECONDS + 5))
+  while kill -0 "$runner" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || die "pause: still running 5 s after SIGTERM"
+    sleep 0.2
+  done
+  wait "$runner" || rc=$?
+  [ "$rc" = 0 ] || die "pause: exit code $rc on SIGTERM"
+  log "pause: ran, exited 0 on SIGTERM"
 }
 
 check_toolbox() {
@@ -187,7 +194,7 @@ check_server() { # NAME PORT CHECK-SCRIPT
     c tasks ls >&2
     die "$n: no answer on :$2"
   fi
-  [ "$(status "$id")" = RUNNING ] || die "$n: not running"
+  running "$id" || die "$n: not running"
   log "$n: started as $(awk '/^Uid:/{print $2}' "/proc/$pid/status") on a read-only root, answered on :$2"
   stop "$id"
 }
