@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
-import { freePort, repoRoot, runBuildScript, startControlPlane } from './control-plane.js';
+import { freePort, runBuildScript, startControlPlane } from './control-plane.js';
+import { buildImages } from './images.js';
 import {
   API_PORT, CLUSTER_DOMAIN, COREDNS_READY_PORT, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, SERVICE_CIDR, paths,
 } from './node/config.js';
@@ -298,13 +299,6 @@ export async function startNodeCluster(opts: { log?: Log } = {}): Promise<NodeCl
   }
 }
 
-/** The tarballs of the named images, built by hack/build-images.sh if missing (`NAME REF TARBALL` lines). */
-async function imageTarballs(names: string[]): Promise<string[]> {
-  const r = await sh(join(repoRoot(), 'hack', 'build-images.sh'), names, 90 * 60_000);
-  if (r.code !== 0) throw new Error(`hack/build-images.sh ${names.join(' ')} failed: ${r.stderr.trim().split('\n').slice(-10).join('\n')}`);
-  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[2]).filter((t): t is string => !!t);
-}
-
 async function cli(argv: string[]): Promise<number> {
   const say = (m: string) => process.stderr.write(`[node] ${m}\n`);
   const [cmd, ...rest] = argv;
@@ -329,8 +323,8 @@ async function cli(argv: string[]): Promise<number> {
   const names = ['pause', ...(i >= 0 ? (rest[i + 1] ?? '').split(',').filter(Boolean) : [])];
   const node = await startNodeCluster({ log: say });
   try {
-    const tarballs = await step(say, 'images', `built or found: ${[...new Set(names)].join(', ')}`, () => imageTarballs([...new Set(names)]));
-    await node.importImages(tarballs);
+    const images = await step(say, 'images', `built or found: ${[...new Set(names)].join(', ')}`, () => buildImages([...new Set(names)]));
+    await node.importImages(images.map((i) => i.tarball));
   } catch (err) {
     await node.stop();
     throw err;
