@@ -9,7 +9,7 @@
 // killed run (the daemons' pid files are under /run/ocsp-operator-node/pids).
 //
 //   node dist/src/devenv/node-cluster.js up [--detach] [--images NAME,...]   (prints export KUBECONFIG=…)
-//   node dist/src/devenv/node-cluster.js down
+//   node dist/src/devenv/node-cluster.js down [--force]   (--force: even while a test run uses the node)
 //   node dist/src/devenv/node-cluster.js leftovers    (what a run left on the host; exit 1 if any)
 import { access, constants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -29,7 +29,7 @@ import { chooseSnapshotter, containerdResponds, importImages as ctrImport, remov
 import { corednsRbac, startControllerManager, startCoreDns, startKubeProxy, startKubelet, startScheduler, type Ports } from './node/components.js';
 import { killPodProcesses, nodeMounts, nodeProcesses, podCgroups, removePodCgroups, removeState, unmountAll } from './node/cleanup.js';
 import { bridgeExists, cniNetns, remainingIptablesChains, setUpHostNetwork, tearDownNetwork, writeCniConfig } from './node/network.js';
-import { acquireNodeLock, detachNodeLock, releaseNodeLock } from './node/lock.js';
+import { acquireNodeLock, detachNodeLock, nodeLockHolder, releaseNodeLock } from './node/lock.js';
 import { writeNodePki } from './node/pki.js';
 import { daemonRunning, daemonsWithPidFiles, fatal, logTail, processesMatching, sh, stopDaemon, stopPid, waitUntil, type Daemon } from './node/processes.js';
 
@@ -303,6 +303,11 @@ async function cli(argv: string[]): Promise<number> {
   const say = (m: string) => process.stderr.write(`[node] ${m}\n`);
   const [cmd, ...rest] = argv;
   if (cmd === 'down') {
+    const holder = await nodeLockHolder();
+    if (holder && !rest.includes('--force')) {
+      say(`the node is in use by pid ${holder.pid} (${holder.command}); not tearing it down (--force does)`);
+      return 1;
+    }
     await teardownNodeCluster(say);
     await releaseNodeLock();
     const left = await nodeLeftovers();
@@ -315,7 +320,7 @@ async function cli(argv: string[]): Promise<number> {
     return left.length === 0 ? 0 : 1;
   }
   if (cmd !== 'up') {
-    process.stderr.write('usage: node-cluster.js up [--detach] [--images NAME,...] | down | leftovers\n');
+    process.stderr.write('usage: node-cluster.js up [--detach] [--images NAME,...] | down [--force] | leftovers\n');
     return 2;
   }
   const detach = rest.includes('--detach');

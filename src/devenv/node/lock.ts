@@ -17,6 +17,14 @@ async function alive(pid: number): Promise<boolean> {
   return (await cmdline(pid)) !== undefined;
 }
 
+/** The live process (not this one) that holds the node, if any: its pid and command line. */
+export async function nodeLockHolder(): Promise<{ pid: number; command: string } | undefined> {
+  const pid = await owner();
+  if (pid === undefined || pid === process.pid) return undefined;
+  const argv = await cmdline(pid);
+  return argv ? { pid, command: argv.slice(0, 4).join(' ') } : undefined;
+}
+
 /** Takes the node for this process, waiting up to `timeoutMs` for another live owner to let go. */
 export async function acquireNodeLock(log: (m: string) => void, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
