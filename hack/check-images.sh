@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '[check-images] %s\n' "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (containerd)"
-for c in containerd ctr nsenter; do command -v "$c" >/dev/null || die "$c not found"; done
+for c in containerd ctr nsenter ip; do command -v "$c" >/dev/null || die "$c not found"; done
 
 declare -A ref tarball
 names=()
