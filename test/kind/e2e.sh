@@ -116,6 +116,9 @@ so_pin=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 k -n "$watch_ns" create secret generic softhsm-pin --from-literal=pin="$pin" --from-literal=so-pin="$so_pin" \
   --dry-run=client -o yaml | k apply -f -
 k -n "$watch_ns" delete job softhsm-token --ignore-not-found
+# The same script as the node tests' (test/node/pkcs11-pool.node.test.ts), from a ConfigMap.
+k -n "$watch_ns" create configmap softhsm-token-script --from-file=softhsm-token.sh=test/node/fixtures/softhsm-token.sh \
+  --dry-run=client -o yaml | k apply -f -
 k apply -f - <<YAML
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -141,16 +144,17 @@ spec:
           env:
             - { name: PIN, valueFrom: { secretKeyRef: { name: softhsm-pin, key: pin } } }
             - { name: SO_PIN, valueFrom: { secretKeyRef: { name: softhsm-pin, key: so-pin } } }
-          command: [/bin/sh, -ec]
-          args:
-            - |
-              softhsm2-util --show-slots | grep -q 'Label:.*ocsp-e2e' || softhsm2-util --init-token --free --label ocsp-e2e --so-pin "\$SO_PIN" --pin "\$PIN"
-              pkcs11-tool --module "\$PKCS11_MODULE" --token-label ocsp-e2e --login --pin "\$PIN" --list-objects --type privkey | grep -q ocsp-signer \
-                || pkcs11-tool --module "\$PKCS11_MODULE" --token-label ocsp-e2e --login --pin "\$PIN" --keypairgen --key-type EC:prime256v1 --label ocsp-signer --id 01
-              softhsm2-util --show-slots
-              pkcs11-tool --module "\$PKCS11_MODULE" --token-label ocsp-e2e --login --pin "\$PIN" --list-objects
-          volumeMounts: [{ name: tokens, mountPath: /var/lib/softhsm/tokens }]
-      volumes: [{ name: tokens, persistentVolumeClaim: { claimName: softhsm-tokens } }]
+            - { name: TOKEN_LABEL, value: ocsp-e2e }
+            - { name: KEY_LABEL, value: ocsp-signer }
+          command: [/bin/sh, /scripts/softhsm-token.sh]
+          volumeMounts:
+            - { name: tokens, mountPath: /var/lib/softhsm/tokens }
+            - { name: scripts, mountPath: /scripts }
+            - { name: tmp, mountPath: /tmp }
+      volumes:
+        - { name: tokens, persistentVolumeClaim: { claimName: softhsm-tokens } }
+        - { name: scripts, configMap: { name: softhsm-token-script } }
+        - { name: tmp, emptyDir: {} }
 YAML
 if ! k -n "$watch_ns" wait job/softhsm-token --for=condition=complete --timeout=180s; then
   k -n "$watch_ns" logs job/softhsm-token >&2 || true

@@ -110,7 +110,7 @@ export async function createCa(o: { keyAlg?: KeyAlg; name?: string; notBefore?: 
 
 async function issue(
   ca: Ca,
-  subject: KeyPairPem,
+  publicKey: x509.PublicKeyType,
   o: { name: string; serial?: string; notBefore?: Date; notAfter?: Date; extensions: x509.Extension[] },
 ): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.create({
@@ -119,7 +119,7 @@ async function issue(
     issuer: ca.cert.subjectName,
     notBefore: o.notBefore ?? new Date(Date.now() - HOUR),
     notAfter: o.notAfter ?? new Date(Date.now() + 90 * DAY),
-    publicKey: subject.keys.publicKey,
+    publicKey,
     signingKey: ca.keys.privateKey,
     signingAlgorithm: keyParams(ca.keyAlg).sign,
     extensions: [
@@ -159,7 +159,7 @@ export async function issueLeaf(ca: Ca, o: LeafOptions = {}): Promise<Issued> {
   // TLS Feature ::= SEQUENCE OF INTEGER; status_request(5)
   if (o.mustStaple) extensions.push(new x509.Extension(OID_TLS_FEATURE, false, new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05])));
   const serial = (o.serial ?? randomSerial()).toUpperCase();
-  const cert = await issue(ca, k, {
+  const cert = await issue(ca, k.keys.publicKey, {
     name: `CN=${dnsNames[0]}`,
     serial,
     extensions,
@@ -191,7 +191,7 @@ export async function issueResponderCert(ca: Ca, o: ResponderOptions = {}): Prom
   ];
   if (o.noCheck !== false) extensions.push(new x509.Extension(OID_OCSP_NOCHECK, false, new Uint8Array([0x05, 0x00])));
   const serial = randomSerial();
-  const cert = await issue(ca, k, {
+  const cert = await issue(ca, k.keys.publicKey, {
     name: o.name ?? `CN=OCSP Responder ${randomBytes(3).toString('hex')},O=ocsp-operator tests`,
     serial,
     extensions,
@@ -202,6 +202,26 @@ export async function issueResponderCert(ca: Ca, o: ResponderOptions = {}): Prom
   return { ...k, cert, certPem, chainPem: `${certPem}\n${ca.certPem}\n`, serial: normaliseSerial(serial) };
 }
 
+/**
+ * A subordinate CA certificate issued by `ca` for a key held elsewhere (an HSM token): only its
+ * public key is known here, as DER SubjectPublicKeyInfo.
+ */
+export async function issueCaCertFor(ca: Ca, spkiDer: Uint8Array, o: { name: string }): Promise<{ cert: x509.X509Certificate; certPem: string; chainPem: string }> {
+  const publicKey = new x509.PublicKey(spkiDer);
+  const cert = await issue(ca, publicKey, {
+    name: o.name,
+    notBefore: new Date(Date.now() - DAY),
+    notAfter: new Date(Date.now() + 365 * DAY),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ],
+  });
+  const certPem = cert.toString('pem');
+  return { cert, certPem, chainPem: `${certPem}\n${ca.certPem}\n` };
+}
+
 function normaliseSerial(hex: string): string {
   const s = hex.replace(/^(00)+(?=..)/, '').toUpperCase();
   return s.length % 2 ? `0${s}` : s;
@@ -209,13 +229,18 @@ function normaliseSerial(hex: string): string {
 
 // ---- openssl index.txt ----
 
-export interface IndexEntry {
-  cert: x509.X509Certificate;
+/** What one line of a CA database records of a certificate (the certificate itself may be elsewhere). */
+export interface IndexRecord {
+  cert: Pick<x509.X509Certificate, 'serialNumber' | 'notAfter' | 'subject'>;
   status: 'V' | 'R';
   /** for 'R' */
   revokedAt?: Date;
   /** CRL reason name for 'R', e.g. 'keyCompromise' */
   reason?: string;
+}
+
+export interface IndexEntry extends IndexRecord {
+  cert: x509.X509Certificate;
 }
 
 /** UTCTime YYMMDDHHMMSSZ, the date form of openssl's CA database. */
@@ -224,7 +249,7 @@ function utcTime(d: Date): string {
 }
 
 /** One line of openssl's `index.txt`: status, expiry, revocation[,reason], serial, file, subject. */
-export function indexLine(e: IndexEntry): string {
+export function indexLine(e: IndexRecord): string {
   const serial = normaliseSerial(e.cert.serialNumber);
   const subject = '/' + e.cert.subject.split(/,\s*/).join('/');
   const revoked = e.status === 'R' ? utcTime(e.revokedAt ?? new Date()) + (e.reason ? `,${e.reason}` : '') : '';
@@ -232,6 +257,6 @@ export function indexLine(e: IndexEntry): string {
 }
 
 /** The whole `index.txt`. */
-export function indexTxt(entries: IndexEntry[]): string {
+export function indexTxt(entries: IndexRecord[]): string {
   return entries.map(indexLine).join('\n') + (entries.length ? '\n' : '');
 }
