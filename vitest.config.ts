@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `local` tests need nothing but this machine's programs (openssl, redis, haproxy,
+// Three projects: `local` tests need nothing but this machine's programs (openssl, redis, haproxy,
 // softhsm); `kube` tests (`*.k8s.test.ts`) also need a Kubernetes API, which the global setup
-// starts (etcd + kube-apiserver on 127.0.0.1) unless KUBECONFIG already names a cluster.
+// starts (etcd + kube-apiserver on 127.0.0.1) unless KUBECONFIG already names a cluster; `node`
+// tests (`*.node.test.ts`) run real pods on a real single-node Kubernetes that their global setup
+// starts on this machine (kubelet, containerd, kube-proxy, CoreDNS; see src/devenv/node-cluster.ts).
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -17,7 +19,7 @@ export default defineConfig({
         test: {
           name: 'local',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.k8s.test.ts', 'dist/**', 'node_modules/**'],
+          exclude: ['test/**/*.k8s.test.ts', 'test/**/*.node.test.ts', 'dist/**', 'node_modules/**'],
         },
       },
       {
@@ -29,6 +31,19 @@ export default defineConfig({
           globalSetup: ['test/setup/control-plane.global.ts'],
           // One shared apiserver: run the kube suites one file at a time.
           fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['test/**/*.node.test.ts'],
+          exclude: ['dist/**', 'node_modules/**'],
+          globalSetup: ['test/setup/node-cluster.global.ts'],
+          // One node: one file at a time. Pods start in seconds, not milliseconds.
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
         },
       },
     ],
