@@ -7,7 +7,7 @@
 // certificates from one generated index ConfigMap and report to `<pool>-report`. Each component's
 // pod shape (spec.signers.pod, spec.responder.pod) adds to what the operator renders; with the
 // embedded store the one pod takes its pod-level fields from responder.pod.
-import type { PodShape } from '../api/pod.js';
+import { POD_LEVEL_FIELDS, type PodShape } from '../api/pod.js';
 import type { OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
@@ -189,8 +189,9 @@ function initContainer(c: NonNullable<PodShape['initContainers']>[number]) {
  */
 function podTemplate(pool: OcspResponderPool, labels: Record<string, string>, containers: Container[], vols: unknown[], members: Array<PodShape | undefined>) {
   const pod = members[0];
-  const scheduling = Object.fromEntries(
-    (['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'imagePullSecrets', 'priorityClassName'] as const).flatMap((f) => (pod?.[f] === undefined ? [] : [[f, pod[f]]])),
+  // Labels and annotations go to the metadata, the other pod-level fields to the pod's spec.
+  const podSpec = Object.fromEntries(
+    POD_LEVEL_FIELDS.flatMap((f) => (f === 'labels' || f === 'annotations' || pod?.[f] === undefined ? [] : [[f, pod[f]]])),
   );
   const initContainers = members.flatMap((m) => m?.initContainers ?? []).map(initContainer);
   return {
@@ -200,7 +201,7 @@ function podTemplate(pool: OcspResponderPool, labels: Record<string, string>, co
       serviceAccountName: pool.metadata.name,
       automountServiceAccountToken: true,
       securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-      ...scheduling,
+      ...podSpec,
       ...(initContainers.length ? { initContainers } : {}),
       containers,
       volumes: [...vols, ...members.flatMap((m) => m?.volumes ?? [])],

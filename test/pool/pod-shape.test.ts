@@ -3,7 +3,7 @@
 // pods of their own) and an embedded pool (one pod for both) with every field set. The operator's
 // own names in those pods are the ones the API refuses to users.
 import { describe, expect, it } from 'vitest';
-import { OPERATOR_POD_NAMES, PodShapeSchema, type PodShape } from '../../src/api/index.js';
+import { OPERATOR_POD_NAMES, POD_LEVEL_FIELDS, PodShapeSchema, type PodShape } from '../../src/api/index.js';
 import { fullPodShape, type Component } from '../support/pod-shape.js';
 import { renderPool, type RenderedContainer, type RenderedPodTemplate, type RenderedTemplate } from '../support/pool-render.js';
 
@@ -36,8 +36,6 @@ const checks: Record<keyof PodShape, Check> = {
     }
   },
 };
-
-const POD_LEVEL = new Set<keyof PodShape>(['labels', 'annotations', 'nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'imagePullSecrets', 'priorityClassName']);
 
 function containerOf(t: RenderedTemplate, component: Component): RenderedContainer {
   const c = t.template.spec.containers.find((x) => x.name === component);
@@ -103,7 +101,7 @@ describe('pod shapes reach the rendered pods', () => {
     for (const store of [{}, { store: redis }]) {
       const { templates } = renderPool({ ...base, signing: pkcs11, ...store });
       for (const t of templates) {
-        for (const f of POD_LEVEL) if (f !== 'labels') expect(t.template.spec[f] ?? (t.template.metadata as Record<string, unknown>)[f], `${t.workload}: ${f}`).toBeUndefined();
+        for (const f of POD_LEVEL_FIELDS) if (f !== 'labels') expect(t.template.spec[f] ?? (t.template.metadata as Record<string, unknown>)[f], `${t.workload}: ${f}`).toBeUndefined();
         expect(t.template.spec.initContainers, `${t.workload}: initContainers`).toBeUndefined();
         for (const c of t.template.spec.containers) expect(c.resources, `${t.workload}: container ${c.name} resources`).toBeUndefined();
       }
