@@ -1,7 +1,11 @@
 // The primary of a responder pod. It runs `workers` copies of the responder command (the same
 // command line: cluster.fork re-runs it, and the copy knows it is a worker), each with its own
-// store reader, all on one listening port: the cluster module's primary accepts each connection
-// and hands it to the workers in turn. The primary serves nothing itself. It
+// store reader, all on one listening port. The workers accept from the shared socket themselves
+// (SCHED_NONE) rather than through the primary (the cluster module's round-robin): round-robin
+// accepts in the primary as fast as connections arrive and queues them for the workers, so a
+// flood of connections piles up descriptors in a process no cap applies to; shared, a connection
+// waits in the kernel's listen backlog (bounded) until a worker accepts it, under that worker's
+// cap (connection-guard.ts). The primary serves nothing itself. It
 //   - restarts a worker that dies, after a delay that doubles with each death that follows a
 //     short life (a worker that cannot open its store must not fork in a tight loop);
 //   - keeps each worker's last report and tells every worker the pod's readiness, which is what
@@ -19,10 +23,6 @@ export interface SupervisorOptions {
   log: Logger;
   /** How often the workers probe their stores; one silent for 4 probes counts as not ready. */
   lagPollMs: number;
-  /** First restart delay, its ceiling, and how long a worker must live for the delay to reset. */
-  backoff?: { firstMs: number; maxMs: number; stableMs: number };
-  /** How long workers get to close on stop() before they are killed. */
-  stopTimeoutMs?: number;
 }
 
 interface Slot {
@@ -31,11 +31,16 @@ interface Slot {
   listening: boolean;
   status: WorkerStatus | undefined;
   startedAt: number;
-  /** Deaths in a row, each within backoff.stableMs of its start. */
+  /** Deaths in a row, each within BACKOFF.stableMs of its start. */
   quickDeaths: number;
   restart: NodeJS.Timeout | undefined;
 }
 
+/** First restart delay, its ceiling, and how long a worker must live for the delay to start over. */
+const BACKOFF = { firstMs: 250, maxMs: 30_000, stableMs: 30_000 };
+/** How long workers get to close on stop() before they are killed. */
+const STOP_TIMEOUT_MS = 10_000;
+/** How long a scrape waits for the workers' metrics before it counts the silent ones as last reported. */
 const COLLECT_TIMEOUT_MS = 1_000;
 /** The variable that tells a worker which slot it fills (for its logs). */
 export const WORKER_SLOT_ENV = 'OCSP_RESPONDER_WORKER';
@@ -43,7 +48,6 @@ export const WORKER_SLOT_ENV = 'OCSP_RESPONDER_WORKER';
 export class Supervisor {
   private readonly slots: Slot[];
   private readonly metrics: PodMetrics;
-  private readonly backoff: { firstMs: number; maxMs: number; stableMs: number };
   private readonly timer: NodeJS.Timeout;
   private view: Readiness;
   private stopping = false;
@@ -51,9 +55,8 @@ export class Supervisor {
   private readonly rounds = new Map<number, { pending: Set<number>; done: () => void }>();
 
   constructor(private readonly o: SupervisorOptions) {
-    this.backoff = o.backoff ?? { firstMs: 250, maxMs: 30_000, stableMs: 30_000 };
+    cluster.schedulingPolicy = cluster.SCHED_NONE; // see the top of this file
     // Structured clone rather than JSON: metric values may be NaN or Infinity.
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ serialization: 'advanced' });
     this.slots = Array.from({ length: o.workers }, () => ({ worker: undefined, listening: false, status: undefined, startedAt: 0, quickDeaths: 0, restart: undefined }));
     this.metrics = new PodMetrics(() => ({ wanted: o.workers, running: this.slots.filter((s) => s.worker !== undefined).length, ready: this.view.workers?.ready ?? 0 }));
@@ -80,7 +83,7 @@ export class Supervisor {
           const kill = setTimeout(() => {
             this.o.log.warn({ workerPid: w.process.pid }, 'worker did not close in time: killing it');
             w.process.kill('SIGKILL');
-          }, this.o.stopTimeoutMs ?? 10_000);
+          }, STOP_TIMEOUT_MS);
           w.once('exit', () => {
             clearTimeout(kill);
             resolve();
@@ -120,8 +123,8 @@ export class Supervisor {
     for (const r of this.rounds.values()) if (r.pending.delete(w.id) && r.pending.size === 0) r.done();
     if (this.stopping) return;
     const lived = Date.now() - slot.startedAt;
-    slot.quickDeaths = lived < this.backoff.stableMs ? slot.quickDeaths + 1 : 0;
-    const delay = Math.min(this.backoff.maxMs, this.backoff.firstMs * 2 ** Math.max(0, slot.quickDeaths - 1));
+    slot.quickDeaths = lived < BACKOFF.stableMs ? slot.quickDeaths + 1 : 0;
+    const delay = Math.min(BACKOFF.maxMs, BACKOFF.firstMs * 2 ** Math.max(0, slot.quickDeaths - 1));
     this.o.log.warn({ worker: i, workerPid: w.process.pid, code, signal, livedMs: lived, restartInMs: delay }, 'worker exited; restarting it');
     slot.restart = setTimeout(() => {
       this.metrics.restarts.inc();
