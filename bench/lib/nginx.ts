@@ -1,14 +1,15 @@
-// nginx serving one DER file for every path: the practical ceiling for "bytes from a server".
+// nginx serving one DER file for every path: the practical ceiling for "bytes from a server",
+// with as many worker processes as the server it is compared with.
 import { spawn } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Child } from './processes.js';
 
-export async function startNginx(dir: string, port: number, derFile: string): Promise<Child> {
+export async function startNginx(dir: string, port: number, derFile: string, workers: number): Promise<Child> {
   const conf = join(dir, 'nginx.conf');
   await writeFile(
     conf,
-    `worker_processes auto;
+    `worker_processes ${workers};
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'nginx-error.log')} warn;
 events { worker_connections 1024; }

@@ -26,3 +26,16 @@ export function procSample(pid: number): ProcSample | undefined {
 }
 
 export const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
+
+/** CPU seconds used so far by a process and every process below it (a server's master and workers). */
+export function treeCpuSeconds(pid: number): number {
+  let total = procSample(pid)?.cpuSeconds ?? 0;
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // gone, or a kernel without /proc/<pid>/task/<tid>/children
+  }
+  for (const c of children) total += treeCpuSeconds(Number(c));
+  return total;
+}

@@ -1,12 +1,38 @@
-// Our responder as a child process for the benchmark: argv[2] is an embedded store log already
-// holding the pre-signed responses, argv[3] the issuer PEM. Prints its URL.
-import '../../src/ocsp/reflect-polyfill.js';
-import { readFileSync } from 'node:fs';
-import { X509Certificate } from '@peculiar/x509';
-import { startResponder } from '../../src/responder/index.js';
-import { EmbeddedStore } from '../../src/store/index.js';
+// Our responder for the benchmark as a pod runs it: the built CLI (`ocsp-operator responder`)
+// over an embedded store already holding the pre-signed responses, with `workers` processes.
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { Child } from './processes.js';
 
-const store = await EmbeddedStore.open({ path: process.argv[2]! });
-const issuer = new X509Certificate(readFileSync(process.argv[3]!, 'utf8'));
-const r = await startResponder({ store, issuers: [issuer], lagPolicy: 'ServeWhatItHas', logLevel: 'warn' });
-process.stdout.write(`URL ${r.url}\n`);
+const CLI = resolve(import.meta.dirname, '..', '..', 'src', 'cli.js');
+
+export async function startResponderPod(o: { storeDir: string; caPem: string; port: number; workers: number }): Promise<Child> {
+  const args = ['responder', '--ca-cert', o.caPem, '--store-dir', o.storeDir, '--lag-policy', 'ServeWhatItHas', '--listen', `127.0.0.1:${o.port}`, '--workers', String(o.workers), '--log-level', 'warn'];
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise((r) => proc.once('exit', r));
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM'); // the primary stops its workers before it exits
+    const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  };
+  const url = `http://127.0.0.1:${o.port}/`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`the responder exited ${proc.exitCode}: ${err}`);
+    try {
+      if ((await fetch(new URL('/readyz', url))).status === 200) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the responder was not ready within 30 s: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, line: url, stop };
+}
