@@ -9,6 +9,11 @@
 // a fifth of the headers timeout (at most 1 s late). A connection that times out is told 408 and
 // closed at once; one that sent garbage is told 400/431 and closed after a short linger, so the
 // answer is not lost to a reset but the peer cannot keep the half-closed socket open either.
+// Between requests, keepAliveTimeout closes an idle connection. A client that pipelines requests
+// but stops reading the answers makes Node stop reading from it: a request it had begun then trips
+// the headers timeout, and if it stopped right at the end of one, nothing is in progress and no
+// keep-alive timer runs while answers wait, so the socket inactivity timeout (server.timeout, off
+// by default) closes it after the request timeout.
 //
 // Space: at most `maxConnections` per process. At the cap, a new connection evicts the oldest one
 // that has not yet completed a request (a slow client is the likeliest such, and a real client
@@ -69,6 +74,7 @@ export class ConnectionGuard implements ConnectionCounts {
   ) {
     this.max = limits.maxConnections;
     server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    server.timeout = limits.requestTimeoutMs;
     server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
   }

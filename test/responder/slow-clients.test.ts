@@ -5,7 +5,8 @@
 // sends nothing at all) while a real client keeps asking; the flood must be closed within the
 // headers timeout plus one sweep, the real client must keep getting its response, and no process
 // may hold more descriptors than its connection cap allows. Then, in one process with small
-// numbers, what the cap does: evict the oldest connection without a request, refuse when none.
+// numbers, what the cap does (evict the oldest connection without a request, refuse when none),
+// the timeouts one by one, garbage, and a client that stops reading its answers.
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,6 +225,21 @@ describe('the connection cap in one process', { timeout: 30_000 }, () => {
       expect(c.closedAt! - c.connectedAt).toBeGreaterThanOrEqual(950);
       expect(c.closedAt! - c.connectedAt).toBeLessThanOrEqual(bound + SLACK_MS);
     }
+  });
+
+  it('closes a connection whose client pipelines requests and stops reading the answers', async () => {
+    const reader = connect(port, '127.0.0.1');
+    sockets.push(reader);
+    reader.on('error', () => undefined);
+    await new Promise((r) => reader.once('connect', r));
+    reader.pause(); // reads nothing: the answers fill its buffers, then the server's
+    const one = `GET ${served.getPath} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    reader.write(one.repeat(20_000));
+    const open = async () => metric(await metrics(), 'ocsp_responder_connections_open');
+    const start = Date.now();
+    while ((await open()) > 0 && Date.now() - start < 15_000) await new Promise((r) => setTimeout(r, 200));
+    expect(await open()).toBe(0);
+    process.stderr.write(`a client that stopped reading was closed ${Date.now() - start} ms after its requests (headers timeout 1000 ms, request timeout 2000 ms)\n`);
   });
 
   it('closes a connection that sent garbage and then keeps its side open', async () => {
