@@ -29,10 +29,10 @@ export interface RunResult {
   code: number;
 }
 
-export async function helm(args: string[]): Promise<RunResult> {
+export async function helm(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   const bin = await helmBinary();
   try {
-    const { stdout, stderr } = await run(bin, args, { timeout: 60_000, maxBuffer: 16 << 20, env: { ...process.env, HELM_CACHE_HOME: '/tmp/ocsp-operator-helm/cache', HELM_CONFIG_HOME: '/tmp/ocsp-operator-helm/config', HELM_DATA_HOME: '/tmp/ocsp-operator-helm/data' } });
+    const { stdout, stderr } = await run(bin, args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, HELM_CACHE_HOME: '/tmp/ocsp-operator-helm/cache', HELM_CONFIG_HOME: '/tmp/ocsp-operator-helm/config', HELM_DATA_HOME: '/tmp/ocsp-operator-helm/data' } });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number };

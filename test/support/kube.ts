@@ -22,9 +22,9 @@ export function kubeClient(): KubeClient {
   return new KubeClient(loadKubeConfig(kubeconfigPath()));
 }
 
-export async function kubectl(args: string[], kubeconfig = kubeconfigPath()): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function kubectl(args: string[], kubeconfig = kubeconfigPath(), timeoutMs = 30_000): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
+    const { stdout, stderr } = await run(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number };

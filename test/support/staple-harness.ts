@@ -97,3 +97,34 @@ export function lockstepOf(secret: Secret, now = new Date()): Lockstep {
 export async function getSecret(client: KubeClient, namespace: string, name: string): Promise<Secret | undefined> {
   return client.getOrUndefined<Secret>(SecretType, namespace, name);
 }
+
+/** Every version of one staple Secret that a watch delivers, for lockstep checks over a whole run. */
+export interface StapleSecretWatch {
+  versions: Secret[];
+  /** Versions that pair a certificate with a staple that does not validate for it. */
+  mismatched(): string[];
+  stop(): void;
+}
+
+export async function watchStapleSecret(client: KubeClient, namespace: string, name: string): Promise<StapleSecretWatch> {
+  const first = await client.get<Secret>(SecretType, namespace, name);
+  const versions: Secret[] = [first];
+  const abort = await client.watch(
+    SecretType,
+    { namespace, resourceVersion: first.metadata?.resourceVersion ?? '0', timeoutSeconds: 1800 },
+    (phase, obj) => {
+      const s = obj as Secret;
+      if ((phase === 'ADDED' || phase === 'MODIFIED') && s.metadata?.name === name) versions.push(s);
+    },
+    () => {},
+  );
+  return {
+    versions,
+    mismatched: () =>
+      versions
+        .map((v) => lockstepOf(v))
+        .filter((ls) => ls.verdict && !ls.verdict.ok)
+        .map((ls) => `${ls.certSerial}: ${ls.verdict && !ls.verdict.ok ? ls.verdict.message : ''}`),
+    stop: () => abort.abort(),
+  };
+}
