@@ -1,5 +1,7 @@
-// A local node: a small stand-in for the kubelet, since these machines run no nodes (the tests and
-// the demo use it). It takes a pod template
+// A local node: a small stand-in for the kubelet, kept only for the fast embedded demo (`npm run
+// demo`), which needs no node. It proves nothing about pods: images, securityContext, probes,
+// restarts, Services and volume syncs are shown on the real node (test/node/, src/devenv/node-cluster.ts).
+// It takes a pod template
 // the operator rendered (a Deployment's or StatefulSet's), and runs its containers as local
 // processes of the built `ocsp-operator` — volumes become directories (Secrets and ConfigMaps
 // written as files and kept in sync, emptyDir shared), env comes from the downward API and Secret
