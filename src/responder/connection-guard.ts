@@ -19,9 +19,9 @@
 // that has not yet completed a request (a slow client is the likeliest such, and a real client
 // sends its request within a round trip of connecting, so it is rarely the oldest); only when
 // every connection is serving or has served a request is the new one refused. Node's own
-// server.maxConnections is not used: under the cluster module's round-robin the primary holds a
-// refused connection and offers it to the workers again and again, so the descriptors pile up in
-// the primary and the processes spin passing it around.
+// server.maxConnections can only refuse the newcomer, which is what lets a flood that fills the
+// cap starve real clients (and under the cluster module's round-robin a refused connection stays
+// in the primary, offered to the workers again and again while its descriptor is held).
 import type { IncomingMessage, Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -54,7 +54,10 @@ export function timeoutOptions(l: ConnectionLimits): ServerOptions {
   };
 }
 
-/** The latest a timed-out connection is closed: the timeout plus one sweep. */
+/**
+ * How often Node sweeps for timed-out connections: a fifth of the headers timeout, from 50 ms to
+ * 1 s. A connection is closed at most one sweep after its timeout.
+ */
 export function sweepIntervalMs(headersTimeoutMs: number): number {
   return Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 5)));
 }
@@ -63,7 +66,6 @@ export class ConnectionGuard implements ConnectionCounts {
   /** Connections that have not completed a request, oldest first (a Set keeps insertion order). */
   private readonly waiting = new Set<Socket>();
   open = 0;
-
   readonly max: number;
 
   constructor(
@@ -107,13 +109,14 @@ export class ConnectionGuard implements ConnectionCounts {
   // Unparseable HTTP, oversized headers, timeouts: answer if the socket still can, never throw.
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     this.log.debug({ err: err.message, code: err.code }, 'client error');
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timeout) this.shed('timeout');
     // After `Connection: close` the response is already on its way; a second one would corrupt it.
     if (err.code === 'HPE_CLOSED_CONNECTION' || err.code === 'ECONNRESET' || !socket.writable || socket.writableEnded) {
       socket.destroy();
       return;
     }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      this.shed('timeout');
+    if (timeout) {
       answerAndClose(socket, 408, 'Request Timeout', 0);
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       answerAndClose(socket, 431, 'Request Header Fields Too Large', LINGER_MS);
