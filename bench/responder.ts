@@ -208,6 +208,7 @@ async function main(): Promise<void> {
     console.log(`${OURS} / ${NGINX}, p99:`.padEnd(46) + ratio(rounds, (r) => p99(r, OURS) / p99(r, NGINX), 'max'));
     console.log(`${NGINX} / ${OURS}, CPU per request:`.padEnd(46) + ratio(rounds, (r) => cpu(r, NGINX) / cpu(r, OURS)));
     console.log(`${BARE} / ${OURS}, CPU per request:`.padEnd(46) + ratio(rounds, (r) => cpu(r, BARE) / cpu(r, OURS)));
+    console.log(`${OURS} / ${OURS_1}, req/s:`.padEnd(46) + ratio(rounds, (r) => rps(r, OURS) / rps(r, OURS_1)));
     console.log(`${OURS} / ${BARE}, req/s:`.padEnd(46) + ratio(rounds, (r) => rps(r, OURS) / rps(r, BARE)));
     console.log(`${OURS_1} / ${BARE_1}, req/s:`.padEnd(46) + ratio(rounds, (r) => rps(r, OURS_1) / rps(r, BARE_1)));
     console.log(`${OURS_1} / ${NGINX}, req/s:`.padEnd(46) + ratio(rounds, (r) => rps(r, OURS_1) / rps(r, NGINX)));
