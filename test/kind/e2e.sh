@@ -2,18 +2,21 @@
 # End to end on kind, for users with Docker (these project machines have none: the script is
 # checked with shellcheck here, and run where Docker is). It:
 #   1. creates the kind cluster of kind-config.yaml (or reuses it),
-#   2. builds the operator and signer images (Dockerfile) and loads them into the nodes,
+#   2. builds the operator and signer images (Dockerfile), the node suite's peers (hack/images/),
+#      and loads them into the nodes,
 #   3. installs the chart (namespaced mode, watching $WATCH_NAMESPACE only, so the installed
 #      operator never touches the namespaces the test suite makes) and checks that it leads,
 #      reconciles and writes status with its own ServiceAccount,
 #   4. creates a SoftHSM token (and an EC P-256 signing key) on a volume, in the signer image,
-#   5. runs the Kubernetes test suite against the cluster (KUBECONFIG set: nothing is started).
+#   5. runs the Kubernetes test suites against the cluster (KUBECONFIG set: nothing is started):
+#      the `kube` project, and the `node` project (test/node/: the chart installed, staples served
+#      by nginx/HAProxy pods, pools) with the images built and loaded in step 2.
 # Needs: docker, kind, node + npm, go (the suite's setup builds kubectl; helm is built by
 # hack/install-helm.sh when it is not on PATH).
 #
 # Environment: CLUSTER (ocsp-operator), RELEASE_NAMESPACE (ocsp-operator-system),
 # WATCH_NAMESPACE (ocsp-e2e), KEEP=1 keeps a cluster this script created, SKIP_SUITE=1 stops
-# after the SoftHSM token; arguments are passed to vitest (default: --project kube).
+# after the SoftHSM token; arguments are passed to vitest (default: --project kube --project node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -73,7 +76,15 @@ kind export kubeconfig --name "$cluster" --kubeconfig "$workdir/kubeconfig"
 log "building $image_repo:$tag and $signer_repo:$tag"
 docker build --target operator -t "$image_repo:$tag" .
 docker build --target signer -t "$signer_repo:$tag" .
-kind load docker-image --name "$cluster" "$image_repo:$tag" "$signer_repo:$tag"
+# A second operator image (another version label) for the node suite's helm upgrade and rollback.
+docker build --target operator --build-arg VERSION="$tag-upgrade" -t "$image_repo:$tag-upgrade" .
+# The peers the node suite runs as pods (the CA's responder and the client, nginx, HAProxy, Redis).
+peers=()
+for peer in toolbox nginx haproxy redis; do
+  docker build -t "localhost/$peer:test" "hack/images/$peer"
+  peers+=("localhost/$peer:test")
+done
+kind load docker-image --name "$cluster" "$image_repo:$tag" "$image_repo:$tag-upgrade" "$signer_repo:$tag" "${peers[@]}"
 
 # 3. the chart
 k create namespace "$watch_ns" --dry-run=client -o yaml | k apply -f -
@@ -171,7 +182,11 @@ fi
 # 5. the suite, against this cluster
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build
-log "running the suite against kind: vitest run ${*:---project kube}"
-if [ $# -eq 0 ]; then set -- --project kube; fi
-KUBECONFIG="$workdir/kubeconfig" npx vitest run "$@"
+log "running the suite against kind: vitest run ${*:---project kube --project node}"
+if [ $# -eq 0 ]; then set -- --project kube --project node; fi
+# The node project's tests (test/node/) are the same as on the project's own node; here they run
+# on kind's nodes with the images loaded above.
+KUBECONFIG="$workdir/kubeconfig" \
+OCSP_NODE_IMAGE_REFS="operator=$image_repo:$tag,operator-upgrade=$image_repo:$tag-upgrade,signer=$signer_repo:$tag,toolbox=localhost/toolbox:test,nginx=localhost/nginx:test,haproxy=localhost/haproxy:test,redis=localhost/redis:test" \
+  npx vitest run "$@"
 log "passed"

@@ -5,9 +5,13 @@
 // machine cannot run a node, nothing starts and `nodeUnavailable` names the missing capability,
 // which the tests print as their skip reason.
 //
+// With KUBECONFIG set (a kind cluster, test/kind/e2e.sh), the same tests run there: nothing is
+// started or built, and OCSP_NODE_IMAGE_REFS names the images loaded into its nodes.
+//
 // OCSP_NODE_IMAGES=pause,toolbox limits the images built (all by default; a test that needs one
 // not built fails naming it). The node's logs stay in /var/lib/ocsp-operator-node/logs.
 import type { TestProject } from 'vitest/node';
+import { ensureControlPlaneBinaries } from '../../src/devenv/control-plane.js';
 import { installCrds } from '../../src/devenv/crds.js';
 import { buildImages, type BuiltImage } from '../../src/devenv/images.js';
 import { nodeCapabilityProblem, startNodeCluster, type NodeCluster } from '../../src/devenv/node-cluster.js';
@@ -53,8 +57,36 @@ async function images(log: (m: string) => void): Promise<{ built: BuiltImage[]; 
   return { built, failed };
 }
 
+/**
+ * `name=ref,…` from OCSP_NODE_IMAGE_REFS: the images already loaded into an existing cluster's
+ * nodes (test/kind/e2e.sh builds them with docker and loads them into kind).
+ */
+function imageRefsFromEnv(): Record<string, string> {
+  const text = process.env.OCSP_NODE_IMAGE_REFS ?? '';
+  const refs = Object.fromEntries(text.split(',').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string]));
+  const missing = [...ALL_IMAGES.filter((n) => n !== 'pause'), 'operator-upgrade'].filter((n) => !refs[n]);
+  if (missing.length > 0) {
+    throw new Error(`KUBECONFIG names an existing cluster, so the node tests use the images loaded into its nodes: set OCSP_NODE_IMAGE_REFS=name=ref,… for ${missing.join(', ')} (test/kind/e2e.sh does)`);
+  }
+  return refs;
+}
+
 export async function setup(project: TestProject): Promise<void> {
   const log = (m: string) => process.stderr.write(`[node] ${m}\n`);
+  const existing = process.env.KUBECONFIG;
+  if (existing) {
+    // The same tests on a cluster that has real nodes already (kind): nothing is started here.
+    log(`using the existing cluster of KUBECONFIG=${existing}`);
+    const nodeImages = imageRefsFromEnv();
+    const binDir = await ensureControlPlaneBinaries(log);
+    await installCrds(loadKubeConfig(existing), log);
+    project.provide('nodeUnavailable', '');
+    project.provide('nodeKubeconfig', existing);
+    project.provide('kubeconfig', existing);
+    project.provide('kubeBinDir', binDir);
+    project.provide('nodeImages', nodeImages);
+    return;
+  }
   const reason = await nodeCapabilityProblem();
   if (reason) {
     log(`the node tests are skipped: ${reason}`);
