@@ -1,4 +1,7 @@
 // Validation rules one at a time, on responses from our signer with exact dates.
+import '../../src/ocsp/reflect-polyfill.js';
+import { randomBytes } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   certIdFor,
@@ -9,7 +12,8 @@ import {
   type OcspSigner,
   type ResponseEntry,
 } from '../../src/ocsp/index.js';
-import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
+import { encodeTlv, readTlv } from '../../src/ocsp/der.js';
+import { createCa, generateKey, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -131,6 +135,82 @@ describe('validateOcspResponse', () => {
     const twin = await createCa({ name: ca.name });
     const v = validateOcspResponse(await sign([entry(leaf)]), { cert: leaf.cert, issuer: twin.cert, now: T0 });
     expect(v).toMatchObject({ ok: false, reason: 'CertIdMismatch' });
+  });
+});
+
+describe('certificates included in a response', () => {
+  let root: Ca;
+  let intermediate: Ca;
+  let leafOfIntermediate: Issued;
+  let body: Uint8Array;
+
+  beforeAll(async () => {
+    root = await createCa();
+    const k = await generateKey('P-256');
+    const name = `CN=Test Intermediate ${randomBytes(3).toString('hex')},O=ocsp-operator tests`;
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: '01' + randomBytes(8).toString('hex'),
+      subject: name,
+      issuer: root.cert.subjectName,
+      notBefore: new Date('2025-01-01Z'),
+      notAfter: new Date('2030-01-01Z'),
+      publicKey: k.keys.publicKey,
+      signingKey: root.keys.privateKey,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as x509.HashedAlgorithm,
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+    });
+    intermediate = { ...k, keyAlg: 'P-256', cert, certPem: cert.toString('pem'), name };
+    leafOfIntermediate = await issueLeaf(intermediate, { notBefore: new Date('2025-12-01Z'), notAfter: new Date('2026-03-01Z') });
+    body = await signOcspResponse({
+      issuer: intermediate.cert,
+      signer: softwareSigner(intermediate.keyObject),
+      entries: [{ certId: certIdFor(leafOfIntermediate.cert, intermediate.cert), status: { kind: 'good' }, thisUpdate: T0, nextUpdate: new Date(T0.getTime() + DAY) }],
+      producedAt: T0,
+    });
+  });
+
+  /** The same signed response with `certs` as BasicOCSPResponse.certs (outside the signature, so anyone on the path can change it). */
+  function withCerts(certs: Uint8Array[]): Uint8Array {
+    const at = (buf: Uint8Array, offset: number, limit?: number) => readTlv(buf, offset, limit);
+    const top = at(body, 0);
+    const status = at(body, top.contentStart);
+    const rb = at(body, at(body, status.end).contentStart);
+    const type = at(body, rb.contentStart);
+    const octets = at(body, type.end);
+    const basic = at(body, octets.contentStart);
+    const tbs = at(body, basic.contentStart);
+    const alg = at(body, tbs.end);
+    const sig = at(body, alg.end);
+    const cat = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...p]));
+    const newBasic = encodeTlv(0x30, cat(body.subarray(tbs.start, sig.end), encodeTlv(0xa0, encodeTlv(0x30, cat(...certs)))));
+    const responseBytes = encodeTlv(0x30, cat(body.subarray(type.start, type.end), encodeTlv(0x04, newBasic)));
+    return encodeTlv(0x30, cat(body.subarray(status.start, status.end), encodeTlv(0xa0, responseBytes)));
+  }
+
+  const opts = () => ({ cert: leafOfIntermediate.cert, issuer: intermediate.cert, now: T0 });
+  const der = (c: { cert: x509.X509Certificate }) => new Uint8Array(c.cert.rawData);
+
+  it('the issuer and the root that issued it may be included', () => {
+    expect(validateOcspResponse(body, opts()).ok).toBe(true);
+    expect(validateOcspResponse(withCerts([der(intermediate), der(root)]), opts()).ok).toBe(true);
+  });
+
+  it('a certificate from elsewhere is malformed, even though the signature verifies', () => {
+    expect(validateOcspResponse(withCerts([der(ca)]), opts())).toMatchObject({
+      ok: false,
+      reason: 'Malformed',
+      message: expect.stringMatching(/included certificate #1 \("CN=Test CA .*"\) is neither the issuer, nor issued by it, nor its issuer/),
+    });
+  });
+
+  it('a copy of the root with a broken self-signature is malformed', () => {
+    const broken = der(root).slice();
+    broken[broken.length - 1] = broken[broken.length - 1]! ^ 0x01;
+    expect(validateOcspResponse(withCerts([der(intermediate), broken]), opts())).toMatchObject({ ok: false, reason: 'Malformed', message: expect.stringMatching(/#2 .*nor its issuer/) });
+  });
+
+  it('DER that is no certificate is malformed', () => {
+    expect(validateOcspResponse(withCerts([new Uint8Array([0x30, 0x02, 0x05, 0x00])]), opts())).toMatchObject({ ok: false, reason: 'Malformed', message: 'included certificate #1 does not parse' });
   });
 });
 
