@@ -1,5 +1,6 @@
-// A minimal strict DER reader. asn1js (under @peculiar/asn1-schema) accepts BER, trailing bytes and
-// indefinite lengths; we read raw field bytes (names, keys, serials) and reject non-DER with this.
+// Strict DER at the level of tags and lengths: definite, minimal lengths that fit their enclosing
+// element, low tag numbers, and nothing after the outer element. asn1js (under @peculiar/asn1-schema)
+// accepts BER, trailing bytes and indefinite lengths; der-fields.ts reads structures on top of this.
 
 export interface Tlv {
   tag: number;
@@ -69,17 +70,22 @@ const MAX_DEPTH = 48;
 export function assertStrictDer(buf: Uint8Array): void {
   const top = readTlv(buf, 0);
   if (top.end !== buf.length) throw new DerError(`${buf.length - top.end} trailing bytes after the outer element`);
-  walk(buf, top, 0);
+  assertStrictTree(buf, top);
 }
 
-function walk(buf: Uint8Array, t: Tlv, depth: number): void {
+/** The same checks as assertStrictDer for one element already read (an ANY field, a Name attribute value). */
+export function assertStrictTree(buf: Uint8Array, t: Tlv, depth = 0): void {
   if (depth > MAX_DEPTH) throw new DerError('nesting too deep');
   const constructed = (t.tag & 0x20) !== 0;
   if (!constructed) return;
   if ((t.tag & 0xc0) === 0 && t.tag !== 0x30 && t.tag !== 0x31) {
     throw new DerError(`constructed universal tag 0x${t.tag.toString(16)} at offset ${t.start}`);
   }
-  for (const c of children(buf, t)) walk(buf, c, depth + 1);
+  for (let p = t.contentStart; p < t.end; ) {
+    const c = readTlv(buf, p, t.end);
+    assertStrictTree(buf, c, depth + 1);
+    p = c.end;
+  }
 }
 
 /** Encodes a DER length + tag header around content. */
@@ -100,6 +106,9 @@ export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
+  // Certificates and names are compared on every validation: past a few dozen bytes memcmp wins
+  // over a JS loop by several times; below that the call costs more than it saves.
+  if (a.length > 32) return Buffer.compare(a, b) === 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
