@@ -3,6 +3,7 @@
 import './reflect-polyfill.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@peculiar/x509';
+import { BytesCache } from './bytes-cache.js';
 import { bytesOf, children, contentOf, equalBytes, readTlv } from './der.js';
 import { verifySignature } from './signature.js';
 
@@ -23,13 +24,16 @@ export interface CertDer {
   readonly publicKey: KeyObject;
 }
 
-const cache = new WeakMap<X509Certificate, CertDer>();
+const byObject = new WeakMap<X509Certificate, CertDer>();
+// Callers parse the same issuer again and again (each reconcile reads its Secret anew): by content,
+// its hashes and imported key outlive the X509Certificate object they came from.
+const byBytes = new BytesCache<CertDer>(256);
 
 export function certDer(cert: X509Certificate): CertDer {
-  let c = cache.get(cert);
+  let c = byObject.get(cert);
   if (!c) {
-    c = certDerFromBytes(new Uint8Array(cert.rawData));
-    cache.set(cert, c);
+    c = byBytes.get(new Uint8Array(cert.rawData), certDerFromBytes);
+    byObject.set(cert, c);
   }
   return c;
 }
@@ -71,12 +75,22 @@ export function certDerFromBytes(der: Uint8Array): CertDer {
   };
 }
 
+// The same responder certificate under the same issuer comes in every response, and the same chain
+// is searched on every reconcile: each pair is verified once (CertDers are shared by content).
+const issuedByMemo = new WeakMap<CertDer, WeakMap<CertDer, boolean>>();
+
 /** True when `issuer`'s subject is `cert`'s issuer name (byte for byte) and its key verifies `cert`'s signature. */
 export function derIssuedBy(cert: CertDer, issuer: CertDer): boolean {
-  return (
-    equalBytes(cert.issuerName, issuer.subjectName) &&
-    // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
-    equalBytes(cert.signatureAlg, cert.tbsSignatureAlg) &&
-    verifySignature(cert.signatureAlg, cert.tbs, cert.signature, issuer.publicKey).ok
-  );
+  let byIssuer = issuedByMemo.get(cert);
+  if (!byIssuer) issuedByMemo.set(cert, (byIssuer = new WeakMap()));
+  let ok = byIssuer.get(issuer);
+  if (ok === undefined) {
+    ok =
+      equalBytes(cert.issuerName, issuer.subjectName) &&
+      // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
+      equalBytes(cert.signatureAlg, cert.tbsSignatureAlg) &&
+      verifySignature(cert.signatureAlg, cert.tbs, cert.signature, issuer.publicKey).ok;
+    byIssuer.set(issuer, ok);
+  }
+  return ok;
 }

@@ -5,7 +5,7 @@ import { OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { CertID } from '@peculiar/asn1-ocsp';
 import type { X509Certificate } from '@peculiar/x509';
-import { certDer } from './cert-der.js';
+import { certDer, type CertDer } from './cert-der.js';
 import { equalBytes } from './der.js';
 import { HASH_OIDS, hashAlgorithmFromOid, nodeHashName, type HashAlgorithm } from './oids.js';
 
@@ -17,15 +17,19 @@ export interface CertIdInfo {
   serialNumber: Uint8Array;
 }
 
-const hashCache = new WeakMap<X509Certificate, Map<HashAlgorithm, { nameHash: Uint8Array; keyHash: Uint8Array }>>();
+const hashCache = new WeakMap<CertDer, Map<HashAlgorithm, { nameHash: Uint8Array; keyHash: Uint8Array }>>();
 
 /** The issuer name hash and key hash under `alg` (from the exact DER of the issuer's subject and key). */
 export function issuerHashes(issuer: X509Certificate, alg: HashAlgorithm): { nameHash: Uint8Array; keyHash: Uint8Array } {
-  let perAlg = hashCache.get(issuer);
-  if (!perAlg) hashCache.set(issuer, (perAlg = new Map()));
+  return certHashes(certDer(issuer), alg);
+}
+
+/** issuerHashes for a certificate already split; computed once per certificate content and algorithm. */
+export function certHashes(d: CertDer, alg: HashAlgorithm): { nameHash: Uint8Array; keyHash: Uint8Array } {
+  let perAlg = hashCache.get(d);
+  if (!perAlg) hashCache.set(d, (perAlg = new Map()));
   let h = perAlg.get(alg);
   if (!h) {
-    const d = certDer(issuer);
     h = { nameHash: digest(alg, d.subjectName), keyHash: digest(alg, d.publicKeyBits) };
     perAlg.set(alg, h);
   }

@@ -3,6 +3,7 @@
 import { verify as nodeVerify, constants, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { BytesCache } from './bytes-cache.js';
 import { children, contentOf, readTlv } from './der.js';
 import {
   hashAlgorithmFromOid,
@@ -24,16 +25,10 @@ interface Scheme {
 /** Parses a DER AlgorithmIdentifier into a verification scheme, or a message saying why not. */
 export function signatureScheme(algIdDer: Uint8Array): Scheme | string {
   // A handful of distinct identifiers exist in practice; parsing each once keeps validation cheap.
-  const key = Buffer.from(algIdDer).toString('latin1');
-  let s = schemeCache.get(key);
-  if (s === undefined) {
-    s = parseScheme(algIdDer);
-    if (schemeCache.size < 64) schemeCache.set(key, s);
-  }
-  return s;
+  return schemes.get(algIdDer, parseScheme);
 }
 
-const schemeCache = new Map<string, Scheme | string>();
+const schemes = new BytesCache<Scheme | string>(64);
 
 function parseScheme(algIdDer: Uint8Array): Scheme | string {
   let alg: AlgorithmIdentifier;
