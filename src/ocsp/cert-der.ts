@@ -1,11 +1,15 @@
-// The exact DER bytes of the certificate fields OCSP hashes and compares. Re-encoding a parsed Name
-// can change string types, so CertID hashes must come from the original bytes.
+// Certificates as DER: the exact bytes of the fields OCSP hashes and compares (re-encoding a parsed
+// Name can change string types, so CertID hashes must come from the original bytes), and a strict
+// read of the certificates that arrive inside OCSP messages.
 import './reflect-polyfill.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@peculiar/x509';
 import { BytesCache } from './bytes-cache.js';
-import { bytesOf, children, contentOf, equalBytes, readTlv } from './der.js';
+import { bytesOf, children, contentOf, DerError, equalBytes, readTlv } from './der.js';
+import { checkBitString, DerFields, explicitInner, integerBytes, smallInteger } from './der-fields.js';
+import { x509Time } from './der-time.js';
 import { verifySignature } from './signature.js';
+import { checkName, readAlgorithmIdentifier, readExtensions, type Extension } from './x509-der.js';
 
 export interface CertDer {
   der: Uint8Array;
@@ -73,6 +77,50 @@ export function certDerFromBytes(der: Uint8Array): CertDer {
       return key;
     },
   };
+}
+
+export interface CertificateFields {
+  notBefore: Date;
+  notAfter: Date;
+  extensions: Extension[];
+}
+
+/**
+ * Checks a whole Certificate against RFC 5280 4.1, every field with its exact tag, and returns what
+ * is read of it: for certificates that arrive inside OCSP messages. certDerFromBytes, which every
+ * certificate goes through, splits out raw fields and checks no more than it needs.
+ */
+export function readCertificate(der: Uint8Array): CertificateFields {
+  const top = readTlv(der, 0);
+  if (top.end !== der.length) throw new DerError(`${der.length - top.end} trailing bytes after the certificate`);
+  const cert = new DerFields(der, top, 'Certificate');
+  const tbsT = cert.take(0x30, 'tbsCertificate');
+  readAlgorithmIdentifier(der, cert.take(0x30, 'signatureAlgorithm'), 'signatureAlgorithm');
+  checkBitString(der, cert.take(0x03, 'signatureValue'));
+  cert.finish();
+  const f = new DerFields(der, tbsT, 'TBSCertificate');
+  const version = f.optional(0xa0);
+  if (version) smallInteger(der, explicitInner(der, version, 0x02, 'version'));
+  integerBytes(der, f.take(0x02, 'serialNumber'));
+  readAlgorithmIdentifier(der, f.take(0x30, 'signature'), 'signature');
+  checkName(der, f.take(0x30, 'issuer'), 'issuer');
+  const validity = new DerFields(der, f.take(0x30, 'validity'), 'Validity');
+  const notBefore = x509Time(der, validity.next('notBefore'));
+  const notAfter = x509Time(der, validity.next('notAfter'));
+  validity.finish();
+  checkName(der, f.take(0x30, 'subject'), 'subject');
+  const spki = new DerFields(der, f.take(0x30, 'subjectPublicKeyInfo'), 'SubjectPublicKeyInfo');
+  readAlgorithmIdentifier(der, spki.take(0x30, 'algorithm'), 'SubjectPublicKeyInfo algorithm');
+  checkBitString(der, spki.take(0x03, 'subjectPublicKey'));
+  spki.finish();
+  const issuerUid = f.optional(0x81);
+  if (issuerUid) checkBitString(der, issuerUid);
+  const subjectUid = f.optional(0x82);
+  if (subjectUid) checkBitString(der, subjectUid);
+  const ext = f.optional(0xa3);
+  f.finish();
+  const extensions = ext ? readExtensions(der, explicitInner(der, ext, 0x30, 'extensions'), 'extensions') : [];
+  return { notBefore, notAfter, extensions };
 }
 
 // The same responder certificate under the same issuer comes in every response, and the same chain

@@ -6,7 +6,9 @@ import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { CertID } from '@peculiar/asn1-ocsp';
 import type { X509Certificate } from '@peculiar/x509';
 import { certDer, type CertDer } from './cert-der.js';
-import { equalBytes } from './der.js';
+import { contentOf, equalBytes, type Tlv } from './der.js';
+import { DerFields, integerBytes } from './der-fields.js';
+import { readAlgorithmIdentifier, type AlgorithmIdentifierFields } from './x509-der.js';
 import { HASH_OIDS, hashAlgorithmFromOid, nodeHashName, type HashAlgorithm } from './oids.js';
 
 export interface CertIdInfo {
@@ -64,16 +66,32 @@ export function toAsn1CertId(id: CertIdInfo): CertID {
   });
 }
 
-/** A CertIdInfo from a parsed CertID, or undefined when its hash algorithm is not one we know. */
-export function fromAsn1CertId(id: CertID): CertIdInfo | undefined {
+/** CertID as a response or request carries it, before its hash algorithm is known to be one of ours. */
+export interface CertIdFields {
+  hashAlgorithm: AlgorithmIdentifierFields;
+  issuerNameHash: Uint8Array;
+  issuerKeyHash: Uint8Array;
+  /** INTEGER content bytes */
+  serialNumber: Uint8Array;
+}
+
+/** CertID ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, issuerNameHash OCTET STRING, issuerKeyHash OCTET STRING, serialNumber INTEGER } */
+export function readCertId(buf: Uint8Array, t: Tlv): CertIdFields {
+  const f = new DerFields(buf, t, 'CertID');
+  const hashAlgorithm = readAlgorithmIdentifier(buf, f.take(0x30, 'hashAlgorithm'), 'CertID hashAlgorithm');
+  const name = f.take(0x04, 'issuerNameHash');
+  const key = f.take(0x04, 'issuerKeyHash');
+  const serialNumber = integerBytes(buf, f.take(0x02, 'serialNumber'));
+  f.finish();
+  return { hashAlgorithm, issuerNameHash: contentOf(buf, name), issuerKeyHash: contentOf(buf, key), serialNumber };
+}
+
+/** A CertIdInfo from a CertID read from DER, or undefined when its hash algorithm is not one we know. */
+export function fromAsn1CertId(id: CertIdFields): CertIdInfo | undefined {
   const alg = hashAlgorithmFromOid(id.hashAlgorithm.algorithm);
   if (!alg) return undefined;
-  return {
-    hashAlgorithm: alg,
-    issuerNameHash: new Uint8Array(id.issuerNameHash.buffer),
-    issuerKeyHash: new Uint8Array(id.issuerKeyHash.buffer),
-    serialNumber: new Uint8Array(id.serialNumber),
-  };
+  // Copies: the fields are views into a message buffer (a pooled request body may be reused).
+  return { hashAlgorithm: alg, issuerNameHash: id.issuerNameHash.slice(), issuerKeyHash: id.issuerKeyHash.slice(), serialNumber: id.serialNumber.slice() };
 }
 
 const NULL_PARAMS = new Uint8Array([0x05, 0x00]).buffer;

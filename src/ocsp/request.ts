@@ -3,11 +3,14 @@ import './reflect-polyfill.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
 import type { X509Certificate } from '@peculiar/x509';
-import { certIdFor, fromAsn1CertId, toAsn1CertId, type CertIdInfo } from './cert-id.js';
-import { assertStrictDer } from './der.js';
+import { certIdFor, fromAsn1CertId, readCertId, toAsn1CertId, type CertIdFields, type CertIdInfo } from './cert-id.js';
+import { readCertificate } from './cert-der.js';
+import { assertStrictTree, bytesOf, DerError, readTlv, type Tlv } from './der.js';
+import { checkBitString, DerFields, explicitAny, explicitInner, smallInteger } from './der-fields.js';
 import { OcspInputError } from './errors.js';
 import { findNonce, newNonce, nonceExtension } from './nonce.js';
 import type { HashAlgorithm } from './oids.js';
+import { readAlgorithmIdentifier, readExtensions, type Extension } from './x509-der.js';
 
 export { issuerHashes } from './cert-id.js';
 export type { CertIdInfo } from './cert-id.js';
@@ -45,20 +48,69 @@ export function ocspGetUrl(responderUrl: string, requestDer: Uint8Array): string
 
 /** Reads a request (responder side). Throws OcspInputError naming what is wrong. */
 export function parseOcspRequest(der: Uint8Array): { certIds: CertIdInfo[]; nonce?: Uint8Array } {
-  let req: OCSPRequest;
+  let read: { list: CertIdFields[]; extensions?: Extension[] };
   try {
-    assertStrictDer(der);
-    req = AsnConvert.parse(der, OCSPRequest);
+    read = readRequest(der);
   } catch (e) {
     throw new OcspInputError(`OCSP request (${der.length} bytes) does not parse: ${(e as Error).message}`);
   }
-  const list = req.tbsRequest.requestList;
-  if (list.length === 0) throw new OcspInputError('OCSP request lists no certificates');
-  const certIds = list.map((r, i) => {
-    const id = fromAsn1CertId(r.reqCert);
-    if (!id) throw new OcspInputError(`OCSP request #${i + 1} uses unsupported CertID hash ${r.reqCert.hashAlgorithm.algorithm}`);
+  if (read.list.length === 0) throw new OcspInputError('OCSP request lists no certificates');
+  const certIds = read.list.map((r, i) => {
+    const id = fromAsn1CertId(r);
+    if (!id) throw new OcspInputError(`OCSP request #${i + 1} uses unsupported CertID hash ${r.hashAlgorithm.algorithm}`);
     return id;
   });
-  const nonce = findNonce(req.tbsRequest.requestExtensions);
+  const nonce = findNonce(read.extensions);
   return nonce ? { certIds, nonce } : { certIds };
+}
+
+/**
+ * OCSPRequest ::= SEQUENCE { tbsRequest TBSRequest, optionalSignature [0] EXPLICIT Signature OPTIONAL }
+ * TBSRequest ::= SEQUENCE { version [0] EXPLICIT INTEGER DEFAULT v1, requestorName [1] EXPLICIT GeneralName OPTIONAL,
+ *   requestList SEQUENCE OF Request, requestExtensions [2] EXPLICIT Extensions OPTIONAL }
+ * Request ::= SEQUENCE { reqCert CertID, singleRequestExtensions [0] EXPLICIT Extensions OPTIONAL }
+ */
+function readRequest(der: Uint8Array): { list: CertIdFields[]; extensions?: Extension[] } {
+  const top = readTlv(der, 0);
+  if (top.end !== der.length) throw new DerError(`${der.length - top.end} trailing bytes after the outer element`);
+  if (top.tag !== 0x30) throw new DerError(`OCSPRequest has tag 0x${top.tag.toString(16)}, expected 0x30`);
+  const req = new DerFields(der, top, 'OCSPRequest');
+  const tbs = new DerFields(der, req.take(0x30, 'tbsRequest'), 'TBSRequest');
+  const signature = req.optional(0xa0);
+  req.finish();
+  // Nobody checks request signatures here (RFC 5019 clients do not sign), but the bytes must still be DER.
+  if (signature) readSignature(der, explicitInner(der, signature, 0x30, 'optionalSignature'));
+  const version = tbs.optional(0xa0);
+  if (version) smallInteger(der, explicitInner(der, version, 0x02, 'version'));
+  const requestor = tbs.optional(0xa1);
+  if (requestor) explicitAny(der, requestor, 'requestorName');
+  const requests = new DerFields(der, tbs.take(0x30, 'requestList'), 'requestList');
+  const ext = tbs.optional(0xa2);
+  tbs.finish();
+  const list: CertIdFields[] = [];
+  while (requests.more) {
+    const r = new DerFields(der, requests.take(0x30, 'Request'), 'Request');
+    list.push(readCertId(der, r.take(0x30, 'reqCert')));
+    const single = r.optional(0xa0);
+    r.finish();
+    if (single) readExtensions(der, explicitInner(der, single, 0x30, 'singleRequestExtensions'), 'singleRequestExtensions');
+  }
+  if (!ext) return { list };
+  return { list, extensions: readExtensions(der, explicitInner(der, ext, 0x30, 'requestExtensions'), 'requestExtensions') };
+}
+
+/** Signature ::= SEQUENCE { signatureAlgorithm AlgorithmIdentifier, signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
+function readSignature(der: Uint8Array, t: Tlv): void {
+  const f = new DerFields(der, t, 'Signature');
+  readAlgorithmIdentifier(der, f.take(0x30, 'signatureAlgorithm'), 'signatureAlgorithm');
+  checkBitString(der, f.take(0x03, 'signature'));
+  const certs = f.optional(0xa0);
+  f.finish();
+  if (!certs) return;
+  const list = new DerFields(der, explicitInner(der, certs, 0x30, 'certs'), 'certs');
+  while (list.more) {
+    const c = list.take(0x30, 'Certificate');
+    assertStrictTree(der, c);
+    readCertificate(bytesOf(der, c));
+  }
 }

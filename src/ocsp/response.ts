@@ -1,7 +1,12 @@
-// Decoding an OCSP response body into its parts, classifying what is not a usable response.
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { OCSPResponseStatus, ResponseData } from '@peculiar/asn1-ocsp';
-import { assertStrictDer, bytesOf, children, contentOf, DerError, equalBytes, oidToString, readTlv } from './der.js';
+// Decoding an OCSP response body into its parts (RFC 6960 4.2.1), classifying what is not a usable response.
+import { OCSPResponseStatus } from '@peculiar/asn1-ocsp';
+import { readCertId, type CertIdFields } from './cert-id.js';
+import { assertStrictTree, bytesOf, contentOf, DerError, readTlv, type Tlv } from './der.js';
+import { bitStringBytes, checkNull, DerFields, explicitInner, oidValue, smallInteger } from './der-fields.js';
+import { generalizedTime } from './der-time.js';
+import { includedCert, type IncludedCert } from './included-cert.js';
+import { OID_OCSP_BASIC } from './oids.js';
+import { checkName, readExtensions, type Extension } from './x509-der.js';
 
 export type FailureReason =
   | 'TryLater'
@@ -48,6 +53,33 @@ const STATUS_REASONS: Record<number, { name: ResponseStatusName; reason: Failure
   },
 };
 
+export interface RevokedInfo {
+  revocationTime: Date;
+  /** the CRLReason code */
+  revocationReason?: number;
+}
+
+/** CertStatus ::= CHOICE { good [0] IMPLICIT NULL, revoked [1] IMPLICIT RevokedInfo, unknown [2] IMPLICIT NULL }: exactly one is set. */
+export interface CertStatusField {
+  good?: null;
+  revoked?: RevokedInfo;
+  unknown?: null;
+}
+
+export interface SingleResponse {
+  certID: CertIdFields;
+  certStatus: CertStatusField;
+  thisUpdate: Date;
+  nextUpdate?: Date;
+}
+
+export interface ResponseData {
+  version: number;
+  producedAt: Date;
+  responses: SingleResponse[];
+  responseExtensions?: Extension[];
+}
+
 export interface DecodedBasic {
   ok: true;
   data: ResponseData;
@@ -73,22 +105,36 @@ export function describeBody(body: Uint8Array): string {
   return `${size}, starting ${head.subarray(0, 8).toString('hex')}`;
 }
 
-/** Splits a body down to the BasicOCSPResponse, or says why it cannot be one. Never throws. */
+/** An entry of BasicOCSPResponse.certs: its bytes, and the certificate when they are one. */
+export interface Included {
+  raw: Uint8Array;
+  cert: IncludedCert | undefined;
+}
+
+/** Reads a body down to the fields of its ResponseData, or says why it cannot be a response. Never throws. */
 export function decodeResponse(body: Uint8Array): DecodedBasic | Failure {
+  const r = readResponse(body);
+  if (!r.ok) return r;
+  const { included: _, ...decoded } = r;
+  return decoded;
+}
+
+/** decodeResponse, and the included certificates as validation sees them: looked up once, while checking they are DER. */
+export function readResponse(body: Uint8Array): (DecodedBasic & { included: Included[] }) | Failure {
   if (body.length === 0) return fail('Truncated', 'empty body (0 bytes)');
   if (body[0] !== 0x30) return fail('NotOcsp', `not an OCSP response: ${describeBody(body)}`);
+  let top: Tlv;
   try {
-    readTlv(body, 0);
+    top = readTlv(body, 0);
   } catch (e) {
     return fail('Truncated', `${body.length} bytes, cut short: ${(e as Error).message}`);
   }
-  // The envelope and BasicOCSPResponse are split with the strict DER reader, checking every tag
-  // (asn1js matches some fields by position and would let a wrong tag through); the signed
-  // ResponseData is then read with the @peculiar/asn1-ocsp schema.
-  let env: { status: number; responseType?: Uint8Array; response?: Uint8Array };
+  // Every layer is read field by field with its exact tag (der-fields.ts); what is not interpreted
+  // (names, algorithm parameters) is still checked to be DER all the way down.
+  let env: Envelope;
   try {
-    assertStrictDer(body);
-    env = readEnvelope(body);
+    if (top.end !== body.length) throw new DerError(`${body.length - top.end} trailing bytes after the outer element`);
+    env = readEnvelope(body, top);
   } catch (e) {
     return fail('Malformed', `OCSPResponse (${body.length} bytes) is not valid DER: ${(e as Error).message}`);
   }
@@ -98,82 +144,144 @@ export function decodeResponse(body: Uint8Array): DecodedBasic | Failure {
     return fail(s.reason, `responder answered ${s.name} (${body.length} bytes): ${s.hint}`);
   }
   if (!env.responseType || !env.response) return fail('Malformed', 'responseStatus successful but no responseBytes');
-  if (!equalBytes(env.responseType, BASIC_OID)) return fail('Malformed', `responseType ${oidToString(env.responseType)} is not id-pkix-ocsp-basic`);
-  const inner = env.response;
-  let parts: Omit<DecodedBasic, 'ok' | 'data'>;
+  let basic: ReturnType<typeof readBasic>;
   try {
-    assertStrictDer(inner);
-    parts = splitBasic(inner);
+    const type = oidValue(body, env.responseType);
+    if (type !== OID_OCSP_BASIC) return fail('Malformed', `responseType ${type} is not id-pkix-ocsp-basic`);
+    // The OCTET STRING holds exactly one BasicOCSPResponse, nothing after it.
+    basic = readBasic(body, explicitInner(body, env.response, 0x30, 'BasicOCSPResponse'));
   } catch (e) {
     return fail('Malformed', `BasicOCSPResponse layout: ${(e as Error).message}`);
   }
-  if (parts.signature.length === 0) return fail('Malformed', 'empty signature');
-  let data: ResponseData;
+  if (basic.signature.length === 0) return fail('Malformed', 'empty signature');
+  let read: Pick<DecodedBasic, 'data' | 'responderId'>;
   try {
-    data = AsnConvert.parse(parts.tbs, ResponseData);
+    read = readResponseData(body, basic.tbsT);
   } catch (e) {
     return fail('Malformed', `tbsResponseData does not parse: ${(e as Error).message}`);
   }
-  return { ok: true, data, ...parts };
+  const { tbs, signatureAlgorithm, signature, certs, included } = basic;
+  return { ok: true, data: read.data, tbs, signatureAlgorithm, signature, certs, responderId: read.responderId, included };
 }
 
-const BASIC_OID = new Uint8Array([0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]); // 1.3.6.1.5.5.7.48.1.1
-
-function expectTag(got: number, want: number, what: string): void {
-  if (got !== want) throw new DerError(`${what} has tag 0x${got.toString(16)}, expected 0x${want.toString(16)}`);
+interface Envelope {
+  status: number;
+  responseType?: Tlv;
+  response?: Tlv;
 }
 
-/** OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT SEQUENCE { OID, OCTET STRING } OPTIONAL } */
-function readEnvelope(body: Uint8Array): { status: number; responseType?: Uint8Array; response?: Uint8Array } {
-  const top = readTlv(body, 0);
-  const [status, wrapper, ...rest] = children(body, top);
-  if (!status || rest.length) throw new DerError('OCSPResponse has the wrong number of fields');
-  expectTag(status.tag, 0x0a, 'responseStatus');
-  if (status.end - status.contentStart !== 1) throw new DerError('responseStatus is not one byte');
-  const code = body[status.contentStart]!;
-  if (!wrapper) return { status: code };
-  expectTag(wrapper.tag, 0xa0, 'responseBytes');
-  const [rb, ...more] = children(body, wrapper);
-  if (!rb || more.length) throw new DerError('responseBytes must hold one SEQUENCE');
-  expectTag(rb.tag, 0x30, 'ResponseBytes');
-  const [type, octets, ...extra] = children(body, rb);
-  if (!type || !octets || extra.length) throw new DerError('ResponseBytes has the wrong number of fields');
-  expectTag(type.tag, 0x06, 'responseType');
-  expectTag(octets.tag, 0x04, 'response');
-  return { status: code, responseType: contentOf(body, type), response: contentOf(body, octets) };
+/**
+ * OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT SEQUENCE { responseType OID, response OCTET STRING } OPTIONAL }.
+ * Only the layout: an error status is reported whatever the responseBytes hold.
+ */
+function readEnvelope(body: Uint8Array, top: Tlv): Envelope {
+  const f = new DerFields(body, top, 'OCSPResponse');
+  const statusT = f.take(0x0a, 'responseStatus');
+  if (statusT.end - statusT.contentStart !== 1) throw new DerError('responseStatus is not one byte');
+  const status = body[statusT.contentStart]!;
+  const wrapper = f.optional(0xa0);
+  f.finish();
+  if (!wrapper) return { status };
+  const rb = new DerFields(body, explicitInner(body, wrapper, 0x30, 'responseBytes'), 'ResponseBytes');
+  const responseType = rb.take(0x06, 'responseType');
+  const response = rb.take(0x04, 'response');
+  rb.finish();
+  return { status, responseType, response };
 }
 
-/** BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm, signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
-function splitBasic(inner: Uint8Array): Omit<DecodedBasic, 'ok' | 'data'> {
-  const top = readTlv(inner, 0);
-  expectTag(top.tag, 0x30, 'BasicOCSPResponse');
-  const [tbs, alg, sig, wrapper, ...rest] = children(inner, top);
-  if (!tbs || !alg || !sig || rest.length) throw new DerError('BasicOCSPResponse has the wrong number of fields');
-  expectTag(tbs.tag, 0x30, 'tbsResponseData');
-  expectTag(alg.tag, 0x30, 'signatureAlgorithm');
-  expectTag(sig.tag, 0x03, 'signature');
-  if (sig.end === sig.contentStart || inner[sig.contentStart] !== 0) throw new DerError('signature BIT STRING has unused bits');
+/** BasicOCSPResponse ::= SEQUENCE { tbsResponseData ResponseData, signatureAlgorithm AlgorithmIdentifier, signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
+function readBasic(buf: Uint8Array, t: Tlv): Omit<DecodedBasic, 'ok' | 'data' | 'responderId'> & { tbsT: Tlv; included: Included[] } {
+  const f = new DerFields(buf, t, 'BasicOCSPResponse');
+  const tbsT = f.take(0x30, 'tbsResponseData');
+  // Left whole for signature.ts, which says which algorithms are supported; only its DER form is checked here.
+  const alg = f.take(0x30, 'signatureAlgorithm');
+  assertStrictTree(buf, alg);
+  const signature = bitStringBytes(buf, f.take(0x03, 'signature'));
+  const wrapper = f.optional(0xa0);
+  f.finish();
   const certs: Uint8Array[] = [];
+  const included: Included[] = [];
   if (wrapper) {
-    expectTag(wrapper.tag, 0xa0, 'certs');
-    const seqs = children(inner, wrapper);
-    if (seqs.length !== 1) throw new DerError('certs must hold one SEQUENCE');
-    expectTag(seqs[0]!.tag, 0x30, 'certs SEQUENCE');
-    for (const c of children(inner, seqs[0]!)) certs.push(bytesOf(inner, c));
+    const list = new DerFields(buf, explicitInner(buf, wrapper, 0x30, 'certs'), 'certs');
+    while (list.more) {
+      const raw = bytesOf(buf, list.next('Certificate'));
+      // Whether it is a certificate is validation's question (asked after the signature); whether it
+      // is DER is this layer's. Cached by content: one responder sends the same certificate every time.
+      const entry = includedCert(raw);
+      if (!entry.strictDer) throw new DerError(`included certificate #${certs.length + 1} is not DER`);
+      certs.push(raw);
+      included.push({ raw, cert: entry.cert });
+    }
   }
-  // ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, responderID CHOICE { byName [1] Name, byKey [2] KeyHash }, ... }
-  const fields = children(inner, tbs);
-  const rid = fields[0]?.tag === 0xa0 ? fields[1] : fields[0];
-  const responderId: DecodedBasic['responderId'] = {};
-  const ridInner = rid ? children(inner, rid) : [];
-  if (rid?.tag === 0xa1 && ridInner.length === 1) responderId.byName = bytesOf(inner, ridInner[0]!);
-  else if (rid?.tag === 0xa2 && ridInner.length === 1 && ridInner[0]!.tag === 0x04) responderId.byKey = contentOf(inner, ridInner[0]!);
-  else throw new DerError('responderID is neither byName [1] nor byKey [2]');
-  return {
-    tbs: bytesOf(inner, tbs),
-    signatureAlgorithm: bytesOf(inner, alg),
-    signature: inner.subarray(sig.contentStart + 1, sig.end),
-    certs,
-    responderId,
-  };
+  return { tbsT, tbs: bytesOf(buf, tbsT), signatureAlgorithm: bytesOf(buf, alg), signature, certs, included };
+}
+
+/**
+ * ResponseData ::= SEQUENCE { version [0] EXPLICIT INTEGER DEFAULT v1, responderID ResponderID, producedAt GeneralizedTime,
+ *   responses SEQUENCE OF SingleResponse, responseExtensions [1] EXPLICIT Extensions OPTIONAL }
+ */
+function readResponseData(buf: Uint8Array, t: Tlv): Pick<DecodedBasic, 'data' | 'responderId'> {
+  const f = new DerFields(buf, t, 'ResponseData');
+  const v = f.optional(0xa0);
+  const version = v ? smallInteger(buf, explicitInner(buf, v, 0x02, 'version')) : 0;
+  const responderId = readResponderId(buf, f.next('responderID'));
+  const producedAt = generalizedTime(buf, f.take(0x18, 'producedAt'));
+  const list = new DerFields(buf, f.take(0x30, 'responses'), 'responses');
+  const responses: SingleResponse[] = [];
+  while (list.more) responses.push(readSingle(buf, list.take(0x30, 'SingleResponse')));
+  const ext = f.optional(0xa1);
+  f.finish();
+  const data: ResponseData = { version, producedAt, responses };
+  if (ext) data.responseExtensions = readExtensions(buf, explicitInner(buf, ext, 0x30, 'responseExtensions'), 'responseExtensions');
+  return { data, responderId };
+}
+
+/** ResponderID ::= CHOICE { byName [1] EXPLICIT Name, byKey [2] EXPLICIT KeyHash (OCTET STRING) } */
+function readResponderId(buf: Uint8Array, t: Tlv): DecodedBasic['responderId'] {
+  if (t.tag === 0xa1) {
+    const name = explicitInner(buf, t, 0x30, 'responderID byName');
+    checkName(buf, name, 'responderID byName');
+    return { byName: bytesOf(buf, name) };
+  }
+  if (t.tag === 0xa2) return { byKey: contentOf(buf, explicitInner(buf, t, 0x04, 'responderID byKey')) };
+  throw new DerError('responderID is neither byName [1] nor byKey [2]');
+}
+
+/**
+ * SingleResponse ::= SEQUENCE { certID CertID, certStatus CertStatus, thisUpdate GeneralizedTime,
+ *   nextUpdate [0] EXPLICIT GeneralizedTime OPTIONAL, singleExtensions [1] EXPLICIT Extensions OPTIONAL }
+ */
+function readSingle(buf: Uint8Array, t: Tlv): SingleResponse {
+  const f = new DerFields(buf, t, 'SingleResponse');
+  const certID = readCertId(buf, f.take(0x30, 'certID'));
+  const certStatus = readCertStatus(buf, f.next('certStatus'));
+  const thisUpdate = generalizedTime(buf, f.take(0x18, 'thisUpdate'));
+  const next = f.optional(0xa0);
+  const ext = f.optional(0xa1);
+  f.finish();
+  // Nothing reads singleExtensions, but they are signed bytes like the rest and must be DER.
+  if (ext) readExtensions(buf, explicitInner(buf, ext, 0x30, 'singleExtensions'), 'singleExtensions');
+  const single: SingleResponse = { certID, certStatus, thisUpdate };
+  if (next) single.nextUpdate = generalizedTime(buf, explicitInner(buf, next, 0x18, 'nextUpdate'));
+  return single;
+}
+
+/** RevokedInfo ::= SEQUENCE { revocationTime GeneralizedTime, revocationReason [0] EXPLICIT CRLReason (ENUMERATED) OPTIONAL } */
+function readCertStatus(buf: Uint8Array, t: Tlv): CertStatusField {
+  if (t.tag === 0x80) {
+    checkNull(t);
+    return { good: null };
+  }
+  if (t.tag === 0x82) {
+    checkNull(t);
+    return { unknown: null };
+  }
+  if (t.tag !== 0xa1) throw new DerError(`certStatus has tag 0x${t.tag.toString(16)}, none of good [0], revoked [1], unknown [2]`);
+  const f = new DerFields(buf, t, 'RevokedInfo');
+  const revocationTime = generalizedTime(buf, f.take(0x18, 'revocationTime'));
+  const reason = f.optional(0xa0);
+  f.finish();
+  const revoked: RevokedInfo = { revocationTime };
+  if (reason) revoked.revocationReason = smallInteger(buf, explicitInner(buf, reason, 0x0a, 'revocationReason'));
+  return { revoked };
 }

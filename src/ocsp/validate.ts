@@ -1,17 +1,14 @@
 // Strict validation of an OCSP response for one certificate: the gate before anything is stapled.
-import './reflect-polyfill.js';
-import { createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, ExtendedKeyUsage } from '@peculiar/asn1-x509';
-import type { SingleResponse } from '@peculiar/asn1-ocsp';
-import { Name as X509Name, type X509Certificate } from '@peculiar/x509';
-import { certDer, certDerFromBytes, derIssuedBy, type CertDer } from './cert-der.js';
-import { fromAsn1CertId, issuerHashes, type CertIdInfo } from './cert-id.js';
+import type { X509Certificate } from '@peculiar/x509';
+import { certDer, derIssuedBy, type CertDer } from './cert-der.js';
+import { certHashes, issuerHashes } from './cert-id.js';
 import { serialBytesToHex } from './certificate.js';
 import { equalBytes, toHex } from './der.js';
+import { nameString } from './dn.js';
+import type { IncludedCert } from './included-cert.js';
 import { findNonce } from './nonce.js';
-import { CRL_REASONS, OID_EXT_KEY_USAGE, OID_KP_OCSP_SIGNING, type HashAlgorithm } from './oids.js';
-import { decodeResponse, fail, type Failure } from './response.js';
+import { CRL_REASONS, hashAlgorithmFromOid, type HashAlgorithm } from './oids.js';
+import { fail, readResponse, type Failure, type Included, type SingleResponse } from './response.js';
 import { verifySignature } from './signature.js';
 
 export type { FailureReason } from './response.js';
@@ -68,18 +65,18 @@ function iso(d: Date): string {
 function validate(body: Uint8Array, o: ValidationOptions): Verdict {
   const skew = o.clockSkewMs ?? 5 * MINUTE;
   const now = o.now.getTime();
-  const decoded = decodeResponse(body);
+  const decoded = readResponse(body);
   if (!decoded.ok) return decoded;
-  const { data, tbs, signatureAlgorithm, signature, certs, responderId } = decoded;
+  const { data, tbs, signatureAlgorithm, signature, included, responderId } = decoded;
   if (data.version !== 0) return fail('Malformed', `ResponseData version ${String(data.version)} is not v1`);
 
   // 1. The SingleResponse about our certificate, under whatever hash its CertID uses.
   const picked = pickSingle(data.responses, o.cert, o.issuer);
   if ('reason' in picked) return picked;
-  const { single, certId } = picked;
+  const { single, certIdHash } = picked;
 
   // 2. Who signed, and may they.
-  const signer = findSigner(certs, responderId, o.issuer);
+  const signer = findSigner(included, responderId, o.issuer);
   if ('reason' in signer) return signer;
   const sig = verifySignature(signatureAlgorithm, tbs, signature, signer.der.publicKey);
   if (!sig.ok) {
@@ -89,7 +86,7 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
     const authorized = checkDelegated(signer, o, now, skew);
     if (authorized) return authorized;
   }
-  const stray = checkIncludedCerts(certs, o.issuer);
+  const stray = checkIncludedCerts(included, o.issuer);
   if (stray) return stray;
 
   // 3. Nonce, when we sent one.
@@ -127,44 +124,54 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
 
   const status = single.certStatus;
   const certStatus: CertStatus = status.good !== undefined ? 'good' : status.revoked ? 'revoked' : 'unknown';
-  const until = [nextUpdate, o.cert.notAfter, ...(signer.delegated ? [signer.notAfter] : [])];
+  let usableUntil = Math.min(nextUpdate.getTime(), o.cert.notAfter.getTime());
+  if (signer.delegated) usableUntil = Math.min(usableUntil, signer.notAfter.getTime());
   const response: ValidatedResponse = {
     der: body.slice(),
     certStatus,
     thisUpdate,
     nextUpdate,
     producedAt,
-    signer: { subject: signer.subject, serial: serialBytesToHex(signer.der.serial), notAfter: signer.notAfter, delegated: signer.delegated },
-    usableUntil: new Date(Math.min(...until.map((d) => d.getTime()))),
-    certIdHash: certId.hashAlgorithm,
+    signer: { subject: signer.subject, serial: serialHexOf(signer.der), notAfter: signer.notAfter, delegated: signer.delegated },
+    usableUntil: new Date(usableUntil),
+    certIdHash,
   };
   if (status.revoked) {
     response.revocationTime = status.revoked.revocationTime;
     const r = status.revoked.revocationReason;
-    if (r !== undefined) response.revocationReason = CRL_REASONS[r.reason] ?? `reason(${r.reason})`;
+    if (r !== undefined) response.revocationReason = CRL_REASONS[r] ?? `reason(${r})`;
   }
   return { ok: true, response };
+}
+
+// The signer's serial goes into every ValidatedResponse; its hex is made once per certificate.
+const serialHexes = new WeakMap<CertDer, string>();
+function serialHexOf(d: CertDer): string {
+  let h = serialHexes.get(d);
+  if (h === undefined) serialHexes.set(d, (h = serialBytesToHex(d.serial)));
+  return h;
 }
 
 function pickSingle(
   responses: SingleResponse[],
   cert: X509Certificate,
   issuer: X509Certificate,
-): { single: SingleResponse; certId: CertIdInfo } | Failure {
+): { single: SingleResponse; certIdHash: HashAlgorithm } | Failure {
   const serial = certDer(cert).serial;
   const got: string[] = [];
   let unsupported: string | undefined;
   let sameSerialOtherIssuer = false;
   for (const single of responses) {
-    const id = fromAsn1CertId(single.certID);
-    if (!id) {
-      unsupported = single.certID.hashAlgorithm.algorithm;
+    const id = single.certID;
+    const alg = hashAlgorithmFromOid(id.hashAlgorithm.algorithm);
+    if (!alg) {
+      unsupported = id.hashAlgorithm.algorithm;
       continue;
     }
-    const h = issuerHashes(issuer, id.hashAlgorithm);
+    const h = issuerHashes(issuer, alg);
     const issuerMatches = equalBytes(id.issuerNameHash, h.nameHash) && equalBytes(id.issuerKeyHash, h.keyHash);
     const serialMatches = equalBytes(id.serialNumber, serial);
-    if (issuerMatches && serialMatches) return { single, certId: id };
+    if (issuerMatches && serialMatches) return { single, certIdHash: alg };
     if (serialMatches) sameSerialOtherIssuer = true;
     got.push(`${serialBytesToHex(id.serialNumber)}${issuerMatches ? '' : ' (other issuer)'}`);
   }
@@ -187,78 +194,24 @@ interface Signer {
   cert?: IncludedCert;
 }
 
-/** A DN as @peculiar/x509 prints it (the same form as X509Certificate.subject). */
-function nameString(der: Uint8Array): string {
-  try {
-    return new X509Name(der).toString();
-  } catch {
-    return `name ${toHex(der).slice(0, 40)}`;
-  }
-}
-
 type ResponderIdBytes = { byName?: Uint8Array; byKey?: Uint8Array };
 
 function responderIdMatches(d: CertDer, rid: ResponderIdBytes): boolean {
-  if (rid.byKey) return equalBytes(rid.byKey, sha1KeyHash(d));
+  if (rid.byKey) return equalBytes(rid.byKey, certHashes(d, 'SHA-1').keyHash);
   // RFC 5280 name matching allows more, but responders copy the subject bytes; OpenSSL compares exactly too.
   if (rid.byName) return equalBytes(rid.byName, d.subjectName);
   return false;
 }
 
-const keyHashes = new WeakMap<CertDer, Uint8Array>();
-function sha1KeyHash(d: CertDer): Uint8Array {
-  let h = keyHashes.get(d);
-  if (!h) keyHashes.set(d, (h = new Uint8Array(createHash('sha1').update(d.publicKeyBits).digest())));
-  return h;
-}
-
-interface IncludedCert {
-  der: CertDer;
-  asn: Certificate;
-  /** whether the certificate's signature verifies with a given issuer's key */
-  issuedBy: WeakMap<CertDer, boolean>;
-}
-
-// Responses from one responder carry the same certificate again and again; parsing it (and its key)
-// once is most of the cost of a delegated response. Keyed by the exact bytes, so it cannot go stale.
-const includedCache = new Map<string, IncludedCert | null>();
-const INCLUDED_CACHE_MAX = 256;
-
-function included(raw: Uint8Array): IncludedCert | undefined {
-  const key = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
-  let c = includedCache.get(key);
-  if (c === undefined) {
-    try {
-      c = { der: certDerFromBytes(raw.slice()), asn: AsnConvert.parse(raw, Certificate), issuedBy: new WeakMap() };
-    } catch {
-      c = null;
-    }
-    if (includedCache.size >= INCLUDED_CACHE_MAX) includedCache.delete(includedCache.keys().next().value!);
-    includedCache.set(key, c);
-  }
-  return c ?? undefined;
-}
-
-function isIssuedByDer(c: IncludedCert, issuer: CertDer): boolean {
-  let ok = c.issuedBy.get(issuer);
-  if (ok === undefined) {
-    ok = derIssuedBy(c.der, issuer);
-    c.issuedBy.set(issuer, ok);
-  }
-  return ok;
-}
-
-function findSigner(certs: Uint8Array[], rid: ResponderIdBytes, issuer: X509Certificate): Signer | Failure {
+function findSigner(certs: Included[], rid: ResponderIdBytes, issuer: X509Certificate): Signer | Failure {
   const issuerDer = certDer(issuer);
   const asIssuer = (): Signer => ({ der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false });
   if (responderIdMatches(issuerDer, rid)) return asIssuer();
-  for (const raw of certs) {
-    const c = included(raw);
+  for (const { cert: c } of certs) {
     if (!c || !responderIdMatches(c.der, rid)) continue;
     // The issuer's own certificate included in certs is not a delegation.
     if (equalBytes(c.der.spki, issuerDer.spki) && equalBytes(c.der.subjectName, issuerDer.subjectName)) return asIssuer();
-    const v = c.asn.tbsCertificate.validity;
-    return { der: c.der, subject: nameString(c.der.subjectName), notBefore: v.notBefore.getTime(), notAfter: v.notAfter.getTime(), delegated: true, cert: c };
+    return { der: c.der, subject: c.subject, notBefore: c.notBefore, notAfter: c.notAfter, delegated: true, cert: c };
   }
   const described = rid.byKey ? `key hash ${toHex(rid.byKey)}` : rid.byName ? `name "${nameString(rid.byName)}"` : 'nothing';
   return fail(
@@ -273,10 +226,10 @@ function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew:
   if (!equalBytes(d.issuerName, issuerDer.subjectName)) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" is issued by "${nameString(d.issuerName)}", not by ${o.issuer.subject}`);
   }
-  if (!signer.cert || !isIssuedByDer(signer.cert, issuerDer)) {
+  if (!signer.cert || !derIssuedBy(d, issuerDer)) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" names ${o.issuer.subject} as issuer but its signature does not verify with that key`);
   }
-  if (!hasOcspSigningEku(signer.cert?.asn)) {
+  if (!signer.cert.ocspSigning) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" lacks extendedKeyUsage id-kp-OCSPSigning`);
   }
   if (signer.notBefore.getTime() > now + skew) {
@@ -300,33 +253,16 @@ function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew:
  * The certs field is outside the signature, and TLS clients look for the signer there first: a stapled
  * response carrying a corrupted or foreign certificate can fail at the client even though ours verified.
  */
-function checkIncludedCerts(certs: Uint8Array[], issuer: X509Certificate): Failure | undefined {
+function checkIncludedCerts(certs: Included[], issuer: X509Certificate): Failure | undefined {
   const i = certDer(issuer);
-  for (const [n, raw] of certs.entries()) {
+  for (const [n, { raw, cert: c }] of certs.entries()) {
     if (equalBytes(raw, i.der)) continue;
-    const c = included(raw);
     if (!c) return fail('Malformed', `included certificate #${n + 1} does not parse`);
     const d = c.der;
+    if (derIssuedBy(d, i)) continue;
     // A root that issued our issuer: it must verify itself too, or a corrupted copy with the same key would pass.
-    const issuersIssuer =
-      equalBytes(d.subjectName, d.issuerName) &&
-      equalBytes(i.issuerName, d.subjectName) &&
-      equalBytes(i.signatureAlg, i.tbsSignatureAlg) &&
-      verifySignature(i.signatureAlg, i.tbs, i.signature, d.publicKey).ok &&
-      isIssuedByDer(c, d);
-    if (!isIssuedByDer(c, i) && !issuersIssuer) {
-      return fail('Malformed', `included certificate #${n + 1} ("${nameString(d.subjectName)}") is neither the issuer, nor issued by it, nor its issuer`);
-    }
+    if (equalBytes(d.subjectName, d.issuerName) && derIssuedBy(i, d) && derIssuedBy(d, d)) continue;
+    return fail('Malformed', `included certificate #${n + 1} ("${c.subject}") is neither the issuer, nor issued by it, nor its issuer`);
   }
   return undefined;
-}
-
-function hasOcspSigningEku(c: Certificate | undefined): boolean {
-  const ext = c?.tbsCertificate.extensions?.find((e) => e.extnID === OID_EXT_KEY_USAGE);
-  if (!ext) return false;
-  try {
-    return AsnConvert.parse(ext.extnValue.buffer, ExtendedKeyUsage).includes(OID_KP_OCSP_SIGNING);
-  } catch {
-    return false;
-  }
 }
