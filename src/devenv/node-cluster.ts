@@ -184,10 +184,10 @@ export async function startNodeCluster(opts: { log?: Log } = {}): Promise<NodeCl
   const log = opts.log ?? (() => {});
   const problem = await nodeCapabilityProblem();
   if (problem) throw new Error(`the node cannot run on this machine: ${problem}`);
-  const t0 = Date.now();
   const binDir = await step(log, 'binaries', 'built or found in the cache', ensureNodeBinaries);
   const lockWaitMs = Number(process.env.OCSP_NODE_LOCK_WAIT_MS ?? 60 * 60_000);
   await step(log, 'node', 'this machine\'s node is ours', () => acquireNodeLock(log, lockWaitMs));
+  const t0 = Date.now(); // start-up proper: no build, no waiting for another run
   await step(log, 'node', 'leftovers of an earlier run removed', () => teardownNodeCluster());
   await rotateLogs();
   for (const d of [paths.state, paths.run, paths.pids]) await mkdir(d, { recursive: true });
