@@ -16,15 +16,28 @@ timed() { # label command...
   say "$1 ${*:2}: $((SECONDS - s)) s"
 }
 
+# A detached node is replaced by whoever starts one next (another person's test run): check it is
+# still the one started here before touching it, and never kill another run's daemons.
+pids=/run/ocsp-operator-node/pids
+still_ours() {
+  if [ "$(cat "$pids"/*.pid 2>/dev/null)" != "$ours" ] || ! grep -q ' detached$' /run/ocsp-operator-node.lock 2>/dev/null; then
+    say "the node was taken over by another run ($(cat /run/ocsp-operator-node.lock 2>/dev/null)); nothing killed, check not done"
+    exit 2
+  fi
+}
+
 timed "${cli[@]}" up --detach --images toolbox
 timed "${cli[@]}" up --detach --images toolbox
+ours=$(cat "$pids"/*.pid)
 export KUBECONFIG=/var/lib/ocsp-operator-node/kubeconfig
+still_ours
 "$kubectl" get node ocsp-node --no-headers >&2
 "$kubectl" run check-teardown --image=localhost/toolbox:test --image-pull-policy=Never --restart=Never \
   --overrides='{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":65532}}}' -- sleep infinity >/dev/null
 "$kubectl" wait --for=condition=Ready pod/check-teardown --timeout=120s >/dev/null
+still_ours
 say "pod check-teardown Ready; SIGKILL every daemon of the node (a killed run)"
-for f in /run/ocsp-operator-node/pids/*.pid; do kill -9 "$(cat "$f")" 2>/dev/null || true; done
+for f in "$pids"/*.pid; do kill -9 "$(cat "$f")" 2>/dev/null || true; done
 sleep 1
 say "left behind by the killed run:"
 "${cli[@]}" leftovers | sed 's/^/  /' >&2 || true
