@@ -6,7 +6,7 @@
 // another Service by its cluster DNS name; the ReplicaSet replaces a deleted pod.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectl } from '../support/kube.js';
-import { apply, kubectlOk, nodeImage, nodeUnavailable, pods, restrictedContainer, restrictedNamespace, waitForReadyPods } from '../support/node.js';
+import { apply, kubectlOk, nodeImage, nodeUnavailable, pods, restrictedDeployment, restrictedNamespace, retryingLookups, waitForReadyPods } from '../support/node.js';
 
 const unavailable = nodeUnavailable();
 if (unavailable) process.stderr.write(`[node] skipped: ${unavailable}\n`);
@@ -16,7 +16,9 @@ const APP = 'smoke';
 
 /** `kubectl exec` into a pod; returns the command's stdout, failing with its stderr. */
 async function exec(namespace: string, pod: string, script: string): Promise<string> {
-  return kubectlOk(['-n', namespace, 'exec', pod, '--', 'bash', '-c', script], 60_000);
+  const r = await retryingLookups(() => kubectl(['-n', namespace, 'exec', pod, '--', 'bash', '-c', script], undefined, 60_000));
+  if (r.code !== 0) throw new Error(`kubectl -n ${namespace} exec ${pod} -- bash -c ${script} failed: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 describe.skipIf(unavailable)('the real node', () => {
@@ -46,34 +48,21 @@ describe.skipIf(unavailable)('the real node', () => {
     // ready when it answers; behind a Service so other pods can find it by name.
     const serve = 'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=smoke -days 1 -keyout /work/key -out /work/crt 2>/dev/null && exec openssl s_server -quiet -accept 8443 -www -cert /work/crt -key /work/key';
     await apply([
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: APP, namespace: ns.name },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: APP } },
-          template: {
-            metadata: { labels: { app: APP } },
-            spec: {
-              securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-              // openssl as the pid 1 of its container ignores SIGTERM: do not wait 30 s for it
-              terminationGracePeriodSeconds: 3,
-              containers: [{
-                name: 'toolbox',
-                image,
-                imagePullPolicy: 'Never',
-                command: ['bash', '-c', serve],
-                ports: [{ name: 'https', containerPort: 8443 }],
-                readinessProbe: { exec: { command: ['curl', '-ksf', '-o', '/dev/null', 'https://127.0.0.1:8443/'] }, periodSeconds: 2, timeoutSeconds: 5 },
-                securityContext: restrictedContainer,
-                volumeMounts: [{ name: 'work', mountPath: '/work' }],
-              }],
-              volumes: [{ name: 'work', emptyDir: {} }],
-            },
-          },
-        },
-      },
+      restrictedDeployment(ns.name, APP, {
+        replicas: 2,
+        // openssl as the pid 1 of its container ignores SIGTERM: do not wait 30 s for it
+        terminationGracePeriodSeconds: 3,
+        containers: [{
+          name: 'toolbox',
+          image,
+          imagePullPolicy: 'Never',
+          command: ['bash', '-c', serve],
+          ports: [{ name: 'https', containerPort: 8443 }],
+          readinessProbe: { exec: { command: ['curl', '-ksf', '-o', '/dev/null', 'https://127.0.0.1:8443/'] }, periodSeconds: 2, timeoutSeconds: 5 },
+          volumeMounts: [{ name: 'work', mountPath: '/work' }],
+        }],
+        volumes: [{ name: 'work', emptyDir: {} }],
+      }),
       { apiVersion: 'v1', kind: 'Service', metadata: { name: APP, namespace: ns.name }, spec: { selector: { app: APP }, ports: [{ name: 'https', port: 443, targetPort: 'https' }] } },
     ]);
     const ready = await waitForReadyPods(ns.name, `app=${APP}`, 2, 180_000);
@@ -106,7 +95,7 @@ describe.skipIf(unavailable)('the real node', () => {
 
     const clusterIp = (await kubectlOk(['-n', ns.name, 'get', 'service', APP, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     const fqdn = `${APP}.${ns.name}.svc.cluster.local`;
-    const resolved = (await exec(ns.name, name, `getent hosts ${fqdn} | cut -d' ' -f1`)).trim();
+    const resolved = (await exec(ns.name, name, `set -o pipefail; (getent hosts ${fqdn} || { echo "Could not resolve host: ${fqdn}" >&2; exit 2; }) | cut -d' ' -f1`)).trim();
     expect(resolved, `Service ${ns.name}/${APP} resolved as ${fqdn} in pod ${ns.name}/${name}`).toBe(clusterIp);
     // and through it (kube-proxy's DNAT back onto the bridge) a pod's TLS server answers
     const page = await exec(ns.name, name, `curl -ksS --max-time 10 https://${APP}/`);

@@ -37,7 +37,7 @@ import {
   nodeImage,
   nodeUnavailable,
   pods,
-  restrictedContainer,
+  restrictedDeployment,
   restrictedNamespace,
   waitForReadyPods,
   type ClientPod,
@@ -132,49 +132,32 @@ function serverObjects(kind: Kind, namespace: string): object[] {
         }
       : { name: 'haproxy', command: ['haproxy', '-db', '-f', '/etc/consumer/haproxy.cfg'] };
   return [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: kind, namespace },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: kind } },
-        template: {
-          metadata: { labels: { app: kind } },
-          spec: {
-            // nginx: the reloader signals the nginx master, which it must see; same uid, no capability.
-            shareProcessNamespace: kind === 'nginx',
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-            terminationGracePeriodSeconds: 5,
-            containers: [
-              {
-                ...server,
-                image: nodeImage(kind),
-                imagePullPolicy: 'IfNotPresent',
-                ports: [{ name: 'https', containerPort: 8443 }],
-                readinessProbe: { tcpSocket: { port: 'https' }, periodSeconds: 2 },
-                securityContext: restrictedContainer,
-                volumeMounts: mounts,
-              },
-              {
-                name: 'reloader',
-                image: nodeImage(kind),
-                imagePullPolicy: 'IfNotPresent',
-                command: ['sh', `/etc/consumer/${kind}-reloader.sh`],
-                env: [{ name: 'POLL_SECONDS', value: POLL_SECONDS }],
-                securityContext: restrictedContainer,
-                volumeMounts: mounts,
-              },
-            ],
-            volumes: [
-              { name: 'tls', secret: { secretName: 'web-tls-ocsp' } },
-              { name: 'run', emptyDir: { medium: 'Memory' } },
-              { name: 'consumer', configMap: { name: 'consumer' } },
-            ],
-          },
+    restrictedDeployment(namespace, kind, {
+      // nginx: the reloader signals the nginx master, which it must see; same uid, no capability.
+      shareProcessNamespace: kind === 'nginx',
+      terminationGracePeriodSeconds: 5,
+      containers: [
+        {
+          ...server,
+          image: nodeImage(kind),
+          ports: [{ name: 'https', containerPort: 8443 }],
+          readinessProbe: { tcpSocket: { port: 'https' }, periodSeconds: 2 },
+          volumeMounts: mounts,
         },
-      },
-    },
+        {
+          name: 'reloader',
+          image: nodeImage(kind),
+          command: ['sh', `/etc/consumer/${kind}-reloader.sh`],
+          env: [{ name: 'POLL_SECONDS', value: POLL_SECONDS }],
+          volumeMounts: mounts,
+        },
+      ],
+      volumes: [
+        { name: 'tls', secret: { secretName: 'web-tls-ocsp' } },
+        { name: 'run', emptyDir: { medium: 'Memory' } },
+        { name: 'consumer', configMap: { name: 'consumer' } },
+      ],
+    }),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: kind, namespace }, spec: { selector: { app: kind }, ports: [{ name: 'https', port: 443, targetPort: 'https' }] } },
   ];
 }

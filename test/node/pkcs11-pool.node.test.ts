@@ -18,7 +18,7 @@ import { NODE_NAME, STATE_DIR } from '../../src/devenv/node/config.js';
 import { repoRoot } from '../../src/devenv/control-plane.js';
 import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { kubeClient, kubectl, waitFor } from '../support/kube.js';
-import { apply, clientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedContainer, restrictedNamespace, waitForReadyPods, type ClientPod } from '../support/node.js';
+import { apply, clientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedContainer, restrictedNamespace, restrictedPod, waitForReadyPods, type ClientPod } from '../support/node.js';
 import { createCa, indexTxt, issueCaCertFor, type Ca, type IndexRecord } from '../support/pki.js';
 
 interface PoolObj extends KubeObject {
@@ -106,7 +106,7 @@ describe.skipIf(unavailable)('a PKCS#11 pool on the real node: the CA key in a S
         template: {
           spec: {
             restartPolicy: 'Never',
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: restrictedPod,
             containers: [{
               name: 'init-token',
               image: nodeImage('signer'),

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { kubeClient, waitFor } from '../support/kube.js';
-import { apply, clientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedContainer, restrictedNamespace, waitForReadyPods, type ClientPod } from '../support/node.js';
+import { apply, clientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedDeployment, restrictedNamespace, waitForReadyPods, type ClientPod } from '../support/node.js';
 
 const run = promisify(execFile);
 const unavailable = nodeUnavailable();
@@ -35,32 +35,17 @@ interface PoolObj extends KubeObject {
 /** One Redis server: a Deployment and a Service of the same name. */
 function redis(namespace: string, name: string, args: string[]): object[] {
   return [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: {
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-            containers: [{
-              name: 'redis',
-              image: nodeImage('redis'),
-              imagePullPolicy: 'IfNotPresent',
-              args: ['redis-server', '--protected-mode', 'no', '--dir', '/data', '--save', '', '--appendonly', 'no', ...args],
-              ports: [{ name: 'redis', containerPort: 6379 }],
-              readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 2 },
-              securityContext: restrictedContainer,
-              volumeMounts: [{ name: 'data', mountPath: '/data' }],
-            }],
-            volumes: [{ name: 'data', emptyDir: {} }],
-          },
-        },
-      },
-    },
+    restrictedDeployment(namespace, name, {
+      containers: [{
+        name: 'redis',
+        image: nodeImage('redis'),
+        args: ['redis-server', '--protected-mode', 'no', '--dir', '/data', '--save', '', '--appendonly', 'no', ...args],
+        ports: [{ name: 'redis', containerPort: 6379 }],
+        readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 2 },
+        volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      }],
+      volumes: [{ name: 'data', emptyDir: {} }],
+    }),
     { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: { app: name }, ports: [{ name: 'redis', port: 6379, targetPort: 'redis' }] } },
   ];
 }
