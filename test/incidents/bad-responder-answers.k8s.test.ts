@@ -17,7 +17,7 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
-import { condition, createStaple, getSecret, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 import { Timeline } from '../support/timeline.js';
 
 const MIN = 60_000;
@@ -147,9 +147,13 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
   it('the last good staple stays until its own nextUpdate, then is removed with a Warning Event; the condition names the signer problem', async () => {
     // The responder keeps answering with the expired signer's response; retries fail with backoff.
     const retriesBefore = await failures('SignerCertExpired');
+    const failuresBefore = (await getStaple(h.client, ns.name, NAME)).status?.consecutiveFailures ?? 0;
     clock.advance(goodNextUpdate - clock.now() - 2 * MIN);
     tl.inject(`clock moved to 2 min before the good staple's nextUpdate`);
     await waitFor('a retry at the moved clock', async () => (await failures('SignerCertExpired')) > retriesBefore, 20_000);
+    // The retry's reconcile must end (its status written, its next wake-up scheduled) before the
+    // clock moves again: a wake-up scheduled after the move would be counted from the moved time.
+    await waitFor('the retry written to status', async () => ((await getStaple(h.client, ns.name, NAME)).status?.consecutiveFailures ?? 0) > failuresBefore, 20_000);
     expect((await getSecret(h.client, ns.name, 'mail-tls-ocsp'))?.data?.[STAPLE_KEY]).toBe(good);
     const expiry = metricValue(await h.manager.metrics.registry.metrics(), 'ocsp_operator_staple_expiry_seconds', { namespace: ns.name, name: NAME });
     expect(expiry).toBeGreaterThan(0);
