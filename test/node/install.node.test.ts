@@ -105,34 +105,31 @@ describe.skipIf(unavailable)('the chart installed on the real node', { timeout: 
     const timeline: string[] = [];
 
     try {
+      /** Writes `leaf` into the certificate Secret, deletes the leader pod, waits for another holder and the stapled renewal. */
+      const failover = async (leader: string, leaf: Issued, deleteFlags: string[], timeoutMs: number) => {
+        const t0 = Date.now();
+        await putSecret(client, tlsSecret(app.name, 'web-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem }));
+        await kubectlOk(['-n', operatorNs.name, 'delete', 'pod', leader, ...deleteFlags]);
+        const next = await waitFor(`a Lease holder other than ${leader}`, async () => {
+          const h = await leaseHolder(operatorNs.name);
+          return h && h !== leader ? h : undefined;
+        }, timeoutMs, 200);
+        const handoverMs = Date.now() - t0;
+        await renewAndWait(app.name, leaf);
+        timeline.push(`delete ${deleteFlags.join(' ')} of ${leader}: Lease to ${next} in ${handoverMs} ms; renewal stapled ${Date.now() - t0} ms after it was written`);
+        return { next, handoverMs };
+      };
+
       // 1. Graceful: the leader is deleted right after a renewal lands in the certificate Secret.
       const leader1 = await waitFor('a Lease holder', () => leaseHolder(operatorNs.name), 60_000, 500);
-      const t0 = Date.now();
-      await putSecret(client, tlsSecret(app.name, 'web-tls', { certPem: leaves[1]!.chainPem, keyPem: leaves[1]!.keyPem }));
-      await kubectlOk(['-n', operatorNs.name, 'delete', 'pod', leader1, '--wait=false']);
-      const leader2 = await waitFor('a new Lease holder', async () => {
-        const h = await leaseHolder(operatorNs.name);
-        return h && h !== leader1 ? h : undefined;
-      }, 60_000, 200);
-      const handover = Date.now() - t0;
-      await renewAndWait(app.name, leaves[1]!);
-      timeline.push(`graceful delete of ${leader1}: Lease to ${leader2} in ${handover} ms; renewal stapled ${Date.now() - t0} ms after it was written`);
-      expect(handover, 'a deleted leader releases its Lease on SIGTERM: handover well within one lease duration').toBeLessThan(15_000);
+      const graceful = await failover(leader1, leaves[1]!, ['--wait=false'], 60_000);
+      expect(graceful.handoverMs, 'a deleted leader releases its Lease on SIGTERM: handover well within one lease duration').toBeLessThan(15_000);
 
       // 2. Force delete (grace period 0): the pod object goes at once while the kubelet kills the
       //    container; the standby takes over within the lease duration at worst.
       await waitForReadyPods(operatorNs.name, SELECTOR, 2);
-      const t1 = Date.now();
-      await putSecret(client, tlsSecret(app.name, 'web-tls', { certPem: leaves[2]!.chainPem, keyPem: leaves[2]!.keyPem }));
-      await kubectlOk(['-n', operatorNs.name, 'delete', 'pod', leader2, '--grace-period=0', '--force']);
-      const leader3 = await waitFor('a Lease holder after the force delete', async () => {
-        const h = await leaseHolder(operatorNs.name);
-        return h && h !== leader2 ? h : undefined;
-      }, 90_000, 200);
-      const takeover = Date.now() - t1;
-      await renewAndWait(app.name, leaves[2]!);
-      timeline.push(`force delete of ${leader2}: Lease to ${leader3} in ${takeover} ms; renewal stapled ${Date.now() - t1} ms after it was written`);
-      expect(takeover, 'takeover after a crash within lease duration + retry period + margin').toBeLessThan(15_000 + 2_000 + 8_000);
+      const forced = await failover(graceful.next, leaves[2]!, ['--grace-period=0', '--force'], 90_000);
+      expect(forced.handoverMs, 'takeover after a crash within lease duration + retry period + margin').toBeLessThan(15_000 + 2_000 + 8_000);
 
       // 3. helm upgrade to another image and other values, with a renewal during the rollout.
       await waitForReadyPods(operatorNs.name, SELECTOR, 2);
