@@ -57,3 +57,18 @@ export function setCondition(
   else list.push(merged);
   return list;
 }
+
+/**
+ * The list a reconcile leaves: exactly the conditions it produced, each keeping its
+ * lastTransitionTime when its status did not change. A type the reconcile no longer produces is
+ * dropped: it no longer describes the object (a Revoked=True of a certificate since replaced, a
+ * Fresh measured before the issuer vanished), and a stale one with a current-looking
+ * observedGeneration would be believed.
+ */
+export function replaceConditions(
+  previous: readonly Condition[] | undefined,
+  produced: ReadonlyArray<Omit<Condition, 'lastTransitionTime'>>,
+  now: Date,
+): Condition[] {
+  return produced.map((c) => setCondition(previous?.filter((p) => p.type === c.type), c, now)[0]!);
+}

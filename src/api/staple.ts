@@ -66,6 +66,8 @@ export const OcspStapleSpecSchema = z
     requestTimeout: durationString().default('10s'),
     /** Fresh turns False when the staple has less validity left than this. */
     freshnessWarning: durationString().default('24h'),
+    /** SignerCertificateExpiring turns True when the delegated responder's certificate has less left than this. */
+    signerExpiryWarning: durationString().default('168h'),
     onRevoked: z.object({ reissue: z.boolean().default(false) }).prefault({}),
     paused: z.boolean().default(false),
   })

@@ -10,7 +10,7 @@
 //   3. never a staple past its usable-until time: it is removed, with a Warning Event.
 import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
-import { findCondition, setCondition, type Condition } from '../api/condition.js';
+import { findCondition, replaceConditions, type Condition } from '../api/condition.js';
 import { parseOcspStaple, stapleSecretNameFor, type OcspStaple, type OcspStapleStatus as StapleStatus } from '../api/staple.js';
 import { buildOcspRequest, parsePemChain, validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
 import type { KubeClient } from '../kube/client.js';
@@ -28,7 +28,6 @@ import { readCertificateSecret, type CertificateSource } from './source.js';
 import { buildStapleSecret, readPublished, samePublication, stapleSha256, type CertificatePair, type Published } from './staple-secret.js';
 
 export const FIELD_MANAGER = 'ocsp-operator-staple';
-const SIGNER_EXPIRY_WARNING_MS = 7 * 24 * 3600_000;
 
 export interface ReadCache<T> {
   get(namespace: string | undefined, name: string): T | undefined;
@@ -222,7 +221,10 @@ export class StapleReconciler implements Reconciler {
     if (servedResponse?.certStatus === 'revoked' && spec.onRevoked.reissue) {
       events.push(...(await this.reissue(ns, spec.secretName, cert, servedResponse, now)));
     }
-    const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity);
+    // Also look again when the delegated signer enters its warning window: the condition must
+    // turn then, not at the next refresh.
+    const signerWarnAt = servedResponse?.signer.delegated ? servedResponse.signer.notAfter.getTime() - parseDuration(spec.signerExpiryWarning) : Infinity;
+    const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity, signerWarnAt > now ? signerWarnAt : Infinity);
     return this.finish(raw, status, { conditions, events }, log, Math.max(0, wake - now));
   }
 
@@ -345,7 +347,7 @@ export class StapleReconciler implements Reconciler {
     if (r?.signer.delegated) {
       const left = r.signer.notAfter.getTime() - now;
       out.push(
-        left < SIGNER_EXPIRY_WARNING_MS
+        left < parseDuration(spec.signerExpiryWarning)
           ? { type: 'SignerCertificateExpiring', status: 'True', reason: 'SignerExpiresSoon', message: `responder certificate ${r.signer.subject} expires at ${iso(r.signer.notAfter)}` }
           : { type: 'SignerCertificateExpiring', status: 'False', reason: 'SignerValid', message: `responder certificate ${r.signer.subject} valid until ${iso(r.signer.notAfter)}` },
       );
@@ -384,8 +386,11 @@ export class StapleReconciler implements Reconciler {
     const m = staple.metadata ?? {};
     const prevStatus = ((staple as { status?: StapleStatus }).status ?? {}) as StapleStatus;
     const nowDate = new Date(this.deps.clock.now());
-    let conditions: Condition[] = (prevStatus.conditions as Condition[] | undefined) ?? [];
-    for (const c of update.conditions) conditions = setCondition(conditions, { ...c, observedGeneration: m.generation }, nowDate);
+    const conditions = replaceConditions(
+      prevStatus.conditions as Condition[] | undefined,
+      update.conditions.map((c) => ({ ...c, observedGeneration: m.generation })),
+      nowDate,
+    );
     const next: StapleStatus = { ...(status ?? prevStatus), conditions, observedGeneration: m.generation };
     const events = [...(update.events ?? [])];
     for (const c of update.conditions) {

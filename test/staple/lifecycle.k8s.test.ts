@@ -12,7 +12,8 @@ import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
-import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
+import { SecretType } from '../../src/kube/types.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 
 const MIN = 60_000;
@@ -30,7 +31,7 @@ const leaf: Record<string, Issued> = {};
 beforeAll(async () => {
   proxy = await startFaultProxy();
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Lifecycle Test CA' });
-  for (const name of ['expiry', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked', 'reissue']) leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
+  for (const name of ['expiry', 'signerexp', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked', 'reissue']) leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
   leaf.muststaple = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['muststaple.test'], mustStaple: true });
   const entries = Object.entries(leaf).map(([name, l]) =>
     name === 'revoked' || name === 'reissue' ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const },
@@ -111,6 +112,35 @@ describe('a staple that can no longer be refreshed', () => {
   });
 });
 
+describe('a delegated responder certificate near its end', () => {
+  it('turns SignerCertificateExpiring True when spec.signerExpiryWarning is reached, on time', async () => {
+    const now = clock.now();
+    const responderCert = await issueResponderCert(ca, { notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 120 * 3_600_000) });
+    const body = await signOcspResponse({
+      issuer: ca.cert,
+      responderCert: responderCert.cert,
+      signer: softwareSigner(responderCert.keyObject),
+      entries: [{ certId: certIdFor(leaf.signerexp!.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now), nextUpdate: new Date(now + 48 * 3_600_000) }],
+      producedAt: new Date(now),
+    });
+    proxy.mode = { kind: 'body', body };
+    try {
+      await putSecret(h.client, tlsSecret(timeNs.name, 'signerexp-tls', { certPem: leaf.signerexp!.chainPem, keyPem: leaf.signerexp!.keyPem }));
+      // 120 h left, warning at 108 h: the window opens 12 h from now, long before the refresh (~24 h).
+      await createStaple(h.client, timeNs.name, 'signerexp', { secretName: 'signerexp-tls', signerExpiryWarning: '108h' });
+      const before = await waitForReason(h.client, timeNs.name, 'signerexp', 'SignerValid', 20_000, 'SignerCertificateExpiring');
+      expect(Date.parse(before.status!.nextRefreshTime!) - now).toBeGreaterThan(20 * 3_600_000);
+      // With the default warning (168h) it would have been True from the start.
+      clock.advance(12 * 3_600_000 + 1_000);
+      const after = await waitForReason(h.client, timeNs.name, 'signerexp', 'SignerExpiresSoon', 20_000, 'SignerCertificateExpiring');
+      expect(condition(after, 'SignerCertificateExpiring')?.status).toBe('True');
+      expect(condition(after, 'Ready')?.reason).toBe('Stapled');
+    } finally {
+      proxy.mode = { kind: 'pass' };
+    }
+  });
+});
+
 describe('renewal while the responder cannot answer', () => {
   it('KeepPreviousPair (the default) keeps the old certificate with its own staple, and says why', async () => {
     await stapled('keep', leaf.keep1!);
@@ -163,6 +193,10 @@ describe('what the responder says', () => {
     expect(condition(s, 'Revoked')).toMatchObject({ status: 'True', reason: 'KeyCompromise' });
     expect((await getSecret(h.client, ns.name, 'revoked-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
     await waitFor('Revoked warning', async () => (await eventsFor('revoked')).some((e) => e.reason === 'KeyCompromise' && e.type === 'Warning'));
+    // The certificate Secret goes: no condition may still speak of the certificate it held.
+    await h.client.delete(SecretType, ns.name, 'revoked-tls');
+    const gone = await waitForReason(h.client, ns.name, 'revoked', 'SecretNotFound');
+    expect(gone.status?.conditions?.map((c) => c.type)).toEqual(['Ready']);
   });
 
   it('a must-staple certificate without a staple gets a Warning', async () => {
