@@ -15,9 +15,10 @@ ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG SOURCE=https://ocsp-operator.dev
 
-# Production dependencies only. pkcs11js (the signer's PKCS#11 binding) is a native addon:
-# node-gyp builds it here against the image's own Node headers (the repository's .npmrc points
-# node-gyp at /usr for Debian's Node; the Node images keep their headers under /usr/local).
+# Production dependencies only. pkcs11js (the signer's PKCS#11 binding) and fs-ext (flock, the
+# embedded store's one-writer lock) are native addons: node-gyp builds them here against the
+# image's own Node headers (the repository's .npmrc points node-gyp at /usr for Debian's Node; the
+# Node images keep their headers under /usr/local).
 FROM ${NODE_IMAGE} AS deps
 ARG NODE_EXTRA_CA_CERTS
 ARG NPM_REGISTRY
@@ -26,8 +27,9 @@ ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund ${NPM_REGISTRY:+--registry "$NPM_REGISTRY"} \
  && npm cache clean --force \
- && node -e 'require("pkcs11js")' \
- && rm -rf node_modules/pkcs11js/build/Release/obj.target node_modules/pkcs11js/build/Release/.deps
+ && node -e 'require("pkcs11js"); require("fs-ext").flockSync' \
+ && rm -rf node_modules/pkcs11js/build/Release/obj.target node_modules/pkcs11js/build/Release/.deps \
+    node_modules/fs-ext/build/Release/obj.target node_modules/fs-ext/build/Release/.deps
 
 # The TypeScript build (dev dependencies, no install scripts: tsc needs no native addon), src/
 # only; the development environment (src/devenv: demo, local clusters) stays out of the image.

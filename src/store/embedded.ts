@@ -2,7 +2,8 @@
 // `put` resolves only after the frames are written and fdatasync'ed, so a process killed at any
 // instant loses nothing it acknowledged. Concurrent puts are group-committed (one write + one
 // fsync for everything queued while the previous fsync ran), which is what keeps fsync-per-ack
-// affordable. Exactly one writer per file: nothing here arbitrates between two processes.
+// affordable. Exactly one writer per file, enforced by an flock on `<path>.lock` (writer-lock.ts),
+// taken before the log is read or its torn tail cut, and held until close.
 import { open, readFile, rename, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { encodedLength } from './codec.js';
@@ -10,6 +11,7 @@ import { etagFor } from './etag.js';
 import { canonicalSerial, isIssuerId } from './keys.js';
 import { encodeFrame, hasMagic, MAGIC, scanFrames } from './log-format.js';
 import { MemoryIndex } from './memory-index.js';
+import { acquireWriterLock, type WriterLock } from './writer-lock.js';
 import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
 
 export interface EmbeddedStoreOptions {
@@ -20,6 +22,10 @@ export interface EmbeddedStoreOptions {
   /** Drop responses this long past their nextUpdate when compacting. */
   expiredRetentionMs?: number;
   now?: () => number;
+  /** How long to wait for another writer to release the log before failing (default 0: at once). */
+  lockWaitMs?: number;
+  /** Called once when another writer holds the log and this one starts waiting. */
+  onLockWait?: (holder: string, lockPath: string) => void;
 }
 
 /** A queued write, or (with compact set) a request to compact after the writes before it. */
@@ -47,6 +53,7 @@ export class EmbeddedStore implements ResponseStore {
     private readonly opts: Required<EmbeddedStoreOptions>,
     private fh: FileHandle,
     tornBytes: number,
+    private readonly lock: WriterLock,
   ) {
     this.tornBytesDiscarded = tornBytes;
   }
@@ -57,9 +64,22 @@ export class EmbeddedStore implements ResponseStore {
       minCompactBytes: 4 << 20,
       expiredRetentionMs: 60 * 60_000,
       now: Date.now,
+      lockWaitMs: 0,
+      onLockWait: () => undefined,
       ...options,
     };
     await mkdir(dirname(opts.path), { recursive: true });
+    const lock = await acquireWriterLock({ path: `${opts.path}.lock`, waitMs: opts.lockWaitMs, onWait: opts.onLockWait });
+    try {
+      return await EmbeddedStore.load(opts, lock);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /** Reads the log and cuts its torn tail: only under the lock, or it could cut another's frame. */
+  private static async load(opts: Required<EmbeddedStoreOptions>, lock: WriterLock): Promise<EmbeddedStore> {
     let buf: Buffer;
     try {
       buf = await readFile(opts.path);
@@ -89,7 +109,7 @@ export class EmbeddedStore implements ResponseStore {
       await fh.truncate(validEnd);
       await fh.datasync();
     }
-    const store = new EmbeddedStore(opts, fh, torn);
+    const store = new EmbeddedStore(opts, fh, torn, lock);
     store.fileBytes = validEnd;
     for (const e of entries) store.applyEntry(e, frameLength(e));
     return store;
@@ -230,7 +250,11 @@ export class EmbeddedStore implements ResponseStore {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing !== undefined) await this.flushing;
-    await this.fh.close();
+    try {
+      await this.fh.close();
+    } finally {
+      await this.lock.release();
+    }
   }
 }
 

@@ -2,7 +2,8 @@ export type { CertStatus, ResponseRecord, ResponseStore, StoredEntry, StoredResp
 export { canonicalSerial, issuerIdFromKeyHash, isIssuerId, toHex } from './keys.js';
 export { etagFor } from './etag.js';
 export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.js';
+export { WriterLockHeldError, type LockHolder } from './writer-lock.js';
 export { EmbeddedFollower, type EmbeddedFollowerOptions } from './embedded-follower.js';
 export { RedisWriter, type RedisWriterOptions } from './redis-writer.js';
 export { RedisReader, type RedisReaderOptions } from './redis-reader.js';
-export { openStore, redisOptionsFromUrl, type StoreSpec } from './open.js';
+export { openStore, redisOptionsFromUrl, redisPasswordFromEnv, type StoreSpec } from './open.js';

@@ -9,7 +9,7 @@ import type { ResponseStore } from './types.js';
 
 export type StoreSpec =
   /** The process owns the log: signers, or a responder that also receives the writes. */
-  | { kind: 'embedded'; path: string }
+  | { kind: 'embedded'; path: string; lockWaitMs?: number }
   /** A responder tailing a log another process on the same machine writes. */
   | { kind: 'embedded-follower'; path: string; pollMs?: number }
   /** Signers: write to the primary. */
@@ -20,7 +20,7 @@ export type StoreSpec =
 export async function openStore(spec: StoreSpec): Promise<ResponseStore> {
   switch (spec.kind) {
     case 'embedded':
-      return EmbeddedStore.open({ path: spec.path });
+      return EmbeddedStore.open({ path: spec.path, ...(spec.lockWaitMs !== undefined ? { lockWaitMs: spec.lockWaitMs } : {}) });
     case 'embedded-follower':
       return EmbeddedFollower.open({ path: spec.path, ...(spec.pollMs !== undefined ? { pollMs: spec.pollMs } : {}) });
     case 'redis-writer':
@@ -31,15 +31,24 @@ export async function openStore(spec: StoreSpec): Promise<ResponseStore> {
 }
 
 /** `redis://[user:pass@]host:port[/db]` (or `rediss://` for TLS) as ioredis options. */
-export function redisOptionsFromUrl(url: string): RedisOptions {
+/** `password` (from a Secret, through the environment) applies when the URL carries none. */
+export function redisOptionsFromUrl(url: string, password?: string): RedisOptions {
   const u = new URL(url);
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`not a redis:// URL: ${url}`);
   return {
     host: u.hostname,
     port: Number(u.port || 6379),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : password ? { password } : {}),
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
   };
+}
+
+/** The Redis password named by `--redis-password-env`: a named variable that is unset is an error, not "no password". */
+export function redisPasswordFromEnv(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  const value = process.env[name];
+  if (!value) throw new Error(`--redis-password-env ${name}: the environment variable is not set`);
+  return value;
 }

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedFollower, EmbeddedStore, etagFor, openStore, type ResponseRecord } from '../../src/store/index.js';
+import { EmbeddedFollower, EmbeddedStore, etagFor, openStore, WriterLockHeldError, type LockHolder, type ResponseRecord } from '../../src/store/index.js';
 import { transpileDir } from './transpile.js';
 
 const ISSUER = 'ab'.repeat(32);
@@ -242,5 +242,108 @@ describe('kill -9 of the writer process', { timeout: 90_000 }, () => {
     // kill -9 cannot tear a single write(2) (the page cache has it whole or not at all), so torn
     // tails come from power loss; the torn-tail test above covers those. Logged for the record.
     console.log(`torn bytes each child found at open: ${torn.join(', ')}`);
+  });
+});
+
+describe('one writer per log (flock on <log>.lock)', { timeout: 60_000 }, () => {
+  let storeJs: string;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    storeJs = join(dir, 'store-js-lock');
+    await transpileDir(resolve('src/store'), storeJs);
+  });
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  /** A writer in another process (appending flat out), once it has opened the log. */
+  async function startWriter(path: string, env: Record<string, string>): Promise<{ child: ChildProcess; acked: Map<string, number> }> {
+    const child = spawn(process.execPath, [resolve('test/store/fixtures/writer-child.mjs'), storeJs, path, '0', '16'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    children.push(child);
+    const acked = new Map<string, number>();
+    let buf = '';
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`writer did not open the log: ${stderr}`)), 20_000);
+      child.once('exit', () => rej(new Error(`writer exited early: ${stderr}`)));
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const l of lines) {
+          const [kind, a, b] = l.split(' ');
+          if (kind === 'OPEN') {
+            clearTimeout(timer);
+            res();
+          }
+          if (kind === 'ACK') acked.set(a!, Math.max(acked.get(a!) ?? 0, Number(b)));
+        }
+      });
+    });
+    return { child, acked };
+  }
+
+  it('a second writer in this process is refused at once, naming the holder; close lets the next in', async () => {
+    const path = join(dir, 'locked-here.log');
+    const first = await EmbeddedStore.open({ path });
+    const started = Date.now();
+    const err = await EmbeddedStore.open({ path }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WriterLockHeldError);
+    expect((err as Error).message).toContain(`${path}.lock is held by another writer (host ${hostname()}, pid ${process.pid}, since `);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // A follower takes no lock.
+    const follower = await EmbeddedFollower.open({ path, pollMs: 60_000 });
+    await follower.close();
+    await first.close();
+    const next = await EmbeddedStore.open({ path });
+    const holder = JSON.parse(await readFile(`${path}.lock`, 'utf8')) as LockHolder;
+    expect(holder).toMatchObject({ host: hostname(), pid: process.pid });
+    expect(Date.parse(holder.since)).toBeGreaterThanOrEqual(started);
+    await next.close();
+  });
+
+  it('another process holds it: fails fast with lockWaitMs 0, after the bound with a wait; a waiter takes over from a SIGKILLed holder', async () => {
+    const path = join(dir, 'locked-there.log');
+    const { child, acked } = await startWriter(path, { POD_NAME: 'signer-7' });
+    const named = new RegExp(`\\(pod signer-7, host [^,]+, pid ${child.pid}, since [0-9T:.-]+Z\\)`);
+
+    let started = Date.now();
+    await expect(EmbeddedStore.open({ path, lockWaitMs: 0 })).rejects.toThrow(named);
+    expect(Date.now() - started).toBeLessThan(1000);
+
+    const waits: string[] = [];
+    started = Date.now();
+    await expect(EmbeddedStore.open({ path, lockWaitMs: 400, onLockWait: (h) => waits.push(h) })).rejects.toThrow(/still after waiting 400 ms/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatch(/^pod signer-7, host [^,]+, pid \d+/);
+
+    // The holder is killed while this one waits: the kernel drops its lock and the waiter opens.
+    let killedAt = 0;
+    const exited = new Promise((r) => child.once('exit', r));
+    const s = await EmbeddedStore.open({
+      path,
+      lockWaitMs: 20_000,
+      onLockWait: () => {
+        killedAt = Date.now();
+        child.kill('SIGKILL');
+      },
+    });
+    const takeoverMs = Date.now() - killedAt;
+    await exited;
+    try {
+      expect(killedAt).toBeGreaterThan(0);
+      expect(takeoverMs).toBeLessThan(5000);
+      expect(acked.size).toBeGreaterThan(0);
+      for (const [serial, thisUpdate] of acked) expect(s.get(ISSUER, serial)?.thisUpdate, `serial ${serial}`).toBeGreaterThanOrEqual(thisUpdate);
+      // and appends after what the killed writer left.
+      await s.put([rec('abcdef', 1)]);
+      expect(s.get(ISSUER, 'abcdef')).toBeDefined();
+    } finally {
+      await s.close();
+    }
+    console.log(`takeover after SIGKILL of the holder: ${takeoverMs} ms (poll 200 ms); ${acked.size} acknowledged serials intact`);
   });
 });
