@@ -24,7 +24,7 @@ import { ABSOLUTE_PATH_PATTERN, QUANTITY_PATTERN, dataKey, dnsLabel, secretName 
 export const OPERATOR_POD_NAMES = {
   volumes: ['issuer', 'index', 'key', 'data', 'responder'],
   mountPaths: ['/etc/ocsp/issuer', '/etc/ocsp/index', '/etc/ocsp/key', '/etc/ocsp/responder', '/var/lib/ocsp'],
-  env: ['POD_NAME', 'POD_NAMESPACE', 'OCSP_SIGNER_PIN', 'REDIS_PASSWORD'],
+  env: ['POD_NAME', 'POD_NAMESPACE', 'OCSP_SIGNER_PIN', 'REDIS_PASSWORD', 'UV_THREADPOOL_SIZE'],
   labels: ['ocsp-operator.dev/pool', 'ocsp-operator.dev/replica', 'app.kubernetes.io/component'],
   containers: ['signer', 'responder'],
 } as const;

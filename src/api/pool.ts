@@ -104,10 +104,31 @@ export const DeclaredRevocationSchema = z.object({
   reason: DeclaredRevocationReasonSchema.default('unspecified'),
 });
 
+/**
+ * Where the embedded store's log lives: by default a claim per pool made from a template (the
+ * StatefulSet's volumeClaimTemplate), so a restarted pod finds every response it signed.
+ */
+export const EmbeddedStoreSchema = z
+  .object({
+    /** Size of the claim the operator makes (or the emptyDir's limit when ephemeral). */
+    storageSize: z.string().regex(new RegExp(QUANTITY_PATTERN)).default('1Gi'),
+    /** StorageClass of the claim the operator makes; unset: the cluster's default class. */
+    storageClassName: secretName().optional(),
+    /** An existing PersistentVolumeClaim to use instead of one made from a template. */
+    claimName: secretName().optional(),
+    /** An emptyDir instead of a claim: every response is lost with the pod (demos, tests). */
+    ephemeral: z.boolean().default(false),
+  })
+  .refine((e) => !(e.ephemeral && e.claimName !== undefined), { path: ['claimName'], message: 'claimName and ephemeral exclude each other' })
+  .refine((e) => e.storageClassName === undefined || (!e.ephemeral && e.claimName === undefined), {
+    path: ['storageClassName'],
+    message: 'storageClassName applies only to the claim the operator makes (neither claimName nor ephemeral)',
+  });
+
 export const StoreSchema = z
   .object({
     type: z.enum(STORE_TYPES).default('Embedded'),
-    embedded: z.object({ storageSize: z.string().regex(new RegExp(QUANTITY_PATTERN)).default('1Gi') }).optional(),
+    embedded: EmbeddedStoreSchema.optional(),
     redis: z
       .object({
         primaryURL: z.string().max(2048).regex(new RegExp(REDIS_URL_PATTERN)),
@@ -129,9 +150,62 @@ export const StoreSchema = z
     message: 'embedded is only allowed when type is Embedded',
   });
 
+/** The containers' metrics ports (named `metrics`, scraped by the chart's PodMonitor): distinct, as the Embedded store runs both in one pod. */
+export const METRICS_PORTS = { signer: 9090, responder: 9091 } as const;
+/** An Ingress host: a DNS name, or a wildcard one label deep (`*.example.com`). */
+export const INGRESS_HOST_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** `/` or slash-separated plain segments: a Prefix path every Ingress controller takes as written. */
+export const INGRESS_PATH_PATTERN = '^(/[A-Za-z0-9._~-]+)*/?$';
+
+/**
+ * The responders' public URL: a networking.k8s.io/v1 Ingress to the pool's Service. OCSP is plain
+ * HTTP by design (RFC 6960 appendix A, RFC 5019, the Baseline Requirements): a client checking a
+ * certificate must not need OCSP to check the responder's TLS certificate first, and the responses
+ * are signed, so TLS adds no integrity. `tls` is optional and serves HTTPS beside HTTP.
+ */
+export const ResponderIngressSchema = z.object({
+  /** The IngressClass; unset: the cluster's default class. */
+  className: secretName().optional(),
+  hosts: z
+    .array(z.string().min(1).max(253).regex(new RegExp(INGRESS_HOST_PATTERN)))
+    .min(1)
+    .max(16)
+    .refine((l) => new Set(l).size === l.length, { message: 'duplicate host' }),
+  /** The path of the OCSP URL (a Prefix match); the responders serve under it. */
+  path: z.string().max(256).regex(new RegExp(INGRESS_PATH_PATTERN)).default('/'),
+  /** The Ingress controller's settings (for example, one that keeps HTTP from redirecting to HTTPS). */
+  annotations: z.record(z.string(), z.string()).optional(),
+  /** HTTPS as well, with this kubernetes.io/tls Secret, for the hosts above. */
+  tls: z.object({ secretName: secretName() }).optional(),
+});
+
+/** A HorizontalPodAutoscaler (autoscaling/v2) on CPU per responder Deployment; Redis store only. */
+export const ResponderAutoscalingSchema = z
+  .object({
+    minReplicas: z.int().min(1).max(100).default(2),
+    maxReplicas: z.int().min(1).max(100),
+    /** Average CPU use, as a percentage of the responder container's CPU request. */
+    targetCPUUtilizationPercentage: z.int().min(1).max(100).default(70),
+  })
+  .refine((a) => a.minReplicas <= a.maxReplicas, {
+    path: ['minReplicas'],
+    message: 'minReplicas must not exceed maxReplicas',
+  });
+
+/** A PodDisruptionBudget over the component's pods (Redis store only: the Embedded store's one pod gets none). */
+export const DisruptionBudgetSchema = z.object({
+  maxUnavailable: z.int().min(1).max(1000).default(1),
+});
+
 export const ResponderSchema = z.object({
-  replicas: z.int().min(0).max(100).default(2),
-  port: z.int().min(1).max(65535).default(8080),
+  /** Responder pods (Redis store; unset: 2). With the Embedded store the responder runs beside the signer in one pod: unset or 1. */
+  replicas: z.int().min(0).max(100).optional(),
+  port: z
+    .int()
+    .min(1)
+    .max(65535)
+    .refine((p) => p !== METRICS_PORTS.signer && p !== METRICS_PORTS.responder, { message: 'port must not be 9090 or 9091: the signer and the responder serve metrics there' })
+    .default(8080),
   /** A responder whose store replica lags more than this leaves rotation (readiness fails). */
   maxReplicationLag: durationString().default('10s'),
   /** What a lagging responder answers while out of rotation, for requests that still reach it. */
@@ -139,6 +213,10 @@ export const ResponderSchema = z.object({
   /** Cap on Cache-Control max-age; unset: derived from nextUpdate as RFC 5019 describes. */
   cacheMaxAge: durationString().optional(),
   pod: PodShapeSchema.optional(),
+  ingress: ResponderIngressSchema.optional(),
+  /** Replaces `replicas`: each responder Deployment scales between minReplicas and maxReplicas. */
+  autoscaling: ResponderAutoscalingSchema.optional(),
+  disruptionBudget: DisruptionBudgetSchema.prefault({}),
 });
 
 export const SignersSchema = z
@@ -150,6 +228,7 @@ export const SignersSchema = z
     targetDrainTime: durationString().default('10m'),
     /** With the embedded store the signer shares the responder's pod: only its container fields, volumes and init containers apply. */
     pod: PodShapeSchema.optional(),
+    disruptionBudget: DisruptionBudgetSchema.prefault({}),
   })
   .refine((s) => s.minReplicas <= s.maxReplicas, {
     path: ['minReplicas'],
@@ -242,6 +321,18 @@ export const OcspResponderPoolSpecSchema = z
       message: 'thresholds.signerExpiryWarning must be shorter than delegatedResponder.renewBefore',
     },
   )
+  .refine((s) => s.store.type !== 'Embedded' || s.responder.autoscaling === undefined, {
+    path: ['responder', 'autoscaling'],
+    message: 'autoscaling needs the Redis store: the Embedded store runs one pod, its only writer',
+  })
+  .refine((s) => s.responder.autoscaling === undefined || s.responder.pod?.resources?.requests?.cpu !== undefined, {
+    path: ['responder', 'autoscaling'],
+    message: 'autoscaling on CPU needs responder.pod.resources.requests.cpu: utilization is measured against the request',
+  })
+  .refine((s) => s.store.type !== 'Embedded' || s.responder.replicas === undefined || s.responder.replicas === 1, {
+    path: ['responder', 'replicas'],
+    message: 'with the Embedded store one pod holds the signer and the responder: responder.replicas must be 1 (use the Redis store for more responders)',
+  })
   .refine((s) => s.store.type !== 'Embedded' || POD_LEVEL_FIELDS.every((f) => s.signers.pod?.[f] === undefined), {
     path: ['signers', 'pod'],
     message: `with the Embedded store the signer runs in the responder's pod: set ${POD_LEVEL_FIELDS.join(', ')} in responder.pod`,
@@ -279,8 +370,8 @@ export const OcspResponderPoolStatusSchema = z.object({
       outOfRotation: z.array(z.string()).optional(),
     })
     .optional(),
-  /** Age of the oldest served response, as a duration ("71h3m"). */
-  oldestResponseAge: durationString().optional(),
+  /** thisUpdate of the oldest served response: an instant, so the status does not change as it ages. */
+  oldestResponse: dateTime().optional(),
   /** The certificate that has waited longest for its first response. */
   oldestUnsigned: z.object({ serial: z.string().regex(new RegExp(SERIAL_HEX_PATTERN)), since: dateTime() }).optional(),
   replication: z

@@ -49,7 +49,11 @@ export async function applyDemoPool(client: KubeClient, dir: string, namespace: 
     apiVersion: 'ocsp-operator.dev/v1alpha1',
     kind: 'OcspResponderPool',
     metadata: { name: 'demo-ca', namespace },
-    spec: { issuer: { secretName: 'demo-ca' }, signing: { softwareKey: { secretName: 'demo-ca' } }, delegatedResponder: { mode: 'Issue' }, sources: [{ opensslIndex: { configMapName: 'demo-ca-db' } }] },
+    spec: { issuer: { secretName: 'demo-ca' }, signing: { softwareKey: { secretName: 'demo-ca' } }, delegatedResponder: { mode: 'Issue' },
+      sources: [{ opensslIndex: { configMapName: 'demo-ca-db' } }],
+      // A demo: its responses may go with the pod. A real CA keeps the default, a claim.
+      store: { embedded: { ephemeral: true } },
+    },
   } as KubeObject, 'demo');
 }
 

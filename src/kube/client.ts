@@ -170,7 +170,7 @@ export class KubeClient {
   /** Starts a watch; `done` is called once when it ends, with the error if any. */
   watch(
     type: ResourceType,
-    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; timeoutSeconds: number },
+    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number },
     onEvent: (phase: string, obj: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
@@ -182,6 +182,8 @@ export class KubeClient {
         allowWatchBookmarks: true,
         timeoutSeconds: opts.timeoutSeconds,
         labelSelector: opts.labelSelector,
+        // metadata.name=X lets RBAC limit the watch to resourceNames [X]
+        fieldSelector: opts.fieldSelector,
       },
       onEvent,
       done,

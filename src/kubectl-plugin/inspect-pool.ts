@@ -1,22 +1,13 @@
 // `kubectl ocsp inspect pool NAME`: an OcspResponderPool's status against its own thresholds —
 // backlog, the oldest response, the certificate waiting longest, signers, responders, and each
 // store replica's lag. The pool controller writes that status; until it has, this says so.
-import { parseDuration, parseOcspResponderPool, type OcspResponderPool } from '../api/index.js';
+import { parseDateTime, parseDuration, parseOcspResponderPool, type OcspResponderPool } from '../api/index.js';
 import { OcspResponderPoolType, type KubeObject } from '../kube/types.js';
 import type { Problem } from '../probe/check.js';
 import { humanDuration, keyValues, table, when, type Row } from './format.js';
 import { getOrNotFound, type CommandResult } from './inspect-secret.js';
 import { UsageError } from './errors.js';
 import type { Connection } from './kube.js';
-
-function ms(d: string | undefined): number | undefined {
-  if (d === undefined) return undefined;
-  try {
-    return parseDuration(d);
-  } catch {
-    return undefined;
-  }
-}
 
 export function poolProblems(p: OcspResponderPool, now: Date): Problem[] {
   const st = p.status;
@@ -25,12 +16,12 @@ export function poolProblems(p: OcspResponderPool, now: Date): Problem[] {
   if (!st) return out;
   const ready = st.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status === 'False') out.push({ reason: ready.reason, message: `Ready=False: ${ready.message}` });
-  const age = ms(st.oldestResponseAge);
+  const age = st.oldestResponse === undefined ? undefined : now.getTime() - parseDateTime(st.oldestResponse).getTime();
   if (age !== undefined) {
     if (age >= parseDuration(t.freshnessCriticalAge)) {
-      out.push({ reason: 'ResponsesCritical', message: `oldest response is ${st.oldestResponseAge} old, past freshnessCriticalAge ${t.freshnessCriticalAge}` });
+      out.push({ reason: 'ResponsesCritical', message: `oldest response is ${humanDuration(age)} old, past freshnessCriticalAge ${t.freshnessCriticalAge}` });
     } else if (age >= parseDuration(t.freshnessWarningAge)) {
-      out.push({ reason: 'ResponsesStale', message: `oldest response is ${st.oldestResponseAge} old, past freshnessWarningAge ${t.freshnessWarningAge}` });
+      out.push({ reason: 'ResponsesStale', message: `oldest response is ${humanDuration(age)} old, past freshnessWarningAge ${t.freshnessWarningAge}` });
     }
   }
   if (st.oldestUnsigned) {
@@ -80,7 +71,7 @@ export async function inspectPool(conn: Connection, name: string, now: Date): Pr
         ['signing', spec.signing.pkcs11 ? `PKCS#11 token ${spec.signing.pkcs11.tokenLabel}, key ${spec.signing.pkcs11.keyLabel}, ${spec.signing.pkcs11.sessions} sessions` : `software key (Secret ${spec.signing.softwareKey?.secretName ?? '?'})`],
         ['validity', `${spec.responseValidity}, re-signed at ${spec.refreshAge}`],
         ['store', spec.store.type === 'Redis' ? `Redis ${spec.store.redis?.primaryURL ?? ''} + ${spec.store.redis?.replicaURLs?.length ?? 0} replica(s)` : 'Embedded'],
-        ['responder pods', `${spec.responder.replicas} replica(s), max replication lag ${spec.responder.maxReplicationLag}`],
+        ['responder pods', `${spec.responder.replicas ?? (spec.store.type === 'Embedded' ? 1 : 2)} replica(s), max replication lag ${spec.responder.maxReplicationLag}`],
         ['signer scaling', `${spec.signers.minReplicas}..${spec.signers.maxReplicas} pods, drain the backlog within ${spec.signers.targetDrainTime}`],
       ],
     ],
@@ -95,7 +86,7 @@ export async function inspectPool(conn: Connection, name: string, now: Date): Pr
         ['certificates', st.certificates?.toString()],
         ['backlog', st.backlog === undefined ? undefined : `${st.backlog}${st.missing !== undefined ? ` (${st.missing} without any response)` : ''}`],
         ['revoked', st.revoked?.toString()],
-        ['oldest response', st.oldestResponseAge ? `${st.oldestResponseAge} old (warning ${spec.thresholds.freshnessWarningAge}, critical ${spec.thresholds.freshnessCriticalAge})` : undefined],
+        ['oldest response', st.oldestResponse ? `signed ${when(st.oldestResponse, now)} (warning ${spec.thresholds.freshnessWarningAge}, critical ${spec.thresholds.freshnessCriticalAge})` : undefined],
         ['oldest unsigned', st.oldestUnsigned ? `${st.oldestUnsigned.serial} since ${when(st.oldestUnsigned.since, now)}` : undefined],
         ['signers', st.signers ? `${st.signers.ready ?? '?'}/${st.signers.desired ?? '?'} ready${st.signers.signaturesPerSecond !== undefined ? `, ${st.signers.signaturesPerSecond} signatures/s` : ''}` : undefined],
         ['responders', st.responders ? `${st.responders.ready ?? '?'} ready${st.responders.outOfRotation?.length ? `, out of rotation: ${st.responders.outOfRotation.join(', ')}` : ''}` : undefined],

@@ -1,11 +1,14 @@
 // Wires the pool reconciler into a manager: pools, their issuer and source Secrets, their index
-// and report ConfigMaps, and their signer StatefulSets all map back to the pool's key.
+// and report ConfigMaps, their StatefulSets, Deployments and Services (so a deleted or edited one
+// is put back), and their Services' EndpointSlices (the kubelet's word on readiness) all map back
+// to the pool's key.
 import { OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret } from '../kube/types.js';
 import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
+import { EndpointSliceType, type EndpointSlice } from './liveness.js';
 import type { Manager } from '../runtime/manager.js';
 import { PoolReconciler } from './reconciler.js';
 import { ConfigMapType, LABEL_POOL, type ConfigMap } from './report.js';
-import { StatefulSetType, type PoolImages } from './workloads.js';
+import { DeploymentType, ServiceType, StatefulSetType, type PoolImages } from './workloads.js';
 
 interface PoolRefs extends KubeObject {
   spec?: { issuer?: { secretName?: string }; sources?: Array<{ clusterSecrets?: { namespaces?: string[] }; opensslIndex?: { configMapName?: string } }> };
@@ -16,6 +19,10 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
   const secrets = manager.informer<Secret>(SecretType);
   const configMaps = manager.informer<ConfigMap>(ConfigMapType);
   const statefulSets = manager.informer<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, `${LABEL_POOL}`);
+  const deployments = manager.informer<KubeObject>(DeploymentType, LABEL_POOL);
+  const services = manager.informer<KubeObject>(ServiceType, LABEL_POOL);
+  // The endpointslice controller copies a Service's labels onto its slices: LABEL_POOL selects ours.
+  const endpointSlices = manager.informer<EndpointSlice>(EndpointSliceType, LABEL_POOL);
   const controller = new Controller({
     name: 'pool',
     reconciler: new PoolReconciler({
@@ -27,6 +34,9 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
       secrets,
       configMaps,
       statefulSets,
+      deployments,
+      services,
+      endpointSlices,
       images: opts.images,
     }),
     workers: opts.workers,
@@ -55,7 +65,12 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
       )
       .map(objectKey),
   );
-  controller.watch(statefulSets, (s) => poolKey(s.metadata?.namespace, s.metadata?.labels?.[LABEL_POOL]));
+  const owner = (o: KubeObject) => poolKey(o.metadata?.namespace, o.metadata?.labels?.[LABEL_POOL]);
+  controller.watch(statefulSets, owner);
+  // A Deployment's status moves with every rollout: only spec, metadata and deletion matter here.
+  controller.watch(deployments, owner, specOrMetadataChanged);
+  controller.watch(services, owner);
+  controller.watch(endpointSlices, owner);
   manager.add(controller);
   return controller;
 }

@@ -1,10 +1,13 @@
 // The OcspResponderPool reconciler: read the pool, its issuer, its certificate sources and its
 // pods' reports from the caches; write the generated index, the workloads (signers scaled on the
 // backlog) and the status with its threshold conditions; Events on transitions; look again soon,
-// because ages grow without anything changing.
+// because ages cross thresholds without anything changing. Quiet at rest: the workloads are
+// applied only when what they render changed or one of them drifted, the status written only when
+// it changed, and nothing in it grows by itself (instants, not ages).
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { parseDuration, formatDuration } from '../api/duration.js';
-import { findCondition, setCondition, type Condition } from '../api/condition.js';
+import { parseDuration } from '../api/duration.js';
+import { findCondition, replaceConditions, type Condition } from '../api/condition.js';
 import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/pool.js';
 import { parsePemChain } from '../ocsp/index.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
@@ -15,16 +18,17 @@ import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
 import type { ReadCache } from '../staple/reconciler.js';
 import { buildPoolIndex } from './index-builder.js';
+import { isBad, notEvaluated, PoolConditionType as T, PoolReason as R, readyFrom } from './conditions.js';
+import { countedReports, endpointPods, type EndpointSlice } from './liveness.js';
 import { ConfigMapType, LABEL_POOL, readReports, reportConfigMapName, type ConfigMap, type PoolReports } from './report.js';
+import { handOverReplicas, pruneOwned } from './owned.js';
 import { recommendReplicas, stabilize, type Recommendation } from './scaling.js';
 import { poolConditions, type PoolCondition, type PoolObservation } from './thresholds.js';
-import { indexConfigMapName, poolWorkloads, signerWorkloadName, type PoolImages } from './workloads.js';
+import { DeploymentType, indexConfigMapName, poolWorkloads, ServiceType, signerWorkloadName, StatefulSetType, type PoolImages, type Workload } from './workloads.js';
 
 export const POOL_FIELD_MANAGER = 'ocsp-operator-pool';
-/** How often a pool is looked at even when nothing changes: response ages grow by themselves. */
+/** How often a pool is looked at even when nothing changes: response ages cross thresholds by themselves. */
 export const POOL_RESYNC_MS = 15_000;
-/** A report older than this is from a pod that is gone (or stuck) and no longer counts. */
-const REPORT_MAX_AGE_MS = 2 * 60_000;
 
 export interface PoolReconcilerDeps {
   client: KubeClient;
@@ -35,12 +39,24 @@ export interface PoolReconcilerDeps {
   secrets: ReadCache<Secret> & { list(namespace?: string): Secret[] };
   configMaps: ReadCache<ConfigMap>;
   statefulSets: ReadCache<KubeObject & { spec?: { replicas?: number } }>;
+  /** The pool's Deployments and Services (LABEL_POOL): a drifted or deleted one is applied again. */
+  deployments: ReadCache<KubeObject>;
+  services: ReadCache<KubeObject>;
+  /** The pool Services' EndpointSlices (LABEL_POOL): which pods' reports count, which responders are ready. */
+  endpointSlices: { list(namespace?: string): EndpointSlice[] };
   images: PoolImages;
+}
+
+/** What was last applied for a pool: the rendered objects' hash, and each object's uid and version after the apply. */
+interface Applied {
+  hash: string;
+  objects: Map<string, { uid: string; version: number }>;
 }
 
 export class PoolReconciler implements Reconciler {
   private readonly history = new Map<string, Recommendation[]>();
   private readonly lastSignerReports = new Map<string, PoolReports['signers']>();
+  private readonly applied = new Map<string, Applied>();
 
   constructor(private readonly deps: PoolReconcilerDeps) {}
 
@@ -50,12 +66,13 @@ export class PoolReconciler implements Reconciler {
     if (!raw || raw.metadata?.deletionTimestamp) {
       this.history.delete(key);
       this.lastSignerReports.delete(key);
+      this.applied.delete(key);
       return; // owned workloads go with it
     }
     const log = this.deps.log.child({ object: key, kind: 'OcspResponderPool' });
     const parsed = parseOcspResponderPool(raw);
     if (!parsed.ok) {
-      await this.finish(raw, undefined, [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: parsed.message }], log);
+      await this.finish(raw, undefined, [{ type: T.Ready, status: 'False', reason: R.InvalidSpec, message: parsed.message }, ...notEvaluated('the spec is invalid')], log);
       return;
     }
     const pool = parsed.value;
@@ -75,7 +92,7 @@ export class PoolReconciler implements Reconciler {
       const message = issuerSecret
         ? `Secret ${ns}/${pool.spec.issuer.secretName} holds no readable issuer certificate in tls.crt or ca.crt`
         : `issuer Secret ${ns}/${pool.spec.issuer.secretName} does not exist`;
-      return this.finish(raw, status, [{ type: 'Ready', status: 'False', reason: 'IssuerNotFound', message }], log, POOL_RESYNC_MS);
+      return this.finish(raw, status, [{ type: T.Ready, status: 'False', reason: R.IssuerNotFound, message }, ...notEvaluated(message)], log, POOL_RESYNC_MS);
     }
 
     // The certificates: one generated index for the signers.
@@ -114,10 +131,13 @@ export class PoolReconciler implements Reconciler {
       log.info({ certificates: index.certificates, revoked: index.revoked }, 'certificate index written');
     }
 
-    // What the pods report. When the signers stop reporting (dead or stuck: the updater incident),
-    // their last reports still stand for the responses, whose ages keep growing; nothing is
-    // scaled down on missing data, and Ready says the reports are missing.
-    const fresh = readReports(this.deps.configMaps.get(ns, reportConfigMapName(name)), now, REPORT_MAX_AGE_MS);
+    // What the pods report, from the pods the kubelet vouches for (liveness.ts). When no signer
+    // counts any more (dead or stuck, its pod unready: the updater incident), its last reports
+    // still stand for the responses, whose ages keep growing; nothing is scaled down on missing
+    // data, and Ready says the reports are missing.
+    const slices = this.deps.endpointSlices.list(ns);
+    const endpoints = { responders: endpointPods(slices, name), signers: endpointPods(slices, signerWorkloadName(name)) };
+    const fresh = countedReports(readReports(this.deps.configMaps.get(ns, reportConfigMapName(name))), { ...endpoints, embedded: pool.spec.store.type === 'Embedded' });
     const signersSilent = fresh.signers.length === 0 && this.lastSignerReports.has(key);
     if (fresh.signers.length) this.lastSignerReports.set(key, fresh.signers);
     const reports: PoolReports = signersSilent ? { ...fresh, signers: this.lastSignerReports.get(key) ?? [] } : fresh;
@@ -145,16 +165,37 @@ export class PoolReconciler implements Reconciler {
       signerReplicas = decision.replicas;
       if (signerReplicas !== current) log.info({ from: current, to: signerReplicas, backlog: observed.due }, 'scaling signers');
     }
-    for (const w of poolWorkloads(pool, { images: this.deps.images, signerReplicas })) {
-      try {
-        await this.deps.client.apply(w.type, w.object, POOL_FIELD_MANAGER);
-      } catch (err) {
-        // What the CRD leaves to Kubernetes (a volume's source, affinity terms, an init container)
-        // is judged here: say so on the pool, where the user wrote it, rather than retry unseen.
-        if (!(err instanceof KubeApiError) || (err.status !== 400 && err.status !== 422)) throw err;
-        const message = `the apiserver refused ${w.type.kind} ${ns}/${w.object.metadata?.name ?? ''}: ${err.message}`;
-        return this.finish(raw, status, [{ type: 'Ready', status: 'False', reason: 'WorkloadRejected', message }], log, POOL_RESYNC_MS);
+    const sourceProblems = [...missingSources.map((m) => `${m} not found`), ...index.problems];
+    const sources: PoolCondition = sourceProblems.length
+      ? { type: T.SourcesReadable, status: 'False', reason: R.SourceProblem, message: sourceProblems.slice(0, 10).join('; ') }
+      : { type: T.SourcesReadable, status: 'True', reason: R.SourcesRead, message: `${index.certificates} certificates from ${pool.spec.sources.length} sources` };
+
+    // The workloads: applied when what they render changed or one of them drifted (edited,
+    // deleted); a report that changes nothing applies nothing.
+    const workloads = poolWorkloads(pool, { images: this.deps.images, signerReplicas });
+    const hash = createHash('sha256').update(JSON.stringify(workloads)).digest('hex');
+    const last = this.applied.get(key);
+    const why = last?.hash !== hash ? 'rendered state changed' : this.drifted(workloads, last);
+    if (why) {
+      this.applied.delete(key); // until every object is applied again
+      await handOverReplicas(this.deps.client, workloads, POOL_FIELD_MANAGER, log);
+      const objects = new Map<string, { uid: string; version: number }>();
+      for (const w of workloads) {
+        try {
+          const out = await this.deps.client.apply(w.type, w.object, POOL_FIELD_MANAGER);
+          objects.set(objectId(w), { uid: out.metadata?.uid ?? '', version: versionOf(out) });
+        } catch (err) {
+          // What the CRD leaves to Kubernetes (a volume's source, affinity terms, an init container)
+          // is judged here: say so on the pool, where the user wrote it, rather than retry unseen.
+          if (!(err instanceof KubeApiError) || (err.status !== 400 && err.status !== 422)) throw err;
+          const message = `the apiserver refused ${w.type.kind} ${ns}/${w.object.metadata?.name ?? ''}: ${err.message}`;
+          return this.finish(raw, status, [{ type: T.Ready, status: 'False', reason: R.WorkloadRejected, message }, sources, ...notEvaluated(message, [T.SourcesReadable])], log, POOL_RESYNC_MS);
+        }
       }
+      // What the spec no longer renders (an Ingress, an HPA, a shape of the store) goes.
+      await pruneOwned(this.deps.client, { namespace: ns, name, uid: pool.metadata.uid ?? '' }, workloads, log);
+      this.applied.set(key, { hash, objects });
+      log.debug({ why, objects: workloads.length }, 'workloads applied');
     }
 
     const t = pool.spec.thresholds;
@@ -167,21 +208,24 @@ export class PoolReconciler implements Reconciler {
       maxReplicationLagMs: parseDuration(pool.spec.responder.maxReplicationLag),
       responseValidityMs: parseDuration(pool.spec.responseValidity),
     });
-    const sourceProblems = [...missingSources.map((m) => `${m} not found`), ...index.problems];
-    if (sourceProblems.length) conditions.push({ type: 'SourcesReadable', status: 'False', reason: 'SourceProblem', message: sourceProblems.slice(0, 10).join('; ') });
-    else conditions.push({ type: 'SourcesReadable', status: 'True', reason: 'SourcesRead', message: `${index.certificates} certificates from ${pool.spec.sources.length} sources` });
+    conditions.splice(conditions.findIndex((c) => c.type === T.Ready), 1);
+    conditions.unshift(sources);
     // Without reports nothing above is measured, and without a ready responder nothing is served:
     // say so rather than claim health.
-    const ready = conditions.find((c) => c.type === 'Ready');
+    const ready = readyFrom(conditions, index.certificates);
+    conditions.push(ready);
+    const respondersReady = endpoints.responders ? [...endpoints.responders].filter(([, r]) => r).map(([pod]) => pod) : reports.responders.filter((r) => r.ready).map((r) => r.pod);
+    const outOfRotation = endpoints.responders ? [...endpoints.responders].filter(([, r]) => !r).map(([pod]) => pod) : reports.responders.filter((r) => !r.ready).map((r) => r.pod);
     if (signersSilent) {
-      const last = Math.max(...reports.signers.map((r) => r.time));
-      const silence = `no signer has reported for ${formatDuration(Math.round((now - last) / 1000) * 1000)}: the figures are from its last report and the responses keep aging`;
-      if (ready?.status === 'True') Object.assign(ready, { status: 'False', reason: 'SignerReportsMissing', message: silence });
-      else if (ready) ready.message = `${silence} | ${ready.message}`;
-    } else if (ready?.status === 'True' && reports.signers.length === 0) {
-      Object.assign(ready, { status: 'False', reason: 'NoSignerReports', message: `no signer pod has reported in the last ${formatDuration(REPORT_MAX_AGE_MS)}` });
-    } else if (ready?.status === 'True' && !reports.responders.some((r) => r.ready)) {
-      Object.assign(ready, { status: 'False', reason: 'NoResponderReady', message: 'no responder pod reports itself ready' });
+      const lastReport = iso(Math.max(...reports.signers.map((r) => r.time)));
+      const silence = `no signer pod is ready to report (the last report is from ${lastReport}): the figures are from it and the responses keep aging`;
+      if (ready.status === 'True') Object.assign(ready, { status: 'False', reason: R.SignerReportsMissing, message: silence });
+      else ready.message = `${silence} | ${ready.message}`;
+    } else if (ready.status === 'True' && reports.signers.length === 0) {
+      Object.assign(ready, { status: 'False', reason: R.NoSignerReports, message: fresh.source.signers === 'endpoints' ? 'no ready signer pod has reported' : 'no signer pod has reported' });
+    } else if (ready.status === 'True' && respondersReady.length === 0) {
+      const message = endpoints.responders ? `no responder pod is a ready endpoint of Service ${ns}/${name}` : 'no responder pod reports itself ready';
+      Object.assign(ready, { status: 'False', reason: R.NoResponderReady, message });
     }
 
     Object.assign(status, {
@@ -189,9 +233,9 @@ export class PoolReconciler implements Reconciler {
       backlog: observed.due,
       missing: observed.observation.missing,
       revoked: index.revoked,
-      signers: { desired: signerReplicas, ready: reports.signers.length, ...(observed.rate !== undefined ? { signaturesPerSecond: Math.round(observed.rate * 10) / 10 } : {}) },
-      responders: { ready: reports.responders.filter((r) => r.ready).length, outOfRotation: reports.responders.filter((r) => !r.ready).map((r) => r.pod).sort() },
-      oldestResponseAge: observed.observation.oldestThisUpdate !== undefined ? formatDuration(Math.round((now - observed.observation.oldestThisUpdate) / 1000) * 1000) : undefined,
+      signers: { desired: signerReplicas, ready: fresh.signers.length, ...(observed.rate !== undefined ? { signaturesPerSecond: Math.round(observed.rate * 10) / 10 } : {}) },
+      responders: { ready: respondersReady.length, outOfRotation: outOfRotation.sort() },
+      oldestResponse: observed.observation.oldestThisUpdate !== undefined ? iso(observed.observation.oldestThisUpdate) : undefined,
       oldestUnsigned: observed.observation.oldestMissing ? { serial: observed.observation.oldestMissing.serial, since: iso(observed.observation.oldestMissing.since) } : undefined,
       replication: reports.responders.map((r) => ({ replica: r.pod, lagSeconds: Math.round(r.lagMs / 100) / 10, inRotation: r.ready })).sort((a, b) => a.replica.localeCompare(b.replica)),
       delegatedResponder: observed.observation.signerNotAfter !== undefined && observed.signerSerial ? { serial: observed.signerSerial, notAfter: iso(observed.observation.signerNotAfter) } : undefined,
@@ -203,8 +247,8 @@ export class PoolReconciler implements Reconciler {
     const m = raw.metadata ?? {};
     const prev = ((raw as { status?: OcspResponderPoolStatus }).status ?? {}) as OcspResponderPoolStatus;
     const nowDate = new Date(this.deps.clock.now());
-    let conditions: Condition[] = prev.conditions ?? [];
-    for (const c of update) conditions = setCondition(conditions, { ...c, observedGeneration: m.generation }, nowDate);
+    // Exactly what this reconcile produced: a type it no longer produces is gone, not left standing.
+    const conditions: Condition[] = replaceConditions(prev.conditions, update.map((c) => ({ ...c, observedGeneration: m.generation })), nowDate);
     const next: OcspResponderPoolStatus = { ...(status ?? prev), conditions, observedGeneration: m.generation };
     if (!sameJson(next, prev)) {
       await this.deps.client.replace(OcspResponderPoolType, { ...raw, status: next } as KubeObject, 'status');
@@ -212,18 +256,50 @@ export class PoolReconciler implements Reconciler {
     for (const c of update) {
       const before = findCondition(prev.conditions, c.type);
       if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only
+      if (c.status === 'Unknown') continue; // not judged this time: Ready says why
       // Ready repeats the reason of the condition that made it False: that one already says it.
-      if (c.type === 'Ready' && update.some((o) => o.type !== 'Ready' && o.reason === c.reason)) continue;
-      const bad = c.type === 'SignerCertificateExpiring' ? c.status === 'True' : c.status === 'False';
+      if (c.type === T.Ready && update.some((o) => o.type !== T.Ready && o.reason === c.reason)) continue;
+      const bad = isBad(c);
       if (!before && !bad) continue; // a healthy first look is not news
       await this.deps.events.record(OcspResponderPoolType, raw, bad ? 'Warning' : 'Normal', c.reason, `${c.type}=${c.status}: ${c.message}`);
     }
-    log.debug({ ready: findCondition(conditions, 'Ready')?.status }, 'reconciled');
+    log.debug({ ready: findCondition(conditions, T.Ready)?.status }, 'reconciled');
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+
+  /**
+   * Why the workloads must be applied again although they render the same, or undefined: one we
+   * watch is gone, was recreated, or was changed by someone else since our last apply (level-
+   * triggered: the caches say what is there now, whatever events were missed).
+   */
+  private drifted(workloads: Workload[], last: Applied): string | undefined {
+    for (const w of workloads) {
+      const cache = w.type === StatefulSetType ? this.deps.statefulSets : w.type === DeploymentType ? this.deps.deployments : w.type === ServiceType ? this.deps.services : undefined;
+      if (!cache) continue; // ServiceAccount, Role, RoleBinding: re-applied with the rest
+      const mine = last.objects.get(objectId(w));
+      const seen = cache.get(w.object.metadata?.namespace, w.object.metadata?.name ?? '');
+      if (!mine || !seen) return `${objectId(w)} is gone`;
+      if (seen.metadata?.uid !== mine.uid) return `${objectId(w)} was recreated`;
+      // A cache a little behind our own apply shows an older version: not a drift.
+      if (versionOf(seen) > mine.version) return `${objectId(w)} was changed`;
+    }
+    return undefined;
   }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const objectId = (w: Workload) => `${w.type.kind} ${w.object.metadata?.name ?? ''}`;
+/**
+ * The version to compare with: metadata.generation where the type has one (spec changes only, not
+ * the status the workload controllers keep writing), else the resourceVersion, which etcd makes
+ * increasing (opaque by contract; read as a number only to tell "newer than ours").
+ */
+function versionOf(o: KubeObject): number {
+  const g = (o.metadata as { generation?: number } | undefined)?.generation;
+  if (typeof g === 'number' && g > 0) return g;
+  const rv = Number(o.metadata?.resourceVersion);
+  return Number.isFinite(rv) ? rv : Number.MAX_SAFE_INTEGER;
+}
 
 /** The pool as its signer and responder reports describe it, in the terms of the thresholds. */
 function observe(r: PoolReports, certificates: number, now: number, issuerNotAfter: number) {

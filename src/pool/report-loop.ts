@@ -1,15 +1,19 @@
-// The pod side of pool reports: every few seconds, write what this pod sees to its key of the
-// pool's report ConfigMap. A failed write is logged and retried at the next tick; it never stops
-// the pod from signing or serving.
+// The pod side of pool reports: every few seconds, look at what this pod sees and write it to its
+// key of the pool's report ConfigMap when it says something new (noisy figures rounded first:
+// quantizeReport). A pod at rest writes nothing; no heartbeat is needed, because whether a report
+// still counts is judged from the pod's readiness, not from the report's age. A failed write is
+// logged and retried at the next tick; it never stops the pod from signing or serving.
 import type { Logger } from 'pino';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { systemClock, type Clock, type Timer } from '../runtime/clock.js';
-import { writeReport, type Report } from './report.js';
+import { quantizeReport, sameReport, writeReport, type Report } from './report.js';
 
 export interface ReportLoop {
-  /** Writes now (after a signing round), besides the periodic writes. */
+  /** Looks now (after a signing round), besides the periodic looks; writes if the report changed. */
   flush(): Promise<void>;
+  /** Reports written so far (each one a write to the apiserver). */
+  readonly writes: number;
   stop(): void;
 }
 
@@ -21,16 +25,29 @@ export function startReportLoop(o: { pool: string; everyMs: number; produce: () 
   let timer: Timer | undefined;
   let stopped = false;
   let failing = false;
-  const write = async () => {
-    const report = o.produce();
-    if (!report) return;
+  let written: Report | undefined;
+  let writes = 0;
+  let inFlight: Promise<void> | undefined;
+  const write = async (): Promise<void> => {
+    // One write at a time, so `written` is what the apiserver holds.
+    while (inFlight) await inFlight.catch(() => undefined);
+    const produced = o.produce();
+    if (!produced) return;
+    const report = quantizeReport(produced);
+    if (sameReport(report, written)) return;
+    const attempt = writeReport(client, { namespace, pool: o.pool, report });
+    inFlight = attempt;
     try {
-      await writeReport(client, { namespace, pool: o.pool, report });
+      await attempt;
+      written = report;
+      writes++;
       if (failing) o.log.info({ pool: `${namespace}/${o.pool}` }, 'pool report written again');
       failing = false;
     } catch (err) {
       if (!failing) o.log.warn({ pool: `${namespace}/${o.pool}`, err: err instanceof Error ? err.message : String(err) }, 'could not write the pool report');
       failing = true;
+    } finally {
+      inFlight = undefined;
     }
   };
   const tick = () => {
@@ -42,6 +59,9 @@ export function startReportLoop(o: { pool: string; everyMs: number; produce: () 
   tick();
   return {
     flush: write,
+    get writes() {
+      return writes;
+    },
     stop() {
       stopped = true;
       timer?.cancel();

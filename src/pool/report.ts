@@ -2,9 +2,13 @@
 // one key of the ConfigMap `<pool>-report` (server-side apply, its own field manager, so pods never
 // conflict); the controller watches that ConfigMap. This works the same with the embedded store,
 // which only the pod can read, and with Redis, and needs no network path from the operator to pods.
+// A pod writes only when what its report says changes (`quantizeReport`, `sameReport`): every write
+// wakes the pool controller, so a pool at rest must not write at all. `time` is when the report
+// last changed; whether it still counts is the kubelet's word (the pod's endpoint), not its age.
 import { z } from 'zod';
 import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/types.js';
+import { sameJson } from '../runtime/same-json.js';
 import type { ResourceType } from '../kube/types.js';
 
 export const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
@@ -33,6 +37,10 @@ const SignerReportSchema = z.object({
   signer: z.object({ serial: z.string(), subject: z.string(), notAfter: z.number() }).optional(),
   issuerNotAfter: z.number().optional(),
   outlivingTheirSigner: z.number().int().min(0).default(0),
+  /** The share of the serials this pod signed in its last round, `index/count` (index >= count: none). */
+  share: z.string().regex(/^\d+\/\d+$/).optional(),
+  /** Signatures this signer process made since it started: summed over pods, it shows double signing. */
+  signedTotal: z.number().int().min(0).optional(),
 });
 
 const ResponderReportSchema = z.object({
@@ -62,6 +70,46 @@ export async function writeReport(client: KubeClient, o: { namespace: string; po
   await client.apply(ConfigMapType, cm, `report-${key}`.slice(0, 128));
 }
 
+/** Lag under this is the sawtooth of the follower's poll or the writer's 1 s heartbeat: reported as 0. */
+export const LAG_NOISE_FLOOR_MS = 2_000;
+
+/** The lower bound of lag's 1-2-5 bucket (0, 2 s, 5 s, 10 s, 20 s, 50 s, ...): changes rarely, still says how far behind. */
+export function lagBucketMs(ms: number): number {
+  if (!(ms >= LAG_NOISE_FLOOR_MS)) return 0;
+  if (!Number.isFinite(ms)) return 24 * 3_600_000;
+  let bound = 1_000;
+  for (;;) {
+    for (const f of [2, 5, 10]) {
+      if (ms < bound * f) return bound * (f === 2 ? 1 : f === 5 ? 2 : 5);
+    }
+    bound *= 10;
+  }
+}
+
+/** Two significant figures: a measured rate moves a little every round without saying anything new. */
+const twoFigures = (x: number) => (x > 0 ? Number(x.toPrecision(2)) : 0);
+const toSecond = (ms: number) => Math.round(ms / 1000) * 1000;
+
+/** The report with its noisy numbers rounded to what the controller acts on (instants to the second). */
+export function quantizeReport<R extends Report>(r: R): R {
+  if (r.kind === 'responder') return { ...r, lagMs: lagBucketMs(r.lagMs) };
+  return {
+    ...r,
+    ...(r.oldestThisUpdate !== undefined ? { oldestThisUpdate: toSecond(r.oldestThisUpdate) } : {}),
+    ...(r.soonestNextUpdate !== undefined ? { soonestNextUpdate: toSecond(r.soonestNextUpdate) } : {}),
+    ...(r.oldestMissing ? { oldestMissing: { ...r.oldestMissing, since: toSecond(r.oldestMissing.since) } } : {}),
+    ...(r.rate !== undefined ? { rate: twoFigures(r.rate) } : {}),
+  };
+}
+
+/** Whether two reports say the same, `time` aside. */
+export function sameReport(a: Report | undefined, b: Report | undefined): boolean {
+  if (!a || !b) return a === b;
+  const { time: _a, ...x } = a;
+  const { time: _b, ...y } = b;
+  return sameJson(x, y);
+}
+
 export interface PoolReports {
   signers: Array<z.output<typeof SignerReportSchema>>;
   responders: Array<z.output<typeof ResponderReportSchema>>;
@@ -69,8 +117,8 @@ export interface PoolReports {
   unreadable: string[];
 }
 
-/** The reports in a ConfigMap that are younger than `maxAgeMs` (older ones are from gone pods). */
-export function readReports(cm: ConfigMap | undefined, now: number, maxAgeMs: number): PoolReports {
+/** The reports in a ConfigMap, whatever their age: which pods still count is for the caller to say. */
+export function readReports(cm: ConfigMap | undefined): PoolReports {
   const out: PoolReports = { signers: [], responders: [], unreadable: [] };
   for (const [key, text] of Object.entries(cm?.data ?? {})) {
     let parsed;
@@ -84,7 +132,6 @@ export function readReports(cm: ConfigMap | undefined, now: number, maxAgeMs: nu
       continue;
     }
     const r = parsed.data;
-    if (now - r.time > maxAgeMs) continue;
     if (r.kind === 'signer') out.signers.push(r);
     else out.responders.push(r);
   }

@@ -1,8 +1,11 @@
 // The pool's conditions, computed from what was observed of its certificates and responses. One
 // pure function, so each threshold is tested without a cluster: freshness over all responses (not
 // one canary), the Baseline Requirements' re-signing deadlines, signer and issuer certificate
-// expiry, replication lag, and how long new certificates wait for a first response.
+// expiry, replication lag, and how long new certificates wait for a first response. Messages name
+// instants, not ages: an age grows by itself, and a message that changes on every look would
+// rewrite the status every time the pool is looked at.
 import { formatDuration } from '../api/duration.js';
+import { PoolConditionType as T, PoolReason as R, readyFrom } from './conditions.js';
 
 export interface ReplicaObservation {
   name: string;
@@ -57,27 +60,27 @@ export function poolConditions(o: PoolObservation, t: PoolThresholds): PoolCondi
   const oldestAge = o.oldestThisUpdate === undefined ? undefined : o.now - o.oldestThisUpdate;
 
   if (oldestAge === undefined) {
-    out.push({ type: 'Fresh', status: o.certificates ? 'False' : 'True', reason: o.certificates ? 'NoResponses' : 'NoCertificates', message: o.certificates ? `${o.certificates} certificates and no signed response yet` : 'no certificates to answer for' });
+    out.push({ type: T.Fresh, status: o.certificates ? 'False' : 'True', reason: o.certificates ? R.NoResponses : R.NoCertificates, message: o.certificates ? `${o.certificates} certificates and no signed response yet` : 'no certificates to answer for' });
   } else if (oldestAge >= t.freshnessCriticalAgeMs) {
-    out.push({ type: 'Fresh', status: 'False', reason: 'ResponsesCritical', message: `the oldest response is ${age(oldestAge)} old, past the critical age ${age(t.freshnessCriticalAgeMs)}; responses expire at ${age(t.responseValidityMs)}` });
+    out.push({ type: T.Fresh, status: 'False', reason: R.ResponsesCritical, message: `the oldest response was signed at ${iso(o.oldestThisUpdate!)}, past the critical age ${age(t.freshnessCriticalAgeMs)}; responses expire at ${age(t.responseValidityMs)}` });
   } else if (oldestAge >= t.freshnessWarningAgeMs) {
-    out.push({ type: 'Fresh', status: 'False', reason: 'ResponsesStale', message: `the oldest response is ${age(oldestAge)} old, past the warning age ${age(t.freshnessWarningAgeMs)}` });
+    out.push({ type: T.Fresh, status: 'False', reason: R.ResponsesStale, message: `the oldest response was signed at ${iso(o.oldestThisUpdate!)}, past the warning age ${age(t.freshnessWarningAgeMs)}` });
   } else {
-    out.push({ type: 'Fresh', status: 'True', reason: 'ResponsesFresh', message: oldestAge !== undefined ? `the oldest response is ${age(oldestAge)} old` : 'fresh' });
+    out.push({ type: T.Fresh, status: 'True', reason: R.ResponsesFresh, message: `the oldest response was signed at ${iso(o.oldestThisUpdate!)}, within the warning age ${age(t.freshnessWarningAgeMs)}` });
   }
 
   const br: string[] = [];
   if (t.responseValidityMs >= BR_LONG_VALIDITY_MS) {
-    if (oldestAge !== undefined && oldestAge > BR_MAX_AGE_MS) br.push(`a response is ${age(oldestAge)} old (at most 96h)`);
+    if (oldestAge !== undefined && oldestAge > BR_MAX_AGE_MS) br.push(`a response was signed at ${iso(o.oldestThisUpdate!)}, more than 96h ago`);
     if (o.soonestNextUpdate !== undefined && o.soonestNextUpdate - o.now < BR_MIN_BEFORE_NEXT_UPDATE_MS) {
       br.push(`a response reaches its nextUpdate at ${iso(o.soonestNextUpdate)} without having been re-signed 8h before`);
     }
   }
-  if (o.oldestMissing && o.now - o.oldestMissing.since > 15 * 60_000) br.push(`certificate ${o.oldestMissing.serial} has had no response for ${age(o.now - o.oldestMissing.since)} (at most 15m)`);
+  if (o.oldestMissing && o.now - o.oldestMissing.since > 15 * 60_000) br.push(`certificate ${o.oldestMissing.serial} has had no response since ${iso(o.oldestMissing.since)} (at most 15m)`);
   out.push(
     br.length
-      ? { type: 'BaselineRequirements', status: 'False', reason: 'DeadlineMissed', message: br.join('; ') }
-      : { type: 'BaselineRequirements', status: 'True', reason: 'DeadlinesMet', message: 'every response is within the re-signing deadlines' },
+      ? { type: T.BaselineRequirements, status: 'False', reason: R.DeadlineMissed, message: br.join('; ') }
+      : { type: T.BaselineRequirements, status: 'True', reason: R.DeadlinesMet, message: 'every response is within the re-signing deadlines' },
   );
 
   const expiring: string[] = [];
@@ -88,34 +91,29 @@ export function poolConditions(o: PoolObservation, t: PoolThresholds): PoolCondi
   if (o.outlivingTheirSigner > 0) expiring.push(`${o.outlivingTheirSigner} responses are valid past their signer's expiry and must be re-signed first`);
   out.push(
     expiring.length
-      ? { type: 'SignerCertificateExpiring', status: 'True', reason: 'SignerExpiresSoon', message: expiring.join('; ') }
-      : { type: 'SignerCertificateExpiring', status: 'False', reason: 'SignerValid', message: 'signer and issuer certificates are outside their warning windows' },
+      ? { type: T.SignerCertificateExpiring, status: 'True', reason: R.SignerExpiresSoon, message: expiring.join('; ') }
+      : { type: T.SignerCertificateExpiring, status: 'False', reason: R.SignerValid, message: 'signer and issuer certificates are outside their warning windows' },
   );
 
   const lagging = o.replicas.filter((r) => r.detached || r.lagMs > t.maxReplicationLagMs);
   out.push(
     lagging.length
       ? {
-          type: 'Replicated',
+          type: T.Replicated,
           status: 'False',
-          reason: 'ReplicaLagging',
+          reason: R.ReplicaLagging,
           message: `out of rotation: ${lagging.map((r) => (r.detached ? `${r.name} (not replicating)` : `${r.name} (${age(r.lagMs)} behind)`)).join(', ')}`,
         }
-      : { type: 'Replicated', status: 'True', reason: 'ReplicasCurrent', message: o.replicas.length ? `${o.replicas.length} replicas within ${age(t.maxReplicationLagMs)}` : 'no replicas' },
+      : { type: T.Replicated, status: 'True', reason: R.ReplicasCurrent, message: o.replicas.length ? `${o.replicas.length} replicas within ${age(t.maxReplicationLagMs)}` : 'no replicas' },
   );
 
   const waited = o.oldestMissing ? o.now - o.oldestMissing.since : 0;
   out.push(
     o.oldestMissing && waited > t.newCertificateTargetMs
-      ? { type: 'NewCertificatesServed', status: 'False', reason: 'NewCertificateWaiting', message: `certificate ${o.oldestMissing.serial} has waited ${age(waited)} for its first response (target ${age(t.newCertificateTargetMs)}); ${o.missing} without a response` }
-      : { type: 'NewCertificatesServed', status: 'True', reason: 'WithinTarget', message: o.missing ? `${o.missing} new certificates, none waiting past the target` : 'every certificate has a response' },
+      ? { type: T.NewCertificatesServed, status: 'False', reason: R.NewCertificateWaiting, message: `certificate ${o.oldestMissing.serial} has waited since ${iso(o.oldestMissing.since)} for its first response (target ${age(t.newCertificateTargetMs)}); ${o.missing} without a response` }
+      : { type: T.NewCertificatesServed, status: 'True', reason: R.WithinTarget, message: o.missing ? `${o.missing} new certificates, none waiting past the target` : 'every certificate has a response' },
   );
 
-  const bad = out.filter((c) => (c.type === 'SignerCertificateExpiring' ? c.status === 'True' : c.status === 'False'));
-  out.push(
-    bad.length
-      ? { type: 'Ready', status: 'False', reason: bad[0]!.reason, message: bad.map((c) => `${c.type}: ${c.message}`).join(' | ') }
-      : { type: 'Ready', status: 'True', reason: 'Serving', message: `${o.certificates} certificates answered with fresh responses` },
-  );
+  out.push(readyFrom(out, o.certificates));
   return out;
 }

@@ -2,16 +2,18 @@
 //
 // Embedded store (one machine): one Deployment whose pod has a signer and a responder container
 // sharing the store on a volume. Redis store: a signer StatefulSet (its pods split the
-// certificates by ordinal, scaled on the backlog) and one responder Deployment per Redis replica,
-// so a lagging replica takes exactly its responders out of rotation. Both shapes read the
+// certificates by ordinal of the replica count they watch, scaled on the backlog) and one
+// responder Deployment per Redis replica, so a lagging replica takes exactly its responders out of rotation. Both shapes read the
 // certificates from one generated index ConfigMap and report to `<pool>-report`. Each component's
 // pod shape (spec.signers.pod, spec.responder.pod) adds to what the operator renders; with the
 // embedded store the one pod takes its pod-level fields from responder.pod.
 import { POD_LEVEL_FIELDS, type PodShape } from '../api/pod.js';
-import type { OcspResponderPool } from '../api/pool.js';
+import { METRICS_PORTS, type OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
+import { exposureWorkloads } from './exposure.js';
 import { LABEL_POOL, reportConfigMapName } from './report.js';
+import { threadpoolSizeFor } from '../signer/threadpool.js';
 
 export const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
 export const StatefulSetType: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true };
@@ -71,7 +73,7 @@ interface Container {
 }
 
 /** The signer container's arguments and what it mounts. */
-function signerContainer(pool: OcspResponderPool, images: PoolImages, store: string[], shards?: number): Container {
+function signerContainer(pool: OcspResponderPool, images: PoolImages, store: string[], shareOf?: string): Container {
   const spec = pool.spec;
   const env: Array<Record<string, unknown>> = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -86,7 +88,7 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
     // A round with nothing due costs one pass over the index: look often, so a new certificate or
     // a revocation is signed within seconds of reaching the index.
     '--interval', '2s',
-    '--metrics-addr', '0.0.0.0:9090',
+    '--metrics-addr', `0.0.0.0:${METRICS_PORTS.signer}`,
     '--report-pool', pool.metadata.name ?? '',
     ...store,
   ];
@@ -102,13 +104,17 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
     args.push('--key-file', `${MOUNT.key}/tls.key`);
     mounts.push({ name: 'key', mountPath: MOUNT.key, readOnly: true });
   }
+  // Sized here so the signer never re-executes itself in a pod (4: the CLI's default --sessions).
+  env.push({ name: 'UV_THREADPOOL_SIZE', value: String(threadpoolSizeFor(spec.signing.pkcs11?.sessions ?? 4)) });
   const dr = spec.delegatedResponder;
   if (dr.mode === 'Issue') args.push('--issue-responder', '--responder-validity', dr.validity, '--responder-renew-before', dr.renewBefore);
   if (dr.mode === 'FromSecret') {
     args.push('--responder-cert', `${MOUNT.responder}/tls.crt`, '--responder-key', `${MOUNT.responder}/tls.key`);
     mounts.push({ name: 'responder', mountPath: MOUNT.responder, readOnly: true });
   }
-  if (shards !== undefined) args.push('--shard-of-pod', String(shards));
+  // The share is learned from the StatefulSet at run time, never written here: a scale change
+  // then leaves the template, and every running signer, as they are.
+  if (shareOf !== undefined) args.push('--shard-from-statefulset', shareOf);
   return {
     name: 'signer',
     image: spec.signing.pkcs11 ? images.signer : images.operator,
@@ -116,7 +122,7 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
     imagePullPolicy: 'IfNotPresent',
     args,
     env,
-    ports: [{ name: 'metrics', containerPort: 9090 }],
+    ports: [{ name: 'metrics', containerPort: METRICS_PORTS.signer }],
     volumeMounts: mounts,
     readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' } },
     livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 30 },
@@ -136,6 +142,11 @@ function responderContainer(pool: OcspResponderPool, images: PoolImages, store: 
       '--lag-policy', r.lagPolicy,
       '--max-lag', r.maxReplicationLag,
       '--listen', `0.0.0.0:${r.port}`,
+      // Metrics off the public port, which an Ingress may publish; the PodMonitor scrapes `metrics`.
+      '--metrics-addr', `0.0.0.0:${METRICS_PORTS.responder}`,
+      // Behind an Ingress the OCSP URL's path reaches the responder unchanged.
+      ...(r.ingress && r.ingress.path !== '/' ? ['--path-prefix', r.ingress.path] : []),
+      ...(r.cacheMaxAge ? ['--cache-max-age', r.cacheMaxAge] : []),
       '--report-pool', pool.metadata.name ?? '',
       ...store,
     ],
@@ -143,7 +154,10 @@ function responderContainer(pool: OcspResponderPool, images: PoolImages, store: 
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     ],
-    ports: [{ name: 'ocsp', containerPort: r.port }],
+    ports: [
+      { name: 'ocsp', containerPort: r.port },
+      { name: 'metrics', containerPort: METRICS_PORTS.responder },
+    ],
     volumeMounts: [{ name: 'issuer', mountPath: MOUNT.issuer, readOnly: true }],
     // Readiness is the lag check: a lagging responder leaves the Service's endpoints.
     readinessProbe: { httpGet: { path: '/readyz', port: 'ocsp' }, periodSeconds: 2 },
@@ -214,7 +228,7 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
   const spec = pool.spec;
   const out: Workload[] = [];
   const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(pool, name, 'pool') };
-  // The pool's pods may write their own reports and nothing else.
+  // The pool's pods may write their own reports and read their signer StatefulSet, nothing else.
   const role = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
@@ -222,6 +236,9 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
     rules: [
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch', 'update'], resourceNames: [reportConfigMapName(name)] },
+      // Signers read their StatefulSet's replica count for their share (src/signer/shard-source.ts):
+      // a get, and a watch that names it (fieldSelector metadata.name), of that one object.
+      ...(spec.store.type === 'Redis' ? [{ apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'watch'], resourceNames: [signerWorkloadName(name)] }] : []),
     ],
   };
   const binding = {
@@ -245,31 +262,55 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
   out.push({ type: ServiceType, object: service });
 
   if (spec.store.type === 'Embedded') {
-    const size = spec.store.embedded?.storageSize ?? '1Gi';
+    const embedded = spec.store.embedded ?? { storageSize: '1Gi', ephemeral: false };
     const store = ['--store-dir', MOUNT.data];
     const data = { name: 'data', mountPath: MOUNT.data };
     const withData = (c: Container) => ({ ...c, volumeMounts: [...c.volumeMounts, data] });
     const signer = shaped(withData(signerContainer(pool, o.images, store)), spec.signers.pod);
+    // Here the signer shares the responder's pod: its readiness (a signing round lately) must not
+    // take a responder that still serves valid responses out of the Service; its liveness stays.
+    delete signer.readinessProbe;
     const responder = shaped(withData(responderContainer(pool, o.images, store)), spec.responder.pod);
-    const deployment = {
+    // The log: on a claim (one the user names, or one per pool from the template) unless ephemeral.
+    const dataVolume = embedded.ephemeral
+      ? [{ name: 'data', emptyDir: { sizeLimit: embedded.storageSize } }]
+      : embedded.claimName
+        ? [{ name: 'data', persistentVolumeClaim: { claimName: embedded.claimName } }]
+        : [];
+    const claimTemplate = !embedded.ephemeral && !embedded.claimName
+      ? [{
+          metadata: { name: 'data', labels: podLabels(pool, 'responder') },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            resources: { requests: { storage: embedded.storageSize } },
+            ...(embedded.storageClassName ? { storageClassName: embedded.storageClassName } : {}),
+          },
+        }]
+      : [];
+    const statefulSet = {
       apiVersion: 'apps/v1',
-      kind: 'Deployment',
+      kind: 'StatefulSet',
       metadata: meta(pool, name, 'responder'),
       spec: {
-        // One machine: the embedded store has one writer. Recreate, so two never overlap.
+        // One machine: the embedded store has one writer. A StatefulSet replaces its pod only
+        // after the old one is gone, so two writers never overlap on the volume (the log's lock
+        // makes a second one wait all the same).
         replicas: 1,
-        strategy: { type: 'Recreate' },
+        serviceName: name,
         selector: { matchLabels: podLabels(pool, 'responder') },
-        template: podTemplate(pool, podLabels(pool, 'responder'), [signer, responder], volumes(pool, spec.issuer.secretName, [{ name: 'data', emptyDir: { sizeLimit: size } }]), [spec.responder.pod, spec.signers.pod]),
+        template: podTemplate(pool, podLabels(pool, 'responder'), [signer, responder], volumes(pool, spec.issuer.secretName, dataVolume), [spec.responder.pod, spec.signers.pod]),
+        ...(claimTemplate.length ? { volumeClaimTemplates: claimTemplate, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } } : {}),
       },
     };
-    out.push({ type: DeploymentType, object: deployment });
-    return out;
+    out.push({ type: StatefulSetType, object: statefulSet });
+    return [...out, ...exposureWorkloads(pool, out)];
   }
 
   const redis = spec.store.redis!;
+  // The password reaches the processes through the environment, never in their arguments.
   const password = redis.passwordSecretRef ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: redis.passwordSecretRef.name, key: redis.passwordSecretRef.key } } }] : [];
-  const signer = shaped(signerContainer(pool, o.images, ['--redis-url', redis.primaryURL], o.signerReplicas), spec.signers.pod, password);
+  const passwordArgs = redis.passwordSecretRef ? ['--redis-password-env', 'REDIS_PASSWORD'] : [];
+  const signer = shaped(signerContainer(pool, o.images, ['--redis-url', redis.primaryURL, ...passwordArgs], signerWorkloadName(name)), spec.signers.pod, password);
   const statefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -283,10 +324,21 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
     },
   };
   out.push({ type: StatefulSetType, object: statefulSet });
+  // The StatefulSet's governing Service, headless: its EndpointSlices carry the kubelet's word on
+  // each signer pod's readiness, which decides whether the pod's report still counts.
+  out.push({
+    type: ServiceType,
+    object: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(pool, signerWorkloadName(name), 'signer'),
+      spec: { clusterIP: 'None', selector: podLabels(pool, 'signer'), ports: [{ name: 'metrics', port: METRICS_PORTS.signer, targetPort: 'metrics' }] },
+    },
+  });
   const replicas = redis.replicaURLs?.length ? redis.replicaURLs : [redis.primaryURL];
-  const perReplica = Math.ceil(spec.responder.replicas / replicas.length);
+  const perReplica = Math.ceil((spec.responder.replicas ?? 2) / replicas.length);
   replicas.forEach((url, i) => {
-    const responder = shaped(responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL]), spec.responder.pod, password);
+    const responder = shaped(responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL, ...passwordArgs]), spec.responder.pod, password);
     const labels = podLabels(pool, 'responder', { 'ocsp-operator.dev/replica': String(i) });
     out.push({
       type: DeploymentType,
@@ -295,12 +347,13 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
         kind: 'Deployment',
         metadata: { ...meta(pool, responderWorkloadName(name, i), 'responder'), annotations: { 'ocsp-operator.dev/redis-replica': url.replace(/\/\/[^@/]*@/, '//') } },
         spec: {
-          replicas: perReplica,
+          // With an autoscaler the HPA owns replicas: the operator's apply leaves the field out.
+          ...(spec.responder.autoscaling ? {} : { replicas: perReplica }),
           selector: { matchLabels: labels },
           template: podTemplate(pool, labels, [responder], volumes(pool, spec.issuer.secretName), [spec.responder.pod]),
         },
       },
     });
   });
-  return out;
+  return [...out, ...exposureWorkloads(pool, out)];
 }

@@ -14,11 +14,12 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
 import { parsePemChain } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
-import { openStore, redisOptionsFromUrl, type StoreSpec } from '../store/index.js';
+import { openStore, redisOptionsFromUrl, redisPasswordFromEnv, type StoreSpec } from '../store/index.js';
 import { DEFAULT_LAG_POLL_MS, LAG_POLICIES, type LagPolicy } from './config.js';
 import { workersForCpuLimit } from './cpu-limit.js';
 import { podName, startReportLoop, type ReportLoop } from '../pool/report-loop.js';
 import type { Readiness } from './readiness.js';
+import { parseHostPort, startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { startResponder } from './server.js';
 import { Supervisor, WORKER_SLOT_ENV } from './supervisor.js';
 import { WorkerLink } from './worker-link.js';
@@ -32,6 +33,9 @@ export const responderUsage = `  responder    serve pre-signed OCSP responses (G
                --lag-policy ServeWhatItHas|Unauthorized|TryLater   what to answer while the store lags (required)
                --max-lag DURATION           readiness fails past this store lag (default 10s)
                --listen HOST:PORT           (default 0.0.0.0:8080)
+               --metrics-addr HOST:PORT     /metrics, /healthz, /readyz on a port of their own; the public
+                                            port then answers /metrics with 404 (default: none, /metrics
+                                            on the public port)
                --path-prefix PATH           (default /)
                --error-max-age SECONDS      max-age of unauthorized/malformedRequest (default 0: no-store)
                --workers N                  processes sharing the port, each with its own store reader
@@ -40,6 +44,9 @@ export const responderUsage = `  responder    serve pre-signed OCSP responses (G
                                             at the cap the oldest one without a request makes room
                --report-pool NAME           write this pod's readiness and lag to the pool's report
                                             ConfigMap (needs POD_NAME, POD_NAMESPACE)
+               --redis-password-env NAME    the Redis password from this environment variable (when the
+                                            URLs carry none)
+               --cache-max-age DURATION     cap on Cache-Control max-age (default: up to nextUpdate)
                --log-level LEVEL            (default info)
 `;
 
@@ -52,9 +59,11 @@ interface Flags {
   port: number;
   pathPrefix: string;
   errorMaxAgeSeconds: number;
+  cacheMaxAgeSeconds: number | undefined;
   workers: number;
   maxConnections: number;
   reportPool: string | undefined;
+  metricsAddr: { host: string; port: number } | undefined;
   logLevel: string;
 }
 
@@ -86,6 +95,9 @@ function parseFlags(argv: string[]): Flags {
       'max-connections': { type: 'string', default: '8192' },
       'log-level': { type: 'string', default: 'info' },
       'report-pool': { type: 'string' },
+      'redis-password-env': { type: 'string' },
+      'cache-max-age': { type: 'string' },
+      'metrics-addr': { type: 'string' },
     },
     strict: true,
   });
@@ -99,8 +111,8 @@ function parseFlags(argv: string[]): Flags {
   const spec: StoreSpec = v['redis-url']
     ? {
         kind: 'redis-reader',
-        replica: redisOptionsFromUrl(v['redis-url']),
-        ...(v['redis-primary-url'] ? { primary: redisOptionsFromUrl(v['redis-primary-url']) } : {}),
+        replica: redisOptionsFromUrl(v['redis-url'], redisPasswordFromEnv(v['redis-password-env'])),
+        ...(v['redis-primary-url'] ? { primary: redisOptionsFromUrl(v['redis-primary-url'], redisPasswordFromEnv(v['redis-password-env'])) } : {}),
       }
     : { kind: 'embedded-follower', path: join(v['store-dir'] ?? '', 'responses.log') };
   const i = v.listen.lastIndexOf(':');
@@ -117,9 +129,11 @@ function parseFlags(argv: string[]): Flags {
     port,
     pathPrefix: v['path-prefix'],
     errorMaxAgeSeconds: errorMaxAge,
+    cacheMaxAgeSeconds: v['cache-max-age'] === undefined ? undefined : Math.floor(parseDuration(v['cache-max-age']) / 1000),
     workers: v.workers === undefined ? workersForCpuLimit() : positiveInt(v.workers, '--workers'),
     maxConnections: positiveInt(v['max-connections'], '--max-connections'),
     reportPool: v['report-pool'],
+    metricsAddr: v['metrics-addr'] === undefined ? undefined : parseHostPort(v['metrics-addr'], '--metrics-addr'),
     logLevel: v['log-level'],
   };
 }
@@ -136,15 +150,19 @@ async function serve(flags: Flags, issuers: X509Certificate[], log: Logger, pod:
     port: flags.port,
     pathPrefix: flags.pathPrefix,
     errorMaxAgeSeconds: flags.errorMaxAgeSeconds,
+    ...(flags.cacheMaxAgeSeconds !== undefined ? { maxAgeCapSeconds: flags.cacheMaxAgeSeconds } : {}),
     maxConnections: flags.maxConnections,
     logger: log,
+    publicMetrics: flags.metricsAddr === undefined,
     ...(pod ? { pod } : {}),
   });
-  // A worker's pod reports through its primary.
+  // A worker's pod reports through its primary, which also holds the metrics port.
   const reports = pod ? undefined : reportLoop(flags, log, () => responder.readiness());
+  const metricsServer = pod ? undefined : await metricsPort(flags, log, () => responder.metrics.registry.metrics(), () => responder.readiness());
   await signalled();
   log.info('shutting down');
   reports?.stop();
+  await metricsServer?.close();
   await responder.close();
   await store.close();
   // What kept a worker alive beyond its server and store is the channel to the primary.
@@ -157,11 +175,19 @@ async function supervise(flags: Flags, log: Logger): Promise<number> {
   log.info({ workers: flags.workers, maxConnectionsPerWorker: flags.maxConnections }, 'starting responder workers');
   const supervisor = new Supervisor({ workers: flags.workers, log, lagPollMs: DEFAULT_LAG_POLL_MS });
   const reports = reportLoop(flags, log, () => supervisor.readiness());
+  const metricsServer = await metricsPort(flags, log, () => supervisor.metricsText(), () => supervisor.readiness());
   await signalled();
   log.info('shutting down: stopping the workers');
   reports?.stop();
+  await metricsServer?.close();
   await supervisor.stop();
   return 0;
+}
+
+/** The metrics port, when asked for (`--metrics-addr`). */
+function metricsPort(flags: Flags, log: Logger, metrics: () => Promise<string>, readiness: () => Readiness): Promise<MetricsServer | undefined> {
+  if (flags.metricsAddr === undefined) return Promise.resolve(undefined);
+  return startMetricsServer({ ...flags.metricsAddr, metrics, readiness, lagThresholdMs: flags.maxLagMs, log });
 }
 
 /** The pool report, when asked for: this pod's readiness and its store lag. */

@@ -47,6 +47,8 @@ export interface ResponderConfig {
   now?: () => number;
   /** Set in a worker of a pod: /readyz and /metrics then answer for the whole pod. */
   pod?: Pod;
+  /** /metrics on the public port too (default); false when the pod serves it on a port of its own (`--metrics-addr`). */
+  publicMetrics?: boolean;
 }
 
 /** How often the store's lag is probed; a pod's primary counts a worker silent for 4 of these as not ready. */
@@ -73,6 +75,7 @@ export function resolveConfig(c: ResponderConfig): ResolvedConfig {
     maxHeaderBytes: 8_192,
     maxAgeSpread: 0.1,
     errorMaxAgeSeconds: 0,
+    publicMetrics: true,
     now: Date.now,
     ...stripUndefined(c),
     pathPrefix: prefix.endsWith('/') ? prefix : `${prefix}/`,

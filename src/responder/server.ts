@@ -1,5 +1,5 @@
 // The responder's HTTP server: OCSP over GET and POST from pre-signed responses, plus /healthz,
-// /readyz and /metrics. It never signs and never throws at a client: every OCSP-shaped failure is
+// /readyz and /metrics (unless metrics-server.ts serves it on a port of its own). It never signs and never throws at a client: every OCSP-shaped failure is
 // an OCSP error response with uncacheable headers, every transport failure a plain 4xx (see
 // connection-guard.ts, which also bounds how many connections clients hold and for how long).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -299,6 +299,12 @@ class Handler {
         return true;
       }
       case '/metrics':
+        if (!this.cfg.publicMetrics) {
+          // Served on the metrics port instead: the public port says nothing about its clients.
+          res.writeHead(404, { 'Content-Length': '0', 'Cache-Control': 'no-store' });
+          res.end();
+          return true;
+        }
         (this.cfg.pod?.metrics() ?? this.metrics.registry.metrics()).then(
           (text) => {
             res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType, 'Cache-Control': 'no-store' });

@@ -10,7 +10,8 @@
 //     short life (a worker that cannot open its store must not fork in a tight loop);
 //   - keeps each worker's last report and tells every worker the pod's readiness, which is what
 //     /readyz answers whichever worker a probe reaches;
-//   - puts the pod's metrics together when a worker is asked for /metrics;
+//   - puts the pod's metrics together when a worker is asked for /metrics, or serves them itself
+//     on the metrics port (`--metrics-addr`, metrics-server.ts);
 //   - on stop(), has every worker close (SIGTERM), killing any that outstay the deadline.
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -68,6 +69,11 @@ export class Supervisor {
 
   readiness(): Readiness {
     return this.view;
+  }
+
+  /** The pod's metrics, for the primary's own metrics port (`--metrics-addr`). */
+  metricsText(): Promise<string> {
+    return this.collect();
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
 import { ANNOTATION_CERT_MANAGER_NAME } from './auto-staple.js';
+import { isBadStapleCondition } from './conditions.js';
 import { fetchOcspResponse } from './fetch.js';
 import { requestReissue } from './reissue.js';
 import type { StapleMetrics } from './metrics.js';
@@ -396,7 +397,7 @@ export class StapleReconciler implements Reconciler {
     for (const c of update.conditions) {
       const before = findCondition(prevStatus.conditions, c.type);
       if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only
-      const warn = (c.type === 'Ready' || c.type === 'Fresh' || c.type === 'MustStapleSatisfied') ? c.status === 'False' : c.status === 'True';
+      const warn = isBadStapleCondition(c);
       // A first look that finds all well is one Event (Ready), not one per condition: at ten
       // thousand staples, Events would otherwise be half of all writes.
       if (!before && !warn && c.type !== 'Ready') continue;

@@ -261,6 +261,23 @@ const pkcs11 = (over: Json): Json => ({
 
 const REDIS_STORE: Json = { type: 'Redis', redis: { primaryURL: 'redis://p:6379' } };
 
+/** What an HPA on CPU measures against. */
+const CPU_REQUEST: Json = { resources: { requests: { cpu: '250m' } } };
+
+/** The responders published and scaled: every field of ingress, autoscaling and disruptionBudget. */
+export const EXPOSURE_FULL: Json = {
+  ingress: {
+    className: 'public',
+    hosts: ['ocsp.example.test', '*.ocsp.example.test'],
+    path: '/ocsp',
+    annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' },
+    tls: { secretName: 'ocsp-web-tls' },
+  },
+  autoscaling: { minReplicas: 3, maxReplicas: 12, targetCPUUtilizationPercentage: 60 },
+  disruptionBudget: { maxUnavailable: 2 },
+  pod: CPU_REQUEST,
+};
+
 /** A Redis pool (each component has pods of its own) whose `section` pod shape is `pod`. */
 const podShape = (section: 'signers' | 'responder', pod: Json): Json => ({ store: REDIS_STORE, [section]: { pod } });
 
@@ -302,6 +319,9 @@ const poolSamples: Sample[] = [
   pool('pool-full', POOL_FULL_SPEC, 'accept'),
   pool('pool-embedded-explicit', { store: { type: 'Embedded', embedded: { storageSize: '500Mi' } } }, 'accept'),
   pool('pool-embedded-empty', { store: { embedded: {} } }, 'accept'),
+  pool('pool-embedded-claim-class', { store: { embedded: { storageClassName: 'fast-ssd', storageSize: '5Gi' } }, responder: { replicas: 1 } }, 'accept'),
+  pool('pool-embedded-claim-named', { store: { embedded: { claimName: 'ocsp-responses' } } }, 'accept'),
+  pool('pool-embedded-ephemeral', { store: { embedded: { ephemeral: true } } }, 'accept'),
   pool(
     'pool-short-validity',
     { responseValidity: '12h', refreshAge: '6h', thresholds: { freshnessWarningAge: '8h', freshnessCriticalAge: '10h' } },
@@ -323,6 +343,8 @@ const poolSamples: Sample[] = [
   pool('pool-revocation-time-lower', { revocations: [{ serial: 'ab', time: '2025-06-01t12:00:00z' }] }, 'accept'),
   pool('pool-refresh-br-edge', { refreshAge: '96h', thresholds: { freshnessWarningAge: '100h' } }, 'accept'),
   pool('pool-pod-full', { store: REDIS_STORE, signers: { pod: fullPodShape('signer') }, responder: { pod: fullPodShape('responder') } }, 'accept'),
+  pool('pool-exposure-full', { store: REDIS_STORE, responder: EXPOSURE_FULL, signers: { disruptionBudget: { maxUnavailable: 2 } } }, 'accept'),
+  pool('pool-exposure-defaults', { store: REDIS_STORE, responder: { ingress: { hosts: ['ocsp.example.test'] }, autoscaling: { maxReplicas: 4 }, pod: CPU_REQUEST } }, 'accept'),
   // Embedded: the signer's container fields, volumes and init containers join the responder's pod.
   pool(
     'pool-pod-embedded-softhsm',
@@ -371,6 +393,14 @@ const poolSamples: Sample[] = [
   pool('pool-storage-size', { store: { embedded: { storageSize: 'lots' } } }, 'reject', 'spec.store.embedded.storageSize', 'schema'),
   pool('pool-port-high', { responder: { port: 70000 } }, 'reject', 'spec.responder.port', 'schema'),
   pool('pool-lag-policy', { responder: { lagPolicy: 'Ignore' } }, 'reject', 'spec.responder.lagPolicy', 'schema'),
+  pool('pool-ingress-no-hosts', { responder: { ingress: { path: '/ocsp' } } }, 'reject', 'spec.responder.ingress.hosts', 'schema'),
+  pool('pool-ingress-host-upper', { responder: { ingress: { hosts: ['OCSP.example.test'] } } }, 'reject', 'spec.responder.ingress.hosts[0]', 'schema'),
+  pool('pool-ingress-path-relative', { responder: { ingress: { hosts: ['ocsp.example.test'], path: 'ocsp' } } }, 'reject', 'spec.responder.ingress.path', 'schema'),
+  pool('pool-ingress-tls-no-secret', { responder: { ingress: { hosts: ['ocsp.example.test'], tls: {} } } }, 'reject', 'spec.responder.ingress.tls.secretName', 'schema'),
+  pool('pool-autoscaling-no-max', { store: REDIS_STORE, responder: { autoscaling: { minReplicas: 2 }, pod: CPU_REQUEST } }, 'reject', 'spec.responder.autoscaling.maxReplicas', 'schema'),
+  pool('pool-autoscaling-target-0', { store: REDIS_STORE, responder: { autoscaling: { maxReplicas: 4, targetCPUUtilizationPercentage: 0 }, pod: CPU_REQUEST } }, 'reject', 'spec.responder.autoscaling.targetCPUUtilizationPercentage', 'schema'),
+  pool('pool-responder-budget-0', { responder: { disruptionBudget: { maxUnavailable: 0 } } }, 'reject', 'spec.responder.disruptionBudget.maxUnavailable', 'schema'),
+  pool('pool-signers-budget-0', { signers: { disruptionBudget: { maxUnavailable: 0 } } }, 'reject', 'spec.signers.disruptionBudget.maxUnavailable', 'schema'),
   pool('pool-signers-max-0', { signers: { minReplicas: 0, maxReplicas: 0 } }, 'reject', 'spec.signers.maxReplicas', 'schema'),
   pool('pool-namespace-bad', { sources: [{ clusterSecrets: { namespaces: ['Team_A'] } }] }, 'reject', 'spec.sources[0].clusterSecrets.namespaces[0]', 'schema'),
   pool('pool-namespace-dup', { sources: [{ clusterSecrets: { namespaces: ['a', 'a'] } }] }, 'reject', 'spec.sources[0].clusterSecrets.namespaces', 'schema'),
@@ -413,6 +443,9 @@ const poolSamples: Sample[] = [
   pool('pool-signer-warning-long', { thresholds: { signerExpiryWarning: '168h' } }, 'reject', 'spec.thresholds.signerExpiryWarning', 'cel'),
   pool('pool-new-cert-target', { thresholds: { newCertificateTarget: '16m' } }, 'reject', 'spec.thresholds.newCertificateTarget', 'cel'),
   pool('pool-redis-missing', { store: { type: 'Redis' } }, 'reject', 'spec.store.redis', 'cel'),
+  pool('pool-embedded-replicas', { responder: { replicas: 2 } }, 'reject', 'spec.responder.replicas', 'cel'),
+  pool('pool-embedded-claim-ephemeral', { store: { embedded: { claimName: 'x', ephemeral: true } } }, 'reject', 'spec.store.embedded.claimName', 'cel'),
+  pool('pool-embedded-class-named', { store: { embedded: { claimName: 'x', storageClassName: 'y' } } }, 'reject', 'spec.store.embedded.storageClassName', 'cel'),
   pool('pool-redis-unwanted', { store: { redis: { primaryURL: 'redis://p:6379' } } }, 'reject', 'spec.store.redis', 'cel'),
   pool(
     'pool-embedded-with-redis',
@@ -422,6 +455,10 @@ const poolSamples: Sample[] = [
     'cel',
   ),
   pool('pool-signers-min-max', { signers: { minReplicas: 5, maxReplicas: 3 } }, 'reject', 'spec.signers.minReplicas', 'cel'),
+  pool('pool-port-metrics', { responder: { port: 9091 } }, 'reject', 'spec.responder.port', 'cel'),
+  pool('pool-autoscaling-min-max', { store: REDIS_STORE, responder: { autoscaling: { minReplicas: 5, maxReplicas: 3 }, pod: CPU_REQUEST } }, 'reject', 'spec.responder.autoscaling.minReplicas', 'cel'),
+  pool('pool-autoscaling-embedded', { responder: { autoscaling: { maxReplicas: 3 }, pod: CPU_REQUEST } }, 'reject', 'spec.responder.autoscaling', 'cel'),
+  pool('pool-autoscaling-no-cpu', { store: REDIS_STORE, responder: { autoscaling: { maxReplicas: 3 } } }, 'reject', 'spec.responder.autoscaling', 'cel'),
   // pod shapes
   ...podShapeRejections,
   pool('pool-embedded-signer-pod-level', { signers: { pod: { nodeSelector: { hsm: 'yes' } } } }, 'reject', 'spec.signers.pod', 'cel'),
@@ -451,7 +488,7 @@ const poolSamples: Sample[] = [
       revoked: 7,
       signers: { desired: 4, ready: 3, signaturesPerSecond: 1523.5 },
       responders: { ready: 2, outOfRotation: ['pool-responder-7d9f-x2'] },
-      oldestResponseAge: '71h3m',
+      oldestResponse: T0,
       oldestUnsigned: { serial: '7F', since: T0 },
       replication: [
         { replica: 'redis-replica-0', lagSeconds: 0.2, inRotation: true },
@@ -462,7 +499,7 @@ const poolSamples: Sample[] = [
     'accept',
   ),
   poolStatus('pool-status-backlog-neg', { backlog: -1 }, 'reject', 'status.backlog'),
-  poolStatus('pool-status-age-words', { oldestResponseAge: '3 days' }, 'reject', 'status.oldestResponseAge'),
+  poolStatus('pool-status-oldest-words', { oldestResponse: '3 days ago' }, 'reject', 'status.oldestResponse'),
   poolStatus(
     'pool-status-replica-dup',
     { replication: [{ replica: 'r0', lagSeconds: 1 }, { replica: 'r0', lagSeconds: 2 }] },

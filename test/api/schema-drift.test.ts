@@ -190,6 +190,7 @@ describe('defaults', () => {
       signerMinRemaining: '1h',
       requestTimeout: '10s',
       freshnessWarning: '24h',
+      signerExpiryWarning: '168h',
       onRevoked: { reissue: false },
       paused: false,
     });

@@ -14,7 +14,7 @@ import { OcspStapleType, SecretType, type Secret } from '../../src/kube/types.js
 import { ManualClock } from '../../src/runtime/clock.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout } from '../support/kube.js';
+import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout, watchCaughtUp } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
@@ -184,7 +184,7 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
   });
 
   it('no staple Secret version ever held anything but the validated staple', async () => {
-    await new Promise((r) => setTimeout(r, 500)); // let the watch deliver the last version
+    await watchCaughtUp(h.client, SecretType, ns.name, 'mail-tls-ocsp', versions);
     stopWatch?.abort();
     expect(versions.length).toBeGreaterThanOrEqual(2); // the good staple, the removal
     const stapled = versions.filter((v) => v.data?.[STAPLE_KEY] !== undefined);

@@ -13,7 +13,7 @@ import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/inde
 import { EventType, SecretType, type Secret } from '../../src/kube/types.js';
 import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject } from '../support/kube.js';
+import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, watchCaughtUp } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
@@ -123,7 +123,7 @@ describe('incident: renewal without staple update', { timeout: 85_000 }, () => {
       }, 30_000);
       await waitForReason(h.client, ns.name, 'mail', 'Stapled');
       tl.recover(`responder back to slow-but-correct; last certificate ${last} stapled`, { condition: 'Ready=True Stapled' });
-      await new Promise((r) => setTimeout(r, 500)); // let the watch deliver the last versions
+      await watchCaughtUp(h.client, SecretType, ns.name, 'mail-tls-ocsp', versions);
     } finally {
       proxy.mode = { kind: 'pass' };
       abort.abort();

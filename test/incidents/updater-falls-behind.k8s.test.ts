@@ -29,7 +29,7 @@ import { EmbeddedStore } from '../../src/store/index.js';
 import { createNamespace, kubeClient, metricValue, waitFor, eventsAbout } from '../support/kube.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { Timeline } from '../support/timeline.js';
-import { createCaObjects, startPoolController } from '../support/pool-harness.js';
+import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
 
 const H = 3_600_000;
 const POOL = 'updater';
@@ -259,7 +259,13 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
     for (let i = 1; i < history.length; i++) expect(history[i]!.replicas).toBeGreaterThanOrEqual(history[i - 1]!.replicas);
     expect(history.at(-1)!.replicas).toBeGreaterThan(2);
     expect(history.map((h) => h.fresh)).toContain('ResponsesStale');
-    await new Promise((r) => setTimeout(r, 1000)); // further reconciles: no repeated Events
+    // Two more looks at the same state (an annotation wakes the controller; time stands still):
+    // no repeated Events.
+    for (let i = 0; i < 2; i++) {
+      const since = reconcileCount(`${ns.name}/${POOL}`);
+      await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: POOL }, { metadata: { annotations: { 'example.com/look': String(i) } } });
+      await reconciledAgain(`${ns.name}/${POOL}`, since);
+    }
     const evs = await poolEvents();
     expect(evs.filter((e) => e.reason === 'ResponsesStale')).toHaveLength(1);
     expect(evs.filter((e) => e.reason === 'ResponsesCritical')).toHaveLength(1);

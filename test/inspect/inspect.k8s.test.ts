@@ -288,7 +288,7 @@ describe('inspect pool', () => {
         certificates: 1200,
         backlog: 35,
         missing: 3,
-        oldestResponseAge: '100h',
+        oldestResponse: new Date(Date.now() - 100 * 3_600_000).toISOString(),
         signers: { desired: 3, ready: 2, signaturesPerSecond: 850 },
         responders: { ready: 1, outOfRotation: ['responder-1'] },
         replication: [
@@ -300,7 +300,7 @@ describe('inspect pool', () => {
     const r = await kubectlOcsp(['inspect', 'pool', 'ca']);
     expect(r.code, r.stdout).toBe(1);
     expect(field(r.stdout, 'backlog')).toBe('35 (3 without any response)');
-    expect(field(r.stdout, 'oldest response')).toBe('100h old (warning 96h, critical 144h)');
+    expect(field(r.stdout, 'oldest response')).toMatch(/^signed \S+Z \(4d4h ago\) \(warning 96h, critical 144h\)$/);
     expect(field(r.stdout, 'signers')).toBe('2/3 ready, 850 signatures/s');
     expect(r.stdout).toMatch(/^Replication:\n {2}REPLICA +LAG +IN ROTATION +STATE\n {2}redis-0 +0\.4s +yes +ok\n {2}redis-1 +42s +no +LAGGING$/m);
     const j = JSON.parse((await kubectlOcsp(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as { problems: Array<{ reason: string; message: string }> };
@@ -313,7 +313,7 @@ describe('inspect pool', () => {
       status: {
         backlog: 0,
         missing: 0,
-        oldestResponseAge: '70h',
+        oldestResponse: new Date(Date.now() - 70 * 3_600_000).toISOString(),
         responders: { ready: 2, outOfRotation: null },
         replication: [
           { replica: 'redis-0', lagSeconds: 0.4, inRotation: true },

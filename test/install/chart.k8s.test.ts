@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/devenv/control-plane.js';
 import { CrdType, type KubeObject } from '../../src/kube/types.js';
 import { createNamespace, kubeClient, kubeconfigPath, kubectl, waitFor } from '../support/kube.js';
+import { renderPool } from '../support/pool-render.js';
 import { CHART_DIR, deploymentOf, helm, helmBinary, helmTemplate, ofKind, parseManifests, valueArgs, type RenderedObject, type Values } from './helm.js';
 
 const client = kubeClient();
@@ -34,7 +35,7 @@ describe('helm lint and the values schema', () => {
   it.each<[string, Values]>([
     ['default values', {}],
     ['namespaced mode', { json: { watchNamespaces: ['team-a', 'team-b'] } }],
-    ['monitoring on', { set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }],
+    ['monitoring on', { set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }],
     ['no leader election, one replica', { set: { replicaCount: 1, 'leaderElection.enabled': false } }],
   ])('helm lint --strict passes with %s', async (_name, values) => {
     const r = await helm(['lint', '--strict', CHART_DIR, ...valueArgs(values)]);
@@ -50,6 +51,7 @@ describe('helm lint and the values schema', () => {
     ['a bad pull policy', { set: { 'image.pullPolicy': 'Sometimes' } }, /pullPolicy/],
     ['a signer image digest that is no sha256', { set: { 'signerImage.digest': 'latest' } }, /signerImage\/digest|signerImage.digest/],
     ['a bad alert duration', { set: { 'prometheusRule.for': 'five minutes' } }, /for/],
+    ['a pool namespace that is no DNS label', { json: { poolPodMonitor: { enabled: true, namespaces: ['Team_A'] } } }, /poolPodMonitor\/namespaces\/0|poolPodMonitor.namespaces/],
   ])('values.schema.json rejects %s', async (_name, values, message) => {
     const r = await helm(['template', 'x', CHART_DIR, ...valueArgs(values)]);
     expect(r.code).not.toBe(0);
@@ -106,6 +108,44 @@ describe('what the chart renders', () => {
     const groups = (rule?.spec as { groups: Array<{ name: string; rules: Array<{ alert: string }> }> }).groups;
     expect(groups.map((g) => g.name)).toEqual(['ocsp-operator.staples']);
     expect(groups[0]?.rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['OcspStapleExpiringSoon', 'OcspStapleExpiringCritical', 'OcspStapleRefreshFailing', 'OcspOperatorNoLeader']));
+    expect(ofKind(objs, 'PodMonitor')).toEqual([]); // pool pods only when asked
+  });
+
+  it('pool pods: a PodMonitor that selects the pods every pool shape renders, on their `metrics` ports, in the pools’ namespaces', async () => {
+    interface PodMonitorSpec {
+      selector: { matchExpressions: Array<{ key: string; operator: string; values?: string[] }> };
+      namespaceSelector: { any?: boolean; matchNames?: string[] };
+      podMetricsEndpoints: Array<{ port: string; path: string }>;
+    }
+    const monitorOf = async (values: Values) => {
+      const [pm, ...more] = ofKind(parseManifests(await helmTemplate('op', 'ocsp-system', values)), 'PodMonitor');
+      expect(more).toEqual([]);
+      return pm?.spec as unknown as PodMonitorSpec;
+    };
+    const all = await monitorOf({ set: { 'poolPodMonitor.enabled': true } });
+    expect(all.namespaceSelector).toEqual({ any: true });
+    expect(all.podMetricsEndpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
+    // namespaced mode scrapes the watched namespaces; a list of its own wins
+    expect((await monitorOf({ set: { 'poolPodMonitor.enabled': true }, json: { watchNamespaces: ['team-a', 'team-b'] } })).namespaceSelector).toEqual({ matchNames: ['team-a', 'team-b'] });
+    expect((await monitorOf({ json: { poolPodMonitor: { enabled: true, namespaces: ['pki'] }, watchNamespaces: ['team-a'] } })).namespaceSelector).toEqual({ matchNames: ['pki'] });
+
+    // What the operator renders: every pod of every shape is selected, and each of its containers
+    // serves a port named `metrics`, distinct where two share a pod; the OCSP port serves none.
+    const selects = (labels: Record<string, string>) =>
+      all.selector.matchExpressions.every((e) => (e.operator === 'Exists' ? e.key in labels : e.operator === 'In' ? (e.values ?? []).includes(labels[e.key] ?? '') : false));
+    const base = { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] };
+    for (const spec of [base, { ...base, store: { type: 'Redis', redis: { primaryURL: 'redis://r:6379', replicaURLs: ['redis://a:6379', 'redis://b:6379'] } } }]) {
+      const { templates } = renderPool(spec);
+      expect(templates.length).toBeGreaterThan(0);
+      for (const { workload, template } of templates) {
+        expect(selects(template.metadata.labels ?? {}), workload).toBe(true);
+        const ports = template.spec.containers.map((c) => (c.ports as Array<{ name: string; containerPort: number }>).find((p) => p.name === 'metrics')?.containerPort);
+        expect(ports.every((p) => p !== undefined), `${workload}: a metrics port in every container`).toBe(true);
+        expect(new Set(ports).size, `${workload}: distinct metrics ports`).toBe(ports.length);
+        const responder = template.spec.containers.find((c) => c.name === 'responder');
+        if (responder) expect(responder.args as string[]).toEqual(expect.arrayContaining(['--metrics-addr', '0.0.0.0:9091']));
+      }
+    }
   });
 });
 
@@ -133,6 +173,20 @@ const STAND_INS = [
       selector: { type: 'object', properties: { matchLabels: strMap } },
       namespaceSelector: { type: 'object', properties: { matchNames: { type: 'array', items: str } } },
       endpoints: { type: 'array', items: { type: 'object', properties: { port: str, path: str, interval: str, scrapeTimeout: str, honorLabels: { type: 'boolean' } } } },
+    },
+  }),
+  monitoringCrd('podmonitors', 'PodMonitor', {
+    type: 'object',
+    properties: {
+      selector: {
+        type: 'object',
+        properties: {
+          matchLabels: strMap,
+          matchExpressions: { type: 'array', items: { type: 'object', required: ['key', 'operator'], properties: { key: str, operator: str, values: { type: 'array', items: str } } } },
+        },
+      },
+      namespaceSelector: { type: 'object', properties: { any: { type: 'boolean' }, matchNames: { type: 'array', items: str } } },
+      podMetricsEndpoints: { type: 'array', items: { type: 'object', properties: { port: str, path: str, interval: str, scrapeTimeout: str } } },
     },
   }),
   monitoringCrd('prometheusrules', 'PrometheusRule', {
@@ -204,11 +258,12 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     expect(ofKind(objs, 'Role')).toHaveLength(3);
   });
 
-  it('everything on: ServiceMonitor, PrometheusRule with the signer and responder alerts, digest-pinned image', async () => {
+  it('everything on: ServiceMonitor, the pools’ PodMonitor, PrometheusRule with the signer and responder alerts, digest-pinned image', async () => {
     const objs = await serverDryRun('mon', () => ({
-      set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
+      set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
     }));
     expect(ofKind(objs, 'PrometheusRule')).toHaveLength(1);
+    expect(ofKind(objs, 'PodMonitor')).toHaveLength(1);
     expect(deploymentOf(objs).container.image).toBe(`ocsp-operator@sha256:${'a'.repeat(64)}`);
     // The signer image is its own reference: a digest on the operator image never leaks into it.
     expect(deploymentOf(objs).container.args).toContain('--pool-signer-image=ocsp-operator-signer:0.1.0');

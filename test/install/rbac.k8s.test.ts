@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { CrdType, EventType, LeaseType, OcspStapleType, SecretType, type KubeObject, type Lease, type Secret } from '../../src/kube/types.js';
+import { CrdType, EventType, LeaseType, OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type Lease, type Secret } from '../../src/kube/types.js';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { startResponder } from '../../src/responder/index.js';
 import { CertificateType } from '../../src/staple/reissue.js';
@@ -24,7 +24,11 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, waitForReason } from '../support/staple-harness.js';
+import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } from '../../src/pool/exposure.js';
+import { DeploymentType } from '../../src/pool/workloads.js';
+import { createCaObjects } from '../support/pool-harness.js';
 import { deploymentOf, helmBinary, helmTemplate, ofKind, parseManifests, type RenderedObject } from './helm.js';
+import { renderPool } from '../support/pool-render.js';
 
 const admin = kubeClient();
 
@@ -225,12 +229,33 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
       // the same through kubectl, as a person would check it
       const denied = await kubectl(['auth', 'can-i', 'get', 'secrets', '-n', other.name], saKubeconfig);
       expect(denied.stdout.trim()).toBe('no');
-      await new Promise((r) => setTimeout(r, 3000));
+      // A staple made after it in the operator's own namespace is served: the operator was
+      // working all along, and still left the other namespace's alone.
+      await createStaple(admin, apps.name, 'after-elsewhere', { secretName: 'web-tls', stapleSecretName: 'after-elsewhere-ocsp' });
+      await waitForReason(admin, apps.name, 'after-elsewhere', 'Stapled', 30_000);
       expect((await getStaple(admin, other.name, 'elsewhere')).status).toBeUndefined();
     } else {
       expect({ inOther, listOther, listAll }).toEqual({ inOther: 200, listOther: 200, listAll: 200 });
       await waitForReason(admin, other.name, 'elsewhere', 'Stapled', 30_000);
     }
+  });
+
+  it('runs a pool: its workloads, Ingress, HPAs and budgets applied, and those the spec drops deleted', async () => {
+    await createCaObjects(admin, apps.name, ca, [leaf.web]);
+    const spec = {
+      issuer: { secretName: 'ca' },
+      signing: { softwareKey: { secretName: 'ca' } },
+      delegatedResponder: { mode: 'None' },
+      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
+      responder: { ingress: { hosts: ['ocsp.rbac.test'] }, autoscaling: { maxReplicas: 3 }, pod: { resources: { requests: { cpu: '100m' } } } },
+    };
+    await admin.create(OcspResponderPoolType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata: { name: 'pool', namespace: apps.name }, spec } as KubeObject);
+    const made = [[IngressType, 'pool'], [HorizontalPodAutoscalerType, 'pool-responder-0'], [PodDisruptionBudgetType, 'pool-responder'], [PodDisruptionBudgetType, 'pool-signer'], [DeploymentType, 'pool-responder-0']] as const;
+    await waitFor('the pool\'s objects', async () => (await Promise.all(made.map(([t, n]) => admin.getOrUndefined(t, apps.name, n)))).every(Boolean), 30_000);
+    const p = await admin.get<KubeObject>(OcspResponderPoolType, apps.name, 'pool');
+    await admin.replace(OcspResponderPoolType, { ...p, spec: { ...spec, responder: {} } } as KubeObject);
+    await waitFor('the Ingress and the HPA deleted', async () => !(await admin.getOrUndefined(IngressType, apps.name, 'pool')) && !(await admin.getOrUndefined(HorizontalPodAutoscalerType, apps.name, 'pool-responder-0')), 30_000);
   });
 
   it('has no rights beyond its job: no Secret deletes, no other Lease, no RBAC escalation, no Pods', async () => {
@@ -244,10 +269,29 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     expect(await can('bind', 'clusterroles.rbac.authorization.k8s.io')).toBe('no');
     expect(await can('create', 'clusterrolebindings.rbac.authorization.k8s.io')).toBe('no');
     expect(await can('list', 'pods', '-n', apps.name)).toBe('no');
+    // Pool pods' readiness comes from their Services' EndpointSlices: read, never written.
+    expect(await can('watch', 'endpointslices.discovery.k8s.io', '-n', apps.name)).toBe('yes');
+    expect(await can('create', 'endpointslices.discovery.k8s.io', '-n', apps.name)).toBe('no');
     expect(await can('create', 'events.events.k8s.io', '-n', apps.name)).toBe('yes');
     expect(await can('update', 'ocspstaples.ocsp-operator.dev', '--subresource=status', '-n', apps.name)).toBe('yes');
     expect(await statusOf(sa.delete(SecretType, apps.name, 'web-tls'))).toBe(403);
     expect(await statusOf(sa.get(LeaseType, release.name, 'someone-elses'))).toBe(403);
+  });
+
+  it("can grant a Redis pool's pods their Role (its report ConfigMap; get and watch of the signer StatefulSet): no escalation", async () => {
+    const { workloads } = renderPool({
+      issuer: { secretName: 'ca' },
+      signing: { softwareKey: { secretName: 'ca' } },
+      delegatedResponder: { mode: 'None' },
+      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
+    }, { name: 'grant-check', namespace: apps.name });
+    const role = workloads.find((w) => w.object.kind === 'Role');
+    expect(JSON.stringify(role?.object), 'the rendered Role names the StatefulSet').toContain('"statefulsets"');
+    // The apiserver refuses a Role that grants more than its creator holds (RBAC escalation check).
+    const created = await sa.create(role!.type, { ...role!.object, metadata: { ...role!.object.metadata, ownerReferences: undefined } });
+    expect(created.metadata?.name).toBe('grant-check');
+    await sa.delete(role!.type, apps.name, 'grant-check');
   });
 
   it('was never denied anything while doing its job (no RBAC denial in its log)', () => {

@@ -10,9 +10,9 @@
 // and values, then `helm rollback`, keep the staples served and in lockstep; namespaced mode
 // reconciles only the namespaces it watches.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaseType, type Lease } from '../../src/kube/types.js';
+import { LeaseType, SecretType, type Lease } from '../../src/kube/types.js';
 import { helm } from '../install/helm.js';
-import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor, watchCaughtUp } from '../support/kube.js';
 import { apply, caResponderInCluster, caResponderUrl, helmOk, imageValues, installArgs, kubectlOk, nodeImage, nodeUnavailable, pods, restrictedNamespace, waitForReadyPods, OPERATOR_RELEASE as RELEASE } from '../support/node.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { getSecret, lockstepOf, waitForReason, watchStapleSecret, type StapleSecretWatch } from '../support/staple-harness.js';
@@ -153,7 +153,7 @@ describe.skipIf(unavailable)('the chart installed on the real node', { timeout: 
       await renewAndWait(app.name, leaves[6]!);
       timeline.push(`helm rollback: renewals ${leaves[5]!.serial} (during) and ${leaves[6]!.serial} (after) stapled`);
     } finally {
-      await new Promise((r) => setTimeout(r, 500)); // the watch delivers the last versions
+      await watchCaughtUp(client, SecretType, app.name, 'web-tls-ocsp', watch.versions);
       watch.stop();
       process.stderr.write(`[node install] ${timeline.join('\n[node install] ')}\n`);
     }

@@ -11,14 +11,13 @@
 // a hostPath). The kubelet gives such a volume to the pod's fsGroup, which is how the signer's uid
 // can write SoftHSM's lock files there.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NODE_NAME, STATE_DIR } from '../../src/devenv/node/config.js';
 import { repoRoot } from '../../src/devenv/control-plane.js';
 import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { kubeClient, kubectl, waitFor } from '../support/kube.js';
-import { apply, clientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedContainer, restrictedNamespace, restrictedPod, waitForReadyPods, type ClientPod } from '../support/node.js';
+import { apply, clientPod, installOperator, kubectlOk, localVolume, nodeImage, nodeUnavailable, restrictedContainer, restrictedNamespace, restrictedPod, waitForReadyPods, type ClientPod } from '../support/node.js';
 import { createCa, indexTxt, issueCaCertFor, type Ca, type IndexRecord } from '../support/pki.js';
 
 interface PoolObj extends KubeObject {
@@ -38,6 +37,7 @@ describe.skipIf(unavailable)('a PKCS#11 pool on the real node: the CA key in a S
   let ns: { name: string; remove(): Promise<void> };
   let pv: string;
   let tokenDir: string;
+  let volume: Awaited<ReturnType<typeof localVolume>> | undefined;
   let root: Ca;
   let caPem: string;
   let records: IndexRecord[];
@@ -65,26 +65,11 @@ describe.skipIf(unavailable)('a PKCS#11 pool on the real node: the CA key in a S
   beforeAll(async () => {
     operator = await installOperator('pkcs11-op');
     ns = await restrictedNamespace('hsm-ca');
-    pv = `${ns.name}-softhsm`;
-    tokenDir = join(STATE_DIR, 'test-volumes', pv);
-    await mkdir(tokenDir, { recursive: true, mode: 0o755 });
-
-    // The token's volume: a local PersistentVolume bound ahead to the claim (no provisioner here).
+    // The token's volume, bound ahead to the claim.
+    volume = await localVolume({ name: `${ns.name}-softhsm`, size: '16Mi', claimRef: { namespace: ns.name, name: CLAIM } });
+    pv = volume.name;
+    tokenDir = volume.dir;
     await apply([
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: pv },
-        spec: {
-          capacity: { storage: '16Mi' },
-          accessModes: ['ReadWriteOnce'],
-          persistentVolumeReclaimPolicy: 'Retain',
-          storageClassName: '',
-          local: { path: tokenDir },
-          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE_NAME] }] }] } },
-          claimRef: { namespace: ns.name, name: CLAIM },
-        },
-      },
       {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
@@ -151,8 +136,7 @@ describe.skipIf(unavailable)('a PKCS#11 pool on the real node: the CA key in a S
   afterAll(async () => {
     // The namespace first (its pods hold the volume), then the volume and its directory.
     if (ns) await kubectl(['delete', 'namespace', ns.name, '--wait=true', '--timeout=180s'], undefined, 200_000);
-    if (pv) await kubectl(['delete', 'persistentvolume', pv, '--wait=true', '--timeout=60s'], undefined, 80_000);
-    if (tokenDir) await rm(tokenDir, { recursive: true, force: true });
+    await volume?.remove();
     await operator?.uninstall();
   });
 
@@ -181,6 +165,8 @@ describe.skipIf(unavailable)('a PKCS#11 pool on the real node: the CA key in a S
         signing: { pkcs11: { tokenLabel: TOKEN_LABEL, keyLabel: KEY_LABEL, pinSecretRef: { name: 'softhsm-pin', key: 'pin' }, sessions: 2 } },
         delegatedResponder: { mode: 'None' },
         sources: [{ opensslIndex: { configMapName: `${POOL}-db` } }],
+        // The token is what this test is about; the store's own claim is proven in pools.node.test.ts.
+        store: { embedded: { ephemeral: true } },
         signers: {
           pod: {
             volumes: [{ name: 'tokens', persistentVolumeClaim: { claimName: CLAIM } }],

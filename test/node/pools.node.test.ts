@@ -1,5 +1,5 @@
 // Responder pools as a CA runs them: the operator installed by its chart renders the pool, the
-// real Deployment controller, scheduler and kubelet run its pods from the images built here, and a
+// real StatefulSet controller, scheduler and kubelet run its pods from the images built here, and a
 // client pod asks the responder Service by the DNS name a certificate's OCSP URL would carry;
 // openssl verifies every answer. The certificate index reaches the signer as a mounted ConfigMap,
 // so the times measured here include the kubelet's volume sync.
@@ -54,7 +54,14 @@ describe.skipIf(unavailable)('an embedded pool on the real node', { timeout: 600
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
       metadata: { name: 'demo-ca', namespace: ns.name },
-      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        delegatedResponder: { mode: 'None' },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+        // The claim (the default) is proven in embedded-restart.node.test.ts.
+        store: { embedded: { ephemeral: true } },
+      },
     }]);
     const [pod] = await waitForReadyPods(ns.name, 'ocsp-operator.dev/pool=demo-ca', 1, 240_000);
     const readyMs = Date.now() - t0;

@@ -49,8 +49,10 @@ describe('pool pods under PodSecurity restricted', () => {
   it.each(shapes)('%s: every pod template is admitted', async (_name, spec) => {
     const { templates } = renderPool(spec, { namespace: ns });
     expect(templates.length).toBeGreaterThan(0);
-    for (const { workload, template } of templates) {
-      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${workload.split('/')[1]}-probe`, namespace: ns, labels: template.metadata.labels, annotations: template.metadata.annotations }, spec: template.spec };
+    for (const { workload, template, claimVolumes } of templates) {
+      // The pod its controller makes: the template, plus the claims of a StatefulSet's templates.
+      const spec = { ...template.spec, volumes: [...(template.spec.volumes ?? []), ...claimVolumes] };
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${workload.split('/')[1]}-probe`, namespace: ns, labels: template.metadata.labels, annotations: template.metadata.annotations }, spec };
       const admitted = await client.create(PodType, pod as KubeObject, { dryRun: 'All' }).then(() => true, (e: unknown) => String(e));
       expect(admitted, `${workload}: PodSecurity restricted`).toBe(true);
     }

@@ -77,7 +77,7 @@ describe('pod shapes reach the rendered pods', () => {
     expectShaped(signers!, 'signer', signer);
     for (const r of responders) expectShaped(r, 'responder', responder);
     // The operator's own come first and stay: the signer's PIN and the Redis password, its mounts.
-    expect(containerOf(signers!, 'signer').env?.map((e) => e.name).slice(0, 4)).toEqual(['POD_NAME', 'POD_NAMESPACE', 'OCSP_SIGNER_PIN', 'REDIS_PASSWORD']);
+    expect(containerOf(signers!, 'signer').env?.map((e) => e.name).slice(0, 5)).toEqual(['POD_NAME', 'POD_NAMESPACE', 'OCSP_SIGNER_PIN', 'UV_THREADPOOL_SIZE', 'REDIS_PASSWORD']);
     expect(containerOf(responders[0]!, 'responder').volumeMounts?.[0]).toMatchObject({ name: 'issuer', mountPath: '/etc/ocsp/issuer' });
     expect(responders[0]!.template.metadata.labels).toMatchObject({ 'ocsp-operator.dev/pool': 'ca', 'app.kubernetes.io/component': 'responder', 'ocsp-operator.dev/replica': '0' });
   });
@@ -85,7 +85,7 @@ describe('pod shapes reach the rendered pods', () => {
   it('embedded pool: one pod with responder.pod’s pod-level fields, each container its own shape, both shapes’ volumes and init containers', () => {
     const responder = fullPodShape('responder');
     const { templates } = renderPool({ ...base, signing: pkcs11, signers: { pod: embeddedSigner }, responder: { pod: responder } });
-    expect(templates.map((t) => t.workload)).toEqual(['Deployment pki/ca']);
+    expect(templates.map((t) => t.workload)).toEqual(['StatefulSet pki/ca']);
     const pod = templates[0]!;
     expectShaped(pod, 'responder', responder);
     expectShaped(pod, 'signer', embeddedSigner);

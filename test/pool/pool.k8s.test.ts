@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
+import { ConfigMapType, LABEL_POOL, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
+import { PoolConditionType as T, PoolReason as R, READY_GATES } from '../../src/pool/conditions.js';
+import { EndpointSliceType, LABEL_SERVICE_NAME } from '../../src/pool/liveness.js';
+import { SecretType } from '../../src/kube/types.js';
 import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
-import { createCaObjects, startPoolController } from '../support/pool-harness.js';
+import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
 
 interface PoolObj extends KubeObject {
   status?: {
@@ -40,6 +43,30 @@ const cond = (p: PoolObj | undefined, type: string) => p?.status?.conditions?.fi
 const getPool = (name: string) => client.get<PoolObj>(OcspResponderPoolType, ns.name, name);
 const poolEvents = (name: string) => eventsAbout(client, ns.name, name);
 
+/**
+ * Makes the controller look at pool `name` once more, with nothing to change (a new annotation on
+ * the pool), and resolves when that reconcile has finished: what a test asserts next did not
+ * happen although the controller looked.
+ */
+async function lookAgain(name: string): Promise<void> {
+  const since = reconcileCount(`${ns.name}/${name}`);
+  await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name }, { metadata: { annotations: { 'test.ocsp-operator.dev/poke': String(Date.now()) } } });
+  await reconciledAgain(`${ns.name}/${name}`, since);
+}
+
+/** An EndpointSlice as the endpointslice controller writes it for Service `service` of pool `pool` (no controller-manager runs here). */
+async function putSlice(pool: string, service: string, endpoints: Array<{ pod: string; ready: boolean }>): Promise<void> {
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${service}-slice`, namespace: ns.name, labels: { [LABEL_SERVICE_NAME]: service, [LABEL_POOL]: pool } },
+    addressType: 'IPv4',
+    endpoints: endpoints.map((e, i) => ({ addresses: [`10.0.0.${i + 1}`], conditions: { ready: e.ready, serving: e.ready, terminating: false }, targetRef: { kind: 'Pod', name: e.pod, namespace: ns.name } })),
+    ports: [{ name: 'ocsp', port: 8080, protocol: 'TCP' }],
+  };
+  await client.apply(EndpointSliceType, slice as KubeObject, 'endpointslice-controller-stand-in');
+}
+
 beforeAll(async () => {
   ns = await createNamespace(client, 'pool');
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Pool CA' });
@@ -54,7 +81,7 @@ afterAll(async () => {
   await ns?.remove();
 });
 
-// Its pods run on the real node in test/node/pools.node.test.ts (images, kubelet, Service, DNS).
+// Its pods run on the real node in test/node/pools.node.test.ts and embedded-restart.node.test.ts.
 describe('an embedded pool: what it renders', () => {
   it('renders its pod, ServiceAccount, Role, Service and certificate index, all owned by the pool', async () => {
     await client.create(OcspResponderPoolType, {
@@ -63,16 +90,18 @@ describe('an embedded pool: what it renders', () => {
       metadata: { name: 'demo', namespace: ns.name },
       spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
     } as KubeObject);
-    const deployment = await waitFor('the pool Deployment', () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, 'demo'));
+    const statefulSet = await waitFor('the pool StatefulSet', () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate; volumeClaimTemplates?: Array<{ metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }> } }>(StatefulSetType, ns.name, 'demo'));
     const pool = await getPool('demo');
     for (const [type, name] of [[ServiceAccountType, 'demo'], [RoleType, 'demo'], [RoleBindingType, 'demo'], [ServiceType, 'demo'], [ConfigMapType, 'demo-index']] as const) {
       const o = await client.get<KubeObject>(type, ns.name, name);
       expect(o.metadata?.ownerReferences?.[0]?.uid, `${type.kind} ${name}`).toBe(pool.metadata?.uid);
     }
-    expect(deployment.metadata?.ownerReferences?.[0]?.uid).toBe(pool.metadata?.uid);
+    expect(statefulSet.metadata?.ownerReferences?.[0]?.uid).toBe(pool.metadata?.uid);
     const index = await client.get<ConfigMap>(ConfigMapType, ns.name, 'demo-index');
     expect(index.data?.['index.txt']?.trim().split('\n')).toHaveLength(10);
-    expect(deployment.spec?.template?.spec.containers.map((c) => c.name)).toEqual(['signer', 'responder']);
+    expect(statefulSet.spec?.template?.spec.containers.map((c) => c.name)).toEqual(['signer', 'responder']);
+    // The store's log on a claim of its own, made from the template: it outlives the pod.
+    expect(statefulSet.spec?.volumeClaimTemplates?.map((t) => [t.metadata.name, t.spec.resources.requests.storage])).toEqual([['data', '1Gi']]);
   });
 });
 
@@ -105,6 +134,9 @@ describe('certificate sources', () => {
     });
     expect(cond(p, 'SourcesReadable')).toMatchObject({ status: 'False', reason: 'SourceProblem' });
     expect(cond(p, 'SourcesReadable')?.message).toContain('DEADBEEF');
+    // a source problem gates Ready, with its own reason
+    expect(cond(p, T.Ready)).toMatchObject({ status: 'False', reason: R.SourceProblem });
+    expect(cond(p, T.Ready)?.message).toContain('SourcesReadable: ');
   });
 });
 
@@ -122,12 +154,12 @@ describe('a pod shape the apiserver refuses', () => {
       return cond(p, 'Ready')?.reason === 'WorkloadRejected' ? cond(p, 'Ready') : undefined;
     });
     expect(refused?.status).toBe('False');
-    expect(refused?.message).toContain(`Deployment ${ns.name}/shaped`);
+    expect(refused?.message).toContain(`StatefulSet ${ns.name}/shaped`);
     expect(refused?.message).toMatch(/spec\.template\.spec\.volumes\[\d+\]/);
-    expect(await client.getOrUndefined(DeploymentType, ns.name, 'shaped'), `no Deployment ${ns.name}/shaped`).toBeUndefined();
+    expect(await client.getOrUndefined(StatefulSetType, ns.name, 'shaped'), `no StatefulSet ${ns.name}/shaped`).toBeUndefined();
 
     await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: 'shaped' }, { spec: { responder: { pod: { volumes: [{ name: 'broken', emptyDir: {} }] } } } });
-    const d = await waitFor(`Deployment ${ns.name}/shaped`, () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, 'shaped'));
+    const d = await waitFor(`StatefulSet ${ns.name}/shaped`, () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(StatefulSetType, ns.name, 'shaped'));
     expect(d.spec?.template?.spec.volumes?.map((v) => v.name)).toContain('broken');
     await waitFor(`${ns.name}/shaped no longer WorkloadRejected`, async () => cond(await getPool('shaped'), 'Ready')?.reason !== 'WorkloadRejected');
   });
@@ -200,7 +232,7 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     }, 20_000);
     expect(cond(p, 'Ready')?.status).toBe('False');
     expect(cond(p, 'BaselineRequirements')?.status).toBe('False'); // older than 96 h
-    await new Promise((r) => setTimeout(r, 1_500)); // more reconciles: no more Events
+    await lookAgain(name); // one more reconcile with the same conditions: no more Events
     const evs = await poolEvents(name);
     expect(evs.filter((e) => e.reason === 'ResponsesStale')).toHaveLength(1);
     expect(evs.filter((e) => e.reason === 'ResponsesCritical')).toHaveLength(1);
@@ -223,18 +255,82 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     await waitFor('SignerExpiresSoon event', async () => (await poolEvents(name)).some((e) => e.reason === 'SignerExpiresSoon' && e.type === 'Warning'));
   });
 
-  it('signers that stop reporting: the last figures stand, nothing scales down, Ready says reports are missing', async () => {
+  it('responders as the kubelet sees them: readiness from the Service\'s EndpointSlices, reports of pods that are no endpoint do not count', async () => {
+    await report({ kind: 'responder', pod: 'big-responder-0-gone', time: Date.now(), ready: true, lagMs: 0, detached: false });
+    await putSlice(name, name, [{ pod: 'big-responder-0-x1', ready: true }, { pod: 'big-responder-1-y2', ready: false }]);
+    const p = await waitFor('responders from the EndpointSlice', async () => {
+      const x = await getPool(name);
+      return x.status?.replication?.length === 2 ? x : undefined;
+    }, 20_000);
+    expect(p.status?.responders).toEqual({ ready: 1, outOfRotation: ['big-responder-1-y2'] });
+    expect(p.status?.replication?.map((r) => r.replica)).toEqual(['big-responder-0-x1', 'big-responder-1-y2']);
+    // the kubelet takes the last ready one out: no responder is ready, whatever the pods say
+    await putSlice(name, name, [{ pod: 'big-responder-0-x1', ready: false }, { pod: 'big-responder-1-y2', ready: false }]);
+    const q = await waitFor('no responder ready', async () => {
+      const x = await getPool(name);
+      return x.status?.responders?.ready === 0 ? x : undefined;
+    }, 20_000);
+    expect(q.status?.responders?.outOfRotation).toEqual(['big-responder-0-x1', 'big-responder-1-y2']);
+  });
+
+  it('signers that stop being ready: the last figures stand, nothing scales down, Ready says reports are missing', async () => {
+    // The signer pod as the kubelet sees it, in the StatefulSet's headless Service.
+    await putSlice(name, 'big-signer', [{ pod: 'big-signer-0', ready: true }]);
     await report(signerReport({ due: 20_000, missing: 20_000, oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
     await waitFor('signers up again', async () => (await replicas()) === 10, 20_000);
-    // the signer pod dies: its report ages past two minutes
-    await report(signerReport({ time: Date.now() - 3 * 60_000, due: 20_000, oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
+    // its rounds stop: its readiness fails (src/signer/cli.ts readyz); its report stays as it was
+    const silentAt = Date.now();
+    await putSlice(name, 'big-signer', [{ pod: 'big-signer-0', ready: false }]);
     const p = await waitFor('SignerReportsMissing', async () => {
       const x = await getPool(name);
-      return cond(x, 'Ready')?.message.includes('no signer has reported') ? x : undefined;
+      return cond(x, T.Ready)?.message.includes('no signer pod is ready to report') ? x : undefined;
     }, 20_000);
     expect(cond(p, 'Fresh')?.reason).toBe('ResponsesCritical'); // still critical: the responses keep aging
     expect(p.status?.backlog).toBe(20_000);
-    await new Promise((r) => setTimeout(r, 5_000)); // past the 4 s stabilization window
+    expect(p.status?.signers?.ready).toBe(0);
+    // past the 4 s stabilization window, and looked at since: still 10
+    await waitFor('the stabilization window to pass', () => Date.now() - silentAt > 4_500 || undefined, 10_000);
+    await lookAgain(name);
     expect(await replicas()).toBe(10);
+  });
+});
+
+describe('conditions a reconcile can no longer judge', () => {
+  const name = 'judged';
+  const issuer = 'judged-ca';
+  const b64 = (x: string) => Buffer.from(x).toString('base64');
+  const putIssuer = () => client.create(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: issuer, namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem) } } as KubeObject);
+
+  it('issuer Secret deleted: Ready=False IssuerNotFound and every other condition Unknown NotEvaluated (none left standing); restored: judged again', async () => {
+    await putIssuer();
+    await client.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name, namespace: ns.name },
+      spec: { issuer: { secretName: issuer }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+    } as KubeObject);
+    const judged = await waitFor('conditions', async () => {
+      const x = await getPool(name);
+      return cond(x, T.Fresh) && cond(x, T.SourcesReadable) ? x : undefined;
+    });
+    expect(cond(judged, T.Fresh)?.reason).not.toBe(R.NotEvaluated);
+
+    await client.delete(SecretType, ns.name, issuer);
+    const gone = await waitFor('IssuerNotFound', async () => {
+      const x = await getPool(name);
+      return cond(x, T.Ready)?.reason === R.IssuerNotFound ? x : undefined;
+    });
+    for (const g of READY_GATES) {
+      expect(cond(gone, g.type), g.type).toMatchObject({ status: 'Unknown', reason: R.NotEvaluated });
+      expect(cond(gone, g.type)?.message).toContain(`issuer Secret ${ns.name}/${issuer} does not exist`);
+    }
+    expect(gone.status?.conditions?.map((c) => c.type).sort()).toEqual([T.Ready, ...READY_GATES.map((g) => g.type)].sort());
+
+    await putIssuer();
+    const back = await waitFor('judged again', async () => {
+      const x = await getPool(name);
+      return cond(x, T.Ready)?.reason !== R.IssuerNotFound ? x : undefined;
+    });
+    for (const g of READY_GATES) expect(cond(back, g.type)?.reason, g.type).not.toBe(R.NotEvaluated);
   });
 });

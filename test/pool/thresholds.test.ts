@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PoolConditionType as T, PoolReason as R, READY_GATES, readyFrom } from '../../src/pool/conditions.js';
 import { poolConditions, type PoolObservation, type PoolThresholds } from '../../src/pool/thresholds.js';
 
 const H = 3_600_000;
@@ -35,7 +36,9 @@ describe('pool conditions', () => {
     expect(get({ ...healthy, oldestThisUpdate: now - 100 * H, soonestNextUpdate: now + 68 * H }, 'Fresh')).toMatchObject({ status: 'False', reason: 'ResponsesStale' });
     const critical = get({ ...healthy, oldestThisUpdate: now - 150 * H, soonestNextUpdate: now + 18 * H }, 'Fresh');
     expect(critical).toMatchObject({ status: 'False', reason: 'ResponsesCritical' });
-    expect(critical.message).toContain('150h');
+    // the instant, not the age: the message stays the same while the response ages
+    expect(critical.message).toContain(new Date(now - 150 * H).toISOString().replace('.000Z', 'Z'));
+    expect(get({ ...healthy, now: now + H, oldestThisUpdate: now - 150 * H, soonestNextUpdate: now + 18 * H }, 'Fresh').message).toBe(critical.message);
     expect(get({ ...healthy, oldestThisUpdate: now - 150 * H }, 'Ready').status).toBe('False');
   });
 
@@ -65,5 +68,48 @@ describe('pool conditions', () => {
   it('new certificates waiting past the target', () => {
     expect(get({ ...healthy, missing: 2, oldestMissing: { serial: 'ff01', since: now - 6 * 60_000 } }, 'NewCertificatesServed')).toMatchObject({ status: 'False', reason: 'NewCertificateWaiting' });
     expect(get({ ...healthy, missing: 2, oldestMissing: { serial: 'ff01', since: now - 60_000 } }, 'NewCertificatesServed').status).toBe('True');
+  });
+});
+
+// Each threshold of spec.thresholds (and the replication lag of spec.responder) on a moved clock:
+// the same observation, the clock just before the threshold and just after it.
+describe('each threshold on a moved clock', () => {
+  const S = 1000;
+  const at = (o: PoolObservation, ms: number) => ({ ...o, now: ms });
+  const cases: Array<{ threshold: string; type: string; bad: string; observation: PoolObservation; crossesAt: number }> = [
+    { threshold: 'freshnessWarningAge', type: T.Fresh, bad: R.ResponsesStale, observation: healthy, crossesAt: healthy.oldestThisUpdate! + t.freshnessWarningAgeMs },
+    { threshold: 'freshnessCriticalAge', type: T.Fresh, bad: R.ResponsesCritical, observation: { ...healthy, soonestNextUpdate: now + 500 * H }, crossesAt: healthy.oldestThisUpdate! + t.freshnessCriticalAgeMs },
+    { threshold: 'signerExpiryWarning', type: T.SignerCertificateExpiring, bad: R.SignerExpiresSoon, observation: healthy, crossesAt: healthy.signerNotAfter! - t.signerExpiryWarningMs },
+    { threshold: 'issuerExpiryWarning', type: T.SignerCertificateExpiring, bad: R.SignerExpiresSoon, observation: { ...healthy, signerNotAfter: undefined }, crossesAt: healthy.issuerNotAfter! - t.issuerExpiryWarningMs },
+    { threshold: 'newCertificateTarget', type: T.NewCertificatesServed, bad: R.NewCertificateWaiting, observation: { ...healthy, missing: 1, oldestMissing: { serial: 'ab', since: now } }, crossesAt: now + t.newCertificateTargetMs },
+  ];
+  for (const c of cases) {
+    it(`${c.threshold}: ${c.type} turns ${c.bad} when the clock passes it`, () => {
+      const before = poolConditions(at(c.observation, c.crossesAt - S), t).find((x) => x.type === c.type)!;
+      const after = poolConditions(at(c.observation, c.crossesAt + S), t).find((x) => x.type === c.type)!;
+      expect(before.reason).not.toBe(c.bad);
+      expect(after.reason).toBe(c.bad);
+    });
+  }
+
+  it('maxReplicationLag: a replica just under it is current, just over it lagging', () => {
+    const lag = (ms: number) => get({ ...healthy, replicas: [{ name: 'r1', lagMs: ms, detached: false }] }, T.Replicated).reason;
+    expect(lag(t.maxReplicationLagMs)).toBe(R.ReplicasCurrent);
+    expect(lag(t.maxReplicationLagMs + S)).toBe(R.ReplicaLagging);
+  });
+});
+
+describe('Ready from every gating condition', () => {
+  it('each gate in its bad state makes Ready False with that gate\'s reason', () => {
+    for (const g of READY_GATES) {
+      const c = { type: g.type, status: g.bad, reason: 'SomeReason', message: 'm' } as const;
+      const others = READY_GATES.filter((o) => o.type !== g.type).map((o) => ({ type: o.type, status: o.bad === 'True' ? 'False' : 'True', reason: 'Fine', message: 'ok' }) as const);
+      expect(readyFrom([...others, c], 1), g.type).toMatchObject({ status: 'False', reason: 'SomeReason' });
+    }
+  });
+
+  it('SourcesReadable=False makes Ready False', () => {
+    const conditions = [...poolConditions(healthy, t).filter((c) => c.type !== T.Ready), { type: T.SourcesReadable, status: 'False' as const, reason: R.SourceProblem, message: 'ConfigMap ca-db not found' }];
+    expect(readyFrom(conditions, 1000)).toMatchObject({ status: 'False', reason: R.SourceProblem });
   });
 });

@@ -116,6 +116,24 @@ describe('ocsp-operator signer', () => {
     }
   });
 
+  it('--redis-password-env: the password reaches Redis from the named variable; a named variable unset is an error', async () => {
+    const cluster = await startRedisCluster(0);
+    try {
+      await cluster.primary.admin.config('SET', 'requirepass', 'pool-secret');
+      const url = `redis://127.0.0.1:${cluster.primary.port}`;
+      const ok = await run([...base(), '--sessions', '1', '--redis-url', url, '--redis-password-env', 'POOL_REDIS_PW'], { OCSP_SIGNER_PIN: hsm.pin, POOL_REDIS_PW: 'pool-secret' });
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout.trim().split('\n').at(-1)!)).toMatchObject({ signed: leaves.length, failed: 0 });
+      expect(await cluster.primary.admin.dbsize()).toBeGreaterThan(0);
+      const unset = await run([...base(), '--sessions', '1', '--redis-url', url, '--redis-password-env', 'POOL_REDIS_PW'], { OCSP_SIGNER_PIN: hsm.pin });
+      expect(unset.code).toBe(1);
+      expect(unset.stderr).toContain('--redis-password-env POOL_REDIS_PW: the environment variable is not set');
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   it('a wrong PIN or a missing key fails with a message naming them', async () => {
     const wrong = await run([...base(), '--sessions', '1', '--store-dir', join(dir, 'store-c')], { OCSP_SIGNER_PIN: '0000' });
     expect(wrong.code).toBe(1);

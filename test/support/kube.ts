@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { EventType, NamespaceType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { EventType, NamespaceType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { serviceAccountKubeconfig as mintServiceAccountKubeconfig } from '../../src/devenv/service-account.js';
 
@@ -150,4 +150,14 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 /** A kubeconfig for a ServiceAccount of the test cluster (src/devenv/service-account.ts). */
 export function serviceAccountKubeconfig(admin: KubeClient, namespace: string, serviceAccount: string, dir: string): Promise<string> {
   return mintServiceAccountKubeconfig({ admin, adminKubeconfig: kubeconfigPath(), namespace, serviceAccount, dir });
+}
+
+/**
+ * Resolves once a watch that collects `versions` of one object has delivered the version the
+ * apiserver holds now: what it saw is then the whole story so far (no sleep to hope for it).
+ */
+export async function watchCaughtUp(client: KubeClient, type: ResourceType, namespace: string, name: string, versions: readonly KubeObject[], timeoutMs = 10_000): Promise<void> {
+  const now = (await client.getOrUndefined<KubeObject>(type, namespace, name))?.metadata?.resourceVersion;
+  if (now === undefined) return;
+  await waitFor(`the watch on ${type.kind} ${namespace}/${name} at resourceVersion ${now}`, () => versions.some((v) => v.metadata?.resourceVersion === now), timeoutMs, 20);
 }

@@ -1,16 +1,20 @@
 // Helpers for the `node` project: tests that run the product as real pods on a real kubelet
 // (test/setup/node-cluster.global.ts starts the node, or KUBECONFIG names a kind cluster whose
 // images test/kind/e2e.sh loaded). Objects go in through kubectl, as a person would apply them.
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { inject } from 'vitest';
+import { NODE_NAME, STATE_DIR } from '../../src/devenv/node/config.js';
 import type { Ca, Issued } from './pki.js';
 import { indexTxt } from './pki.js';
 import { CHART_DIR, helm } from '../install/helm.js';
 import { kubeconfigPath, kubectl, waitFor } from './kube.js';
+
+const run = promisify(execFile);
 
 /** Why the real node cannot run here ('' when it can): a skip must name a missing capability. */
 export function nodeUnavailable(): string {
@@ -119,6 +123,8 @@ export function restrictedDeployment(namespace: string, name: string, pod: { con
 
 export interface PodSummary {
   name: string;
+  uid: string;
+  ip: string;
   phase: string;
   ready: boolean;
   image: string;
@@ -129,9 +135,11 @@ export interface PodSummary {
 /** The pods matching a label selector, as the kubelet reports them. */
 export async function pods(namespace: string, selector: string): Promise<PodSummary[]> {
   const out = await kubectlOk(['-n', namespace, 'get', 'pods', '-l', selector, '-o', 'json']);
-  const list = JSON.parse(out) as { items: Array<{ metadata: { name: string; deletionTimestamp?: string }; spec: { containers: Array<{ image: string }> }; status: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }> };
+  const list = JSON.parse(out) as { items: Array<{ metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { containers: Array<{ image: string }> }; status: { podIP?: string; phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }> };
   return list.items.map((p) => ({
     name: p.metadata.name,
+    uid: p.metadata.uid,
+    ip: p.status.podIP ?? '',
     phase: p.status.phase ?? 'Unknown',
     ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     image: p.spec.containers[0]?.image ?? '',
@@ -283,4 +291,54 @@ export async function retryingLookups<R extends { stdout: string; stderr: string
     r = await run();
   }
   return r;
+}
+
+/**
+ * A `local` PersistentVolume on a directory this test makes under the node's state directory: the
+ * node has no provisioner, and PodSecurity `restricted` allows a claim where it refuses a
+ * hostPath. Bound by its class (a claim template's claim) or ahead to one claim. `remove` deletes
+ * it and its directory: after the namespace whose pods hold it.
+ */
+export async function localVolume(o: { name: string; size: string; storageClassName?: string; claimRef?: { namespace: string; name: string } }): Promise<{ name: string; dir: string; remove(): Promise<void> }> {
+  const dir = join(STATE_DIR, 'test-volumes', o.name);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await apply([{
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: o.name },
+    spec: {
+      capacity: { storage: o.size },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: o.storageClassName ?? '',
+      local: { path: dir },
+      nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE_NAME] }] }] } },
+      ...(o.claimRef ? { claimRef: o.claimRef } : {}),
+    },
+  }]);
+  return {
+    name: o.name,
+    dir,
+    async remove() {
+      await kubectl(['delete', 'persistentvolume', o.name, '--wait=true', '--timeout=60s'], undefined, 80_000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A CA whose key signs slowly on purpose (RSA-4096), so a pool has a real backlog to work through,
+ * and its database: one real leaf (serial 0BADC0DE0001) plus `count` synthetic entries (signers
+ * sign by serial). Made with openssl in `dir`.
+ */
+export async function slowCa(dir: string, count: number, subject: string): Promise<{ caCrt: string; caKey: string; leafCrt: string; index: string; serials: string[] }> {
+  const o = (args: string[]) => run('openssl', args, { cwd: dir });
+  await o(['req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '365', '-subj', subject]);
+  await o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leaf.test']);
+  await o(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '0x0BADC0DE0001', '-out', 'leaf.crt', '-days', '20']);
+  const [caCrt, caKey, leafCrt] = await Promise.all(['ca.crt', 'ca.key', 'leaf.crt'].map((f) => readFile(join(dir, f), 'utf8')));
+  const expiry = '361231235959Z';
+  const serials = ['0BADC0DE0001', ...Array.from({ length: count }, (_, i) => (0x10000000 + i).toString(16).toUpperCase())];
+  const lines = serials.map((s, i) => `V\t${expiry}\t\t${s}\tunknown\t/CN=${i === 0 ? 'leaf' : `bulk${i - 1}`}.test`);
+  return { caCrt: caCrt!, caKey: caKey!, leafCrt: leafCrt!, index: `${lines.join('\n')}\n`, serials };
 }

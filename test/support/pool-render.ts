@@ -27,6 +27,8 @@ export interface RenderedPodTemplate {
 export interface RenderedTemplate {
   workload: string;
   template: RenderedPodTemplate;
+  /** The volumes a StatefulSet's claim templates give its first pod (as its controller names them). */
+  claimVolumes: Array<{ name: string; persistentVolumeClaim: { claimName: string } }>;
 }
 
 export const RENDER_IMAGES = { operator: 'ocsp-operator:test', signer: 'ocsp-operator-signer:test' };
@@ -38,8 +40,9 @@ export function renderPool(spec: Record<string, unknown>, o: { name?: string; na
   if (!pool.ok) throw new Error(pool.message);
   const workloads = poolWorkloads(pool.value, { images: RENDER_IMAGES, signerReplicas: o.signerReplicas ?? 2 });
   const templates = workloads.flatMap((w) => {
-    const obj = w.object as KubeObject & { spec?: { template?: RenderedPodTemplate } };
-    return obj.spec?.template ? [{ workload: `${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`, template: obj.spec.template }] : [];
+    const obj = w.object as KubeObject & { spec?: { template?: RenderedPodTemplate; volumeClaimTemplates?: Array<{ metadata: { name: string } }> } };
+    const claimVolumes = (obj.spec?.volumeClaimTemplates ?? []).map((c) => ({ name: c.metadata.name, persistentVolumeClaim: { claimName: `${c.metadata.name}-${obj.metadata?.name}-0` } }));
+    return obj.spec?.template ? [{ workload: `${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`, template: obj.spec.template, claimVolumes }] : [];
   });
   return { workloads, templates };
 }

@@ -111,6 +111,25 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# How a pool's responders are published and kept up (src/pool/exposure.ts): its Ingress
+# (spec.responder.ingress), an HPA per responder Deployment (spec.responder.autoscaling) and the
+# responders' and signers' PodDisruptionBudgets. Each type above and these are listed and deleted
+# when the spec stops rendering them (src/pool/owned.ts).
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# EndpointSlices of the pools' Services, read through an informer (src/pool/liveness.ts): the
+# kubelet's readiness of each pool pod decides whether its report counts and how many responders
+# are ready. Read only.
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch"]
 # ConfigMaps: CA databases named by opensslIndex sources and the pods' reports are read through an
 # informer; each pool's generated certificate index is written (and the pods' report ConfigMap
 # may be created by the operator's grant to them, which needs the operator to hold it too).
