@@ -9,12 +9,16 @@ import { parseDuration } from '../api/duration.js';
 import { parsePemChain, softwareSigner, type OcspSigner } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
 import { startHealthServer } from '../runtime/health-server.js';
-import { EmbeddedStore, RedisWriter, redisOptionsFromUrl, type ResponseStore } from '../store/index.js';
+import { EmbeddedStore, RedisWriter, redisOptionsFromUrl, redisPasswordFromEnv, type ResponseStore } from '../store/index.js';
 import { lintResponderCert, ResponderRotator, type SigningIdentity } from './delegated-responder.js';
 import { openPkcs11Signer } from './pkcs11-signer.js';
 import { podName, startReportLoop } from '../pool/report-loop.js';
 import type { SignerReport } from '../pool/report.js';
 import { ResponseSigner, type RoundResult } from './signer.js';
+import type { Shard } from './planner.js';
+import { StatefulSetShare } from './shard-source.js';
+import { KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/config.js';
 import { readIndexTxt } from './sources.js';
 import { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';
 
@@ -35,14 +39,20 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                                             --responder-renew-before (168h)
                store, one of:
                --store-dir DIR              embedded store (DIR/responses.log)
+                 --store-lock-wait DURATION   wait this long for another writer of DIR to stop
+                                            (default 30s), then fail naming it
                --redis-url redis://HOST:PORT[/DB]
+                 --redis-password-env NAME  the password from this environment variable (when the URL has none)
                --validity DURATION          response validity (default 168h)
                --refresh-age DURATION       re-sign responses this old (default 72h)
                --interval DURATION          pause between rounds (default 10s)
                --max-per-round N            signatures per round (default 10000): rounds stay short,
                                             so a new revocation waits at most one short round
                --shard I/N                  sign only this signer's share of the serials
-               --shard-of-pod N             the share of this StatefulSet pod: I from POD_NAME's ordinal
+               --shard-from-statefulset NAME  the share of this pod of StatefulSet NAME, learned at run
+                                            time: its ordinal (from POD_NAME) of the StatefulSet's
+                                            spec.replicas, watched (needs get and watch on it);
+                                            an ordinal at or past the replicas signs nothing
                --report-pool NAME           write backlog, rate and ages to the pool's report
                                             ConfigMap after each round (needs POD_NAME, POD_NAMESPACE)
                --once                       one round, then exit (non-zero if anything failed)
@@ -69,14 +79,16 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       'responder-validity': { type: 'string', default: '720h' },
       'responder-renew-before': { type: 'string', default: '168h' },
       'store-dir': { type: 'string' },
+      'store-lock-wait': { type: 'string', default: '30s' },
       'redis-url': { type: 'string' },
       validity: { type: 'string', default: '168h' },
       'refresh-age': { type: 'string', default: '72h' },
       interval: { type: 'string', default: '10s' },
       'max-per-round': { type: 'string', default: '10000' },
       shard: { type: 'string' },
-      'shard-of-pod': { type: 'string' },
+      'shard-from-statefulset': { type: 'string' },
       'report-pool': { type: 'string' },
+      'redis-password-env': { type: 'string' },
       once: { type: 'boolean', default: false },
       'metrics-addr': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -98,7 +110,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
   const indexPath = need('index');
   const [issuer] = parsePemChain(await readFile(need('ca-cert')));
   if (!issuer) throw new Error(`--ca-cert ${v['ca-cert']}: no certificate`);
-  const duration = (flag: 'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before'): number => {
+  const duration = (flag: 'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before' | 'store-lock-wait'): number => {
     try {
       return parseDuration(v[flag]);
     } catch {
@@ -141,19 +153,33 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     let store: ResponseStore;
     if (v['store-dir'] && v['redis-url']) throw new Error('give either --store-dir or --redis-url, not both');
     if (v['redis-url']) {
-      store = new RedisWriter({ redis: redisOptionsFromUrl(v['redis-url']) });
+      store = new RedisWriter({ redis: redisOptionsFromUrl(v['redis-url'], redisPasswordFromEnv(v['redis-password-env'])) });
     } else {
-      store = await EmbeddedStore.open({ path: join(need('store-dir'), 'responses.log') });
+      // One writer per store: a rolling update's old pod (or an orphaned signer) holds it a while.
+      store = await EmbeddedStore.open({
+        path: join(need('store-dir'), 'responses.log'),
+        lockWaitMs: duration('store-lock-wait'),
+        onLockWait: (holder, lockPath) => log.warn({ lock: lockPath, holder, waitMs: duration('store-lock-wait') }, 'another writer holds the store; waiting for it'),
+      });
     }
     closers.unshift(() => store.close());
 
-    let shard: { index: number; count: number } | undefined;
-    if (v['shard-of-pod']) {
-      // A StatefulSet pod `<name>-<ordinal>` takes share <ordinal> of N.
-      const count = Number(v['shard-of-pod']);
-      const ordinal = Number(/-(\d+)$/.exec(process.env.POD_NAME ?? '')?.[1]);
-      if (!Number.isInteger(count) || count < 1 || !Number.isInteger(ordinal)) throw new Error(`--shard-of-pod needs N >= 1 and POD_NAME ending in -<ordinal>, got ${v['shard-of-pod']} and ${process.env.POD_NAME}`);
-      if (count > 1) shard = { index: ordinal % count, count };
+    let shard: Shard | (() => Shard) | undefined;
+    let share: StatefulSetShare | undefined;
+    if (v['shard-from-statefulset'] && v.shard) throw new Error('give either --shard or --shard-from-statefulset, not both');
+    if (v['shard-from-statefulset']) {
+      // Not in the pod template: scaling the StatefulSet restarts no signer (shard-source.ts).
+      const namespace = process.env.POD_NAMESPACE;
+      if (!namespace) throw new Error('--shard-from-statefulset needs POD_NAME and POD_NAMESPACE in the environment (the downward API)');
+      const client = new KubeClient(loadKubeConfig(), { userAgent: 'ocsp-operator-signer-share', timeoutMs: 10_000 });
+      const source = new StatefulSetShare({ client, namespace, name: v['shard-from-statefulset'], podName: podName(), log });
+      source.start();
+      closers.unshift(async () => {
+        source.stop();
+        log.info({ statefulSet: v['shard-from-statefulset'], requests: source.requests }, 'share source stopped');
+      });
+      share = source;
+      shard = () => source.current();
     } else if (v.shard) {
       const m = /^(\d+)\/(\d+)$/.exec(v.shard);
       if (!m || Number(m[1]) >= Number(m[2])) throw new Error(`--shard must be I/N with I < N, got ${JSON.stringify(v.shard)}`);
@@ -184,6 +210,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     log.info({ issuer: issuer.subject, sessions, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)', algorithm: caSigner.algorithm }, 'signer starting');
 
     if (v.once) {
+      if (share && !(await share.ready())) return 1;
       const r = await signer.runOnce();
       process.stdout.write(`${JSON.stringify({ planned: r.planned, signed: r.signed, failed: r.failed, byReason: r.byReason, rate: Math.round(r.rate), durationMs: Math.round(r.durationMs), backlog: r.after.due })}\n`);
       return r.failed > 0 ? 1 : 0;
@@ -198,7 +225,11 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
         registry,
         // alive while rounds keep turning (a stuck HSM call stops them)
         healthz: [() => Date.now() - lastRound < Math.max(10 * duration('interval'), 300_000) || 'no signing round finished recently'],
-        readyz: [() => true],
+        // Ready sooner than dead: the pool counts a signer's report only while its pod is Ready
+        // (src/pool/liveness.ts), and its reports no longer refresh at rest, so an unready pod is
+        // how a stuck signer (the updater-falls-behind incident) shows before the restart. Long
+        // enough for a full round of --max-per-round signatures at a slow HSM's pace.
+        readyz: [() => Date.now() - lastRound < Math.max(5 * duration('interval'), 120_000) || 'no signing round finished recently'],
       });
       closers.unshift(() => server.close());
     }
@@ -231,6 +262,8 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
         ...(id.responderCert ? { signer: { serial: id.responderCert.serialNumber.toLowerCase(), subject: id.responderCert.subject, notAfter: id.responderCert.notAfter.getTime() } } : {}),
         issuerNotAfter: issuer.notAfter.getTime(),
         outlivingTheirSigner: r.after.signer,
+        share: r.shard ? `${r.shard.index}/${r.shard.count}` : '0/1',
+        signedTotal: signer.signedTotal,
       };
       await reports?.flush();
     };
@@ -238,6 +271,15 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     const stop = () => ac.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    if (share) {
+      // No round before the share is known: a guess would sign what other signers own.
+      const source = share;
+      ac.signal.addEventListener('abort', () => source.stop(), { once: true });
+      if (!(await source.ready())) {
+        log.info('signer stopping before its share was known');
+        return 0;
+      }
+    }
     await signer.run({
       intervalMs: duration('interval'),
       signal: ac.signal,

@@ -39,7 +39,16 @@ export interface PlannerPolicy {
   /** the signer certificate new responses are signed under: a responder serial, undefined for the issuer itself */
   currentSignerSerial: string | undefined;
   /** this signer's share of the certificates when several signers split them by serial hash */
-  shard?: { index: number; count: number };
+  shard?: Shard;
+}
+
+/**
+ * Share `index` of `count`: the certificates whose serial hashes to `index` modulo `count`. An
+ * index at or past the count (a StatefulSet pod being scaled away) owns nothing.
+ */
+export interface Shard {
+  index: number;
+  count: number;
 }
 
 export type WorkReason = 'status' | 'new' | 'refresh' | 'signer';
@@ -81,7 +90,7 @@ interface Candidate extends WorkItem {
 }
 
 /** FNV-1a of the serial text: a stable, cheap split of certificates between signers. */
-function shardOf(serial: string, count: number): number {
+export function shardOf(serial: string, count: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < serial.length; i++) h = Math.imul(h ^ serial.charCodeAt(i), 0x01000193);
   return (h >>> 0) % count;
@@ -94,7 +103,7 @@ function emptyBacklog(): Backlog {
 export function createPlanner(certificates: Iterable<CertificateInfo>, responses: ReadonlyMap<string, ResponseInfo>, policy: PlannerPolicy): Planner {
   const certs = [...certificates];
   const margin = policy.responseValidityMs - policy.refreshAgeMs;
-  const sharded = policy.shard !== undefined && policy.shard.count > 1;
+  const shard = policy.shard;
   // classify() writes its tie-break key here instead of allocating: it runs for every certificate
   // of the issuer several times per round, and most of them are not due.
   let key = 0;
@@ -111,7 +120,9 @@ export function createPlanner(certificates: Iterable<CertificateInfo>, responses
 
   function mine(c: CertificateInfo, now: number): boolean {
     if (c.notAfter <= now) return false;
-    return !sharded || shardOf(c.serial, policy.shard!.count) === policy.shard!.index;
+    if (!shard) return true;
+    if (shard.index >= shard.count) return false;
+    return shard.count === 1 || shardOf(c.serial, shard.count) === shard.index;
   }
 
   function run(now: number, limit: number, wantWork: boolean): { work: WorkItem[]; backlog: Backlog } {

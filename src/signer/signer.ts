@@ -15,7 +15,7 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 import { issuerIdFromKeyHash, type ResponseRecord, type ResponseStore } from '../store/index.js';
 import { lintResponderCert, type SigningIdentity } from './delegated-responder.js';
 import { SignerMetrics } from './metrics.js';
-import { createPlanner, type Backlog, type CertificateInfo, type ResponseInfo, type WorkItem, type WorkReason } from './planner.js';
+import { createPlanner, type Backlog, type CertificateInfo, type ResponseInfo, type Shard, type WorkItem, type WorkReason } from './planner.js';
 import { ResponseEncoder } from './response-encoder.js';
 import { loadResponses, SignerIdentityReader, signerSerialOf } from './store-view.js';
 
@@ -42,7 +42,13 @@ export interface ResponseSignerOptions {
   responderIdBy?: 'name' | 'keyHash';
   /** re-read the whole store this often, to see responses other signers wrote (default 5 min) */
   rescanEveryMs?: number;
-  shard?: { index: number; count: number };
+  /**
+   * This signer's share of the serials: fixed, or asked at the start of each round and before
+   * each signature (a StatefulSet's replica count learned at run time, shard-source.ts). When it
+   * changes, the round ends early and the next one re-reads the store, so responses the previous
+   * owners of the new share wrote are seen rather than signed again.
+   */
+  shard?: Shard | (() => Shard);
   clock?: Clock;
   registry?: Registry;
   logger?: Logger;
@@ -61,7 +67,16 @@ export interface RoundResult {
   after: Backlog;
   /** Up to ten certificates this round found without any response (signed or not). */
   newSerials: string[];
+  /** the share this round planned with (undefined: every serial) */
+  shard?: Shard;
+  /** the share changed during the round, which ended early: the next round starts at once */
+  shareChanged: boolean;
 }
+
+/** The longest stretch of signing without letting the event loop's I/O run. */
+const YIELD_EVERY_MS = 20;
+
+const shareKey = (s: Shard | undefined): string => (s ? `${s.index}/${s.count}` : 'all');
 
 const REASONS: readonly WorkReason[] = ['status', 'new', 'refresh', 'signer'];
 
@@ -76,6 +91,10 @@ export class ResponseSigner {
   private encoder: { key: string; enc: ResponseEncoder } | undefined;
   private lastCerts: readonly CertificateInfo[] = [];
   private lastSignerSerial: string | undefined;
+  private lastShard: Shard | undefined;
+  private signed = 0;
+  /** Set when run()'s signal aborts: the round in progress stops taking new work. */
+  private stopping = false;
 
   constructor(private readonly o: ResponseSignerOptions) {
     this.issuerId = issuerIdFromKeyHash(issuerHashes(o.issuer, 'SHA-256').keyHash);
@@ -88,7 +107,16 @@ export class ResponseSigner {
 
   /** The backlog as of the last round's certificates and the current view of the store. */
   backlog(now = this.clock.now()): Backlog {
-    return createPlanner(this.lastCerts, this.view ?? new Map(), this.policy(this.lastSignerSerial)).backlog(now);
+    return createPlanner(this.lastCerts, this.view ?? new Map(), this.policy(this.lastSignerSerial, this.lastShard)).backlog(now);
+  }
+
+  /** Signatures this signer made and stored since it was created. */
+  get signedTotal(): number {
+    return this.signed;
+  }
+
+  private shardNow(): Shard | undefined {
+    return typeof this.o.shard === 'function' ? this.o.shard() : this.o.shard;
   }
 
   /** One round: plan what is due now, sign it all, store it. */
@@ -99,12 +127,23 @@ export class ResponseSigner {
     this.lastSignerSerial = signerSerial;
     const enc = this.encoderFor(identity, signerSerial);
     this.lastCerts = await this.o.certificates();
-    if (!this.view || now - this.lastScan >= (this.o.rescanEveryMs ?? 300_000)) {
+    const shard = this.shardNow();
+    const share = shareKey(shard);
+    if (this.lastShard !== undefined && shareKey(this.lastShard) !== share) {
+      // Serials new to this signer were someone else's until now: what they stored is in the
+      // store, not in this view.
+      this.log.info({ from: shareKey(this.lastShard), to: share }, 'share changed; re-reading the store');
+      this.view = undefined;
+    }
+    this.lastShard = shard;
+    // A share that owns nothing (a pod being scaled away) needs no view of the store.
+    const owns = !shard || shard.index < shard.count;
+    if (owns && (!this.view || now - this.lastScan >= (this.o.rescanEveryMs ?? 300_000))) {
       this.view = await loadResponses(this.o.store, this.issuerId, this.ids);
       this.lastScan = now;
     }
-    const view = this.view;
-    const planner = createPlanner(this.lastCerts, view, this.policy(signerSerial));
+    const view = this.view ?? new Map<string, ResponseInfo>();
+    const planner = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard));
     const { work, backlog: before } = planner.evaluate(now, this.o.maxPerRound);
     this.metrics?.setBacklog(before);
 
@@ -129,6 +168,7 @@ export class ResponseSigner {
             view.set(rec.serial, { serial: rec.serial, thisUpdate: rec.thisUpdate, nextUpdate: rec.nextUpdate, status: rec.status, signerNotAfter: responderNotAfter === Infinity ? this.o.issuer.notAfter.getTime() : responderNotAfter, ...(signerSerial !== undefined ? { signerSerial } : {}) });
             byReason[item.reason]++;
           }
+          this.signed += b.length;
           for (const { rec, item } of b) {
             this.metrics?.signed(item.reason);
             // revocations (and lifted ones) are named once they are durable, i.e. servable
@@ -147,8 +187,19 @@ export class ResponseSigner {
     };
 
     let next = 0;
+    let shareChanged = false;
+    let lastYield = performance.now();
     const worker = async (): Promise<void> => {
       while (next < work.length) {
+        // Asked to stop (SIGTERM: a pod deleted, a node drained): finish what is in flight and
+        // store it, sign nothing more; the next signer on this store picks up the rest.
+        if (this.stopping) break;
+        // Not one signature past a share change: another signer may own the rest of this list now.
+        if (shareChanged || (typeof this.o.shard === 'function' && shareKey(this.shardNow()) !== share)) {
+          if (!shareChanged) this.log.info({ from: share, to: shareKey(this.shardNow()), left: work.length - next }, 'share changed during the round; ending it');
+          shareChanged = true;
+          break;
+        }
         const item = work[next++]!;
         try {
           const rec = await this.signOne(item, enc, responderNotAfter, identity);
@@ -163,6 +214,13 @@ export class ResponseSigner {
           // back-pressure: never more than maxPuts batches waiting on the store
           while (puts.size > maxPuts) await Promise.race(puts);
         }
+        // A synchronous signer (a software key) never returns to the event loop by itself, and
+        // awaiting it only runs microtasks: let I/O in every few ms, or the watch that moves shares,
+        // the store's replies (their timeouts) and the health probes all wait for the round's end.
+        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
       }
     };
     // Two workers per session: while one waits for its signature, the other has its next response
@@ -176,7 +234,7 @@ export class ResponseSigner {
     const rate = signed > 0 ? signed / (durationMs / 1000) : 0;
     if (signed > 0) this.metrics?.rate.set(rate);
     this.metrics?.roundDuration.observe(durationMs / 1000);
-    const after = createPlanner(this.lastCerts, view, this.policy(signerSerial)).backlog(this.clock.now());
+    const after = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard)).backlog(this.clock.now());
     this.metrics?.setBacklog(after);
     if (work.length > 0 || failed > 0) {
       this.log.info(
@@ -185,7 +243,7 @@ export class ResponseSigner {
       );
     }
     const newSerials = work.filter((w) => w.reason === 'new').slice(0, 10).map((w) => w.serial);
-    return { planned: work.length, signed, failed, byReason, durationMs, rate, before, after, newSerials };
+    return { planned: work.length, signed, failed, byReason, durationMs, rate, before, after, newSerials, ...(shard ? { shard } : {}), shareChanged };
   }
 
   /**
@@ -193,13 +251,14 @@ export class ResponseSigner {
    * `errorBackoffMs` after a round that failed outright (HSM or store down).
    */
   async run(o: { intervalMs: number; errorBackoffMs?: number; signal?: AbortSignal; onRound?: (r: RoundResult | Error) => void }): Promise<void> {
+    o.signal?.addEventListener('abort', () => (this.stopping = true), { once: true });
     while (!o.signal?.aborted) {
       let pause = o.intervalMs;
       try {
         const r = await this.runOnce();
         o.onRound?.(r);
         // More due than one round takes: go again at once. Nothing signed but failures: back off.
-        if (this.o.maxPerRound !== undefined && r.planned >= this.o.maxPerRound && r.failed === 0) pause = 0;
+        if (r.shareChanged || (this.o.maxPerRound !== undefined && r.planned >= this.o.maxPerRound && r.failed === 0)) pause = 0;
         else if (r.failed > 0 && r.signed === 0) pause = o.errorBackoffMs ?? Math.max(o.intervalMs, 5_000);
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
@@ -226,12 +285,12 @@ export class ResponseSigner {
     });
   }
 
-  private policy(signerSerial: string | undefined) {
+  private policy(signerSerial: string | undefined, shard: Shard | undefined) {
     return {
       refreshAgeMs: this.o.refreshAgeMs,
       responseValidityMs: this.o.responseValidityMs,
       currentSignerSerial: signerSerial,
-      ...(this.o.shard ? { shard: this.o.shard } : {}),
+      ...(shard ? { shard } : {}),
     };
   }
 

@@ -91,6 +91,14 @@ describe.skipIf(unavailable)('an embedded pool whose pod is replaced mid-backlog
     mark(`${before.entries.length} of ${CERTIFICATES} responses in the log; deleting pod ${first!.name}`);
     expect(before.entries.length, 'the pod was deleted in the middle of the backlog, not after it').toBeLessThan(CERTIFICATES);
     await kubectlOk(['-n', ns.name, 'delete', 'pod', first!.name, '--wait=false']);
+    // The old pod stops at SIGTERM after the batch in flight: what the log holds once it is gone
+    // is all it signed.
+    const atStop = await waitFor(`pod ${first!.name} (uid ${first!.uid.slice(0, 8)}) gone`, async () => {
+      const now = await pods(ns.name, selector);
+      return now.every((p) => p.uid !== first!.uid) ? (await scanLog())! : undefined;
+    }, 120_000, 250);
+    mark(`old pod gone after signing ${atStop.entries.length} responses in all`);
+    expect(atStop.entries.length, 'the old pod stopped in the middle of the backlog, not after it').toBeLessThan(CERTIFICATES);
     const [second] = await waitFor('a replacement pod Ready', async () => {
       const now = await pods(ns.name, selector);
       return now.length === 1 && now[0]!.uid !== first!.uid && now[0]!.ready ? now : undefined;

@@ -289,4 +289,22 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     await loop;
     await store.close();
   });
+  it('run() aborted mid-round (SIGTERM): what is in flight is stored, nothing more is signed, and run() returns', async () => {
+    const store = await EmbeddedStore.open({ path: join(dir, 'stop', 'responses.log') });
+    const base = softwareSigner(ca.keyObject);
+    const ac = new AbortController();
+    let signatures = 0;
+    // The abort arrives while the round is under way, from inside the signing (as a signal would).
+    const counting = { algorithm: base.algorithm, sign: async (d: Uint8Array) => (++signatures === 100 && ac.abort(), base.sign(d)) };
+    const certs = leaves.slice(0, 1000).map((l) => ({ serial: l.serial.toLowerCase().replace(/^0+/, ''), notAfter: l.cert.notAfter.getTime() }));
+    const signer = new ResponseSigner({ issuer: ca.cert, identity: { signer: counting }, certificates: () => certs, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, concurrency: 4, batchSize: 16 });
+    const rounds: number[] = [];
+    await signer.run({ intervalMs: 10_000, signal: ac.signal, onRound: (r) => rounds.push(r instanceof Error ? -1 : r.signed) });
+    // At most the workers' signatures in flight past the 100th (2 per session).
+    expect(signatures).toBeGreaterThanOrEqual(100);
+    expect(signatures).toBeLessThanOrEqual(100 + 8);
+    expect(rounds).toEqual([signatures]);
+    expect((await store.stats()).count).toBe(signatures);
+    await store.close();
+  });
 });
