@@ -109,7 +109,9 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
   const dr = spec.delegatedResponder;
   if (dr.mode === 'Issue') args.push('--issue-responder', '--responder-validity', dr.validity, '--responder-renew-before', dr.renewBefore);
   if (dr.mode === 'FromSecret') {
-    args.push('--responder-cert', `${MOUNT.responder}/tls.crt`, '--responder-key', `${MOUNT.responder}/tls.key`);
+    // The spec's signing key is the delegated responder's own key (an HSM key can be one): the
+    // Secret brings only the certificate, renewed elsewhere for that key.
+    args.push('--responder-cert', `${MOUNT.responder}/tls.crt`);
     mounts.push({ name: 'responder', mountPath: MOUNT.responder, readOnly: true });
   }
   // The share is learned from the StatefulSet at run time, never written here: a scale change

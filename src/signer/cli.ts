@@ -34,7 +34,8 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                                             UV_THREADPOOL_SIZE is set from it (the command re-executes
                                             itself when the variable is smaller)
                delegated responder (optional):
-               --responder-cert PATH --responder-key PATH   sign with this responder certificate
+               --responder-cert PATH [--responder-key PATH]  sign with this responder certificate; without
+                                            --responder-key its key is the signing key above (an HSM key)
                --issue-responder            issue one from the CA key; --responder-validity (720h),
                                             --responder-renew-before (168h)
                store, one of:
@@ -138,9 +139,14 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     if (v['responder-cert'] || v['responder-key']) {
       const [cert] = parsePemChain(await readFile(need('responder-cert')));
       if (!cert) throw new Error(`--responder-cert ${v['responder-cert']}: no certificate`);
+      const responderSigner = v['responder-key'] ? softwareSigner(createPrivateKey(await readFile(v['responder-key']))) : caSigner;
+      const spki = new Uint8Array(cert.publicKey.rawData);
+      if (responderSigner.publicKeyDer && Buffer.compare(Buffer.from(responderSigner.publicKeyDer), Buffer.from(spki)) !== 0) {
+        throw new Error(`--responder-cert ${v['responder-cert']}: its public key is not the key of ${v['responder-key'] ? `--responder-key ${v['responder-key']}` : 'the signing key (--key-file or the PKCS#11 key)'}`);
+      }
       const problems = lintResponderCert(cert, issuer);
       if (problems.length) throw new Error(`--responder-cert: ${problems.map((p) => p.message).join('; ')}`);
-      identity = { signer: softwareSigner(createPrivateKey(await readFile(need('responder-key')))), responderCert: cert };
+      identity = { signer: responderSigner, responderCert: cert };
     } else if (v['issue-responder']) {
       const rotator = new ResponderRotator(
         { issuer, issuerSigner: caSigner, validityMs: duration('responder-validity'), renewBeforeMs: duration('responder-renew-before') },

@@ -76,12 +76,13 @@ describe('every pool field reaches the pods it concerns', () => {
     expect(Math.max(...replicas) - Math.min(...replicas)).toBeLessThanOrEqual(1);
   });
 
-  it('a delegated responder from a Secret reaches the signer as its certificate and key', () => {
+  it('a delegated responder from a Secret: its certificate, for the signing key of the spec', () => {
     const { templates } = renderPool({ ...redisSpec, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'FromSecret', secretName: 'ocsp-signer' } });
     const t = templates.find((x) => x.workload === 'StatefulSet pki/ca-signer');
     const signer = container(t, 'signer');
     expect(arg(signer, '--responder-cert')).toMatch(/\/tls\.crt$/);
-    expect(arg(signer, '--responder-key')).toMatch(/\/tls\.key$/);
+    // The signing key is the responder's key (an HSM key can be one); the Secret's key is not used.
+    expect(arg(signer, '--responder-key')).toBeUndefined();
     expect(t?.template.spec.volumes).toContainEqual({ name: 'responder', secret: { secretName: 'ocsp-signer' } });
     expect(arg(signer, '--key-file')).toMatch(/\/tls\.key$/);
     expect(t?.template.spec.volumes).toContainEqual({ name: 'key', secret: { secretName: 'ca' } });

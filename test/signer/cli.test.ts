@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateOcspResponse } from '../../src/ocsp/index.js';
 import { EmbeddedStore, RedisReader, canonicalSerial } from '../../src/store/index.js';
 import { opensslVerifyResponse } from '../support/openssl.js';
-import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { createCa, indexTxt, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { startRedisCluster } from '../support/redis.js';
 import { createSoftHsm, type SoftHsm } from '../support/softhsm.js';
 
@@ -114,6 +114,32 @@ describe('ocsp-operator signer', () => {
       await reader.close();
       await cluster.stop();
     }
+  });
+
+  it('--responder-cert without --responder-key: the signing key (here on the HSM) is the responder key; a certificate for another key is refused', async () => {
+    const responder = await issueResponderCert(ca);
+    await hsm.importKey('responder-key', responder.keyPem);
+    await writeFile(join(dir, 'responder.pem'), responder.certPem);
+    const withKey = (label: string) => base().map((a) => (a === 'ca-key' ? label : a));
+    const storeDir = join(dir, 'store-fromsecret');
+    const r = await run([...withKey('responder-key'), '--sessions', '1', '--store-dir', storeDir, '--responder-cert', join(dir, 'responder.pem')], { OCSP_SIGNER_PIN: hsm.pin });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const store = await EmbeddedStore.open({ path: join(storeDir, 'responses.log') });
+    try {
+      let checked = 0;
+      for await (const e of store.entries()) {
+        const leaf = leaves.find((l) => canonicalSerial(l.serial) === e.serial)!;
+        expect(validateOcspResponse(e.der, { cert: leaf.cert, issuer: ca.cert, now: new Date() })).toMatchObject({ ok: true, response: { signer: { delegated: true, serial: expect.any(String) } } });
+        checked++;
+      }
+      expect(checked).toBe(50);
+    } finally {
+      await store.close();
+    }
+    const wrong = await run([...base(), '--sessions', '1', '--store-dir', join(dir, 'store-fromsecret-wrong'), '--responder-cert', join(dir, 'responder.pem')], { OCSP_SIGNER_PIN: hsm.pin });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('its public key is not the key of the signing key');
   });
 
   it('--redis-password-env: the password reaches Redis from the named variable; a named variable unset is an error', async () => {
