@@ -9,3 +9,8 @@ export class UsageError extends Error {
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
+
+/** The cluster does not serve the ocsp-operator.dev API: the CRDs are not installed. */
+export class CrdsMissingError extends Error {
+  override name = 'CrdsMissingError';
+}

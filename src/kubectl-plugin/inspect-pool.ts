@@ -8,6 +8,7 @@ import { humanDuration, keyValues, table, when, type Row } from './format.js';
 import { getOrNotFound, type CommandResult } from './inspect-secret.js';
 import { UsageError } from './errors.js';
 import type { Connection } from './kube.js';
+import { eventsText, recentEvents } from './events.js';
 
 export function poolProblems(p: OcspResponderPool, now: Date): Problem[] {
   const st = p.status;
@@ -54,8 +55,9 @@ function hasStatus(p: OcspResponderPool): boolean {
   return st !== undefined && Object.values(st).some((v) => v !== undefined && !(Array.isArray(v) && v.length === 0));
 }
 
-export async function inspectPool(conn: Connection, name: string, now: Date): Promise<CommandResult> {
-  const raw = await getOrNotFound<KubeObject>(conn, OcspResponderPoolType, conn.namespace, name);
+/** `object`: the OcspResponderPool already read (by a list), else it is read by name. */
+export async function inspectPool(conn: Connection, name: string, now: Date, object?: KubeObject): Promise<CommandResult> {
+  const raw = object ?? (await getOrNotFound<KubeObject>(conn, OcspResponderPoolType, conn.namespace, name));
   const parsed = parseOcspResponderPool(raw);
   if (!parsed.ok) throw new UsageError(parsed.message);
   const p = parsed.value;
@@ -107,16 +109,18 @@ export async function inspectPool(conn: Connection, name: string, now: Date): Pr
     }
   }
   const conditions = st?.conditions ?? [];
+  const events = await recentEvents(conn, OcspResponderPoolType, raw);
   const verdict: Row[] = [['Verdict', problems.length ? `PROBLEM: ${problems.map((x) => `${x.reason}: ${x.message}`).join('; ')}` : 'OK']];
   const text = [
     keyValues(rows),
     ...(replicationTable ? ['Replication:', replicationTable.replace(/^/gm, '  ')] : []),
     ...(conditions.length ? ['Conditions:', table(['type', 'status', 'reason', 'message'], conditions.map((c) => [c.type, c.status, c.reason, c.message])).replace(/^/gm, '  ')] : []),
+    eventsText(events, now),
     keyValues(verdict),
   ].join('\n');
   return {
     exit: problems.length ? 1 : 0,
     text,
-    json: { kind: 'OcspResponderPoolInspection', pool: { namespace: conn.namespace, name }, hasStatus: hasStatus(p), status: st ?? null, problems, ok: problems.length === 0 },
+    json: { kind: 'OcspResponderPoolInspection', pool: { namespace: conn.namespace, name }, hasStatus: hasStatus(p), status: st ?? null, events: events.ok ? events.events : null, problems, ok: problems.length === 0 },
   };
 }

@@ -8,15 +8,8 @@ import { isNotFound } from '../kube/client.js';
 import { OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../kube/types.js';
 import { parsePemChain, serialHex } from '../ocsp/index.js';
 import { checkStaple, type Problem, type StapleCheck } from '../probe/check.js';
-import {
-  ANNOTATION_SERIAL,
-  ANNOTATION_SHA256,
-  ANNOTATION_STAPLE_SHA256,
-  HAPROXY_ISSUER_KEY,
-  HAPROXY_OCSP_KEY,
-  HAPROXY_PEM_KEY,
-  STAPLE_KEY,
-} from '../staple/staple-secret.js';
+import { ANNOTATION_SERIAL, ANNOTATION_SHA256, ANNOTATION_STAPLE_SHA256 } from '../api/annotations.js';
+import { HAPROXY_ISSUER_KEY, HAPROXY_OCSP_KEY, HAPROXY_PEM_KEY, STAPLE_KEY } from '../staple/staple-secret.js';
 import { keyValues, when, type Row } from './format.js';
 import { NotFoundError, UsageError } from './errors.js';
 import type { Connection } from './kube.js';
@@ -154,8 +147,9 @@ export function nextSteps(s: OcspStaple | undefined, check: StapleCheck | undefi
   return out;
 }
 
-export async function inspectSecret(conn: Connection, name: string, now: Date): Promise<CommandResult> {
-  const secret = await getOrNotFound<Secret>(conn, SecretType, conn.namespace, name);
+/** `object`: the Secret already read (by a list), else it is read by name. */
+export async function inspectSecret(conn: Connection, name: string, now: Date, object?: Secret): Promise<CommandResult> {
+  const secret = object ?? (await getOrNotFound<Secret>(conn, SecretType, conn.namespace, name));
   const { check, consistency } = checkSecret(secret, now);
   const rel = await relation(conn, secret);
   const problems = [...check.problems];

@@ -8,9 +8,13 @@ import { checkSecret, getOrNotFound, nextSteps, type CommandResult } from './ins
 import { UsageError } from './errors.js';
 import type { Connection } from './kube.js';
 import { checkJson, lockstepText, stapleRows } from './staple-view.js';
+import { eventsText, recentEvents } from './events.js';
+import { ANNOTATION_REFRESH_REQUESTED } from '../api/annotations.js';
 
-export async function inspectStaple(conn: Connection, name: string, now: Date): Promise<CommandResult> {
-  const raw = await getOrNotFound<KubeObject>(conn, OcspStapleType, conn.namespace, name);
+/** `object`: the OcspStaple already read (by a list), else it is read by name. */
+export async function inspectStaple(conn: Connection, name: string, now: Date, object?: KubeObject): Promise<CommandResult> {
+  const raw = object ?? (await getOrNotFound<KubeObject>(conn, OcspStapleType, conn.namespace, name));
+  const refreshRequested = raw.metadata?.annotations?.[ANNOTATION_REFRESH_REQUESTED];
   const parsed = parseOcspStaple(raw);
   if (!parsed.ok) throw new UsageError(parsed.message);
   const s = parsed.value;
@@ -50,6 +54,7 @@ export async function inspectStaple(conn: Connection, name: string, now: Date): 
         ['paused', s.spec.paused ? 'yes' : undefined],
       ],
     ],
+    ['Refresh requested', refreshRequested === undefined ? undefined : `${refreshRequested} (pending: the operator fetches, no sooner than ${s.spec.refresh.minInterval} after its last attempt, then removes the request)`],
   ];
   if (!st) {
     rows.push(['Status', 'no status yet (the operator has not reconciled it)']);
@@ -76,10 +81,11 @@ export async function inspectStaple(conn: Connection, name: string, now: Date): 
   rows.push([`Staple Secret ${stapleName}`, secretRows]);
   rows.push(['Next', nextSteps(s, check, now).map((l, i) => [`${i + 1}`, l] as Row)]);
   rows.push(['Verdict', problems.length ? `PROBLEM: ${problems.map((p) => `${p.reason}: ${p.message}`).join('; ')}` : 'OK']);
-  const text = [keyValues(rows.slice(0, -2)), ...(condText ? ['Conditions:', condText.replace(/^/gm, '  ')] : []), keyValues(rows.slice(-2))].join('\n');
+  const events = await recentEvents(conn, OcspStapleType, raw);
+  const text = [keyValues(rows.slice(0, -2)), ...(condText ? ['Conditions:', condText.replace(/^/gm, '  ')] : []), eventsText(events, now), keyValues(rows.slice(-2))].join('\n');
   return {
     exit: problems.length ? 1 : 0,
     text,
-    json: { kind: 'OcspStapleInspection', ocspStaple: { namespace: conn.namespace, name }, spec: s.spec, status: st ?? null, stapleSecret: secretJson, next: nextSteps(s, check, now), problems, ok: problems.length === 0 },
+    json: { kind: 'OcspStapleInspection', ocspStaple: { namespace: conn.namespace, name }, spec: s.spec, status: st ?? null, stapleSecret: secretJson, refreshRequested: refreshRequested ?? null, events: events.ok ? events.events : null, next: nextSteps(s, check, now), problems, ok: problems.length === 0 },
   };
 }

@@ -14,10 +14,15 @@ export interface Connection {
   context: string;
 }
 
-export function connect(o: { kubeconfig?: string; context?: string; namespace?: string }): Connection {
+/** `timeoutMs`: each request's (--timeout; 15 s by default). */
+export function connect(o: { kubeconfig?: string; context?: string; namespace?: string; timeoutMs?: number }): Connection {
   const kc = new KubeConfig();
-  if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-  else kc.loadFromDefault();
+  try {
+    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new UsageError(`cannot load kubeconfig ${o.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'}: ${(e as Error).message}`);
+  }
   if (o.context) {
     if (!kc.getContextObject(o.context)) {
       throw new UsageError(`context ${JSON.stringify(o.context)} is not in the kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
@@ -27,5 +32,5 @@ export function connect(o: { kubeconfig?: string; context?: string; namespace?: 
   if (!kc.getCurrentCluster()) throw new UsageError(`kubeconfig ${o.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} has no current cluster`);
   const context = kc.getCurrentContext();
   const namespace = o.namespace ?? kc.getContextObject(context)?.namespace ?? 'default';
-  return { client: new KubeClient(kc, { userAgent: 'kubectl-ocsp', timeoutMs: 15_000 }), namespace, context };
+  return { client: new KubeClient(kc, { userAgent: 'kubectl-ocsp', timeoutMs: o.timeoutMs ?? 15_000 }), namespace, context };
 }

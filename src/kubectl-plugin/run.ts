@@ -1,36 +1,46 @@
 // kubectl-ocsp: `kubectl ocsp …` (kubectl runs any `kubectl-<name>` on the PATH as `kubectl <name>`).
 // Exit codes: 0 all is well, 1 a problem was found (not in lockstep, expired, revoked, no staple,
-// lagging replica, …), 2 usage or any other error (not found, unreachable apiserver, bad file).
-import { parseArgs } from 'node:util';
+// lagging replica, a refresh that failed, …), 2 usage or any other error (not found, unreachable
+// apiserver, CRDs not installed, bad file).
 import { HASH_ALGORITHMS } from '../api/index.js';
 import type { HashAlgorithm } from '../ocsp/index.js';
+import { parseCli, parseKind, selection, type Cli, type OutputFormat } from './args.js';
 import { fetchCommand, probeCommand } from './fetch.js';
-import { NotFoundError, UsageError } from './errors.js';
+import { CrdsMissingError, NotFoundError, UsageError } from './errors.js';
 import type { CommandResult } from './inspect-secret.js';
+import type { Connection } from './kube.js';
 
 export const usage = `usage: kubectl ocsp <command> [flags]
 
 commands:
-  inspect secret NAME   a certificate Secret or staple Secret: certificate, staple, lockstep, what happens next
-  inspect staple NAME   an OcspStaple: spec, status, conditions, and its staple Secret checked
-  inspect pool NAME     an OcspResponderPool: backlog, oldest response, signers, replicas and their lag
-  fetch CERT.pem        ask the certificate's OCSP responder and validate the answer
+  get staples|pools [NAME...]      one line each: ready, reason, OCSP status, usable until, next refresh
+  inspect staple|pool [NAME...]    everything about each: spec, status, conditions, recent Events, verdict
+  inspect secret NAME...           a certificate or staple Secret: certificate, staple, lockstep, what happens next
+  refresh NAME... | -l SEL | --all | -A
+                                   ask the operator to fetch a new OCSP response now (it clears the request
+                                   when done, no sooner than spec.refresh.minInterval after its last attempt)
+        --wait                    wait for the operator and report the outcome (up to --timeout, default 60s)
+  fetch CERT.pem                   ask the certificate's OCSP responder and validate the answer
         --issuer ISSUER.pem       the issuer, when CERT.pem holds only the leaf
         --url URL                 instead of the certificate's AIA OCSP URL
         --method GET|POST         (default POST)
         --hash SHA-1|SHA-256|SHA-384|SHA-512   CertID hash (default SHA-1)
         --nonce                   send a nonce and require it echoed
         --save FILE               write the DER response to FILE
-  probe HOST:PORT[@SERVERNAME]    connect to a TLS server and check the staple it serves
+  probe HOST:PORT[@SERVERNAME]     connect to a TLS server and check the staple it serves
         --servername NAME         SNI (default: the host, unless an IP address)
         --issuer ISSUER.pem       the issuer, when the server sends only the leaf
+  version                          this plugin's version, and the operator's if Deployments may be listed
+  completion bash|zsh              a shell completion script (source <(kubectl ocsp completion bash))
 
 flags:
-  -n, --namespace NS    (default: the context's namespace, else default)
-      --kubeconfig PATH (default: $KUBECONFIG, else ~/.kube/config)
+  -n, --namespace NS      (default: the context's namespace, else default)
+  -A, --all-namespaces    every namespace (get, inspect, refresh)
+  -l, --selector SEL      a label selector, e.g. app=web,tier!=test (get, inspect, refresh)
+      --kubeconfig PATH   (default: $KUBECONFIG, else ~/.kube/config)
       --context NAME
-  -o, --output FORMAT   text (default) or json
-      --timeout SECONDS network timeout (default 10)
+  -o, --output FORMAT     text (default), json or yaml; get also: wide, name
+      --timeout DURATION  network timeout, e.g. 10s, 2m (a bare number is seconds; default 10s)
 
 exit status: 0 all well, 1 a problem found, 2 usage or other error
 `;
@@ -41,111 +51,180 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
   return v;
 }
 
-export async function run(argv: string[], out: (s: string) => void, now: () => Date = () => new Date()): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      namespace: { type: 'string', short: 'n' },
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'text' },
-      timeout: { type: 'string', default: '10' },
-      issuer: { type: 'string' },
-      url: { type: 'string' },
-      method: { type: 'string', default: 'POST' },
-      hash: { type: 'string', default: 'SHA-1' },
-      nonce: { type: 'boolean', default: false },
-      save: { type: 'string' },
-      servername: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
+function allowFormats(cli: Cli, allowed: readonly OutputFormat[]): void {
+  if (!allowed.includes(cli.output)) throw new UsageError(`-o ${cli.output} does not apply to ${cli.command}: one of ${allowed.join(', ')}`);
+}
+
+async function render(doc: unknown, text: string, format: OutputFormat): Promise<string> {
+  if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
+  if (format === 'yaml') return (await import('yaml')).stringify(doc);
+  return `${text}\n`;
+}
+
+const list = (items: unknown[]) => ({ apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } });
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export async function run(argv: string[], out: (s: string) => void, now: () => Date = () => new Date(), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  // Completion gets the words as typed: half-written flags and all (no parsing, which would reject them).
+  if (argv[0] === '__complete') {
+    const { complete } = await import('./completion.js');
+    const { connect } = await import('./kube.js');
+    out(await complete(argv.slice(1), (o) => connect({ ...o, timeoutMs: 3_000 })));
+    return 0;
+  }
+  const cli = parseCli(argv);
+  if (cli.help) {
     out(usage);
     return 0;
   }
-  if (positionals.length === 0) throw new UsageError(`no command\n${usage}`);
-  const output = oneOf(values.output, ['text', 'json'] as const, '--output');
-  const timeoutS = Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
-  const timeoutMs = timeoutS * 1000;
-  const [command, ...args] = positionals;
-  // the Kubernetes client is loaded only by the commands that talk to a cluster (it is slow to import)
-  const kube = async () => {
-    const { connect } = await import('./kube.js');
-    return connect({
-      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-      ...(values.context ? { context: values.context } : {}),
-      ...(values.namespace ? { namespace: values.namespace } : {}),
-    });
+  const { command, args } = cli;
+  if (command === undefined) throw new UsageError(`no command\n${usage}`);
+  const timeoutMs = cli.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const connectOpts = {
+    ...(cli.kubeconfig ? { kubeconfig: cli.kubeconfig } : {}),
+    ...(cli.context ? { context: cli.context } : {}),
+    ...(cli.namespace ? { namespace: cli.namespace } : {}),
+    timeoutMs,
   };
+  // the Kubernetes client is loaded only by the commands that talk to a cluster (it is slow to import)
+  const kube = async (): Promise<Connection> => (await import('./kube.js')).connect(connectOpts);
   const exactly = (n: number, shape: string) => {
     if (args.length !== n) throw new UsageError(`usage: kubectl ocsp ${shape}`);
   };
+  const finish = async (result: CommandResult): Promise<number> => {
+    out(await render(result.json, result.text, cli.output));
+    return result.exit;
+  };
 
-  let result: CommandResult;
   switch (command) {
-    case 'inspect': {
-      const [what, name] = args;
-      exactly(2, 'inspect secret|staple|pool NAME');
+    case 'get': {
+      allowFormats(cli, ['text', 'wide', 'json', 'yaml', 'name']);
+      const shape = 'get staples|pools [NAME... | -l SELECTOR] [-A]';
+      const kind = parseKind(args[0], ['staple', 'pool'], shape);
+      const sel = selection(cli, args.slice(1), { requireSome: false, shape });
       const conn = await kube();
-      switch (what) {
-        case 'secret':
-        case 'secrets':
-          result = await (await import('./inspect-secret.js')).inspectSecret(conn, name!, now());
-          break;
-        case 'staple':
-        case 'staples':
-        case 'ocspstaple':
-        case 'ocspstaples':
-          result = await (await import('./inspect-staple.js')).inspectStaple(conn, name!, now());
-          break;
-        case 'pool':
-        case 'pools':
-        case 'orp':
-        case 'ocspresponderpool':
-        case 'ocspresponderpools':
-          result = await (await import('./inspect-pool.js')).inspectPool(conn, name!, now());
-          break;
-        default:
-          throw new UsageError(`inspect what? "secret", "staple" or "pool", got ${JSON.stringify(what)}`);
+      const { OcspStapleType, OcspResponderPoolType } = await import('../kube/types.js');
+      const type = kind === 'staple' ? OcspStapleType : OcspResponderPoolType;
+      const { objects, notFound } = await (await import('./select.js')).selectObjects(conn, type, sel);
+      for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
+      if (!objects.length && !notFound.length) err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
+      if (objects.length || cli.output === 'json' || cli.output === 'yaml') {
+        const single = sel.names.length === 1 && objects.length === 1;
+        const doc = single ? objects[0] : list(objects);
+        if (cli.output === 'name') out(objects.map((o) => `${type.kind.toLowerCase()}.${type.group}/${o.metadata?.name}\n`).join(''));
+        else if (cli.output === 'json' || cli.output === 'yaml') out(await render(doc, '', cli.output));
+        else if (objects.length) out(`${(await import('./get.js')).getTable(kind as 'staple' | 'pool', objects, { wide: cli.output === 'wide', allNamespaces: sel.allNamespaces, now: now() })}\n`);
       }
-      break;
+      return notFound.length ? 2 : 0;
+    }
+    case 'inspect': {
+      allowFormats(cli, ['text', 'json', 'yaml']);
+      const shape = 'inspect secret|staple|pool NAME... | -l SELECTOR | -A';
+      const kind = parseKind(args[0], ['secret', 'staple', 'pool'], shape);
+      const sel = selection(cli, args.slice(1), { requireSome: kind === 'secret', shape });
+      const conn = await kube();
+      const types = await import('../kube/types.js');
+      const type = kind === 'secret' ? types.SecretType : kind === 'staple' ? types.OcspStapleType : types.OcspResponderPoolType;
+      const { objects, notFound } = await (await import('./select.js')).selectObjects(conn, type, sel);
+      const single = sel.names.length === 1;
+      if (single && notFound[0]) throw notFound[0];
+      for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
+      if (!objects.length && !notFound.length) err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
+      const results: CommandResult[] = [];
+      let failed = notFound.length > 0;
+      for (const obj of objects) {
+        const c: Connection = { ...conn, namespace: obj.metadata?.namespace ?? conn.namespace };
+        const name = obj.metadata?.name ?? '';
+        try {
+          if (kind === 'secret') results.push(await (await import('./inspect-secret.js')).inspectSecret(c, name, now(), obj));
+          else if (kind === 'staple') results.push(await (await import('./inspect-staple.js')).inspectStaple(c, name, now(), obj));
+          else results.push(await (await import('./inspect-pool.js')).inspectPool(c, name, now(), obj));
+        } catch (e) {
+          // One object that cannot be inspected (not a certificate Secret, an invalid spec) does
+          // not hide the others.
+          if (single || !(e instanceof UsageError)) throw e;
+          err(`kubectl-ocsp: ${c.namespace}/${name}: ${e.message}\n`);
+          failed = true;
+        }
+      }
+      if (single && results[0]) return finish(results[0]);
+      if (results.length) {
+        out(await render(list(results.map((r) => r.json)), results.map((r) => r.text).join('\n\n'), cli.output));
+      } else if (cli.output === 'json' || cli.output === 'yaml') {
+        out(await render(list([]), '', cli.output));
+      }
+      return failed ? 2 : results.some((r) => r.exit === 1) ? 1 : 0;
+    }
+    case 'refresh': {
+      allowFormats(cli, ['text', 'json', 'yaml']);
+      const shape = 'refresh NAME... | -l SELECTOR | --all | -A [--wait]';
+      const sel = selection(cli, args, { requireSome: true, shape });
+      const conn = await kube();
+      const { OcspStapleType } = await import('../kube/types.js');
+      const { objects, notFound } = await (await import('./select.js')).selectObjects(conn, OcspStapleType, sel);
+      for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
+      if (!objects.length && !notFound.length) err(`No ocspstaples found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
+      const r = await (await import('./refresh.js')).refreshCommand(conn, objects, { wait: cli.wait, timeoutMs: cli.timeoutMs ?? 60_000, now });
+      const code = await finish(r);
+      return notFound.length ? 2 : code;
+    }
+    case 'version': {
+      allowFormats(cli, ['text', 'json', 'yaml']);
+      exactly(0, 'version');
+      const v = await import('./version.js');
+      const plugin = { version: v.pluginVersion(), node: process.version };
+      let operator: Awaited<ReturnType<typeof v.operatorVersions>>;
+      try {
+        operator = await v.operatorVersions(await kube());
+      } catch (e) {
+        operator = { unknown: e instanceof Error ? e.message : String(e) };
+      }
+      const lines = [`kubectl-ocsp: ${plugin.version} (node ${plugin.node})`];
+      if ('unknown' in operator) lines.push(`operator:     unknown (${operator.unknown})`);
+      else if (!operator.found.length) lines.push('operator:     not found (no Deployment labelled app.kubernetes.io/part-of=ocsp-operator, component=controller)');
+      else for (const d of operator.found) lines.push(`operator:     ${d.version ?? 'unknown'} (Deployment ${d.namespace}/${d.name}, image ${d.image ?? '?'}, ${d.ready} ready)`);
+      return finish({ exit: 0, text: lines.join('\n'), json: { kind: 'Version', plugin, operator: 'unknown' in operator ? { unknown: operator.unknown } : { deployments: operator.found } } });
+    }
+    case 'completion': {
+      exactly(1, 'completion bash|zsh');
+      const script = (await import('./completion.js')).completionScript(args[0]!);
+      if (!script) throw new UsageError(`completion for which shell? bash or zsh, got ${JSON.stringify(args[0])}`);
+      out(script);
+      return 0;
     }
     case 'fetch':
+      allowFormats(cli, ['text', 'json', 'yaml']);
       exactly(1, 'fetch CERT.pem [--issuer ISSUER.pem] [--url URL] [--method GET|POST]');
-      result = await fetchCommand(
-        {
-          certFile: args[0]!,
-          ...(values.issuer ? { issuerFile: values.issuer } : {}),
-          ...(values.url ? { url: values.url } : {}),
-          method: oneOf(values.method, ['GET', 'POST'] as const, '--method'),
-          hashAlgorithm: oneOf<HashAlgorithm>(values.hash, HASH_ALGORITHMS, '--hash'),
-          nonce: values.nonce,
-          timeoutMs,
-          ...(values.save ? { saveTo: values.save } : {}),
-        },
-        now,
+      return finish(
+        await fetchCommand(
+          {
+            certFile: args[0]!,
+            ...(cli.issuer ? { issuerFile: cli.issuer } : {}),
+            ...(cli.url ? { url: cli.url } : {}),
+            method: oneOf(cli.method, ['GET', 'POST'] as const, '--method'),
+            hashAlgorithm: oneOf<HashAlgorithm>(cli.hash, HASH_ALGORITHMS, '--hash'),
+            nonce: cli.nonce,
+            timeoutMs,
+            ...(cli.save ? { saveTo: cli.save } : {}),
+          },
+          now,
+        ),
       );
-      break;
     case 'probe':
+      allowFormats(cli, ['text', 'json', 'yaml']);
       exactly(1, 'probe HOST:PORT[@SERVERNAME] [--servername NAME] [--issuer ISSUER.pem]');
-      result = await probeCommand(
-        { endpoint: args[0]!, ...(values.servername ? { servername: values.servername } : {}), ...(values.issuer ? { issuerFile: values.issuer } : {}), timeoutMs },
-        now,
+      return finish(
+        await probeCommand({ endpoint: args[0]!, ...(cli.servername ? { servername: cli.servername } : {}), ...(cli.issuer ? { issuerFile: cli.issuer } : {}), timeoutMs }, now),
       );
-      break;
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}; one of inspect, fetch, probe (kubectl ocsp --help)`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}; one of get, inspect, refresh, fetch, probe, version, completion (kubectl ocsp --help)`);
   }
-  out(output === 'json' ? `${JSON.stringify(result.json, null, 2)}\n` : `${result.text}\n`);
-  return result.exit;
 }
 
 function errorMessage(e: unknown): string {
   if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 0) return `cannot reach the apiserver: ${e.message}`;
+  if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 403) return `not allowed: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -153,7 +232,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(argv, (s) => process.stdout.write(s));
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof NotFoundError || (e instanceof Error && e.name === 'KubeApiError') || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    const known = e instanceof UsageError || e instanceof NotFoundError || e instanceof CrdsMissingError || (e instanceof Error && e.name === 'KubeApiError');
     process.stderr.write(`kubectl-ocsp: ${errorMessage(e)}\n`);
     if (!known && e instanceof Error && process.env.KUBECTL_OCSP_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
     return 2;

@@ -11,12 +11,13 @@ import { repoRoot } from '../../src/devenv/control-plane.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { buildOcspRequest, parsePemChain, sha256Fingerprint, validateOcspResponse } from '../../src/ocsp/index.js';
-import { ANNOTATION_SERIAL, buildStapleSecret, type Published } from '../../src/staple/staple-secret.js';
+import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
+import { buildStapleSecret, type Published } from '../../src/staple/staple-secret.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { issueLeaf } from '../support/pki.js';
 import { createStaple, getStaple, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
-import { CASES, makePki, stapleFor, type CaseName, type Pki } from '../probe/fixtures.js';
+import { CASES, makePki, stapleFor, type Pki } from '../probe/fixtures.js';
 
 const BIN = join(repoRoot(), 'bin');
 
