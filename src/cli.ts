@@ -28,6 +28,8 @@ commands:
                --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_SIGNER_IMAGE})
                --probe-endpoints-file PATH  also probe these TLS endpoints' staples (see \`probe --help\`)
                --probe-interval-ms N        (default 60000)
+               --pools true|false           run the OcspResponderPool controller (default true; the
+                                            chart's pools.enabled=false passes false)
   responder    serve pre-signed OCSP responses            (ocsp-operator responder --help)
   signer       pre-sign OCSP responses into the store     (ocsp-operator signer --help)
   probe        check what TLS servers staple, as metrics  (ocsp-operator probe --help)
@@ -53,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
           'pool-signer-image': { type: 'string', default: DEFAULT_SIGNER_IMAGE },
           'probe-endpoints-file': { type: 'string' },
           'probe-interval-ms': { type: 'string', default: '60000' },
+          pools: { type: 'string', default: 'true' },
         },
         strict: true,
       });
@@ -70,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
         poolSignerImage: values['pool-signer-image'],
         probeEndpointsFile: values['probe-endpoints-file'],
         probeIntervalMs: positiveInt(values['probe-interval-ms'], '--probe-interval-ms'),
+        pools: boolFlag(values.pools, '--pools'),
       });
     }
     // Each pod role loads only its own code (only signer pods need pkcs11js).
@@ -103,6 +107,12 @@ function withHelp(name: string, text: string, args: string[], run: (args: string
     return Promise.resolve(0);
   }
   return run(args);
+}
+
+/** `true` or `false` (a flag the chart always spells out, so a string: `--pools=false`). */
+function boolFlag(text: string, flag: string): boolean {
+  if (text === 'true' || text === 'false') return text === 'true';
+  throw new Error(`${flag} must be true or false, got ${JSON.stringify(text)}`);
 }
 
 function positiveInt(text: string, flag: string): number {

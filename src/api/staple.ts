@@ -69,6 +69,11 @@ export const OcspStapleSpecSchema = z
     /** SignerCertificateExpiring turns True when the delegated responder's certificate has less left than this. */
     signerExpiryWarning: durationString().default('168h'),
     onRevoked: z.object({ reissue: z.boolean().default(false) }).prefault({}),
+    /**
+     * Publish a response whose certStatus is `unknown`. Off by default: browsers treat a stapled
+     * `unknown` as an error, so it is handled as a failed refresh (ResponderSaysUnknown).
+     */
+    publishUnknown: z.boolean().default(false),
     paused: z.boolean().default(false),
   })
   .refine((s) => s.stapleSecretName === undefined || s.stapleSecretName !== s.secretName, {

@@ -1,6 +1,7 @@
 // The Helm chart as users install it: helm lint, the values schema, what each mode renders, and
 // every rendering accepted by the real apiserver (`kubectl apply --dry-run=server`, strict field
-// validation). The CRDs in the chart are the CRDs in crds/, byte for byte.
+// validation). The CRDs in the chart are the CRDs in crds/, byte for byte; with crds.enabled the
+// templates render those same files.
 import { readdir, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,7 @@ describe('helm lint and the values schema', () => {
     ['namespaced mode', { json: { watchNamespaces: ['team-a', 'team-b'] } }],
     ['monitoring on', { set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }],
     ['no leader election, one replica', { set: { replicaCount: 1, 'leaderElection.enabled': false } }],
+    ['pools off, probe ConfigMap, NetworkPolicy, CRDs as templates', { set: { 'pools.enabled': false, 'probe.endpointsConfigMap.name': 'eps', 'networkPolicy.enabled': true, 'crds.enabled': true } }],
   ])('helm lint --strict passes with %s', async (_name, values) => {
     const r = await helm(['lint', '--strict', CHART_DIR, ...valueArgs(values)]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -51,6 +53,9 @@ describe('helm lint and the values schema', () => {
     ['a bad pull policy', { set: { 'image.pullPolicy': 'Sometimes' } }, /pullPolicy/],
     ['a signer image digest that is no sha256', { set: { 'signerImage.digest': 'latest' } }, /signerImage\/digest|signerImage.digest/],
     ['a bad alert duration', { set: { 'prometheusRule.for': 'five minutes' } }, /for/],
+    ['a NetworkPolicy port out of range', { json: { 'networkPolicy.egress.ocspResponders.ports': [80, 70000] } }, /ocspResponders\/ports\/1|ocspResponders.ports/],
+    ['a misspelt crds key', { set: { 'crds.keepp': true } }, /keepp/],
+    ['pools.enabled as a string', { json: { pools: { enabled: 'no' } } }, /pools\/enabled|pools.enabled/],
     ['a pool namespace that is no DNS label', { json: { poolPodMonitor: { enabled: true, namespaces: ['Team_A'] } } }, /poolPodMonitor\/namespaces\/0|poolPodMonitor.namespaces/],
   ])('values.schema.json rejects %s', async (_name, values, message) => {
     const r = await helm(['template', 'x', CHART_DIR, ...valueArgs(values)]);
@@ -146,6 +151,89 @@ describe('what the chart renders', () => {
         if (responder) expect(responder.args as string[]).toEqual(expect.arrayContaining(['--metrics-addr', '0.0.0.0:9091']));
       }
     }
+  });
+
+  it('pools.enabled=false: --pools=false, and none of the pools\' rights in either mode', async () => {
+    const POOL_ONLY = ['ocspresponderpools', 'ocspresponderpools/status', 'ocspresponderpools/finalizers', 'deployments', 'statefulsets', 'services', 'serviceaccounts', 'roles', 'rolebindings', 'ingresses', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'endpointslices', 'configmaps'];
+    const rulesOf = (objs: RenderedObject[]) => [...ofKind(objs, 'ClusterRole'), ...ofKind(objs, 'Role')].flatMap((r) => r.rules ?? []).flatMap((r) => r.resources ?? []);
+    const on = parseManifests(await helmTemplate('op', 'ocsp-system'));
+    expect(rulesOf(on)).toEqual(expect.arrayContaining(POOL_ONLY));
+    expect(deploymentOf(on).container.args?.some((a) => a.startsWith('--pools'))).toBe(false);
+    for (const values of [{ set: { 'pools.enabled': false } }, { set: { 'pools.enabled': false }, json: { watchNamespaces: ['team-a'] } }]) {
+      const off = parseManifests(await helmTemplate('op', 'ocsp-system', values));
+      expect(rulesOf(off).filter((r) => POOL_ONLY.includes(r))).toEqual([]);
+      expect(rulesOf(off)).toEqual(expect.arrayContaining(['ocspstaples', 'ocspstaples/status', 'secrets', 'events', 'certificates']));
+      expect(deploymentOf(off).container.args).toContain('--pools=false');
+    }
+  });
+
+  it('probe.endpointsConfigMap: the ConfigMap mounted read-only where --probe-endpoints-file points', async () => {
+    interface PodSpec { volumes?: Array<{ name: string; configMap?: { name: string } }>; containers: Array<{ volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }> }> }
+    const none = deploymentOf(parseManifests(await helmTemplate('op', 'ocsp-system')));
+    expect(none.container.args?.some((a) => a.startsWith('--probe-endpoints-file'))).toBe(false);
+    const objs = parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'probe.endpointsConfigMap.name': 'probe-endpoints', 'probe.endpointsConfigMap.key': 'servers.yaml', 'probe.intervalMs': 30000 } }));
+    const { spec, container } = deploymentOf(objs);
+    const pod = spec.template.spec as unknown as PodSpec;
+    const file = container.args?.find((a) => a.startsWith('--probe-endpoints-file='))?.split('=')[1] ?? '';
+    expect(container.args).toContain('--probe-interval-ms=30000');
+    const volume = pod.volumes?.find((v) => v.configMap?.name === 'probe-endpoints');
+    const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === volume?.name);
+    expect(mount?.readOnly).toBe(true);
+    expect(file).toBe(`${mount?.mountPath}/servers.yaml`);
+    // extra volumes and mounts go through as given
+    const extra = deploymentOf(parseManifests(await helmTemplate('op', 'ocsp-system', {
+      json: { extraVolumes: [{ name: 'issuers', secret: { secretName: 'probe-issuers' } }], extraVolumeMounts: [{ name: 'issuers', mountPath: '/etc/issuers', readOnly: true }] },
+    })));
+    expect((extra.spec.template.spec as unknown as PodSpec).volumes).toContainEqual({ name: 'issuers', secret: { secretName: 'probe-issuers' } });
+    expect((extra.spec.template.spec as unknown as PodSpec).containers[0]?.volumeMounts).toContainEqual({ name: 'issuers', mountPath: '/etc/issuers', readOnly: true });
+  });
+
+  it('networkPolicy: none by default; enabled, ingress to the metrics port from the peers given, egress to apiserver, DNS and responders', async () => {
+    expect(ofKind(parseManifests(await helmTemplate('op', 'ocsp-system')), 'NetworkPolicy')).toEqual([]);
+    const prometheus = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } };
+    const objs = parseManifests(await helmTemplate('op', 'ocsp-system', {
+      set: { 'networkPolicy.enabled': true, 'metrics.port': 9443 },
+      json: { 'networkPolicy.ingress.from': [prometheus], 'networkPolicy.egress.apiServer.to': [{ ipBlock: { cidr: '10.0.0.1/32' } }], 'networkPolicy.egress.ocspResponders.ports': [80, 443, 8080] },
+    }));
+    const [np, ...more] = ofKind(objs, 'NetworkPolicy');
+    expect(more).toEqual([]);
+    interface Rule { ports: Array<{ port: number; protocol: string }>; from?: unknown[]; to?: unknown[] }
+    const spec = np?.spec as unknown as { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Rule[]; egress: Rule[] };
+    const d = ofKind(objs, 'Deployment')[0]?.spec as unknown as { selector: { matchLabels: Record<string, string> } };
+    expect(spec.podSelector.matchLabels).toEqual(d.selector.matchLabels);
+    expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(spec.ingress).toEqual([{ ports: [{ port: 9443, protocol: 'TCP' }], from: [prometheus] }]);
+    expect(spec.egress).toEqual([
+      { ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.0.0.1/32' } }] },
+      {
+        ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      },
+      { ports: [80, 443, 8080].map((port) => ({ port, protocol: 'TCP' })) },
+    ]);
+  });
+
+  it('crds.enabled: the CRDs of crds/ as templates, byte for byte below the metadata, kept by default (crds.keep)', async () => {
+    expect(ofKind(parseManifests(await helmTemplate('op', 'ocsp-system')), 'CustomResourceDefinition')).toEqual([]);
+    const src = join(repoRoot(), 'crds');
+    const files = (await readdir(src)).filter((f) => f.endsWith('.yaml')).sort();
+    const text = await helmTemplate('op', 'ocsp-system', { set: { 'crds.enabled': true } });
+    const crds = ofKind(parseManifests(text), 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata?.name).sort()).toEqual(files.map((f) => f.replace(/^([^_]+)_(.+)\.yaml$/, '$2.$1')).sort());
+    for (const f of files) {
+      const file = await readFile(join(src, f), 'utf8');
+      const [want] = parseManifests(file);
+      const got = crds.find((c) => c.metadata?.name === want?.metadata?.name);
+      expect(got?.metadata?.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+      expect(got?.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
+      const { labels: _l, annotations: _a, ...meta } = got?.metadata ?? {};
+      expect({ ...got, metadata: meta }).toEqual(want);
+      // The text is the file's, with the lines Helm needs added under `metadata:`.
+      expect(text).toContain(file.slice(file.indexOf('\nspec:\n')));
+    }
+    const unkept = ofKind(parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'crds.enabled': true, 'crds.keep': false } })), 'CustomResourceDefinition');
+    expect(unkept).toHaveLength(files.length);
+    for (const c of unkept) expect(c.metadata?.annotations?.['helm.sh/resource-policy']).toBeUndefined();
   });
 });
 
@@ -277,6 +365,24 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     expect(deploymentOf(byTag).container.args).toContain('--pool-signer-image=ocsp-operator-signer:1.2.3');
   });
 
+  it('pools off, the probe ConfigMap, a NetworkPolicy with peers and extra rules, and the CRDs as kept templates', async () => {
+    const objs = await serverDryRun('h6', ({ release }) => ({
+      set: { 'pools.enabled': false, 'probe.endpointsConfigMap.name': 'probe-endpoints', 'networkPolicy.enabled': true, 'crds.enabled': true },
+      json: {
+        'networkPolicy.ingress.from': [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': release } } }],
+        'networkPolicy.egress.apiServer.to': [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: '192.168.0.0/16' } }],
+        'networkPolicy.extraEgress': [{ to: [{ ipBlock: { cidr: '10.0.0.0/8' } }], ports: [{ port: 8443, protocol: 'TCP' }] }],
+        'networkPolicy.extraIngress': [{ from: [{ podSelector: {} }], ports: [{ port: 8080, protocol: 'TCP' }] }],
+        extraVolumes: [{ name: 'issuers', secret: { secretName: 'probe-issuers' } }],
+        extraVolumeMounts: [{ name: 'issuers', mountPath: '/etc/issuers', readOnly: true }],
+      },
+    }));
+    // (the NetworkPolicy is accepted; the test apiserver's node does not enforce policies)
+    expect(ofKind(objs, 'NetworkPolicy')).toHaveLength(1);
+    expect(ofKind(objs, 'CustomResourceDefinition')).toHaveLength(2);
+    expect(deploymentOf(objs).container.args).toEqual(expect.arrayContaining(['--pools=false', '--probe-endpoints-file=/etc/ocsp-operator/probe/endpoints.yaml']));
+  });
+
   it('one replica without leader election', async () => {
     const objs = await serverDryRun('one', () => ({ set: { replicaCount: 1, 'leaderElection.enabled': false } }));
     expect(ofKind(objs, 'PodDisruptionBudget')).toEqual([]);
@@ -292,5 +398,17 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     expect(notes).toContain('kubectl get ocspstaples -A -o wide');
     expect(notes).toContain(`kubectl -n ${ns.name} get lease notes-ocsp-operator`);
     expect(notes).toContain('kind: OcspStaple');
+  });
+
+  it('crds.enabled where the CRDs came from crds/ (as here): Helm adopts them only with --take-ownership (helm install --dry-run=server)', async () => {
+    const ns = await createNamespace(client, 'crds');
+    namespaces.push(ns);
+    const install = (...extra: string[]) => helm(['install', 'crds', CHART_DIR, '--namespace', ns.name, '--dry-run=server', '--kubeconfig', kubeconfigPath(), '--set', 'crds.enabled=true', '--skip-crds', ...extra]);
+    const refused = await install();
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/CustomResourceDefinition "ocsp\S+ocsp-operator.dev" .*exists and cannot be imported/);
+    const adopted = await install('--take-ownership');
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(adopted.stdout).toContain('helm.sh/resource-policy: keep');
   });
 });

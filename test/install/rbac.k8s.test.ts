@@ -300,6 +300,69 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
   });
 });
 
+describe('pools.enabled=false: the operator staples with the staple rules alone', () => {
+  let dir: string;
+  let release: { name: string; remove(): Promise<void> };
+  let apps: { name: string; remove(): Promise<void> };
+  let rbacFile: string;
+  let saKubeconfig = '';
+  let op: OperatorProcess;
+  const releaseName = `rbac-np-${Math.random().toString(36).slice(2, 7)}`;
+  /** Everything only a pool needs; none of it may be granted. */
+  const POOL_RESOURCES = ['ocspresponderpools', 'deployments', 'statefulsets', 'services', 'serviceaccounts', 'roles', 'rolebindings', 'ingresses', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'endpointslices', 'configmaps'];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ocsp-rbac-np-'));
+    release = await createNamespace(admin, 'ops');
+    apps = await createNamespace(admin, 'apps');
+    const objs = parseManifests(await helmTemplate(releaseName, release.name, { set: { 'pools.enabled': false } }));
+    const [cr] = ofKind(objs, 'ClusterRole');
+    expect(cr?.rules?.flatMap((r) => r.resources ?? []).filter((r) => POOL_RESOURCES.some((p) => r === p || r.startsWith(`${p}/`)))).toEqual([]);
+    const rbac = objs.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind ?? ''));
+    rbacFile = join(dir, 'rbac.yaml');
+    await writeFile(rbacFile, rbac.map((o) => JSON.stringify(o)).join('\n---\n'));
+    const applied = await kubectl(['apply', '-f', rbacFile]);
+    expect(applied.code, applied.stderr).toBe(0);
+    const { spec, container } = deploymentOf(objs);
+    saKubeconfig = await serviceAccountKubeconfig(admin, release.name, spec.template.spec.serviceAccountName ?? '', dir);
+    const args = (container.args ?? []).filter((a) => a !== 'controller' && !a.startsWith('--health-addr'));
+    expect(args).toContain('--pools=false');
+    op = await startOperator([...args, '--resync=60000'], { POD_NAME: `${releaseName}-pod` }, saKubeconfig);
+    // Ready means every informer it started has synced: a pool informer would be denied and never sync.
+    await waitFor('operator ready with the staple rules alone', async () => (await fetch(`${op.healthUrl}/readyz`)).status === 200, 30_000);
+  });
+
+  afterAll(async () => {
+    await op?.stop();
+    if (rbacFile) await kubectl(['delete', '--ignore-not-found', '-f', rbacFile]);
+    await Promise.all([release, apps].map((n) => n?.remove()));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('holds none of the pools\' rights, staples, leaves an OcspResponderPool alone, and is denied nothing', async () => {
+    const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args], saKubeconfig)).stdout.trim();
+    for (const r of ['deployments.apps', 'statefulsets.apps', 'services', 'configmaps', 'roles.rbac.authorization.k8s.io', 'ingresses.networking.k8s.io', 'endpointslices.discovery.k8s.io', 'ocspresponderpools.ocsp-operator.dev']) {
+      expect(await can('list', r, '-n', apps.name), r).toBe('no');
+    }
+    await admin.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name: 'pool', namespace: apps.name },
+      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+    } as KubeObject);
+    // A staple made after the pool is served: the operator was working all along.
+    await putSecret(admin, tlsSecret(apps.name, 'web-tls', { certPem: leaf.web.chainPem, keyPem: leaf.web.keyPem }));
+    await createStaple(admin, apps.name, 'web', { secretName: 'web-tls' });
+    await waitForReason(admin, apps.name, 'web', 'Stapled', 30_000);
+    expect((await admin.get<KubeObject & { status?: unknown }>(OcspResponderPoolType, apps.name, 'pool')).status).toBeUndefined();
+    const metrics = await (await fetch(`${op.healthUrl}/metrics`)).text();
+    expect(metrics).toMatch(/controller="staple"/);
+    expect(metrics).not.toMatch(/controller="pool"/);
+    expect(op.logLines().find((l) => l.msg === 'controller running')?.pools).toBe(false);
+    expect(op.logs().split('\n').filter((l) => RBAC_DENIAL.test(l))).toEqual([]);
+  });
+});
+
 describe('the PrometheusRule uses only metrics that the processes export (operator, signer, responder)', () => {
   let dir: string;
   let store: EmbeddedStore | undefined;

@@ -76,10 +76,11 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
 */}}
 {{- define "ocsp-operator.rules" -}}
 # OcspStaples: informer (list, watch); automatic staples for opted-in cert-manager Secrets
-# (create, and delete when the opt-in goes away; src/staple/auto-staple.ts).
+# (create, and delete when the opt-in goes away; src/staple/auto-staple.ts); patch removes a
+# served `kubectl ocsp refresh` annotation (src/staple/refresh-request.ts).
 - apiGroups: ["ocsp-operator.dev"]
   resources: ["ocspstaples"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "delete", "patch"]
 # Status written with PUT (src/staple/reconciler.ts).
 - apiGroups: ["ocsp-operator.dev"]
   resources: ["ocspstaples/status"]
@@ -89,6 +90,9 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
 - apiGroups: ["ocsp-operator.dev"]
   resources: ["ocspstaples/finalizers"]
   verbs: ["update"]
+{{- if .Values.pools.enabled }}
+# From here to the ConfigMaps: the pools' rules, rendered with pools.enabled only (otherwise the
+# operator runs with --pools=false; the staples need none of them).
 # OcspResponderPools and what a pool runs (src/pool/workloads.ts, applied server-side): the
 # embedded pod's or responders' Deployments, the signer StatefulSet (its replicas scaled on the
 # backlog), the responder Service, and the pods' ServiceAccount with a Role that lets them write
@@ -136,6 +140,7 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "update", "patch"]
+{{- end }}
 # Secrets: source certificate Secrets are read through an informer; staple Secrets are written
 # with server-side apply (patch, and create when the apply creates them). Never deleted: they
 # go away with their OcspStaple through owner references.
