@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const kc = loadKubeConfig(cp.kubeconfigPath);
     await installCrds(kc, log);
     const client = new KubeClient(kc, { userAgent: 'ocsp-operator-bench' });
-    await client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubeObject);
+    await client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
 
     log(`issuing ${N} certificates`);
     const ca = await createCa({ keyAlg: 'P-256', name: 'CN=Pool Writes Bench CA' });
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     ok = true;
   } finally {
     for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve())));
     await cp.stop();
     if (ok && !flags.keep) await rm(work, { recursive: true, force: true });
     else log(`kept ${work}`);

@@ -3,12 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
-import { systemClock } from './runtime/clock.js';
+import { systemClock } from './base/clock.js';
 import { createLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
 import { addPoolController } from './pool/controller.js';
 import { readEndpointsFile } from './probe/endpoint.js';
-import { ANNOTATION_PROBE_ENDPOINTS, declaredEndpoints } from './probe/discovery.js';
+import { ANNOTATION_PROBE_ENDPOINTS } from './api/annotations.js';
+import { declaredEndpoints } from './probe/discovery.js';
 import { Prober } from './probe/prober.js';
 import { OcspStapleType, type KubeObject } from './kube/types.js';
 import { addAutoStapleController } from './staple/auto-staple.js';
@@ -30,6 +31,11 @@ export interface ControllerFlags {
   /** TLS endpoints to probe for their staple, from this process (the prober as an operator mode). */
   probeEndpointsFile?: string;
   probeIntervalMs: number;
+  /**
+   * Run the OcspResponderPool controller. Off (the chart's pools.enabled=false): staples only, and
+   * none of the pools' rights are needed (no informers on their types start).
+   */
+  pools: boolean;
 }
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -81,7 +87,7 @@ export async function runController(flags: ControllerFlags): Promise<number> {
   });
   addStapleController(manager, { workers: flags.workers });
   addAutoStapleController(manager, { workers: 2 });
-  addPoolController(manager, { workers: 2, images: { operator: flags.poolImage, signer: flags.poolSignerImage } });
+  if (flags.pools) addPoolController(manager, { workers: 2, images: { operator: flags.poolImage, signer: flags.poolSignerImage } });
   const onSignal = (signal: string) => {
     log.info({ signal }, 'shutting down');
     resolveDone();
@@ -109,7 +115,7 @@ export async function runController(flags: ControllerFlags): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   await manager.start();
   prober.start();
-  log.info({ health: manager.healthUrl(), namespaces: flags.namespaces.length ? flags.namespaces : 'all', leaderElection: flags.leaderElect }, 'controller running');
+  log.info({ health: manager.healthUrl(), namespaces: flags.namespaces.length ? flags.namespaces : 'all', leaderElection: flags.leaderElect, pools: flags.pools }, 'controller running');
   await done;
   await prober.stop();
   await manager.stop();

@@ -45,7 +45,7 @@ http {
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const deadline = Date.now() + 10_000;
-  let last = '';
+  let last: string;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`nginx exited: ${err}`);
     try {

@@ -13,6 +13,7 @@
 
 import { z } from 'zod';
 import { ABSOLUTE_PATH_PATTERN, QUANTITY_PATTERN, dataKey, dnsLabel, secretName } from './meta.js';
+import { LABEL_POOL, LABEL_REPLICA } from './annotations.js';
 
 /**
  * What the operator itself puts into a pool's pods. The pod shape may not reuse these: a second
@@ -25,7 +26,7 @@ export const OPERATOR_POD_NAMES = {
   volumes: ['issuer', 'index', 'key', 'data', 'responder'],
   mountPaths: ['/etc/ocsp/issuer', '/etc/ocsp/index', '/etc/ocsp/key', '/etc/ocsp/responder', '/var/lib/ocsp'],
   env: ['POD_NAME', 'POD_NAMESPACE', 'OCSP_SIGNER_PIN', 'REDIS_PASSWORD', 'UV_THREADPOOL_SIZE'],
-  labels: ['ocsp-operator.dev/pool', 'ocsp-operator.dev/replica', 'app.kubernetes.io/component'],
+  labels: [LABEL_POOL, LABEL_REPLICA, 'app.kubernetes.io/component'],
   containers: ['signer', 'responder'],
 } as const;
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KubeClient } from '../kube/client.js';
 import { OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type Secret } from '../kube/types.js';
-import { ConfigMapType, type ConfigMap } from '../pool/report.js';
+import { ConfigMapType } from '../report/protocol.js';
 
 const run = promisify(execFile);
 
@@ -43,8 +43,8 @@ const demoFiles = async (dir: string) => {
 /** The CA side: the CA Secret, its database and an OcspResponderPool answering for it. */
 export async function applyDemoPool(client: KubeClient, dir: string, namespace: string): Promise<void> {
   const f = await demoFiles(dir);
-  await client.apply(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'demo-ca', namespace }, data: { 'tls.crt': b64(f.ca), 'tls.key': b64(f.caKey) } } as Secret, 'demo');
-  await client.apply(ConfigMapType, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'demo-ca-db', namespace }, data: { 'index.txt': f.index } } as ConfigMap, 'demo');
+  await client.apply(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'demo-ca', namespace }, data: { 'tls.crt': b64(f.ca), 'tls.key': b64(f.caKey) } }, 'demo');
+  await client.apply(ConfigMapType, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'demo-ca-db', namespace }, data: { 'index.txt': f.index } }, 'demo');
   await client.apply(OcspResponderPoolType, {
     apiVersion: 'ocsp-operator.dev/v1alpha1',
     kind: 'OcspResponderPool',
@@ -66,7 +66,7 @@ export async function applyDemoStaple(client: KubeClient, dir: string, namespace
     type: 'kubernetes.io/tls',
     metadata: { name: 'demo-tls', namespace, annotations: { 'cert-manager.io/certificate-name': 'demo' } },
     data: { 'tls.crt': b64(`${f.leaf}${f.ca}`), 'tls.key': b64(f.key), 'ca.crt': b64(f.ca) },
-  } as Secret, 'demo');
+  }, 'demo');
   await client.apply(OcspStapleType, {
     apiVersion: 'ocsp-operator.dev/v1alpha1',
     kind: 'OcspStaple',

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../kube/client.js';
 import { SecretType, type Secret } from '../kube/types.js';
-import { ConfigMapType, type ConfigMap } from '../pool/report.js';
+import { ConfigMapType, type ConfigMap } from '../report/protocol.js';
 import { freePort, repoRoot } from './control-plane.js';
 import { serviceAccountKubeconfig } from './service-account.js';
 
@@ -148,7 +148,7 @@ export async function runPod(o: {
     async stop() {
       syncing = false;
       for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-      await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+      await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve())));
       await syncLoop;
       await rm(dir, { recursive: true, force: true });
     },

@@ -24,6 +24,10 @@ export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && 
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
 
+/** PartialObjectMetadata(List): the apiserver strips everything but metadata before sending. */
+const ACCEPT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const ACCEPT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
 export interface ObjectRef {
   namespace?: string;
   name?: string;
@@ -64,13 +68,13 @@ export class KubeClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+  async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string; accept?: string } = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const options: RequestOptions = {
       method,
-      headers: { Accept: 'application/json', 'User-Agent': this.options.userAgent ?? 'ocsp-operator' },
+      headers: { Accept: opts.accept ?? 'application/json', 'User-Agent': this.options.userAgent ?? 'ocsp-operator' },
       timeout: this.timeoutMs,
     };
     // Client certificates, CA and tokens (re-read each time: in-cluster tokens rotate).
@@ -119,20 +123,28 @@ export class KubeClient {
     }
   }
 
-  /** Lists every page. */
-  async list<T extends KubeObject>(type: ResourceType, opts: { namespace?: string; labelSelector?: string } = {}): Promise<KubeList<T>> {
+  /** Lists every page; `metadataOnly` asks for PartialObjectMetadata (no data, spec or status). */
+  async list<T extends KubeObject>(type: ResourceType, opts: { namespace?: string; labelSelector?: string; metadataOnly?: boolean } = {}): Promise<KubeList<T>> {
     const items: T[] = [];
-    let cont: string | undefined;
     let resourceVersion = '';
+    for await (const page of this.listPages<T>(type, opts)) {
+      items.push(...page.items);
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    }
+    return { items, metadata: { resourceVersion } };
+  }
+
+  /** One page (500 objects) at a time, so a caller that keeps few of them never holds them all. */
+  async *listPages<T extends KubeObject>(type: ResourceType, opts: { namespace?: string; labelSelector?: string; metadataOnly?: boolean } = {}): AsyncGenerator<KubeList<T>> {
+    let cont: string | undefined;
     do {
       const page = await this.request<KubeList<T>>('GET', resourcePath(type, { namespace: opts.namespace }), {
         query: { limit: 500, continue: cont, labelSelector: opts.labelSelector },
+        accept: opts.metadataOnly ? ACCEPT_METADATA_LIST : undefined,
       });
-      items.push(...page.items);
       cont = page.metadata?.continue || undefined;
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      yield { items: page.items ?? [], metadata: page.metadata }; // an empty PartialObjectMetadataList has items: null
     } while (cont);
-    return { items, metadata: { resourceVersion } };
   }
 
   create<T extends KubeObject>(type: ResourceType, obj: T, query: Query = {}): Promise<T> {
@@ -170,10 +182,11 @@ export class KubeClient {
   /** Starts a watch; `done` is called once when it ends, with the error if any. */
   watch(
     type: ResourceType,
-    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number },
+    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number; metadataOnly?: boolean },
     onEvent: (phase: string, obj: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    if (opts.metadataOnly) return this.watchMetadata(type, opts, onEvent, done);
     const watch = new Watch(this.kubeConfig);
     return watch.watch(
       resourcePath(type, { namespace: opts.namespace }),
@@ -188,5 +201,69 @@ export class KubeClient {
       onEvent,
       done,
     );
+  }
+
+  /**
+   * A watch of PartialObjectMetadata: client-node's Watch cannot set the Accept header, so this
+   * one streams the newline-delimited events itself over the kept-alive agents.
+   */
+  private async watchMetadata(
+    type: ResourceType,
+    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number },
+    onEvent: (phase: string, obj: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    const url = new URL(this.server + resourcePath(type, { namespace: opts.namespace }));
+    const query: Query = { watch: true, allowWatchBookmarks: true, resourceVersion: opts.resourceVersion, timeoutSeconds: opts.timeoutSeconds };
+    Object.assign(query, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    const abort = new AbortController();
+    const options: RequestOptions = {
+      method: 'GET',
+      headers: { Accept: ACCEPT_METADATA, 'User-Agent': this.options.userAgent ?? 'ocsp-operator' },
+      signal: abort.signal,
+    };
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    // A watch holds its connection for minutes: its own agent-less socket, not one of the pool's.
+    options.agent = false;
+    let finished = false;
+    const finish = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      abort.abort();
+      done(err);
+    };
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, options, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        finish(new KubeApiError(res.statusCode ?? 0, String(res.statusCode), 'watch refused', url.pathname));
+        return;
+      }
+      let pending = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        pending += chunk;
+        let nl;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          if (!line.trim()) continue;
+          let event: { type: string; object: unknown };
+          try {
+            event = JSON.parse(line) as { type: string; object: unknown };
+          } catch {
+            continue; // not an event line
+          }
+          onEvent(event.type, event.object);
+        }
+      });
+      res.on('end', () => finish(null));
+      res.on('close', () => finish(null));
+      res.on('error', (err) => finish(abort.signal.aborted ? null : err));
+    });
+    req.on('error', (err) => finish(abort.signal.aborted ? null : err));
+    req.end();
+    return abort;
   }
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.js';
 import { EventType, apiVersionOf, type KubeObject, type ResourceType } from './types.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../base/clock.js';
 
 export type EventKind = 'Normal' | 'Warning';
 

@@ -4,15 +4,15 @@
 // map it to work-queue keys; the cache is what reconcilers read.
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.js';
-import type { KubeObject, ResourceType } from './types.js';
+import type { KubeObject, ObjectMeta, ResourceType } from './types.js';
 import { objectKey } from './types.js';
-import type { Clock, Timer } from '../runtime/clock.js';
-import { backoffDelay, type BackoffPolicy } from '../runtime/work-queue.js';
+import type { Clock, Timer } from '../base/clock.js';
+import { backoffDelay, type BackoffPolicy } from '../base/backoff.js';
 
 export type ChangeKind = 'add' | 'update' | 'delete' | 'resync';
 export type ChangeHandler<T> = (kind: ChangeKind, obj: T, old?: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   /** Full relist period: re-delivers every object as `resync` and repairs a silent watch. */
@@ -21,6 +21,28 @@ export interface InformerOptions {
   log: Logger;
   backoff?: BackoffPolicy;
   onRestart?(reason: string): void;
+  /** List and watch PartialObjectMetadata: the cache holds metadata only (see object-cache.ts). */
+  metadataOnly?: boolean;
+  /**
+   * Which objects the cache holds; every change is still delivered to the handlers. An object that
+   * stops being kept leaves the cache on its next event or relist.
+   */
+  keep?(obj: T): boolean;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** What a metadata cache holds: no managedFields, and no last-applied annotation (a whole Secret, data included). */
+function slim<T extends KubeObject>(obj: T): T {
+  // managedFields comes from the apiserver; ObjectMeta does not name it, as nothing reads it.
+  const m: (ObjectMeta & { managedFields?: unknown }) | undefined = obj.metadata;
+  if (!m) return obj;
+  const { managedFields: _dropped, ...metadata } = m;
+  if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
+    const { [LAST_APPLIED]: _applied, ...annotations } = metadata.annotations;
+    metadata.annotations = annotations;
+  }
+  return { ...obj, metadata };
 }
 
 export class Informer<T extends KubeObject> {
@@ -35,11 +57,13 @@ export class Informer<T extends KubeObject> {
   private retryTimer: Timer | undefined;
   private generation = 0; // guards against a stale watch's callbacks after a restart
   private readonly syncWaiters: Array<() => void> = [];
+  private listed = 0;
+  private readonly listWaiters: Array<() => void> = [];
 
   constructor(
     private readonly client: KubeClient,
     readonly type: ResourceType,
-    private readonly opts: InformerOptions,
+    private readonly opts: InformerOptions<T>,
   ) {}
 
   onChange(handler: ChangeHandler<T>): void {
@@ -50,9 +74,33 @@ export class Informer<T extends KubeObject> {
     return this.cache.get(namespace ? `${namespace}/${name}` : name);
   }
 
+  /** Puts an object read outside the watch (a live GET) into the cache if it is one to keep and is not there yet. */
+  adopt(obj: T): void {
+    const key = objectKey(obj);
+    if (this.opts.namespace && obj.metadata?.namespace !== this.opts.namespace) return;
+    if (!this.cache.has(key) && this.kept(obj)) this.cache.set(key, this.opts.metadataOnly ? slim(obj) : obj);
+  }
+
+  private kept(obj: T): boolean {
+    return this.opts.keep ? this.opts.keep(obj) : true;
+  }
+
   list(namespace?: string): T[] {
     const all = [...this.cache.values()];
     return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  /** Completed lists so far: a list that completes after a `keep` predicate widened has applied it. */
+  listedCount(): number {
+    return this.listed;
+  }
+
+  /** Lists again now (a `keep` predicate widened); resolves once that list is in the cache, or on stop. */
+  relistNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const done = new Promise<void>((r) => this.listWaiters.push(r));
+    this.restart('interest widened');
+    return done;
   }
 
   hasSynced(): boolean {
@@ -77,6 +125,7 @@ export class Informer<T extends KubeObject> {
     this.abort = undefined;
     this.resyncTimer?.cancel();
     this.retryTimer?.cancel();
+    for (const w of this.listWaiters.splice(0)) w();
   }
 
   private scheduleResync(): void {
@@ -102,17 +151,26 @@ export class Informer<T extends KubeObject> {
     const gen = this.generation;
     let list;
     try {
-      list = await this.client.list<T>(this.type, { namespace: this.opts.namespace, labelSelector: this.opts.labelSelector });
+      list = await this.client.list<T>(this.type, { namespace: this.opts.namespace, labelSelector: this.opts.labelSelector, metadataOnly: this.opts.metadataOnly });
     } catch (err) {
       if (gen === this.generation) this.retry(`list failed: ${errorText(err)}`, true);
       return;
     }
     if (gen !== this.generation || this.stopped) return;
     const seen = new Set<string>();
-    for (const obj of list.items) {
+    for (const item of list.items) {
+      const obj = this.opts.metadataOnly ? slim(item) : item;
       const key = objectKey(obj);
-      seen.add(key);
       const old = this.cache.get(key);
+      if (!this.kept(obj)) {
+        // Not held; if it was, the change that made it uninteresting is still news to the handlers.
+        if (old) {
+          this.cache.delete(key);
+          if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
+        }
+        continue;
+      }
+      seen.add(key);
       this.cache.set(key, obj);
       if (!old) this.emit('add', obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
@@ -125,6 +183,8 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.listed++;
+    for (const w of this.listWaiters.splice(0)) w();
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -137,7 +197,7 @@ export class Informer<T extends KubeObject> {
     let sawEvent = false;
     const onEvent = (phase: string, raw: unknown) => {
       if (gen !== this.generation) return;
-      const obj = raw as T & { code?: number };
+      const obj = (this.opts.metadataOnly && (raw as { metadata?: unknown })?.metadata ? slim(raw as T) : raw) as T & { code?: number };
       sawEvent = true;
       if (phase === 'ERROR') {
         if (obj.code === 410) gone = true;
@@ -152,7 +212,8 @@ export class Informer<T extends KubeObject> {
         this.cache.delete(key);
         this.emit('delete', old ?? obj);
       } else {
-        this.cache.set(key, obj);
+        if (this.kept(obj)) this.cache.set(key, obj);
+        else this.cache.delete(key);
         this.emit(old ? 'update' : 'add', obj, old);
       }
     };
@@ -173,7 +234,13 @@ export class Informer<T extends KubeObject> {
       const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
       this.abort = await this.client.watch(
         this.type,
-        { namespace: this.opts.namespace, labelSelector: this.opts.labelSelector, resourceVersion: this.resourceVersion, timeoutSeconds },
+        {
+          namespace: this.opts.namespace,
+          labelSelector: this.opts.labelSelector,
+          resourceVersion: this.resourceVersion,
+          timeoutSeconds,
+          metadataOnly: this.opts.metadataOnly,
+        },
         onEvent,
         done,
       );

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from './client.js';
 import { LeaseType, type Lease } from './types.js';
-import type { Clock, Timer } from '../runtime/clock.js';
+import type { Clock, Timer } from '../base/clock.js';
 
 export interface LeaderElectionOptions {
   namespace: string;

@@ -29,7 +29,7 @@ export function issuerHashes(issuer: X509Certificate, alg: HashAlgorithm): { nam
 /** issuerHashes for a certificate already split; computed once per certificate content and algorithm. */
 export function certHashes(d: CertDer, alg: HashAlgorithm): { nameHash: Uint8Array; keyHash: Uint8Array } {
   let perAlg = hashCache.get(d);
-  if (!perAlg) hashCache.set(d, (perAlg = new Map()));
+  if (!perAlg) hashCache.set(d, (perAlg = new Map<HashAlgorithm, { nameHash: Uint8Array; keyHash: Uint8Array }>()));
   let h = perAlg.get(alg);
   if (!h) {
     h = { nameHash: digest(alg, d.subjectName), keyHash: digest(alg, d.publicKeyBits) };

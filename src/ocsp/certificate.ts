@@ -2,11 +2,13 @@
 // responder URLs, identity (serial, fingerprint), Must-Staple, and key/certificate pairing.
 import './reflect-polyfill.js';
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import { AuthorityInfoAccessExtension, X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '@peculiar/x509';
 import { certDer, derIssuedBy } from './cert-der.js';
-import { children, contentOf, readTlv, toHex } from './der.js';
+import { children, contentOf, DerError, oidToString, readTlv, toHex } from './der.js';
+import { DerFields } from './der-fields.js';
+import { readExtensions, type Extension } from './x509-der.js';
 import { OcspInputError } from './errors.js';
-import { OID_TLS_FEATURE } from './oids.js';
+import { OID_AD_OCSP, OID_AIA, OID_TLS_FEATURE } from './oids.js';
 
 export interface CertificateBundle {
   leaf: X509Certificate;
@@ -61,11 +63,36 @@ export function findIssuer(leaf: X509Certificate, candidates: X509Certificate[])
   return candidates.find((c) => isIssuedBy(leaf, c));
 }
 
+/**
+ * The certificate's extensions, read from its DER. Not @peculiar/x509's `extensions`: that
+ * re-encodes and parses every extension into objects the certificate then keeps (a quarter of
+ * the staple controller's parsing time, and most of a held certificate's memory).
+ */
+function extensionsOf(cert: X509Certificate): Extension[] {
+  const { tbs } = certDer(cert);
+  const ext = children(tbs, readTlv(tbs, 0)).find((t) => t.tag === 0xa3);
+  if (!ext) return [];
+  return readExtensions(tbs, readTlv(tbs, ext.contentStart, ext.end), 'extensions');
+}
+
 /** OCSP responder URLs from the Authority Information Access extension; [] when there are none. */
 export function ocspUrls(cert: X509Certificate): string[] {
-  const ext = cert.getExtension(AuthorityInfoAccessExtension);
-  if (!ext) return [];
-  return ext.ocsp.filter((g) => g.type === 'url').map((g) => g.value);
+  const aia = extensionsOf(cert).find((e) => e.extnID === OID_AIA)?.extnValue;
+  if (!aia) return [];
+  // AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation }
+  const top = readTlv(aia, 0);
+  if (top.tag !== 0x30 || top.end !== aia.length) throw new DerError('AuthorityInfoAccess is not one SEQUENCE');
+  const list = new DerFields(aia, top, 'AuthorityInfoAccess');
+  const urls: string[] = [];
+  while (list.more) {
+    const d = new DerFields(aia, list.take(0x30, 'AccessDescription'), 'AccessDescription');
+    const method = oidToString(contentOf(aia, d.take(0x06, 'accessMethod')));
+    const location = d.next('accessLocation');
+    d.finish();
+    // uniformResourceIdentifier [6] IMPLICIT IA5String
+    if (method === OID_AD_OCSP && location.tag === 0x86) urls.push(Buffer.from(contentOf(aia, location)).toString('latin1'));
+  }
+  return urls;
 }
 
 /** Serial number as lowercase unsigned hex, leading zero bytes removed (one byte kept for zero). */
@@ -85,10 +112,10 @@ export function sha256Fingerprint(cert: X509Certificate): string {
 
 /** RFC 7633 Must-Staple: a TLS Feature extension listing status_request (5). */
 export function isMustStaple(cert: X509Certificate): boolean {
-  const ext = cert.getExtension(OID_TLS_FEATURE);
-  if (!ext) return false;
+  const value = extensionsOf(cert).find((e) => e.extnID === OID_TLS_FEATURE)?.extnValue;
+  if (!value) return false;
   try {
-    const v = new Uint8Array(ext.value);
+    const v = value;
     const seq = readTlv(v, 0);
     if (seq.tag !== 0x30) return false;
     return children(v, seq).some((t) => {

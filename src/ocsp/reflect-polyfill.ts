@@ -8,7 +8,7 @@ function store(target: object, prop: PropertyKey | undefined, create: boolean): 
   let byProp = stores.get(target);
   if (!byProp) {
     if (!create) return undefined;
-    stores.set(target, (byProp = new Map()));
+    stores.set(target, (byProp = new Map<PropertyKey | undefined, Store>()));
   }
   let s = byProp.get(prop);
   if (!s && create) byProp.set(prop, (s = new Map()));

@@ -101,6 +101,7 @@ export function describeBody(body: Uint8Array): string {
   const text = head.toString('latin1');
   const size = `${body.length} bytes`;
   if (/^\s*<(!doctype html|html|head|body|\?xml|!--)/i.test(text)) return `looks like HTML (${size}): ${JSON.stringify(text.slice(0, 40))}`;
+  // eslint-disable-next-line no-control-regex -- tab, LF and CR are what "printable text" allows here
   if (/^[\x09\x0a\x0d\x20-\x7e]+$/.test(text)) return `looks like text (${size}): ${JSON.stringify(text.slice(0, 40))}`;
   return `${size}, starting ${head.subarray(0, 8).toString('hex')}`;
 }
@@ -138,6 +139,7 @@ export function readResponse(body: Uint8Array): (DecodedBasic & { included: Incl
   } catch (e) {
     return fail('Malformed', `OCSPResponse (${body.length} bytes) is not valid DER: ${(e as Error).message}`);
   }
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-comparison -- the raw DER integer, named by the enum
   if (env.status !== OCSPResponseStatus.successful) {
     const s = STATUS_REASONS[env.status];
     if (!s) return fail('Malformed', `unknown responseStatus ${env.status}`);

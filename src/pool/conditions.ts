@@ -1,7 +1,13 @@
 // The OcspResponderPool's condition vocabulary in one place: each type, the reasons it may carry,
 // which status is the bad one (its polarity), and how Ready is made of them. thresholds.ts and
 // reconciler.ts produce conditions only through these names; the tests read them from here too.
-import type { PoolCondition } from './thresholds.js';
+
+export interface PoolCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
 
 export const PoolConditionType = {
   Ready: 'Ready',

@@ -1,23 +1,62 @@
 // Wires the pool reconciler into a manager: pools, their issuer and source Secrets, their index
 // and report ConfigMaps, their StatefulSets, Deployments and Services (so a deleted or edited one
 // is put back), and their Services' EndpointSlices (the kubelet's word on readiness) all map back
-// to the pool's key.
-import { OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret } from '../kube/types.js';
+// to the pool's key. Of Secrets and ConfigMaps only those a pool refers to are held (its issuer,
+// its in-scope source Secrets, its opensslIndex sources, its own index and report): see
+// kube/object-cache.ts.
+import { OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
 import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
 import { EndpointSliceType, type EndpointSlice } from './liveness.js';
 import type { Manager } from '../runtime/manager.js';
 import { PoolReconciler } from './reconciler.js';
-import { ConfigMapType, LABEL_POOL, type ConfigMap } from './report.js';
-import { DeploymentType, ServiceType, StatefulSetType, type PoolImages } from './workloads.js';
+import { LABEL_POOL } from '../api/annotations.js';
+import { ConfigMapType, type ConfigMap } from '../report/protocol.js';
+import { DeploymentType, ServiceType, type PoolImages } from './workloads.js';
+
+interface Scope {
+  namespaces?: string[];
+  labelSelector?: Record<string, string>;
+}
 
 interface PoolRefs extends KubeObject {
-  spec?: { issuer?: { secretName?: string }; sources?: Array<{ clusterSecrets?: { namespaces?: string[] }; opensslIndex?: { configMapName?: string } }> };
+  spec?: { issuer?: { secretName?: string }; sources?: Array<{ clusterSecrets?: Scope; opensslIndex?: { configMapName?: string } }> };
 }
+
+const inScope = (cs: Scope, s: KubeObject) =>
+  (!cs.namespaces?.length || cs.namespaces.includes(s.metadata?.namespace ?? '')) &&
+  Object.entries(cs.labelSelector ?? {}).every(([k, v]) => s.metadata?.labels?.[k] === v);
+
+/** The pool reads this Secret: its issuer, or one of its clusterSecrets sources selects it. */
+const readsSecret = (p: PoolRefs, s: KubeObject) =>
+  (p.metadata?.namespace === s.metadata?.namespace && p.spec?.issuer?.secretName === s.metadata?.name) ||
+  !!p.spec?.sources?.some((src) => src.clusterSecrets && inScope(src.clusterSecrets, s));
+
+const readsConfigMap = (p: PoolRefs, cm: KubeObject) =>
+  p.metadata?.namespace === cm.metadata?.namespace && !!p.spec?.sources?.some((s) => s.opensslIndex?.configMapName === cm.metadata?.name);
+
+const scopeKey = (cs: Scope) =>
+  `${[...(cs.namespaces ?? [])].sort().join(',')}|${Object.entries(cs.labelSelector ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join(',')}`;
 
 export function addPoolController(manager: Manager, opts: { workers: number; images: PoolImages }): Controller {
   const pools = manager.informer<PoolRefs>(OcspResponderPoolType);
-  const secrets = manager.informer<Secret>(SecretType);
-  const configMaps = manager.informer<ConfigMap>(ConfigMapType);
+  const secrets = manager.objectCache<Secret>(SecretType);
+  const configMaps = manager.objectCache<ConfigMap>(ConfigMapType);
+  secrets.want((s) => pools.list().some((p) => readsSecret(p, s)));
+  configMaps.want((cm) => !!cm.metadata?.labels?.[LABEL_POOL] || pools.list(cm.metadata?.namespace).some((p) => readsConfigMap(p, cm)));
+  // A clusterSecrets scope selects by labels, not names: Secrets listed before it appeared were
+  // dropped, and only a new list finds them. Remember how many lists the cache had completed
+  // when each scope first appeared; the pool's reconcile waits for one more if none completed since.
+  const scopeSince = new Map<string, number>();
+  pools.onChange((kind, p) => {
+    if (kind === 'delete') return;
+    for (const src of p.spec?.sources ?? []) {
+      if (src.clusterSecrets && !scopeSince.has(scopeKey(src.clusterSecrets))) scopeSince.set(scopeKey(src.clusterSecrets), secrets.listedCount());
+    }
+  });
+  const scopeListed = (cs: Scope) => secrets.widen(scopeSince.get(scopeKey(cs)) ?? -1);
   const statefulSets = manager.informer<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, `${LABEL_POOL}`);
   const deployments = manager.informer<KubeObject>(DeploymentType, LABEL_POOL);
   const services = manager.informer<KubeObject>(ServiceType, LABEL_POOL);
@@ -33,6 +72,7 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
       pools,
       secrets,
       configMaps,
+      scopeListed,
       statefulSets,
       deployments,
       services,
@@ -49,20 +89,15 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
   controller.watch(configMaps, (cm) => {
     const owner = cm.metadata?.labels?.[LABEL_POOL];
     if (owner) return poolKey(cm.metadata?.namespace, owner);
-    const ns = cm.metadata?.namespace;
     return pools
-      .list(ns)
-      .filter((p) => p.spec?.sources?.some((s) => s.opensslIndex?.configMapName === cm.metadata?.name))
+      .list(cm.metadata?.namespace)
+      .filter((p) => readsConfigMap(p, cm))
       .map(objectKey);
   });
   controller.watch(secrets, (s) =>
     pools
       .list()
-      .filter(
-        (p) =>
-          (p.metadata?.namespace === s.metadata?.namespace && p.spec?.issuer?.secretName === s.metadata?.name) ||
-          p.spec?.sources?.some((src) => src.clusterSecrets && (!src.clusterSecrets.namespaces?.length || src.clusterSecrets.namespaces.includes(s.metadata?.namespace ?? ''))),
-      )
+      .filter((p) => readsSecret(p, s))
       .map(objectKey),
   );
   const owner = (o: KubeObject) => poolKey(o.metadata?.namespace, o.metadata?.labels?.[LABEL_POOL]);

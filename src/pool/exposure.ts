@@ -9,7 +9,7 @@
 // every node drain).
 import type { OcspResponderPool } from '../api/pool.js';
 import type { OwnerReference, ResourceType } from '../kube/types.js';
-import type { Workload } from './workloads.js';
+import type { Workload } from './workload.js';
 
 export const IngressType: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true };
 export const HorizontalPodAutoscalerType: ResourceType = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true };

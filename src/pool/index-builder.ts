@@ -3,9 +3,8 @@
 // opensslIndex sources, and the revocations declared in the spec. Deterministic (sorted), so an
 // unchanged world writes nothing.
 import type { X509Certificate } from '@peculiar/x509';
-import type { DeclaredRevocation } from '../signer/sources.js';
-import { applyDeclaredRevocations, parseIndexTxt } from '../signer/sources.js';
-import type { CertificateInfo } from '../signer/planner.js';
+import type { DeclaredRevocation } from '../ca-db/index-txt.js';
+import { applyDeclaredRevocations, parseIndexTxt, type CertificateInfo } from '../ca-db/index-txt.js';
 import { isIssuedBy, parsePemChain } from '../ocsp/index.js';
 import { canonicalSerial } from '../store/index.js';
 import type { Secret } from '../kube/types.js';

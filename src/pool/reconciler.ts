@@ -12,19 +12,21 @@ import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/poo
 import { parsePemChain } from '../ocsp/index.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { OcspResponderPoolType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
-import type { Clock } from '../runtime/clock.js';
+import { OcspResponderPoolType, splitKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
+import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
-import type { ReadCache } from '../staple/reconciler.js';
+import type { ReadCache } from '../runtime/read-cache.js';
 import { buildPoolIndex } from './index-builder.js';
-import { isBad, notEvaluated, PoolConditionType as T, PoolReason as R, readyFrom } from './conditions.js';
+import { isBad, notEvaluated, PoolConditionType as T, PoolReason as R, readyFrom, type PoolCondition } from './conditions.js';
 import { countedReports, endpointPods, type EndpointSlice } from './liveness.js';
-import { ConfigMapType, LABEL_POOL, readReports, reportConfigMapName, type ConfigMap, type PoolReports } from './report.js';
+import { LABEL_POOL } from '../api/annotations.js';
+import { ConfigMapType, readReports, reportConfigMapName, type ConfigMap, type PoolReports } from '../report/protocol.js';
 import { handOverReplicas, pruneOwned } from './owned.js';
 import { recommendReplicas, stabilize, type Recommendation } from './scaling.js';
-import { poolConditions, type PoolCondition, type PoolObservation } from './thresholds.js';
-import { DeploymentType, indexConfigMapName, poolWorkloads, ServiceType, signerWorkloadName, StatefulSetType, type PoolImages, type Workload } from './workloads.js';
+import { poolConditions, type PoolObservation } from './thresholds.js';
+import { type Workload } from './workload.js';
+import { DeploymentType, indexConfigMapName, poolWorkloads, ServiceType, signerWorkloadName, type PoolImages } from './workloads.js';
 
 export const POOL_FIELD_MANAGER = 'ocsp-operator-pool';
 /** How often a pool is looked at even when nothing changes: response ages cross thresholds by themselves. */
@@ -36,8 +38,11 @@ export interface PoolReconcilerDeps {
   log: Logger;
   events: EventRecorder;
   pools: ReadCache<KubeObject>;
-  secrets: ReadCache<Secret> & { list(namespace?: string): Secret[] };
-  configMaps: ReadCache<ConfigMap>;
+  /** Secrets and ConfigMaps: metadata held for the wanted ones, data loaded on use (kube/object-cache.ts). */
+  secrets: LoadingCache<Secret> & { list(namespace?: string): KubeObject[]; loadAll(metas: KubeObject[]): Promise<Secret[]> };
+  configMaps: LoadingCache<ConfigMap>;
+  /** Resolves once the Secret cache has listed with this clusterSecrets scope among its interests. */
+  scopeListed(scope: { namespaces?: string[]; labelSelector?: Record<string, string> }): Promise<void>;
   statefulSets: ReadCache<KubeObject & { spec?: { replicas?: number } }>;
   /** The pool's Deployments and Services (LABEL_POOL): a drifted or deleted one is applied again. */
   deployments: ReadCache<KubeObject>;
@@ -45,6 +50,11 @@ export interface PoolReconcilerDeps {
   /** The pool Services' EndpointSlices (LABEL_POOL): which pods' reports count, which responders are ready. */
   endpointSlices: { list(namespace?: string): EndpointSlice[] };
   images: PoolImages;
+}
+
+interface LoadingCache<T> {
+  load(namespace: string | undefined, name: string): Promise<T | undefined>;
+  put(obj: T): void;
 }
 
 /** What was last applied for a pool: the rendered objects' hash, and each object's uid and version after the apply. */
@@ -80,7 +90,7 @@ export class PoolReconciler implements Reconciler {
     const now = this.deps.clock.now();
     const status: OcspResponderPoolStatus = { ...(pool.status ?? {}) };
 
-    const issuerSecret = this.deps.secrets.get(ns, pool.spec.issuer.secretName);
+    const issuerSecret = await this.deps.secrets.load(ns, pool.spec.issuer.secretName);
     const issuerPem = issuerSecret?.data?.['tls.crt'] ?? issuerSecret?.data?.['ca.crt'];
     let issuer;
     try {
@@ -100,19 +110,21 @@ export class PoolReconciler implements Reconciler {
     const missingSources: string[] = [];
     for (const src of pool.spec.sources) {
       if (!src.opensslIndex) continue;
-      const cm = this.deps.configMaps.get(ns, src.opensslIndex.configMapName);
+      const cm = await this.deps.configMaps.load(ns, src.opensslIndex.configMapName);
       const text = cm?.data?.[src.opensslIndex.key];
       if (text === undefined) missingSources.push(`ConfigMap ${ns}/${src.opensslIndex.configMapName} key ${src.opensslIndex.key}`);
       else indexTexts.push({ source: `ConfigMap ${ns}/${src.opensslIndex.configMapName}`, text });
     }
-    const secrets = pool.spec.sources.flatMap((src) => {
+    const secrets: Secret[] = [];
+    for (const src of pool.spec.sources) {
       const cs = src.clusterSecrets;
-      if (!cs) return [];
-      const inScope = (s: Secret) =>
+      if (!cs) continue;
+      await this.deps.scopeListed(cs);
+      const inScope = (s: KubeObject) =>
         (!cs.namespaces?.length || cs.namespaces.includes(s.metadata?.namespace ?? '')) &&
         Object.entries(cs.labelSelector ?? {}).every(([k, v]) => s.metadata?.labels?.[k] === v);
-      return this.deps.secrets.list().filter(inScope);
-    });
+      secrets.push(...(await this.deps.secrets.loadAll(this.deps.secrets.list().filter(inScope))));
+    }
     const revocations = (pool.spec.revocations ?? []).map((r) => ({ serial: r.serial, time: Date.parse(r.time), reason: r.reason }));
     const index = buildPoolIndex({ issuer, indexTexts, secrets, revocations, now });
     const indexCm: ConfigMap = {
@@ -126,8 +138,8 @@ export class PoolReconciler implements Reconciler {
       },
       data: { 'index.txt': index.text },
     };
-    if (this.deps.configMaps.get(ns, indexConfigMapName(name))?.data?.['index.txt'] !== index.text) {
-      await this.deps.client.apply(ConfigMapType, indexCm, POOL_FIELD_MANAGER);
+    if ((await this.deps.configMaps.load(ns, indexConfigMapName(name)))?.data?.['index.txt'] !== index.text) {
+      this.deps.configMaps.put(await this.deps.client.apply<ConfigMap>(ConfigMapType, indexCm, POOL_FIELD_MANAGER));
       log.info({ certificates: index.certificates, revoked: index.revoked }, 'certificate index written');
     }
 
@@ -137,7 +149,7 @@ export class PoolReconciler implements Reconciler {
     // data, and Ready says the reports are missing.
     const slices = this.deps.endpointSlices.list(ns);
     const endpoints = { responders: endpointPods(slices, name), signers: endpointPods(slices, signerWorkloadName(name)) };
-    const fresh = countedReports(readReports(this.deps.configMaps.get(ns, reportConfigMapName(name))), { ...endpoints, embedded: pool.spec.store.type === 'Embedded' });
+    const fresh = countedReports(readReports(await this.deps.configMaps.load(ns, reportConfigMapName(name))), { ...endpoints, embedded: pool.spec.store.type === 'Embedded' });
     const signersSilent = fresh.signers.length === 0 && this.lastSignerReports.has(key);
     if (fresh.signers.length) this.lastSignerReports.set(key, fresh.signers);
     const reports: PoolReports = signersSilent ? { ...fresh, signers: this.lastSignerReports.get(key) ?? [] } : fresh;
@@ -245,7 +257,7 @@ export class PoolReconciler implements Reconciler {
 
   private async finish(raw: KubeObject, status: OcspResponderPoolStatus | undefined, update: PoolCondition[], log: Logger, requeueAfterMs?: number): Promise<ReconcileResult> {
     const m = raw.metadata ?? {};
-    const prev = ((raw as { status?: OcspResponderPoolStatus }).status ?? {}) as OcspResponderPoolStatus;
+    const prev = ((raw as { status?: OcspResponderPoolStatus }).status ?? {});
     const nowDate = new Date(this.deps.clock.now());
     // Exactly what this reconcile produced: a type it no longer produces is gone, not left standing.
     const conditions: Condition[] = replaceConditions(prev.conditions, update.map((c) => ({ ...c, observedGeneration: m.generation })), nowDate);
@@ -295,7 +307,7 @@ const objectId = (w: Workload) => `${w.type.kind} ${w.object.metadata?.name ?? '
  * increasing (opaque by contract; read as a number only to tell "newer than ours").
  */
 function versionOf(o: KubeObject): number {
-  const g = (o.metadata as { generation?: number } | undefined)?.generation;
+  const g = (o.metadata)?.generation;
   if (typeof g === 'number' && g > 0) return g;
   const rv = Number(o.metadata?.resourceVersion);
   return Number.isFinite(rv) ? rv : Number.MAX_SAFE_INTEGER;

@@ -5,7 +5,7 @@
 // instants, not ages: an age grows by itself, and a message that changes on every look would
 // rewrite the status every time the pool is looked at.
 import { formatDuration } from '../api/duration.js';
-import { PoolConditionType as T, PoolReason as R, readyFrom } from './conditions.js';
+import { PoolConditionType as T, PoolReason as R, readyFrom, type PoolCondition } from './conditions.js';
 
 export interface ReplicaObservation {
   name: string;
@@ -38,13 +38,6 @@ export interface PoolThresholds {
   newCertificateTargetMs: number;
   maxReplicationLagMs: number;
   responseValidityMs: number;
-}
-
-export interface PoolCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
 }
 
 const HOUR = 3_600_000;

@@ -10,13 +10,14 @@
 import { POD_LEVEL_FIELDS, type PodShape } from '../api/pod.js';
 import { METRICS_PORTS, type OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
-import type { KubeObject, ResourceType } from '../kube/types.js';
+import { StatefulSetType, type ResourceType } from '../kube/types.js';
 import { exposureWorkloads } from './exposure.js';
-import { LABEL_POOL, reportConfigMapName } from './report.js';
+import type { Workload } from './workload.js';
+import { ANNOTATION_REDIS_REPLICA, LABEL_POOL, LABEL_REPLICA } from '../api/annotations.js';
+import { reportConfigMapName } from '../report/protocol.js';
 import { threadpoolSizeFor } from '../signer/threadpool.js';
 
 export const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
-export const StatefulSetType: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true };
 export const ServiceType: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 export const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
 export const RoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true };
@@ -26,11 +27,6 @@ export interface PoolImages {
   operator: string;
   /** The image with SoftHSM's / the vendor's PKCS#11 module, for PKCS#11 keys. */
   signer: string;
-}
-
-export interface Workload {
-  type: ResourceType;
-  object: KubeObject & Record<string, unknown>;
 }
 
 export const indexConfigMapName = (pool: string): string => `${pool}-index`;
@@ -341,13 +337,13 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
   const perReplica = Math.ceil((spec.responder.replicas ?? 2) / replicas.length);
   replicas.forEach((url, i) => {
     const responder = shaped(responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL, ...passwordArgs]), spec.responder.pod, password);
-    const labels = podLabels(pool, 'responder', { 'ocsp-operator.dev/replica': String(i) });
+    const labels = podLabels(pool, 'responder', { [LABEL_REPLICA]: String(i) });
     out.push({
       type: DeploymentType,
       object: {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
-        metadata: { ...meta(pool, responderWorkloadName(name, i), 'responder'), annotations: { 'ocsp-operator.dev/redis-replica': url.replace(/\/\/[^@/]*@/, '//') } },
+        metadata: { ...meta(pool, responderWorkloadName(name, i), 'responder'), annotations: { [ANNOTATION_REDIS_REPLICA]: url.replace(/\/\/[^@/]*@/, '//') } },
         spec: {
           // With an autoscaler the HPA owns replicas: the operator's apply leaves the field out.
           ...(spec.responder.autoscaling ? {} : { replicas: perReplica }),

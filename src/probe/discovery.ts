@@ -4,8 +4,7 @@
 import type { Logger } from 'pino';
 import type { KubeObject } from '../kube/types.js';
 import { endpointName, parseEndpoint, type Endpoint } from './endpoint.js';
-
-export const ANNOTATION_PROBE_ENDPOINTS = 'ocsp-operator.dev/probe-endpoints';
+import { ANNOTATION_PROBE_ENDPOINTS } from '../api/annotations.js';
 
 /** The endpoints declared by a set of OcspStaples, plus the fixed ones; bad entries are logged and skipped. */
 export function declaredEndpoints(staples: KubeObject[], fixed: Endpoint[], log: Logger): Endpoint[] {

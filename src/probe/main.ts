@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseDuration } from '../api/duration.js';
-import { systemClock } from '../runtime/clock.js';
+import { systemClock } from '../base/clock.js';
 import { startHealthServer } from '../runtime/health-server.js';
 import { createLogger } from '../runtime/logger.js';
 import { parseEndpoint, readEndpointsFile, type Endpoint } from './endpoint.js';

@@ -13,7 +13,7 @@
 //
 // Labels: endpoint (host:port) and servername (the SNI sent, "" for none).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Clock, Timer } from '../runtime/clock.js';
+import type { Clock, Timer } from '../base/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import { endpointAddress, endpointName, type Endpoint } from './endpoint.js';
 import { probeEndpoint, type ProbeResult } from './tls-probe.js';

@@ -17,7 +17,7 @@ import { createLogger } from '../runtime/logger.js';
 import { openStore, redisOptionsFromUrl, redisPasswordFromEnv, type StoreSpec } from '../store/index.js';
 import { DEFAULT_LAG_POLL_MS, LAG_POLICIES, type LagPolicy } from './config.js';
 import { workersForCpuLimit } from './cpu-limit.js';
-import { podName, startReportLoop, type ReportLoop } from '../pool/report-loop.js';
+import { podName, startReportLoop, type ReportLoop } from '../report/loop.js';
 import type { Readiness } from './readiness.js';
 import { parseHostPort, startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { startResponder } from './server.js';

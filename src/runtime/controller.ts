@@ -2,9 +2,10 @@
 // work queue holds the keys, a bounded number of workers call the reconciler. The reconciler reads
 // the world from the caches and returns when to look again; a thrown error backs off per key.
 import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
+import type { Clock } from '../base/clock.js';
 import type { OperatorMetrics } from './metrics.js';
-import { WorkQueue, type BackoffPolicy } from './work-queue.js';
+import { WorkQueue } from './work-queue.js';
+import type { BackoffPolicy } from '../base/backoff.js';
 import type { ChangeHandler, ChangeKind } from '../kube/informer.js';
 import type { KubeObject } from '../kube/types.js';
 

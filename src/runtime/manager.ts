@@ -3,7 +3,7 @@
 // server answers throughout. Shutdown stops controllers, releases the lease and closes the server.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
+import type { Clock } from '../base/clock.js';
 import type { Controller, WatchSource } from './controller.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { OperatorMetrics } from './metrics.js';
@@ -11,6 +11,8 @@ import type { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { Informer, type ChangeHandler } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader-election.js';
+import { ObjectCache } from '../kube/object-cache.js';
+import { Gauge } from 'prom-client';
 import type { KubeObject, ResourceType } from '../kube/types.js';
 
 export interface ManagerOptions {
@@ -34,7 +36,10 @@ export class Manager {
   readonly identity: string;
   readonly events: EventRecorder;
   private readonly informers: Informer<KubeObject>[] = [];
+  /** The object caches' informers: started once the others synced, so the interests they filter by are known. */
+  private readonly lateInformers: Informer<KubeObject>[] = [];
   private readonly informerSets = new Map<string, InformerSet<KubeObject>>();
+  private readonly objectCaches = new Map<string, ObjectCache<KubeObject>>();
   private readonly controllers: Controller[] = [];
   private elector: LeaderElector | undefined;
   private health: HealthServer | undefined;
@@ -99,6 +104,51 @@ export class Manager {
     return view;
   }
 
+  /**
+   * A metadata-only, interest-filtered cache of a type whose objects are many and mostly not ours
+   * (Secrets, ConfigMaps): see kube/object-cache.ts. One per type, shared by the controllers,
+   * each of which declares what it wants with `want()` before the manager starts.
+   */
+  objectCache<T extends KubeObject>(type: ResourceType): ObjectCache<T> {
+    const cacheKey = `${type.group}/${type.plural}`;
+    const shared = this.objectCaches.get(cacheKey);
+    if (shared) return shared as unknown as ObjectCache<T>;
+    const cache = new ObjectCache<KubeObject>(this.opts.client, type);
+    const namespaces = type.namespaced && this.opts.namespaces?.length ? this.opts.namespaces : [undefined];
+    const set = namespaces.map(
+      (namespace) =>
+        new Informer<KubeObject>(this.opts.client, type, {
+          namespace,
+          metadataOnly: true,
+          keep: cache.wanted,
+          resyncMs: this.opts.resyncMs ?? 10 * 60_000,
+          clock: this.opts.clock,
+          log: this.opts.log,
+          onRestart: (reason) => this.metrics.informerRestarts.inc({ resource: type.plural, reason: reason.split(':')[0] ?? reason }),
+        }),
+    );
+    this.lateInformers.push(...set);
+    cache.attach(new InformerSet(set));
+    if (this.objectCaches.size === 0) {
+      const caches = this.objectCaches;
+      new Gauge({
+        name: 'ocsp_operator_cache_objects',
+        help: 'Objects held by the metadata-filtered caches, by resource and form (metadata, full)',
+        labelNames: ['resource', 'form'] as const,
+        registers: [this.metrics.registry],
+        collect() {
+          for (const c of caches.values()) {
+            const s = c.stats();
+            this.set({ resource: c.type.plural, form: 'metadata' }, s.metadata);
+            this.set({ resource: c.type.plural, form: 'full' }, s.full);
+          }
+        },
+      });
+    }
+    this.objectCaches.set(cacheKey, cache);
+    return cache as unknown as ObjectCache<T>;
+  }
+
   add(controller: Controller): void {
     this.controllers.push(controller);
   }
@@ -108,10 +158,13 @@ export class Manager {
       ...this.opts.healthAddress,
       registry: this.metrics.registry,
       healthz: [() => true],
-      readyz: [() => this.informers.every((i) => i.hasSynced()) || 'caches not synced'],
+      readyz: [() => [...this.informers, ...this.lateInformers].every((i) => i.hasSynced()) || 'caches not synced'],
     });
     for (const i of this.informers) i.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
+    // Secrets and ConfigMaps are kept by the staples and pools that refer to them: list those first.
+    for (const i of this.lateInformers) i.start();
+    await Promise.all(this.lateInformers.map((i) => i.waitForSync()));
     this.opts.log.info({ health: this.health.url, identity: this.identity }, 'caches synced');
     const le = this.opts.leaderElection;
     if (!le) {
@@ -148,7 +201,7 @@ export class Manager {
     this.stopping = true;
     await this.stopLeading();
     await this.elector?.stop();
-    for (const i of this.informers) i.stop();
+    for (const i of [...this.informers, ...this.lateInformers]) i.stop();
     await this.health?.close();
   }
 }
@@ -171,5 +224,17 @@ export class InformerSet<T extends KubeObject> implements WatchSource<T> {
 
   list(namespace?: string): T[] {
     return this.members.flatMap((m) => m.list(namespace));
+  }
+
+  adopt(obj: T): void {
+    for (const m of this.members) m.adopt(obj);
+  }
+
+  listedCount(): number {
+    return Math.min(...this.members.map((m) => m.listedCount()));
+  }
+
+  async relistNow(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.relistNow()));
   }
 }

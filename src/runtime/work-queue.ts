@@ -1,22 +1,8 @@
 // A work queue in the client-go style: a key is queued at most once, never handed to two workers
 // at once (a key added while it is processing is re-queued when it is done), failures back off
 // per key exponentially, and time-driven work waits in a delay list until it falls due.
-import type { Clock, Timer } from './clock.js';
-
-export interface BackoffPolicy {
-  /** First retry delay after a failure. */
-  baseDelayMs: number;
-  /** Cap of the per-key exponential backoff. */
-  maxDelayMs: number;
-}
-
-export const defaultBackoff: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 5 * 60_000 };
-
-/** Exponential backoff for the n-th consecutive failure (0-based), capped. */
-export function backoffDelay(policy: BackoffPolicy, failures: number): number {
-  const exp = policy.baseDelayMs * 2 ** Math.min(failures, 40);
-  return Math.min(policy.maxDelayMs, exp);
-}
+import type { Clock, Timer } from '../base/clock.js';
+import { backoffDelay, defaultBackoff, type BackoffPolicy } from '../base/backoff.js';
 
 export interface WorkQueueHooks {
   onAdd?(): void;

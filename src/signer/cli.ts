@@ -12,14 +12,14 @@ import { startHealthServer } from '../runtime/health-server.js';
 import { EmbeddedStore, RedisWriter, redisOptionsFromUrl, redisPasswordFromEnv, type ResponseStore } from '../store/index.js';
 import { lintResponderCert, ResponderRotator, type SigningIdentity } from './delegated-responder.js';
 import { openPkcs11Signer } from './pkcs11-signer.js';
-import { podName, startReportLoop } from '../pool/report-loop.js';
-import type { SignerReport } from '../pool/report.js';
+import { podName, startReportLoop } from '../report/loop.js';
+import type { SignerReport } from '../report/protocol.js';
 import { ResponseSigner, type RoundResult } from './signer.js';
 import type { Shard } from './planner.js';
 import { StatefulSetShare } from './shard-source.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import { readIndexTxt } from './sources.js';
+import { readIndexTxt } from '../ca-db/index-txt.js';
 import { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';
 
 export const signerUsage = `  signer       pre-sign OCSP responses for an issuer's certificates into the response store
@@ -239,7 +239,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       });
       closers.unshift(() => server.close());
     }
-    // The pool controller learns backlog, rate and ages from these reports (src/pool/report.ts).
+    // The pool controller learns backlog, rate and ages from these reports (src/report/protocol.ts).
     let lastReport: SignerReport | undefined;
     let lastRate: number | undefined;
     let missingSince: { serial: string; since: number } | undefined;

@@ -13,14 +13,7 @@
 //                before the response's nextUpdate: soonest signer expiry first
 // Expired certificates are skipped: nothing is signed for them and they are not counted.
 import type { CertStatus } from '../store/index.js';
-
-export interface CertificateInfo {
-  /** canonical lowercase hex (store/keys.ts canonicalSerial) */
-  serial: string;
-  /** epoch ms */
-  notAfter: number;
-  revoked?: { time: number; reason?: string };
-}
+import type { CertificateInfo } from '../ca-db/index-txt.js';
 
 export interface ResponseInfo {
   serial: string;

@@ -12,9 +12,9 @@
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/types.js';
-import { StatefulSetType } from '../pool/workloads.js';
-import { systemClock, type Clock, type Timer } from '../runtime/clock.js';
-import { backoffDelay, type BackoffPolicy } from '../runtime/work-queue.js';
+import { StatefulSetType } from '../kube/types.js';
+import { systemClock, type Clock, type Timer } from '../base/clock.js';
+import { backoffDelay, type BackoffPolicy } from '../base/backoff.js';
 import type { Shard } from './planner.js';
 
 interface StatefulSetObj extends KubeObject {

@@ -11,11 +11,12 @@ import pino from 'pino';
 import type { Registry } from 'prom-client';
 import { issuerHashes, type ResponseEntryStatus } from '../ocsp/index.js';
 import type { HashAlgorithm } from '../ocsp/oids.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../base/clock.js';
 import { issuerIdFromKeyHash, type ResponseRecord, type ResponseStore } from '../store/index.js';
 import { lintResponderCert, type SigningIdentity } from './delegated-responder.js';
 import { SignerMetrics } from './metrics.js';
-import { createPlanner, type Backlog, type CertificateInfo, type ResponseInfo, type Shard, type WorkItem, type WorkReason } from './planner.js';
+import type { CertificateInfo } from '../ca-db/index-txt.js';
+import { createPlanner, type Backlog, type ResponseInfo, type Shard, type WorkItem, type WorkReason } from './planner.js';
 import { ResponseEncoder } from './response-encoder.js';
 import { loadResponses, SignerIdentityReader, signerSerialOf } from './store-view.js';
 
@@ -210,7 +211,7 @@ export class ResponseSigner {
           this.metrics?.errors.inc({ reason: item.reason });
         }
         if (batch.length >= batchSize) {
-          flush();
+          void flush(); // tracked in `puts`, awaited below
           // back-pressure: never more than maxPuts batches waiting on the store
           while (puts.size > maxPuts) await Promise.race(puts);
         }
@@ -226,7 +227,7 @@ export class ResponseSigner {
     // Two workers per session: while one waits for its signature, the other has its next response
     // encoded and queued for the session, so a session never idles while the main thread encodes.
     await Promise.all(Array.from({ length: Math.max(1, Math.min(2 * (this.o.concurrency ?? 4), work.length)) }, worker));
-    flush();
+    void flush(); // tracked in `puts`
     await Promise.all(puts);
 
     const durationMs = performance.now() - started;

@@ -9,16 +9,11 @@ import type { KubeClient } from '../kube/client.js';
 import { isAlreadyExists } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, objectKey, splitKey, type KubeObject, type Secret } from '../kube/types.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../base/clock.js';
 import { Controller, type ReconcileResult, type Reconciler } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
-import type { ReadCache } from './reconciler.js';
-
-export const ANNOTATION_OPT_IN = 'ocsp-operator.dev/staple';
-export const ANNOTATION_CERT_MANAGER_NAME = 'cert-manager.io/certificate-name';
-/** Optional: the renewal policy of the created OcspStaple (KeepPreviousPair | PublishWithoutStaple). */
-export const ANNOTATION_ON_RENEWAL = 'ocsp-operator.dev/on-renewal';
-export const LABEL_AUTO = 'ocsp-operator.dev/auto';
+import type { ReadCache } from '../runtime/read-cache.js';
+import { ANNOTATION_CERT_MANAGER_NAME, ANNOTATION_ON_RENEWAL, ANNOTATION_OPT_IN, LABEL_AUTO } from '../api/annotations.js';
 
 const FIELD_MANAGER = 'ocsp-operator-auto-staple';
 
@@ -89,8 +84,13 @@ export class AutoStapleReconciler implements Reconciler {
 }
 
 export function addAutoStapleController(manager: Manager, opts: { workers: number }): Controller {
-  const secrets = manager.informer<Secret>(SecretType);
+  // Metadata is all this controller reads (annotations, uid): it never loads a Secret's data.
+  const secrets = manager.objectCache<Secret>(SecretType);
   const staples = manager.informer<KubeObject>(OcspStapleType);
+  const hasAutoStaple = (s: KubeObject) => staples.get(s.metadata?.namespace, s.metadata?.name ?? '')?.metadata?.labels?.[LABEL_AUTO] === 'true';
+  // The opt-in annotation cannot be selected by the apiserver, so every Secret's metadata streams
+  // past; only opted-in ones (and those with an automatic staple to clean up) are held.
+  secrets.want((s) => wantsStaple(s) || hasAutoStaple(s));
   const controller = new Controller({
     name: 'auto-staple',
     reconciler: new AutoStapleReconciler({
@@ -107,7 +107,7 @@ export function addAutoStapleController(manager: Manager, opts: { workers: numbe
     metrics: manager.metrics,
   });
   // Only opted-in Secrets, and Secrets that have an automatic staple to clean up, matter here.
-  controller.watch(secrets, (s) => (wantsStaple(s) || staples.get(s.metadata?.namespace, s.metadata?.name ?? '')?.metadata?.labels?.[LABEL_AUTO] ? [objectKey(s)] : []));
+  controller.watch(secrets, (s) => (wantsStaple(s) || hasAutoStaple(s) ? [objectKey(s)] : []));
   controller.watch(staples, (s) => (s.metadata?.labels?.[LABEL_AUTO] === 'true' ? [objectKey(s)] : []));
   manager.add(controller);
   return controller;

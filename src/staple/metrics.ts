@@ -1,7 +1,7 @@
 // Staple metrics: how long each staple has left (computed at scrape time from the clock, so it
 // is right between reconciles), how fetches go, and how often the controller writes.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../base/clock.js';
 
 export class StapleMetrics {
   private readonly usableUntil = new Map<string, number>();

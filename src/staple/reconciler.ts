@@ -10,29 +10,27 @@
 //   3. never a staple past its usable-until time: it is removed, with a Warning Event.
 import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
-import { findCondition, replaceConditions, type Condition } from '../api/condition.js';
+import { findCondition, replaceConditions } from '../api/condition.js';
 import { parseOcspStaple, stapleSecretNameFor, type OcspStaple, type OcspStapleStatus as StapleStatus } from '../api/staple.js';
 import { buildOcspRequest, parsePemChain, validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
-import { ANNOTATION_CERT_MANAGER_NAME } from './auto-staple.js';
+import { ANNOTATION_CERT_MANAGER_NAME } from '../api/annotations.js';
 import { isBadStapleCondition } from './conditions.js';
 import { fetchOcspResponse } from './fetch.js';
 import { requestReissue } from './reissue.js';
 import type { StapleMetrics } from './metrics.js';
 import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
-import { readCertificateSecret, type CertificateSource } from './source.js';
+import { clearRefreshRequest, refreshRequest } from './refresh-request.js';
+import { CertificateSourceMemo, type CertificateSource } from './source.js';
+import type { ReadCache } from '../runtime/read-cache.js';
 import { buildStapleSecret, readPublished, samePublication, stapleSha256, type CertificatePair, type Published } from './staple-secret.js';
 
 export const FIELD_MANAGER = 'ocsp-operator-staple';
-
-export interface ReadCache<T> {
-  get(namespace: string | undefined, name: string): T | undefined;
-}
 
 export interface StapleReconcilerDeps {
   client: KubeClient;
@@ -40,7 +38,8 @@ export interface StapleReconcilerDeps {
   log: Logger;
   events: EventRecorder;
   staples: ReadCache<KubeObject>;
-  secrets: ReadCache<Secret>;
+  /** Data read through the filtered cache (kube/object-cache.ts); `put` holds what the reconciler wrote. */
+  secrets: { load(namespace: string | undefined, name: string): Promise<Secret | undefined>; put(obj: Secret): void };
   metrics: StapleMetrics;
 }
 
@@ -48,11 +47,20 @@ export interface StapleReconcilerDeps {
 type Attempt = { ok: true; response: ValidatedResponse; latencyMs: number } | { ok: false; reason: string; message: string };
 
 export class StapleReconciler implements Reconciler {
+  /** Source Secrets parsed once per version (source.ts): sized for one per staple and then some. */
+  private readonly sources = new CertificateSourceMemo();
+  /**
+   * The staple as this reconciler's last status write left it, until the informer shows that
+   * write: the staple Secret's event re-queues the key at once, and a reconcile that still saw the
+   * old status would fetch again and PUT against a stale resourceVersion (a 409). One per staple.
+   */
+  private readonly written = new Map<string, { from: string; obj: KubeObject }>();
+
   constructor(private readonly deps: StapleReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
-    const raw = this.deps.staples.get(namespace, name);
+    const raw = this.newest(key, this.deps.staples.get(namespace, name));
     if (!raw || raw.metadata?.deletionTimestamp) {
       this.deps.metrics.setUsableUntil(key, undefined);
       return; // the staple Secret goes with it (owner reference)
@@ -64,6 +72,18 @@ export class StapleReconciler implements Reconciler {
       return;
     }
     return this.reconcileValid(key, parsed.value, raw, log);
+  }
+
+  /**
+   * The cached staple, or the one this reconciler wrote when the cache still has the version that
+   * write replaced (a PUT with that resourceVersion succeeded, so nothing came in between).
+   */
+  private newest(key: string, cached: KubeObject | undefined): KubeObject | undefined {
+    const w = this.written.get(key);
+    if (!w) return cached;
+    if (cached && cached.metadata?.resourceVersion === w.from) return w.obj;
+    this.written.delete(key); // the cache caught up (or the staple is gone)
+    return cached;
   }
 
   private async reconcileValid(key: string, staple: OcspStaple, raw: KubeObject, log: Logger): Promise<ReconcileResult | void> {
@@ -79,7 +99,7 @@ export class StapleReconciler implements Reconciler {
       return this.finish(raw, status, { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Paused', message: 'spec.paused is true; nothing is fetched or written' }] }, log);
     }
 
-    const current = secrets.get(ns, stapleSecretName);
+    const current = await secrets.load(ns, stapleSecretName);
     if (current && !ownedBy(current, staple.metadata.uid)) {
       const message = `Secret ${ns}/${stapleSecretName} exists and is not owned by this OcspStaple; refusing to overwrite it`;
       return this.finish(raw, status, { conditions: [{ type: 'Ready', status: 'False', reason: 'StapleSecretConflict', message }] }, log);
@@ -87,9 +107,9 @@ export class StapleReconciler implements Reconciler {
     const published = readPublished(current);
 
     const issuerRef = spec.issuerSecretRef;
-    const issuerData = issuerRef ? secrets.get(ns, issuerRef.name)?.data?.[issuerRef.key] : undefined;
+    const issuerData = issuerRef ? (await secrets.load(ns, issuerRef.name))?.data?.[issuerRef.key] : undefined;
     const issuerPem = issuerData ? Buffer.from(issuerData, 'base64').toString('utf8') : undefined;
-    const src = readCertificateSecret(secrets.get(ns, spec.secretName), `${ns}/${spec.secretName}`, now, issuerPem);
+    const src = this.sources.read(await secrets.load(ns, spec.secretName), `${ns}/${spec.secretName}`, now, issuerPem);
 
     if (!src.ok) {
       // Whatever is published stays (it is still a consistent pair) until its staple expires.
@@ -148,12 +168,18 @@ export class StapleReconciler implements Reconciler {
       const v = validateOcspResponse(published.staple.der, { ...validation, now: new Date(now) });
       if (v.ok) held = v.response;
     }
+    // A published `unknown` (spec.publishUnknown was on) is not held once it is turned off.
+    const refusedHeld = held?.certStatus === 'unknown' && !spec.publishUnknown;
+    if (refusedHeld) held = undefined;
 
     const scheduled = prev.nextRefreshTime ? Date.parse(prev.nextRefreshTime) : 0;
     const inBackoff = (prev.consecutiveFailures ?? 0) > 0;
     const certChanged = prev.certificate?.sha256 !== cert.sha256;
     const specChanged = prev.observedGeneration !== staple.metadata.generation;
-    const due = certChanged || specChanged || now >= scheduled || (!held && !inBackoff);
+    // `kubectl ocsp refresh`: due now, but not sooner than minInterval after the last attempt.
+    const refresh = refreshRequest(raw, prev.lastAttemptTime, parseDuration(spec.refresh.minInterval));
+    const due = certChanged || specChanged || now >= scheduled || (!held && !inBackoff) || (refresh !== undefined && now >= refresh.notBefore);
+    if (refresh && !due) log.info({ requested: refresh.value, notBefore: iso(new Date(refresh.notBefore)) }, 'refresh request waits for spec.refresh.minInterval');
 
     let attempt: Attempt | undefined;
     if (due) {
@@ -174,7 +200,7 @@ export class StapleReconciler implements Reconciler {
     } else {
       desired = { pair };
     }
-    const removedExpired = !!published?.staple && sameCert && !held && !attempt?.ok;
+    const removedExpired = !!published?.staple && sameCert && !held && !attempt?.ok && !refusedHeld;
     await this.publish(staple, stapleSecretName, published, desired, log);
     const servingCurrent = desired.pair.sha256 === cert.sha256;
     const servedResponse = servingCurrent && desired.staple ? fresh : undefined;
@@ -225,8 +251,14 @@ export class StapleReconciler implements Reconciler {
     // Also look again when the delegated signer enters its warning window: the condition must
     // turn then, not at the next refresh.
     const signerWarnAt = servedResponse?.signer.delegated ? servedResponse.signer.notAfter.getTime() - parseDuration(spec.signerExpiryWarning) : Infinity;
-    const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity, signerWarnAt > now ? signerWarnAt : Infinity);
-    return this.finish(raw, status, { conditions, events }, log, Math.max(0, wake - now));
+    const wake = Math.min(next, desired.staple ? Date.parse(desired.staple.usableUntil) : Infinity, signerWarnAt > now ? signerWarnAt : Infinity, refresh && !attempt ? refresh.notBefore : Infinity);
+    const result = await this.finish(raw, status, { conditions, events }, log, Math.max(0, wake - now));
+    // After the status write (a PUT with the resourceVersion read, which this patch would change).
+    if (refresh && attempt) {
+      await clearRefreshRequest(this.deps.client, raw, refresh.value, log);
+      this.written.delete(key); // that patch moved the staple past the version remembered
+    }
+    return result;
   }
 
   private async attempt(
@@ -264,6 +296,18 @@ export class StapleReconciler implements Reconciler {
         message: `response from ${url} (thisUpdate ${iso(verdict.response.thisUpdate)}) is older than the published one (${iso(held.thisUpdate)}); kept the published one`,
       };
     }
+    // Browsers fail on a stapled `unknown` (certmagic staples only good): by default it is a
+    // failed refresh, so the previous usable staple stays and the failure backoff applies.
+    if (verdict.response.certStatus === 'unknown' && !spec.publishUnknown) {
+      result('ResponderSaysUnknown');
+      this.deps.metrics.fetchFailures.inc({ reason: 'ResponderSaysUnknown' });
+      log.warn({ responder: url, serial: cert.serial }, 'OCSP responder says unknown; not published');
+      return {
+        ok: false,
+        reason: 'ResponderSaysUnknown',
+        message: `responder ${url} says certificate ${cert.serial} is unknown (not in its records); a stapled unknown is an error to browsers, so it is not published (spec.publishUnknown allows it)`,
+      };
+    }
     result('ok');
     log.info({ responder: url, serial: cert.serial, certStatus: verdict.response.certStatus, nextUpdate: iso(verdict.response.nextUpdate), latencyMs: Math.round(fetched.latencyMs) }, 'OCSP response validated');
     return { ok: true, response: verdict.response, latencyMs: fetched.latencyMs };
@@ -271,7 +315,7 @@ export class StapleReconciler implements Reconciler {
 
   /** spec.onRevoked.reissue: ask cert-manager for a new certificate (and key, after keyCompromise). */
   private async reissue(ns: string, secretName: string, cert: CertificateSource, r: ValidatedResponse, now: number): Promise<PendingEvent[]> {
-    const certificateName = this.deps.secrets.get(ns, secretName)?.metadata?.annotations?.[ANNOTATION_CERT_MANAGER_NAME];
+    const certificateName = (await this.deps.secrets.load(ns, secretName))?.metadata?.annotations?.[ANNOTATION_CERT_MANAGER_NAME];
     if (!certificateName) {
       return [{ kind: 'Warning', reason: 'ReissueImpossible', note: `certificate ${cert.serial} is revoked but Secret ${ns}/${secretName} names no cert-manager Certificate to reissue` }];
     }
@@ -368,7 +412,7 @@ export class StapleReconciler implements Reconciler {
     if (!desired || samePublication(published, desired)) return;
     const m = staple.metadata ?? {};
     const secret = buildStapleSecret({ namespace: m.namespace ?? 'default', name, owner: { name: m.name ?? '', uid: m.uid ?? '' }, published: desired });
-    await this.deps.client.apply(SecretType, secret, FIELD_MANAGER);
+    this.deps.secrets.put(await this.deps.client.apply<Secret>(SecretType, secret, FIELD_MANAGER));
     this.deps.metrics.secretWrites.inc({ kind: desired.staple ? 'stapled' : 'unstapled' });
     log.info(
       { secret: `${m.namespace}/${name}`, serial: desired.pair.serial, staple: desired.staple ? stapleSha256(desired.staple.der).slice(0, 16) : null },
@@ -385,10 +429,10 @@ export class StapleReconciler implements Reconciler {
     requeueAfterMs?: number,
   ): Promise<ReconcileResult> {
     const m = staple.metadata ?? {};
-    const prevStatus = ((staple as { status?: StapleStatus }).status ?? {}) as StapleStatus;
+    const prevStatus = ((staple as { status?: StapleStatus }).status ?? {});
     const nowDate = new Date(this.deps.clock.now());
     const conditions = replaceConditions(
-      prevStatus.conditions as Condition[] | undefined,
+      prevStatus.conditions,
       update.conditions.map((c) => ({ ...c, observedGeneration: m.generation })),
       nowDate,
     );
@@ -406,7 +450,8 @@ export class StapleReconciler implements Reconciler {
     if (!sameJson(next, prevStatus)) {
       // PUT with the resourceVersion read: the whole status is replaced (fields that went away go
       // away), and a concurrent writer makes this a 409 that the queue retries.
-      await this.deps.client.replace(OcspStapleType, { ...(staple as KubeObject), status: next } as KubeObject, 'status');
+      const stored = await this.deps.client.replace(OcspStapleType, { ...(staple), status: next } as KubeObject, 'status');
+      if (m.resourceVersion) this.written.set(`${m.namespace}/${m.name}`, { from: m.resourceVersion, obj: stored });
     }
     for (const e of events) await this.deps.events.record(OcspStapleType, staple, e.kind, e.reason, e.note);
     const ready = findCondition(conditions, 'Ready');

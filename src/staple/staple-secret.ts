@@ -9,20 +9,12 @@
 import { createHash } from 'node:crypto';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../api/group.js';
 import type { Secret } from '../kube/types.js';
+import { ANNOTATION_NEXT_UPDATE, ANNOTATION_SERIAL, ANNOTATION_SHA256, ANNOTATION_STAPLE_SHA256, ANNOTATION_THIS_UPDATE, ANNOTATION_USABLE_UNTIL, LABEL_STAPLE } from '../api/annotations.js';
 
 export const STAPLE_KEY = 'tls.ocsp-staple';
 export const HAPROXY_PEM_KEY = 'haproxy.pem';
 export const HAPROXY_OCSP_KEY = 'haproxy.pem.ocsp';
 export const HAPROXY_ISSUER_KEY = 'haproxy.pem.issuer';
-
-export const ANNOTATION_SERIAL = 'ocsp-operator.dev/certificate-serial';
-export const ANNOTATION_SHA256 = 'ocsp-operator.dev/certificate-sha256';
-export const ANNOTATION_THIS_UPDATE = 'ocsp-operator.dev/staple-this-update';
-export const ANNOTATION_NEXT_UPDATE = 'ocsp-operator.dev/staple-next-update';
-export const ANNOTATION_STAPLE_SHA256 = 'ocsp-operator.dev/staple-sha256';
-/** When the staple must be gone: nextUpdate, or earlier if its signer or the certificate expires first. */
-export const ANNOTATION_USABLE_UNTIL = 'ocsp-operator.dev/staple-usable-until';
-export const LABEL_STAPLE = 'ocsp-operator.dev/staple';
 
 /** One certificate generation as published: the certificate and key travel together. */
 export interface CertificatePair {

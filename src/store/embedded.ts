@@ -121,6 +121,7 @@ export class EmbeddedStore implements ResponseStore {
 
   put(records: readonly ResponseRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('store closed'));
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the first write error, as it was thrown
     if (this.failed !== undefined) return Promise.reject(this.failed);
     let entries: StoredEntry[];
     let frames: Buffer[];

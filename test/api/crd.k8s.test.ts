@@ -28,7 +28,7 @@ async function send(s: Sample): Promise<string | undefined> {
       return undefined;
     }
     const { status, ...bare } = obj;
-    const created = await client.create(typeOf(s), bare as KubeObject);
+    const created = await client.create(typeOf(s), bare);
     await client.replace(typeOf(s), { ...created, status } as KubeObject, 'status');
     return undefined;
   } catch (err) {

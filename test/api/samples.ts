@@ -98,6 +98,7 @@ export const STAPLE_FULL_SPEC: Json = {
   requestTimeout: '5s',
   freshnessWarning: '12h',
   onRevoked: { reissue: true },
+  publishUnknown: true,
   paused: true,
 };
 
@@ -138,6 +139,7 @@ const stapleSamples: Sample[] = [
   staple('staple-nonce-string', { nonce: 'yes' }, 'reject', 'spec.nonce', 'schema'),
   staple('staple-issuer-ref-no-name', { issuerSecretRef: { key: 'ca.crt' } }, 'reject', 'spec.issuerSecretRef.name', 'schema'),
   staple('staple-reissue-string', { onRevoked: { reissue: 'true' } }, 'reject', 'spec.onRevoked.reissue', 'schema'),
+  staple('staple-publish-unknown-string', { publishUnknown: 'false' }, 'reject', 'spec.publishUnknown', 'schema'),
   // CEL
   staple('staple-same-secret', { stapleSecretName: 'web-tls' }, 'reject', 'spec.stapleSecretName', 'cel'),
   staple('staple-retry-inverted', { refresh: { retryInitial: '1h' } }, 'reject', 'spec.refresh.retryInitial', 'cel'),

@@ -192,6 +192,7 @@ describe('defaults', () => {
       freshnessWarning: '24h',
       signerExpiryWarning: '168h',
       onRevoked: { reissue: false },
+      publishUnknown: false,
       paused: false,
     });
   });

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { OcspStapleType, SecretType, type Secret } from '../../src/kube/types.js';
-import { ManualClock } from '../../src/runtime/clock.js';
+import { ManualClock } from '../../src/base/clock.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout, watchCaughtUp } from '../support/kube.js';

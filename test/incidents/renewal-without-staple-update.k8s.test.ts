@@ -11,7 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { EventType, SecretType, type Secret } from '../../src/kube/types.js';
-import { ANNOTATION_SERIAL, STAPLE_KEY } from '../../src/staple/staple-secret.js';
+import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
+import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, watchCaughtUp } from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { EventType, OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { writeReport } from '../../src/pool/report.js';
+import { writeReport } from '../../src/report/protocol.js';
 import { startResponder, type Responder } from '../../src/responder/index.js';
 import { RedisReader, RedisWriter } from '../../src/store/index.js';
 import { createNamespace, kubeClient, metricValue, waitFor } from '../support/kube.js';

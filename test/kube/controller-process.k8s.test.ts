@@ -95,7 +95,7 @@ describe('controller process', () => {
     await rm(dir, { recursive: true, force: true });
     // endpoints declared on an OcspStaple are probed too, and dropped with the declaration
     const declared = await freePort();
-    await client.create(OcspStapleType, { ...stapleFor(ns.name, 'probed'), metadata: { name: 'probed', namespace: ns.name, annotations: { 'ocsp-operator.dev/probe-endpoints': `127.0.0.1:${declared}@shop.test` } } } as KubeObject);
+    await client.create(OcspStapleType, { ...stapleFor(ns.name, 'probed'), metadata: { name: 'probed', namespace: ns.name, annotations: { 'ocsp-operator.dev/probe-endpoints': `127.0.0.1:${declared}@shop.test` } } });
     const declaredUp = async () => metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_probe_tls_up', { endpoint: `127.0.0.1:${declared}`, servername: 'shop.test' });
     expect(await waitFor('the declared endpoint probed', async () => (await declaredUp()) !== undefined)).toBe(true);
     expect(await declaredUp()).toBe(0);

@@ -284,7 +284,7 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
       ['-n', ns.name, 'exec', asker.name, '--', 'bash', '/work/staple-sampler.sh', String(SAMPLER_SECONDS), '/tmp/stop', ...KINDS.map((k) => `${k}=${dns(k)}:443@${HOST}`)],
       (line) => {
         const m = /^sample (\d+) (\w+) (\S+) (\S+) (\S+)$/.exec(line);
-        if (m) samples.push({ ts: Number(m[1]), server: m[2] as Kind, cert: m[3] === '?' ? '?' : norm(m[3]!), staple: m[4] === '-' || m[4] === '?' ? m[4]! : norm(m[4]!), status: m[5]! });
+        if (m) samples.push({ ts: Number(m[1]), server: m[2] as Kind, cert: m[3] === '?' ? '?' : norm(m[3]!), staple: m[4] === '-' || m[4] === '?' ? m[4] : norm(m[4]!), status: m[5]! });
         else samplerNoise.push(line);
       },
     );

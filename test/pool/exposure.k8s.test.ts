@@ -5,12 +5,12 @@
 // HPAs, a Redis replica's Deployment, a whole store shape), and nothing the pool does not control.
 // No controller-manager runs here: the HPA's own scaling is played by a scale-subresource write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OcspResponderPoolType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
+import { OcspResponderPoolType, type KubeObject, type ResourceType, StatefulSetType } from '../../src/kube/types.js';
 import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } from '../../src/pool/exposure.js';
 import { PRUNED_TYPES, REPLICAS_HANDOVER_MANAGER } from '../../src/pool/owned.js';
 import { POOL_FIELD_MANAGER } from '../../src/pool/reconciler.js';
-import { LABEL_POOL } from '../../src/pool/report.js';
-import { DeploymentType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
+import { LABEL_POOL } from '../../src/api/annotations.js';
+import { DeploymentType, ServiceType } from '../../src/pool/workloads.js';
 import type { Manager } from '../../src/runtime/manager.js';
 import { createNamespace, kubeClient, waitFor } from '../support/kube.js';
 import { createCa, issueLeaf } from '../support/pki.js';
@@ -171,7 +171,7 @@ describe('a Redis pool published, autoscaled and budgeted', () => {
 
   it('leaves alone what carries the pool’s label but is not the pool’s to control', async () => {
     const stray = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'stray', namespace: ns.name, labels: { [LABEL_POOL]: 'pub', 'app.kubernetes.io/managed-by': 'ocsp-operator' } }, spec: { defaultBackend: { service: { name: 'pub', port: { name: 'ocsp' } } } } };
-    await client.create(IngressType, stray as KubeObject);
+    await client.create(IngressType, stray);
     // a spec change makes the operator apply and prune
     await setSpec('pub', { ...base, responder: { port: 8082, replicas: 1 } });
     await waitFor('the pool Ingress deleted', async () => !(await get(IngressType, 'pub')));

@@ -3,17 +3,17 @@
 // thresholds driven by the reports its pods write (here written by the test, so every threshold
 // can be crossed on a ManualClock). The pods themselves run on the real node: test/node/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
+import { OcspResponderPoolType, type KubeObject, StatefulSetType } from '../../src/kube/types.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
-import { ConfigMapType, LABEL_POOL, writeReport, type ConfigMap, type Report } from '../../src/pool/report.js';
+import { LABEL_POOL } from '../../src/api/annotations.js';
+import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/report/protocol.js';
 import { PoolConditionType as T, PoolReason as R, READY_GATES } from '../../src/pool/conditions.js';
 import { EndpointSliceType, LABEL_SERVICE_NAME } from '../../src/pool/liveness.js';
 import { SecretType } from '../../src/kube/types.js';
-import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../../src/pool/workloads.js';
-import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
-import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType } from '../../src/pool/workloads.js';
+import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
 
 interface PoolObj extends KubeObject {
@@ -64,7 +64,7 @@ async function putSlice(pool: string, service: string, endpoints: Array<{ pod: s
     endpoints: endpoints.map((e, i) => ({ addresses: [`10.0.0.${i + 1}`], conditions: { ready: e.ready, serving: e.ready, terminating: false }, targetRef: { kind: 'Pod', name: e.pod, namespace: ns.name } })),
     ports: [{ name: 'ocsp', port: 8080, protocol: 'TCP' }],
   };
-  await client.apply(EndpointSliceType, slice as KubeObject, 'endpointslice-controller-stand-in');
+  await client.apply(EndpointSliceType, slice, 'endpointslice-controller-stand-in');
 }
 
 beforeAll(async () => {

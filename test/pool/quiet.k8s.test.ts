@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/devenv/control-plane.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { OcspResponderPoolType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
+import { OcspResponderPoolType, type KubeObject, type ResourceType, StatefulSetType } from '../../src/kube/types.js';
 import { PoolConditionType as T } from '../../src/pool/conditions.js';
-import { ConfigMapType, reportConfigMapName, type ConfigMap } from '../../src/pool/report.js';
-import { DeploymentType, ServiceType, StatefulSetType, indexConfigMapName } from '../../src/pool/workloads.js';
+import { ConfigMapType, reportConfigMapName } from '../../src/report/protocol.js';
+import { DeploymentType, ServiceType, indexConfigMapName } from '../../src/pool/workloads.js';
 import type { Manager } from '../../src/runtime/manager.js';
 import { createNamespace, kubeconfigPath, metricValue, waitFor } from '../support/kube.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';
@@ -44,7 +44,7 @@ class CountingClient extends KubeClient {
   }
   override mergePatch<T extends KubeObject>(...args: Parameters<KubeClient['mergePatch']>): Promise<T> {
     this.writes.push(`PATCH ${args[0].plural} ${args[1].name}`);
-    return super.mergePatch(...args) as Promise<T>;
+    return super.mergePatch<T>(...args);
   }
   override delete(...args: Parameters<KubeClient['delete']>): ReturnType<KubeClient['delete']> {
     this.writes.push(`DELETE ${args[0].plural} ${args[2]}`);
@@ -106,7 +106,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of procs) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+  await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve())));
   await manager?.stop();
   await ns?.remove();
   if (dir) await rm(dir, { recursive: true, force: true });

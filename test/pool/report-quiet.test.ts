@@ -2,7 +2,7 @@
 // the second, rates to two figures, `time` ignored) and which reports count by the EndpointSlices.
 import { describe, expect, it } from 'vitest';
 import { countedReports, endpointPods, LABEL_SERVICE_NAME, type EndpointSlice } from '../../src/pool/liveness.js';
-import { lagBucketMs, quantizeReport, sameReport, type Report } from '../../src/pool/report.js';
+import { lagBucketMs, quantizeReport, sameReport, type Report } from '../../src/report/protocol.js';
 
 describe('a report says something new only when what it says changed', () => {
   it('lag: the sawtooth under 2 s is 0; above, the lower bound of a 1-2-5 bucket', () => {

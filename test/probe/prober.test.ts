@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointAddress, parseEndpoint } from '../../src/probe/endpoint.js';
 import { Prober } from '../../src/probe/prober.js';
 import type { ProbeResult } from '../../src/probe/tls-probe.js';
-import { ManualClock } from '../../src/runtime/clock.js';
+import { ManualClock } from '../../src/base/clock.js';
 import { startHealthServer, type HealthServer } from '../../src/runtime/health-server.js';
 import { metricValue } from '../support/kube.js';
 import { haproxyCommand, startHaproxy, writeSecretVolume } from '../support/tls-servers.js';

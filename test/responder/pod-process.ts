@@ -68,14 +68,14 @@ export async function startPod(served: ServedCertificate, extra: string[]): Prom
   });
   const logs: LogLine[] = [];
   let stderr = '';
-  createInterface({ input: proc.stdout! }).on('line', (l) => {
+  createInterface({ input: proc.stdout }).on('line', (l) => {
     try {
       logs.push(JSON.parse(l) as LogLine);
     } catch {
       // not a log line
     }
   });
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | string>((r) => proc.once('exit', (code, signal) => r(code ?? signal ?? -1)));
   const pod: PodProcess = {
     proc,

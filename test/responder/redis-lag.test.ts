@@ -16,7 +16,7 @@ describe('responders on Redis replicas', { timeout: 90_000 }, () => {
   let cluster: RedisCluster;
   let proxy: PausableProxy;
   let writer: RedisWriter;
-  let readers: RedisReader[] = [];
+  const readers: RedisReader[] = [];
   let healthy: Responder; // replica 0, direct link
   let strict: Responder; // replica 1 behind the proxy, Unauthorized policy
   let lenient: Responder; // replica 1 behind the proxy, ServeWhatItHas policy

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/runtime/clock.js';
-import { WorkQueue, backoffDelay } from '../../src/runtime/work-queue.js';
+import { ManualClock } from '../../src/base/clock.js';
+import { WorkQueue } from '../../src/runtime/work-queue.js';
+import { backoffDelay } from '../../src/base/backoff.js';
 
 describe('WorkQueue', () => {
   it('queues a key once however often it is added', async () => {

@@ -1,6 +1,7 @@
 // The planner's order and counts, on hand-made certificates and responses.
 import { describe, expect, it } from 'vitest';
-import { createPlanner, type CertificateInfo, type ResponseInfo } from '../../src/signer/planner.js';
+import type { CertificateInfo } from '../../src/ca-db/index-txt.js';
+import { createPlanner, type ResponseInfo } from '../../src/signer/planner.js';
 
 const H = 3_600_000;
 const NOW = Date.UTC(2026, 0, 10);

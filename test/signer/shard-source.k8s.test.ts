@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { StatefulSetType } from '../../src/pool/workloads.js';
+import { StatefulSetType } from '../../src/kube/types.js';
 import { StatefulSetShare } from '../../src/signer/shard-source.js';
 import { createNamespace, kubeClient, serviceAccountKubeconfig, waitFor } from '../support/kube.js';
 import { renderPool } from '../support/pool-render.js';

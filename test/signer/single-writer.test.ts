@@ -54,8 +54,8 @@ function signer(args: string[], o: { index?: string; threadpool?: number } = {})
   if (o.threadpool !== undefined) env.UV_THREADPOOL_SIZE = String(o.threadpool);
   const proc = spawn(process.execPath, [CLI, 'signer', '--index', join(dir, o.index ?? 'index-20.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
   // 'exit' comes before the pipes are drained; wait for 'close' so output() is complete.
   const closed = new Promise<void>((res) => proc.once('close', () => res()));

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdFor, errorResponse, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { SecretType, OcspStapleType, type KubeObject, type Secret } from '../../src/kube/types.js';
-import { HAPROXY_OCSP_KEY, HAPROXY_PEM_KEY, STAPLE_KEY, ANNOTATION_SERIAL } from '../../src/staple/staple-secret.js';
+import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
+import { HAPROXY_OCSP_KEY, HAPROXY_PEM_KEY, STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';

@@ -263,11 +263,11 @@ describe('one writer per log (flock on <log>.lock)', { timeout: 60_000 }, () => 
     const acked = new Map<string, number>();
     let buf = '';
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`writer did not open the log: ${stderr}`)), 20_000);
       child.once('exit', () => rej(new Error(`writer exited early: ${stderr}`)));
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         const lines = buf.split('\n');
         buf = lines.pop() ?? '';

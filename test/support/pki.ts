@@ -52,9 +52,9 @@ const DAY = 24 * HOUR;
 function keyParams(alg: KeyAlg): { gen: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm; sign: Algorithm | EcdsaParams } {
   switch (alg) {
     case 'P-256':
-      return { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams };
+      return { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } };
     case 'P-384':
-      return { gen: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams };
+      return { gen: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } };
     case 'RSA-2048':
       return {
         gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
@@ -67,8 +67,8 @@ function keyParams(alg: KeyAlg): { gen: RsaHashedKeyGenParams | EcKeyGenParams |
 
 /** A fresh key pair of `alg`, with its PKCS#8 PEM and node KeyObject. */
 export async function generateKey(alg: KeyAlg): Promise<KeyPairPem> {
-  const keys = (await webcrypto.subtle.generateKey(keyParams(alg).gen as EcKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const keyObject = KeyObject.from(keys.privateKey as unknown as webcrypto.CryptoKey);
+  const keys = (await webcrypto.subtle.generateKey(keyParams(alg).gen as EcKeyGenParams, true, ['sign', 'verify']));
+  const keyObject = KeyObject.from(keys.privateKey);
   return { keys, keyObject, keyPem: keyObject.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 

@@ -2,7 +2,8 @@
 // parses it, the workloads it applies, and their pod templates by workload.
 import { parseOcspResponderPool } from '../../src/api/pool.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { poolWorkloads, type Workload } from '../../src/pool/workloads.js';
+import { type Workload } from '../../src/pool/workload.js';
+import { poolWorkloads } from '../../src/pool/workloads.js';
 
 export interface RenderedContainer {
   name: string;

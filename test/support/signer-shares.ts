@@ -4,8 +4,9 @@
 // second, so a pod scaled away is still counted: its report key stays in the ConfigMap.
 import type { KubeClient } from '../../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../../src/kube/types.js';
-import { ConfigMapType, reportConfigMapName, type ConfigMap } from '../../src/pool/report.js';
-import { signerWorkloadName, StatefulSetType } from '../../src/pool/workloads.js';
+import { ConfigMapType, reportConfigMapName, type ConfigMap } from '../../src/report/protocol.js';
+import { StatefulSetType } from '../../src/kube/types.js';
+import { signerWorkloadName } from '../../src/pool/workloads.js';
 
 const PodType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
 

@@ -1,11 +1,19 @@
-// Where the signer learns which certificates exist. Here: OpenSSL's CA database (`index.txt`), for
-// CAs that live outside the cluster, and declared revocations (the pool's spec.revocations) laid
-// over any source. The cluster-Secrets source (cert-manager Secrets chaining to the pool's issuer)
-// belongs to the pool controller; it yields the same CertificateInfo.
+// The CA database model: which certificates exist and their revocation state. Here: OpenSSL's CA
+// database (`index.txt`), for CAs that live outside the cluster, and declared revocations (the
+// pool's spec.revocations) laid over any source. The signer reads index.txt itself; the pool
+// controller's cluster-Secrets source (cert-manager Secrets chaining to the pool's issuer) yields
+// the same CertificateInfo (src/pool/index-builder.ts).
 import { readFile } from 'node:fs/promises';
 import { CRL_REASONS } from '../ocsp/oids.js';
 import { canonicalSerial } from '../store/index.js';
-import type { CertificateInfo } from './planner.js';
+
+export interface CertificateInfo {
+  /** canonical lowercase hex (store/keys.ts canonicalSerial) */
+  serial: string;
+  /** epoch ms */
+  notAfter: number;
+  revoked?: { time: number; reason?: string };
+}
 
 export interface IndexProblem {
   line: number;

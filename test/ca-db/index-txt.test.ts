@@ -1,7 +1,7 @@
 // index.txt as openssl ca writes it (V/R/E, UTCTime, reasons in openssl's spelling), bad lines
 // reported and skipped; declared revocations laid over it.
 import { describe, expect, it } from 'vitest';
-import { applyDeclaredRevocations, parseIndexTxt } from '../../src/signer/sources.js';
+import { applyDeclaredRevocations, parseIndexTxt } from '../../src/ca-db/index-txt.js';
 import { createCa, indexTxt, issueLeaf } from '../support/pki.js';
 
 describe('index.txt source', () => {

@@ -6,8 +6,8 @@
 import type { Logger } from 'pino';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import { systemClock, type Clock, type Timer } from '../runtime/clock.js';
-import { quantizeReport, sameReport, writeReport, type Report } from './report.js';
+import { systemClock, type Clock, type Timer } from '../base/clock.js';
+import { quantizeReport, sameReport, writeReport, type Report } from './protocol.js';
 
 export interface ReportLoop {
   /** Looks now (after a signing round), besides the periodic looks; writes if the report changed. */

@@ -10,9 +10,9 @@ import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/types.js';
 import { sameJson } from '../runtime/same-json.js';
 import type { ResourceType } from '../kube/types.js';
+import { LABEL_POOL } from '../api/annotations.js';
 
 export const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
-export const LABEL_POOL = 'ocsp-operator.dev/pool';
 
 export interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
