@@ -56,24 +56,27 @@ function tryParse(pem: string): X509Certificate[] | Error {
  * @param issuerPem the issuer from spec.issuerSecretRef, when tls.crt carries only the leaf
  */
 export function readCertificateSecret(secret: Secret | undefined, ref: string, now: number, issuerPem?: string): SourceResult {
-  if (!secret) return { ok: false, reason: 'SecretNotFound', message: `certificate Secret ${ref} does not exist (yet)` };
+  return checkExpiry(parseCertificateSecret(secret, ref, issuerPem), ref, now);
+}
+
+/** The checks in their order; the expiry check (after TemporaryCertificate) is left to checkExpiry. */
+function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerPem: string | undefined): Parsed {
+  const fail = (reason: SourceProblemReason, message: string): Parsed => ({ done: { ok: false, reason, message } });
+  if (!secret) return fail('SecretNotFound', `certificate Secret ${ref} does not exist (yet)`);
   const certPem = decode(secret.data, 'tls.crt');
-  if (!certPem) return { ok: false, reason: 'CertificateMissing', message: `Secret ${ref} has no tls.crt` };
+  if (!certPem) return fail('CertificateMissing', `Secret ${ref} has no tls.crt`);
   const chain = tryParse(certPem);
-  if (chain instanceof Error) return { ok: false, reason: 'CertificateInvalid', message: `Secret ${ref} tls.crt: ${chain.message}` };
+  if (chain instanceof Error) return fail('CertificateInvalid', `Secret ${ref} tls.crt: ${chain.message}`);
   const leaf = chain[0];
-  if (!leaf) return { ok: false, reason: 'CertificateInvalid', message: `Secret ${ref} tls.crt holds no certificate` };
+  if (!leaf) return fail('CertificateInvalid', `Secret ${ref} tls.crt holds no certificate`);
   const keyPem = decode(secret.data, 'tls.key');
-  if (!keyPem) return { ok: false, reason: 'KeyMissing', message: `Secret ${ref} has no tls.key` };
+  if (!keyPem) return fail('KeyMissing', `Secret ${ref} has no tls.key`);
   if (!safeKeyMatch(keyPem, leaf)) {
-    return { ok: false, reason: 'KeyMismatch', message: `Secret ${ref}: tls.key is not the key of the certificate in tls.crt (serial ${serialHex(leaf)})` };
+    return fail('KeyMismatch', `Secret ${ref}: tls.key is not the key of the certificate in tls.crt (serial ${serialHex(leaf)})`);
   }
   // cert-manager's temporary certificate, shown while the real one is issued, is self-signed.
   if (leaf.subject === leaf.issuer && isIssuedBy(leaf, leaf)) {
-    return { ok: false, reason: 'TemporaryCertificate', message: `Secret ${ref} holds a self-signed (temporary) certificate; waiting for the issued one` };
-  }
-  if (leaf.notAfter.getTime() <= now) {
-    return { ok: false, reason: 'CertificateExpired', message: `certificate in Secret ${ref} (serial ${serialHex(leaf)}) expired at ${leaf.notAfter.toISOString()}` };
+    return fail('TemporaryCertificate', `Secret ${ref} holds a self-signed (temporary) certificate; waiting for the issued one`);
   }
   const caPem = decode(secret.data, 'ca.crt');
   const candidates = [...chain.slice(1)];
@@ -85,25 +88,123 @@ export function readCertificateSecret(secret: Secret | undefined, ref: string, n
   const issuer = findIssuer(leaf, candidates);
   if (!issuer) {
     return {
-      ok: false,
-      reason: 'IssuerNotFound',
-      message: `no issuer of ${leaf.subject} (issued by ${leaf.issuer}) in Secret ${ref} tls.crt or ca.crt${issuerPem ? ' or spec.issuerSecretRef' : ''}`,
+      leaf,
+      rest: {
+        ok: false,
+        reason: 'IssuerNotFound',
+        message: `no issuer of ${leaf.subject} (issued by ${leaf.issuer}) in Secret ${ref} tls.crt or ca.crt${issuerPem ? ' or spec.issuerSecretRef' : ''}`,
+      },
     };
   }
   return {
-    ok: true,
-    source: {
-      leaf,
-      issuer,
-      certPem,
-      keyPem,
-      caPem,
-      serial: serialHex(leaf),
-      sha256: sha256Fingerprint(leaf),
-      ocspUrl: ocspUrls(leaf)[0],
-      mustStaple: isMustStaple(leaf),
+    leaf,
+    rest: {
+      ok: true,
+      source: {
+        leaf,
+        issuer,
+        certPem,
+        keyPem,
+        caPem,
+        serial: serialHex(leaf),
+        sha256: sha256Fingerprint(leaf),
+        ocspUrl: ocspUrls(leaf)[0],
+        mustStaple: isMustStaple(leaf),
+      },
     },
   };
+}
+
+/**
+ * readCertificateSecret, remembered per Secret: a Secret whose uid and resourceVersion did not
+ * change (and read with the same issuer input) is not parsed again. Parsing is most of the staple
+ * controller's CPU (PEM chain, private-key match, AIA), and every staple is reconciled at least
+ * twice (its own change, then its staple Secret's) on a Secret that did not change in between.
+ * Only the expiry check depends on the time of the read, so it is made again on every read; every
+ * other check ran once on exactly these bytes.
+ *
+ * Bounded: one entry per Secret (a new version replaces the old), at most `maxEntries` of them,
+ * the least recently read going first; `forget` drops one whose Secret is gone. A Secret without a
+ * resourceVersion (never stored by an apiserver) is parsed every time.
+ */
+export class CertificateSourceMemo {
+  private readonly entries = new Map<string, MemoEntry>();
+  /** One issuer object per issuer certificate, shared by the entries: most staples have a few CAs. */
+  private readonly issuers = new Map<string, X509Certificate>();
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxEntries = 20_000) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error(`maxEntries must be a positive integer, got ${maxEntries}`);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  read(secret: Secret | undefined, ref: string, now: number, issuerPem?: string): SourceResult {
+    const uid = secret?.metadata?.uid;
+    const rv = secret?.metadata?.resourceVersion;
+    if (!secret || !uid || !rv) {
+      this.entries.delete(ref);
+      return readCertificateSecret(secret, ref, now, issuerPem);
+    }
+    let entry = this.entries.get(ref);
+    if (entry && entry.uid === uid && entry.resourceVersion === rv && entry.issuerPem === issuerPem) {
+      this.hits++;
+      this.entries.delete(ref); // re-inserted below: Map order is the LRU order
+    } else {
+      this.misses++;
+      entry = { uid, resourceVersion: rv, issuerPem, parsed: this.shareIssuer(parseCertificateSecret(secret, ref, issuerPem)) };
+      this.entries.delete(ref);
+      if (this.entries.size >= this.maxEntries) {
+        const oldest = this.entries.keys().next();
+        if (!oldest.done) this.entries.delete(oldest.value);
+      }
+    }
+    this.entries.set(ref, entry);
+    return checkExpiry(entry.parsed, ref, now);
+  }
+
+  /** The Secret was deleted, or no staple reads it any more. */
+  forget(ref: string): void {
+    this.entries.delete(ref);
+  }
+
+  private shareIssuer(parsed: Parsed): Parsed {
+    if ('done' in parsed || !parsed.rest.ok) return parsed;
+    const source = parsed.rest.source;
+    const key = sha256Fingerprint(source.issuer); // same bytes, same certificate
+    const held = this.issuers.get(key);
+    if (held) {
+      source.issuer = held;
+    } else {
+      if (this.issuers.size >= MAX_SHARED_ISSUERS) this.issuers.delete(this.issuers.keys().next().value as string);
+      this.issuers.set(key, source.issuer);
+    }
+    return parsed;
+  }
+}
+
+const MAX_SHARED_ISSUERS = 256;
+
+interface MemoEntry {
+  uid: string;
+  resourceVersion: string;
+  issuerPem: string | undefined;
+  parsed: Parsed;
+}
+
+/** Everything readCertificateSecret finds that does not depend on the time. */
+type Parsed = { done: SourceResult } | { leaf: X509Certificate; rest: SourceResult };
+
+function checkExpiry(parsed: Parsed, ref: string, now: number): SourceResult {
+  if ('done' in parsed) return parsed.done;
+  const { leaf } = parsed;
+  if (leaf.notAfter.getTime() <= now) {
+    return { ok: false, reason: 'CertificateExpired', message: `certificate in Secret ${ref} (serial ${serialHex(leaf)}) expired at ${leaf.notAfter.toISOString()}` };
+  }
+  return parsed.rest;
 }
 
 function safeKeyMatch(keyPem: string, leaf: X509Certificate): boolean {

@@ -1,0 +1,106 @@
+// The source memo: a certificate Secret is parsed once per version (uid + resourceVersion + issuer
+// input), the time-dependent expiry check is made on every read, and the memo stays bounded.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CertificateSourceMemo, readCertificateSecret } from '../../src/staple/source.js';
+import type { Secret } from '../../src/kube/types.js';
+import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+function secretOf(name: string, leaf: Issued, meta: { uid?: string; resourceVersion?: string } = {}, keyPem = leaf.keyPem): Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'ns', uid: meta.uid ?? `uid-${name}`, resourceVersion: meta.resourceVersion ?? '1' },
+    data: { 'tls.crt': b64(leaf.chainPem), 'tls.key': b64(keyPem) },
+  };
+}
+
+describe('CertificateSourceMemo', () => {
+  let ca: Ca;
+  let leafA: Issued;
+  let leafB: Issued;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    ca = await createCa({ keyAlg: 'P-256' });
+    leafA = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:1/' });
+    leafB = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:2/', freshKey: true });
+  });
+
+  it('returns the same result object for the same resourceVersion, and what readCertificateSecret says', () => {
+    const memo = new CertificateSourceMemo();
+    const s = secretOf('a', leafA);
+    const first = memo.read(s, 'ns/a', now);
+    expect(first).toEqual(readCertificateSecret(s, 'ns/a', now));
+    expect(first.ok).toBe(true);
+    // A copy of the same version (as a cache re-read or a live GET hands back) is not parsed again.
+    const again = memo.read(structuredClone(s), 'ns/a', now + 1000);
+    expect(again).toBe(first);
+    expect({ hits: memo.hits, misses: memo.misses, size: memo.size }).toEqual({ hits: 1, misses: 1, size: 1 });
+  });
+
+  it('parses again when the resourceVersion, the uid or the issuer input changes', () => {
+    const memo = new CertificateSourceMemo();
+    const first = memo.read(secretOf('a', leafA), 'ns/a', now);
+    const renewed = memo.read(secretOf('a', leafB, { resourceVersion: '2' }), 'ns/a', now);
+    expect(renewed).not.toBe(first);
+    expect(renewed.ok && renewed.source.leaf.serialNumber).toBe(leafB.cert.serialNumber);
+    const recreated = memo.read(secretOf('a', leafB, { uid: 'other', resourceVersion: '2' }), 'ns/a', now);
+    expect(recreated).not.toBe(renewed);
+    const withIssuer = memo.read(secretOf('a', leafB, { uid: 'other', resourceVersion: '2' }), 'ns/a', now, ca.certPem);
+    expect(withIssuer).not.toBe(recreated);
+    expect(memo.misses).toBe(4);
+    expect(memo.size).toBe(1); // one entry per Secret: a new version replaces the old
+  });
+
+  it('remembers failures too, and still checks expiry on every read', () => {
+    const memo = new CertificateSourceMemo();
+    const mismatch = secretOf('m', leafA, {}, leafB.keyPem);
+    const r1 = memo.read(mismatch, 'ns/m', now);
+    expect(r1).toMatchObject({ ok: false, reason: 'KeyMismatch' });
+    expect(memo.read(mismatch, 'ns/m', now)).toBe(r1);
+
+    const s = secretOf('e', leafA);
+    const ok = memo.read(s, 'ns/e', now);
+    expect(ok.ok).toBe(true);
+    const later = leafA.cert.notAfter.getTime() + 1;
+    const expired = memo.read(s, 'ns/e', later);
+    expect(expired).toEqual(readCertificateSecret(s, 'ns/e', later));
+    expect(expired).toMatchObject({ ok: false, reason: 'CertificateExpired' });
+    expect(memo.hits).toBe(2); // the expiry verdict came from the remembered leaf, not a new parse
+  });
+
+  it('stays bounded: the least recently read Secret goes first; a missing Secret or forget drops it', () => {
+    const memo = new CertificateSourceMemo(3);
+    const secrets = ['a', 'b', 'c', 'd'].map((n) => secretOf(n, leafA));
+    const [a, b, c, d] = secrets as [Secret, Secret, Secret, Secret];
+    const ra = memo.read(a, 'ns/a', now);
+    memo.read(b, 'ns/b', now);
+    memo.read(c, 'ns/c', now);
+    expect(memo.read(a, 'ns/a', now)).toBe(ra); // a is now the most recent; b the least
+    memo.read(d, 'ns/d', now);
+    expect(memo.size).toBe(3);
+    const misses = memo.misses;
+    expect(memo.read(a, 'ns/a', now)).toBe(ra);
+    memo.read(b, 'ns/b', now);
+    expect(memo.misses).toBe(misses + 1); // b was evicted
+    for (let i = 0; i < 50; i++) memo.read(secretOf(`x${i}`, leafA), `ns/x${i}`, now);
+    expect(memo.size).toBe(3);
+
+    expect(memo.read(undefined, 'ns/x49', now)).toMatchObject({ ok: false, reason: 'SecretNotFound' });
+    expect(memo.size).toBe(2);
+    memo.forget('ns/x48');
+    expect(memo.size).toBe(1);
+    expect(() => new CertificateSourceMemo(0)).toThrow();
+  });
+
+  it('does not remember a Secret without a resourceVersion', () => {
+    const memo = new CertificateSourceMemo();
+    const s = secretOf('n', leafA);
+    if (s.metadata) delete s.metadata.resourceVersion;
+    const r1 = memo.read(s, 'ns/n', now);
+    expect(memo.read(s, 'ns/n', now)).not.toBe(r1);
+    expect(memo.size).toBe(0);
+  });
+});
