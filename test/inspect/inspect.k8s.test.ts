@@ -3,10 +3,9 @@
 // with a good, missing, expired and mismatched staple, owned by OcspStaples whose status the test
 // writes; the same published for real by the staple controller from the real `openssl ocsp`; and an
 // OcspResponderPool before and after its status is written.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/devenv/control-plane.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
@@ -14,41 +13,17 @@ import { buildOcspRequest, parsePemChain, sha256Fingerprint, validateOcspRespons
 import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
 import { buildStapleSecret, type Published } from '../../src/staple/staple-secret.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret } from '../support/kube.js';
+import { BIN, exec, field, kubectlOcsp, type Run } from '../support/kubectl-ocsp.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { issueLeaf } from '../support/pki.js';
 import { createStaple, getStaple, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 import { CASES, makePki, stapleFor, type Pki } from '../probe/fixtures.js';
 
-const BIN = join(repoRoot(), 'bin');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 30_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** `kubectl ocsp ARGS -n NS`, with bin/ on the PATH and KUBECONFIG set, as a user would type it. */
-function kubectlOcsp(args: string[]): Promise<Run> {
-  return exec(join(inject('kubeBinDir'), 'kubectl'), ['ocsp', ...args, '-n', ns.name], {
-    PATH: `${BIN}:${process.env.PATH ?? ''}`,
-    KUBECONFIG: kubeconfigPath(),
-  });
+function ocspInNs(args: string[]): Promise<Run> {
+  return kubectlOcsp([...args, '-n', ns.name]);
 }
 
-/** The value printed after `key:` (whatever the padding), first occurrence. */
-function field(out: string, key: string): string | undefined {
-  const esc = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^\\s*${esc}:\\s+(.*)$`, 'm').exec(out)?.[1];
-}
 
 let client: KubeClient;
 let ns: { name: string; remove(): Promise<void> };
@@ -113,7 +88,7 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
   });
 
   it('good: exit 0, in lockstep, and the next refresh from the OcspStaple status', async () => {
-    const r = await kubectlOcsp(['inspect', 'secret', 'src-good-ocsp']);
+    const r = await ocspInNs(['inspect', 'secret', 'src-good-ocsp']);
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout).toBe(0);
     expect(field(r.stdout, 'Role')).toBe(`staple Secret of OcspStaple ${ns.name}/web-good`);
@@ -130,7 +105,7 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
   });
 
   it('missing: exit 1, NoStaple', async () => {
-    const r = await kubectlOcsp(['inspect', 'secret', 'src-missing-ocsp']);
+    const r = await ocspInNs(['inspect', 'secret', 'src-missing-ocsp']);
     expect(r.code).toBe(1);
     expect(field(r.stdout, 'present')).toBe('no');
     expect(field(r.stdout, 'Verdict')).toBe(`PROBLEM: NoStaple: no OCSP staple for certificate ${cur()}`);
@@ -138,7 +113,7 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
   });
 
   it('expired: exit 1, Expired, and the failures that led there', async () => {
-    const r = await kubectlOcsp(['inspect', 'secret', 'src-expired-ocsp']);
+    const r = await ocspInNs(['inspect', 'secret', 'src-expired-ocsp']);
     expect(r.code).toBe(1);
     expect(field(r.stdout, 'valid')).toMatch(/^no: Expired: nextUpdate \S+ has passed/);
     expect(field(r.stdout, 'Lockstep')).toBe(`yes: the staple is for serial ${cur()} from CN=Probe Test CA, O=ocsp-operator tests`);
@@ -147,11 +122,11 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
   });
 
   it('mismatched: exit 1, not in lockstep, both serials named; -o json says the same', async () => {
-    const r = await kubectlOcsp(['inspect', 'secret', 'src-mismatched-ocsp']);
+    const r = await ocspInNs(['inspect', 'secret', 'src-mismatched-ocsp']);
     expect(r.code).toBe(1);
     expect(field(r.stdout, 'Lockstep')).toBe(`NO: the staple is for serial ${prev()}, the certificate is ${cur()}`);
     expect(field(r.stdout, 'Verdict')).toMatch(new RegExp(`^PROBLEM: StapleMismatch: not in lockstep: the staple is for serial ${prev()}, the certificate is ${cur()}`));
-    const j = await kubectlOcsp(['inspect', 'secret', 'src-mismatched-ocsp', '-o', 'json']);
+    const j = await ocspInNs(['inspect', 'secret', 'src-mismatched-ocsp', '-o', 'json']);
     expect(j.code).toBe(1);
     const doc = JSON.parse(j.stdout) as { role: string; lockstep: boolean; certificate: { serial: string }; staple: { for: Array<{ serial: string }>; failure: { reason: string } }; problems: Array<{ reason: string }>; ok: boolean };
     expect(doc).toMatchObject({ role: 'staple', lockstep: false, certificate: { serial: cur() }, ok: false });
@@ -169,42 +144,42 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     delete s.metadata!.creationTimestamp;
     delete (s.metadata as { managedFields?: unknown }).managedFields;
     await client.create(SecretType, s);
-    const r = await kubectlOcsp(['inspect', 'secret', 'relabelled-ocsp']);
+    const r = await ocspInNs(['inspect', 'secret', 'relabelled-ocsp']);
     expect(r.code).toBe(1);
     expect(field(r.stdout, 'Consistency')).toBe(`AnnotationMismatch: annotation ${ANNOTATION_SERIAL} says ${prev()}, tls.crt holds ${cur()}`);
   });
 
   it('a source certificate Secret: exit 0, and which staple Secret publishes it', async () => {
-    const r = await kubectlOcsp(['inspect', 'secret', 'src-good']);
+    const r = await ocspInNs(['inspect', 'secret', 'src-good']);
     expect(r.code, r.stdout).toBe(0);
     expect(field(r.stdout, 'Role')).toBe(`source certificate of OcspStaple ${ns.name}/web-good (staple Secret src-good-ocsp)`);
     expect(field(r.stdout, 'Published')).toBe('src-good-ocsp publishes this certificate');
   });
 
   it('inspect staple: conditions, schedule and the staple Secret checked; exit follows Ready and lockstep', async () => {
-    const good = await kubectlOcsp(['inspect', 'staple', 'web-good']);
+    const good = await ocspInNs(['inspect', 'staple', 'web-good']);
     expect(good.code, good.stdout).toBe(0);
     expect(good.stdout).toMatch(/^Conditions:\n {2}TYPE +STATUS +REASON +SINCE +MESSAGE\n {2}Ready +True +Stapled /m);
     expect(field(good.stdout, 'next refresh')).toMatch(new RegExp(`^${nextRefresh} \\(in 2[23]h`));
     expect(field(good.stdout, 'lockstep')).toBe(`yes: the staple is for serial ${cur()} from CN=Probe Test CA, O=ocsp-operator tests`);
 
-    const expired = await kubectlOcsp(['inspect', 'staple', 'web-expired']);
+    const expired = await ocspInNs(['inspect', 'staple', 'web-expired']);
     expect(expired.code).toBe(1);
     expect(field(expired.stdout, 'failures')).toBe('3 (last: TryLater: responder answered tryLater (5 bytes): the responder is busy or not ready; retry later)');
     expect(field(expired.stdout, 'Verdict')).toMatch(/^PROBLEM: TryLater: Ready=False: .*; Expired: /);
 
-    const fresh = await kubectlOcsp(['inspect', 'staple', 'web-missing']);
+    const fresh = await ocspInNs(['inspect', 'staple', 'web-missing']);
     expect(field(fresh.stdout, 'Status')).toBe('no status yet (the operator has not reconciled it)');
   });
 
   it('not found, a bad context and a missing argument exit 2', async () => {
-    const missing = await kubectlOcsp(['inspect', 'secret', 'nope']);
+    const missing = await ocspInNs(['inspect', 'secret', 'nope']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`Secret ${ns.name}/nope not found`);
     const ctx = await exec(join(BIN, 'kubectl-ocsp'), ['inspect', 'secret', 'src-good-ocsp', '-n', ns.name, '--kubeconfig', kubeconfigPath(), '--context', 'no-such-context']);
     expect(ctx.code).toBe(2);
     expect(ctx.stderr).toContain('context "no-such-context" is not in the kubeconfig');
-    const usage = await kubectlOcsp(['inspect', 'secret']);
+    const usage = await ocspInNs(['inspect', 'secret']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('usage: kubectl ocsp inspect secret|staple|pool NAME');
   });
@@ -245,13 +220,13 @@ describe('inspect a staple Secret the staple controller published', () => {
 
   it('exit 0 for the Secret and the OcspStaple; the next refresh is the status one; the staple validates', async () => {
     const status = (await getStaple(client, ns.name, 'live')).status!;
-    const r = await kubectlOcsp(['inspect', 'secret', 'live-tls-ocsp']);
+    const r = await ocspInNs(['inspect', 'secret', 'live-tls-ocsp']);
     expect(r.code, r.stdout).toBe(0);
     expect(field(r.stdout, 'Lockstep')).toMatch(/^yes: /);
     expect(r.stdout).toContain(`next refresh ${status.nextRefreshTime}`);
-    const j = JSON.parse((await kubectlOcsp(['inspect', 'secret', 'live-tls-ocsp', '-o', 'json'])).stdout) as { staple: { response: { thisUpdate: string } } };
+    const j = JSON.parse((await ocspInNs(['inspect', 'secret', 'live-tls-ocsp', '-o', 'json'])).stdout) as { staple: { response: { thisUpdate: string } } };
     expect(j.staple.response.thisUpdate).toBe(status.staple?.thisUpdate?.replace('Z', '.000Z'));
-    const s = await kubectlOcsp(['inspect', 'staple', 'live']);
+    const s = await ocspInNs(['inspect', 'staple', 'live']);
     expect(s.code, s.stdout).toBe(0);
     expect(field(s.stdout, 'Verdict')).toBe('OK');
     // the same staple bytes, checked independently
@@ -275,11 +250,11 @@ describe('inspect pool', () => {
   });
 
   it('before the pool controller has written anything: "no status yet", exit 0', async () => {
-    const r = await kubectlOcsp(['inspect', 'pool', 'ca']);
+    const r = await ocspInNs(['inspect', 'pool', 'ca']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(field(r.stdout, 'Status')).toBe('no status yet (the pool controller has not reported on this pool)');
     expect(field(r.stdout, 'store')).toBe('Embedded');
-    const j = JSON.parse((await kubectlOcsp(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as { hasStatus: boolean; problems: unknown[] };
+    const j = JSON.parse((await ocspInNs(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as { hasStatus: boolean; problems: unknown[] };
     expect(j).toMatchObject({ hasStatus: false, problems: [] });
   });
 
@@ -298,13 +273,13 @@ describe('inspect pool', () => {
         ],
       },
     });
-    const r = await kubectlOcsp(['inspect', 'pool', 'ca']);
+    const r = await ocspInNs(['inspect', 'pool', 'ca']);
     expect(r.code, r.stdout).toBe(1);
     expect(field(r.stdout, 'backlog')).toBe('35 (3 without any response)');
     expect(field(r.stdout, 'oldest response')).toMatch(/^signed \S+Z \(4d4h ago\) \(warning 96h, critical 144h\)$/);
     expect(field(r.stdout, 'signers')).toBe('2/3 ready, 850 signatures/s');
     expect(r.stdout).toMatch(/^Replication:\n {2}REPLICA +LAG +IN ROTATION +STATE\n {2}redis-0 +0\.4s +yes +ok\n {2}redis-1 +42s +no +LAGGING$/m);
-    const j = JSON.parse((await kubectlOcsp(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as { problems: Array<{ reason: string; message: string }> };
+    const j = JSON.parse((await ocspInNs(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as { problems: Array<{ reason: string; message: string }> };
     expect(j.problems.map((p) => p.reason)).toEqual(['ResponsesStale', 'ReplicaLagging', 'RespondersOutOfRotation']);
     expect(j.problems[1]?.message).toBe('replica redis-1 lags 42s (max 10s), out of rotation');
   });
@@ -322,7 +297,7 @@ describe('inspect pool', () => {
         ],
       },
     });
-    const r = await kubectlOcsp(['inspect', 'pool', 'ca']);
+    const r = await ocspInNs(['inspect', 'pool', 'ca']);
     expect(r.code, r.stdout).toBe(0);
     expect(field(r.stdout, 'Verdict')).toBe('OK');
   });

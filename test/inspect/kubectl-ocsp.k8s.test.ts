@@ -4,7 +4,6 @@
 // controller from a real `openssl ocsp` (counted at the responder) and one held back by
 // minInterval; the operator's version from its Deployment, and "unknown" without the right to
 // list Deployments; and, on a second apiserver without the CRDs, the message that says so.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
@@ -18,33 +17,11 @@ import { OcspStapleType, type KubeObject, type ResourceType } from '../../src/ku
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { ANNOTATION_REFRESH_REQUESTED } from '../../src/api/annotations.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, serviceAccountKubeconfig, tlsSecret, waitFor } from '../support/kube.js';
+import { BIN, exec, field, kubectlOcsp } from '../support/kubectl-ocsp.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, type Ca } from '../support/pki.js';
 import { createStaple, getStaple, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 
-const BIN = join(repoRoot(), 'bin');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 60_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** `kubectl ocsp ARGS` with bin/ on the PATH and KUBECONFIG set, as a user would type it. */
-function kubectlOcsp(args: string[], kubeconfig = kubeconfigPath()): Promise<Run> {
-  return exec(join(inject('kubeBinDir'), 'kubectl'), ['ocsp', ...args], { PATH: `${BIN}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig });
-}
-
-const field = (out: string, key: string) => new RegExp(`^\\s*${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\s+(.*)$`, 'm').exec(out)?.[1];
 
 let client: KubeClient;
 let a: { name: string; remove(): Promise<void> };
