@@ -16,9 +16,17 @@
 //   --refresh-rounds K  rounds (from the first) that also time one refresh of every staple (default 1)
 //   --idle-s S          then wait S seconds and count what the operator writes with nothing to do
 //   --resync-ms MS      the operator's --resync (full relist period; its default is 10 minutes)
+//   --peer-writes W     writes by the apiserver write peer before each operator round (default N)
+//   --no-openssl        skip the openssl ocsp loops (the apiserver write peer always runs)
+//   --cpu-prof          run the operator under node --cpu-prof (profiles kept in the work dir)
+//
+// The apiserver write peer (lib/write-peer.ts): a minimal keep-alive client creating 4 KiB Secrets,
+// 8 at a time, against the same apiserver just before each operator round. The operator's write
+// rate during the fill (its apiserver writes ÷ fill time) is printed as a ratio of the peer's: how
+// close the operator gets to the pace the apiserver can take on these cores.
 import '../src/ocsp/reflect-polyfill.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +41,8 @@ import { buildOcspRequest } from '../src/ocsp/index.js';
 import { postOcsp } from '../test/support/openssl.js';
 import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../test/support/pki.js';
 import { apiserverText, diffCounts, httpText, sumOf, totalWrites, writeCounts, type WriteCounts } from './lib/apiserver-metrics.js';
-import { mib, procSample } from './lib/proc-status.js';
+import { mib, pidsWithArgs, procSample } from './lib/proc-status.js';
+import { secretWritePeer, type WritePeerResult } from './lib/write-peer.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -45,6 +54,9 @@ const { values: flags } = parseArgs({
     'refresh-rounds': { type: 'string', default: '1' },
     'idle-s': { type: 'string', default: '0' },
     'resync-ms': { type: 'string' },
+    'peer-writes': { type: 'string' },
+    'no-openssl': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
   strict: true,
@@ -56,6 +68,10 @@ const NMIN = positiveInt(flags.nmin, '--nmin');
 const REFRESH_ROUNDS = Number(flags['refresh-rounds']);
 const IDLE_S = Number(flags['idle-s']);
 const RESYNC_MS = flags['resync-ms'] === undefined ? undefined : positiveInt(flags['resync-ms'], '--resync-ms');
+const PEER_WRITES = flags['peer-writes'] === undefined ? N : positiveInt(flags['peer-writes'], '--peer-writes');
+/** The write peer: 4 KiB Secrets (about a staple Secret's size), 8 at a time, keep-alive. */
+const PEER_CONCURRENCY = 8;
+const PEER_BYTES = 4096;
 const CREATE_CONCURRENCY = 32;
 const FILL_TIMEOUT_MS = Math.max(10 * 60_000, N * 200);
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -387,6 +403,31 @@ interface OperatorRun {
   phases: Phase[];
   logCounts: Map<string, number>;
   stapledSecrets: number;
+  /** the apiserver write peer, run just before this round's operator */
+  peer: WritePeerResult & { serverCpuSeconds?: number };
+}
+
+/**
+ * CPU seconds used so far by this control plane's kube-apiserver and etcd (found by their command
+ * lines in /proc): what a write costs the server side, for the operator and for the write peer.
+ */
+function controlPlaneCpu(cp: ControlPlane): () => number {
+  const port = new URL(cp.server).port;
+  const apiserver = pidsWithArgs(['kube-apiserver', `--secure-port=${port}`]);
+  const etcdUrl = apiserver
+    .flatMap((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        return [];
+      }
+    })
+    .find((a) => a.startsWith('--etcd-servers='))
+    ?.slice('--etcd-servers='.length);
+  const etcd = etcdUrl ? pidsWithArgs(['etcd', `--listen-client-urls=${etcdUrl}`]) : [];
+  const pids = [...apiserver, ...etcd];
+  if (!apiserver.length || !etcd.length) log(`control plane CPU: found apiserver ${apiserver.join(',') || '-'}, etcd ${etcd.join(',') || '-'}`);
+  return () => pids.reduce((sum, pid) => sum + (procSample(pid)?.cpuSeconds ?? 0), 0);
 }
 
 async function createObjects(client: KubeClient, ns: string, pki: Pki): Promise<void> {
@@ -457,10 +498,19 @@ interface Phase {
   reconcileErrors: number;
   stapleUpdates: number;
   statusChanges: Map<string, number>;
+  /** the operator's CPU (user+sys, from /proc) from the phase's start until its writes stopped */
+  cpuSeconds: number;
+  /** the operator's writes the apiserver answered 409 Conflict */
+  conflicts: number;
+  /** kube-apiserver + etcd CPU over the same stretch (watch fan-out and reads included) */
+  serverCpuSeconds: number;
 }
 
-/** This benchmark's own writes during a phase: the status patches that start a refresh wave. */
-const isBenchWrite = (key: string) => key.startsWith('ocspstaples/status PATCH');
+/**
+ * This benchmark's own writes during a phase: the spec patches that start a refresh wave. (The
+ * operator patches an OcspStaple only to clear a `kubectl ocsp refresh` request, never set here.)
+ */
+const isBenchWrite = (key: string) => key.startsWith('ocspstaples PATCH');
 
 async function runOperator(round: number, cp: ControlPlane, client: KubeClient, pki: Pki, work: string, cleanups: Array<() => Promise<void>>): Promise<OperatorRun> {
   const kc = client.kubeConfig;
@@ -468,6 +518,15 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   const tag = `[operator r${round}]`;
   log(`${tag} creating ${N} certificate Secrets and ${N} OcspStaples (${CREATE_CONCURRENCY} in flight)`);
   await createObjects(client, ns, pki);
+
+  // The apiserver's pace, measured now, with this round's objects in it and nothing else running.
+  const peerNs = `bench-peer-r${round}`;
+  await retrying(`create namespace ${peerNs}`, () => client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: peerNs } }));
+  const cpCpu = controlPlaneCpu(cp);
+  const peerCp0 = cpCpu();
+  const peer: OperatorRun['peer'] = await secretWritePeer(kc, { namespace: peerNs, count: PEER_WRITES, concurrency: PEER_CONCURRENCY, bytes: PEER_BYTES });
+  peer.serverCpuSeconds = cpCpu() - peerCp0;
+  log(`[write peer r${round}] ${peer.writes} Secrets of ${PEER_BYTES} B, ${PEER_CONCURRENCY} at a time, in ${peer.seconds.toFixed(1)}s: ${peer.writesPerSecond.toFixed(0)} writes/s (failures ${peer.failures}, client CPU ${peer.clientCpuSeconds.toFixed(1)}s)`);
 
   const tracker = new ReadyTracker(client, ns, N);
   await tracker.start();
@@ -477,10 +536,12 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   const metricsUrl = `http://127.0.0.1:${healthPort}/metrics`;
   const logPath = join(work, `operator-r${round}.log`);
   const logStream = createWriteStream(logPath);
-  const args = [CLI, 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${healthPort}`, '--namespaces', ns, '--workers', String(WORKERS)];
+  const profDir = join(work, `cpu-prof-r${round}`);
+  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const args = [...nodeArgs, CLI, 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${healthPort}`, '--namespaces', ns, '--workers', String(WORKERS)];
   if (RESYNC_MS !== undefined) args.push('--resync', String(RESYNC_MS));
 
-  let phaseStart = { writes: writeCounts(await apiserverText(kc, '/metrics')), metrics: undefined as OperatorMetricsView | undefined, at: Date.now() };
+  let phaseStart = { writes: writeCounts(await apiserverText(kc, '/metrics')), metrics: undefined as OperatorMetricsView | undefined, at: Date.now(), cpu: 0, cpCpu: cpCpu() };
   const started = Date.now();
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } });
   const pid = proc.pid;
@@ -504,7 +565,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     clearTimeout(t);
   };
   cleanups.push(stopOperator);
-  log(`${tag} started pid ${pid}: node dist/src/cli.js ${args.slice(1).join(' ').replace(cp.kubeconfigPath, 'K')} (log ${logPath})`);
+  log(`${tag} started pid ${pid}: node ${args.join(' ').replace(CLI, 'dist/src/cli.js').replace(cp.kubeconfigPath, 'K')} (log ${logPath})`);
 
   let maxRss = 0;
   const sampleProc = () => {
@@ -575,10 +636,14 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     const ours = (k: string) => OPERATOR_RESOURCES.has(k.split(' ')[0] ?? '') && !isBenchWrite(k);
     let operatorWrites = 0;
     let otherWrites = 0;
+    let conflicts = 0;
     for (const [k, v] of writes) {
       if (ours(k)) operatorWrites += v;
       else if (!isBenchWrite(k)) otherWrites += v;
+      if (ours(k) && k.endsWith(' 409')) conflicts += v;
     }
+    const cpuNow = sampleProc()?.cpuSeconds ?? phaseStart.cpu;
+    const cpCpuNow = cpCpu();
     const phase: Phase = {
       name,
       seconds,
@@ -592,8 +657,11 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
       reconcileErrors: metrics.reconcileErrors - m0.reconcileErrors,
       stapleUpdates: changes.updates,
       statusChanges: changes.changes,
+      cpuSeconds: cpuNow - phaseStart.cpu,
+      serverCpuSeconds: cpCpuNow - phaseStart.cpCpu,
+      conflicts,
     };
-    phaseStart = { writes: after, metrics, at: Date.now() };
+    phaseStart = { writes: after, metrics, at: Date.now(), cpu: cpuNow, cpCpu: cpCpuNow };
     return phase;
   };
 
@@ -655,6 +723,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     phases,
     logCounts: await logCounts(logPath),
     stapledSecrets,
+    peer,
   };
 }
 
@@ -755,6 +824,8 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
     console.log(`  staple Secrets with tls.ocsp-staple at the end: ${o.stapledSecrets}/${N}`);
     for (const p of o.phases) {
       console.log(`  -- ${p.name}: ${p.seconds.toFixed(1)} s${p.name === 'idle' ? '' : ` (${(N / p.seconds).toFixed(0)} staples/s), then ${p.settleS.toFixed(0)} s until the work queue was empty and writes stopped`}`);
+      console.log(`     operator CPU       ${p.cpuSeconds.toFixed(1)} s = ${((p.cpuSeconds * 1000) / N).toFixed(1)} ms per staple; status 409 conflicts ${p.conflicts}`);
+      console.log(`     apiserver+etcd CPU ${p.serverCpuSeconds.toFixed(1)} s = ${((p.serverCpuSeconds * 1000) / N).toFixed(1)} ms per staple, ${p.operatorWrites ? ((p.serverCpuSeconds * 1000) / p.operatorWrites).toFixed(1) : '?'} ms per operator write`);
       console.log(`     OCSP fetches       ${p.fetchAll} (ok ${p.fetchOk}) = ${(p.fetchAll / N).toFixed(2)} per staple; reconciles ${p.reconciles} (errors ${p.reconcileErrors}) = ${(p.reconciles / N).toFixed(2)} per staple`);
       console.log(`     apiserver writes   ${p.operatorWrites} by the operator = ${(p.operatorWrites / N).toFixed(2)} per staple` +
         `${p.fetchOk ? `, ${(p.operatorWrites / p.fetchOk).toFixed(2)} per successful fetch` : ''} (apiserver's own: ${p.otherWrites})`);
@@ -788,6 +859,24 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
       return p ? (o.fillS / p.seconds).toFixed(2) : '?';
     });
     console.log(`time ratio operator fill ÷ ${name}: ${(opMedian / median(rs.map((r) => r.seconds))).toFixed(2)} (medians; per round ${paired.join(', ')})`);
+  }
+  // Against the apiserver write peer of the same round: the operator's write rate while filling.
+  console.log(
+    `\napiserver write peer (keep-alive, ${PEER_CONCURRENCY} in flight, ${PEER_BYTES} B Secrets): ` +
+      ops.map((o) => `${o.peer.writesPerSecond.toFixed(0)} writes/s, apiserver+etcd ${o.peer.serverCpuSeconds === undefined ? '?' : ((o.peer.serverCpuSeconds * 1000) / o.peer.writes).toFixed(1)} ms CPU per write`).join(', '),
+  );
+  for (const name of ['fill', 'refresh']) {
+    const cells = ops.flatMap((o) => {
+      const p = o.phases.find((x) => x.name === name);
+      if (!p) return [];
+      const rate = N / p.seconds;
+      const writesPerS = p.operatorWrites / p.seconds;
+      return [
+        `r${o.round}: ${rate.toFixed(0)} staples/s, ${writesPerS.toFixed(0)} writes/s = ${(writesPerS / o.peer.writesPerSecond).toFixed(2)}x the peer` +
+          `; ${((p.cpuSeconds * 1000) / N).toFixed(1)} ms CPU/staple (apiserver+etcd ${((p.serverCpuSeconds * 1000) / N).toFixed(1)}), ${(p.operatorWrites / N).toFixed(2)} writes/staple, ${p.conflicts} x 409`,
+      ];
+    });
+    if (cells.length) console.log(`operator ${name.padEnd(7)} ${cells.join(' | ')}`);
   }
   console.log(`peak operator RSS (VmHWM after fill / at end): ${ops.map((o) => `${mib(o.hwmAfterFillBytes)}/${mib(o.hwmBytes)} MiB`).join(', ')}`);
   for (const name of ['fill', 'refresh', 'idle']) {
@@ -849,6 +938,7 @@ async function main(): Promise<void> {
     const peers: PeerRun[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       ops.push(await runOperator(round, cp, client, pki, work, cleanups));
+      if (flags['no-openssl']) continue;
       peers.push(await runPeer('openssl ocsp loop (bash, sequential)', LOOP_SCRIPT, round, pki, cleanups));
       if (!flags['no-xargs']) peers.push(await runPeer('openssl ocsp, xargs -P 2', XARGS_SCRIPT, round, pki, cleanups));
     }

@@ -1,6 +1,6 @@
 // Memory and CPU of one process from /proc (Linux): resident set now and its high-water mark
 // (VmRSS, VmHWM from /proc/<pid>/status) and CPU seconds used (utime + stime from /proc/<pid>/stat).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
@@ -38,4 +38,24 @@ export function treeCpuSeconds(pid: number): number {
   }
   for (const c of children) total += treeCpuSeconds(Number(c));
   return total;
+}
+
+/** Pids of the processes whose command line contains every one of `parts` (read from /proc). */
+export function pidsWithArgs(parts: string[]): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    try {
+      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (parts.every((p) => args.some((a) => a.includes(p)))) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
