@@ -13,7 +13,7 @@ import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js'
 import { canonicalSerial } from '../../src/store/index.js';
 import { hasMagic, MAGIC, scanFrames, type ScanResult } from '../../src/store/log-format.js';
 import { kubeClient, waitFor } from '../support/kube.js';
-import { apply, clientPod, installOperator, kubectlOk, localVolume, nodeUnavailable, pods, restrictedNamespace, slowCa, waitForReadyPods, type ClientPod } from '../support/node.js';
+import { apply, clientPod, type ClientPod, installOperator, kubectlOk, localVolume, nodeUnavailable, pods, restrictedNamespace, slowCa, stopwatch, waitForReadyPods } from '../support/node.js';
 
 const unavailable = nodeUnavailable();
 const client = kubeClient();
@@ -63,9 +63,7 @@ describe.skipIf(unavailable)('an embedded pool whose pod is replaced mid-backlog
   });
 
   it('the replacement pod finds every signed response on the claim and signs each missing one once', async () => {
-    const t0 = Date.now();
-    const timeline: string[] = [];
-    const mark = (what: string) => timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)} s  ${what}`);
+    const { mark, lines: timeline } = stopwatch();
     await apply([{
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',

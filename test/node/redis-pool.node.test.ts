@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
 import { kubeClient, waitFor } from '../support/kube.js';
-import { apply, clientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedDeployment, restrictedNamespace, waitForReadyPods, type ClientPod } from '../support/node.js';
+import { apply, clientPod, type ClientPod, installOperator, kubectlOk, nodeImage, nodeUnavailable, restrictedDeployment, restrictedNamespace, stopwatch, waitForReadyPods } from '../support/node.js';
 import { signedTotal, watchSignerShares } from '../support/signer-shares.js';
 
 const run = promisify(execFile);
@@ -99,9 +99,7 @@ describe.skipIf(unavailable)('a Redis pool on the real node', { timeout: 900_000
   });
 
   it('the StatefulSet controller scales the signers 1 → 3 → 1 on the real backlog; no signer restarts, every serial is signed, double signing is measured; the responders serve', async () => {
-    const t0 = Date.now();
-    const timeline: string[] = [];
-    const mark = (what: string) => timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)} s  ${what}`);
+    const { mark, lines: timeline } = stopwatch();
     await apply([{
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',

@@ -342,3 +342,10 @@ export async function slowCa(dir: string, count: number, subject: string): Promi
   const lines = serials.map((s, i) => `V\t${expiry}\t\t${s}\tunknown\t/CN=${i === 0 ? 'leaf' : `bulk${i - 1}`}.test`);
   return { caCrt: caCrt!, caKey: caKey!, leafCrt: leafCrt!, index: `${lines.join('\n')}\n`, serials };
 }
+
+/** What happened when, in seconds since it was made: for the timelines the node tests print. */
+export function stopwatch(): { mark(what: string): void; lines: string[] } {
+  const t0 = Date.now();
+  const lines: string[] = [];
+  return { lines, mark: (what) => void lines.push(`${((Date.now() - t0) / 1000).toFixed(1)} s  ${what}`) };
+}
