@@ -28,7 +28,7 @@ import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } fro
 import { DeploymentType } from '../../src/pool/workloads.js';
 import { createCaObjects } from '../support/pool-harness.js';
 import { deploymentOf, helmBinary, helmTemplate, ofKind, parseManifests, type RenderedObject } from './helm.js';
-import { renderPool } from '../support/pool-render.js';
+import { renderPool, MINIMAL_REDIS_POOL_SPEC } from '../support/pool-render.js';
 
 const admin = kubeClient();
 
@@ -243,11 +243,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
   it('runs a pool: its workloads, Ingress, HPAs and budgets applied, and those the spec drops deleted', async () => {
     await createCaObjects(admin, apps.name, ca, [leaf.web]);
     const spec = {
-      issuer: { secretName: 'ca' },
-      signing: { softwareKey: { secretName: 'ca' } },
-      delegatedResponder: { mode: 'None' },
-      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
-      store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
+      ...MINIMAL_REDIS_POOL_SPEC,
       responder: { ingress: { hosts: ['ocsp.rbac.test'] }, autoscaling: { maxReplicas: 3 }, pod: { resources: { requests: { cpu: '100m' } } } },
     };
     await admin.create(OcspResponderPoolType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata: { name: 'pool', namespace: apps.name }, spec } as KubeObject);
@@ -279,13 +275,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
   });
 
   it("can grant a Redis pool's pods their Role (its report ConfigMap; get and watch of the signer StatefulSet): no escalation", async () => {
-    const { workloads } = renderPool({
-      issuer: { secretName: 'ca' },
-      signing: { softwareKey: { secretName: 'ca' } },
-      delegatedResponder: { mode: 'None' },
-      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
-      store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
-    }, { name: 'grant-check', namespace: apps.name });
+    const { workloads } = renderPool(MINIMAL_REDIS_POOL_SPEC, { name: 'grant-check', namespace: apps.name });
     const role = workloads.find((w) => w.object.kind === 'Role');
     expect(JSON.stringify(role?.object), 'the rendered Role names the StatefulSet').toContain('"statefulsets"');
     // The apiserver refuses a Role that grants more than its creator holds (RBAC escalation check).

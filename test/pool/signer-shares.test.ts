@@ -3,15 +3,9 @@
 // StatefulSet, src/signer/shard-source.ts), so the StatefulSet controller starts or stops pods
 // and restarts none. The pods' Role grants exactly that read.
 import { describe, expect, it } from 'vitest';
-import { renderPool } from '../support/pool-render.js';
+import { renderPool, MINIMAL_REDIS_POOL_SPEC } from '../support/pool-render.js';
 
-const spec = {
-  issuer: { secretName: 'ca' },
-  signing: { softwareKey: { secretName: 'ca' } },
-  delegatedResponder: { mode: 'None' },
-  sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
-  store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
-};
+const spec = MINIMAL_REDIS_POOL_SPEC;
 
 interface Rendered {
   kind?: string;

@@ -16,7 +16,7 @@ import type { KubeObject } from '../../src/kube/types.js';
 import { StatefulSetType } from '../../src/kube/types.js';
 import { StatefulSetShare } from '../../src/signer/shard-source.js';
 import { createNamespace, kubeClient, serviceAccountKubeconfig, waitFor } from '../support/kube.js';
-import { renderPool } from '../support/pool-render.js';
+import { renderPool, MINIMAL_REDIS_POOL_SPEC } from '../support/pool-render.js';
 
 const admin = kubeClient();
 
@@ -81,13 +81,7 @@ describe('StatefulSetShare with the pool pods\' Role', () => {
     ns = await createNamespace(admin, 'share');
     dir = await mkdtemp(join(tmpdir(), 'ocsp-share-'));
     // What the operator applies for a Redis pool `ca`: its ServiceAccount, Role and RoleBinding.
-    const { workloads } = renderPool({
-      issuer: { secretName: 'ca' },
-      signing: { softwareKey: { secretName: 'ca' } },
-      delegatedResponder: { mode: 'None' },
-      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
-      store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
-    }, { name: 'ca', namespace: ns.name });
+    const { workloads } = renderPool(MINIMAL_REDIS_POOL_SPEC, { name: 'ca', namespace: ns.name });
     for (const w of workloads.filter((x) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(x.object.kind ?? ''))) {
       // no owner here: the pool object does not exist in this test
       await admin.create(w.type, { ...w.object, metadata: { ...w.object.metadata, ownerReferences: undefined } });

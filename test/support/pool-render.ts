@@ -47,3 +47,12 @@ export function renderPool(spec: Record<string, unknown>, o: { name?: string; na
   });
   return { workloads, templates };
 }
+
+/** The smallest Redis pool spec (software key, CA signs directly, one CA database). */
+export const MINIMAL_REDIS_POOL_SPEC = {
+  issuer: { secretName: 'ca' },
+  signing: { softwareKey: { secretName: 'ca' } },
+  delegatedResponder: { mode: 'None' },
+  sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+  store: { type: 'Redis', redis: { primaryURL: 'redis://redis:6379' } },
+};
