@@ -8,6 +8,7 @@ import { OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Sec
 import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
 import { EndpointSliceType, type EndpointSlice } from './liveness.js';
 import type { Manager } from '../runtime/manager.js';
+import { ObjectConditionMetrics } from '../runtime/object-metrics.js';
 import { PoolReconciler } from './reconciler.js';
 import { LABEL_POOL } from '../api/annotations.js';
 import { ConfigMapType, type ConfigMap } from '../report/protocol.js';
@@ -78,6 +79,7 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
       services,
       endpointSlices,
       images: opts.images,
+      conditionMetrics: new ObjectConditionMetrics(manager.metrics.registry, 'ocsp_operator_pool', 'OcspResponderPool'),
     }),
     workers: opts.workers,
     clock: manager.clock,

@@ -17,6 +17,7 @@ import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
 import type { ReadCache } from '../runtime/read-cache.js';
+import type { ObjectConditionMetrics } from '../runtime/object-metrics.js';
 import { buildPoolIndex } from './index-builder.js';
 import { isBad, notEvaluated, PoolConditionType as T, PoolReason as R, readyFrom, type PoolCondition } from './conditions.js';
 import { countedReports, endpointPods, type EndpointSlice } from './liveness.js';
@@ -50,6 +51,8 @@ export interface PoolReconcilerDeps {
   /** The pool Services' EndpointSlices (LABEL_POOL): which pods' reports count, which responders are ready. */
   endpointSlices: { list(namespace?: string): EndpointSlice[] };
   images: PoolImages;
+  /** `ocsp_operator_pool_condition` / `_ready`: one series set per pool, removed with the pool. */
+  conditionMetrics: ObjectConditionMetrics;
 }
 
 interface LoadingCache<T> {
@@ -77,6 +80,7 @@ export class PoolReconciler implements Reconciler {
       this.history.delete(key);
       this.lastSignerReports.delete(key);
       this.applied.delete(key);
+      this.deps.conditionMetrics.forget(key);
       return; // owned workloads go with it
     }
     const log = this.deps.log.child({ object: key, kind: 'OcspResponderPool' });
@@ -265,6 +269,7 @@ export class PoolReconciler implements Reconciler {
     if (!sameJson(next, prev)) {
       await this.deps.client.replace(OcspResponderPoolType, { ...raw, status: next } as KubeObject, 'status');
     }
+    this.deps.conditionMetrics.set(`${m.namespace}/${m.name}`, conditions); // after the write: what the status says
     for (const c of update) {
       const before = findCondition(prev.conditions, c.type);
       if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only

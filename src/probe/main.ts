@@ -5,7 +5,8 @@
 // in `ocsp-operator.dev/probe-endpoints` (src/probe/discovery.ts); this command takes flags and a
 // file (a ConfigMap mounted into the pod).
 import { parseArgs } from 'node:util';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
+import { registerDefaultMetrics } from '../runtime/default-metrics.js';
 import { parseDuration } from '../api/duration.js';
 import { systemClock } from '../base/clock.js';
 import { startHealthServer } from '../runtime/health-server.js';
@@ -73,7 +74,7 @@ export async function runProbe(args: string[]): Promise<number> {
     const results = await prober.probeAll();
     return results.every(isSuccess) ? 0 : 1;
   }
-  collectDefaultMetrics({ register: registry, prefix: 'ocsp_probe_process_' });
+  registerDefaultMetrics(registry);
   const addr = parseAddr(values['health-addr']);
   const health = await startHealthServer({
     ...addr,

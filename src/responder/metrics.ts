@@ -3,7 +3,8 @@
 // bound once per (method, result) (see lean-metrics.ts); the rest are ordinary prom-client gauges.
 // Each metric names how a pod of workers combines it (see pod-metrics.ts): counts add up, the
 // store lag is the worst worker's, and the pod is ready only if every worker is.
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { registerDefaultMetrics } from '../runtime/default-metrics.js';
 import type { StoreLag } from '../store/types.js';
 import type { ConnectionCounts, ShedReason } from './connection-guard.js';
 import { LeanCounter, LeanHistogram, type CounterSlot, type HistogramSlot } from './lean-metrics.js';
@@ -37,7 +38,7 @@ export class ResponderMetrics {
   private readonly shedSlots: Record<ShedReason, CounterSlot> = { timeout: this.shedCounter.slot('timeout'), evicted: this.shedCounter.slot('evicted'), refused: this.shedCounter.slot('refused') };
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_responder_' });
+    registerDefaultMetrics(this.registry);
   }
 
   observe(method: Method, result: Result, seconds: number): void {

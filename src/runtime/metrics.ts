@@ -1,6 +1,7 @@
 // The operator's Prometheus metrics, on one registry per process so tests can run several
 // managers side by side without clashing on the global registry.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerDefaultMetrics } from './default-metrics.js';
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -48,6 +49,6 @@ export class OperatorMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'ocsp_operator_' });
+    registerDefaultMetrics(this.registry); // standard process_* and nodejs_* names
   }
 }

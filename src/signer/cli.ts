@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
+import { registerDefaultMetrics } from '../runtime/default-metrics.js';
 import { parseDuration } from '../api/duration.js';
 import { parsePemChain, softwareSigner, type OcspSigner } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
@@ -195,7 +196,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     const maxPerRound = Number(v['max-per-round']);
     if (!Number.isInteger(maxPerRound) || maxPerRound < 1) throw new Error(`--max-per-round must be a positive integer, got ${JSON.stringify(v['max-per-round'])}`);
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
+    registerDefaultMetrics(registry);
     const signer = new ResponseSigner({
       issuer,
       identity,

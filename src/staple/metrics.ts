@@ -1,16 +1,66 @@
 // Staple metrics: how long each staple has left (computed at scrape time from the clock, so it
-// is right between reconciles), how fetches go, and how often the controller writes.
+// is right between reconciles), how fetches go, and how often the controller writes. Per staple
+// (removed with `forget` when it is deleted): its conditions (runtime/object-metrics.ts), the
+// certificate's notAfter, the served response's nextUpdate and the published staple's usable-until
+// as Unix timestamps (the ecosystem's shape for expiry: alerts can say "expires at"), and refresh
+// failures by reason. Never per request: the series count per staple is bounded (README).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../base/clock.js';
+import { ObjectConditionMetrics, type ObjectCondition } from '../runtime/object-metrics.js';
+import { splitKey } from '../kube/types.js';
+
+/** What a reconcile last reported for one staple; times are epoch milliseconds. */
+export interface StapleObservation {
+  conditions: readonly ObjectCondition[];
+  notAfter?: number;
+  nextUpdate?: number;
+}
 
 export class StapleMetrics {
   private readonly usableUntil = new Map<string, number>();
   readonly fetchDuration: Histogram<'result'>;
   readonly fetchFailures: Counter<'reason'>;
   readonly secretWrites: Counter<'kind'>;
+  private readonly conditions: ObjectConditionMetrics;
+  private readonly times = new Map<string, { notAfter?: number; nextUpdate?: number }>();
+  private readonly refreshFailures: Counter<'namespace' | 'name' | 'reason'>;
+  /** The reasons each staple has a failure series for, so deletion can remove exactly those. */
+  private readonly failureReasons = new Map<string, Set<string>>();
 
   constructor(registry: Registry, clock: Clock) {
     const usableUntil = this.usableUntil;
+    const times = this.times;
+    this.conditions = new ObjectConditionMetrics(registry, 'ocsp_operator_staple', 'OcspStaple');
+    const timestamp = (name: string, help: string, value: (key: string) => number | undefined, keys: () => Iterable<string>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['namespace', 'name'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const key of keys()) {
+            const v = value(key);
+            if (v === undefined) continue;
+            const { namespace = '', name } = splitKey(key);
+            this.set({ namespace, name }, v / 1000);
+          }
+        },
+      });
+    timestamp('ocsp_operator_staple_not_after_timestamp_seconds', "The certificate's notAfter (Unix seconds)", (k) => times.get(k)?.notAfter, () => times.keys());
+    timestamp('ocsp_operator_staple_next_update_timestamp_seconds', "The served OCSP response's nextUpdate (Unix seconds)", (k) => times.get(k)?.nextUpdate, () => times.keys());
+    timestamp(
+      'ocsp_operator_staple_usable_until_timestamp_seconds',
+      'When the published staple must be removed (Unix seconds): nextUpdate, or its signer or certificate expiry if earlier',
+      (k) => usableUntil.get(k),
+      () => usableUntil.keys(),
+    );
+    this.refreshFailures = new Counter({
+      name: 'ocsp_operator_staple_refresh_failures_total',
+      help: 'Failed refreshes of one OcspStaple by reason (since this operator process started leading)',
+      labelNames: ['namespace', 'name', 'reason'] as const,
+      registers: [registry],
+    });
     new Gauge({
       name: 'ocsp_operator_staple_expiry_seconds',
       help: 'Seconds until the published staple must be removed (nextUpdate, or its signer or certificate expiry if earlier); negative = already past',
@@ -44,6 +94,32 @@ export class StapleMetrics {
       labelNames: ['kind'] as const,
       registers: [registry],
     });
+  }
+
+  /** A reconcile's outcome for one staple (after its status was written). */
+  observe(key: string, o: StapleObservation): void {
+    this.conditions.set(key, o.conditions);
+    this.times.set(key, { notAfter: o.notAfter, nextUpdate: o.nextUpdate });
+  }
+
+  /** A failed refresh of one staple: the global counter by reason and the staple's own. */
+  refreshFailed(key: string, reason: string): void {
+    this.fetchFailures.inc({ reason });
+    const { namespace = '', name } = splitKey(key);
+    this.refreshFailures.inc({ namespace, name, reason });
+    let reasons = this.failureReasons.get(key);
+    if (!reasons) this.failureReasons.set(key, (reasons = new Set()));
+    reasons.add(reason);
+  }
+
+  /** The staple is gone: all its series go too. */
+  forget(key: string): void {
+    this.usableUntil.delete(key);
+    this.times.delete(key);
+    this.conditions.forget(key);
+    const { namespace = '', name } = splitKey(key);
+    for (const reason of this.failureReasons.get(key) ?? []) this.refreshFailures.remove({ namespace, name, reason });
+    this.failureReasons.delete(key);
   }
 
   setUsableUntil(key: string, until: number | undefined): void {

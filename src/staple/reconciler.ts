@@ -62,7 +62,7 @@ export class StapleReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const raw = this.newest(key, this.deps.staples.get(namespace, name));
     if (!raw || raw.metadata?.deletionTimestamp) {
-      this.deps.metrics.setUsableUntil(key, undefined);
+      this.deps.metrics.forget(key); // its series go with it
       return; // the staple Secret goes with it (owner reference)
     }
     const log = this.deps.log.child({ object: key, kind: 'OcspStaple' });
@@ -185,6 +185,7 @@ export class StapleReconciler implements Reconciler {
     if (due) {
       attempt = await this.attempt(cert, responderUrl, spec, validation, now, held, log);
       status.lastAttemptTime = iso(new Date(now));
+      if (!attempt.ok) this.deps.metrics.refreshFailed(key, attempt.reason);
     }
 
     // What to publish.
@@ -275,7 +276,6 @@ export class StapleReconciler implements Reconciler {
     const result = (r: string) => this.deps.metrics.fetchDuration.observe({ result: r }, fetched.latencyMs / 1000);
     if (!fetched.ok) {
       result(fetched.reason);
-      this.deps.metrics.fetchFailures.inc({ reason: fetched.reason });
       log.warn({ responder: url, reason: fetched.reason, msg2: fetched.message }, 'OCSP fetch failed');
       return { ok: false, reason: fetched.reason, message: fetched.message };
     }
@@ -283,13 +283,11 @@ export class StapleReconciler implements Reconciler {
     const verdict = validateOcspResponse(fetched.body, { ...validation, now: new Date(now), nonce: req.nonce });
     if (!verdict.ok) {
       result(verdict.reason);
-      this.deps.metrics.fetchFailures.inc({ reason: verdict.reason });
       log.warn({ responder: url, reason: verdict.reason, detail: verdict.message }, 'OCSP response rejected');
       return { ok: false, reason: verdict.reason, message: `response from ${url} rejected: ${verdict.message}` };
     }
     if (held && verdict.response.thisUpdate < held.thisUpdate) {
       result('NotNewer');
-      this.deps.metrics.fetchFailures.inc({ reason: 'NotNewer' });
       return {
         ok: false,
         reason: 'NotNewer',
@@ -300,7 +298,6 @@ export class StapleReconciler implements Reconciler {
     // failed refresh, so the previous usable staple stays and the failure backoff applies.
     if (verdict.response.certStatus === 'unknown' && !spec.publishUnknown) {
       result('ResponderSaysUnknown');
-      this.deps.metrics.fetchFailures.inc({ reason: 'ResponderSaysUnknown' });
       log.warn({ responder: url, serial: cert.serial }, 'OCSP responder says unknown; not published');
       return {
         ok: false,
@@ -453,6 +450,12 @@ export class StapleReconciler implements Reconciler {
       const stored = await this.deps.client.replace(OcspStapleType, { ...(staple), status: next } as KubeObject, 'status');
       if (m.resourceVersion) this.written.set(`${m.namespace}/${m.name}`, { from: m.resourceVersion, obj: stored });
     }
+    // After the write succeeded: the series say what the status says.
+    this.deps.metrics.observe(`${m.namespace}/${m.name}`, {
+      conditions,
+      notAfter: timestamp(next.certificate?.notAfter),
+      nextUpdate: timestamp(next.staple?.nextUpdate),
+    });
     for (const e of events) await this.deps.events.record(OcspStapleType, staple, e.kind, e.reason, e.note);
     const ready = findCondition(conditions, 'Ready');
     log.debug({ ready: ready?.status, reason: ready?.reason, requeueAfterMs }, 'reconciled');
@@ -474,6 +477,12 @@ interface PendingEvent {
 }
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** An RFC 3339 status time as epoch milliseconds (undefined when absent or unparsable). */
+function timestamp(t: string | undefined): number | undefined {
+  const ms = t === undefined ? NaN : Date.parse(t);
+  return Number.isNaN(ms) ? undefined : ms;
+}
 
 function pascal(reason: string): string {
   return reason.charAt(0).toUpperCase() + reason.slice(1);

@@ -86,7 +86,7 @@ describe('controller process', () => {
     expect(s.status?.observedGeneration).toBe(s.metadata?.generation);
     const metrics = await (await fetch(`${op.healthUrl}/metrics`)).text();
     expect(metricValue(metrics, 'ocsp_operator_workqueue_adds_total', { controller: 'staple' })).toBeGreaterThan(0);
-    expect(metrics).toContain('ocsp_operator_process_resident_memory_bytes');
+    expect(metrics).toMatch(/^process_resident_memory_bytes /m);
     const probed = await waitFor('a probe result', async () => {
       const text = await (await fetch(`${op.healthUrl}/metrics`)).text();
       return metricValue(text, 'ocsp_probe_tls_up', { endpoint: `127.0.0.1:${dead}` }) !== undefined ? text : undefined;
