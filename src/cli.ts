@@ -6,6 +6,7 @@
 //   probe       checks what TLS servers staple
 import { parseArgs } from 'node:util';
 import { runController } from './controller-main.js';
+import { DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS } from './kube/client.js';
 
 // What the chart and the Dockerfile build and name by default.
 const DEFAULT_IMAGE = 'ocsp-operator:0.1.0';
@@ -28,6 +29,8 @@ commands:
                --pool-signer-image IMAGE    image of PKCS#11 signer pods (default ${DEFAULT_SIGNER_IMAGE})
                --probe-endpoints-file PATH  also probe these TLS endpoints' staples (see \`probe --help\`)
                --probe-interval-ms N        (default 60000)
+               --kube-api-qps N             client-side rate limit of API requests (default ${DEFAULT_KUBE_API_QPS})
+               --kube-api-burst N           requests allowed back to back (default ${DEFAULT_KUBE_API_BURST})
                --pools true|false           run the OcspResponderPool controller (default true; the
                                             chart's pools.enabled=false passes false)
   responder    serve pre-signed OCSP responses            (ocsp-operator responder --help)
@@ -56,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
           'probe-endpoints-file': { type: 'string' },
           'probe-interval-ms': { type: 'string', default: '60000' },
           pools: { type: 'string', default: 'true' },
+          'kube-api-qps': { type: 'string', default: String(DEFAULT_KUBE_API_QPS) },
+          'kube-api-burst': { type: 'string', default: String(DEFAULT_KUBE_API_BURST) },
         },
         strict: true,
       });
@@ -74,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
         probeEndpointsFile: values['probe-endpoints-file'],
         probeIntervalMs: positiveInt(values['probe-interval-ms'], '--probe-interval-ms'),
         pools: boolFlag(values.pools, '--pools'),
+        kubeApiQps: positiveInt(values['kube-api-qps'], '--kube-api-qps'),
+        kubeApiBurst: positiveInt(values['kube-api-burst'], '--kube-api-burst'),
       });
     }
     // Each pod role loads only its own code (only signer pods need pkcs11js).

@@ -36,6 +36,9 @@ export interface ControllerFlags {
    * none of the pools' rights are needed (no informers on their types start).
    */
   pools: boolean;
+  /** The API client's own rate limit (client-go's QPS and Burst). */
+  kubeApiQps?: number;
+  kubeApiBurst?: number;
 }
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -58,7 +61,7 @@ function parseAddr(addr: string): { host: string; port: number } {
 export async function runController(flags: ControllerFlags): Promise<number> {
   const log = createLogger();
   const kc = loadKubeConfig(flags.kubeconfig);
-  const client = new KubeClient(kc, { userAgent: 'ocsp-operator' });
+  const client = new KubeClient(kc, { userAgent: 'ocsp-operator', qps: flags.kubeApiQps, burst: flags.kubeApiBurst });
   let exitCode = 0;
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));
