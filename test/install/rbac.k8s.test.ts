@@ -18,7 +18,7 @@ import { startResponder } from '../../src/responder/index.js';
 import { CertificateType } from '../../src/staple/reissue.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { EmbeddedStore } from '../../src/store/index.js';
-import { createNamespace, kubeClient, kubectl, metricValue, putSecret, startOperator, tlsSecret, waitFor, serviceAccountKubeconfig, type OperatorProcess, type EventObject } from '../support/kube.js';
+import { createNamespace, kubeClient, kubectl, metricValue, putSecret, replaceSpec, startOperator, tlsSecret, waitFor, serviceAccountKubeconfig, type OperatorProcess, type EventObject } from '../support/kube.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
@@ -249,8 +249,7 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     await admin.create(OcspResponderPoolType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata: { name: 'pool', namespace: apps.name }, spec } as KubeObject);
     const made = [[IngressType, 'pool'], [HorizontalPodAutoscalerType, 'pool-responder-0'], [PodDisruptionBudgetType, 'pool-responder'], [PodDisruptionBudgetType, 'pool-signer'], [DeploymentType, 'pool-responder-0']] as const;
     await waitFor('the pool\'s objects', async () => (await Promise.all(made.map(([t, n]) => admin.getOrUndefined(t, apps.name, n)))).every(Boolean), 30_000);
-    const p = await admin.get<KubeObject>(OcspResponderPoolType, apps.name, 'pool');
-    await admin.replace(OcspResponderPoolType, { ...p, spec: { ...spec, responder: {} } } as KubeObject);
+    await replaceSpec(admin, OcspResponderPoolType, apps.name, 'pool', { ...spec, responder: {} });
     await waitFor('the Ingress and the HPA deleted', async () => !(await admin.getOrUndefined(IngressType, apps.name, 'pool')) && !(await admin.getOrUndefined(HorizontalPodAutoscalerType, apps.name, 'pool-responder-0')), 30_000);
   });
 

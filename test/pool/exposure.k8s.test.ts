@@ -12,7 +12,7 @@ import { POOL_FIELD_MANAGER } from '../../src/pool/reconciler.js';
 import { LABEL_POOL } from '../../src/api/annotations.js';
 import { DeploymentType, ServiceType } from '../../src/pool/workloads.js';
 import type { Manager } from '../../src/runtime/manager.js';
-import { createNamespace, kubeClient, waitFor } from '../support/kube.js';
+import { createNamespace, kubeClient, replaceSpec, waitFor } from '../support/kube.js';
 import { createCa, issueLeaf } from '../support/pki.js';
 import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
 import { renderPool } from '../support/pool-render.js';
@@ -47,8 +47,7 @@ async function createPool(name: string, spec: Record<string, unknown>): Promise<
 /** Replaces the pool's spec (a merge patch could not drop a list item) and waits for the reconcile that follows. */
 async function setSpec(name: string, spec: Record<string, unknown>): Promise<void> {
   const since = reconcileCount(key(name));
-  const p = await client.get<KubeObject>(OcspResponderPoolType, ns.name, name);
-  await client.replace(OcspResponderPoolType, { ...p, spec } as KubeObject);
+  await replaceSpec(client, OcspResponderPoolType, ns.name, name, spec);
   await reconciledAgain(key(name), since);
 }
 

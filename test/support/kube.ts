@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { KubeClient } from '../../src/kube/client.js';
+import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { EventType, NamespaceType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
@@ -160,4 +160,21 @@ export async function watchCaughtUp(client: KubeClient, type: ResourceType, name
   const now = (await client.getOrUndefined<KubeObject>(type, namespace, name))?.metadata?.resourceVersion;
   if (now === undefined) return;
   await waitFor(`the watch on ${type.kind} ${namespace}/${name} at resourceVersion ${now}`, () => versions.some((v) => v.metadata?.resourceVersion === now), timeoutMs, 20);
+}
+
+/**
+ * Replaces an object's spec (a merge patch could not drop a list item). The operator writes its
+ * status meanwhile, so a replace with an older resourceVersion is refused (409) as it would be for
+ * a person: read again and retry, a bounded number of times.
+ */
+export async function replaceSpec(client: KubeClient, type: ResourceType, namespace: string, name: string, spec: unknown): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await client.get<KubeObject>(type, namespace, name);
+    try {
+      await client.replace(type, { ...current, spec } as KubeObject);
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status !== 409 || attempt >= 5) throw err;
+    }
+  }
 }
