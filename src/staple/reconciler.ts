@@ -55,6 +55,12 @@ export class StapleReconciler implements Reconciler {
    * old status would fetch again and PUT against a stale resourceVersion (a 409). One per staple.
    */
   private readonly written = new Map<string, { from: string; obj: KubeObject }>();
+  /**
+   * The refresh request (annotation value) served last, per staple, until the cache shows the
+   * annotation gone: a reconcile that reads the staple before the removal arrives must not take
+   * the same request for a new one and fetch twice.
+   */
+  private readonly servedRefresh = new Map<string, string>();
 
   constructor(private readonly deps: StapleReconcilerDeps) {}
 
@@ -63,6 +69,7 @@ export class StapleReconciler implements Reconciler {
     const raw = this.newest(key, this.deps.staples.get(namespace, name));
     if (!raw || raw.metadata?.deletionTimestamp) {
       this.deps.metrics.forget(key); // its series go with it
+      this.servedRefresh.delete(key);
       return; // the staple Secret goes with it (owner reference)
     }
     const log = this.deps.log.child({ object: key, kind: 'OcspStaple' });
@@ -177,7 +184,10 @@ export class StapleReconciler implements Reconciler {
     const certChanged = prev.certificate?.sha256 !== cert.sha256;
     const specChanged = prev.observedGeneration !== staple.metadata.generation;
     // `kubectl ocsp refresh`: due now, but not sooner than minInterval after the last attempt.
-    const refresh = refreshRequest(raw, prev.lastAttemptTime, parseDuration(spec.refresh.minInterval));
+    const requested = refreshRequest(raw, prev.lastAttemptTime, parseDuration(spec.refresh.minInterval));
+    if (!requested) this.servedRefresh.delete(key);
+    const alreadyServed = requested !== undefined && this.servedRefresh.get(key) === requested.value;
+    const refresh = alreadyServed ? undefined : requested;
     const due = certChanged || specChanged || now >= scheduled || (!held && !inBackoff) || (refresh !== undefined && now >= refresh.notBefore);
     if (refresh && !due) log.info({ requested: refresh.value, notBefore: iso(new Date(refresh.notBefore)) }, 'refresh request waits for spec.refresh.minInterval');
 
@@ -257,6 +267,7 @@ export class StapleReconciler implements Reconciler {
     // After the status write (a PUT with the resourceVersion read, which this patch would change).
     if (refresh && attempt) {
       await clearRefreshRequest(this.deps.client, raw, refresh.value, log);
+      this.servedRefresh.set(key, refresh.value);
       this.written.delete(key); // that patch moved the staple past the version remembered
     }
     return result;
