@@ -3,6 +3,7 @@
 // (whose pod — signer and responder — runs on a local node stand-in), then a certificate Secret
 // and an OcspStaple that fetches its staple from that pool; it prints what `kubectl get` shows
 // for both and checks the staple with openssl. `--keep` leaves it all running.
+import { DeploymentType } from '../kube/types.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,6 @@ import { join } from 'node:path';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import type { KubeObject } from '../kube/types.js';
-import { DeploymentType } from '../pool/workloads.js';
 import { runPod, type PodTemplate } from './local-node.js';
 import { freePort, repoRoot, startControlPlane } from './control-plane.js';
 import { installCrds } from './crds.js';

@@ -2,9 +2,9 @@
 // in) and, when the user may list Deployments, the operator's: the chart labels its Deployment
 // app.kubernetes.io/part-of=ocsp-operator, component=controller, with app.kubernetes.io/version.
 // No RBAC is asked for this: without the right to list Deployments the operator's is "unknown".
+import { DeploymentType, type KubeObject } from '../kube/types.js';
 import { readFileSync } from 'node:fs';
 import { KubeApiError } from '../kube/client.js';
-import type { KubeObject, ResourceType } from '../kube/types.js';
 import type { Connection } from './kube.js';
 
 // Set by hack/build-kubectl-ocsp.sh (esbuild --define) in the single executable.
@@ -24,7 +24,6 @@ export function pluginVersion(): string {
   return 'unknown';
 }
 
-const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
 const OPERATOR_SELECTOR = 'app.kubernetes.io/part-of=ocsp-operator,app.kubernetes.io/component=controller';
 
 interface Deployment extends KubeObject {

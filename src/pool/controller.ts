@@ -4,7 +4,7 @@
 // to the pool's key. Of Secrets and ConfigMaps only those a pool refers to are held (its issuer,
 // its in-scope source Secrets, its opensslIndex sources, its own index and report): see
 // kube/object-cache.ts.
-import { OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
+import { DeploymentType, OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
 import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
 import { EndpointSliceType, type EndpointSlice } from './liveness.js';
 import type { Manager } from '../runtime/manager.js';
@@ -12,7 +12,7 @@ import { ObjectConditionMetrics } from '../runtime/object-metrics.js';
 import { PoolReconciler } from './reconciler.js';
 import { LABEL_POOL } from '../api/annotations.js';
 import { ConfigMapType, type ConfigMap } from '../report/protocol.js';
-import { DeploymentType, ServiceType, type PoolImages } from './workloads.js';
+import { ServiceType, type PoolImages } from './workloads.js';
 
 interface Scope {
   namespaces?: string[];

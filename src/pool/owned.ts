@@ -20,9 +20,9 @@ import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/types.js';
 import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } from './exposure.js';
 import { LABEL_POOL } from '../api/annotations.js';
-import { StatefulSetType } from '../kube/types.js';
+import { DeploymentType, StatefulSetType } from '../kube/types.js';
 import { type Workload } from './workload.js';
-import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType } from './workloads.js';
+import { RoleBindingType, RoleType, ServiceAccountType, ServiceType } from './workloads.js';
 
 /** Every type poolWorkloads renders, and so every type a change of spec may leave behind. */
 export const PRUNED_TYPES = [DeploymentType, StatefulSetType, ServiceType, ServiceAccountType, RoleType, RoleBindingType, IngressType, HorizontalPodAutoscalerType, PodDisruptionBudgetType];

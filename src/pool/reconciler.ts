@@ -12,7 +12,7 @@ import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/poo
 import { parsePemChain } from '../ocsp/index.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { OcspResponderPoolType, splitKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
+import { DeploymentType, OcspResponderPoolType, splitKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
@@ -27,7 +27,7 @@ import { handOverReplicas, pruneOwned } from './owned.js';
 import { recommendReplicas, stabilize, type Recommendation } from './scaling.js';
 import { poolConditions, type PoolObservation } from './thresholds.js';
 import { type Workload } from './workload.js';
-import { DeploymentType, indexConfigMapName, poolWorkloads, ServiceType, signerWorkloadName, type PoolImages } from './workloads.js';
+import { indexConfigMapName, poolWorkloads, ServiceType, signerWorkloadName, type PoolImages } from './workloads.js';
 
 export const POOL_FIELD_MANAGER = 'ocsp-operator-pool';
 /** How often a pool is looked at even when nothing changes: response ages cross thresholds by themselves. */

@@ -10,14 +10,13 @@
 import { POD_LEVEL_FIELDS, type PodShape } from '../api/pod.js';
 import { METRICS_PORTS, type OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
-import { StatefulSetType, type ResourceType } from '../kube/types.js';
+import { DeploymentType, StatefulSetType, type ResourceType } from '../kube/types.js';
 import { exposureWorkloads } from './exposure.js';
 import type { Workload } from './workload.js';
 import { ANNOTATION_REDIS_REPLICA, LABEL_POOL, LABEL_REPLICA } from '../api/annotations.js';
 import { reportConfigMapName } from '../report/protocol.js';
 import { threadpoolSizeFor } from '../signer/threadpool.js';
 
-export const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
 export const ServiceType: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 export const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
 export const RoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true };

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { repoRoot, startControlPlane, type ControlPlane } from '../../src/devenv/control-plane.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import { OcspStapleType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
+import { DeploymentType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { ANNOTATION_REFRESH_REQUESTED } from '../../src/api/annotations.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, serviceAccountKubeconfig, tlsSecret, waitFor } from '../support/kube.js';
@@ -218,7 +218,6 @@ describe('refresh: served by the staple controller from a real responder', () =>
 });
 
 describe('version', () => {
-  const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
   let dir: string;
 
   beforeAll(async () => {

@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { CrdType, EventType, LeaseType, OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type Lease, type Secret } from '../../src/kube/types.js';
+import { DeploymentType, CrdType, EventType, LeaseType, OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type Lease, type Secret } from '../../src/kube/types.js';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { startResponder } from '../../src/responder/index.js';
 import { CertificateType } from '../../src/staple/reissue.js';
@@ -25,7 +25,6 @@ import { startOpensslResponder, type ResponderHandle } from '../support/openssl.
 import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { condition, createStaple, getSecret, getStaple, lockstepOf, waitForReason } from '../support/staple-harness.js';
 import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } from '../../src/pool/exposure.js';
-import { DeploymentType } from '../../src/pool/workloads.js';
 import { createCaObjects } from '../support/pool-harness.js';
 import { deploymentOf, helmBinary, helmTemplate, ofKind, parseManifests, type RenderedObject } from './helm.js';
 import { renderPool, MINIMAL_REDIS_POOL_SPEC } from '../support/pool-render.js';

@@ -3,7 +3,7 @@
 // thresholds driven by the reports its pods write (here written by the test, so every threshold
 // can be crossed on a ManualClock). The pods themselves run on the real node: test/node/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OcspResponderPoolType, type KubeObject, StatefulSetType } from '../../src/kube/types.js';
+import { DeploymentType, OcspResponderPoolType, type KubeObject, StatefulSetType } from '../../src/kube/types.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { LABEL_POOL } from '../../src/api/annotations.js';
@@ -11,7 +11,7 @@ import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../s
 import { PoolConditionType as T, PoolReason as R, READY_GATES } from '../../src/pool/conditions.js';
 import { EndpointSliceType, LABEL_SERVICE_NAME } from '../../src/pool/liveness.js';
 import { SecretType } from '../../src/kube/types.js';
-import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType } from '../../src/pool/workloads.js';
+import { RoleBindingType, RoleType, ServiceAccountType, ServiceType } from '../../src/pool/workloads.js';
 import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
