@@ -9,10 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
 import { KubeApiError, KubeClient, type KubeClientOptions } from '../../src/kube/client.js';
 import { parseRetryAfter, retryDelay, TokenBucket } from '../../src/kube/rate-limit.js';
-import type { ResourceType } from '../../src/kube/types.js';
+import { ConfigMapType } from '../../src/report/protocol.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
-
-const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
