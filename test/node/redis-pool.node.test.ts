@@ -129,9 +129,10 @@ describe.skipIf(unavailable)('a Redis pool on the real node', { timeout: 900_000
       mark(`the StatefulSet controller and the kubelet run ${MAX_SIGNERS} signer pods Ready`);
       await waitFor(`${ns.name}/big-ca backlog drained`, async () => (await getPool()).status?.backlog === 0, 600_000, 2_000);
       mark('backlog 0');
-      await waitFor(`${ns.name}/big-ca-signer back to 1 replica after the stabilization window`, () => {
+      // Down to one pod, and signer-0 has said so itself: its report follows the StatefulSet's watch.
+      await waitFor(`${ns.name}/big-ca-signer back to 1 replica after the stabilization window, and signer-0 reporting 0/1`, () => {
         const o = shares.now();
-        return o.replicas.at(-1)?.replicas === 1 && o.existing.at(-1)?.replicas === 1;
+        return o.replicas.at(-1)?.replicas === 1 && o.existing.at(-1)?.replicas === 1 && o.reports.get('big-ca-signer-0')?.shares.at(-1) === '0/1';
       }, 300_000, 1_000);
       mark('signers back to 1');
     } catch (err) {
