@@ -111,7 +111,7 @@ describe('what the chart renders', () => {
     const [rule] = ofKind(objs, 'PrometheusRule');
     expect(sm?.spec).toMatchObject({ selector: { matchLabels: (svc?.spec as { selector?: Record<string, string> }).selector }, endpoints: [{ port: 'metrics', path: '/metrics' }] });
     const groups = (rule?.spec as { groups: Array<{ name: string; rules: Array<{ alert: string }> }> }).groups;
-    expect(groups.map((g) => g.name)).toEqual(['ocsp-operator.staples']);
+    expect(groups.map((g) => g.name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.pools']); // pools.enabled is the default
     expect(groups[0]?.rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['OcspStapleExpiringSoon', 'OcspStapleExpiringCritical', 'OcspStapleRefreshFailing', 'OcspOperatorNoLeader']));
     expect(ofKind(objs, 'PodMonitor')).toEqual([]); // pool pods only when asked
   });

@@ -404,7 +404,7 @@ describe('the PrometheusRule uses only metrics that the processes export (operat
     const groups = (rule?.spec as { groups: Array<{ rules: Array<{ alert: string; expr: string | number }> }> }).groups;
     const exprs = groups.flatMap((g) => g.rules.map((r) => ({ alert: r.alert, expr: String(r.expr) })));
     expect(exprs.length).toBeGreaterThanOrEqual(15);
-    expect(groups.map((g) => (g as { name?: string }).name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.signers', 'ocsp-operator.responders']);
+    expect(groups.map((g) => (g as { name?: string }).name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.pools', 'ocsp-operator.signers', 'ocsp-operator.responders']);
     const operator = families(operatorMetrics);
     const resp = families(responderMetrics);
     const sign = families(signerMetrics);
