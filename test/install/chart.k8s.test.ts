@@ -346,11 +346,12 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     expect(ofKind(objs, 'Role')).toHaveLength(3);
   });
 
-  it('everything on: ServiceMonitor, the pools’ PodMonitor, PrometheusRule with the signer and responder alerts, digest-pinned image', async () => {
+  it('everything on: ServiceMonitor, the pools’ PodMonitor, PrometheusRule with the signer and responder alerts, the Grafana dashboard, digest-pinned image', async () => {
     const objs = await serverDryRun('mon', () => ({
-      set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
+      set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true, 'grafana.dashboard.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
     }));
     expect(ofKind(objs, 'PrometheusRule')).toHaveLength(1);
+    expect(ofKind(objs, 'ConfigMap').map((o) => o.metadata?.labels?.grafana_dashboard)).toEqual(['1']);
     expect(ofKind(objs, 'PodMonitor')).toHaveLength(1);
     expect(deploymentOf(objs).container.image).toBe(`ocsp-operator@sha256:${'a'.repeat(64)}`);
     // The signer image is its own reference: a digest on the operator image never leaks into it.
