@@ -19,6 +19,9 @@
 //   --peer-writes W     writes by the apiserver write peer before each operator round (default N)
 //   --no-openssl        skip the openssl ocsp loops (the apiserver write peer always runs)
 //   --cpu-prof          run the operator under node --cpu-prof (profiles kept in the work dir)
+//   --max-old-space MIB run the operator with node --max-old-space-size=MIB, as the chart's
+//                       NODE_OPTIONS does: V8 then collects before the heap passes MIB instead of
+//                       growing into a large machine's memory, so peak RSS shows what the work needs
 //
 // The apiserver write peer (lib/write-peer.ts): a minimal keep-alive client creating 4 KiB Secrets,
 // 8 at a time, against the same apiserver just before each operator round. The operator's write
@@ -57,6 +60,7 @@ const { values: flags } = parseArgs({
     'peer-writes': { type: 'string' },
     'no-openssl': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'max-old-space': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
   strict: true,
@@ -387,7 +391,7 @@ function operatorMetrics(text: string): OperatorMetricsView {
     reconciles: sumOf(text, 'ocsp_operator_reconcile_total'),
     reconcileErrors: sumOf(text, 'ocsp_operator_reconcile_total', { result: 'error' }),
     queueDepth: sumOf(text, 'ocsp_operator_workqueue_depth'),
-    heapUsed: sumOf(text, 'ocsp_operator_nodejs_heap_size_used_bytes'),
+    heapUsed: sumOf(text, 'nodejs_heap_size_used_bytes'),
   };
 }
 
@@ -537,7 +541,10 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   const logPath = join(work, `operator-r${round}.log`);
   const logStream = createWriteStream(logPath);
   const profDir = join(work, `cpu-prof-r${round}`);
-  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const nodeArgs = [
+    ...(flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+    ...(flags['max-old-space'] ? [`--max-old-space-size=${flags['max-old-space']}`] : []),
+  ];
   const args = [...nodeArgs, CLI, 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${healthPort}`, '--namespaces', ns, '--workers', String(WORKERS)];
   if (RESYNC_MS !== undefined) args.push('--resync', String(RESYNC_MS));
 

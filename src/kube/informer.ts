@@ -32,8 +32,12 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** What a metadata cache holds: no managedFields, and no last-applied annotation (a whole Secret, data included). */
-function slim<T extends KubeObject>(obj: T): T {
+/**
+ * What a cache holds of an object: no managedFields and no last-applied annotation (a whole Secret,
+ * data included), as controller-runtime's TransformStripManagedFields does. Nothing here reads
+ * them, and an update sent without managedFields leaves the server's untouched.
+ */
+export function slim<T extends KubeObject>(obj: T): T {
   // managedFields comes from the apiserver; ObjectMeta does not name it, as nothing reads it.
   const m: (ObjectMeta & { managedFields?: unknown }) | undefined = obj.metadata;
   if (!m) return obj;
@@ -78,7 +82,7 @@ export class Informer<T extends KubeObject> {
   adopt(obj: T): void {
     const key = objectKey(obj);
     if (this.opts.namespace && obj.metadata?.namespace !== this.opts.namespace) return;
-    if (!this.cache.has(key) && this.kept(obj)) this.cache.set(key, this.opts.metadataOnly ? slim(obj) : obj);
+    if (!this.cache.has(key) && this.kept(obj)) this.cache.set(key, slim(obj));
   }
 
   private kept(obj: T): boolean {
@@ -159,7 +163,7 @@ export class Informer<T extends KubeObject> {
     if (gen !== this.generation || this.stopped) return;
     const seen = new Set<string>();
     for (const item of list.items) {
-      const obj = this.opts.metadataOnly ? slim(item) : item;
+      const obj = slim(item);
       const key = objectKey(obj);
       const old = this.cache.get(key);
       if (!this.kept(obj)) {
@@ -197,7 +201,7 @@ export class Informer<T extends KubeObject> {
     let sawEvent = false;
     const onEvent = (phase: string, raw: unknown) => {
       if (gen !== this.generation) return;
-      const obj = (this.opts.metadataOnly && (raw as { metadata?: unknown })?.metadata ? slim(raw as T) : raw) as T & { code?: number };
+      const obj = ((raw as { metadata?: unknown })?.metadata ? slim(raw as T) : raw) as T & { code?: number };
       sawEvent = true;
       if (phase === 'ERROR') {
         if (obj.code === 410) gone = true;

@@ -5,7 +5,7 @@
 // those is read with a GET when a reconciler first needs it and held until the watch reports a
 // newer version; every other object passes through as a change notification and is dropped.
 import type { KubeClient } from './client.js';
-import type { ChangeHandler } from './informer.js';
+import { slim, type ChangeHandler } from './informer.js';
 import { objectKey, type KubeObject, type ResourceType } from './types.js';
 
 /** What the cache reads its metadata from: informers whose `keep` is this cache's `wanted`. */
@@ -127,7 +127,7 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
   /** Holds an object the operator just read or wrote (the answer of its own apply). */
   put(obj: T): void {
     if (!this.wanted(obj)) return;
-    this.full.set(objectKey(obj), obj);
+    this.full.set(objectKey(obj), slim(obj));
     this.source().adopt(obj);
   }
 
