@@ -89,13 +89,52 @@ export const OpensslIndexSourceSchema = z.object({
   key: dataKey().default('index.txt'),
 });
 
+/** A PostgreSQL identifier as the source's SQL quotes it: letters, digits, `_` and `$`, not starting with a digit. */
+export const SQL_IDENTIFIER_PATTERN = '^[A-Za-z_][A-Za-z0-9_$]*$';
+/** A table, optionally schema-qualified. */
+export const SQL_TABLE_PATTERN = '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$';
+const sqlIdentifier = () => z.string().min(1).max(63).regex(new RegExp(SQL_IDENTIFIER_PATTERN));
+
+/**
+ * A CA's own PostgreSQL database (a replica is the usual choice), which the signers read
+ * themselves each round: its certificates never pass through the pool's index ConfigMap. Rows:
+ * serial (hex text), not_after, revoked_at (NULL: not revoked), reason (README: the table shape).
+ */
+export const PostgresSourceSchema = z
+  .object({
+    /** The connection URL (postgres://user:password@host:port/db?sslmode=...), from this Secret key. */
+    urlSecretRef: SecretKeyRefSchema('url'),
+    /** The table to read (unset: `certificates`), optionally `schema.table`. */
+    table: z.string().min(1).max(127).regex(new RegExp(SQL_TABLE_PATTERN)).optional(),
+    /** Column names where they differ from serial, not_after, revoked_at, reason. */
+    columns: z
+      .object({
+        serial: sqlIdentifier().optional(),
+        notAfter: sqlIdentifier().optional(),
+        revokedAt: sqlIdentifier().optional(),
+        reason: sqlIdentifier().optional(),
+      })
+      .optional(),
+    /** Instead of table and columns: a SELECT returning serial, not_after, revoked_at, reason, one row per serial. */
+    query: z.string().min(1).max(8192).optional(),
+    /** A server lagging its primary by more than this is not signed from (nothing is, until it catches up). */
+    maxReplicationLag: durationString().default('30s'),
+    /** Rows per page of a read: the signer's memory per page. */
+    pageSize: z.int().min(100).max(100000).default(5000),
+  })
+  .refine((p) => p.query === undefined || (p.table === undefined && p.columns === undefined), {
+    path: ['query'],
+    message: 'query excludes table and columns',
+  });
+
 export const CertificateSourceSchema = z
   .object({
     clusterSecrets: ClusterSecretsSourceSchema.optional(),
     opensslIndex: OpensslIndexSourceSchema.optional(),
+    postgres: PostgresSourceSchema.optional(),
   })
-  .refine((s) => (s.clusterSecrets !== undefined) !== (s.opensslIndex !== undefined), {
-    message: 'each source sets exactly one of clusterSecrets or opensslIndex',
+  .refine((s) => [s.clusterSecrets, s.opensslIndex, s.postgres].filter((x) => x !== undefined).length === 1, {
+    message: 'each source sets exactly one of clusterSecrets, opensslIndex or postgres',
   });
 
 export const DeclaredRevocationSchema = z.object({
@@ -290,7 +329,11 @@ export const OcspResponderPoolSpecSchema = z
       .default('168h'),
     /** Re-sign a response once it is this old. */
     refreshAge: durationString().default('72h'),
-    sources: z.array(CertificateSourceSchema).min(1).max(16),
+    sources: z
+      .array(CertificateSourceSchema)
+      .min(1)
+      .max(16)
+      .refine((l) => l.filter((s) => s.postgres !== undefined).length <= 1, { message: 'at most one postgres source' }),
     revocations: z
       .array(DeclaredRevocationSchema)
       .max(10000)

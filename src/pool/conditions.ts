@@ -50,6 +50,8 @@ export const PoolReason = {
   // SourcesReadable
   SourcesRead: 'SourcesRead',
   SourceProblem: 'SourceProblem',
+  /** A database source's server lags its primary past maxReplicationLag: the signers sign nothing from it. */
+  SourceReplicaLagging: 'SourceReplicaLagging',
   // any type but Ready, when this reconcile could not judge it
   NotEvaluated: 'NotEvaluated',
 } as const;

@@ -15,6 +15,11 @@ export interface PoolIndex {
   revoked: number;
   /** Problems worth a condition message: unreadable lines, revocations of unknown serials. */
   problems: string[];
+  /**
+   * With a source the signers read themselves (postgres): the declared revocations as JSON, for the
+   * signers to lay over that source's certificates, which this index never sees.
+   */
+  revocations?: string;
 }
 
 const utc = (ms: number) => new Date(ms).toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
@@ -25,6 +30,8 @@ export function buildPoolIndex(o: {
   secrets: Secret[];
   revocations: DeclaredRevocation[];
   now: number;
+  /** The pool also has sources the signers read themselves: a declared serial unknown here may be theirs. */
+  signerReadSources?: boolean;
 }): PoolIndex {
   const problems: string[] = [];
   const bySerial = new Map<string, CertificateInfo>();
@@ -52,7 +59,7 @@ export function buildPoolIndex(o: {
   }
   const known = new Set(bySerial.keys());
   for (const d of o.revocations) {
-    if (!known.has(canonicalSerial(d.serial))) problems.push(`declared revocation of ${d.serial}: no such certificate in the sources`);
+    if (!o.signerReadSources && !known.has(canonicalSerial(d.serial))) problems.push(`declared revocation of ${d.serial}: no such certificate in the sources`);
   }
   const all = applyDeclaredRevocations([...bySerial.values()], o.revocations).filter((c) => c.notAfter > o.now);
   all.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
@@ -61,5 +68,8 @@ export function buildPoolIndex(o: {
     const revoked = c.revoked ? `${utc(c.revoked.time)}${c.revoked.reason ? `,${c.revoked.reason}` : ''}` : '';
     return `${c.revoked ? 'R' : 'V'}\t${utc(c.notAfter)}\t${revoked}\t${serial}\tunknown\t/CN=${c.serial}`;
   });
-  return { text: lines.length ? `${lines.join('\n')}\n` : '', certificates: all.length, revoked: all.filter((c) => c.revoked).length, problems };
+  const declared = o.signerReadSources
+    ? JSON.stringify(o.revocations.map((d) => ({ serial: canonicalSerial(d.serial), time: d.time, ...(d.reason !== undefined ? { reason: d.reason } : {}) })).sort((a, b) => (a.serial < b.serial ? -1 : 1)))
+    : undefined;
+  return { text: lines.length ? `${lines.join('\n')}\n` : '', certificates: all.length, revoked: all.filter((c) => c.revoked).length, problems, ...(declared !== undefined ? { revocations: declared } : {}) };
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
-import { findCondition, replaceConditions, type Condition } from '../api/condition.js';
+import { findCondition } from '../api/condition.js';
 import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/pool.js';
 import { parsePemChain } from '../ocsp/index.js';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
@@ -17,6 +17,7 @@ import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
 import type { ReadCache } from '../runtime/read-cache.js';
+import { StatusWriter } from '../runtime/status-writer.js';
 import type { ObjectConditionMetrics } from '../runtime/object-metrics.js';
 import { buildPoolIndex } from './index-builder.js';
 import { isBad, notEvaluated, PoolConditionType as T, PoolReason as R, readyFrom, type PoolCondition } from './conditions.js';
@@ -27,7 +28,7 @@ import { handOverReplicas, pruneOwned } from './owned.js';
 import { recommendReplicas, stabilize, type Recommendation } from './scaling.js';
 import { poolConditions, type PoolObservation } from './thresholds.js';
 import { type Workload } from './workload.js';
-import { indexConfigMapName, poolWorkloads, ServiceType, signerWorkloadName, type PoolImages } from './workloads.js';
+import { indexConfigMapName, poolWorkloads, REVOCATIONS_KEY, ServiceType, signerWorkloadName, type PoolImages } from './workloads.js';
 
 export const POOL_FIELD_MANAGER = 'ocsp-operator-pool';
 /** How often a pool is looked at even when nothing changes: response ages cross thresholds by themselves. */
@@ -70,8 +71,11 @@ export class PoolReconciler implements Reconciler {
   private readonly history = new Map<string, Recommendation[]>();
   private readonly lastSignerReports = new Map<string, PoolReports['signers']>();
   private readonly applied = new Map<string, Applied>();
+  private readonly statusWriter: StatusWriter;
 
-  constructor(private readonly deps: PoolReconcilerDeps) {}
+  constructor(private readonly deps: PoolReconcilerDeps) {
+    this.statusWriter = new StatusWriter({ client: deps.client, clock: deps.clock, events: deps.events, type: OcspResponderPoolType, isBad });
+  }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
@@ -130,7 +134,8 @@ export class PoolReconciler implements Reconciler {
       secrets.push(...(await this.deps.secrets.loadAll(this.deps.secrets.list().filter(inScope))));
     }
     const revocations = (pool.spec.revocations ?? []).map((r) => ({ serial: r.serial, time: Date.parse(r.time), reason: r.reason }));
-    const index = buildPoolIndex({ issuer, indexTexts, secrets, revocations, now });
+    const signerReadSources = pool.spec.sources.some((src) => src.postgres !== undefined);
+    const index = buildPoolIndex({ issuer, indexTexts, secrets, revocations, now, signerReadSources });
     const indexCm: ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -140,9 +145,9 @@ export class PoolReconciler implements Reconciler {
         labels: { [LABEL_POOL]: name },
         ownerReferences: [{ apiVersion: raw.apiVersion ?? '', kind: raw.kind ?? '', name, uid: raw.metadata?.uid ?? '', controller: true }],
       },
-      data: { 'index.txt': index.text },
+      data: { 'index.txt': index.text, ...(index.revocations !== undefined ? { [REVOCATIONS_KEY]: index.revocations } : {}) },
     };
-    if ((await this.deps.configMaps.load(ns, indexConfigMapName(name)))?.data?.['index.txt'] !== index.text) {
+    if (!sameJson((await this.deps.configMaps.load(ns, indexConfigMapName(name)))?.data ?? {}, indexCm.data)) {
       this.deps.configMaps.put(await this.deps.client.apply<ConfigMap>(ConfigMapType, indexCm, POOL_FIELD_MANAGER));
       log.info({ certificates: index.certificates, revoked: index.revoked }, 'certificate index written');
     }
@@ -157,7 +162,12 @@ export class PoolReconciler implements Reconciler {
     const signersSilent = fresh.signers.length === 0 && this.lastSignerReports.has(key);
     if (fresh.signers.length) this.lastSignerReports.set(key, fresh.signers);
     const reports: PoolReports = signersSilent ? { ...fresh, signers: this.lastSignerReports.get(key) ?? [] } : fresh;
-    const observed = observe(reports, index.certificates, now, issuer.notAfter.getTime());
+    // Database sources are read by the signers, not here: their reports say what each read found,
+    // and count the certificates (their shares add up to all of them).
+    const database = databaseSources(reports.signers);
+    const certificates = database.read ? reports.signers.reduce((n, s) => n + s.certificates, 0) : index.certificates;
+    const revoked = database.read ? reports.signers.reduce((n, s) => n + s.revoked, 0) : index.revoked;
+    const observed = observe(reports, certificates, now, issuer.notAfter.getTime());
 
     // Signers: scaled on the backlog (Redis); one machine with the embedded store.
     let signerReplicas = 1;
@@ -181,10 +191,12 @@ export class PoolReconciler implements Reconciler {
       signerReplicas = decision.replicas;
       if (signerReplicas !== current) log.info({ from: current, to: signerReplicas, backlog: observed.due }, 'scaling signers');
     }
-    const sourceProblems = [...missingSources.map((m) => `${m} not found`), ...index.problems];
-    const sources: PoolCondition = sourceProblems.length
-      ? { type: T.SourcesReadable, status: 'False', reason: R.SourceProblem, message: sourceProblems.slice(0, 10).join('; ') }
-      : { type: T.SourcesReadable, status: 'True', reason: R.SourcesRead, message: `${index.certificates} certificates from ${pool.spec.sources.length} sources` };
+    const sourceProblems = [...missingSources.map((m) => `${m} not found`), ...index.problems, ...database.problems];
+    const sources: PoolCondition = database.lagging.length
+      ? { type: T.SourcesReadable, status: 'False', reason: R.SourceReplicaLagging, message: [...database.lagging, ...sourceProblems].slice(0, 10).join('; ') }
+      : sourceProblems.length
+        ? { type: T.SourcesReadable, status: 'False', reason: R.SourceProblem, message: sourceProblems.slice(0, 10).join('; ') }
+        : { type: T.SourcesReadable, status: 'True', reason: R.SourcesRead, message: `${certificates} certificates from ${pool.spec.sources.length} sources` };
 
     // The workloads: applied when what they render changed or one of them drifted (edited,
     // deleted); a report that changes nothing applies nothing.
@@ -228,7 +240,7 @@ export class PoolReconciler implements Reconciler {
     conditions.unshift(sources);
     // Without reports nothing above is measured, and without a ready responder nothing is served:
     // say so rather than claim health.
-    const ready = readyFrom(conditions, index.certificates);
+    const ready = readyFrom(conditions, certificates);
     conditions.push(ready);
     const respondersReady = endpoints.responders ? [...endpoints.responders].filter(([, r]) => r).map(([pod]) => pod) : reports.responders.filter((r) => r.ready).map((r) => r.pod);
     const outOfRotation = endpoints.responders ? [...endpoints.responders].filter(([, r]) => !r).map(([pod]) => pod) : reports.responders.filter((r) => !r.ready).map((r) => r.pod);
@@ -245,10 +257,10 @@ export class PoolReconciler implements Reconciler {
     }
 
     Object.assign(status, {
-      certificates: index.certificates,
+      certificates,
       backlog: observed.due,
       missing: observed.observation.missing,
-      revoked: index.revoked,
+      revoked,
       signers: { desired: signerReplicas, ready: fresh.signers.length, ...(observed.rate !== undefined ? { signaturesPerSecond: Math.round(observed.rate * 10) / 10 } : {}) },
       responders: { ready: respondersReady.length, outOfRotation: outOfRotation.sort() },
       oldestResponse: observed.observation.oldestThisUpdate !== undefined ? iso(observed.observation.oldestThisUpdate) : undefined,
@@ -261,25 +273,10 @@ export class PoolReconciler implements Reconciler {
 
   private async finish(raw: KubeObject, status: OcspResponderPoolStatus | undefined, update: PoolCondition[], log: Logger, requeueAfterMs?: number): Promise<ReconcileResult> {
     const m = raw.metadata ?? {};
-    const prev = ((raw as { status?: OcspResponderPoolStatus }).status ?? {});
-    const nowDate = new Date(this.deps.clock.now());
     // Exactly what this reconcile produced: a type it no longer produces is gone, not left standing.
-    const conditions: Condition[] = replaceConditions(prev.conditions, update.map((c) => ({ ...c, observedGeneration: m.generation })), nowDate);
-    const next: OcspResponderPoolStatus = { ...(status ?? prev), conditions, observedGeneration: m.generation };
-    if (!sameJson(next, prev)) {
-      await this.deps.client.replace(OcspResponderPoolType, { ...raw, status: next } as KubeObject, 'status');
-    }
-    this.deps.conditionMetrics.set(`${m.namespace}/${m.name}`, conditions); // after the write: what the status says
-    for (const c of update) {
-      const before = findCondition(prev.conditions, c.type);
-      if (before?.status === c.status && before.reason === c.reason) continue; // Events on transitions only
-      if (c.status === 'Unknown') continue; // not judged this time: Ready says why
-      // Ready repeats the reason of the condition that made it False: that one already says it.
-      if (c.type === T.Ready && update.some((o) => o.type !== T.Ready && o.reason === c.reason)) continue;
-      const bad = isBad(c);
-      if (!before && !bad) continue; // a healthy first look is not news
-      await this.deps.events.record(OcspResponderPoolType, raw, bad ? 'Warning' : 'Normal', c.reason, `${c.type}=${c.status}: ${c.message}`);
-    }
+    const { conditions } = await this.statusWriter.write(raw, status, update, {
+      observe: (w) => this.deps.conditionMetrics.set(`${m.namespace}/${m.name}`, w.conditions), // after the write: what the status says
+    });
     log.debug({ ready: findCondition(conditions, T.Ready)?.status }, 'reconciled');
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
@@ -348,3 +345,24 @@ function observe(r: PoolReports, certificates: number, now: number, issuerNotAft
   };
 }
 
+/**
+ * The database sources as the signers' reports describe them: whether any signer has read one (its
+ * figures then count the certificates), the ones whose server lags past its maximum, and the ones
+ * that fail or have unusable rows. Worst state per source over the signers: one refusing signer
+ * leaves its share unsigned.
+ */
+export function databaseSources(signers: PoolReports['signers']) {
+  const rank = { pending: 0, read: 1, lagging: 2, failed: 3 } as const;
+  const worst = new Map<string, NonNullable<PoolReports['signers'][number]['sources']>[number]>();
+  for (const s of signers.flatMap((r) => r.sources ?? [])) {
+    const prev = worst.get(s.name);
+    if (!prev || rank[s.state] > rank[prev.state]) worst.set(s.name, s);
+  }
+  const all = [...worst.values()];
+  const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+  return {
+    read: all.length > 0 && all.every((s) => s.state !== 'pending'),
+    lagging: all.filter((s) => s.state === 'lagging').map((s) => s.message ?? `${s.name}: its server lags more than ${seconds(s.maxLagMs)}`),
+    problems: all.filter((s) => s.state === 'failed' || (s.state === 'read' && s.problems)).map((s) => s.message ?? `${s.name}: ${s.state}`),
+  };
+}

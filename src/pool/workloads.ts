@@ -29,6 +29,8 @@ export interface PoolImages {
 }
 
 export const indexConfigMapName = (pool: string): string => `${pool}-index`;
+/** The index ConfigMap's key with the declared revocations, for signers that read a source themselves. */
+export const REVOCATIONS_KEY = 'revocations.json';
 export const signerWorkloadName = (pool: string): string => `${pool}-signer`;
 export const responderWorkloadName = (pool: string, replica?: number): string => (replica === undefined ? `${pool}-responder` : `${pool}-responder-${replica}`);
 
@@ -99,6 +101,25 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
     args.push('--key-file', `${MOUNT.key}/tls.key`);
     mounts.push({ name: 'key', mountPath: MOUNT.key, readOnly: true });
   }
+  // A database source is read by the signer itself each round (src/signer/postgres-source.ts),
+  // never through the index ConfigMap; its URL, credentials included, comes from the Secret
+  // through the environment, never in the arguments.
+  spec.sources.forEach((src, i) => {
+    const p = src.postgres;
+    if (!p) return;
+    env.push({ name: 'OCSP_SOURCE_POSTGRES_URL', valueFrom: { secretKeyRef: { name: p.urlSecretRef.name, key: p.urlSecretRef.key } } });
+    args.push(
+      '--postgres-url-env', 'OCSP_SOURCE_POSTGRES_URL',
+      // spec.revocations over the database's certificates too (the index already has them over its own).
+      '--revocations', `${MOUNT.index}/${REVOCATIONS_KEY}`,
+      '--postgres-name', `${pool.metadata.namespace ?? ''}/${pool.metadata.name ?? ''} sources[${i}].postgres`,
+      '--postgres-max-lag', p.maxReplicationLag,
+      '--postgres-page-size', String(p.pageSize),
+      ...(p.query !== undefined ? ['--postgres-query', p.query] : []),
+      ...(p.table !== undefined ? ['--postgres-table', p.table] : []),
+      ...(p.columns ? ['--postgres-columns', Object.entries(p.columns).map(([k, c]) => `${k}=${c}`).join(',')] : []),
+    );
+  });
   // Sized here so the signer never re-executes itself in a pod (4: the CLI's default --sessions).
   env.push({ name: 'UV_THREADPOOL_SIZE', value: String(threadpoolSizeFor(spec.signing.pkcs11?.sessions ?? 4)) });
   const dr = spec.delegatedResponder;

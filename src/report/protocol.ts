@@ -41,6 +41,25 @@ const SignerReportSchema = z.object({
   share: z.string().regex(/^\d+\/\d+$/).optional(),
   /** Signatures this signer process made since it started: summed over pods, it shows double signing. */
   signedTotal: z.number().int().min(0).optional(),
+  /**
+   * The database sources this signer reads itself (postgres): what its last read found. `lagging`
+   * and `failed` mean its rounds sign nothing; the pool's SourcesReadable condition says so.
+   */
+  sources: z
+    .array(
+      z.object({
+        /** the source as the spec names it, e.g. `sources[1].postgres` */
+        name: z.string(),
+        state: z.enum(['pending', 'read', 'lagging', 'failed']),
+        /** the server's replication lag at the last read (bucketed, as the responders' lag) */
+        lagMs: z.number().min(0).optional(),
+        maxLagMs: z.number().min(0),
+        certificates: z.number().int().min(0).optional(),
+        problems: z.number().int().min(0).optional(),
+        message: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 const ResponderReportSchema = z.object({
@@ -99,6 +118,8 @@ export function quantizeReport<R extends Report>(r: R): R {
     ...(r.soonestNextUpdate !== undefined ? { soonestNextUpdate: toSecond(r.soonestNextUpdate) } : {}),
     ...(r.oldestMissing ? { oldestMissing: { ...r.oldestMissing, since: toSecond(r.oldestMissing.since) } } : {}),
     ...(r.rate !== undefined ? { rate: twoFigures(r.rate) } : {}),
+    // Lag bucketed (an unknown one, Infinity, becomes a day: JSON has no Infinity); row counts move with every issuance.
+    ...(r.sources ? { sources: r.sources.map((s) => ({ ...s, ...(s.lagMs !== undefined ? { lagMs: lagBucketMs(s.lagMs) } : {}), ...(s.certificates !== undefined ? { certificates: twoFigures(s.certificates) } : {}) })) } : {}),
   };
 }
 

@@ -5,6 +5,8 @@ import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { Logger } from 'pino';
 import { registerDefaultMetrics } from '../runtime/default-metrics.js';
 import { parseDuration } from '../api/duration.js';
 import { parsePemChain, softwareSigner, type OcspSigner } from '../ocsp/index.js';
@@ -20,11 +22,27 @@ import type { Shard } from './planner.js';
 import { StatefulSetShare } from './shard-source.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import { readIndexTxt } from '../ca-db/index-txt.js';
+import { applyDeclaredRevocations, readIndexTxt, type CertificateInfo, type DeclaredRevocation } from '../ca-db/index-txt.js';
+import { PostgresCertificateReader, type PostgresColumns, type PostgresRowSource } from '../ca-db/postgres.js';
+import { mergeCertificates, PostgresSource, SourceUnusableError } from './postgres-source.js';
 import { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';
 
 export const signerUsage = `  signer       pre-sign OCSP responses for an issuer's certificates into the response store
+               certificates, one or both of:
                --index PATH                 OpenSSL CA database (index.txt) listing the certificates
+               --postgres-url-env NAME      a PostgreSQL database (its URL in this environment variable,
+                                            postgres://user:password@host:port/db), read each round in
+                                            pages; a table serial, not_after, revoked_at, reason (README)
+                 --postgres-table [SCHEMA.]T   (default certificates)
+                 --postgres-columns serial=C,notAfter=C,revokedAt=C,reason=C   other column names
+                 --postgres-query SQL       instead of a table: a SELECT returning those four columns
+                 --postgres-page-size N     rows per page (default 5000)
+                 --postgres-max-lag DURATION  refuse a read (sign nothing) from a replica lagging more
+                                            (default 30s)
+                 --postgres-name TEXT       the source in messages and metrics (default postgres)
+               --revocations PATH           declared revocations laid over every source, JSON
+                                            [{"serial":HEX,"time":EPOCH_MS,"reason":NAME}] (the pool's
+                                            spec.revocations); a missing file declares none
                --ca-cert PATH               the issuer certificate (PEM; the first certificate is used)
                key, one of:
                --pkcs11-module PATH         (default /usr/lib/softhsm/libsofthsm2.so)
@@ -67,6 +85,14 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       index: { type: 'string' },
+      'postgres-url-env': { type: 'string' },
+      'postgres-table': { type: 'string' },
+      'postgres-columns': { type: 'string' },
+      'postgres-query': { type: 'string' },
+      'postgres-page-size': { type: 'string', default: '5000' },
+      'postgres-max-lag': { type: 'string', default: '30s' },
+      'postgres-name': { type: 'string', default: 'postgres' },
+      revocations: { type: 'string' },
       'ca-cert': { type: 'string' },
       'pkcs11-module': { type: 'string', default: '/usr/lib/softhsm/libsofthsm2.so' },
       'token-label': { type: 'string' },
@@ -109,10 +135,11 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
   if (child) return child;
 
   const log = createLogger({ level: v['log-level'], name: 'ocsp-signer' });
-  const indexPath = need('index');
+  const indexPath = v.index;
+  if (!indexPath && !v['postgres-url-env']) throw new Error('signer: --index or --postgres-url-env is required');
   const [issuer] = parsePemChain(await readFile(need('ca-cert')));
   if (!issuer) throw new Error(`--ca-cert ${v['ca-cert']}: no certificate`);
-  const duration = (flag: 'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before' | 'store-lock-wait'): number => {
+  const duration = (flag: 'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before' | 'store-lock-wait' | 'postgres-max-lag'): number => {
     try {
       return parseDuration(v[flag]);
     } catch {
@@ -197,13 +224,22 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
     if (!Number.isInteger(maxPerRound) || maxPerRound < 1) throw new Error(`--max-per-round must be a positive integer, got ${JSON.stringify(v['max-per-round'])}`);
     const registry = new Registry();
     registerDefaultMetrics(registry);
+    const postgres = v['postgres-url-env'] ? postgresSource(v, registry, log, duration('postgres-max-lag')) : undefined;
+    if (postgres) closers.push(() => postgres.close());
     const signer = new ResponseSigner({
       issuer,
       identity,
       certificates: async () => {
-        const r = await readIndexTxt(indexPath);
-        for (const p of r.problems) log.warn({ file: indexPath, line: p.line }, p.message);
-        return r.certificates;
+        const lists: CertificateInfo[][] = [];
+        if (indexPath) {
+          const r = await readIndexTxt(indexPath);
+          for (const p of r.problems) log.warn({ file: indexPath, line: p.line }, p.message);
+          lists.push(r.certificates);
+        }
+        // A lagging or unreadable database throws here, before anything is planned: the round signs nothing.
+        if (postgres) lists.push(await postgres.certificates());
+        const certs = postgres ? mergeCertificates(lists) : lists[0]!;
+        return v.revocations ? applyDeclaredRevocations(certs, await readDeclaredRevocations(v.revocations)) : certs;
       },
       store,
       responseValidityMs: duration('validity'),
@@ -248,8 +284,18 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       ? startReportLoop({ pool: v['report-pool'], everyMs: 10_000, log, produce: () => lastReport && { ...lastReport, time: Date.now() } })
       : undefined;
     closers.unshift(async () => reports?.stop());
-    const report = async (r: RoundResult) => {
+    const report = async (r: RoundResult | Error) => {
       const now = Date.now();
+      if (r instanceof Error) {
+        // A refused or failed round changes no figure; a source that lags or fails is news.
+        if (!(r instanceof SourceUnusableError)) return;
+        const b = signer.backlog(now);
+        lastReport = lastReport
+          ? { ...lastReport, time: now, sources: postgres ? [postgres.state] : [] }
+          : { kind: 'signer', pod: podName(), time: now, certificates: b.certificates, due: b.due, missing: b.missing, revoked: b.revoked, issuerNotAfter: issuer.notAfter.getTime(), outlivingTheirSigner: 0, signedTotal: signer.signedTotal, sources: postgres ? [postgres.state] : [] };
+        await reports?.flush();
+        return;
+      }
       if (r.signed > 0) lastRate = r.rate;
       const waiting = r.after.missing > 0 ? r.newSerials[0] : undefined;
       if (!waiting) missingSince = undefined;
@@ -271,6 +317,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
         outlivingTheirSigner: r.after.signer,
         share: r.shard ? `${r.shard.index}/${r.shard.count}` : '0/1',
         signedTotal: signer.signedTotal,
+        ...(postgres ? { sources: [postgres.state] } : {}),
       };
       await reports?.flush();
     };
@@ -292,7 +339,7 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
       signal: ac.signal,
       onRound: (r) => {
         lastRound = Date.now();
-        if (!(r instanceof Error)) void report(r);
+        void report(r);
       },
     });
     log.info('signer stopping');
@@ -300,4 +347,48 @@ export async function runSignerCommand(argv: string[]): Promise<number> {
   } finally {
     for (const c of closers) await c().catch(() => undefined);
   }
+}
+
+/** The --postgres-* flags as a source, its URL from the environment (never an argument: a pod's arguments are visible to all who can read it). */
+function postgresSource(v: Record<string, string | boolean | undefined>, registry: Registry, log: Logger, maxLagMs: number): PostgresSource {
+  const envName = String(v['postgres-url-env']);
+  const url = process.env[envName];
+  if (!url) throw new Error(`--postgres-url-env ${envName}: the environment variable is empty or unset`);
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' && v[k] !== '' ? v[k] : undefined);
+  const query = str('postgres-query');
+  const table = str('postgres-table');
+  const columnsText = str('postgres-columns');
+  if (query && (table || columnsText)) throw new Error('give either --postgres-query or --postgres-table/--postgres-columns, not both');
+  let source: PostgresRowSource;
+  if (query) source = { query };
+  else {
+    const columns: Partial<PostgresColumns> = {};
+    for (const pair of (columnsText ?? '').split(',').filter((x) => x !== '')) {
+      const m = /^(serial|notAfter|revokedAt|reason)=(.+)$/.exec(pair.trim());
+      if (!m) throw new Error(`--postgres-columns: expected serial=, notAfter=, revokedAt= or reason= followed by a column name, got ${JSON.stringify(pair)}`);
+      columns[m[1] as keyof PostgresColumns] = m[2]!;
+    }
+    source = { ...(table ? { table } : {}), columns };
+  }
+  const pageSize = Number(v['postgres-page-size']);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1_000_000) throw new Error(`--postgres-page-size must be an integer 1..1000000, got ${JSON.stringify(v['postgres-page-size'])}`);
+  const name = str('postgres-name') ?? 'postgres';
+  const reader = new PostgresCertificateReader({ url, source, pageSize, applicationName: `ocsp-signer ${podName()}`.slice(0, 63) });
+  return new PostgresSource({ reader, name, maxLagMs, registry, log });
+}
+
+const DeclaredRevocationsSchema = z.array(z.object({ serial: z.string().regex(/^[0-9a-fA-F]{1,40}$/), time: z.number().finite(), reason: z.string().optional() }));
+
+/** The declared revocations file (the pool's index ConfigMap key): none while it is missing (the kubelet has yet to project it). */
+async function readDeclaredRevocations(path: string): Promise<DeclaredRevocation[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const r = DeclaredRevocationsSchema.safeParse(JSON.parse(text));
+  if (!r.success) throw new Error(`--revocations ${path}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data.map((d) => ({ serial: d.serial, time: d.time, ...(d.reason !== undefined ? { reason: d.reason } : {}) }));
 }

@@ -140,6 +140,45 @@ describe('certificate sources', () => {
   });
 });
 
+describe('a postgres source, read by the signers themselves', () => {
+  it('the index carries the declared revocations for the signers; their reports count the certificates, and a lagging replica makes SourcesReadable and Ready False', async () => {
+    const name = 'fromdb';
+    const source = `${ns.name}/${name} sources[0].postgres`;
+    await client.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name, namespace: ns.name },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        sources: [{ postgres: { urlSecretRef: { name: 'ca-db-url' } } }],
+        revocations: [{ serial: 'DEADBEEF', time: '2026-01-01T00:00:00Z', reason: 'superseded' }],
+      },
+    } as KubeObject);
+    const declared = await waitFor('the declared revocations in the index', async () => (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, `${name}-index`))?.data?.['revocations.json']);
+    expect(JSON.parse(declared)).toEqual([{ serial: 'deadbeef', time: Date.parse('2026-01-01T00:00:00Z'), reason: 'superseded' }]);
+    const signer = (sources: NonNullable<Extract<Report, { kind: 'signer' }>['sources']>): Report => ({
+      kind: 'signer', pod: `${name}-0`, time: Date.now(), certificates: 1234, due: 0, missing: 0, revoked: 7, oldestThisUpdate: Date.now() - 60_000, rate: 100, outlivingTheirSigner: 0, issuerNotAfter: Date.now() + 365 * 86_400_000, sources,
+    });
+    await writeReport(client, { namespace: ns.name, pool: name, report: signer([{ name: source, state: 'read', lagMs: 0, maxLagMs: 30_000, certificates: 1234 }]) });
+    const read = await waitFor('the figures of the signers', async () => {
+      const p = await getPool(name);
+      return p.status?.certificates === 1234 && cond(p, 'SourcesReadable')?.status === 'True' ? p : undefined;
+    });
+    // the serial the index cannot see is not called unknown: the database may have it
+    expect(read.status?.revoked).toBe(7);
+    const message = `${source}: the database server lags its primary by 45s, more than maxReplicationLag 30s; nothing signed from it until it catches up`;
+    await writeReport(client, { namespace: ns.name, pool: name, report: signer([{ name: source, state: 'lagging', lagMs: 45_000, maxLagMs: 30_000, message }]) });
+    const lagging = await waitFor('SourcesReadable=False SourceReplicaLagging', async () => {
+      const p = await getPool(name);
+      return cond(p, 'SourcesReadable')?.reason === R.SourceReplicaLagging ? p : undefined;
+    });
+    expect(cond(lagging, 'SourcesReadable')).toMatchObject({ status: 'False', message });
+    expect(cond(lagging, T.Ready)).toMatchObject({ status: 'False', reason: R.SourceReplicaLagging });
+    await waitFor('a Warning Event', async () => (await poolEvents(name)).some((e) => e.reason === R.SourceReplicaLagging && e.type === 'Warning'));
+  });
+});
+
 describe('a pod shape the apiserver refuses', () => {
   it('a volume with two sources (the CRD keeps volume sources as Kubernetes has them): Ready=False WorkloadRejected names the workload and the field; fixed, the pool goes on', async () => {
     const spec = { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] };
