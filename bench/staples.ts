@@ -395,12 +395,20 @@ function operatorMetrics(text: string): OperatorMetricsView {
   };
 }
 
+/** Series of the operator's /metrics that carry namespace="NS": one staple's or pool's own series. */
+function perObjectSeries(text: string, namespace: string): number {
+  const label = `namespace="${namespace}"`;
+  return text.split('\n').filter((l) => !l.startsWith('#') && l.includes(label)).length;
+}
+
 interface OperatorRun {
   round: number;
   fillS: number;
   syncedS: number | undefined;
   firstReadyS: number | undefined;
   hwmAfterFillBytes: number;
+  /** the operator's series labelled with this round's namespace, after the fill (the per-object metrics) */
+  objectSeries: number;
   hwmBytes: number;
   maxRssBytes: number;
   cpuSeconds: number;
@@ -678,6 +686,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   log(`${tag} all ${N} OcspStaples Ready=True after ${fillS.toFixed(1)}s; waiting for the operator's writes to stop`);
   const phases: Phase[] = [await endPhase('fill', fillS)];
   const hwmAfterFill = procSample(pid)?.hwmBytes ?? 0;
+  const objectSeries = perObjectSeries(await httpText(metricsUrl), ns);
 
   // Phase 2: one refresh of every staple. The refresh is planned half the response's validity
   // away (30 min with -nmin 60); a spec change (a new generation) makes the operator refresh at
@@ -724,6 +733,7 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     syncedS: syncedAt === undefined ? undefined : (syncedAt - started) / 1000,
     firstReadyS: tracker.firstReadyAt === undefined ? undefined : (tracker.firstReadyAt - started) / 1000,
     hwmAfterFillBytes: hwmAfterFill,
+    objectSeries,
     hwmBytes: final?.hwmBytes ?? 0,
     maxRssBytes: Math.max(maxRss, final?.rssBytes ?? 0),
     cpuSeconds: final?.cpuSeconds ?? 0,
@@ -826,6 +836,7 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
   for (const o of ops) {
     console.log(`\noperator round ${o.round}:`);
     console.log(`  fill time            ${o.fillS.toFixed(1)} s  (${(N / o.fillS).toFixed(0)} staples/s; caches synced at ${o.syncedS?.toFixed(1) ?? '?'} s, first Ready at ${o.firstReadyS?.toFixed(1) ?? '?'} s)`);
+    console.log(`  per-object series    ${o.objectSeries} (${(o.objectSeries / N).toFixed(1)} a staple)`);
     console.log(`  peak RSS             VmHWM ${mib(o.hwmAfterFillBytes)} MiB after the fill, ${mib(o.hwmBytes)} MiB at the end (max sampled VmRSS ${mib(o.maxRssBytes)} MiB)`);
     console.log(`  operator CPU         ${o.cpuSeconds.toFixed(1)} s user+sys over the whole run`);
     console.log(`  staple Secrets with tls.ocsp-staple at the end: ${o.stapledSecrets}/${N}`);
