@@ -71,7 +71,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`demo:cluster failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(
+    "usage: npm run demo:cluster [-- --keep]\n  the product on a real single-node Kubernetes made on this machine: images from the Dockerfile,\n  the chart installed by helm, a pool and a staple as pods; --keep leaves the cluster up\n",
+  );
+} else {
+  main().catch((err: unknown) => {
+    process.stderr.write(`demo:cluster failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

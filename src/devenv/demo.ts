@@ -79,7 +79,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(
+    "usage: npm run demo [-- --keep]\n  the whole product on this machine, no cluster: a local control plane, the operator, a demo CA\n  with its responder pool, a sample staple, and what `kubectl get` shows; --keep leaves it running\n",
+  );
+} else {
+  main().catch((err: unknown) => {
+    process.stderr.write(`demo failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

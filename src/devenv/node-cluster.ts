@@ -320,8 +320,10 @@ async function cli(argv: string[]): Promise<number> {
     return left.length === 0 ? 0 : 1;
   }
   if (cmd !== 'up') {
-    process.stderr.write('usage: node-cluster.js up [--detach] [--images NAME,...] | down [--force] | leftovers\n');
-    return 2;
+    const usage = 'usage: npm run cluster -- up [--detach] [--images NAME,...] | down [--force] | leftovers\n';
+    const help = cmd === '--help' || cmd === '-h' || cmd === 'help';
+    (help ? process.stdout : process.stderr).write(usage);
+    return help ? 0 : 2;
   }
   const detach = rest.includes('--detach');
   const i = rest.indexOf('--images');
