@@ -17,7 +17,7 @@
 //     [--interval 1s] [--rest-s S] [--keep]
 // Only CLI processes and the apiserver's metrics are used, so the file runs as it is against an
 // older build (a git worktree of an earlier commit) for a before/after comparison.
-import '../src/ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

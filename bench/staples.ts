@@ -27,7 +27,7 @@
 // 8 at a time, against the same apiserver just before each operator round. The operator's write
 // rate during the fill (its apiserver writes ÷ fill time) is printed as a ratio of the peer's: how
 // close the operator gets to the pace the apiserver can take on these cores.
-import '../src/ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';

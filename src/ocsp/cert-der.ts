@@ -1,7 +1,7 @@
 // Certificates as DER: the exact bytes of the fields OCSP hashes and compares (re-encoding a parsed
 // Name can change string types, so CertID hashes must come from the original bytes), and a strict
 // read of the certificates that arrive inside OCSP messages.
-import './reflect-polyfill.js';
+import 'reflect-metadata';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@peculiar/x509';
 import { BytesCache } from './bytes-cache.js';

@@ -1,5 +1,5 @@
 // CertID: which certificate a request or SingleResponse is about (RFC 6960 4.1.1).
-import './reflect-polyfill.js';
+import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';

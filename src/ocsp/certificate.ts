@@ -1,6 +1,6 @@
 // Certificate helpers the controllers need around OCSP: reading tls.crt, finding the issuer, the
 // responder URLs, identity (serial, fingerprint), Must-Staple, and key/certificate pairing.
-import './reflect-polyfill.js';
+import 'reflect-metadata';
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { X509Certificate } from '@peculiar/x509';
 import { certDer, derIssuedBy } from './cert-der.js';

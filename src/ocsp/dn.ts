@@ -1,6 +1,6 @@
 // Distinguished names as text, in the form X509Certificate.subject has, for messages and for
 // ValidatedResponse.signer.subject.
-import './reflect-polyfill.js';
+import 'reflect-metadata';
 import { Name as X509Name } from '@peculiar/x509';
 import { toHex } from './der.js';
 

@@ -4,7 +4,7 @@
 // (validity, extendedKeyUsage) come straight from its DER.
 import { BytesCache } from './bytes-cache.js';
 import { certDerFromBytes, readCertificate, type CertDer } from './cert-der.js';
-import { assertStrictDer, readTlv } from './der.js';
+import { assertStrictDer, children, readTlv } from './der.js';
 import { DerFields, oidValue } from './der-fields.js';
 import { nameString } from './dn.js';
 import { OID_EXT_KEY_USAGE, OID_KP_OCSP_SIGNING } from './oids.js';
@@ -72,4 +72,21 @@ function listsOcspSigning(extensions: Extension[]): boolean {
   } catch {
     return false;
   }
+}
+
+/** The DER of the first certificate included in an OCSPResponse, or undefined when there is none. */
+export function includedSignerCert(der: Uint8Array): Uint8Array | undefined {
+  const top = readTlv(der, 0);
+  const [, bytesT] = children(der, top); // responseStatus, [0] responseBytes
+  if (!bytesT || bytesT.tag !== 0xa0) return undefined;
+  const rb = readTlv(der, bytesT.contentStart, bytesT.end); // ResponseBytes SEQUENCE
+  const [, octetT] = children(der, rb); // responseType, response OCTET STRING
+  if (!octetT || octetT.tag !== 0x04) return undefined;
+  const basic = readTlv(der, octetT.contentStart, octetT.end);
+  const certsT = children(der, basic)[3]; // tbsResponseData, signatureAlgorithm, signature, [0] certs
+  if (!certsT || certsT.tag !== 0xa0) return undefined;
+  const seq = readTlv(der, certsT.contentStart, certsT.end);
+  if (seq.contentStart >= seq.end) return undefined;
+  const first = readTlv(der, seq.contentStart, seq.end);
+  return der.subarray(first.start, first.end);
 }

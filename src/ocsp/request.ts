@@ -1,5 +1,5 @@
 // OCSP requests: building them (staple side) and reading them (responder side).
-import './reflect-polyfill.js';
+import 'reflect-metadata';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
 import type { X509Certificate } from '@peculiar/x509';

@@ -1,6 +1,6 @@
 // Building and signing BasicOCSPResponses (responder pools), through a signer interface that an
 // HSM-backed key can implement as well as a software key.
-import './reflect-polyfill.js';
+import 'reflect-metadata';
 import { createHash, createPublicKey, KeyObject, sign as nodeSign, constants, type webcrypto } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, CRLReason, Name } from '@peculiar/asn1-x509';

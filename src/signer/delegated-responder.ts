@@ -7,7 +7,7 @@
 // as signed by a retired signer and re-signs it (see planner.ts), and the signer never writes a
 // nextUpdate past its signer certificate's notAfter. With renewBefore >= responseValidity (the
 // defaults are 168h and 168h) no response can outlive the certificate that signed it.
-import '../ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -35,7 +35,7 @@ import * as x509 from '@peculiar/x509';
 import { isIssuedBy, softwareSigner, type OcspSigner } from '../ocsp/index.js';
 import { certDer } from '../ocsp/cert-der.js';
 import { OID_KP_OCSP_SIGNING, OID_OCSP_NOCHECK } from '../ocsp/oids.js';
-import { signatureAlgorithmIdentifier } from './algorithms.js';
+import { signerAlgorithmIdentifier } from '../ocsp/signer-algorithms.js';
 
 export interface IssueResponderOptions {
   issuer: x509.X509Certificate;
@@ -81,7 +81,7 @@ export async function issueDelegatedResponder(o: IssueResponderOptions): Promise
     ext(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new OctetString(aki) })),
     ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(createHash('sha1').update(subjectKeyBits).digest())),
   ]);
-  const signatureAlgorithm = signatureAlgorithmIdentifier(o.issuerSigner.algorithm);
+  const signatureAlgorithm = signerAlgorithmIdentifier(o.issuerSigner.algorithm);
   const subject = o.subject ?? `CN=OCSP Responder ${randomBytes(4).toString('hex')}`;
   const tbs = new TBSCertificate({
     version: Version.v3,

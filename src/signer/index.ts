@@ -15,7 +15,6 @@ export {
 export { createPlanner, type Backlog, type Planner, type PlannerPolicy, type ResponseInfo, type Shard, type WorkItem, type WorkReason } from './planner.js';
 export { parseIndexTxt, readIndexTxt, applyDeclaredRevocations, type CertificateInfo, type DeclaredRevocation, type IndexParseResult, type IndexProblem } from '../ca-db/index-txt.js';
 export { loadResponses, SignerIdentityReader, signerSerialOf } from './store-view.js';
-export { ResponseEncoder, type ResponseEncoderOptions } from './response-encoder.js';
 export { ResponseSigner, type ResponseSignerOptions, type RoundResult } from './signer.js';
 export { SignerMetrics } from './metrics.js';
 export { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';

@@ -10,7 +10,7 @@
 import { createPublicKey, hash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { OcspSigner, SignatureAlgorithmName } from '../ocsp/index.js';
-import { ecdsaRawToDer } from './ecdsa-der.js';
+import { ecdsaRawToDer } from '../ocsp/ecdsa-der.js';
 import { acquireModule, errorText, pkcs11Code, type ModuleHandle, type Pkcs11 } from './pkcs11-module.js';
 
 type Handle = Buffer;

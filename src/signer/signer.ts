@@ -17,7 +17,7 @@ import { lintResponderCert, type SigningIdentity } from './delegated-responder.j
 import { SignerMetrics } from './metrics.js';
 import type { CertificateInfo } from '../ca-db/index-txt.js';
 import { createPlanner, type Backlog, type ResponseInfo, type Shard, type WorkItem, type WorkReason } from './planner.js';
-import { ResponseEncoder } from './response-encoder.js';
+import { ResponseEncoder } from '../ocsp/response-encoder.js';
 import { loadResponses, SignerIdentityReader, signerSerialOf } from './store-view.js';
 
 export interface ResponseSignerOptions {

@@ -3,28 +3,11 @@
 // the signer is read from the response itself: the first certificate in BasicOCSPResponse.certs
 // is the delegated responder (this package always includes it); no certificate means the issuer.
 import { X509Certificate } from '@peculiar/x509';
-import { children, readTlv } from '../ocsp/der.js';
+import { includedSignerCert } from '../ocsp/included-cert.js';
 import { certDerFromBytes } from '../ocsp/cert-der.js';
 import type { ResponseStore, StoredEntry } from '../store/index.js';
 import { toHex } from '../store/index.js';
 import type { ResponseInfo } from './planner.js';
-
-/** The DER of the first certificate included in an OCSPResponse, or undefined when there is none. */
-export function includedSignerCert(der: Uint8Array): Uint8Array | undefined {
-  const top = readTlv(der, 0);
-  const [, bytesT] = children(der, top); // responseStatus, [0] responseBytes
-  if (!bytesT || bytesT.tag !== 0xa0) return undefined;
-  const rb = readTlv(der, bytesT.contentStart, bytesT.end); // ResponseBytes SEQUENCE
-  const [, octetT] = children(der, rb); // responseType, response OCTET STRING
-  if (!octetT || octetT.tag !== 0x04) return undefined;
-  const basic = readTlv(der, octetT.contentStart, octetT.end);
-  const certsT = children(der, basic)[3]; // tbsResponseData, signatureAlgorithm, signature, [0] certs
-  if (!certsT || certsT.tag !== 0xa0) return undefined;
-  const seq = readTlv(der, certsT.contentStart, certsT.end);
-  if (seq.contentStart >= seq.end) return undefined;
-  const first = readTlv(der, seq.contentStart, seq.end);
-  return der.subarray(first.start, first.end);
-}
 
 /** How responses name their signer: hex of the responder certificate's serial INTEGER content. */
 export function signerSerialOf(cert: X509Certificate): string {

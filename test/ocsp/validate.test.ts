@@ -1,5 +1,5 @@
 // Validation rules one at a time, on responses from our signer with exact dates.
-import '../../src/ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -11,7 +11,7 @@ import {
   ResponderRotator,
 } from '../../src/signer/delegated-responder.js';
 import { openPkcs11Signer } from '../../src/signer/pkcs11-signer.js';
-import { ResponseEncoder } from '../../src/signer/response-encoder.js';
+import { ResponseEncoder } from '../../src/ocsp/response-encoder.js';
 import { opensslVerifyResponse } from '../support/openssl.js';
 import { createCa, issueLeaf, issueResponderCert, type KeyAlg } from '../support/pki.js';
 import { createSoftHsm, type SoftHsm } from '../support/softhsm.js';

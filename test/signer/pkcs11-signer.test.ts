@@ -5,7 +5,7 @@ import { verify as nodeVerify, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdFor, signOcspResponse, validateOcspResponse } from '../../src/ocsp/index.js';
 import { openPkcs11Signer } from '../../src/signer/pkcs11-signer.js';
-import { ResponseEncoder } from '../../src/signer/response-encoder.js';
+import { ResponseEncoder } from '../../src/ocsp/response-encoder.js';
 import { createCa, issueLeaf, type Ca, type KeyAlg } from '../support/pki.js';
 import { opensslVerifyResponse } from '../support/openssl.js';
 import { createSoftHsm, type SoftHsm } from '../support/softhsm.js';

@@ -3,7 +3,7 @@
 // over a window without requests is 0, and a latency quantile of no requests is NaN). The
 // certificates come from TLS Secrets (`tls.crt`: the leaf, then its issuer), as a client finds them
 // on a server; the responder's URL is the first certificate's AIA OCSP URL.
-import '../../src/ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import type { KubeClient } from '../../src/kube/client.js';
 import { SecretType, type Secret } from '../../src/kube/types.js';
 import { buildOcspRequest, ocspGetUrl } from '../../src/ocsp/request.js';

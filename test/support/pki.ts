@@ -6,7 +6,7 @@
  * algorithm (generating RSA keys is the slow part and a leaf's key plays no part in OCSP); CA and
  * responder keys are fresh so that "another CA" really is another key.
  */
-import '../../src/ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;

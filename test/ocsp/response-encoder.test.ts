@@ -2,7 +2,7 @@
 // RSA PKCS#1 v1.5 key the whole response is reproducible), and openssl must accept it.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { certIdFor, signOcspResponse, softwareSigner, validateOcspResponse, type ResponseEntryStatus } from '../../src/ocsp/index.js';
-import { ResponseEncoder } from '../../src/signer/response-encoder.js';
+import { ResponseEncoder } from '../../src/ocsp/response-encoder.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { opensslVerifyResponse } from '../support/openssl.js';
 

@@ -1,4 +1,4 @@
-// The DER of a one-certificate OCSP response, assembled from precomputed pieces.
+// The DER of a one-certificate OCSP response, assembled from precomputed pieces (the signers' fast path).
 //
 // Why not signOcspResponse (src/ocsp/sign.ts)? It builds the response through @peculiar/asn1-schema
 // objects, about 280 µs of main-thread time per response on this hardware, while SoftHSM signs a
@@ -8,15 +8,16 @@
 // response is a few byte copies into one buffer, with the time fields (the same for every response
 // signed in the same second) encoded once. The output is byte-identical to signOcspResponse for
 // the same input (test/signer/response-encoder.test.ts checks this with a deterministic key).
-import '../ocsp/reflect-polyfill.js';
+import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { X509Certificate } from '@peculiar/x509';
-import { issuerHashes, type ResponseEntryStatus, type SignatureAlgorithmName } from '../ocsp/index.js';
-import { certDer } from '../ocsp/cert-der.js';
-import { CRL_REASONS, HASH_OIDS, type HashAlgorithm } from '../ocsp/oids.js';
-import { signatureAlgorithmDer } from './algorithms.js';
+import { certDer } from './cert-der.js';
+import { issuerHashes } from './cert-id.js';
+import { CRL_REASONS, HASH_OIDS, type HashAlgorithm } from './oids.js';
+import type { ResponseEntryStatus, SignatureAlgorithmName } from './sign.js';
+import { signerAlgorithmDer } from './signer-algorithms.js';
 
 export interface ResponseEncoderOptions {
   /** the CA the responses are about */
@@ -99,7 +100,7 @@ export class ResponseEncoder {
 
   constructor(o: ResponseEncoderOptions) {
     if (o.algorithm === 'RSA-PSS-SHA256') throw new Error(`the response encoder does not support ${o.algorithm}; use signOcspResponse`);
-    this.signatureAlgorithm = signatureAlgorithmDer(o.algorithm);
+    this.signatureAlgorithm = signerAlgorithmDer(o.algorithm);
     this.certIdHash = o.certIdHash ?? 'SHA-1';
     const signerCert = certDer(o.responderCert ?? o.issuer);
     this.responderId =
