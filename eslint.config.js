@@ -38,11 +38,6 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/signer/response-encoder.ts'],
-    // The hot-path DER writer sets bytes with comma expressions (`(out[o++] = 0x81), (out[o++] = len)`).
-    rules: { '@typescript-eslint/no-unused-expressions': 'off' },
-  },
-  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       // Tests read JSON and YAML (apiserver answers, manifests, image labels) as untyped data and

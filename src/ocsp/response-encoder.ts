@@ -62,10 +62,14 @@ function headerSize(len: number): number {
 /** Writes tag and length at `o`; returns the offset after them. */
 function header(out: Uint8Array, o: number, tag: number, len: number): number {
   out[o++] = tag;
-  if (len < 0x80) out[o++] = len;
-  else if (len < 0x100) (out[o++] = 0x81), (out[o++] = len);
-  else if (len < 0x10000) (out[o++] = 0x82), (out[o++] = len >> 8), (out[o++] = len & 0xff);
-  else (out[o++] = 0x83), (out[o++] = (len >> 16) & 0xff), (out[o++] = (len >> 8) & 0xff), (out[o++] = len & 0xff);
+  if (len < 0x80) {
+    out[o++] = len;
+    return o;
+  }
+  // Long form: 0x80 | the number of length octets, then the length big-endian.
+  const octets = len < 0x100 ? 1 : len < 0x10000 ? 2 : 3;
+  out[o++] = 0x80 | octets;
+  for (let shift = (octets - 1) * 8; shift >= 0; shift -= 8) out[o++] = (len >> shift) & 0xff;
   return o;
 }
 
