@@ -30,7 +30,7 @@ import { freePort, startControlPlane } from '../src/devenv/control-plane.js';
 import { installCrds } from '../src/devenv/crds.js';
 import { KubeClient } from '../src/kube/client.js';
 import { loadKubeConfig } from '../src/kube/config.js';
-import { NamespaceType, OcspResponderPoolType, SecretType, type KubeObject, type ResourceType } from '../src/kube/types.js';
+import { ConfigMapType, NamespaceType, OcspResponderPoolType, SecretType, type KubeObject } from '../src/kube/types.js';
 import { createCa, indexLine, issueLeaf, type Issued } from '../test/support/pki.js';
 import { apiserverText, diffCounts, totalWrites, writeCounts, type WriteCounts } from './lib/apiserver-metrics.js';
 
@@ -55,7 +55,6 @@ const POOL_RESOURCES = new Set([
   'configmaps', 'ocspresponderpools', 'ocspresponderpools/status', 'deployments', 'statefulsets', 'services',
   'serviceaccounts', 'roles', 'rolebindings', 'events', 'secrets',
 ]);
-const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 
 const t0 = Date.now();
 const log = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}`);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
-/** Lowest first. `(root)` names the files directly in src/ (the entry points). */
+/** Lowest first. `(root)` names the files directly in src/ (the executable). */
 export const LAYERS = [
   ['base'], // clock, backoff: imports nothing of ours
   ['ocsp', 'api', 'store'], // the protocol; the CRDs' types and parsers; the response store
@@ -18,8 +18,17 @@ export const LAYERS = [
   ['report'], // the pod-report protocol between pool pods and the pool controller
   ['signer', 'responder', 'probe'], // the programs pool pods and probes run
   ['staple', 'pool'], // the two controllers
-  ['(root)', 'devenv', 'kubectl-plugin'], // entry points and tools
+  ['devenv', 'kubectl-plugin'], // development tools; the kubectl plugin's commands
+  ['cmd'], // the commands: one module each, run(argv) -> exit code, flags parsed and deps built there
+  ['(root)'], // the executable cli.ts, which picks a command
 ];
+
+/**
+ * Executables that must keep their path (package.json "bin", bin/, the single-executable build) but
+ * live in a lower folder: each is a shim over its command and may import cmd/, which is otherwise
+ * imported by (root) only.
+ */
+export const SHIMS = ['kubectl-plugin/main.ts'];
 
 function parseArgs(argv) {
   const o = { src: 'src', layers: undefined };
@@ -72,7 +81,7 @@ function cycles(graph) {
   return out;
 }
 
-export function checkLayers(srcDir, layers = LAYERS) {
+export function checkLayers(srcDir, layers = LAYERS, shims = SHIMS) {
   const src = path.resolve(srcDir);
   const rank = new Map();
   layers.forEach((group, i) => group.forEach((f) => rank.set(f, i)));
@@ -93,6 +102,7 @@ export function checkLayers(srcDir, layers = LAYERS) {
     for (const t of targets) {
       const to = folderOf(t);
       if (from === to || !rank.has(from) || !rank.has(to)) continue;
+      if (to === 'cmd' && shims.includes(rel(file))) continue;
       if (rank.get(to) > rank.get(from)) problems.push(`upward import: ${rel(file)} (${from}, layer ${rank.get(from)}) imports ${rel(t)} (${to}, layer ${rank.get(to)})`);
       else if (rank.get(to) === rank.get(from)) problems.push(`sibling import: ${rel(file)} imports ${rel(t)}: ${from} and ${to} share layer ${rank.get(from)}; move the shared part down`);
     }

@@ -6,8 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KubeClient } from '../kube/client.js';
-import { OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type Secret } from '../kube/types.js';
-import { ConfigMapType } from '../report/protocol.js';
+import { OcspResponderPoolType, OcspStapleType, SecretType, ConfigMapType, type KubeObject, type Secret } from '../kube/types.js';
 
 const run = promisify(execFile);
 

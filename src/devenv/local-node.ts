@@ -12,8 +12,8 @@ import { mkdir, mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../kube/client.js';
-import { SecretType, type Secret } from '../kube/types.js';
-import { ConfigMapType, type ConfigMap } from '../report/protocol.js';
+import { SecretType, ConfigMapType, type Secret } from '../kube/types.js';
+import type { ConfigMap } from '../report/protocol.js';
 import { freePort, repoRoot } from './control-plane.js';
 import { serviceAccountKubeconfig } from './service-account.js';
 

@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import type { KubeObject, ResourceType } from '../kube/types.js';
+import { ClusterRoleBindingType, ClusterRoleType, NodeType, ServiceAccountType, type KubeObject } from '../kube/types.js';
 import { freePort, runBuildScript, startControlPlane } from './control-plane.js';
 import { buildImages } from './images.js';
 import {
@@ -58,11 +58,6 @@ async function step<T>(log: Log, component: string, what: string, fn: () => Prom
   log(`${component}: ${what} (${Date.now() - t} ms)`);
   return v;
 }
-
-const ClusterRoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
-const ClusterRoleBindingType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false };
-const NodeType: ResourceType = { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false };
-const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
 
 interface NodeObject extends KubeObject {
   status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; nodeInfo?: { kubeletVersion?: string } };

@@ -9,35 +9,14 @@ import { systemClock, type Clock } from '../base/clock.js';
 import { parseProxyUrl, TunnelingHttpAgent, TunnelingHttpsAgent } from './proxy.js';
 import { defaultRetryPolicy, parseRetryAfter, retryDelay, TokenBucket, type RetryPolicy } from './rate-limit.js';
 import type { KubeObject, KubeList, ResourceType } from './types.js';
+import { isNotFound, KubeApiError, type JsonPatchOp, type KubeApi, type ListOptions, type ObjectRef, type WatchOptions } from './api.js';
 
-export class KubeApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    readonly apiMessage: string,
-    readonly path: string,
-    /** The answer's Retry-After, in ms, when it had one. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(`${status} ${reason}: ${apiMessage} (${path})`);
-    this.name = 'KubeApiError';
-  }
-}
-
-export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
-export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
-export const isAlreadyExists = (e: unknown): boolean =>
-  e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
+// The error type and its predicates are part of the seam (api.ts); most callers import them from here.
+export { KubeApiError, isAlreadyExists, isConflict, isNotFound, type ObjectRef } from './api.js';
 
 /** PartialObjectMetadata(List): the apiserver strips everything but metadata before sending. */
 const ACCEPT_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const ACCEPT_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
-
-export interface ObjectRef {
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-}
 
 export function resourcePath(type: ResourceType, ref: ObjectRef = {}): string {
   const base = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
@@ -87,7 +66,7 @@ export interface KubeClientStats {
 const idempotent = (method: HttpMethod, contentType: string | undefined) =>
   method === 'GET' || method === 'PUT' || method === 'DELETE' || (method === 'PATCH' && contentType === 'application/apply-patch+yaml');
 
-export class KubeClient {
+export class KubeClient implements KubeApi {
   readonly server: string;
   private readonly timeoutMs: number;
   // Kept-alive connections: a controller talks to one apiserver all day.
@@ -207,7 +186,7 @@ export class KubeClient {
   }
 
   /** Lists every page; `metadataOnly` asks for PartialObjectMetadata (no data, spec or status). */
-  async list<T extends KubeObject>(type: ResourceType, opts: { namespace?: string; labelSelector?: string; metadataOnly?: boolean } = {}): Promise<KubeList<T>> {
+  async list<T extends KubeObject>(type: ResourceType, opts: ListOptions = {}): Promise<KubeList<T>> {
     const items: T[] = [];
     let resourceVersion = '';
     for await (const page of this.listPages<T>(type, opts)) {
@@ -244,6 +223,10 @@ export class KubeClient {
     return this.request<T>('PATCH', resourcePath(type, ref), { body: patch, contentType: 'application/merge-patch+json' });
   }
 
+  jsonPatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, ops: JsonPatchOp[]): Promise<T> {
+    return this.request<T>('PATCH', resourcePath(type, ref), { body: ops, contentType: 'application/json-patch+json' });
+  }
+
   /** Server-side apply under one stable field manager per controller. */
   apply<T extends KubeObject>(type: ResourceType, obj: T, fieldManager: string, subresource?: string): Promise<T> {
     const ref = { namespace: obj.metadata?.namespace, name: obj.metadata?.name, subresource };
@@ -265,7 +248,7 @@ export class KubeClient {
   /** Starts a watch; `done` is called once when it ends, with the error if any. */
   watch(
     type: ResourceType,
-    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number; metadataOnly?: boolean },
+    opts: WatchOptions,
     onEvent: (phase: string, obj: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {

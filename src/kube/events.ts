@@ -3,7 +3,7 @@
 // reconcile that runs twice for one transition (a requeue, a failover) does not say it twice.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeClient } from './client.js';
+import type { KubeApi } from './api.js';
 import { EventType, apiVersionOf, type KubeObject, type ResourceType } from './types.js';
 import type { Clock } from '../base/clock.js';
 
@@ -21,7 +21,7 @@ export class EventRecorder {
   private readonly recent = new Map<string, number>();
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     private readonly opts: EventRecorderOptions,
   ) {}
 

@@ -3,7 +3,7 @@
 // a watch that went silent cannot leave the cache stale for long. Handlers receive the change and
 // map it to work-queue keys; the cache is what reconcilers read.
 import type { Logger } from 'pino';
-import type { KubeClient } from './client.js';
+import type { KubeApi } from './api.js';
 import type { KubeObject, ObjectMeta, ResourceType } from './types.js';
 import { objectKey } from './types.js';
 import type { Clock, Timer } from '../base/clock.js';
@@ -65,7 +65,7 @@ export class Informer<T extends KubeObject> {
   private readonly listWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     readonly type: ResourceType,
     private readonly opts: InformerOptions<T>,
   ) {}

@@ -4,7 +4,7 @@
 // resourceVersion it read, so two candidates racing get one 409. A leader that cannot renew within
 // the renew deadline stops leading: better a gap than two leaders.
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, type KubeClient } from './client.js';
+import { isConflict, isNotFound, type KubeApi } from './api.js';
 import { LeaseType, type Lease } from './types.js';
 import type { Clock, Timer } from '../base/clock.js';
 
@@ -32,7 +32,7 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     private readonly opts: LeaderElectionOptions,
   ) {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;

@@ -4,7 +4,7 @@
 // cert-manager Secret, a pool's issuer and in-scope source Secrets and ConfigMaps). The data of
 // those is read with a GET when a reconciler first needs it and held until the watch reports a
 // newer version; every other object passes through as a change notification and is dropped.
-import type { KubeClient } from './client.js';
+import type { KubeApi } from './api.js';
 import { slim, type ChangeHandler } from './informer.js';
 import { objectKey, type KubeObject, type ResourceType } from './types.js';
 
@@ -36,7 +36,7 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
   private metas: MetadataSource | undefined;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     readonly type: ResourceType,
   ) {}
 

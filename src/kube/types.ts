@@ -1,4 +1,5 @@
-// The few shapes of Kubernetes objects the operator touches, and the resource types it names.
+// The few shapes of Kubernetes objects the operator touches, and every resource type it names
+// (defined here only, so a type's group, version and plural are written once).
 import { API_GROUP, API_VERSION } from '../api/group.js';
 
 export interface ObjectMeta {
@@ -65,6 +66,33 @@ export const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plur
 export const StatefulSetType: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true };
 export const LeaseType: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
 export const EventType: ResourceType = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
+export const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+export const ServiceType: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
+export const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
+export const PodType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
+export const NodeType: ResourceType = { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false };
+export const RoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true };
+export const RoleBindingType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true };
+export const ClusterRoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
+export const ClusterRoleBindingType: ResourceType = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'clusterrolebindings',
+  kind: 'ClusterRoleBinding',
+  namespaced: false,
+};
+export const IngressType: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true };
+export const HorizontalPodAutoscalerType: ResourceType = {
+  group: 'autoscaling',
+  version: 'v2',
+  plural: 'horizontalpodautoscalers',
+  kind: 'HorizontalPodAutoscaler',
+  namespaced: true,
+};
+export const PodDisruptionBudgetType: ResourceType = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true };
+export const EndpointSliceType: ResourceType = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true };
+/** cert-manager's Certificate (src/staple/reissue.ts asks it for a new one). */
+export const CertificateType: ResourceType = { group: 'cert-manager.io', version: 'v1', plural: 'certificates', kind: 'Certificate', namespaced: true };
 export const CrdType: ResourceType = {
   group: 'apiextensions.k8s.io',
   version: 'v1',

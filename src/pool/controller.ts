@@ -4,15 +4,15 @@
 // to the pool's key. Of Secrets and ConfigMaps only those a pool refers to are held (its issuer,
 // its in-scope source Secrets, its opensslIndex sources, its own index and report): see
 // kube/object-cache.ts.
-import { DeploymentType, OcspResponderPoolType, SecretType, objectKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
+import { DeploymentType, OcspResponderPoolType, SecretType, objectKey, StatefulSetType, ConfigMapType, EndpointSliceType, ServiceType, type KubeObject, type Secret } from '../kube/types.js';
 import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
-import { EndpointSliceType, type EndpointSlice } from './liveness.js';
+import type { EndpointSlice } from './liveness.js';
 import type { Manager } from '../runtime/manager.js';
 import { ObjectConditionMetrics } from '../runtime/object-metrics.js';
 import { PoolReconciler } from './reconciler.js';
 import { LABEL_POOL } from '../api/annotations.js';
-import { ConfigMapType, type ConfigMap } from '../report/protocol.js';
-import { ServiceType, type PoolImages } from './workloads.js';
+import type { ConfigMap } from '../report/protocol.js';
+import type { PoolImages } from './workloads.js';
 
 interface Scope {
   namespaces?: string[];

@@ -8,12 +8,8 @@
 // an autoscaler (the spec refuses it) nor a budget (one that keeps one pod of one up would block
 // every node drain).
 import type { OcspResponderPool } from '../api/pool.js';
-import type { OwnerReference, ResourceType } from '../kube/types.js';
+import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType, type OwnerReference } from '../kube/types.js';
 import type { Workload } from './workload.js';
-
-export const IngressType: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true };
-export const HorizontalPodAutoscalerType: ResourceType = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true };
-export const PodDisruptionBudgetType: ResourceType = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true };
 
 const COMPONENT = 'app.kubernetes.io/component';
 

@@ -5,10 +5,9 @@
 // a Redis pool's signer counts while its endpoint in the headless `<pool>-signer` Service is ready
 // (its readiness fails when no signing round finished lately). Where a Service has no slice at all
 // (an apiserver without controller-manager or kubelet), the reports stand as the pods wrote them.
-import type { KubeObject, ResourceType } from '../kube/types.js';
+import type { KubeObject } from '../kube/types.js';
 import type { PoolReports } from '../report/protocol.js';
 
-export const EndpointSliceType: ResourceType = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true };
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 
 export interface EndpointSlice extends KubeObject {

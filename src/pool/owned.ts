@@ -16,13 +16,11 @@
 // manager of its own with its current value (the "transferring ownership" procedure of the
 // server-side apply documentation), and the HPA takes it from there.
 import type { Logger } from 'pino';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeApi } from '../kube/api.js';
 import type { KubeObject } from '../kube/types.js';
-import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } from './exposure.js';
 import { LABEL_POOL } from '../api/annotations.js';
-import { DeploymentType, StatefulSetType } from '../kube/types.js';
+import { DeploymentType, StatefulSetType, HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType, RoleBindingType, RoleType, ServiceAccountType, ServiceType } from '../kube/types.js';
 import { type Workload } from './workload.js';
-import { RoleBindingType, RoleType, ServiceAccountType, ServiceType } from './workloads.js';
 
 /** Every type poolWorkloads renders, and so every type a change of spec may leave behind. */
 export const PRUNED_TYPES = [DeploymentType, StatefulSetType, ServiceType, ServiceAccountType, RoleType, RoleBindingType, IngressType, HorizontalPodAutoscalerType, PodDisruptionBudgetType];
@@ -44,7 +42,7 @@ const id = (kind: string | undefined, name: string | undefined) => `${kind ?? ''
  * Deletes what the pool controls and `workloads` (everything it renders now) no longer holds.
  * Returns what it deleted, as `Kind name`.
  */
-export async function pruneOwned(client: KubeClient, pool: { namespace: string; name: string; uid: string }, workloads: Workload[], log: Logger): Promise<string[]> {
+export async function pruneOwned(client: KubeApi, pool: { namespace: string; name: string; uid: string }, workloads: Workload[], log: Logger): Promise<string[]> {
   if (!pool.uid) return []; // without the pool's uid nothing can be shown to be its own
   const wanted = new Set(workloads.map((w) => id(w.type.kind, w.object.metadata?.name)));
   const deleted: string[] = [];
@@ -66,7 +64,7 @@ export async function pruneOwned(client: KubeClient, pool: { namespace: string; 
  * operator's apply still owns: hand the field, at its current value, to REPLICAS_HANDOVER_MANAGER,
  * so that the apply that leaves it out does not reset it. Returns the Deployments handed over.
  */
-export async function handOverReplicas(client: KubeClient, workloads: Workload[], fieldManager: string, log: Logger): Promise<string[]> {
+export async function handOverReplicas(client: KubeApi, workloads: Workload[], fieldManager: string, log: Logger): Promise<string[]> {
   const handed: string[] = [];
   for (const w of workloads) {
     if (w.type !== DeploymentType || (w.object as { spec?: { replicas?: number } }).spec?.replicas !== undefined) continue;

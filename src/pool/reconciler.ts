@@ -10,9 +10,9 @@ import { parseDuration } from '../api/duration.js';
 import { findCondition } from '../api/condition.js';
 import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/pool.js';
 import { parsePemChain } from '../ocsp/index.js';
-import { KubeApiError, type KubeClient } from '../kube/client.js';
+import { KubeApiError, type KubeApi } from '../kube/api.js';
 import type { EventRecorder } from '../kube/events.js';
-import { DeploymentType, OcspResponderPoolType, splitKey, type KubeObject, type Secret, StatefulSetType } from '../kube/types.js';
+import { DeploymentType, OcspResponderPoolType, splitKey, StatefulSetType, ConfigMapType, ServiceType, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
@@ -23,19 +23,19 @@ import { buildPoolIndex } from './index-builder.js';
 import { isBad, notEvaluated, PoolConditionType as T, PoolReason as R, readyFrom, type PoolCondition } from './conditions.js';
 import { countedReports, endpointPods, type EndpointSlice } from './liveness.js';
 import { LABEL_POOL } from '../api/annotations.js';
-import { ConfigMapType, readReports, reportConfigMapName, type ConfigMap, type PoolReports } from '../report/protocol.js';
+import { readReports, reportConfigMapName, type ConfigMap, type PoolReports } from '../report/protocol.js';
 import { handOverReplicas, pruneOwned } from './owned.js';
 import { recommendReplicas, stabilize, type Recommendation } from './scaling.js';
 import { poolConditions, type PoolObservation } from './thresholds.js';
 import { type Workload } from './workload.js';
-import { indexConfigMapName, poolWorkloads, REVOCATIONS_KEY, ServiceType, signerWorkloadName, type PoolImages } from './workloads.js';
+import { indexConfigMapName, poolWorkloads, REVOCATIONS_KEY, signerWorkloadName, type PoolImages } from './workloads.js';
 
 export const POOL_FIELD_MANAGER = 'ocsp-operator-pool';
 /** How often a pool is looked at even when nothing changes: response ages cross thresholds by themselves. */
 export const POOL_RESYNC_MS = 15_000;
 
 export interface PoolReconcilerDeps {
-  client: KubeClient;
+  client: KubeApi;
   clock: Clock;
   log: Logger;
   events: EventRecorder;

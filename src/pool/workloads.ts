@@ -10,17 +10,12 @@
 import { POD_LEVEL_FIELDS, type PodShape } from '../api/pod.js';
 import { METRICS_PORTS, type OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
-import { DeploymentType, StatefulSetType, type ResourceType } from '../kube/types.js';
+import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../kube/types.js';
 import { exposureWorkloads } from './exposure.js';
 import type { Workload } from './workload.js';
 import { ANNOTATION_REDIS_REPLICA, LABEL_POOL, LABEL_REPLICA } from '../api/annotations.js';
 import { reportConfigMapName } from '../report/protocol.js';
 import { threadpoolSizeFor } from '../signer/threadpool.js';
-
-export const ServiceType: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
-export const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
-export const RoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true };
-export const RoleBindingType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true };
 
 export interface PoolImages {
   operator: string;

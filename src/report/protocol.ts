@@ -7,12 +7,9 @@
 // last changed; whether it still counts is the kubelet's word (the pod's endpoint), not its age.
 import { z } from 'zod';
 import type { KubeClient } from '../kube/client.js';
-import type { KubeObject } from '../kube/types.js';
+import { ConfigMapType, type KubeObject } from '../kube/types.js';
 import { sameJson } from '../runtime/same-json.js';
-import type { ResourceType } from '../kube/types.js';
 import { LABEL_POOL } from '../api/annotations.js';
-
-export const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 
 export interface ConfigMap extends KubeObject {
   data?: Record<string, string>;

@@ -7,7 +7,7 @@ import type { Clock } from '../base/clock.js';
 import type { Controller, WatchSource } from './controller.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { OperatorMetrics } from './metrics.js';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeApi } from '../kube/api.js';
 import { EventRecorder } from '../kube/events.js';
 import { Informer, type ChangeHandler } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader-election.js';
@@ -16,7 +16,7 @@ import { Gauge } from 'prom-client';
 import type { KubeObject, ResourceType } from '../kube/types.js';
 
 export interface ManagerOptions {
-  client: KubeClient;
+  client: KubeApi;
   clock: Clock;
   log: Logger;
   /** host:port of /metrics, /healthz, /readyz; port 0 picks a free one. */
@@ -57,7 +57,7 @@ export class Manager {
     });
   }
 
-  get client(): KubeClient {
+  get client(): KubeApi {
     return this.opts.client;
   }
 

@@ -3,7 +3,7 @@
 // only when it changed, and condition transitions become Events by one rule (transitionEvents).
 import { findCondition, replaceConditions, type Condition, type ConditionStatus } from '../api/condition.js';
 import type { Clock } from '../base/clock.js';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeApi } from '../kube/api.js';
 import type { EventKind, EventRecorder } from '../kube/events.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
 import { sameJson } from './same-json.js';
@@ -58,7 +58,7 @@ export function transitionEvents(previous: readonly Condition[] | undefined, pro
 }
 
 export interface StatusWriterDeps {
-  client: KubeClient;
+  client: KubeApi;
   clock: Clock;
   events: EventRecorder;
   /** The kind whose status subresource is written, and about which Events are recorded. */

@@ -5,8 +5,7 @@
 // OcspStaple a person made under that name is never touched.
 import type { Logger } from 'pino';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../api/group.js';
-import type { KubeClient } from '../kube/client.js';
-import { isAlreadyExists } from '../kube/client.js';
+import { isAlreadyExists, type KubeApi } from '../kube/api.js';
 import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, objectKey, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
@@ -30,7 +29,7 @@ function ownedByAutoStaple(staple: KubeObject, secret: Secret | undefined): bool
 export class AutoStapleReconciler implements Reconciler {
   constructor(
     private readonly deps: {
-      client: KubeClient;
+      client: KubeApi;
       clock: Clock;
       log: Logger;
       events: EventRecorder;

@@ -9,7 +9,7 @@ import { findCondition } from '../api/condition.js';
 import { parseOcspStaple, stapleSecretNameFor, type OcspStaple, type OcspStapleStatus as StapleStatus } from '../api/staple.js';
 import { formatDateTime } from '../api/time.js';
 import type { ValidatedResponse } from '../ocsp/index.js';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeApi } from '../kube/api.js';
 import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
@@ -30,7 +30,7 @@ import { buildStapleSecret, readPublished, stapleSha256 } from './staple-secret.
 export const FIELD_MANAGER = 'ocsp-operator-staple';
 
 export interface StapleReconcilerDeps {
-  client: KubeClient;
+  client: KubeApi;
   clock: Clock;
   log: Logger;
   events: EventRecorder;

@@ -5,7 +5,7 @@
 // attempt is done. Its value is the time of the request (RFC 3339), for people: the operator does
 // not compare it with its own clock, since the two clocks need not agree.
 import type { Logger } from 'pino';
-import { KubeApiError, resourcePath, type KubeClient } from '../kube/client.js';
+import { KubeApiError, type KubeApi } from '../kube/api.js';
 import { OcspStapleType, type KubeObject } from '../kube/types.js';
 import { ANNOTATION_REFRESH_REQUESTED } from '../api/annotations.js';
 
@@ -29,17 +29,14 @@ export function refreshRequest(obj: KubeObject, lastAttemptTime: string | undefi
  * stays, to be served in turn. A JSON patch (test, then remove) on metadata alone: no
  * resourceVersion, so it does not race the status write.
  */
-export async function clearRefreshRequest(client: KubeClient, obj: KubeObject, value: string, log: Logger): Promise<void> {
+export async function clearRefreshRequest(client: KubeApi, obj: KubeObject, value: string, log: Logger): Promise<void> {
   const path = `/metadata/annotations/${ANNOTATION_REFRESH_REQUESTED.replace(/~/g, '~0').replace(/\//g, '~1')}`;
   const m = obj.metadata ?? {};
   try {
-    await client.request('PATCH', resourcePath(OcspStapleType, { namespace: m.namespace ?? 'default', name: m.name ?? '' }), {
-      body: [
-        { op: 'test', path, value },
-        { op: 'remove', path },
-      ],
-      contentType: 'application/json-patch+json',
-    });
+    await client.jsonPatch(OcspStapleType, { namespace: m.namespace ?? 'default', name: m.name ?? '' }, [
+      { op: 'test', path, value },
+      { op: 'remove', path },
+    ]);
     log.info({ requested: value }, 'refresh request served; annotation removed');
   } catch (e) {
     // 422: the test failed (a newer request, or someone removed it); 404: the staple is gone.

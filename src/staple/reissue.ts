@@ -3,10 +3,8 @@
 // keyCompromise revocation the private key must change too, so the Certificate's
 // spec.privateKey.rotationPolicy is set to Always first. Level-triggered: nothing is done while
 // the Certificate is already issuing.
-import type { KubeClient } from '../kube/client.js';
-import type { KubeObject, ResourceType } from '../kube/types.js';
-
-export const CertificateType: ResourceType = { group: 'cert-manager.io', version: 'v1', plural: 'certificates', kind: 'Certificate', namespaced: true };
+import type { KubeApi } from '../kube/api.js';
+import { CertificateType, type KubeObject } from '../kube/types.js';
 
 interface Certificate extends KubeObject {
   spec?: { privateKey?: { rotationPolicy?: string } };
@@ -16,7 +14,7 @@ interface Certificate extends KubeObject {
 export type ReissueOutcome = 'requested' | 'already-issuing' | 'no-certificate';
 
 export async function requestReissue(
-  client: KubeClient,
+  client: KubeApi,
   o: { namespace: string; certificateName: string; serial: string; revocationReason?: string; now: Date },
 ): Promise<ReissueOutcome> {
   const cert = await client.getOrUndefined<Certificate>(CertificateType, o.namespace, o.certificateName);

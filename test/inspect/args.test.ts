@@ -8,7 +8,7 @@ import { eventsText } from '../../src/kubectl-plugin/events.js';
 import { getTable } from '../../src/kubectl-plugin/get.js';
 import type { Connection } from '../../src/kubectl-plugin/kube.js';
 import { pluginVersion } from '../../src/kubectl-plugin/version.js';
-import { run } from '../../src/kubectl-plugin/run.js';
+import { execute } from '../../src/cmd/kubectl-ocsp.js';
 import { ANNOTATION_REFRESH_REQUESTED } from '../../src/api/annotations.js';
 import { refreshRequest } from '../../src/staple/refresh-request.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -152,9 +152,9 @@ describe('completion, version, help (no cluster)', () => {
     expect(await cands('completion', '')).toEqual(['bash', 'zsh', ':4']);
     // names come from the cluster; without one there are none, quietly
     expect(await cands('get', 'staples', '')).toEqual([':4']);
-    // through run(): the words as typed, a half-written flag and -n included (no flag parsing)
+    // through execute(): the words as typed, a half-written flag and -n included (no flag parsing)
     let text = '';
-    expect(await run(['__complete', '-n', 'x', 'refresh', '--w'], (s) => (text += s))).toBe(0);
+    expect(await execute(['__complete', '-n', 'x', 'refresh', '--w'], (s) => (text += s))).toBe(0);
     expect(text).toBe('--wait\n:4\n');
   });
 
@@ -168,13 +168,13 @@ describe('completion, version, help (no cluster)', () => {
   it('version is package.json\'s; --help lists every command', async () => {
     expect(pluginVersion()).toBe(pkg.version);
     let text = '';
-    expect(await run(['--help'], (s) => (text += s))).toBe(0);
+    expect(await execute(['--help'], (s) => (text += s))).toBe(0);
     for (const c of ['get staples|pools', 'inspect staple|pool', 'refresh NAME...', 'version', 'completion bash|zsh', '--timeout DURATION']) expect(text).toContain(c);
   });
 
   it('usage errors: -o wide on inspect, completion for an unknown shell', async () => {
-    await expect(run(['inspect', 'staple', 'x', '-o', 'wide'], () => {})).rejects.toThrow('-o wide does not apply to inspect: one of text, json, yaml');
-    await expect(run(['completion', 'fish'], () => {})).rejects.toThrow('completion for which shell? bash or zsh, got "fish"');
-    await expect(run(['refresh'], () => {})).rejects.toThrow(/which ones\?/);
+    await expect(execute(['inspect', 'staple', 'x', '-o', 'wide'], () => {})).rejects.toThrow('-o wide does not apply to inspect: one of text, json, yaml');
+    await expect(execute(['completion', 'fish'], () => {})).rejects.toThrow('completion for which shell? bash or zsh, got "fish"');
+    await expect(execute(['refresh'], () => {})).rejects.toThrow(/which ones\?/);
   });
 });

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { repoRoot, startControlPlane, type ControlPlane } from '../../src/devenv/control-plane.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import { DeploymentType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
+import { DeploymentType, OcspStapleType, ServiceAccountType, type KubeObject } from '../../src/kube/types.js';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { ANNOTATION_REFRESH_REQUESTED } from '../../src/api/annotations.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, serviceAccountKubeconfig, tlsSecret, waitFor } from '../support/kube.js';
@@ -229,7 +229,7 @@ describe('version', () => {
       metadata: { name: 'rel-ocsp-operator', namespace: b.name, labels: { ...labels, 'app.kubernetes.io/part-of': 'ocsp-operator', 'app.kubernetes.io/version': '9.8.7' } },
       spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'operator', image: 'example.test/ocsp-operator:9.8.7' }] } } },
     } as KubeObject);
-    await client.create({ group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'viewer', namespace: b.name } });
+    await client.create(ServiceAccountType, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'viewer', namespace: b.name } });
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
 import { KubeApiError, KubeClient, type KubeClientOptions } from '../../src/kube/client.js';
 import { parseRetryAfter, retryDelay, TokenBucket } from '../../src/kube/rate-limit.js';
-import { ConfigMapType } from '../../src/report/protocol.js';
+import { ConfigMapType } from '../../src/kube/types.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -5,14 +5,14 @@
 // its index ConfigMap) are held in full.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { OcspResponderPoolType, OcspStapleType, SecretType, objectKey, type KubeObject, type Secret } from '../../src/kube/types.js';
+import { OcspResponderPoolType, OcspStapleType, SecretType, objectKey, ConfigMapType, type KubeObject, type Secret } from '../../src/kube/types.js';
 import type { ObjectCache } from '../../src/kube/object-cache.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { systemClock } from '../../src/base/clock.js';
 import { addStapleController } from '../../src/staple/controller.js';
 import { addAutoStapleController } from '../../src/staple/auto-staple.js';
 import { addPoolController } from '../../src/pool/controller.js';
-import { ConfigMapType, type ConfigMap } from '../../src/report/protocol.js';
+import type { ConfigMap } from '../../src/report/protocol.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor } from '../support/kube.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';

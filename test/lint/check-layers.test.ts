@@ -78,4 +78,21 @@ describe('check-layers', () => {
     expect(r.out).toContain('import cycle: right/p.ts -> right/q.ts');
     expect(r.out).toContain('folder src/stray is in no layer');
   });
+
+  it('lets only the plugin shim import cmd/ from below', async () => {
+    const args = tree(
+      'shim',
+      {
+        'cmd/plugin.ts': "import { w } from '../kubectl-plugin/words.js';\nexport const run = () => w;\n",
+        'kubectl-plugin/words.ts': 'export const w = 1;\n',
+        'kubectl-plugin/main.ts': "import { run } from '../cmd/plugin.js';\nexport const main = run;\n",
+        'kubectl-plugin/other.ts': "import { run } from '../cmd/plugin.js';\nexport const other = run;\n",
+      },
+      [['kubectl-plugin'], ['cmd']],
+    );
+    const r = await check(args);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('upward import: kubectl-plugin/other.ts (kubectl-plugin, layer 0) imports cmd/plugin.ts (cmd, layer 1)');
+    expect(r.out).not.toContain('kubectl-plugin/main.ts');
+  });
 });

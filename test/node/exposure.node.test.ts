@@ -6,7 +6,7 @@
 // HPA's side is what is shown here; the operator's side (it never applies replicas the HPA owns)
 // is test/pool/exposure.k8s.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HorizontalPodAutoscalerType } from '../../src/pool/exposure.js';
+import { HorizontalPodAutoscalerType } from '../../src/kube/types.js';
 import { waitFor } from '../support/kube.js';
 import { apply, kubectlOk, nodeImage, nodeUnavailable, restrictedDeployment, restrictedNamespace } from '../support/node.js';
 import { renderPool } from '../support/pool-render.js';

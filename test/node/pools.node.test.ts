@@ -4,8 +4,8 @@
 // openssl verifies every answer. The certificate index reaches the signer as a mounted ConfigMap,
 // so the times measured here include the kubelet's volume sync.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OcspResponderPoolType, type KubeObject } from '../../src/kube/types.js';
-import { ConfigMapType, type ConfigMap } from '../../src/report/protocol.js';
+import { OcspResponderPoolType, ConfigMapType, type KubeObject } from '../../src/kube/types.js';
+import type { ConfigMap } from '../../src/report/protocol.js';
 import { kubeClient, waitFor } from '../support/kube.js';
 import { apply, clientPod, installOperator, nodeUnavailable, restrictedNamespace, waitForReadyPods, type ClientPod } from '../support/node.js';
 import { createCa, indexLine, issueLeaf, type Ca, type Issued } from '../support/pki.js';

@@ -5,12 +5,10 @@
 // HPAs, a Redis replica's Deployment, a whole store shape), and nothing the pool does not control.
 // No controller-manager runs here: the HPA's own scaling is played by a scale-subresource write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeploymentType, OcspResponderPoolType, type KubeObject, type ResourceType, StatefulSetType } from '../../src/kube/types.js';
-import { HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType } from '../../src/pool/exposure.js';
+import { DeploymentType, OcspResponderPoolType, StatefulSetType, HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType, ServiceType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
 import { PRUNED_TYPES, REPLICAS_HANDOVER_MANAGER } from '../../src/pool/owned.js';
 import { POOL_FIELD_MANAGER } from '../../src/pool/reconciler.js';
 import { LABEL_POOL } from '../../src/api/annotations.js';
-import { ServiceType } from '../../src/pool/workloads.js';
 import type { Manager } from '../../src/runtime/manager.js';
 import { createNamespace, kubeClient, replaceSpec, waitFor } from '../support/kube.js';
 import { createCa, issueLeaf } from '../support/pki.js';

@@ -3,13 +3,11 @@
 // PKCS#11; no pod shape, and pod shapes that set every field, init containers included) is sent as
 // a Pod with dryRun=All into a namespace that enforces `restricted`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NamespaceType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
-import { ServiceAccountType } from '../../src/pool/workloads.js';
+import { NamespaceType, PodType, ServiceAccountType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
 import { kubeClient } from '../support/kube.js';
 import { SHAPE_PRIORITY_CLASS, fullPodShape } from '../support/pod-shape.js';
 import { renderPool } from '../support/pool-render.js';
 
-const PodType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
 const PriorityClassType: ResourceType = { group: 'scheduling.k8s.io', version: 'v1', plural: 'priorityclasses', kind: 'PriorityClass', namespaced: false };
 const client = kubeClient();
 const ns = `psa-${Math.random().toString(36).slice(2, 7)}`;

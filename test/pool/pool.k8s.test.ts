@@ -3,15 +3,14 @@
 // thresholds driven by the reports its pods write (here written by the test, so every threshold
 // can be crossed on a ManualClock). The pods themselves run on the real node: test/node/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeploymentType, OcspResponderPoolType, type KubeObject, StatefulSetType } from '../../src/kube/types.js';
+import { DeploymentType, OcspResponderPoolType, StatefulSetType, ConfigMapType, EndpointSliceType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, type KubeObject } from '../../src/kube/types.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { LABEL_POOL } from '../../src/api/annotations.js';
-import { ConfigMapType, writeReport, type ConfigMap, type Report } from '../../src/report/protocol.js';
+import { writeReport, type ConfigMap, type Report } from '../../src/report/protocol.js';
 import { PoolConditionType as T, PoolReason as R, READY_GATES } from '../../src/pool/conditions.js';
-import { EndpointSliceType, LABEL_SERVICE_NAME } from '../../src/pool/liveness.js';
+import { LABEL_SERVICE_NAME } from '../../src/pool/liveness.js';
 import { SecretType } from '../../src/kube/types.js';
-import { RoleBindingType, RoleType, ServiceAccountType, ServiceType } from '../../src/pool/workloads.js';
 import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor, eventsAbout } from '../support/kube.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
@@ -317,7 +316,7 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     await putSlice(name, 'big-signer', [{ pod: 'big-signer-0', ready: true }]);
     await report(signerReport({ due: 20_000, missing: 20_000, oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
     await waitFor('signers up again', async () => (await replicas()) === 10, 20_000);
-    // its rounds stop: its readiness fails (src/signer/cli.ts readyz); its report stays as it was
+    // its rounds stop: its readiness fails (src/cmd/signer.ts readyz); its report stays as it was
     const silentAt = Date.now();
     await putSlice(name, 'big-signer', [{ pod: 'big-signer-0', ready: false }]);
     const p = await waitFor('SignerReportsMissing', async () => {

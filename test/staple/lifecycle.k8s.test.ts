@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdFor, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { CrdType, OcspStapleType, type KubeObject } from '../../src/kube/types.js';
-import { CertificateType } from '../../src/staple/reissue.js';
+import { CrdType, OcspStapleType, CertificateType, type KubeObject } from '../../src/kube/types.js';
 import { ManualClock } from '../../src/base/clock.js';
 import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
@@ -165,7 +164,8 @@ describe('renewal while the responder cannot answer', () => {
       const s = await getSecret(h.client, ns.name, 'keep-tls-ocsp');
       return s?.metadata?.annotations?.[ANNOTATION_SERIAL] === leaf.keep2!.serial.toLowerCase() && lockstepOf(s).verdict?.ok;
     });
-    expect((await eventsFor('keep')).some((e) => e.reason === 'RenewedCertificateStapled')).toBe(true);
+    // The Event follows the status write, which follows the Secret's: wait for it, do not race it.
+    await waitFor('the RenewedCertificateStapled Event', async () => (await eventsFor('keep')).some((e) => e.reason === 'RenewedCertificateStapled'));
   });
 
   it('PublishWithoutStaple publishes the new certificate with no staple at all', async () => {

@@ -5,9 +5,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { KubeClient } from '../../src/kube/client.js';
-import { SecretType, type Secret } from '../../src/kube/types.js';
+import { SecretType, ConfigMapType, type Secret } from '../../src/kube/types.js';
 import { addPoolController } from '../../src/pool/controller.js';
-import { ConfigMapType, type ConfigMap } from '../../src/report/protocol.js';
+import type { ConfigMap } from '../../src/report/protocol.js';
 import { systemClock, type Clock } from '../../src/base/clock.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { indexLine, type Ca, type Issued } from './pki.js';

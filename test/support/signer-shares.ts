@@ -3,12 +3,10 @@
 // restart counts, revision hash) and the pods' own reports (share, signedTotal). Polled once a
 // second, so a pod scaled away is still counted: its report key stays in the ConfigMap.
 import type { KubeClient } from '../../src/kube/client.js';
-import type { KubeObject, ResourceType } from '../../src/kube/types.js';
-import { ConfigMapType, reportConfigMapName, type ConfigMap } from '../../src/report/protocol.js';
-import { StatefulSetType } from '../../src/kube/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { reportConfigMapName, type ConfigMap } from '../../src/report/protocol.js';
+import { ConfigMapType, PodType, StatefulSetType } from '../../src/kube/types.js';
 import { signerWorkloadName } from '../../src/pool/workloads.js';
-
-const PodType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
 
 interface StatefulSetObj extends KubeObject {
   metadata: KubeObject['metadata'] & { generation?: number };

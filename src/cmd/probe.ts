@@ -11,8 +11,9 @@ import { parseDuration } from '../api/duration.js';
 import { systemClock } from '../base/clock.js';
 import { startHealthServer } from '../runtime/health-server.js';
 import { createLogger } from '../runtime/logger.js';
-import { parseEndpoint, readEndpointsFile, type Endpoint } from './endpoint.js';
-import { Prober, isSuccess } from './prober.js';
+import { parseEndpoint, readEndpointsFile, type Endpoint } from '../probe/endpoint.js';
+import { Prober, isSuccess } from '../probe/prober.js';
+import { helpRequested, hostPort } from './flags.js';
 
 export const probeUsage = `  probe        probe TLS endpoints for their OCSP staple; metrics on /metrics
                --endpoint HOST:PORT[@SERVERNAME]  (repeatable) what to probe, with the SNI to send
@@ -22,13 +23,6 @@ export const probeUsage = `  probe        probe TLS endpoints for their OCSP sta
                --health-addr HOST:PORT      /metrics, /healthz, /readyz (default 0.0.0.0:8081)
                --once                       probe each endpoint once, log the results, exit 0 (all good) or 1
 `;
-
-function parseAddr(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  const port = Number(addr.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--health-addr must be HOST:PORT, got ${JSON.stringify(addr)}`);
-  return { host: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
-}
 
 function duration(text: string, flag: string): number {
   try {
@@ -40,13 +34,10 @@ function duration(text: string, flag: string): number {
   }
 }
 
-export async function runProbe(args: string[]): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) {
-    process.stdout.write(`usage: ocsp-operator probe [flags]\n\n${probeUsage}`);
-    return 0;
-  }
+export async function run(argv: string[]): Promise<number> {
+  if (helpRequested(argv, 'probe', probeUsage)) return 0;
   const { values } = parseArgs({
-    args,
+    args: argv,
     options: {
       endpoint: { type: 'string', multiple: true, default: [] },
       'endpoints-file': { type: 'string' },
@@ -75,7 +66,7 @@ export async function runProbe(args: string[]): Promise<number> {
     return results.every(isSuccess) ? 0 : 1;
   }
   registerDefaultMetrics(registry);
-  const addr = parseAddr(values['health-addr']);
+  const addr = hostPort(values['health-addr'], '--health-addr');
   const health = await startHealthServer({
     ...addr,
     registry,

@@ -1,5 +1,6 @@
-// `ocsp-operator signer`: pre-signs OCSP responses for every unexpired certificate in an OpenSSL
-// CA database into the response store, round after round (or once with --once).
+// `ocsp-operator signer`: pre-signs OCSP responses for every unexpired certificate of its sources
+// (an OpenSSL CA database, a PostgreSQL table) into the response store, round after round (or once
+// with --once).
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
@@ -13,19 +14,20 @@ import { parsePemChain, softwareSigner, type OcspSigner } from '../ocsp/index.js
 import { createLogger } from '../runtime/logger.js';
 import { startHealthServer } from '../runtime/health-server.js';
 import { EmbeddedStore, RedisWriter, redisOptionsFromUrl, redisPasswordFromEnv, type ResponseStore } from '../store/index.js';
-import { lintResponderCert, ResponderRotator, type SigningIdentity } from './delegated-responder.js';
-import { openPkcs11Signer } from './pkcs11-signer.js';
+import { lintResponderCert, ResponderRotator, type SigningIdentity } from '../signer/delegated-responder.js';
+import { openPkcs11Signer } from '../signer/pkcs11-signer.js';
 import { podName, startReportLoop } from '../report/loop.js';
 import type { SignerReport } from '../report/protocol.js';
-import { ResponseSigner, type RoundResult } from './signer.js';
-import type { Shard } from './planner.js';
-import { StatefulSetShare } from './shard-source.js';
+import { ResponseSigner, type RoundResult } from '../signer/signer.js';
+import type { Shard } from '../signer/planner.js';
+import { StatefulSetShare } from '../signer/shard-source.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { applyDeclaredRevocations, readIndexTxt, type CertificateInfo, type DeclaredRevocation } from '../ca-db/index-txt.js';
 import { PostgresCertificateReader, type PostgresColumns, type PostgresRowSource } from '../ca-db/postgres.js';
-import { mergeCertificates, PostgresSource, SourceUnusableError } from './postgres-source.js';
-import { ensureThreadpool, threadpoolSizeFor } from './threadpool.js';
+import { mergeCertificates, PostgresSource, SourceUnusableError } from '../signer/postgres-source.js';
+import { ensureThreadpool, threadpoolSizeFor } from '../signer/threadpool.js';
+import { helpRequested } from './flags.js';
 
 export const signerUsage = `  signer       pre-sign OCSP responses for an issuer's certificates into the response store
                certificates, one or both of:
@@ -80,7 +82,8 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                --log-level LEVEL            (default info)
 `;
 
-export async function runSignerCommand(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
+  if (helpRequested(argv, 'signer', signerUsage)) return 0;
   const { values: v } = parseArgs({
     args: argv,
     options: {

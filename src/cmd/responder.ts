@@ -3,8 +3,8 @@
 // Redis replica and leaves rotation (readiness) when the replica lags.
 //
 // With more than one worker (by default, one per CPU of the pod's limit) this process becomes the
-// pod's primary (supervisor.ts) and the cluster module runs this same command line again in each
-// worker, which then serves on the shared port with a store reader of its own.
+// pod's primary (src/responder/supervisor.ts) and the cluster module runs this same command line
+// again in each worker, which then serves on the shared port with a store reader of its own.
 import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,14 +15,15 @@ import { parseDuration } from '../api/duration.js';
 import { parsePemChain } from '../ocsp/index.js';
 import { createLogger } from '../runtime/logger.js';
 import { openStore, redisOptionsFromUrl, redisPasswordFromEnv, type StoreSpec } from '../store/index.js';
-import { DEFAULT_LAG_POLL_MS, LAG_POLICIES, type LagPolicy } from './config.js';
-import { workersForCpuLimit } from './cpu-limit.js';
+import { DEFAULT_LAG_POLL_MS, LAG_POLICIES, type LagPolicy } from '../responder/config.js';
+import { workersForCpuLimit } from '../responder/cpu-limit.js';
 import { podName, startReportLoop, type ReportLoop } from '../report/loop.js';
-import type { Readiness } from './readiness.js';
-import { parseHostPort, startMetricsServer, type MetricsServer } from './metrics-server.js';
-import { startResponder } from './server.js';
-import { Supervisor, WORKER_SLOT_ENV } from './supervisor.js';
-import { WorkerLink } from './worker-link.js';
+import type { Readiness } from '../responder/readiness.js';
+import { parseHostPort, startMetricsServer, type MetricsServer } from '../responder/metrics-server.js';
+import { startResponder } from '../responder/server.js';
+import { Supervisor, WORKER_SLOT_ENV } from '../responder/supervisor.js';
+import { WorkerLink } from '../responder/worker-link.js';
+import { helpRequested, positiveInt } from './flags.js';
 
 export const responderUsage = `  responder    serve pre-signed OCSP responses (GET and POST, RFC 5019 headers)
                --ca-cert PATH               an issuer whose responses are served (repeatable)
@@ -67,7 +68,8 @@ interface Flags {
   logLevel: string;
 }
 
-export async function runResponderCommand(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
+  if (helpRequested(argv, 'responder', responderUsage)) return 0;
   const flags = parseFlags(argv);
   const log = createLogger({ level: flags.logLevel, name: 'ocsp-responder' });
   // Loaded in the primary too, though it serves nothing: a bad file then fails once, here, rather
@@ -222,10 +224,4 @@ function signalled(): Promise<void> {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(text)}`);
-  return n;
 }

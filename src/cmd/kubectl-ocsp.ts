@@ -1,14 +1,15 @@
-// kubectl-ocsp: `kubectl ocsp …` (kubectl runs any `kubectl-<name>` on the PATH as `kubectl <name>`).
+// `kubectl ocsp …` (kubectl runs any `kubectl-<name>` on the PATH as `kubectl <name>`); the
+// executable is the shim src/kubectl-plugin/main.ts, the commands' code is in src/kubectl-plugin/.
 // Exit codes: 0 all is well, 1 a problem was found (not in lockstep, expired, revoked, no staple,
 // lagging replica, a refresh that failed, …), 2 usage or any other error (not found, unreachable
 // apiserver, CRDs not installed, bad file).
 import { HASH_ALGORITHMS } from '../api/index.js';
 import type { HashAlgorithm } from '../ocsp/index.js';
-import { parseCli, parseKind, selection, type Cli, type OutputFormat } from './args.js';
-import { fetchCommand, probeCommand } from './fetch.js';
-import { CrdsMissingError, NotFoundError, UsageError } from './errors.js';
-import type { CommandResult } from './inspect-secret.js';
-import type { Connection } from './kube.js';
+import { parseCli, parseKind, selection, type Cli, type OutputFormat } from '../kubectl-plugin/args.js';
+import { fetchCommand, probeCommand } from '../kubectl-plugin/fetch.js';
+import { CrdsMissingError, NotFoundError, UsageError } from '../kubectl-plugin/errors.js';
+import type { CommandResult } from '../kubectl-plugin/inspect-secret.js';
+import type { Connection } from '../kubectl-plugin/kube.js';
 
 export const usage = `usage: kubectl ocsp <command> [flags]
 
@@ -65,11 +66,12 @@ const list = (items: unknown[]) => ({ apiVersion: 'v1', kind: 'List', items, met
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-export async function run(argv: string[], out: (s: string) => void, now: () => Date = () => new Date(), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+/** The command, its output and clock given: a usage or API error is thrown, not yet an exit code. */
+export async function execute(argv: string[], out: (s: string) => void, now: () => Date = () => new Date(), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
   // Completion gets the words as typed: half-written flags and all (no parsing, which would reject them).
   if (argv[0] === '__complete') {
-    const { complete } = await import('./completion.js');
-    const { connect } = await import('./kube.js');
+    const { complete } = await import('../kubectl-plugin/completion.js');
+    const { connect } = await import('../kubectl-plugin/kube.js');
     out(await complete(argv.slice(1), (o) => connect({ ...o, timeoutMs: 3_000 })));
     return 0;
   }
@@ -88,7 +90,7 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
     timeoutMs,
   };
   // the Kubernetes client is loaded only by the commands that talk to a cluster (it is slow to import)
-  const kube = async (): Promise<Connection> => (await import('./kube.js')).connect(connectOpts);
+  const kube = async (): Promise<Connection> => (await import('../kubectl-plugin/kube.js')).connect(connectOpts);
   const exactly = (n: number, shape: string) => {
     if (args.length !== n) throw new UsageError(`usage: kubectl ocsp ${shape}`);
   };
@@ -106,7 +108,7 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
       const conn = await kube();
       const { OcspStapleType, OcspResponderPoolType } = await import('../kube/types.js');
       const type = kind === 'staple' ? OcspStapleType : OcspResponderPoolType;
-      const { objects, notFound } = await (await import('./select.js')).selectObjects(conn, type, sel);
+      const { objects, notFound } = await (await import('../kubectl-plugin/select.js')).selectObjects(conn, type, sel);
       for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
       if (!objects.length && !notFound.length) err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
       if (objects.length || cli.output === 'json' || cli.output === 'yaml') {
@@ -114,7 +116,7 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
         const doc = single ? objects[0] : list(objects);
         if (cli.output === 'name') out(objects.map((o) => `${type.kind.toLowerCase()}.${type.group}/${o.metadata?.name}\n`).join(''));
         else if (cli.output === 'json' || cli.output === 'yaml') out(await render(doc, '', cli.output));
-        else if (objects.length) out(`${(await import('./get.js')).getTable(kind as 'staple' | 'pool', objects, { wide: cli.output === 'wide', allNamespaces: sel.allNamespaces, now: now() })}\n`);
+        else if (objects.length) out(`${(await import('../kubectl-plugin/get.js')).getTable(kind as 'staple' | 'pool', objects, { wide: cli.output === 'wide', allNamespaces: sel.allNamespaces, now: now() })}\n`);
       }
       return notFound.length ? 2 : 0;
     }
@@ -126,7 +128,7 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
       const conn = await kube();
       const types = await import('../kube/types.js');
       const type = kind === 'secret' ? types.SecretType : kind === 'staple' ? types.OcspStapleType : types.OcspResponderPoolType;
-      const { objects, notFound } = await (await import('./select.js')).selectObjects(conn, type, sel);
+      const { objects, notFound } = await (await import('../kubectl-plugin/select.js')).selectObjects(conn, type, sel);
       const single = sel.names.length === 1;
       if (single && notFound[0]) throw notFound[0];
       for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
@@ -137,9 +139,9 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
         const c: Connection = { ...conn, namespace: obj.metadata?.namespace ?? conn.namespace };
         const name = obj.metadata?.name ?? '';
         try {
-          if (kind === 'secret') results.push(await (await import('./inspect-secret.js')).inspectSecret(c, name, now(), obj));
-          else if (kind === 'staple') results.push(await (await import('./inspect-staple.js')).inspectStaple(c, name, now(), obj));
-          else results.push(await (await import('./inspect-pool.js')).inspectPool(c, name, now(), obj));
+          if (kind === 'secret') results.push(await (await import('../kubectl-plugin/inspect-secret.js')).inspectSecret(c, name, now(), obj));
+          else if (kind === 'staple') results.push(await (await import('../kubectl-plugin/inspect-staple.js')).inspectStaple(c, name, now(), obj));
+          else results.push(await (await import('../kubectl-plugin/inspect-pool.js')).inspectPool(c, name, now(), obj));
         } catch (e) {
           // One object that cannot be inspected (not a certificate Secret, an invalid spec) does
           // not hide the others.
@@ -162,17 +164,17 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
       const sel = selection(cli, args, { requireSome: true, shape });
       const conn = await kube();
       const { OcspStapleType } = await import('../kube/types.js');
-      const { objects, notFound } = await (await import('./select.js')).selectObjects(conn, OcspStapleType, sel);
+      const { objects, notFound } = await (await import('../kubectl-plugin/select.js')).selectObjects(conn, OcspStapleType, sel);
       for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
       if (!objects.length && !notFound.length) err(`No ocspstaples found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
-      const r = await (await import('./refresh.js')).refreshCommand(conn, objects, { wait: cli.wait, timeoutMs: cli.timeoutMs ?? 60_000, now });
+      const r = await (await import('../kubectl-plugin/refresh.js')).refreshCommand(conn, objects, { wait: cli.wait, timeoutMs: cli.timeoutMs ?? 60_000, now });
       const code = await finish(r);
       return notFound.length ? 2 : code;
     }
     case 'version': {
       allowFormats(cli, ['text', 'json', 'yaml']);
       exactly(0, 'version');
-      const v = await import('./version.js');
+      const v = await import('../kubectl-plugin/version.js');
       const plugin = { version: v.pluginVersion(), node: process.version };
       let operator: Awaited<ReturnType<typeof v.operatorVersions>>;
       try {
@@ -188,7 +190,7 @@ export async function run(argv: string[], out: (s: string) => void, now: () => D
     }
     case 'completion': {
       exactly(1, 'completion bash|zsh');
-      const script = (await import('./completion.js')).completionScript(args[0]!);
+      const script = (await import('../kubectl-plugin/completion.js')).completionScript(args[0]!);
       if (!script) throw new UsageError(`completion for which shell? bash or zsh, got ${JSON.stringify(args[0])}`);
       out(script);
       return 0;
@@ -228,9 +230,9 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
   try {
-    return await run(argv, (s) => process.stdout.write(s));
+    return await execute(argv, (s) => process.stdout.write(s));
   } catch (e) {
     const known = e instanceof UsageError || e instanceof NotFoundError || e instanceof CrdsMissingError || (e instanceof Error && e.name === 'KubeApiError');
     process.stderr.write(`kubectl-ocsp: ${errorMessage(e)}\n`);
