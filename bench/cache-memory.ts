@@ -20,7 +20,11 @@ import { NamespaceType, SecretType, type Secret } from '../src/kube/types.js';
 import { mib, procSample } from './lib/proc-status.js';
 
 const { values: flags } = parseArgs({
-  options: { secrets: { type: 'string', default: '50000' }, bytes: { type: 'string', default: '4096' }, 'settle-s': { type: 'string', default: '20' } },
+  options: {
+    secrets: { type: 'string', default: '50000' },
+    bytes: { type: 'string', default: '4096' },
+    'settle-s': { type: 'string', default: '20' },
+  },
 });
 const SECRETS = Number(flags.secrets);
 const BYTES = Number(flags.bytes);
@@ -39,10 +43,14 @@ interface Measured {
 /** Runs the operator until its caches synced and SETTLE_MS passed; samples its RSS each second and returns the settled figures. */
 async function measureOperator(cp: ControlPlane, label: string): Promise<Measured> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${port}`, '--workers', '4'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-  });
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${port}`, '--workers', '4'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    },
+  );
   const started = Date.now();
   try {
     const deadline = started + 300_000;
@@ -50,7 +58,10 @@ async function measureOperator(cp: ControlPlane, label: string): Promise<Measure
     while (!synced) {
       if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`${label}: the operator did not get ready`);
       await new Promise((r) => setTimeout(r, 250));
-      synced = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      synced = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
     }
     const syncMs = Date.now() - started;
     // Let the initial list's garbage be collected as it would in a long-running process.
@@ -69,7 +80,9 @@ async function measureOperator(cp: ControlPlane, label: string): Promise<Measure
     // The settled figure: the median of the last half of the samples.
     const tail = rss.slice(Math.floor(rss.length / 2)).sort((a, b) => a - b);
     const m = { syncMs, rssBytes: tail[Math.floor(tail.length / 2)] ?? last?.rssBytes ?? 0, hwmBytes: last?.hwmBytes ?? 0, cacheObjects };
-    log(`${label}: ready in ${(syncMs / 1000).toFixed(1)}s, settled RSS ${mib(m.rssBytes)} MiB, VmHWM ${mib(m.hwmBytes)} MiB; ${cacheObjects}`);
+    log(
+      `${label}: ready in ${(syncMs / 1000).toFixed(1)}s, settled RSS ${mib(m.rssBytes)} MiB, VmHWM ${mib(m.hwmBytes)} MiB; ${cacheObjects}`,
+    );
     return m;
   } finally {
     if (proc.exitCode === null) {
@@ -89,7 +102,13 @@ async function fillSecrets(client: KubeClient, namespace: string): Promise<numbe
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < SECRETS; i = next++) {
-      const secret: Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: `unrelated-${i}`, namespace }, type: 'Opaque', data: { blob: data } };
+      const secret: Secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `unrelated-${i}`, namespace },
+        type: 'Opaque',
+        data: { blob: data },
+      };
       for (let attempt = 0; ; attempt++) {
         try {
           await client.create(SecretType, secret);
@@ -125,9 +144,15 @@ async function main(): Promise<void> {
     log(`  created in ${fillS.toFixed(0)}s`);
     const many = await measureOperator(cp, `${SECRETS} unrelated Secrets`);
     console.log(`cache memory benchmark: ${SECRETS} unrelated Secrets of ${BYTES} B`);
-    console.log(`  operator RSS, no unrelated Secrets:   ${mib(none.rssBytes)} MiB (VmHWM ${mib(none.hwmBytes)} MiB, ready in ${(none.syncMs / 1000).toFixed(1)}s)`);
-    console.log(`  operator RSS, ${SECRETS} unrelated:     ${mib(many.rssBytes)} MiB (VmHWM ${mib(many.hwmBytes)} MiB, ready in ${(many.syncMs / 1000).toFixed(1)}s)`);
-    console.log(`  ratio: ${(many.rssBytes / none.rssBytes).toFixed(2)}× (target < 1.2×); VmHWM ratio ${(many.hwmBytes / none.hwmBytes).toFixed(2)}×`);
+    console.log(
+      `  operator RSS, no unrelated Secrets:   ${mib(none.rssBytes)} MiB (VmHWM ${mib(none.hwmBytes)} MiB, ready in ${(none.syncMs / 1000).toFixed(1)}s)`,
+    );
+    console.log(
+      `  operator RSS, ${SECRETS} unrelated:     ${mib(many.rssBytes)} MiB (VmHWM ${mib(many.hwmBytes)} MiB, ready in ${(many.syncMs / 1000).toFixed(1)}s)`,
+    );
+    console.log(
+      `  ratio: ${(many.rssBytes / none.rssBytes).toFixed(2)}× (target < 1.2×); VmHWM ratio ${(many.hwmBytes / none.hwmBytes).toFixed(2)}×`,
+    );
     console.log(`  caches with ${SECRETS}: ${many.cacheObjects}`);
   } finally {
     await stop();

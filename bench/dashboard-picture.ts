@@ -54,7 +54,11 @@ async function main(): Promise<void> {
     await installCrds(loadKubeConfig(cp.kubeconfigPath), (m) => log(m));
     log('starting the operator, signer and responder with their objects');
     stack = await startMonitoredStack({ kubeconfig: cp.kubeconfigPath, namespacePrefix: 'dashboard' });
-    traffic = await startOcspTraffic(new KubeClient(loadKubeConfig(cp.kubeconfigPath)), stack.namespace, ['good-tls', 'revoked-tls', 'stranger-tls']);
+    traffic = await startOcspTraffic(new KubeClient(loadKubeConfig(cp.kubeconfigPath)), stack.namespace, [
+      'good-tls',
+      'revoked-tls',
+      'stranger-tls',
+    ]);
     prom = await startPrometheus(dashboardScrapeTargets(stack));
     const start = Math.floor(Date.now() / 1000);
     const until = Date.now() + minutes * 60_000;
@@ -72,16 +76,31 @@ async function main(): Promise<void> {
       if (p.type === 'row') continue;
       const d = p.fieldConfig?.defaults;
       const panel: RenderPanel = {
-        type: p.type, title: p.title, gridPos: p.gridPos, unit: d?.unit, min: d?.min, noValue: d?.noValue,
-        stacked: d?.custom?.stacking?.mode === 'normal', thresholds: d?.thresholds?.steps ?? [],
-        thresholdLines: (d?.custom?.thresholdsStyle?.mode ?? 'off') !== 'off', series: [],
+        type: p.type,
+        title: p.title,
+        gridPos: p.gridPos,
+        unit: d?.unit,
+        min: d?.min,
+        noValue: d?.noValue,
+        stacked: d?.custom?.stacking?.mode === 'normal',
+        thresholds: d?.thresholds?.steps ?? [],
+        thresholdLines: (d?.custom?.thresholdsStyle?.mode ?? 'off') !== 'off',
+        series: [],
       };
       for (const q of queries.filter((x) => x.panelId === p.id)) {
         if (q.instant) {
-          const hidden = Object.assign({}, ...(p.transformations ?? []).map((t) => t.options?.excludeByName ?? {})) as Record<string, boolean>;
+          const hidden = Object.assign({}, ...(p.transformations ?? []).map((t) => t.options?.excludeByName ?? {})) as Record<
+            string,
+            boolean
+          >;
           const samples = await prom.query(q.expr, end);
           const columns = [...new Set(samples.flatMap((s) => Object.keys(s.metric))), 'Value'].filter((c) => !hidden[c]);
-          panel.table = { columns, rows: samples.map((s) => columns.map((c) => (c === 'Value' ? String(+Number(s.value[1]).toPrecision(4)) : s.metric[c] ?? ''))) };
+          panel.table = {
+            columns,
+            rows: samples.map((s) =>
+              columns.map((c) => (c === 'Value' ? String(+Number(s.value[1]).toPrecision(4)) : (s.metric[c] ?? ''))),
+            ),
+          };
         } else {
           for (const s of await prom.queryRange(q.expr, start, end, step)) {
             panel.series.push({ name: legendName(q.legendFormat, s.metric), points: s.values.map(([t, v]) => [t, Number(v)]) });

@@ -26,7 +26,14 @@ async function subject(keyAlg: KeyAlg, delegated: boolean): Promise<Subject> {
     issuer: ca.cert,
     signer: softwareSigner((responder ?? ca).keyObject),
     ...(responder ? { responderCert: responder.cert } : {}),
-    entries: [{ certId: certIdFor(leaf.cert, ca.cert), status: { kind: 'good' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + 86_400_000) }],
+    entries: [
+      {
+        certId: certIdFor(leaf.cert, ca.cert),
+        status: { kind: 'good' },
+        thisUpdate: now,
+        nextUpdate: new Date(now.getTime() + 86_400_000),
+      },
+    ],
     producedAt: now,
   });
   const d = decodeResponse(body);
@@ -82,7 +89,16 @@ function round(s: Subject, ms: number): { validate: number; raw: number; wallRat
   const v: Tally = { calls: 0, us: 0, wallUs: 0 };
   const r: Tally = { calls: 0, us: 0, wallUs: 0 };
   for (let i = 0; i < SLICES; i++) {
-    for (const [f, into] of i % 2 ? ([[s.raw, r], [s.validate, v]] as const) : ([[s.validate, v], [s.raw, r]] as const)) run(f, ms / SLICES / 2, into);
+    for (const [f, into] of i % 2
+      ? ([
+          [s.raw, r],
+          [s.validate, v],
+        ] as const)
+      : ([
+          [s.validate, v],
+          [s.raw, r],
+        ] as const))
+      run(f, ms / SLICES / 2, into);
   }
   return { validate: (v.calls * 1e6) / v.us, raw: (r.calls * 1e6) / r.us, wallRatio: v.calls / v.wallUs / (r.calls / r.wallUs) };
 }
@@ -93,8 +109,15 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const subjects = [await subject('P-256', false), await subject('RSA-2048', false), await subject('P-256', true), await subject('RSA-2048', true)];
-  const results = new Map(subjects.map((s) => [s.name, { validate: [] as number[], raw: [] as number[], ratio: [] as number[], wallRatio: [] as number[] }]));
+  const subjects = [
+    await subject('P-256', false),
+    await subject('RSA-2048', false),
+    await subject('P-256', true),
+    await subject('RSA-2048', true),
+  ];
+  const results = new Map(
+    subjects.map((s) => [s.name, { validate: [] as number[], raw: [] as number[], ratio: [] as number[], wallRatio: [] as number[] }]),
+  );
   for (const s of subjects) round(s, 200); // warm-up: JIT, and the responder certificate's first sight
   // Rounds go through every subject in turn, so that drift over the run hits all alike.
   for (let i = 0; i < ROUNDS; i++) {

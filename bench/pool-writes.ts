@@ -52,8 +52,17 @@ const POOL = 'bench';
 const NS = 'pool-writes';
 /** What a pool's controller and pods write; anything else (leases, the apiserver's own) is not theirs. */
 const POOL_RESOURCES = new Set([
-  'configmaps', 'ocspresponderpools', 'ocspresponderpools/status', 'deployments', 'statefulsets', 'services',
-  'serviceaccounts', 'roles', 'rolebindings', 'events', 'secrets',
+  'configmaps',
+  'ocspresponderpools',
+  'ocspresponderpools/status',
+  'deployments',
+  'statefulsets',
+  'services',
+  'serviceaccounts',
+  'roles',
+  'rolebindings',
+  'events',
+  'secrets',
 ]);
 
 const t0 = Date.now();
@@ -77,8 +86,14 @@ function perMinute(p: Phase): number {
 function print(phases: Phase[]): void {
   console.log('\nphase     seconds  writes  per minute  by resource (resource verb code: count)');
   for (const p of phases) {
-    const by = [...p.writes].filter(([k]) => POOL_RESOURCES.has(k.split(' ')[0] ?? '')).sort(([, a], [, b]) => b - a).map(([k, v]) => `${k}: ${v}`).join(', ');
-    console.log(`${p.name.padEnd(9)} ${p.seconds.toFixed(0).padStart(7)}  ${String(totalWrites(p.writes, (r) => POOL_RESOURCES.has(r))).padStart(6)}  ${perMinute(p).toFixed(1).padStart(10)}  ${by || '-'}`);
+    const by = [...p.writes]
+      .filter(([k]) => POOL_RESOURCES.has(k.split(' ')[0] ?? ''))
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
+    console.log(
+      `${p.name.padEnd(9)} ${p.seconds.toFixed(0).padStart(7)}  ${String(totalWrites(p.writes, (r) => POOL_RESOURCES.has(r))).padStart(6)}  ${perMinute(p).toFixed(1).padStart(10)}  ${by || '-'}`,
+    );
   }
 }
 
@@ -99,8 +114,18 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) leaves.push(await issueLeaf(ca));
     const index = leaves.map((l) => indexLine({ cert: l.cert, status: 'V' })).join('\n') + '\n';
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    await client.create(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca', namespace: NS }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } } as KubeObject);
-    await client.create(ConfigMapType, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ca-db', namespace: NS }, data: { 'index.txt': index } } as KubeObject);
+    await client.create(SecretType, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'ca', namespace: NS },
+      data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
+    } as KubeObject);
+    await client.create(ConfigMapType, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'ca-db', namespace: NS },
+      data: { 'index.txt': index },
+    } as KubeObject);
     await writeFile(join(work, 'ca.pem'), ca.certPem);
     await writeFile(join(work, 'ca.key'), ca.keyPem);
     await writeFile(join(work, 'index.txt'), index);
@@ -114,22 +139,74 @@ async function main(): Promise<void> {
       log(`${name} pid ${p.pid} (log ${join(work, `${name}.log`)})`);
       return p;
     };
-    start('operator', ['controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${await freePort()}`, '--namespaces', NS]);
+    start('operator', [
+      'controller',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--health-addr',
+      `127.0.0.1:${await freePort()}`,
+      '--namespaces',
+      NS,
+    ]);
     await client.create(OcspResponderPoolType, {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
       metadata: { name: POOL, namespace: NS },
-      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        delegatedResponder: { mode: 'None' },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      },
     } as KubeObject);
     const podEnv = { KUBECONFIG: cp.kubeconfigPath, POD_NAME: `${POOL}-0`, POD_NAMESPACE: NS };
-    const status = async () => (await client.get<KubeObject & { status?: { backlog?: number; certificates?: number } }>(OcspResponderPoolType, NS, POOL)).status;
+    const status = async () =>
+      (await client.get<KubeObject & { status?: { backlog?: number; certificates?: number } }>(OcspResponderPoolType, NS, POOL)).status;
 
     // Backlog: from the signer's start until the pool says backlog 0.
     let before = await scrape(kc);
     let at = Date.now();
-    start('signer', ['signer', '--index', join(work, 'index.txt'), '--ca-cert', join(work, 'ca.pem'), '--key-file', join(work, 'ca.key'), '--store-dir', join(work, 'store'), '--interval', flags.interval, '--max-per-round', String(PER_ROUND), '--sessions', '2', '--report-pool', POOL], podEnv);
+    start(
+      'signer',
+      [
+        'signer',
+        '--index',
+        join(work, 'index.txt'),
+        '--ca-cert',
+        join(work, 'ca.pem'),
+        '--key-file',
+        join(work, 'ca.key'),
+        '--store-dir',
+        join(work, 'store'),
+        '--interval',
+        flags.interval,
+        '--max-per-round',
+        String(PER_ROUND),
+        '--sessions',
+        '2',
+        '--report-pool',
+        POOL,
+      ],
+      podEnv,
+    );
     for (let i = 0; i < 200 && !existsSync(join(work, 'store', 'responses.log')); i++) await sleep(100);
-    start('responder', ['responder', '--ca-cert', join(work, 'ca.pem'), '--store-dir', join(work, 'store'), '--lag-policy', 'TryLater', '--listen', `127.0.0.1:${await freePort()}`, '--report-pool', POOL], podEnv);
+    start(
+      'responder',
+      [
+        'responder',
+        '--ca-cert',
+        join(work, 'ca.pem'),
+        '--store-dir',
+        join(work, 'store'),
+        '--lag-policy',
+        'TryLater',
+        '--listen',
+        `127.0.0.1:${await freePort()}`,
+        '--report-pool',
+        POOL,
+      ],
+      podEnv,
+    );
     const deadline = Date.now() + Math.max(10 * 60_000, (N / PER_ROUND) * 5_000);
     let seenBacklog = false;
     for (;;) {

@@ -97,7 +97,11 @@ async function benchCa(keyAlg: KeyAlg): Promise<Rounds> {
     const bare = (workers: number): Server => ({
       sameBytes: true,
       async start() {
-        const c = await startChild(process.execPath, [join(here, 'lib/bare-server.js'), join(dir, 'resp.der'), String(workers)], /PORT (\d+)/);
+        const c = await startChild(
+          process.execPath,
+          [join(here, 'lib/bare-server.js'), join(dir, 'resp.der'), String(workers)],
+          /PORT (\d+)/,
+        );
         return { child: c, base: `http://127.0.0.1:${c.line.slice(5)}/` };
       },
     });
@@ -126,7 +130,14 @@ async function benchCa(keyAlg: KeyAlg): Promise<Rounds> {
           sameBytes: false,
           freshEachRun: true,
           async start() {
-            const c = await startOpenssl({ dir, port: await freePort(), ca, entries: [{ cert: leaf.cert, status: 'V' }], probe: reqDer, multi: WORKERS });
+            const c = await startOpenssl({
+              dir,
+              port: await freePort(),
+              ca,
+              entries: [{ cert: leaf.cert, status: 'V' }],
+              probe: reqDer,
+              multi: WORKERS,
+            });
             return { child: c, base: c.line };
           },
         },
@@ -158,11 +169,21 @@ async function benchCa(keyAlg: KeyAlg): Promise<Rounds> {
               throw new Error(`${t.name} did not answer the request correctly (HTTP ${check.status}, ${body.length} bytes)`);
             }
             const cpuBefore = treeCpuSeconds(child.proc.pid!);
-            const w = await runWrk({ url, method: t.method, ...(t.method === 'POST' ? { body: reqDer } : {}), connections: CONNECTIONS, threads: THREADS, durationS: DURATION, dir });
+            const w = await runWrk({
+              url,
+              method: t.method,
+              ...(t.method === 'POST' ? { body: reqDer } : {}),
+              connections: CONNECTIONS,
+              threads: THREADS,
+              durationS: DURATION,
+              dir,
+            });
             const r = { ...w, cpuUs: ((treeCpuSeconds(child.proc.pid!) - cpuBefore) / w.requests) * 1e6 };
             results.set(t.name, r);
             const failures = r.non2xx + r.errors > 0 ? `  (non-2xx ${r.non2xx}, socket errors ${r.errors})` : '';
-            console.log(`  [${keyAlg}] round ${round + 1} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99Ms.toFixed(2).padStart(6)} ms  ${r.cpuUs.toFixed(1).padStart(5)} µs CPU/req${failures}`);
+            console.log(
+              `  [${keyAlg}] round ${round + 1} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99Ms.toFixed(2).padStart(6)} ms  ${r.cpuUs.toFixed(1).padStart(5)} µs CPU/req${failures}`,
+            );
           } finally {
             if (t.server.freshEachRun) await child.stop();
           }
@@ -198,7 +219,13 @@ async function main(): Promise<void> {
     console.log(`${'target'.padEnd(24)} ${'median req/s'.padStart(13)} ${'median p99'.padStart(11)} ${'median CPU/req'.padStart(15)}`);
     for (const name of rounds[0]!.keys()) {
       const rs = rounds.map((r) => r.get(name)!);
-      const cells = [median(rs.map((r) => r.rps)).toFixed(0).padStart(13), `${median(rs.map((r) => r.p99Ms)).toFixed(2)} ms`.padStart(11), `${median(rs.map((r) => r.cpuUs)).toFixed(1)} µs`.padStart(15)];
+      const cells = [
+        median(rs.map((r) => r.rps))
+          .toFixed(0)
+          .padStart(13),
+        `${median(rs.map((r) => r.p99Ms)).toFixed(2)} ms`.padStart(11),
+        `${median(rs.map((r) => r.cpuUs)).toFixed(1)} µs`.padStart(15),
+      ];
       console.log(`${name.padEnd(24)} ${cells.join(' ')}`);
     }
     const rps = (r: Map<string, Run>, n: string) => r.get(n)!.rps;

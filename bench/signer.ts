@@ -72,7 +72,10 @@ async function raw(hsm: SoftHsm, b: Backend, sessions: number): Promise<number> 
     } catch {
       // already logged in by the pipeline signer
     }
-    lib.C_FindObjectsInit(ss[0]!, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: b.label }]);
+    lib.C_FindObjectsInit(ss[0]!, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_LABEL, value: b.label },
+    ]);
     const [key] = lib.C_FindObjects(ss[0]!, 1);
     lib.C_FindObjectsFinal(ss[0]!);
     const ec = b.name === 'P-256';
@@ -125,12 +128,28 @@ async function opensslSpeed(): Promise<{ ecdsap256?: number; rsa2048?: number; o
 }
 
 /** Sign `n` certificates into the embedded store, then move the clock past refreshAge and re-sign them all. */
-async function resign(signer: Pkcs11Signer, b: Backend, n: number, sessions: number, dir: string): Promise<{ firstMs: number; resignMs: number; writes: number }> {
+async function resign(
+  signer: Pkcs11Signer,
+  b: Backend,
+  n: number,
+  sessions: number,
+  dir: string,
+): Promise<{ firstMs: number; resignMs: number; writes: number }> {
   const clock = new ManualClock(Date.now());
   const store = await EmbeddedStore.open({ path: join(dir, `${b.name}-${n}.log`), now: () => clock.now() });
   try {
     const list = certs(n, 0x1000000);
-    const s = new ResponseSigner({ issuer: b.ca.cert, identity: { signer }, certificates: () => list, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, concurrency: sessions, clock, batchSize: 512 });
+    const s = new ResponseSigner({
+      issuer: b.ca.cert,
+      identity: { signer },
+      certificates: () => list,
+      store,
+      responseValidityMs: 168 * H,
+      refreshAgeMs: 72 * H,
+      concurrency: sessions,
+      clock,
+      batchSize: 512,
+    });
     let t = performance.now();
     const first = await s.runOnce();
     const firstMs = performance.now() - t;
@@ -138,7 +157,8 @@ async function resign(signer: Pkcs11Signer, b: Backend, n: number, sessions: num
     t = performance.now();
     const again = await s.runOnce();
     const resignMs = performance.now() - t;
-    if (first.signed !== n || again.signed !== n || again.byReason.refresh !== n) throw new Error(`signed ${first.signed} then ${again.signed} (refresh ${again.byReason.refresh}) of ${n}`);
+    if (first.signed !== n || again.signed !== n || again.byReason.refresh !== n)
+      throw new Error(`signed ${first.signed} then ${again.signed} (refresh ${again.byReason.refresh}) of ${n}`);
     return { firstMs, resignMs, writes: (await store.stats()).count };
   } finally {
     await store.close();
@@ -167,13 +187,18 @@ async function measure(count: number, f: () => Promise<number>): Promise<Measure
 async function main(): Promise<number> {
   const child = ensureThreadpool(threadpoolSizeFor(N));
   if (child) return child;
-  console.log(`signer benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), N = ${N} sessions, UV_THREADPOOL_SIZE = ${process.env.UV_THREADPOOL_SIZE ?? 4}, node ${process.version}`);
+  console.log(
+    `signer benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), N = ${N} sessions, UV_THREADPOOL_SIZE = ${process.env.UV_THREADPOOL_SIZE ?? 4}, node ${process.version}`,
+  );
   const hsm = await createSoftHsm({ tokenLabel: 'bench' });
   const dir = await mkdtemp(join(tmpdir(), 'ocsp-bench-signer-'));
   const signers: Pkcs11Signer[] = [];
   try {
     const backends: Backend[] = [];
-    for (const [name, count] of [['P-256', QUICK ? 5_000 : 20_000], ['RSA-2048', QUICK ? 1_000 : 4_000]] as const) {
+    for (const [name, count] of [
+      ['P-256', QUICK ? 5_000 : 20_000],
+      ['RSA-2048', QUICK ? 1_000 : 4_000],
+    ] as const) {
       const ca = await createCa({ keyAlg: name });
       await hsm.importKey(`ca-${name}`, ca.keyPem);
       backends.push({ name, ca, label: `ca-${name}`, count });
@@ -192,13 +217,19 @@ async function main(): Promise<number> {
           row.pipe.push(await measure(b.count, () => pipeline(signer, b, sessions)));
         }
         rows.push(row);
-        console.log(`  ${b.name} ${sessions} session(s): raw ${row.raw.map((m) => fmt(m.rate)).join(' / ')}  pipeline ${row.pipe.map((m) => fmt(m.rate)).join(' / ')} signatures/s`);
+        console.log(
+          `  ${b.name} ${sessions} session(s): raw ${row.raw.map((m) => fmt(m.rate)).join(' / ')}  pipeline ${row.pipe.map((m) => fmt(m.rate)).join(' / ')} signatures/s`,
+        );
         await signer.close();
       }
     }
 
-    console.log('\nsignatures/s, two interleaved runs each; rate ratio = best pipeline / best raw; CPU ratio = raw CPU µs per signature / pipeline CPU µs per signature (best runs)');
-    console.log('| key | sessions | raw pkcs11js loop /s | pipeline (plan+encode+sign) /s | rate ratio | CPU µs/sig raw | CPU µs/sig pipeline | CPU ratio | openssl speed /s (1 core, software key) |');
+    console.log(
+      '\nsignatures/s, two interleaved runs each; rate ratio = best pipeline / best raw; CPU ratio = raw CPU µs per signature / pipeline CPU µs per signature (best runs)',
+    );
+    console.log(
+      '| key | sessions | raw pkcs11js loop /s | pipeline (plan+encode+sign) /s | rate ratio | CPU µs/sig raw | CPU µs/sig pipeline | CPU ratio | openssl speed /s (1 core, software key) |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     const best = (a: Measured[]) => Math.max(...a.map((m) => m.rate));
     const leastCpu = (a: Measured[]) => Math.min(...a.map((m) => m.cpuUs));
@@ -216,14 +247,18 @@ async function main(): Promise<number> {
     signers.push(s1);
     const n = QUICK ? 20_000 : 100_000;
     const big = await resign(s1, p256, n, N, dir);
-    console.log(`  P-256: first signing of ${fmt(n)} certificates ${(big.firstMs / 1000).toFixed(1)} s (${fmt(n / (big.firstMs / 1000))}/s); re-signing all ${fmt(n)} after refreshAge ${(big.resignMs / 1000).toFixed(1)} s (${fmt(n / (big.resignMs / 1000))}/s)${QUICK ? ' [--quick: 20,000, not 100,000]' : ''}`);
+    console.log(
+      `  P-256: first signing of ${fmt(n)} certificates ${(big.firstMs / 1000).toFixed(1)} s (${fmt(n / (big.firstMs / 1000))}/s); re-signing all ${fmt(n)} after refreshAge ${(big.resignMs / 1000).toFixed(1)} s (${fmt(n / (big.resignMs / 1000))}/s)${QUICK ? ' [--quick: 20,000, not 100,000]' : ''}`,
+    );
     await s1.close();
     const s2 = openPkcs11Signer({ module: hsm.module, tokenLabel: hsm.tokenLabel, keyLabel: rsa.label, pin: hsm.pin, sessions: N });
     signers.push(s2);
     const m = QUICK ? 4_000 : 20_000;
     const small = await resign(s2, rsa, m, N, dir);
     const perSec = m / (small.resignMs / 1000);
-    console.log(`  RSA-2048: re-signing ${fmt(m)} certificates ${(small.resignMs / 1000).toFixed(1)} s (${fmt(perSec)}/s) -> 100,000 extrapolated: ${(100_000 / perSec).toFixed(0)} s (not measured)`);
+    console.log(
+      `  RSA-2048: re-signing ${fmt(m)} certificates ${(small.resignMs / 1000).toFixed(1)} s (${fmt(perSec)}/s) -> 100,000 extrapolated: ${(100_000 / perSec).toFixed(0)} s (not measured)`,
+    );
     await s2.close();
     return 0;
   } finally {

@@ -96,7 +96,12 @@ function log(msg: string): void {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs fn(0..n-1) with at most `limit` in flight. */
-async function forEachLimited(n: number, limit: number, fn: (i: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {
+async function forEachLimited(
+  n: number,
+  limit: number,
+  fn: (i: number) => Promise<void>,
+  progress?: (done: number) => void,
+): Promise<void> {
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -173,7 +178,24 @@ async function startResponder(pki: Pki): Promise<Responder> {
   const errLog = createWriteStream(join(pki.dir, 'responder.log'));
   const proc = spawn(
     'openssl',
-    ['ocsp', '-index', 'index.txt', '-port', String(pki.port), '-CA', 'ca.pem', '-rsigner', 'ca.pem', '-rkey', 'cakey.pem', '-nmin', String(NMIN), '-multi', '2', '-ignore_err'],
+    [
+      'ocsp',
+      '-index',
+      'index.txt',
+      '-port',
+      String(pki.port),
+      '-CA',
+      'ca.pem',
+      '-rsigner',
+      'ca.pem',
+      '-rkey',
+      'cakey.pem',
+      '-nmin',
+      String(NMIN),
+      '-multi',
+      '2',
+      '-ignore_err',
+    ],
     { cwd: pki.dir, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -196,7 +218,8 @@ async function startResponder(pki: Pki): Promise<Responder> {
     }
   };
   const stop = async () => {
-    const exited = proc.exitCode === null && proc.signalCode === null ? new Promise<void>((r) => proc.once('exit', () => r())) : Promise.resolve();
+    const exited =
+      proc.exitCode === null && proc.signalCode === null ? new Promise<void>((r) => proc.once('exit', () => r())) : Promise.resolve();
     signalGroup('SIGTERM');
     const t = setTimeout(() => signalGroup('SIGKILL'), 2_000);
     await exited;
@@ -260,7 +283,8 @@ function statusChanges(prev: StapleStatusView['status'], next: StapleStatusView[
       continue;
     }
     for (const f of ['status', 'reason', 'message', 'lastTransitionTime', 'observedGeneration'] as const) {
-      if (JSON.stringify((ca as Record<string, unknown>)[f]) !== JSON.stringify((cb as Record<string, unknown>)[f])) out.push(`conditions[${t}].${f}`);
+      if (JSON.stringify((ca as Record<string, unknown>)[f]) !== JSON.stringify((cb as Record<string, unknown>)[f]))
+        out.push(`conditions[${t}].${f}`);
     }
   }
   return out.length ? out : ['(nothing in status: metadata only)'];
@@ -438,12 +462,15 @@ function controlPlaneCpu(cp: ControlPlane): () => number {
     ?.slice('--etcd-servers='.length);
   const etcd = etcdUrl ? pidsWithArgs(['etcd', `--listen-client-urls=${etcdUrl}`]) : [];
   const pids = [...apiserver, ...etcd];
-  if (!apiserver.length || !etcd.length) log(`control plane CPU: found apiserver ${apiserver.join(',') || '-'}, etcd ${etcd.join(',') || '-'}`);
+  if (!apiserver.length || !etcd.length)
+    log(`control plane CPU: found apiserver ${apiserver.join(',') || '-'}, etcd ${etcd.join(',') || '-'}`);
   return () => pids.reduce((sum, pid) => sum + (procSample(pid)?.cpuSeconds ?? 0), 0);
 }
 
 async function createObjects(client: KubeClient, ns: string, pki: Pki): Promise<void> {
-  await retrying(`create namespace ${ns}`, () => client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
+  await retrying(`create namespace ${ns}`, () =>
+    client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }),
+  );
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const started = Date.now();
   const every = Math.max(1, Math.floor(N / 5));
@@ -470,7 +497,8 @@ async function createObjects(client: KubeClient, ns: string, pki: Pki): Promise<
       await retrying(`create OcspStaple ${certName(i)}`, () => client.create(OcspStapleType, staple as KubeObject));
     },
     (done) => {
-      if (done % every === 0 || done === N) log(`  created ${done}/${N} Secrets + OcspStaples in ${ns} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+      if (done % every === 0 || done === N)
+        log(`  created ${done}/${N} Secrets + OcspStaples in ${ns} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     },
   );
 }
@@ -524,7 +552,14 @@ interface Phase {
  */
 const isBenchWrite = (key: string) => key.startsWith('ocspstaples PATCH');
 
-async function runOperator(round: number, cp: ControlPlane, client: KubeClient, pki: Pki, work: string, cleanups: Array<() => Promise<void>>): Promise<OperatorRun> {
+async function runOperator(
+  round: number,
+  cp: ControlPlane,
+  client: KubeClient,
+  pki: Pki,
+  work: string,
+  cleanups: Array<() => Promise<void>>,
+): Promise<OperatorRun> {
   const kc = client.kubeConfig;
   const ns = `bench-staples-r${round}`;
   const tag = `[operator r${round}]`;
@@ -533,12 +568,21 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
 
   // The apiserver's pace, measured now, with this round's objects in it and nothing else running.
   const peerNs = `bench-peer-r${round}`;
-  await retrying(`create namespace ${peerNs}`, () => client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: peerNs } }));
+  await retrying(`create namespace ${peerNs}`, () =>
+    client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: peerNs } }),
+  );
   const cpCpu = controlPlaneCpu(cp);
   const peerCp0 = cpCpu();
-  const peer: OperatorRun['peer'] = await secretWritePeer(kc, { namespace: peerNs, count: PEER_WRITES, concurrency: PEER_CONCURRENCY, bytes: PEER_BYTES });
+  const peer: OperatorRun['peer'] = await secretWritePeer(kc, {
+    namespace: peerNs,
+    count: PEER_WRITES,
+    concurrency: PEER_CONCURRENCY,
+    bytes: PEER_BYTES,
+  });
   peer.serverCpuSeconds = cpCpu() - peerCp0;
-  log(`[write peer r${round}] ${peer.writes} Secrets of ${PEER_BYTES} B, ${PEER_CONCURRENCY} at a time, in ${peer.seconds.toFixed(1)}s: ${peer.writesPerSecond.toFixed(0)} writes/s (failures ${peer.failures}, client CPU ${peer.clientCpuSeconds.toFixed(1)}s)`);
+  log(
+    `[write peer r${round}] ${peer.writes} Secrets of ${PEER_BYTES} B, ${PEER_CONCURRENCY} at a time, in ${peer.seconds.toFixed(1)}s: ${peer.writesPerSecond.toFixed(0)} writes/s (failures ${peer.failures}, client CPU ${peer.clientCpuSeconds.toFixed(1)}s)`,
+  );
 
   const tracker = new ReadyTracker(client, ns, N);
   await tracker.start();
@@ -553,12 +597,33 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     ...(flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
     ...(flags['max-old-space'] ? [`--max-old-space-size=${flags['max-old-space']}`] : []),
   ];
-  const args = [...nodeArgs, CLI, 'controller', '--kubeconfig', cp.kubeconfigPath, '--health-addr', `127.0.0.1:${healthPort}`, '--namespaces', ns, '--workers', String(WORKERS)];
+  const args = [
+    ...nodeArgs,
+    CLI,
+    'controller',
+    '--kubeconfig',
+    cp.kubeconfigPath,
+    '--health-addr',
+    `127.0.0.1:${healthPort}`,
+    '--namespaces',
+    ns,
+    '--workers',
+    String(WORKERS),
+  ];
   if (RESYNC_MS !== undefined) args.push('--resync', String(RESYNC_MS));
 
-  let phaseStart = { writes: writeCounts(await apiserverText(kc, '/metrics')), metrics: undefined as OperatorMetricsView | undefined, at: Date.now(), cpu: 0, cpCpu: cpCpu() };
+  let phaseStart = {
+    writes: writeCounts(await apiserverText(kc, '/metrics')),
+    metrics: undefined as OperatorMetricsView | undefined,
+    at: Date.now(),
+    cpu: 0,
+    cpCpu: cpCpu(),
+  };
   const started = Date.now();
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } });
+  const proc = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+  });
   const pid = proc.pid;
   if (pid === undefined) throw new Error('could not start the operator');
   let syncedAt: number | undefined;
@@ -598,7 +663,8 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
       const at = doneAt();
       if (at !== undefined) return at;
       if (proc.exitCode !== null) throw new Error(`the operator exited with ${proc.exitCode}; see ${logPath}`);
-      if (Date.now() - since > FILL_TIMEOUT_MS) throw new Error(`only ${count()}/${N} OcspStaples ${what} after ${FILL_TIMEOUT_MS / 1000}s; see ${logPath}`);
+      if (Date.now() - since > FILL_TIMEOUT_MS)
+        throw new Error(`only ${count()}/${N} OcspStaples ${what} after ${FILL_TIMEOUT_MS / 1000}s; see ${logPath}`);
       await sleep(1000);
       const s = sampleProc();
       if (Date.now() - lastProgress >= 5000) {
@@ -608,7 +674,9 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
         log(
           `${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s ${what} ${String(c).padStart(String(N).length)}/${N} ` +
             `(${((c - lastCount) / ((Date.now() - lastProgress) / 1000)).toFixed(0)}/s) ` +
-            (m ? `fetches ok ${m.fetchOk}/${m.fetchAll} secret writes ${m.secretWrites} reconciles ${m.reconciles} (errors ${m.reconcileErrors}) queue ${m.queueDepth} ` : '') +
+            (m
+              ? `fetches ok ${m.fetchOk}/${m.fetchAll} secret writes ${m.secretWrites} reconciles ${m.reconciles} (errors ${m.reconcileErrors}) queue ${m.queueDepth} `
+              : '') +
             `rss ${s ? mib(s.rssBytes) : '?'} MiB${m ? ` (heap used ${mib(m.heapUsed)} MiB)` : ''} cpu ${s ? s.cpuSeconds.toFixed(0) : '?'}s`,
         );
         lastProgress = Date.now();
@@ -638,14 +706,25 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
       after = now;
       metrics = operatorMetrics(await httpText(metricsUrl));
       if (Date.now() - lastLog >= 10_000) {
-        log(`${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s after the ${name}: queue ${metrics.queueDepth}, reconciles ${metrics.reconciles}, ` +
-          `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB (heap used ${mib(metrics.heapUsed)} MiB)`);
+        log(
+          `${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s after the ${name}: queue ${metrics.queueDepth}, reconciles ${metrics.reconciles}, ` +
+            `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB (heap used ${mib(metrics.heapUsed)} MiB)`,
+        );
         lastLog = Date.now();
       }
     }
-    if (Date.now() >= quietDeadline) log(`${tag} the operator was still busy ${((Date.now() - since) / 1000).toFixed(0)}s after the ${name}; counting up to now`);
+    if (Date.now() >= quietDeadline)
+      log(`${tag} the operator was still busy ${((Date.now() - since) / 1000).toFixed(0)}s after the ${name}; counting up to now`);
     const settleS = (Date.now() - since) / 1000;
-    const m0 = phaseStart.metrics ?? { fetchOk: 0, fetchAll: 0, secretWrites: 0, reconciles: 0, reconcileErrors: 0, queueDepth: 0, heapUsed: 0 };
+    const m0 = phaseStart.metrics ?? {
+      fetchOk: 0,
+      fetchAll: 0,
+      secretWrites: 0,
+      reconciles: 0,
+      reconcileErrors: 0,
+      queueDepth: 0,
+      heapUsed: 0,
+    };
     const writes = diffCounts(phaseStart.writes, after);
     const changes = tracker.takeChanges();
     const ours = (k: string) => OPERATOR_RESOURCES.has(k.split(' ')[0] ?? '') && !isBenchWrite(k);
@@ -681,7 +760,12 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
   };
 
   // Phase 1: the fill.
-  const allReadyAt = await waitFor('Ready', () => tracker.count, () => tracker.allReadyAt, started);
+  const allReadyAt = await waitFor(
+    'Ready',
+    () => tracker.count,
+    () => tracker.allReadyAt,
+    started,
+  );
   const fillS = (allReadyAt - started) / 1000;
   log(`${tag} all ${N} OcspStaples Ready=True after ${fillS.toFixed(1)}s; waiting for the operator's writes to stop`);
   const phases: Phase[] = [await endPhase('fill', fillS)];
@@ -697,10 +781,17 @@ async function runOperator(round: number, cp: ControlPlane, client: KubeClient, 
     tracker.markBaseline();
     const waveStart = Date.now();
     await forEachLimited(N, CREATE_CONCURRENCY, (i) =>
-      retrying(`patch ${certName(i)} spec`, () => client.mergePatch(OcspStapleType, { namespace: ns, name: certName(i) }, { spec: { clockSkew: '301s' } })).then(() => undefined),
+      retrying(`patch ${certName(i)} spec`, () =>
+        client.mergePatch(OcspStapleType, { namespace: ns, name: certName(i) }, { spec: { clockSkew: '301s' } }),
+      ).then(() => undefined),
     );
     log(`${tag} refresh wave: spec of all ${N} staples changed (${((Date.now() - waveStart) / 1000).toFixed(1)}s)`);
-    const refreshedAt = await waitFor('refreshed', () => tracker.refreshedCount(), () => tracker.allRefreshedAt, waveStart);
+    const refreshedAt = await waitFor(
+      'refreshed',
+      () => tracker.refreshedCount(),
+      () => tracker.allRefreshedAt,
+      waveStart,
+    );
     const waveS = (refreshedAt - waveStart) / 1000;
     log(`${tag} all ${N} staples carry a new response after ${waveS.toFixed(1)}s; waiting for the operator's writes to stop`);
     phases.push(await endPhase('refresh', waveS));
@@ -806,7 +897,9 @@ async function runPeer(name: string, script: string, round: number, pki: Pki, cl
     const done = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
     if (done) break;
     const count = (await readdir(outDir)).length;
-    log(`[${name} r${round}] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s ${count}/${N} responses (${((count - lastCount) / ((Date.now() - lastAt) / 1000)).toFixed(0)}/s)`);
+    log(
+      `[${name} r${round}] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s ${count}/${N} responses (${((count - lastCount) / ((Date.now() - lastAt) / 1000)).toFixed(0)}/s)`,
+    );
     lastCount = count;
     lastAt = Date.now();
   }
@@ -819,7 +912,9 @@ async function runPeer(name: string, script: string, round: number, pki: Pki, cl
     if (st.size > 0) responses++;
   }
   const failures = Number(/failures (\d+)/.exec(out)?.[1] ?? NaN);
-  log(`[${name} r${round}] ${responses}/${N} responses written in ${seconds.toFixed(1)}s (${(N / seconds).toFixed(0)}/s; failures ${failures})`);
+  log(
+    `[${name} r${round}] ${responses}/${N} responses written in ${seconds.toFixed(1)}s (${(N / seconds).toFixed(0)}/s; failures ${failures})`,
+  );
   return { name, round, seconds, failures, responses, childCpuSeconds: childCpu(out) };
 }
 
@@ -832,56 +927,95 @@ const median = (xs: number[]): number => {
 };
 
 function report(ops: OperatorRun[], peers: PeerRun[]): void {
-  console.log(`\n===== ${N} OcspStaples, operator --workers ${WORKERS}, openssl ocsp -multi 2 -nmin ${NMIN}, ${ROUNDS} round(s) interleaved =====`);
+  console.log(
+    `\n===== ${N} OcspStaples, operator --workers ${WORKERS}, openssl ocsp -multi 2 -nmin ${NMIN}, ${ROUNDS} round(s) interleaved =====`,
+  );
   for (const o of ops) {
     console.log(`\noperator round ${o.round}:`);
-    console.log(`  fill time            ${o.fillS.toFixed(1)} s  (${(N / o.fillS).toFixed(0)} staples/s; caches synced at ${o.syncedS?.toFixed(1) ?? '?'} s, first Ready at ${o.firstReadyS?.toFixed(1) ?? '?'} s)`);
+    console.log(
+      `  fill time            ${o.fillS.toFixed(1)} s  (${(N / o.fillS).toFixed(0)} staples/s; caches synced at ${o.syncedS?.toFixed(1) ?? '?'} s, first Ready at ${o.firstReadyS?.toFixed(1) ?? '?'} s)`,
+    );
     console.log(`  per-object series    ${o.objectSeries} (${(o.objectSeries / N).toFixed(1)} a staple)`);
-    console.log(`  peak RSS             VmHWM ${mib(o.hwmAfterFillBytes)} MiB after the fill, ${mib(o.hwmBytes)} MiB at the end (max sampled VmRSS ${mib(o.maxRssBytes)} MiB)`);
+    console.log(
+      `  peak RSS             VmHWM ${mib(o.hwmAfterFillBytes)} MiB after the fill, ${mib(o.hwmBytes)} MiB at the end (max sampled VmRSS ${mib(o.maxRssBytes)} MiB)`,
+    );
     console.log(`  operator CPU         ${o.cpuSeconds.toFixed(1)} s user+sys over the whole run`);
     console.log(`  staple Secrets with tls.ocsp-staple at the end: ${o.stapledSecrets}/${N}`);
     for (const p of o.phases) {
-      console.log(`  -- ${p.name}: ${p.seconds.toFixed(1)} s${p.name === 'idle' ? '' : ` (${(N / p.seconds).toFixed(0)} staples/s), then ${p.settleS.toFixed(0)} s until the work queue was empty and writes stopped`}`);
-      console.log(`     operator CPU       ${p.cpuSeconds.toFixed(1)} s = ${((p.cpuSeconds * 1000) / N).toFixed(1)} ms per staple; status 409 conflicts ${p.conflicts}`);
-      console.log(`     apiserver+etcd CPU ${p.serverCpuSeconds.toFixed(1)} s = ${((p.serverCpuSeconds * 1000) / N).toFixed(1)} ms per staple, ${p.operatorWrites ? ((p.serverCpuSeconds * 1000) / p.operatorWrites).toFixed(1) : '?'} ms per operator write`);
-      console.log(`     OCSP fetches       ${p.fetchAll} (ok ${p.fetchOk}) = ${(p.fetchAll / N).toFixed(2)} per staple; reconciles ${p.reconciles} (errors ${p.reconcileErrors}) = ${(p.reconciles / N).toFixed(2)} per staple`);
-      console.log(`     apiserver writes   ${p.operatorWrites} by the operator = ${(p.operatorWrites / N).toFixed(2)} per staple` +
-        `${p.fetchOk ? `, ${(p.operatorWrites / p.fetchOk).toFixed(2)} per successful fetch` : ''} (apiserver's own: ${p.otherWrites})`);
+      console.log(
+        `  -- ${p.name}: ${p.seconds.toFixed(1)} s${p.name === 'idle' ? '' : ` (${(N / p.seconds).toFixed(0)} staples/s), then ${p.settleS.toFixed(0)} s until the work queue was empty and writes stopped`}`,
+      );
+      console.log(
+        `     operator CPU       ${p.cpuSeconds.toFixed(1)} s = ${((p.cpuSeconds * 1000) / N).toFixed(1)} ms per staple; status 409 conflicts ${p.conflicts}`,
+      );
+      console.log(
+        `     apiserver+etcd CPU ${p.serverCpuSeconds.toFixed(1)} s = ${((p.serverCpuSeconds * 1000) / N).toFixed(1)} ms per staple, ${p.operatorWrites ? ((p.serverCpuSeconds * 1000) / p.operatorWrites).toFixed(1) : '?'} ms per operator write`,
+      );
+      console.log(
+        `     OCSP fetches       ${p.fetchAll} (ok ${p.fetchOk}) = ${(p.fetchAll / N).toFixed(2)} per staple; reconciles ${p.reconciles} (errors ${p.reconcileErrors}) = ${(p.reconciles / N).toFixed(2)} per staple`,
+      );
+      console.log(
+        `     apiserver writes   ${p.operatorWrites} by the operator = ${(p.operatorWrites / N).toFixed(2)} per staple` +
+          `${p.fetchOk ? `, ${(p.operatorWrites / p.fetchOk).toFixed(2)} per successful fetch` : ''} (apiserver's own: ${p.otherWrites})`,
+      );
       for (const [k, v] of [...p.writes].sort((a, b) => b[1] - a[1])) {
-        const note = isBenchWrite(k) ? '  (this benchmark: starts the wave, not counted)' : OPERATOR_RESOURCES.has(k.split(' ')[0] ?? '') ? '' : '  (apiserver itself)';
+        const note = isBenchWrite(k)
+          ? '  (this benchmark: starts the wave, not counted)'
+          : OPERATOR_RESOURCES.has(k.split(' ')[0] ?? '')
+            ? ''
+            : '  (apiserver itself)';
         console.log(`        ${k.padEnd(34)} ${String(v).padStart(8)}  ${(v / N).toFixed(2)}/staple${note}`);
       }
       console.log(`     OcspStaple updates seen by a watch: ${p.stapleUpdates}; status fields each one changed:`);
       for (const [k, v] of [...p.statusChanges].sort((a, b) => b[1] - a[1])) console.log(`        ${String(v).padStart(8)}  ${k}`);
     }
     console.log(`  operator log lines (level: msg)`);
-    for (const [k, v] of [...o.logCounts].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`        ${k.padEnd(48)} ${String(v).padStart(8)}`);
+    for (const [k, v] of [...o.logCounts].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      console.log(`        ${k.padEnd(48)} ${String(v).padStart(8)}`);
   }
-  console.log(`\n${'side'.padEnd(38)} ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`.padStart(9)).join(' ')} ${'median'.padStart(9)}  per second  CPU s`);
+  console.log(
+    `\n${'side'.padEnd(38)} ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`.padStart(9)).join(' ')} ${'median'.padStart(9)}  per second  CPU s`,
+  );
   const row = (name: string, xs: number[], cpu: Array<number | undefined>) => {
     const m = median(xs);
     const cpuText = cpu.map((c) => (c === undefined ? '?' : c.toFixed(0))).join('/');
     const cells = Array.from({ length: ROUNDS }, (_, i) => (xs[i] === undefined ? '-' : `${(xs[i] ?? 0).toFixed(1)}s`).padStart(9));
     console.log(`${name.padEnd(38)} ${cells.join(' ')} ${`${m.toFixed(1)}s`.padStart(9)}  ${(N / m).toFixed(0).padStart(10)}  ${cpuText}`);
   };
-  row('operator: fill (all Ready=True)', ops.map((o) => o.fillS), ops.map((o) => o.cpuSeconds)); // CPU: the whole run, refresh wave included
+  row(
+    'operator: fill (all Ready=True)',
+    ops.map((o) => o.fillS),
+    ops.map((o) => o.cpuSeconds),
+  ); // CPU: the whole run, refresh wave included
   const waves = ops.map((o) => o.phases.find((p) => p.name === 'refresh')?.seconds).filter((x): x is number => x !== undefined);
   if (waves.length) row('operator: refresh wave (all new)', waves, []);
   const byName = new Map<string, PeerRun[]>();
   for (const p of peers) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
-  for (const [name, rs] of byName) row(name, rs.map((r) => r.seconds), rs.map((r) => r.childCpuSeconds));
+  for (const [name, rs] of byName)
+    row(
+      name,
+      rs.map((r) => r.seconds),
+      rs.map((r) => r.childCpuSeconds),
+    );
   const opMedian = median(ops.map((o) => o.fillS));
   for (const [name, rs] of byName) {
     const paired = ops.map((o) => {
       const p = rs.find((r) => r.round === o.round);
       return p ? (o.fillS / p.seconds).toFixed(2) : '?';
     });
-    console.log(`time ratio operator fill ÷ ${name}: ${(opMedian / median(rs.map((r) => r.seconds))).toFixed(2)} (medians; per round ${paired.join(', ')})`);
+    console.log(
+      `time ratio operator fill ÷ ${name}: ${(opMedian / median(rs.map((r) => r.seconds))).toFixed(2)} (medians; per round ${paired.join(', ')})`,
+    );
   }
   // Against the apiserver write peer of the same round: the operator's write rate while filling.
   console.log(
     `\napiserver write peer (keep-alive, ${PEER_CONCURRENCY} in flight, ${PEER_BYTES} B Secrets): ` +
-      ops.map((o) => `${o.peer.writesPerSecond.toFixed(0)} writes/s, apiserver+etcd ${o.peer.serverCpuSeconds === undefined ? '?' : ((o.peer.serverCpuSeconds * 1000) / o.peer.writes).toFixed(1)} ms CPU per write`).join(', '),
+      ops
+        .map(
+          (o) =>
+            `${o.peer.writesPerSecond.toFixed(0)} writes/s, apiserver+etcd ${o.peer.serverCpuSeconds === undefined ? '?' : ((o.peer.serverCpuSeconds * 1000) / o.peer.writes).toFixed(1)} ms CPU per write`,
+        )
+        .join(', '),
   );
   for (const name of ['fill', 'refresh']) {
     const cells = ops.flatMap((o) => {
@@ -896,15 +1030,25 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
     });
     if (cells.length) console.log(`operator ${name.padEnd(7)} ${cells.join(' | ')}`);
   }
-  console.log(`peak operator RSS (VmHWM after fill / at end): ${ops.map((o) => `${mib(o.hwmAfterFillBytes)}/${mib(o.hwmBytes)} MiB`).join(', ')}`);
+  console.log(
+    `peak operator RSS (VmHWM after fill / at end): ${ops.map((o) => `${mib(o.hwmAfterFillBytes)}/${mib(o.hwmBytes)} MiB`).join(', ')}`,
+  );
   for (const name of ['fill', 'refresh', 'idle']) {
     const ps = ops.map((o) => o.phases.find((p) => p.name === name)).filter((p): p is Phase => p !== undefined);
     if (!ps.length) continue;
-    console.log(`apiserver writes by the operator per staple, ${name}: ${ps.map((p) => (p.operatorWrites / N).toFixed(2)).join(', ')}` +
-      (name === 'idle' ? '' : `; per successful fetch: ${ps.map((p) => (p.fetchOk ? (p.operatorWrites / p.fetchOk).toFixed(2) : '?')).join(', ')}`));
+    console.log(
+      `apiserver writes by the operator per staple, ${name}: ${ps.map((p) => (p.operatorWrites / N).toFixed(2)).join(', ')}` +
+        (name === 'idle'
+          ? ''
+          : `; per successful fetch: ${ps.map((p) => (p.fetchOk ? (p.operatorWrites / p.fetchOk).toFixed(2) : '?')).join(', ')}`),
+    );
   }
-  console.log('note: the operator validates every response strictly (CertID, signature, times) and writes the staple Secret and status to Kubernetes;');
-  console.log('      the openssl loops pass -noverify and only write a file. Everything shares the same 2 cores (apiserver, etcd, responder, this process).');
+  console.log(
+    'note: the operator validates every response strictly (CertID, signature, times) and writes the staple Secret and status to Kubernetes;',
+  );
+  console.log(
+    '      the openssl loops pass -noverify and only write a file. Everything shares the same 2 cores (apiserver, etcd, responder, this process).',
+  );
 }
 
 // ---------------------------------------------------------------- main

@@ -62,18 +62,31 @@ function importsOf(file) {
 /** Tarjan's strongly connected components: every component of more than one node is a cycle. */
 function cycles(graph) {
   let index = 0;
-  const idx = new Map(), low = new Map(), on = new Set(), stack = [], out = [];
+  const idx = new Map(),
+    low = new Map(),
+    on = new Set(),
+    stack = [],
+    out = [];
   const visit = (v) => {
-    idx.set(v, index); low.set(v, index); index++;
-    stack.push(v); on.add(v);
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    on.add(v);
     for (const w of graph.get(v) ?? []) {
-      if (!idx.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const comp = [];
       let w;
-      do { w = stack.pop(); on.delete(w); comp.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        on.delete(w);
+        comp.push(w);
+      } while (w !== v);
       if (comp.length > 1 || (graph.get(v) ?? new Set()).has(v)) out.push(comp.sort());
     }
   };
@@ -103,11 +116,16 @@ export function checkLayers(srcDir, layers = LAYERS, shims = SHIMS) {
       const to = folderOf(t);
       if (from === to || !rank.has(from) || !rank.has(to)) continue;
       if (to === 'cmd' && shims.includes(rel(file))) continue;
-      if (rank.get(to) > rank.get(from)) problems.push(`upward import: ${rel(file)} (${from}, layer ${rank.get(from)}) imports ${rel(t)} (${to}, layer ${rank.get(to)})`);
-      else if (rank.get(to) === rank.get(from)) problems.push(`sibling import: ${rel(file)} imports ${rel(t)}: ${from} and ${to} share layer ${rank.get(from)}; move the shared part down`);
+      if (rank.get(to) > rank.get(from))
+        problems.push(`upward import: ${rel(file)} (${from}, layer ${rank.get(from)}) imports ${rel(t)} (${to}, layer ${rank.get(to)})`);
+      else if (rank.get(to) === rank.get(from))
+        problems.push(
+          `sibling import: ${rel(file)} imports ${rel(t)}: ${from} and ${to} share layer ${rank.get(from)}; move the shared part down`,
+        );
     }
   }
-  for (const f of unplaced) problems.push(`folder src/${f === '(root)' ? '' : f} is in no layer: add it to LAYERS in hack/check-layers.mjs`);
+  for (const f of unplaced)
+    problems.push(`folder src/${f === '(root)' ? '' : f} is in no layer: add it to LAYERS in hack/check-layers.mjs`);
   for (const comp of cycles(graph)) problems.push(`import cycle: ${comp.map(rel).join(' -> ')}`);
   return { files: files.length, problems };
 }

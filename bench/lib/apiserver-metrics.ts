@@ -51,7 +51,12 @@ export function samples(text: string, name: string): Sample[] {
     if (!line.startsWith(prefix) && !line.startsWith(`${name} `)) continue;
     const close = line.lastIndexOf('}');
     const labelText = close > 0 ? line.slice(prefix.length, close) : '';
-    const value = Number(line.slice(close > 0 ? close + 1 : name.length).trim().split(/\s+/)[0]);
+    const value = Number(
+      line
+        .slice(close > 0 ? close + 1 : name.length)
+        .trim()
+        .split(/\s+/)[0],
+    );
     const labels: Record<string, string> = {};
     for (const m of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1] ?? ''] = m[2] ?? '';
     out.push({ labels, value });

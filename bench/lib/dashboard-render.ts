@@ -34,8 +34,28 @@ const BORDER = hex('#2c3235');
 const TEXT = hex('#ccccdc');
 const DIM = hex('#8e8e99');
 const GRID = hex('#24272c');
-const PALETTE = ['#7eb26d', '#eab839', '#6ed0e0', '#ef843c', '#e24d42', '#1f78c1', '#ba43a9', '#705da0', '#508642', '#cca300', '#447ebc', '#c15c17'].map(hex);
-const NAMED: Record<string, string> = { green: '#73bf69', red: '#f2495c', orange: '#ff9830', yellow: '#fade2a', blue: '#5794f2', purple: '#b877d9' };
+const PALETTE = [
+  '#7eb26d',
+  '#eab839',
+  '#6ed0e0',
+  '#ef843c',
+  '#e24d42',
+  '#1f78c1',
+  '#ba43a9',
+  '#705da0',
+  '#508642',
+  '#cca300',
+  '#447ebc',
+  '#c15c17',
+].map(hex);
+const NAMED: Record<string, string> = {
+  green: '#73bf69',
+  red: '#f2495c',
+  orange: '#ff9830',
+  yellow: '#fade2a',
+  blue: '#5794f2',
+  purple: '#b877d9',
+};
 
 function color(name: string): Rgb {
   return hex(NAMED[name] ?? name);
@@ -214,7 +234,13 @@ function table(c: Canvas, p: RenderPanel, x: number, y: number, w: number, h: nu
 }
 
 /** The whole dashboard as PNG bytes; `range` is the time range of the range queries (Unix seconds). */
-export function renderDashboard(o: { title: string; subtitle: string; panels: RenderPanel[]; rows: Array<{ title: string; y: number }>; range: [number, number] }): Buffer {
+export function renderDashboard(o: {
+  title: string;
+  subtitle: string;
+  panels: RenderPanel[];
+  rows: Array<{ title: string; y: number }>;
+  range: [number, number];
+}): Buffer {
   const HEAD = 44;
   const height = HEAD + Math.max(...o.panels.map((p) => p.gridPos.y + p.gridPos.h)) * ROW + PAD;
   const c = new Canvas(24 * COL, height, BG);

@@ -8,7 +8,14 @@ import { OPENSSL, postOcsp } from '../../test/support/openssl.js';
 import { indexTxt, type Ca, type IndexEntry } from '../../test/support/pki.js';
 import type { Child } from './processes.js';
 
-export async function startOpenssl(o: { dir: string; port: number; ca: Ca; entries: IndexEntry[]; multi?: number; probe: Uint8Array }): Promise<Child> {
+export async function startOpenssl(o: {
+  dir: string;
+  port: number;
+  ca: Ca;
+  entries: IndexEntry[];
+  multi?: number;
+  probe: Uint8Array;
+}): Promise<Child> {
   const cwd = join(o.dir, `openssl-${o.port}`);
   await mkdir(cwd, { recursive: true });
   await Promise.all([
@@ -17,7 +24,22 @@ export async function startOpenssl(o: { dir: string; port: number; ca: Ca; entri
     writeFile(join(cwd, 'ca.pem'), o.ca.certPem),
     writeFile(join(cwd, 'key.pem'), o.ca.keyPem),
   ]);
-  const args = ['ocsp', '-index', 'index.txt', '-port', String(o.port), '-CA', 'ca.pem', '-rsigner', 'ca.pem', '-rkey', 'key.pem', '-ndays', '1', '-ignore_err'];
+  const args = [
+    'ocsp',
+    '-index',
+    'index.txt',
+    '-port',
+    String(o.port),
+    '-CA',
+    'ca.pem',
+    '-rsigner',
+    'ca.pem',
+    '-rkey',
+    'key.pem',
+    '-ndays',
+    '1',
+    '-ignore_err',
+  ];
   if (o.multi) args.push('-multi', String(o.multi));
   const proc = spawn(OPENSSL, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -8,7 +8,12 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export async function startChild(cmd: string, args: string[], readyLine: RegExp, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Child> {
+export async function startChild(
+  cmd: string,
+  args: string[],
+  readyLine: RegExp,
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<Child> {
   const proc = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

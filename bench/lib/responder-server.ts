@@ -7,7 +7,21 @@ import type { Child } from './processes.js';
 const CLI = resolve(import.meta.dirname, '..', '..', 'src', 'cli.js');
 
 export async function startResponderPod(o: { storeDir: string; caPem: string; port: number; workers: number }): Promise<Child> {
-  const args = ['responder', '--ca-cert', o.caPem, '--store-dir', o.storeDir, '--lag-policy', 'ServeWhatItHas', '--listen', `127.0.0.1:${o.port}`, '--workers', String(o.workers), '--log-level', 'warn'];
+  const args = [
+    'responder',
+    '--ca-cert',
+    o.caPem,
+    '--store-dir',
+    o.storeDir,
+    '--lag-policy',
+    'ServeWhatItHas',
+    '--listen',
+    `127.0.0.1:${o.port}`,
+    '--workers',
+    String(o.workers),
+    '--log-level',
+    'warn',
+  ];
   const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));

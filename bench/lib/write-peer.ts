@@ -32,12 +32,21 @@ export async function secretWritePeer(
 
   const post = (i: number): Promise<number> =>
     new Promise((resolve, reject) => {
-      const body = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${prefix}-${i}`, namespace: opts.namespace }, data: { blob: payload } });
-      const req = httpsRequest(base, { ...template, headers: { ...template.headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-        res.resume(); // the answer is not read: only its status counts
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
+      const body = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `${prefix}-${i}`, namespace: opts.namespace },
+        data: { blob: payload },
       });
+      const req = httpsRequest(
+        base,
+        { ...template, headers: { ...template.headers, 'Content-Length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume(); // the answer is not read: only its status counts
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        },
+      );
       req.setTimeout(30_000, () => req.destroy(new Error('write peer: no answer within 30 s')));
       req.on('error', reject);
       req.end(body);

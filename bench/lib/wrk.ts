@@ -46,7 +46,11 @@ end
 `,
   );
   const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn('wrk', ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '5s', '-s', script, o.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'wrk',
+      ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '5s', '-s', script, o.url],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let so = '';
     let se = '';
     p.stdout.on('data', (d: Buffer) => (so += d.toString()));
@@ -57,5 +61,12 @@ end
   const m = /WRKJSON (\{.*\})/.exec(out);
   if (!m) throw new Error(`wrk printed no summary:\n${out}`);
   const j = JSON.parse(m[1]!) as { requests: number; duration_us: number; p50_us: number; p99_us: number; non2xx: number; errors: number };
-  return { rps: j.requests / (j.duration_us / 1e6), p50Ms: j.p50_us / 1000, p99Ms: j.p99_us / 1000, requests: j.requests, non2xx: j.non2xx, errors: j.errors };
+  return {
+    rps: j.requests / (j.duration_us / 1e6),
+    p50Ms: j.p50_us / 1000,
+    p99Ms: j.p99_us / 1000,
+    requests: j.requests,
+    non2xx: j.non2xx,
+    errors: j.errors,
+  };
 }

@@ -50,8 +50,7 @@ export function setCondition(
   const list = conditions ? [...conditions] : [];
   const i = list.findIndex((c) => c.type === next.type);
   const prev = i >= 0 ? list[i] : undefined;
-  const lastTransitionTime =
-    prev && prev.status === next.status ? prev.lastTransitionTime : formatDateTime(now);
+  const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : formatDateTime(now);
   const merged: Condition = { ...next, lastTransitionTime };
   if (i >= 0) list[i] = merged;
   else list.push(merged);
@@ -70,5 +69,12 @@ export function replaceConditions(
   produced: ReadonlyArray<Omit<Condition, 'lastTransitionTime'>>,
   now: Date,
 ): Condition[] {
-  return produced.map((c) => setCondition(previous?.filter((p) => p.type === c.type), c, now)[0]!);
+  return produced.map(
+    (c) =>
+      setCondition(
+        previous?.filter((p) => p.type === c.type),
+        c,
+        now,
+      )[0]!,
+  );
 }

@@ -34,7 +34,16 @@ export const OPERATOR_POD_NAMES = {
  * The fields that shape the pod as a whole rather than the component's container. With the
  * embedded store one pod runs both containers, and these come from `responder.pod` alone.
  */
-export const POD_LEVEL_FIELDS = ['labels', 'annotations', 'nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'imagePullSecrets', 'priorityClassName'] as const;
+export const POD_LEVEL_FIELDS = [
+  'labels',
+  'annotations',
+  'nodeSelector',
+  'tolerations',
+  'affinity',
+  'topologySpreadConstraints',
+  'imagePullSecrets',
+  'priorityClassName',
+] as const;
 
 /** Label values as Kubernetes validates them. */
 export const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
@@ -46,7 +55,10 @@ const reserved = (s: z.ZodString, names: readonly string[], what: string) =>
 
 /** The zod twin of `x-kubernetes-list-type: map`: one item per key. */
 const unique = <T extends z.ZodType>(item: T, max: number, key: (t: z.output<T>) => string, what: string) =>
-  z.array(item).max(max).refine((l) => new Set(l.map(key)).size === l.length, { message: `duplicate ${what}` });
+  z
+    .array(item)
+    .max(max)
+    .refine((l) => new Set(l.map(key)).size === l.length, { message: `duplicate ${what}` });
 
 /** Kubernetes quantities are strings ("250m", "1Gi") or plain integers. */
 const quantity = () => z.union([z.int(), z.string().regex(new RegExp(QUANTITY_PATTERN))]);
@@ -145,7 +157,11 @@ export const PodShapeSchema = z.object({
   nodeSelector: z.record(z.string(), z.string().max(63)).optional(),
   tolerations: z.array(TolerationSchema).max(64).optional(),
   affinity: z
-    .object({ nodeAffinity: kubernetesShaped().optional(), podAffinity: kubernetesShaped().optional(), podAntiAffinity: kubernetesShaped().optional() })
+    .object({
+      nodeAffinity: kubernetesShaped().optional(),
+      podAffinity: kubernetesShaped().optional(),
+      podAntiAffinity: kubernetesShaped().optional(),
+    })
     .optional(),
   topologySpreadConstraints: z.array(TopologySpreadConstraintSchema).max(16).optional(),
   imagePullSecrets: unique(z.object({ name: secretName() }), 16, (s) => s.name, 'imagePullSecret').optional(),

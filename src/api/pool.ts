@@ -158,7 +158,10 @@ export const EmbeddedStoreSchema = z
     /** An emptyDir instead of a claim: every response is lost with the pod (demos, tests). */
     ephemeral: z.boolean().default(false),
   })
-  .refine((e) => !(e.ephemeral && e.claimName !== undefined), { path: ['claimName'], message: 'claimName and ephemeral exclude each other' })
+  .refine((e) => !(e.ephemeral && e.claimName !== undefined), {
+    path: ['claimName'],
+    message: 'claimName and ephemeral exclude each other',
+  })
   .refine((e) => e.storageClassName === undefined || (!e.ephemeral && e.claimName === undefined), {
     path: ['storageClassName'],
     message: 'storageClassName applies only to the claim the operator makes (neither claimName nor ephemeral)',
@@ -243,7 +246,9 @@ export const ResponderSchema = z.object({
     .int()
     .min(1)
     .max(65535)
-    .refine((p) => p !== METRICS_PORTS.signer && p !== METRICS_PORTS.responder, { message: 'port must not be 9090 or 9091: the signer and the responder serve metrics there' })
+    .refine((p) => p !== METRICS_PORTS.signer && p !== METRICS_PORTS.responder, {
+      message: 'port must not be 9090 or 9091: the signer and the responder serve metrics there',
+    })
     .default(8080),
   /** A responder whose store replica lags more than this leaves rotation (readiness fails). */
   maxReplicationLag: durationString().default('10s'),
@@ -357,13 +362,10 @@ export const OcspResponderPoolSpecSchema = z
     path: ['thresholds', 'freshnessCriticalAge'],
     message: 'thresholds.freshnessCriticalAge must be shorter than responseValidity',
   })
-  .refine(
-    (s) => s.delegatedResponder.mode !== 'Issue' || lt(s.thresholds.signerExpiryWarning, s.delegatedResponder.renewBefore),
-    {
-      path: ['thresholds', 'signerExpiryWarning'],
-      message: 'thresholds.signerExpiryWarning must be shorter than delegatedResponder.renewBefore',
-    },
-  )
+  .refine((s) => s.delegatedResponder.mode !== 'Issue' || lt(s.thresholds.signerExpiryWarning, s.delegatedResponder.renewBefore), {
+    path: ['thresholds', 'signerExpiryWarning'],
+    message: 'thresholds.signerExpiryWarning must be shorter than delegatedResponder.renewBefore',
+  })
   .refine((s) => s.store.type !== 'Embedded' || s.responder.autoscaling === undefined, {
     path: ['responder', 'autoscaling'],
     message: 'autoscaling needs the Redis store: the Embedded store runs one pod, its only writer',
@@ -374,7 +376,8 @@ export const OcspResponderPoolSpecSchema = z
   })
   .refine((s) => s.store.type !== 'Embedded' || s.responder.replicas === undefined || s.responder.replicas === 1, {
     path: ['responder', 'replicas'],
-    message: 'with the Embedded store one pod holds the signer and the responder: responder.replicas must be 1 (use the Redis store for more responders)',
+    message:
+      'with the Embedded store one pod holds the signer and the responder: responder.replicas must be 1 (use the Redis store for more responders)',
   })
   .refine((s) => s.store.type !== 'Embedded' || POD_LEVEL_FIELDS.every((f) => s.signers.pod?.[f] === undefined), {
     path: ['signers', 'pod'],

@@ -23,9 +23,7 @@ export type CrlReason = z.infer<typeof CrlReasonSchema>;
  * Reasons a revocation declared in a pool spec may use: removeFromCRL is left out because it only
  * means something in a delta CRL ("no longer on hold"); to un-revoke, delete the entry.
  */
-export const DECLARED_REVOCATION_REASONS = CRL_REASONS.filter(
-  (r): r is Exclude<CrlReason, 'removeFromCRL'> => r !== 'removeFromCRL',
-);
+export const DECLARED_REVOCATION_REASONS = CRL_REASONS.filter((r): r is Exclude<CrlReason, 'removeFromCRL'> => r !== 'removeFromCRL');
 export const DeclaredRevocationReasonSchema = z.enum(DECLARED_REVOCATION_REASONS);
 
 /**

@@ -53,9 +53,7 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     const target = this.current + ms;
     for (;;) {
-      const next = this.pending
-        .filter((t) => !t.cancelled && t.due <= target)
-        .sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
+      const next = this.pending.filter((t) => !t.cancelled && t.due <= target).sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
       if (!next) break;
       this.current = Math.max(this.current, next.due);
       next.cancelled = true;

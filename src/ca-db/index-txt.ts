@@ -130,7 +130,8 @@ export function applyDeclaredRevocations(certs: readonly CertificateInfo[], decl
   return certs.map((c) => {
     const d = bySerial.get(c.serial);
     if (!d) return c;
-    if (d.reason !== undefined && !CRL_REASONS.includes(d.reason)) throw new Error(`declared revocation of ${c.serial}: unknown reason ${JSON.stringify(d.reason)}`);
+    if (d.reason !== undefined && !CRL_REASONS.includes(d.reason))
+      throw new Error(`declared revocation of ${c.serial}: unknown reason ${JSON.stringify(d.reason)}`);
     return { ...c, revoked: d.reason !== undefined ? { time: d.time, reason: d.reason } : { time: d.time } };
   });
 }

@@ -24,7 +24,12 @@ export interface PostgresColumns {
 }
 
 export const POSTGRES_DEFAULT_TABLE = 'certificates';
-export const POSTGRES_DEFAULT_COLUMNS: PostgresColumns = { serial: 'serial', notAfter: 'not_after', revokedAt: 'revoked_at', reason: 'reason' };
+export const POSTGRES_DEFAULT_COLUMNS: PostgresColumns = {
+  serial: 'serial',
+  notAfter: 'not_after',
+  revokedAt: 'revoked_at',
+  reason: 'reason',
+};
 export const POSTGRES_DEFAULT_PAGE_SIZE = 5_000;
 
 /** Where the rows come from: a table (with its column names), or a query that returns serial, not_after, revoked_at, reason. */
@@ -72,7 +77,9 @@ export interface PostgresRow {
 
 /** RFC 5280 CRLReason names lowercased (openssl's spellings are the same), and their numbers. */
 const REASONS = new Map<string, string>(
-  CRL_REASONS.flatMap((name, code) => (name ? [[name.toLowerCase(), name] as [string, string], [String(code), name] as [string, string]] : [])),
+  CRL_REASONS.flatMap((name, code) =>
+    name ? [[name.toLowerCase(), name] as [string, string], [String(code), name] as [string, string]] : [],
+  ),
 );
 
 /**
@@ -81,7 +88,8 @@ const REASONS = new Map<string, string>(
  * reason's spelling. A reason on a row that is not revoked is ignored (schemas default it to 0).
  */
 export function parseRow(row: PostgresRow): { certificate?: CertificateInfo; problem?: string } {
-  if (typeof row.serial !== 'string' || row.serial.trim() === '') return { problem: `serial is ${row.serial === null ? 'NULL' : JSON.stringify(row.serial)}` };
+  if (typeof row.serial !== 'string' || row.serial.trim() === '')
+    return { problem: `serial is ${row.serial === null ? 'NULL' : JSON.stringify(row.serial)}` };
   let serial: string;
   try {
     serial = canonicalSerial(row.serial.trim());
@@ -89,14 +97,20 @@ export function parseRow(row: PostgresRow): { certificate?: CertificateInfo; pro
     return { problem: `serial ${JSON.stringify(row.serial)} is not hex` };
   }
   if (serial.length > 40) return { problem: `serial ${row.serial} is longer than 20 octets (RFC 5280)` };
-  if (typeof row.not_after !== 'number' || !Number.isFinite(row.not_after)) return { problem: `serial ${serial}: not_after is ${row.not_after === null ? 'NULL' : 'not a time'}` };
+  if (typeof row.not_after !== 'number' || !Number.isFinite(row.not_after))
+    return { problem: `serial ${serial}: not_after is ${row.not_after === null ? 'NULL' : 'not a time'}` };
   const notAfter = Math.floor(row.not_after);
   if (row.revoked_at === null || row.revoked_at === undefined) return { certificate: { serial, notAfter } };
-  if (typeof row.revoked_at !== 'number' || !Number.isFinite(row.revoked_at)) return { problem: `serial ${serial}: revoked_at is not a time` };
+  if (typeof row.revoked_at !== 'number' || !Number.isFinite(row.revoked_at))
+    return { problem: `serial ${serial}: revoked_at is not a time` };
   const time = Math.floor(row.revoked_at);
   if (row.reason === null || row.reason === undefined || row.reason === '') return { certificate: { serial, notAfter, revoked: { time } } };
   const reason = typeof row.reason === 'string' ? REASONS.get(row.reason.trim().toLowerCase()) : undefined;
-  if (!reason) return { certificate: { serial, notAfter, revoked: { time } }, problem: `serial ${serial}: unknown revocation reason ${JSON.stringify(row.reason)}; signed as revoked without a reason` };
+  if (!reason)
+    return {
+      certificate: { serial, notAfter, revoked: { time } },
+      problem: `serial ${serial}: unknown revocation reason ${JSON.stringify(row.reason)}; signed as revoked without a reason`,
+    };
   return { certificate: { serial, notAfter, revoked: { time, reason } } };
 }
 
@@ -188,7 +202,8 @@ export class PostgresCertificateReader {
   constructor(private readonly o: PostgresReaderOptions) {
     this.sql = pageQuery(o.source);
     this.pageSize = o.pageSize ?? POSTGRES_DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new Error(`postgres source: page size must be a positive integer, got ${this.pageSize}`);
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
+      throw new Error(`postgres source: page size must be a positive integer, got ${this.pageSize}`);
     const timeout = o.timeoutMs ?? 30_000;
     this.pool = new pg.Pool({
       connectionString: o.url,

@@ -72,7 +72,10 @@ export async function run(argv: string[]): Promise<number> {
     leaderElect: values['leader-elect'],
     leaderElectionNamespace: values['leader-election-namespace'],
     leaseName: values['lease-name'],
-    namespaces: values.namespaces.split(',').map((s) => s.trim()).filter(Boolean),
+    namespaces: values.namespaces
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     workers: positiveInt(values.workers, '--workers'),
     resyncMs: positiveInt(values.resync, '--resync'),
     leaseDurationMs: positiveInt(values['lease-duration-ms'], '--lease-duration-ms'),
@@ -182,7 +185,15 @@ async function runController(flags: ControllerFlags): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   await manager.start();
   prober.start();
-  log.info({ health: manager.healthUrl(), namespaces: flags.namespaces.length ? flags.namespaces : 'all', leaderElection: flags.leaderElect, pools: flags.pools }, 'controller running');
+  log.info(
+    {
+      health: manager.healthUrl(),
+      namespaces: flags.namespaces.length ? flags.namespaces : 'all',
+      leaderElection: flags.leaderElect,
+      pools: flags.pools,
+    },
+    'controller running',
+  );
   await done;
   await prober.stop();
   await manager.stop();

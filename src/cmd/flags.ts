@@ -24,6 +24,7 @@ export function boolFlag(text: string, flag: string): boolean {
 export function hostPort(addr: string, flag: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
   const port = Number(addr.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag} must be HOST:PORT, got ${JSON.stringify(addr)}`);
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`${flag} must be HOST:PORT, got ${JSON.stringify(addr)}`);
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
 }

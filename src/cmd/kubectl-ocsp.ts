@@ -53,7 +53,8 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 }
 
 function allowFormats(cli: Cli, allowed: readonly OutputFormat[]): void {
-  if (!allowed.includes(cli.output)) throw new UsageError(`-o ${cli.output} does not apply to ${cli.command}: one of ${allowed.join(', ')}`);
+  if (!allowed.includes(cli.output))
+    throw new UsageError(`-o ${cli.output} does not apply to ${cli.command}: one of ${allowed.join(', ')}`);
 }
 
 async function render(doc: unknown, text: string, format: OutputFormat): Promise<string> {
@@ -67,7 +68,12 @@ const list = (items: unknown[]) => ({ apiVersion: 'v1', kind: 'List', items, met
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** The command, its output and clock given: a usage or API error is thrown, not yet an exit code. */
-export async function execute(argv: string[], out: (s: string) => void, now: () => Date = () => new Date(), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function execute(
+  argv: string[],
+  out: (s: string) => void,
+  now: () => Date = () => new Date(),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   // Completion gets the words as typed: half-written flags and all (no parsing, which would reject them).
   if (argv[0] === '__complete') {
     const { complete } = await import('../kubectl-plugin/completion.js');
@@ -110,13 +116,17 @@ export async function execute(argv: string[], out: (s: string) => void, now: () 
       const type = kind === 'staple' ? OcspStapleType : OcspResponderPoolType;
       const { objects, notFound } = await (await import('../kubectl-plugin/select.js')).selectObjects(conn, type, sel);
       for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
-      if (!objects.length && !notFound.length) err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
+      if (!objects.length && !notFound.length)
+        err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
       if (objects.length || cli.output === 'json' || cli.output === 'yaml') {
         const single = sel.names.length === 1 && objects.length === 1;
         const doc = single ? objects[0] : list(objects);
         if (cli.output === 'name') out(objects.map((o) => `${type.kind.toLowerCase()}.${type.group}/${o.metadata?.name}\n`).join(''));
         else if (cli.output === 'json' || cli.output === 'yaml') out(await render(doc, '', cli.output));
-        else if (objects.length) out(`${(await import('../kubectl-plugin/get.js')).getTable(kind as 'staple' | 'pool', objects, { wide: cli.output === 'wide', allNamespaces: sel.allNamespaces, now: now() })}\n`);
+        else if (objects.length)
+          out(
+            `${(await import('../kubectl-plugin/get.js')).getTable(kind as 'staple' | 'pool', objects, { wide: cli.output === 'wide', allNamespaces: sel.allNamespaces, now: now() })}\n`,
+          );
       }
       return notFound.length ? 2 : 0;
     }
@@ -132,15 +142,18 @@ export async function execute(argv: string[], out: (s: string) => void, now: () 
       const single = sel.names.length === 1;
       if (single && notFound[0]) throw notFound[0];
       for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
-      if (!objects.length && !notFound.length) err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
+      if (!objects.length && !notFound.length)
+        err(`No ${type.plural} found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
       const results: CommandResult[] = [];
       let failed = notFound.length > 0;
       for (const obj of objects) {
         const c: Connection = { ...conn, namespace: obj.metadata?.namespace ?? conn.namespace };
         const name = obj.metadata?.name ?? '';
         try {
-          if (kind === 'secret') results.push(await (await import('../kubectl-plugin/inspect-secret.js')).inspectSecret(c, name, now(), obj));
-          else if (kind === 'staple') results.push(await (await import('../kubectl-plugin/inspect-staple.js')).inspectStaple(c, name, now(), obj));
+          if (kind === 'secret')
+            results.push(await (await import('../kubectl-plugin/inspect-secret.js')).inspectSecret(c, name, now(), obj));
+          else if (kind === 'staple')
+            results.push(await (await import('../kubectl-plugin/inspect-staple.js')).inspectStaple(c, name, now(), obj));
           else results.push(await (await import('../kubectl-plugin/inspect-pool.js')).inspectPool(c, name, now(), obj));
         } catch (e) {
           // One object that cannot be inspected (not a certificate Secret, an invalid spec) does
@@ -167,7 +180,9 @@ export async function execute(argv: string[], out: (s: string) => void, now: () 
       const { objects, notFound } = await (await import('../kubectl-plugin/select.js')).selectObjects(conn, OcspStapleType, sel);
       for (const e of notFound) err(`kubectl-ocsp: ${e.message}\n`);
       if (!objects.length && !notFound.length) err(`No ocspstaples found${sel.allNamespaces ? '' : ` in namespace ${conn.namespace}`}.\n`);
-      const r = await (await import('../kubectl-plugin/refresh.js')).refreshCommand(conn, objects, { wait: cli.wait, timeoutMs: cli.timeoutMs ?? 60_000, now });
+      const r = await (
+        await import('../kubectl-plugin/refresh.js')
+      ).refreshCommand(conn, objects, { wait: cli.wait, timeoutMs: cli.timeoutMs ?? 60_000, now });
       const code = await finish(r);
       return notFound.length ? 2 : code;
     }
@@ -184,9 +199,22 @@ export async function execute(argv: string[], out: (s: string) => void, now: () 
       }
       const lines = [`kubectl-ocsp: ${plugin.version} (node ${plugin.node})`];
       if ('unknown' in operator) lines.push(`operator:     unknown (${operator.unknown})`);
-      else if (!operator.found.length) lines.push('operator:     not found (no Deployment labelled app.kubernetes.io/part-of=ocsp-operator, component=controller)');
-      else for (const d of operator.found) lines.push(`operator:     ${d.version ?? 'unknown'} (Deployment ${d.namespace}/${d.name}, image ${d.image ?? '?'}, ${d.ready} ready)`);
-      return finish({ exit: 0, text: lines.join('\n'), json: { kind: 'Version', plugin, operator: 'unknown' in operator ? { unknown: operator.unknown } : { deployments: operator.found } } });
+      else if (!operator.found.length)
+        lines.push('operator:     not found (no Deployment labelled app.kubernetes.io/part-of=ocsp-operator, component=controller)');
+      else
+        for (const d of operator.found)
+          lines.push(
+            `operator:     ${d.version ?? 'unknown'} (Deployment ${d.namespace}/${d.name}, image ${d.image ?? '?'}, ${d.ready} ready)`,
+          );
+      return finish({
+        exit: 0,
+        text: lines.join('\n'),
+        json: {
+          kind: 'Version',
+          plugin,
+          operator: 'unknown' in operator ? { unknown: operator.unknown } : { deployments: operator.found },
+        },
+      });
     }
     case 'completion': {
       exactly(1, 'completion bash|zsh');
@@ -217,16 +245,28 @@ export async function execute(argv: string[], out: (s: string) => void, now: () 
       allowFormats(cli, ['text', 'json', 'yaml']);
       exactly(1, 'probe HOST:PORT[@SERVERNAME] [--servername NAME] [--issuer ISSUER.pem]');
       return finish(
-        await probeCommand({ endpoint: args[0]!, ...(cli.servername ? { servername: cli.servername } : {}), ...(cli.issuer ? { issuerFile: cli.issuer } : {}), timeoutMs }, now),
+        await probeCommand(
+          {
+            endpoint: args[0]!,
+            ...(cli.servername ? { servername: cli.servername } : {}),
+            ...(cli.issuer ? { issuerFile: cli.issuer } : {}),
+            timeoutMs,
+          },
+          now,
+        ),
       );
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}; one of get, inspect, refresh, fetch, probe, version, completion (kubectl ocsp --help)`);
+      throw new UsageError(
+        `unknown command ${JSON.stringify(command)}; one of get, inspect, refresh, fetch, probe, version, completion (kubectl ocsp --help)`,
+      );
   }
 }
 
 function errorMessage(e: unknown): string {
-  if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 0) return `cannot reach the apiserver: ${e.message}`;
-  if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 403) return `not allowed: ${e.message}`;
+  if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 0)
+    return `cannot reach the apiserver: ${e.message}`;
+  if (e instanceof Error && e.name === 'KubeApiError' && (e as Error & { status?: number }).status === 403)
+    return `not allowed: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -234,7 +274,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await execute(argv, (s) => process.stdout.write(s));
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof NotFoundError || e instanceof CrdsMissingError || (e instanceof Error && e.name === 'KubeApiError');
+    const known =
+      e instanceof UsageError ||
+      e instanceof NotFoundError ||
+      e instanceof CrdsMissingError ||
+      (e instanceof Error && e.name === 'KubeApiError');
     process.stderr.write(`kubectl-ocsp: ${errorMessage(e)}\n`);
     if (!known && e instanceof Error && process.env.KUBECTL_OCSP_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
     return 2;

@@ -105,7 +105,9 @@ function parseFlags(argv: string[]): Flags {
   });
   const lagPolicy = v['lag-policy'];
   if (!LAG_POLICIES.includes(lagPolicy as LagPolicy)) {
-    throw new Error(`--lag-policy must be one of ${LAG_POLICIES.join(', ')}: what a lagging responder answers is a decision, not a default`);
+    throw new Error(
+      `--lag-policy must be one of ${LAG_POLICIES.join(', ')}: what a lagging responder answers is a decision, not a default`,
+    );
   }
   const caFiles = v['ca-cert'] ?? [];
   if (caFiles.length === 0) throw new Error('--ca-cert is required (the issuer whose responses are served)');
@@ -114,14 +116,17 @@ function parseFlags(argv: string[]): Flags {
     ? {
         kind: 'redis-reader',
         replica: redisOptionsFromUrl(v['redis-url'], redisPasswordFromEnv(v['redis-password-env'])),
-        ...(v['redis-primary-url'] ? { primary: redisOptionsFromUrl(v['redis-primary-url'], redisPasswordFromEnv(v['redis-password-env'])) } : {}),
+        ...(v['redis-primary-url']
+          ? { primary: redisOptionsFromUrl(v['redis-primary-url'], redisPasswordFromEnv(v['redis-password-env'])) }
+          : {}),
       }
     : { kind: 'embedded-follower', path: join(v['store-dir'] ?? '', 'responses.log') };
   const i = v.listen.lastIndexOf(':');
   const port = Number(v.listen.slice(i + 1));
   if (i < 0 || !Number.isInteger(port)) throw new Error(`--listen must be HOST:PORT, got ${v.listen}`);
   const errorMaxAge = Number(v['error-max-age']);
-  if (!Number.isInteger(errorMaxAge) || errorMaxAge < 0) throw new Error(`--error-max-age must be whole seconds, got ${v['error-max-age']}`);
+  if (!Number.isInteger(errorMaxAge) || errorMaxAge < 0)
+    throw new Error(`--error-max-age must be whole seconds, got ${v['error-max-age']}`);
   return {
     caFiles,
     spec,
@@ -160,7 +165,14 @@ async function serve(flags: Flags, issuers: X509Certificate[], log: Logger, pod:
   });
   // A worker's pod reports through its primary, which also holds the metrics port.
   const reports = pod ? undefined : reportLoop(flags, log, () => responder.readiness());
-  const metricsServer = pod ? undefined : await metricsPort(flags, log, () => responder.metrics.registry.metrics(), () => responder.readiness());
+  const metricsServer = pod
+    ? undefined
+    : await metricsPort(
+        flags,
+        log,
+        () => responder.metrics.registry.metrics(),
+        () => responder.readiness(),
+      );
   await signalled();
   log.info('shutting down');
   reports?.stop();
@@ -177,7 +189,12 @@ async function supervise(flags: Flags, log: Logger): Promise<number> {
   log.info({ workers: flags.workers, maxConnectionsPerWorker: flags.maxConnections }, 'starting responder workers');
   const supervisor = new Supervisor({ workers: flags.workers, log, lagPollMs: DEFAULT_LAG_POLL_MS });
   const reports = reportLoop(flags, log, () => supervisor.readiness());
-  const metricsServer = await metricsPort(flags, log, () => supervisor.metricsText(), () => supervisor.readiness());
+  const metricsServer = await metricsPort(
+    flags,
+    log,
+    () => supervisor.metricsText(),
+    () => supervisor.readiness(),
+  );
   await signalled();
   log.info('shutting down: stopping the workers');
   reports?.stop();
@@ -187,7 +204,12 @@ async function supervise(flags: Flags, log: Logger): Promise<number> {
 }
 
 /** The metrics port, when asked for (`--metrics-addr`). */
-function metricsPort(flags: Flags, log: Logger, metrics: () => Promise<string>, readiness: () => Readiness): Promise<MetricsServer | undefined> {
+function metricsPort(
+  flags: Flags,
+  log: Logger,
+  metrics: () => Promise<string>,
+  readiness: () => Readiness,
+): Promise<MetricsServer | undefined> {
   if (flags.metricsAddr === undefined) return Promise.resolve(undefined);
   return startMetricsServer({ ...flags.metricsAddr, metrics, readiness, lagThresholdMs: flags.maxLagMs, log });
 }
@@ -204,7 +226,14 @@ function reportLoop(flags: Flags, log: Logger, readiness: () => Readiness): Repo
     produce: () => {
       const r = readiness();
       lastLagMs = r.lagMs ?? lastLagMs;
-      return { kind: 'responder', pod: podName(), time: Date.now(), ready: r.ready, lagMs: lastLagMs, detached: r.detached ?? r.lagMs === null };
+      return {
+        kind: 'responder',
+        pod: podName(),
+        time: Date.now(),
+        ready: r.ready,
+        lagMs: lastLagMs,
+        detached: r.detached ?? r.lagMs === null,
+      };
     },
   });
 }

@@ -132,7 +132,8 @@ export async function run(argv: string[]): Promise<number> {
     return x;
   };
   const sessions = Number(v.sessions);
-  if (!Number.isInteger(sessions) || sessions < 1 || sessions > 256) throw new Error(`--sessions must be an integer 1..256, got ${JSON.stringify(v.sessions)}`);
+  if (!Number.isInteger(sessions) || sessions < 1 || sessions > 256)
+    throw new Error(`--sessions must be an integer 1..256, got ${JSON.stringify(v.sessions)}`);
   // Before anything else: a threadpool smaller than the session count would serialise signing.
   const child = ensureThreadpool(threadpoolSizeFor(sessions));
   if (child) return child;
@@ -142,7 +143,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!indexPath && !v['postgres-url-env']) throw new Error('signer: --index or --postgres-url-env is required');
   const [issuer] = parsePemChain(await readFile(need('ca-cert')));
   if (!issuer) throw new Error(`--ca-cert ${v['ca-cert']}: no certificate`);
-  const duration = (flag: 'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before' | 'store-lock-wait' | 'postgres-max-lag'): number => {
+  const duration = (
+    flag:
+      'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before' | 'store-lock-wait' | 'postgres-max-lag',
+  ): number => {
     try {
       return parseDuration(v[flag]);
     } catch {
@@ -160,7 +164,13 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       const pin = v['pin-file'] ? (await readFile(v['pin-file'], 'utf8')).trim() : process.env[v['pin-env']];
       if (!pin) throw new Error(`no PIN: set ${v['pin-env']} or --pin-file`);
-      const p11 = openPkcs11Signer({ module: v['pkcs11-module'], tokenLabel: need('token-label'), keyLabel: need('key-label'), pin, sessions });
+      const p11 = openPkcs11Signer({
+        module: v['pkcs11-module'],
+        tokenLabel: need('token-label'),
+        keyLabel: need('key-label'),
+        pin,
+        sessions,
+      });
       closers.push(() => p11.close());
       caSigner = p11;
     }
@@ -173,7 +183,9 @@ export async function run(argv: string[]): Promise<number> {
       const responderSigner = v['responder-key'] ? softwareSigner(createPrivateKey(await readFile(v['responder-key']))) : caSigner;
       const spki = new Uint8Array(cert.publicKey.rawData);
       if (responderSigner.publicKeyDer && Buffer.compare(Buffer.from(responderSigner.publicKeyDer), Buffer.from(spki)) !== 0) {
-        throw new Error(`--responder-cert ${v['responder-cert']}: its public key is not the key of ${v['responder-key'] ? `--responder-key ${v['responder-key']}` : 'the signing key (--key-file or the PKCS#11 key)'}`);
+        throw new Error(
+          `--responder-cert ${v['responder-cert']}: its public key is not the key of ${v['responder-key'] ? `--responder-key ${v['responder-key']}` : 'the signing key (--key-file or the PKCS#11 key)'}`,
+        );
       }
       const problems = lintResponderCert(cert, issuer);
       if (problems.length) throw new Error(`--responder-cert: ${problems.map((p) => p.message).join('; ')}`);
@@ -181,7 +193,11 @@ export async function run(argv: string[]): Promise<number> {
     } else if (v['issue-responder']) {
       const rotator = new ResponderRotator(
         { issuer, issuerSigner: caSigner, validityMs: duration('responder-validity'), renewBeforeMs: duration('responder-renew-before') },
-        (cert, prev) => log.info({ serial: cert.serialNumber, notAfter: cert.notAfter, previous: prev?.serialNumber }, 'issued delegated responder certificate'),
+        (cert, prev) =>
+          log.info(
+            { serial: cert.serialNumber, notAfter: cert.notAfter, previous: prev?.serialNumber },
+            'issued delegated responder certificate',
+          ),
       );
       identity = (now) => rotator.current(now);
     }
@@ -196,7 +212,8 @@ export async function run(argv: string[]): Promise<number> {
       store = await EmbeddedStore.open({
         path: join(need('store-dir'), 'responses.log'),
         lockWaitMs: duration('store-lock-wait'),
-        onLockWait: (holder, lockPath) => log.warn({ lock: lockPath, holder, waitMs: duration('store-lock-wait') }, 'another writer holds the store; waiting for it'),
+        onLockWait: (holder, lockPath) =>
+          log.warn({ lock: lockPath, holder, waitMs: duration('store-lock-wait') }, 'another writer holds the store; waiting for it'),
       });
     }
     closers.unshift(() => store.close());
@@ -224,7 +241,8 @@ export async function run(argv: string[]): Promise<number> {
     }
 
     const maxPerRound = Number(v['max-per-round']);
-    if (!Number.isInteger(maxPerRound) || maxPerRound < 1) throw new Error(`--max-per-round must be a positive integer, got ${JSON.stringify(v['max-per-round'])}`);
+    if (!Number.isInteger(maxPerRound) || maxPerRound < 1)
+      throw new Error(`--max-per-round must be a positive integer, got ${JSON.stringify(v['max-per-round'])}`);
     const registry = new Registry();
     registerDefaultMetrics(registry);
     const postgres = v['postgres-url-env'] ? postgresSource(v, registry, log, duration('postgres-max-lag')) : undefined;
@@ -253,12 +271,17 @@ export async function run(argv: string[]): Promise<number> {
       logger: log,
       ...(shard ? { shard } : {}),
     });
-    log.info({ issuer: issuer.subject, sessions, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)', algorithm: caSigner.algorithm }, 'signer starting');
+    log.info(
+      { issuer: issuer.subject, sessions, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)', algorithm: caSigner.algorithm },
+      'signer starting',
+    );
 
     if (v.once) {
       if (share && !(await share.ready())) return 1;
       const r = await signer.runOnce();
-      process.stdout.write(`${JSON.stringify({ planned: r.planned, signed: r.signed, failed: r.failed, byReason: r.byReason, rate: Math.round(r.rate), durationMs: Math.round(r.durationMs), backlog: r.after.due })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ planned: r.planned, signed: r.signed, failed: r.failed, byReason: r.byReason, rate: Math.round(r.rate), durationMs: Math.round(r.durationMs), backlog: r.after.due })}\n`,
+      );
       return r.failed > 0 ? 1 : 0;
     }
 
@@ -295,7 +318,19 @@ export async function run(argv: string[]): Promise<number> {
         const b = signer.backlog(now);
         lastReport = lastReport
           ? { ...lastReport, time: now, sources: postgres ? [postgres.state] : [] }
-          : { kind: 'signer', pod: podName(), time: now, certificates: b.certificates, due: b.due, missing: b.missing, revoked: b.revoked, issuerNotAfter: issuer.notAfter.getTime(), outlivingTheirSigner: 0, signedTotal: signer.signedTotal, sources: postgres ? [postgres.state] : [] };
+          : {
+              kind: 'signer',
+              pod: podName(),
+              time: now,
+              certificates: b.certificates,
+              due: b.due,
+              missing: b.missing,
+              revoked: b.revoked,
+              issuerNotAfter: issuer.notAfter.getTime(),
+              outlivingTheirSigner: 0,
+              signedTotal: signer.signedTotal,
+              sources: postgres ? [postgres.state] : [],
+            };
         await reports?.flush();
         return;
       }
@@ -315,7 +350,15 @@ export async function run(argv: string[]): Promise<number> {
         ...(r.after.oldestAgeMs !== undefined ? { oldestThisUpdate: now - r.after.oldestAgeMs } : {}),
         ...(missingSince ? { oldestMissing: missingSince } : {}),
         ...(lastRate !== undefined ? { rate: lastRate } : {}),
-        ...(id.responderCert ? { signer: { serial: id.responderCert.serialNumber.toLowerCase(), subject: id.responderCert.subject, notAfter: id.responderCert.notAfter.getTime() } } : {}),
+        ...(id.responderCert
+          ? {
+              signer: {
+                serial: id.responderCert.serialNumber.toLowerCase(),
+                subject: id.responderCert.subject,
+                notAfter: id.responderCert.notAfter.getTime(),
+              },
+            }
+          : {}),
         issuerNotAfter: issuer.notAfter.getTime(),
         outlivingTheirSigner: r.after.signer,
         share: r.shard ? `${r.shard.index}/${r.shard.count}` : '0/1',
@@ -353,7 +396,12 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The --postgres-* flags as a source, its URL from the environment (never an argument: a pod's arguments are visible to all who can read it). */
-function postgresSource(v: Record<string, string | boolean | undefined>, registry: Registry, log: Logger, maxLagMs: number): PostgresSource {
+function postgresSource(
+  v: Record<string, string | boolean | undefined>,
+  registry: Registry,
+  log: Logger,
+  maxLagMs: number,
+): PostgresSource {
   const envName = String(v['postgres-url-env']);
   const url = process.env[envName];
   if (!url) throw new Error(`--postgres-url-env ${envName}: the environment variable is empty or unset`);
@@ -368,19 +416,25 @@ function postgresSource(v: Record<string, string | boolean | undefined>, registr
     const columns: Partial<PostgresColumns> = {};
     for (const pair of (columnsText ?? '').split(',').filter((x) => x !== '')) {
       const m = /^(serial|notAfter|revokedAt|reason)=(.+)$/.exec(pair.trim());
-      if (!m) throw new Error(`--postgres-columns: expected serial=, notAfter=, revokedAt= or reason= followed by a column name, got ${JSON.stringify(pair)}`);
+      if (!m)
+        throw new Error(
+          `--postgres-columns: expected serial=, notAfter=, revokedAt= or reason= followed by a column name, got ${JSON.stringify(pair)}`,
+        );
       columns[m[1] as keyof PostgresColumns] = m[2]!;
     }
     source = { ...(table ? { table } : {}), columns };
   }
   const pageSize = Number(v['postgres-page-size']);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1_000_000) throw new Error(`--postgres-page-size must be an integer 1..1000000, got ${JSON.stringify(v['postgres-page-size'])}`);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1_000_000)
+    throw new Error(`--postgres-page-size must be an integer 1..1000000, got ${JSON.stringify(v['postgres-page-size'])}`);
   const name = str('postgres-name') ?? 'postgres';
   const reader = new PostgresCertificateReader({ url, source, pageSize, applicationName: `ocsp-signer ${podName()}`.slice(0, 63) });
   return new PostgresSource({ reader, name, maxLagMs, registry, log });
 }
 
-const DeclaredRevocationsSchema = z.array(z.object({ serial: z.string().regex(/^[0-9a-fA-F]{1,40}$/), time: z.number().finite(), reason: z.string().optional() }));
+const DeclaredRevocationsSchema = z.array(
+  z.object({ serial: z.string().regex(/^[0-9a-fA-F]{1,40}$/), time: z.number().finite(), reason: z.string().optional() }),
+);
 
 /** The declared revocations file (the pool's index ConfigMap key): none while it is missing (the kubelet has yet to project it). */
 async function readDeclaredRevocations(path: string): Promise<DeclaredRevocation[]> {

@@ -41,11 +41,38 @@ async function main(): Promise<void> {
     const [repo, tag] = split(ref('operator'));
     const [signerRepo, signerTag] = split(ref('signer'));
     say('helm install ocsp-operator (namespace ocsp-operator-system)');
-    await run(helm, [
-      'install', 'ocsp-operator', join(repoRoot(), 'charts', 'ocsp-operator'), '--kubeconfig', cluster.kubeconfigPath,
-      '--namespace', 'ocsp-operator-system', '--create-namespace', '--wait', '--timeout', '5m',
-      '--set', `image.repository=${repo}`, '--set', `image.tag=${tag}`, '--set', `signerImage.repository=${signerRepo}`, '--set', `signerImage.tag=${signerTag}`,
-    ], { env: { ...process.env, HELM_CACHE_HOME: join(tmpdir(), 'ocsp-operator-helm', 'cache'), HELM_CONFIG_HOME: join(tmpdir(), 'ocsp-operator-helm', 'config'), HELM_DATA_HOME: join(tmpdir(), 'ocsp-operator-helm', 'data') } });
+    await run(
+      helm,
+      [
+        'install',
+        'ocsp-operator',
+        join(repoRoot(), 'charts', 'ocsp-operator'),
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--namespace',
+        'ocsp-operator-system',
+        '--create-namespace',
+        '--wait',
+        '--timeout',
+        '5m',
+        '--set',
+        `image.repository=${repo}`,
+        '--set',
+        `image.tag=${tag}`,
+        '--set',
+        `signerImage.repository=${signerRepo}`,
+        '--set',
+        `signerImage.tag=${signerTag}`,
+      ],
+      {
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: join(tmpdir(), 'ocsp-operator-helm', 'cache'),
+          HELM_CONFIG_HOME: join(tmpdir(), 'ocsp-operator-helm', 'config'),
+          HELM_DATA_HOME: join(tmpdir(), 'ocsp-operator-helm', 'data'),
+        },
+      },
+    );
 
     const client = new KubeClient(loadKubeConfig(cluster.kubeconfigPath));
     const dir = await mkdtemp(join(tmpdir(), 'ocsp-operator-demo-'));
@@ -59,7 +86,9 @@ async function main(): Promise<void> {
     process.stdout.write(`\n$ kubectl get pods -A -o wide\n${stdout}`);
     process.stdout.write(`\ndemo on the local node done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (keep) {
-      process.stdout.write(`\nstill running (Ctrl-C stops it and tears the node down). Try:\n  export KUBECONFIG=${cluster.kubeconfigPath}\n  ${kubectl} get pods -A\n`);
+      process.stdout.write(
+        `\nstill running (Ctrl-C stops it and tears the node down). Try:\n  export KUBECONFIG=${cluster.kubeconfigPath}\n  ${kubectl} get pods -A\n`,
+      );
       await new Promise<void>((r) => {
         process.once('SIGINT', () => r());
         process.once('SIGTERM', () => r());
@@ -73,11 +102,11 @@ async function main(): Promise<void> {
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(
-    "usage: npm run demo:cluster [-- --keep]\n  the product on a real single-node Kubernetes made on this machine: images from the Dockerfile,\n  the chart installed by helm, a pool and a staple as pods; --keep leaves the cluster up\n",
+    'usage: npm run demo:cluster [-- --keep]\n  the product on a real single-node Kubernetes made on this machine: images from the Dockerfile,\n  the chart installed by helm, a pool and a staple as pods; --keep leaves the cluster up\n',
   );
 } else {
   main().catch((err: unknown) => {
-    process.stderr.write(`demo:cluster failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`demo:cluster failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   });
 }

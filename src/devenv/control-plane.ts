@@ -105,14 +105,68 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 /** A key and certificate `<name>.key`/`<name>.crt` issued by the CA in `dir`; `ext` is an openssl extension file. */
 export async function issueCert(dir: string, name: string, subj: string, ext: string): Promise<void> {
   await writeFile(join(dir, `${name}.ext`), ext);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj], dir);
-  await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '30', '-extfile', `${name}.ext`], dir);
+  await openssl(
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      subj,
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '30',
+      '-extfile',
+      `${name}.ext`,
+    ],
+    dir,
+  );
 }
 
 /** A CA, a serving certificate for 127.0.0.1/localhost (and `extraSans`), an admin client certificate, SA keys. */
 export async function writePki(dir: string, extraSans: string[] = []): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=ocsp-operator-test-ca'], dir);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=ocsp-operator-test-ca',
+    ],
+    dir,
+  );
   const sans = ['IP:127.0.0.1', 'DNS:localhost', ...extraSans].join(',');
   await issueCert(dir, 'serving', '/CN=kube-apiserver', `subjectAltName=${sans}\nextendedKeyUsage=serverAuth\n`);
   await issueCert(dir, 'admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
@@ -227,17 +281,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const pidFile = (name: string) => (opts.pidDir ? join(opts.pidDir, `${name}.pid`) : undefined);
 
   log(`starting etcd on ${etcdUrl}`);
-  const etcd = startProcess(join(binDir, 'etcd'), [
-    '--name=default',
-    `--data-dir=${join(dir, 'etcd')}`,
-    `--listen-client-urls=${etcdUrl}`,
-    `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-    `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
-    '--unsafe-no-fsync=true',
-    '--log-level=warn',
-  ], etcdLog, pidFile('etcd'));
+  const etcd = startProcess(
+    join(binDir, 'etcd'),
+    [
+      '--name=default',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ],
+    etcdLog,
+    pidFile('etcd'),
+  );
 
   const admission = ['OwnerReferencesPermissionEnforcement', ...(opts.extraAdmissionPlugins ?? [])];
   const apiArgs = [

@@ -40,9 +40,20 @@ async function main(): Promise<void> {
     say(`demo CA in ${dir}; its OCSP responder pool will answer on 127.0.0.1:${ocspPort}`);
 
     const healthPort = await freePort();
-    const operator = spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'cli.js'), 'controller', '--kubeconfig', plane.kubeconfigPath, '--health-addr', `127.0.0.1:${healthPort}`], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const operator = spawn(
+      process.execPath,
+      [
+        join(repoRoot(), 'dist', 'src', 'cli.js'),
+        'controller',
+        '--kubeconfig',
+        plane.kubeconfigPath,
+        '--health-addr',
+        `127.0.0.1:${healthPort}`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(operator);
     operator.stdout?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
@@ -59,8 +70,17 @@ async function main(): Promise<void> {
     // The CA side: an OcspResponderPool answers for the demo CA's certificates.
     await applyDemoPool(client, dir, 'default');
     say('created OcspResponderPool default/demo-ca; waiting for its pod');
-    const deployment = await poll('the pool Deployment', () => client.getOrUndefined<KubeObject & { spec: { template: PodTemplate } }>(DeploymentType, 'default', 'demo-ca'));
-    const pod = await runPod({ client, adminKubeconfig: plane.kubeconfigPath, namespace: 'default', name: 'demo-ca-5c7d9-x2k4p', template: deployment.spec.template, ports: { ocsp: ocspPort } });
+    const deployment = await poll('the pool Deployment', () =>
+      client.getOrUndefined<KubeObject & { spec: { template: PodTemplate } }>(DeploymentType, 'default', 'demo-ca'),
+    );
+    const pod = await runPod({
+      client,
+      adminKubeconfig: plane.kubeconfigPath,
+      namespace: 'default',
+      name: 'demo-ca-5c7d9-x2k4p',
+      template: deployment.spec.template,
+      ports: { ocsp: ocspPort },
+    });
     stoppers.push(() => pod.stop());
     say('the pool pod (signer + responder) runs on the local node');
 
@@ -71,7 +91,9 @@ async function main(): Promise<void> {
     await showDemo(client, { dir, namespace: 'default', kubectl, kubeconfig: plane.kubeconfigPath });
     process.stdout.write(`\ndemo done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (keep) {
-      process.stdout.write(`\nstill running (Ctrl-C stops it). Try:\n  export KUBECONFIG=${plane.kubeconfigPath}\n  ${kubectl} get staple -w\n`);
+      process.stdout.write(
+        `\nstill running (Ctrl-C stops it). Try:\n  export KUBECONFIG=${plane.kubeconfigPath}\n  ${kubectl} get staple -w\n`,
+      );
       await new Promise<void>((r) => process.once('SIGINT', () => r()));
     }
   } finally {
@@ -81,11 +103,11 @@ async function main(): Promise<void> {
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(
-    "usage: npm run demo [-- --keep]\n  the whole product on this machine, no cluster: a local control plane, the operator, a demo CA\n  with its responder pool, a sample staple, and what `kubectl get` shows; --keep leaves it running\n",
+    'usage: npm run demo [-- --keep]\n  the whole product on this machine, no cluster: a local control plane, the operator, a demo CA\n  with its responder pool, a sample staple, and what `kubectl get` shows; --keep leaves it running\n',
   );
 } else {
   main().catch((err: unknown) => {
-    process.stderr.write(`demo failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   });
 }

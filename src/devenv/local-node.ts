@@ -69,12 +69,18 @@ export async function runPod(o: {
     const vdir = join(dir, 'volumes', v.name);
     await mkdir(vdir, { recursive: true });
     volumeDirs.set(v.name, vdir);
-    const source = v.secret ? { type: SecretType, name: v.secret.secretName } : v.configMap ? { type: ConfigMapType, name: v.configMap.name } : undefined;
+    const source = v.secret
+      ? { type: SecretType, name: v.secret.secretName }
+      : v.configMap
+        ? { type: ConfigMapType, name: v.configMap.name }
+        : undefined;
     if (!source) continue;
     let last = '';
     const sync = async () => {
       const obj = await o.client.getOrUndefined<Secret & ConfigMap>(source.type, o.namespace, source.name);
-      const files = Object.entries(obj?.data ?? {}).map(([k, val]) => [k, source.type === SecretType ? Buffer.from(val, 'base64') : Buffer.from(val)] as const);
+      const files = Object.entries(obj?.data ?? {}).map(
+        ([k, val]) => [k, source.type === SecretType ? Buffer.from(val, 'base64') : Buffer.from(val)] as const,
+      );
       const digest = JSON.stringify(files.map(([k, b]) => [k, b.toString('base64')]));
       if (digest === last) return;
       last = digest;
@@ -96,7 +102,13 @@ export async function runPod(o: {
   })();
 
   const kubeconfig = o.template.spec.serviceAccountName
-    ? await serviceAccountKubeconfig({ admin: o.client, adminKubeconfig: o.adminKubeconfig, namespace: o.namespace, serviceAccount: o.template.spec.serviceAccountName, dir })
+    ? await serviceAccountKubeconfig({
+        admin: o.client,
+        adminKubeconfig: o.adminKubeconfig,
+        namespace: o.namespace,
+        serviceAccount: o.template.spec.serviceAccountName,
+        dir,
+      })
     : undefined;
   const ports = new Map<string, number>();
   const portOf = new Map<string, number>(); // container port number → local port
@@ -115,7 +127,9 @@ export async function runPod(o: {
       let r = a;
       for (const m of mounts) if (r.startsWith(m.mountPath)) r = volumeDirs.get(m.name) + r.slice(m.mountPath.length);
       // listen addresses: every interface in a pod, 127.0.0.1 and a free port here
-      return r.replace(/^0\.0\.0\.0:(\d+)$/, (_m, port: string) => `127.0.0.1:${portOf.get(port) ?? port}`).replace(/=0\.0\.0\.0:(\d+)$/, (_m, port: string) => `=127.0.0.1:${portOf.get(port) ?? port}`);
+      return r
+        .replace(/^0\.0\.0\.0:(\d+)$/, (_m, port: string) => `127.0.0.1:${portOf.get(port) ?? port}`)
+        .replace(/=0\.0\.0\.0:(\d+)$/, (_m, port: string) => `=127.0.0.1:${portOf.get(port) ?? port}`);
     });
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: dir, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) };
     if (process.env.SOFTHSM2_CONF) env.SOFTHSM2_CONF = process.env.SOFTHSM2_CONF;
@@ -148,7 +162,9 @@ export async function runPod(o: {
     async stop() {
       syncing = false;
       for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-      await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve())));
+      await Promise.all(
+        procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve())),
+      );
       await syncLoop;
       await rm(dir, { recursive: true, force: true });
     },

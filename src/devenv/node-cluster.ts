@@ -23,15 +23,47 @@ import { ClusterRoleBindingType, ClusterRoleType, NodeType, ServiceAccountType, 
 import { freePort, runBuildScript, startControlPlane } from './control-plane.js';
 import { buildImages } from './images.js';
 import {
-  API_PORT, CLUSTER_DOMAIN, COREDNS_READY_PORT, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, SERVICE_CIDR, paths,
+  API_PORT,
+  CLUSTER_DOMAIN,
+  COREDNS_READY_PORT,
+  KUBERNETES_SERVICE_IP,
+  NODE_IP,
+  NODE_NAME,
+  SERVICE_CIDR,
+  paths,
 } from './node/config.js';
-import { chooseSnapshotter, containerdResponds, importImages as ctrImport, removeAllContainers, startContainerd } from './node/containerd.js';
-import { corednsRbac, startControllerManager, startCoreDns, startKubeProxy, startKubelet, startScheduler, type Ports } from './node/components.js';
+import {
+  chooseSnapshotter,
+  containerdResponds,
+  importImages as ctrImport,
+  removeAllContainers,
+  startContainerd,
+} from './node/containerd.js';
+import {
+  corednsRbac,
+  startControllerManager,
+  startCoreDns,
+  startKubeProxy,
+  startKubelet,
+  startScheduler,
+  type Ports,
+} from './node/components.js';
 import { killPodProcesses, nodeMounts, nodeProcesses, podCgroups, removePodCgroups, removeState, unmountAll } from './node/cleanup.js';
 import { bridgeExists, cniNetns, remainingIptablesChains, setUpHostNetwork, tearDownNetwork, writeCniConfig } from './node/network.js';
 import { acquireNodeLock, detachNodeLock, nodeLockHolder, releaseNodeLock } from './node/lock.js';
 import { writeNodePki } from './node/pki.js';
-import { daemonRunning, daemonsWithPidFiles, fatal, logTail, processesMatching, sh, stopDaemon, stopPid, waitUntil, type Daemon } from './node/processes.js';
+import {
+  daemonRunning,
+  daemonsWithPidFiles,
+  fatal,
+  logTail,
+  processesMatching,
+  sh,
+  stopDaemon,
+  stopPid,
+  waitUntil,
+  type Daemon,
+} from './node/processes.js';
 
 export interface NodeCluster {
   kubeconfigPath: string;
@@ -60,7 +92,10 @@ async function step<T>(log: Log, component: string, what: string, fn: () => Prom
 }
 
 interface NodeObject extends KubeObject {
-  status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; nodeInfo?: { kubeletVersion?: string } };
+  status?: {
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    nodeInfo?: { kubeletVersion?: string };
+  };
 }
 
 /** One GET: the status code, or 0 when nothing answered. TLS is not verified (self-signed healthz). */
@@ -79,12 +114,19 @@ function httpStatus(url: string): Promise<number> {
 
 /** Waits for a daemon's health URL, failing early (with its log) if the daemon exits. */
 async function waitHealthy(d: Daemon, url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  await waitUntil(`${d.name} at ${url}`, async () => {
-    if (d.child.exitCode !== null || d.child.signalCode !== null) {
-      throw fatal(`${d.name} exited (${d.child.exitCode ?? d.child.signalCode})`);
-    }
-    return (await httpStatus(url)) === 200;
-  }, timeoutMs, 250, async () => `${d.name} log tail:\n${await logTail(d.name)}`, signal);
+  await waitUntil(
+    `${d.name} at ${url}`,
+    async () => {
+      if (d.child.exitCode !== null || d.child.signalCode !== null) {
+        throw fatal(`${d.name} exited (${d.child.exitCode ?? d.child.signalCode})`);
+      }
+      return (await httpStatus(url)) === 200;
+    },
+    timeoutMs,
+    250,
+    async () => `${d.name} log tail:\n${await logTail(d.name)}`,
+    signal,
+  );
 }
 
 /** Why the node cannot run on this machine, or undefined when it can. Names a missing capability. */
@@ -102,7 +144,13 @@ export async function nodeCapabilityProblem(): Promise<string | undefined> {
   for (const [file, pkg] of need) {
     if (!existsSync(file)) return `no ${file} (Debian package ${pkg}; hack/install-system-deps.sh installs it)`;
   }
-  for (const [cmd, pkg] of [['runc', 'runc'], ['iptables', 'iptables'], ['iptables-save', 'iptables'], ['ip', 'iproute2'], ['conntrack', 'conntrack']] as const) {
+  for (const [cmd, pkg] of [
+    ['runc', 'runc'],
+    ['iptables', 'iptables'],
+    ['iptables-save', 'iptables'],
+    ['ip', 'iproute2'],
+    ['conntrack', 'conntrack'],
+  ] as const) {
     if ((await sh('which', [cmd])).code !== 0) return `no ${cmd} on PATH (Debian package ${pkg}; hack/install-system-deps.sh installs it)`;
   }
   if (!existsSync('/dev/kmsg')) return 'no /dev/kmsg (the kubelet reads kernel messages from it)';
@@ -110,14 +158,18 @@ export async function nodeCapabilityProblem(): Promise<string | undefined> {
   if (!v2) {
     const missing: string[] = [];
     for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids']) {
-      const ok = await access(join('/sys/fs/cgroup', c), constants.W_OK).then(() => true, () => false);
+      const ok = await access(join('/sys/fs/cgroup', c), constants.W_OK).then(
+        () => true,
+        () => false,
+      );
       if (!ok) missing.push(c);
     }
     if (missing.length > 0) return `no writable cgroup v1 hierarchies ${missing.join(', ')} under /sys/fs/cgroup, and no cgroup v2`;
   }
   if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) {
     await sh('modprobe', ['br_netfilter']);
-    if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return 'no br_netfilter (bridged pod traffic would bypass kube-proxy\'s rules; modprobe br_netfilter failed)';
+    if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables'))
+      return "no br_netfilter (bridged pod traffic would bypass kube-proxy's rules; modprobe br_netfilter failed)";
   }
   const nat = await sh('iptables', ['-t', 'nat', '-S']);
   if (nat.code !== 0) return `iptables cannot read the nat table: ${nat.stderr.trim()}`;
@@ -181,7 +233,7 @@ export async function startNodeCluster(opts: { log?: Log } = {}): Promise<NodeCl
   if (problem) throw new Error(`the node cannot run on this machine: ${problem}`);
   const binDir = await step(log, 'binaries', 'built or found in the cache', ensureNodeBinaries);
   const lockWaitMs = Number(process.env.OCSP_NODE_LOCK_WAIT_MS ?? 60 * 60_000);
-  await step(log, 'node', 'this machine\'s node is ours', () => acquireNodeLock(log, lockWaitMs));
+  await step(log, 'node', "this machine's node is ours", () => acquireNodeLock(log, lockWaitMs));
   const t0 = Date.now(); // start-up proper: no build, no waiting for another run
   await step(log, 'node', 'leftovers of an earlier run removed', () => teardownNodeCluster());
   await rotateLogs();
@@ -205,8 +257,13 @@ export async function startNodeCluster(opts: { log?: Log } = {}): Promise<NodeCl
         port: API_PORT,
         serviceCidr: SERVICE_CIDR,
         extraSans: [
-          `IP:${NODE_IP}`, `IP:${KUBERNETES_SERVICE_IP}`, `DNS:${NODE_NAME}`, 'DNS:kubernetes', 'DNS:kubernetes.default',
-          'DNS:kubernetes.default.svc', `DNS:kubernetes.default.svc.${CLUSTER_DOMAIN}`,
+          `IP:${NODE_IP}`,
+          `IP:${KUBERNETES_SERVICE_IP}`,
+          `DNS:${NODE_NAME}`,
+          'DNS:kubernetes',
+          'DNS:kubernetes.default',
+          'DNS:kubernetes.default.svc',
+          `DNS:kubernetes.default.svc.${CLUSTER_DOMAIN}`,
         ],
         serviceAccountAdmission: true,
         authorizationModes: ['Node', 'RBAC'],
@@ -230,10 +287,16 @@ export async function startNodeCluster(opts: { log?: Log } = {}): Promise<NodeCl
     );
     await writeNodePki(plane.server);
     await step(log, 'containerd', `answering on ${paths.containerdSocket} (snapshotter ${snapshotter})`, () =>
-      waitUntil('containerd', async () => {
-        if (containerd.child.exitCode !== null) throw fatal(`containerd exited (${containerd.child.exitCode})`);
-        return containerdResponds();
-      }, 30_000, 200, () => logTail('containerd')),
+      waitUntil(
+        'containerd',
+        async () => {
+          if (containerd.child.exitCode !== null) throw fatal(`containerd exited (${containerd.child.exitCode})`);
+          return containerdResponds();
+        },
+        30_000,
+        200,
+        () => logTail('containerd'),
+      ),
     );
     const client = new KubeClient(loadKubeConfig(plane.kubeconfigPath));
     await client.apply(ClusterRoleType, corednsRbac[0] as KubeObject, 'ocsp-node');
@@ -254,17 +317,36 @@ export async function startNodeCluster(opts: { log?: Log } = {}): Promise<NodeCl
     const coredns = await startCoreDns(binDir);
     const since = (what: string) => log(`${what} (${Date.now() - started} ms after start)`);
     await Promise.all([
-      waitHealthy(kcm, `https://127.0.0.1:${ports.controllerManager}/healthz`, 90_000, abort.signal).then(() => since('kube-controller-manager: healthy')),
-      waitHealthy(scheduler, `https://127.0.0.1:${ports.scheduler}/healthz`, 90_000, abort.signal).then(() => since('kube-scheduler: healthy')),
-      waitHealthy(proxy, `http://127.0.0.1:${ports.proxyHealthz}/healthz`, 90_000, abort.signal).then(() => since('kube-proxy: rules synced')),
+      waitHealthy(kcm, `https://127.0.0.1:${ports.controllerManager}/healthz`, 90_000, abort.signal).then(() =>
+        since('kube-controller-manager: healthy'),
+      ),
+      waitHealthy(scheduler, `https://127.0.0.1:${ports.scheduler}/healthz`, 90_000, abort.signal).then(() =>
+        since('kube-scheduler: healthy'),
+      ),
+      waitHealthy(proxy, `http://127.0.0.1:${ports.proxyHealthz}/healthz`, 90_000, abort.signal).then(() =>
+        since('kube-proxy: rules synced'),
+      ),
       waitHealthy(coredns, `http://${NODE_IP}:${COREDNS_READY_PORT}/ready`, 90_000, abort.signal).then(() => since('coredns: ready')),
-      waitUntil(`node ${NODE_NAME} Ready`, async () => {
-        if (kubelet.child.exitCode !== null) throw fatal(`kubelet exited (${kubelet.child.exitCode})`);
-        const node = await client.getOrUndefined<NodeObject>(NodeType, undefined, NODE_NAME);
-        return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      }, 120_000, 500, async () => `kubelet log tail:\n${await logTail('kubelet', 25)}`, abort.signal).then(() => since(`kubelet: node ${NODE_NAME} Ready`)),
-      waitUntil('the default ServiceAccount', async () => !!(await client.getOrUndefined(ServiceAccountType, 'default', 'default')), 90_000, 500,
-        async () => `kube-controller-manager log tail:\n${await logTail('kube-controller-manager')}`, abort.signal).then(() => since('kube-controller-manager: default ServiceAccount made')),
+      waitUntil(
+        `node ${NODE_NAME} Ready`,
+        async () => {
+          if (kubelet.child.exitCode !== null) throw fatal(`kubelet exited (${kubelet.child.exitCode})`);
+          const node = await client.getOrUndefined<NodeObject>(NodeType, undefined, NODE_NAME);
+          return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        },
+        120_000,
+        500,
+        async () => `kubelet log tail:\n${await logTail('kubelet', 25)}`,
+        abort.signal,
+      ).then(() => since(`kubelet: node ${NODE_NAME} Ready`)),
+      waitUntil(
+        'the default ServiceAccount',
+        async () => !!(await client.getOrUndefined(ServiceAccountType, 'default', 'default')),
+        90_000,
+        500,
+        async () => `kube-controller-manager log tail:\n${await logTail('kube-controller-manager')}`,
+        abort.signal,
+      ).then(() => since('kube-controller-manager: default ServiceAccount made')),
     ]);
     log(`node: up (${Date.now() - t0} ms): export KUBECONFIG=${plane.kubeconfigPath}`);
 

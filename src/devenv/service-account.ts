@@ -5,10 +5,20 @@ import { join } from 'node:path';
 import type { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 
-export async function serviceAccountKubeconfig(o: { admin: KubeClient; adminKubeconfig: string; namespace: string; serviceAccount: string; dir: string }): Promise<string> {
-  const tr = await o.admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${o.namespace}/serviceaccounts/${o.serviceAccount}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
+export async function serviceAccountKubeconfig(o: {
+  admin: KubeClient;
+  adminKubeconfig: string;
+  namespace: string;
+  serviceAccount: string;
+  dir: string;
+}): Promise<string> {
+  const tr = await o.admin.request<{ status: { token: string } }>(
+    'POST',
+    `/api/v1/namespaces/${o.namespace}/serviceaccounts/${o.serviceAccount}/token`,
+    {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+    },
+  );
   const cluster = loadKubeConfig(o.adminKubeconfig).getCurrentCluster();
   if (!cluster) throw new Error(`${o.adminKubeconfig} has no cluster`);
   const caData = cluster.caData ?? (cluster.caFile ? (await readFile(cluster.caFile)).toString('base64') : undefined);

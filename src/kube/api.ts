@@ -65,5 +65,10 @@ export interface KubeApi {
   /** Deletes; an object already gone is not an error. */
   delete(type: ResourceType, namespace: string | undefined, name: string): Promise<void>;
   /** Starts a watch; `done` is called once when it ends, with the error if any. */
-  watch(type: ResourceType, opts: WatchOptions, onEvent: (phase: string, obj: unknown) => void, done: (err: unknown) => void): Promise<AbortController>;
+  watch(
+    type: ResourceType,
+    opts: WatchOptions,
+    onEvent: (phase: string, obj: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController>;
 }

@@ -92,7 +92,9 @@ export class KubeClient implements KubeApi {
     // kubeconfig proxy-url: client-node honours it only on the agents it makes per call.
     this.proxy = cluster.proxyUrl ? parseProxyUrl(cluster.proxyUrl) : undefined;
     const pool = { keepAlive: true, maxSockets: 32 };
-    this.httpsAgent = this.proxy ? new TunnelingHttpsAgent(this.proxy, { ...pool, connectTimeoutMs: this.timeoutMs }) : new HttpsAgent(pool);
+    this.httpsAgent = this.proxy
+      ? new TunnelingHttpsAgent(this.proxy, { ...pool, connectTimeoutMs: this.timeoutMs })
+      : new HttpsAgent(pool);
     this.httpAgent = this.proxy ? new TunnelingHttpAgent(this.proxy, pool) : new HttpAgent(pool);
   }
 
@@ -110,17 +112,28 @@ export class KubeClient implements KubeApi {
    * One request, after a token; a 429 (any verb) or a 503 with Retry-After (idempotent verbs) is
    * retried after the server's Retry-After (capped) or a jittered backoff, a bounded number of times.
    */
-  async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string; accept?: string } = {}): Promise<T> {
+  async request<T>(
+    method: HttpMethod,
+    path: string,
+    opts: { query?: Query; body?: unknown; contentType?: string; accept?: string } = {},
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       await this.throttle();
       try {
         return await this.requestOnce<T>(method, path, opts);
       } catch (err) {
         if (!(err instanceof KubeApiError)) throw err;
-        const retryable = err.status === 429 || (err.status === 503 && err.retryAfterMs !== undefined && idempotent(method, opts.contentType));
+        const retryable =
+          err.status === 429 || (err.status === 503 && err.retryAfterMs !== undefined && idempotent(method, opts.contentType));
         if (!retryable) throw err;
         if (attempt >= this.retry.maxRetries) {
-          throw new KubeApiError(err.status, err.reason, `${err.apiMessage}; gave up on ${method} after ${attempt + 1} attempt${attempt ? 's' : ''}`, err.path, err.retryAfterMs);
+          throw new KubeApiError(
+            err.status,
+            err.reason,
+            `${err.apiMessage}; gave up on ${method} after ${attempt + 1} attempt${attempt ? 's' : ''}`,
+            err.path,
+            err.retryAfterMs,
+          );
         }
         const wait = retryDelay(this.retry, attempt, err.retryAfterMs, this.options.random);
         this.stats.retries++;
@@ -129,7 +142,11 @@ export class KubeClient implements KubeApi {
     }
   }
 
-  private async requestOnce<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string; accept?: string }): Promise<T> {
+  private async requestOnce<T>(
+    method: HttpMethod,
+    path: string,
+    opts: { query?: Query; body?: unknown; contentType?: string; accept?: string },
+  ): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
@@ -143,13 +160,16 @@ export class KubeClient implements KubeApi {
     // client-node sets a fresh agent per call; keep ours so connections (and TLS sessions) are
     // reused. The TLS material stays on the request options, which the pool keys on.
     options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
-    if (body) Object.assign(options.headers ?? {}, { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': body.length });
+    if (body)
+      Object.assign(options.headers ?? {}, { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': body.length });
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string }>((resolve, reject) => {
       const req = send(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: res.headers['retry-after'] }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: res.headers['retry-after'] }),
+        );
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
@@ -197,7 +217,10 @@ export class KubeClient implements KubeApi {
   }
 
   /** One page (500 objects) at a time, so a caller that keeps few of them never holds them all. */
-  async *listPages<T extends KubeObject>(type: ResourceType, opts: { namespace?: string; labelSelector?: string; metadataOnly?: boolean } = {}): AsyncGenerator<KubeList<T>> {
+  async *listPages<T extends KubeObject>(
+    type: ResourceType,
+    opts: { namespace?: string; labelSelector?: string; metadataOnly?: boolean } = {},
+  ): AsyncGenerator<KubeList<T>> {
     let cont: string | undefined;
     do {
       const page = await this.request<KubeList<T>>('GET', resourcePath(type, { namespace: opts.namespace }), {
@@ -290,7 +313,12 @@ export class KubeClient implements KubeApi {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     const url = new URL(this.server + resourcePath(type, { namespace: opts.namespace }));
-    const query: Query = { watch: true, allowWatchBookmarks: true, resourceVersion: opts.resourceVersion, timeoutSeconds: opts.timeoutSeconds };
+    const query: Query = {
+      watch: true,
+      allowWatchBookmarks: true,
+      resourceVersion: opts.resourceVersion,
+      timeoutSeconds: opts.timeoutSeconds,
+    };
     Object.assign(query, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector });
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const abort = new AbortController();
@@ -302,7 +330,11 @@ export class KubeClient implements KubeApi {
     await this.throttle();
     await this.kubeConfig.applyToHTTPSOptions(options);
     // A watch holds its connection for minutes: its own socket (tunnel), not one of the pool's.
-    options.agent = !this.proxy ? false : url.protocol === 'https:' ? new TunnelingHttpsAgent(this.proxy, { connectTimeoutMs: this.timeoutMs }) : new TunnelingHttpAgent(this.proxy);
+    options.agent = !this.proxy
+      ? false
+      : url.protocol === 'https:'
+        ? new TunnelingHttpsAgent(this.proxy, { connectTimeoutMs: this.timeoutMs })
+        : new TunnelingHttpAgent(this.proxy);
     let finished = false;
     const finish = (err: unknown) => {
       if (finished) return;

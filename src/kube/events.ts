@@ -48,7 +48,14 @@ export class EventRecorder {
         reason,
         note: note.slice(0, 1024), // the API rejects longer notes
         type: kind,
-        regarding: { apiVersion: apiVersionOf(type), kind: type.kind, name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+        regarding: {
+          apiVersion: apiVersionOf(type),
+          kind: type.kind,
+          name: m.name,
+          namespace: m.namespace,
+          uid: m.uid,
+          resourceVersion: m.resourceVersion,
+        },
       } as KubeObject);
       this.opts.log.info({ object: `${m.namespace}/${m.name}`, kind, reason, note }, 'event');
     } catch (err) {

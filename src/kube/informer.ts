@@ -155,7 +155,11 @@ export class Informer<T extends KubeObject> {
     const gen = this.generation;
     let list;
     try {
-      list = await this.client.list<T>(this.type, { namespace: this.opts.namespace, labelSelector: this.opts.labelSelector, metadataOnly: this.opts.metadataOnly });
+      list = await this.client.list<T>(this.type, {
+        namespace: this.opts.namespace,
+        labelSelector: this.opts.labelSelector,
+        metadataOnly: this.opts.metadataOnly,
+      });
     } catch (err) {
       if (gen === this.generation) this.retry(`list failed: ${errorText(err)}`, true);
       return;

@@ -78,7 +78,10 @@ export class LeaderElector {
       this.opts.log.warn({ err: String(err), lease: `${this.opts.namespace}/${this.opts.name}` }, 'lease update failed');
     }
     if (this.leading && this.opts.clock.now() - this.lastRenew > this.renewDeadlineMs) {
-      this.opts.log.error({ lease: `${this.opts.namespace}/${this.opts.name}` }, 'could not renew the lease within the renew deadline; stepping down');
+      this.opts.log.error(
+        { lease: `${this.opts.namespace}/${this.opts.name}` },
+        'could not renew the lease within the renew deadline; stepping down',
+      );
       this.setLeading(false);
     }
     this.schedule();
@@ -135,7 +138,10 @@ export class LeaderElector {
   private setLeading(leading: boolean): void {
     if (this.leading === leading) return;
     this.leading = leading;
-    this.opts.log.info({ lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity }, leading ? 'became leader' : 'stopped leading');
+    this.opts.log.info(
+      { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity },
+      leading ? 'became leader' : 'stopped leading',
+    );
     if (leading) this.opts.onStartedLeading();
     else this.opts.onStoppedLeading();
   }

@@ -118,7 +118,8 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
     const out: Array<T | undefined> = new Array<T | undefined>(metas.length);
     let next = 0;
     const worker = async () => {
-      for (let i = next++; i < metas.length; i = next++) out[i] = await this.load(metas[i]?.metadata?.namespace, metas[i]?.metadata?.name ?? '');
+      for (let i = next++; i < metas.length; i = next++)
+        out[i] = await this.load(metas[i]?.metadata?.namespace, metas[i]?.metadata?.name ?? '');
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, metas.length) }, worker));
     return out.filter((o): o is T => !!o);

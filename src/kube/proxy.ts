@@ -18,7 +18,13 @@ export function parseProxyUrl(proxyUrl: string): URL {
 }
 
 /** Opens a CONNECT tunnel to host:port through `proxy`; the callback gets the raw socket. */
-export function openTunnel(proxy: URL, host: string, port: number, timeoutMs: number, cb: (err: Error | null, socket?: Socket) => void): void {
+export function openTunnel(
+  proxy: URL,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  cb: (err: Error | null, socket?: Socket) => void,
+): void {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const headers: Record<string, string> = { Host: target };
   if (proxy.username) {

@@ -62,7 +62,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
  * How long to wait before retry number `retry` (0-based): the server's Retry-After when it gave
  * one (client-go honours it as is), else exponential backoff with full jitter; both capped.
  */
-export function retryDelay(policy: RetryPolicy, retry: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+export function retryDelay(
+  policy: RetryPolicy,
+  retry: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
   if (retryAfterMs !== undefined) return Math.min(policy.maxWaitMs, retryAfterMs);
   const ceiling = Math.min(policy.maxWaitMs, policy.baseDelayMs * 2 ** Math.min(retry, 20));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);

@@ -63,17 +63,47 @@ export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/
 export const SecretType: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
 export const NamespaceType: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 export const DeploymentType: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
-export const StatefulSetType: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true };
+export const StatefulSetType: ResourceType = {
+  group: 'apps',
+  version: 'v1',
+  plural: 'statefulsets',
+  kind: 'StatefulSet',
+  namespaced: true,
+};
 export const LeaseType: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
 export const EventType: ResourceType = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
 export const ConfigMapType: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 export const ServiceType: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
-export const ServiceAccountType: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
+export const ServiceAccountType: ResourceType = {
+  group: '',
+  version: 'v1',
+  plural: 'serviceaccounts',
+  kind: 'ServiceAccount',
+  namespaced: true,
+};
 export const PodType: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
 export const NodeType: ResourceType = { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false };
-export const RoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true };
-export const RoleBindingType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true };
-export const ClusterRoleType: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
+export const RoleType: ResourceType = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'roles',
+  kind: 'Role',
+  namespaced: true,
+};
+export const RoleBindingType: ResourceType = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'rolebindings',
+  kind: 'RoleBinding',
+  namespaced: true,
+};
+export const ClusterRoleType: ResourceType = {
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural: 'clusterroles',
+  kind: 'ClusterRole',
+  namespaced: false,
+};
 export const ClusterRoleBindingType: ResourceType = {
   group: 'rbac.authorization.k8s.io',
   version: 'v1',
@@ -81,7 +111,13 @@ export const ClusterRoleBindingType: ResourceType = {
   kind: 'ClusterRoleBinding',
   namespaced: false,
 };
-export const IngressType: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true };
+export const IngressType: ResourceType = {
+  group: 'networking.k8s.io',
+  version: 'v1',
+  plural: 'ingresses',
+  kind: 'Ingress',
+  namespaced: true,
+};
 export const HorizontalPodAutoscalerType: ResourceType = {
   group: 'autoscaling',
   version: 'v2',
@@ -89,10 +125,28 @@ export const HorizontalPodAutoscalerType: ResourceType = {
   kind: 'HorizontalPodAutoscaler',
   namespaced: true,
 };
-export const PodDisruptionBudgetType: ResourceType = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true };
-export const EndpointSliceType: ResourceType = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true };
+export const PodDisruptionBudgetType: ResourceType = {
+  group: 'policy',
+  version: 'v1',
+  plural: 'poddisruptionbudgets',
+  kind: 'PodDisruptionBudget',
+  namespaced: true,
+};
+export const EndpointSliceType: ResourceType = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  kind: 'EndpointSlice',
+  namespaced: true,
+};
 /** cert-manager's Certificate (src/staple/reissue.ts asks it for a new one). */
-export const CertificateType: ResourceType = { group: 'cert-manager.io', version: 'v1', plural: 'certificates', kind: 'Certificate', namespaced: true };
+export const CertificateType: ResourceType = {
+  group: 'cert-manager.io',
+  version: 'v1',
+  plural: 'certificates',
+  kind: 'Certificate',
+  namespaced: true,
+};
 export const CrdType: ResourceType = {
   group: 'apiextensions.k8s.io',
   version: 'v1',
@@ -100,7 +154,13 @@ export const CrdType: ResourceType = {
   kind: 'CustomResourceDefinition',
   namespaced: false,
 };
-export const OcspStapleType: ResourceType = { group: API_GROUP, version: API_VERSION, plural: 'ocspstaples', kind: 'OcspStaple', namespaced: true };
+export const OcspStapleType: ResourceType = {
+  group: API_GROUP,
+  version: API_VERSION,
+  plural: 'ocspstaples',
+  kind: 'OcspStaple',
+  namespaced: true,
+};
 export const OcspResponderPoolType: ResourceType = {
   group: API_GROUP,
   version: API_VERSION,

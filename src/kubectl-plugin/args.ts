@@ -35,14 +35,19 @@ const FORMATS: readonly OutputFormat[] = ['text', 'wide', 'json', 'yaml', 'name'
 
 /** "30s" → 30_000; "1m30s"; "2" → 2_000 (seconds, as kubectl's --request-timeout). */
 export function parseTimeout(text: string): number {
-  const ms = /^[0-9]+$/.test(text) ? Number(text) * 1000 : (() => {
-    try {
-      return parseDuration(text);
-    } catch {
-      return Number.NaN;
-    }
-  })();
-  if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`--timeout must be a positive duration like 30s, 2m or 1m30s (a bare number is seconds), got ${JSON.stringify(text)}`);
+  const ms = /^[0-9]+$/.test(text)
+    ? Number(text) * 1000
+    : (() => {
+        try {
+          return parseDuration(text);
+        } catch {
+          return Number.NaN;
+        }
+      })();
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new UsageError(
+      `--timeout must be a positive duration like 30s, 2m or 1m30s (a bare number is seconds), got ${JSON.stringify(text)}`,
+    );
   return ms;
 }
 
@@ -125,7 +130,10 @@ const KIND_NAMES: Record<string, Kind> = {
 
 export function parseKind(word: string | undefined, allowed: readonly Kind[], shape: string): Kind {
   const k = word === undefined ? undefined : KIND_NAMES[word.toLowerCase()];
-  if (!k || !allowed.includes(k)) throw new UsageError(`usage: kubectl ocsp ${shape} (${allowed.join(', ')}; got ${word === undefined ? 'nothing' : JSON.stringify(word)})`);
+  if (!k || !allowed.includes(k))
+    throw new UsageError(
+      `usage: kubectl ocsp ${shape} (${allowed.join(', ')}; got ${word === undefined ? 'nothing' : JSON.stringify(word)})`,
+    );
   return k;
 }
 
@@ -137,10 +145,14 @@ export interface Selection {
 }
 
 export function selection(cli: Cli, names: string[], o: { requireSome: boolean; shape: string }): Selection {
-  if (names.length && cli.selector !== undefined) throw new UsageError(`give NAME... or -l SELECTOR, not both (usage: kubectl ocsp ${o.shape})`);
-  if (names.length && cli.allNamespaces) throw new UsageError(`NAME... cannot be used with -A: names are looked up in one namespace (usage: kubectl ocsp ${o.shape})`);
+  if (names.length && cli.selector !== undefined)
+    throw new UsageError(`give NAME... or -l SELECTOR, not both (usage: kubectl ocsp ${o.shape})`);
+  if (names.length && cli.allNamespaces)
+    throw new UsageError(`NAME... cannot be used with -A: names are looked up in one namespace (usage: kubectl ocsp ${o.shape})`);
   if (o.requireSome && !names.length && cli.selector === undefined && !cli.allNamespaces && !cli.all) {
-    throw new UsageError(`which ones? give NAME..., -l SELECTOR, --all (this namespace) or -A (every namespace) (usage: kubectl ocsp ${o.shape})`);
+    throw new UsageError(
+      `which ones? give NAME..., -l SELECTOR, --all (this namespace) or -A (every namespace) (usage: kubectl ocsp ${o.shape})`,
+    );
   }
   return { names, ...(cli.selector !== undefined ? { selector: cli.selector } : {}), allNamespaces: cli.allNamespaces };
 }

@@ -18,14 +18,39 @@ const OUTPUTS: Record<string, string[]> = {
   default: ['text', 'json', 'yaml'],
 };
 const KINDS: Record<string, string[]> = { get: ['staples', 'pools'], inspect: ['staple', 'pool', 'secret'] };
-const TYPES: Record<string, ResourceType> = { staple: OcspStapleType, staples: OcspStapleType, pool: OcspResponderPoolType, pools: OcspResponderPoolType, secret: SecretType };
-const VALUE_FLAGS = new Set(['-n', '--namespace', '-l', '--selector', '-o', '--output', '--kubeconfig', '--context', '--timeout', '--issuer', '--url', '--method', '--hash', '--save', '--servername']);
+const TYPES: Record<string, ResourceType> = {
+  staple: OcspStapleType,
+  staples: OcspStapleType,
+  pool: OcspResponderPoolType,
+  pools: OcspResponderPoolType,
+  secret: SecretType,
+};
+const VALUE_FLAGS = new Set([
+  '-n',
+  '--namespace',
+  '-l',
+  '--selector',
+  '-o',
+  '--output',
+  '--kubeconfig',
+  '--context',
+  '--timeout',
+  '--issuer',
+  '--url',
+  '--method',
+  '--hash',
+  '--save',
+  '--servername',
+]);
 
 const NO_FILES = ':4';
 const FILES = ':0';
 
 /** Candidates for `word`, the last (possibly empty) argument, after `args`. Cluster look-ups fail quietly. */
-export async function complete(words: string[], connect: (o: { kubeconfig?: string; context?: string; namespace?: string }) => Connection): Promise<string> {
+export async function complete(
+  words: string[],
+  connect: (o: { kubeconfig?: string; context?: string; namespace?: string }) => Connection,
+): Promise<string> {
   const word = words.length ? words[words.length - 1]! : '';
   const args = words.slice(0, -1);
   const flagValue = (...names: string[]) => {

@@ -37,12 +37,19 @@ export type RecentEvents = { ok: true; events: EventView[] } | { ok: false; mess
 /** At most `limit`, the newest. */
 export async function recentEvents(conn: Connection, type: ResourceType, obj: KubeObject, limit = 10): Promise<RecentEvents> {
   const m = obj.metadata ?? {};
-  const fieldSelector = [`regarding.kind=${type.kind}`, `regarding.name=${m.name ?? ''}`, ...(m.uid ? [`regarding.uid=${m.uid}`] : [])].join(',');
+  const fieldSelector = [
+    `regarding.kind=${type.kind}`,
+    `regarding.name=${m.name ?? ''}`,
+    ...(m.uid ? [`regarding.uid=${m.uid}`] : []),
+  ].join(',');
   let list: KubeList<EventObject>;
   try {
-    list = await conn.client.request<KubeList<EventObject>>('GET', resourcePath(EventType, { namespace: m.namespace ?? conn.namespace }), { query: { fieldSelector, limit: 500 } });
+    list = await conn.client.request<KubeList<EventObject>>('GET', resourcePath(EventType, { namespace: m.namespace ?? conn.namespace }), {
+      query: { fieldSelector, limit: 500 },
+    });
   } catch (e) {
-    if (e instanceof KubeApiError && (e.status === 403 || e.status === 401)) return { ok: false, message: `cannot list events in ${m.namespace}: ${e.reason}` };
+    if (e instanceof KubeApiError && (e.status === 403 || e.status === 401))
+      return { ok: false, message: `cannot list events in ${m.namespace}: ${e.reason}` };
     if (isNotFound(e)) return { ok: false, message: 'the cluster serves no events.k8s.io/v1 API' };
     throw e;
   }
@@ -73,5 +80,11 @@ export function eventsText(r: RecentEvents, now: Date): string {
     const last = v.time ? humanDuration(now.getTime() - Date.parse(v.time)) : '?';
     return v.count > 1 && v.firstTime ? `${last} (x${v.count} over ${humanDuration(now.getTime() - Date.parse(v.firstTime))})` : last;
   };
-  return ['Events:', table(['type', 'reason', 'age', 'from', 'message'], r.events.map((v) => [v.type, v.reason, age(v), v.from, v.note])).replace(/^/gm, '  ')].join('\n');
+  return [
+    'Events:',
+    table(
+      ['type', 'reason', 'age', 'from', 'message'],
+      r.events.map((v) => [v.type, v.reason, age(v), v.from, v.note]),
+    ).replace(/^/gm, '  '),
+  ].join('\n');
 }

@@ -3,7 +3,15 @@
 // `kubectl ocsp probe HOST:PORT`: one probe of a TLS server, as the prober does it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { X509Certificate } from '@peculiar/x509';
-import { buildOcspRequest, findIssuer, ocspUrls, parsePemChain, serialHex, validateOcspResponse, type HashAlgorithm } from '../ocsp/index.js';
+import {
+  buildOcspRequest,
+  findIssuer,
+  ocspUrls,
+  parsePemChain,
+  serialHex,
+  validateOcspResponse,
+  type HashAlgorithm,
+} from '../ocsp/index.js';
 import { describeBody } from '../ocsp/index.js';
 import { stapleEntries, summarizeCertificate, type Problem } from '../probe/check.js';
 import { endpointName, parseEndpoint } from '../probe/endpoint.js';
@@ -59,7 +67,15 @@ export async function fetchCommand(o: FetchOptions, now: () => Date): Promise<Co
   const cert = summarizeCertificate(leaf);
   const rows: Row[] = [
     ['Certificate', certificateRows(cert, { subject: issuer.subject, serial: serialHex(issuer) }, at)],
-    ['Request', [['responder', url], ['method', o.method], ['certid hash', o.hashAlgorithm], ['nonce', o.nonce ? 'yes' : 'no']]],
+    [
+      'Request',
+      [
+        ['responder', url],
+        ['method', o.method],
+        ['certid hash', o.hashAlgorithm],
+        ['nonce', o.nonce ? 'yes' : 'no'],
+      ],
+    ],
   ];
   const problems: Problem[] = [];
   const json: Record<string, unknown> = {
@@ -74,25 +90,46 @@ export async function fetchCommand(o: FetchOptions, now: () => Date): Promise<Co
     json.fetch = { ok: false, reason: fetched.reason, message: fetched.message, latencyMs: Math.round(fetched.latencyMs) };
   } else {
     if (o.saveTo) writeFileSync(o.saveTo, fetched.body);
-    const verdict = validateOcspResponse(fetched.body, { cert: leaf, issuer, now: at, ...(req.nonce ? { nonce: req.nonce } : {}), signerMinRemainingMs: 0 });
+    const verdict = validateOcspResponse(fetched.body, {
+      cert: leaf,
+      issuer,
+      now: at,
+      ...(req.nonce ? { nonce: req.nonce } : {}),
+      signerMinRemainingMs: 0,
+    });
     const resp: Row[] = [
       ['fetched', `${fetched.body.length} bytes in ${Math.round(fetched.latencyMs)} ms, content-type ${fetched.contentType || '(none)'}`],
       ['saved to', o.saveTo],
     ];
-    json.fetch = { ok: true, bytes: fetched.body.length, contentType: fetched.contentType, latencyMs: Math.round(fetched.latencyMs), ...(o.saveTo ? { savedTo: o.saveTo } : {}) };
+    json.fetch = {
+      ok: true,
+      bytes: fetched.body.length,
+      contentType: fetched.contentType,
+      latencyMs: Math.round(fetched.latencyMs),
+      ...(o.saveTo ? { savedTo: o.saveTo } : {}),
+    };
     if (verdict.ok) {
       resp.push(['valid', 'yes'], ...responseRows(verdict.response, at));
       json.verdict = { ok: true, response: responseJson(verdict.response) };
       if (verdict.response.certStatus === 'revoked') {
         const r = verdict.response;
-        problems.push({ reason: 'Revoked', message: `certificate ${cert.serial} is revoked${r.revocationTime ? ` since ${r.revocationTime.toISOString()}` : ''}${r.revocationReason ? ` (${r.revocationReason})` : ''}` });
+        problems.push({
+          reason: 'Revoked',
+          message: `certificate ${cert.serial} is revoked${r.revocationTime ? ` since ${r.revocationTime.toISOString()}` : ''}${r.revocationReason ? ` (${r.revocationReason})` : ''}`,
+        });
       } else if (verdict.response.certStatus === 'unknown') {
         problems.push({ reason: 'UnknownStatus', message: `the responder says "unknown" for certificate ${cert.serial}` });
       }
     } else {
       resp.push(['valid', `no: ${verdict.reason}`], ['why', verdict.message]);
       const entries = stapleEntries(fetched.body, issuer);
-      if (entries) resp.push(['for', entries.map((e) => `serial ${e.serial} (${e.hashAlgorithm}${e.issuerMatches === false ? ', other issuer' : ''}) ${e.certStatus}`).join(', ')]);
+      if (entries)
+        resp.push([
+          'for',
+          entries
+            .map((e) => `serial ${e.serial} (${e.hashAlgorithm}${e.issuerMatches === false ? ', other issuer' : ''}) ${e.certStatus}`)
+            .join(', '),
+        ]);
       else if (fetched.body[0] !== 0x30) resp.push(['body', describeBody(fetched.body)]);
       json.verdict = { ok: false, reason: verdict.reason, message: verdict.message, ...(entries ? { for: entries } : {}) };
       problems.push({ reason: verdict.reason, message: verdict.message });
@@ -103,7 +140,10 @@ export async function fetchCommand(o: FetchOptions, now: () => Date): Promise<Co
   return { exit: problems.length ? 1 : 0, text: keyValues(rows), json: { ...json, problems, ok: problems.length === 0 } };
 }
 
-export async function probeCommand(o: { endpoint: string; servername?: string; issuerFile?: string; timeoutMs: number }, now: () => Date): Promise<CommandResult> {
+export async function probeCommand(
+  o: { endpoint: string; servername?: string; issuerFile?: string; timeoutMs: number },
+  now: () => Date,
+): Promise<CommandResult> {
   let e;
   try {
     e = parseEndpoint(o.endpoint, o.servername);

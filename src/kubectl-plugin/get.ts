@@ -20,7 +20,9 @@ interface Column {
 type WithStatus<S> = KubeObject & { spec?: Record<string, unknown>; status?: S };
 
 function ready(o: KubeObject, what: 'status' | 'reason'): string {
-  const c = (o as { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } }).status?.conditions?.find((x) => x.type === 'Ready');
+  const c = (o as { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } }).status?.conditions?.find(
+    (x) => x.type === 'Ready',
+  );
   return c ? c[what] : what === 'status' ? 'Unknown' : '<none>';
 }
 
@@ -40,7 +42,11 @@ const stapleColumns: Column[] = [
   { header: 'age', cell: (o, now) => ago(o.metadata?.creationTimestamp, now) },
   { header: 'secret', wide: true, cell: (o) => String((o as WithStatus<OcspStapleStatus>).spec?.secretName ?? '') },
   { header: 'serial', wide: true, cell: (o) => (o as WithStatus<OcspStapleStatus>).status?.certificate?.serial ?? '<none>' },
-  { header: 'fresh', wide: true, cell: (o) => findCondition((o as WithStatus<OcspStapleStatus>).status?.conditions, 'Fresh')?.reason ?? '<none>' },
+  {
+    header: 'fresh',
+    wide: true,
+    cell: (o) => findCondition((o as WithStatus<OcspStapleStatus>).status?.conditions, 'Fresh')?.reason ?? '<none>',
+  },
   { header: 'failures', wide: true, cell: (o) => String((o as WithStatus<OcspStapleStatus>).status?.consecutiveFailures ?? 0) },
   { header: 'last success', wide: true, cell: (o, now) => rel((o as WithStatus<OcspStapleStatus>).status?.lastSuccessTime, now) },
   { header: 'refresh requested', wide: true, cell: (o) => o.metadata?.annotations?.[ANNOTATION_REFRESH_REQUESTED] ?? '<none>' },
@@ -68,7 +74,11 @@ const poolColumns: Column[] = [
   },
   { header: 'responders', cell: (o) => String((o as WithStatus<OcspResponderPoolStatus>).status?.responders?.ready ?? '<none>') },
   { header: 'age', cell: (o, now) => ago(o.metadata?.creationTimestamp, now) },
-  { header: 'store', wide: true, cell: (o) => String(((o as WithStatus<OcspResponderPoolStatus>).spec?.store as { type?: string } | undefined)?.type ?? '') },
+  {
+    header: 'store',
+    wide: true,
+    cell: (o) => String(((o as WithStatus<OcspResponderPoolStatus>).spec?.store as { type?: string } | undefined)?.type ?? ''),
+  },
   { header: 'missing', wide: true, cell: (o) => String((o as WithStatus<OcspResponderPoolStatus>).status?.missing ?? '<none>') },
   { header: 'revoked', wide: true, cell: (o) => String((o as WithStatus<OcspResponderPoolStatus>).status?.revoked ?? '<none>') },
   {
@@ -79,7 +89,11 @@ const poolColumns: Column[] = [
 ];
 
 /** The table `get` prints; the NAMESPACE column only with -A, as kubectl does. */
-export function getTable(kind: Exclude<Kind, 'secret'>, objects: KubeObject[], o: { wide: boolean; allNamespaces: boolean; now: Date }): string {
+export function getTable(
+  kind: Exclude<Kind, 'secret'>,
+  objects: KubeObject[],
+  o: { wide: boolean; allNamespaces: boolean; now: Date },
+): string {
   const cols = (kind === 'staple' ? stapleColumns : poolColumns).filter((c) => o.wide || !c.wide);
   const all: Column[] = o.allNamespaces ? [{ header: 'namespace', cell: (x) => x.metadata?.namespace ?? '' }, ...cols] : cols;
   return table(

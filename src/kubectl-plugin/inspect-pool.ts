@@ -20,15 +20,24 @@ export function poolProblems(p: OcspResponderPool, now: Date): Problem[] {
   const age = st.oldestResponse === undefined ? undefined : now.getTime() - parseDateTime(st.oldestResponse).getTime();
   if (age !== undefined) {
     if (age >= parseDuration(t.freshnessCriticalAge)) {
-      out.push({ reason: 'ResponsesCritical', message: `oldest response is ${humanDuration(age)} old, past freshnessCriticalAge ${t.freshnessCriticalAge}` });
+      out.push({
+        reason: 'ResponsesCritical',
+        message: `oldest response is ${humanDuration(age)} old, past freshnessCriticalAge ${t.freshnessCriticalAge}`,
+      });
     } else if (age >= parseDuration(t.freshnessWarningAge)) {
-      out.push({ reason: 'ResponsesStale', message: `oldest response is ${humanDuration(age)} old, past freshnessWarningAge ${t.freshnessWarningAge}` });
+      out.push({
+        reason: 'ResponsesStale',
+        message: `oldest response is ${humanDuration(age)} old, past freshnessWarningAge ${t.freshnessWarningAge}`,
+      });
     }
   }
   if (st.oldestUnsigned) {
     const waited = now.getTime() - new Date(st.oldestUnsigned.since).getTime();
     if (waited > parseDuration(t.newCertificateTarget)) {
-      out.push({ reason: 'NewCertificateWaiting', message: `certificate ${st.oldestUnsigned.serial} has waited ${humanDuration(waited)} for its first response (target ${t.newCertificateTarget})` });
+      out.push({
+        reason: 'NewCertificateWaiting',
+        message: `certificate ${st.oldestUnsigned.serial} has waited ${humanDuration(waited)} for its first response (target ${t.newCertificateTarget})`,
+      });
     }
   }
   const maxLag = parseDuration(p.spec.responder.maxReplicationLag);
@@ -45,7 +54,10 @@ export function poolProblems(p: OcspResponderPool, now: Date): Problem[] {
   }
   const dr = st.delegatedResponder?.notAfter;
   if (dr && new Date(dr).getTime() - now.getTime() < parseDuration(t.signerExpiryWarning)) {
-    out.push({ reason: 'SignerExpiring', message: `delegated responder certificate ${st.delegatedResponder?.serial ?? ''} expires ${when(dr, now)} (warning at ${t.signerExpiryWarning})` });
+    out.push({
+      reason: 'SignerExpiring',
+      message: `delegated responder certificate ${st.delegatedResponder?.serial ?? ''} expires ${when(dr, now)} (warning at ${t.signerExpiryWarning})`,
+    });
   }
   return out;
 }
@@ -70,11 +82,27 @@ export async function inspectPool(conn: Connection, name: string, now: Date, obj
       'Spec',
       [
         ['issuer', `Secret ${spec.issuer.secretName}`],
-        ['signing', spec.signing.pkcs11 ? `PKCS#11 token ${spec.signing.pkcs11.tokenLabel}, key ${spec.signing.pkcs11.keyLabel}, ${spec.signing.pkcs11.sessions} sessions` : `software key (Secret ${spec.signing.softwareKey?.secretName ?? '?'})`],
+        [
+          'signing',
+          spec.signing.pkcs11
+            ? `PKCS#11 token ${spec.signing.pkcs11.tokenLabel}, key ${spec.signing.pkcs11.keyLabel}, ${spec.signing.pkcs11.sessions} sessions`
+            : `software key (Secret ${spec.signing.softwareKey?.secretName ?? '?'})`,
+        ],
         ['validity', `${spec.responseValidity}, re-signed at ${spec.refreshAge}`],
-        ['store', spec.store.type === 'Redis' ? `Redis ${spec.store.redis?.primaryURL ?? ''} + ${spec.store.redis?.replicaURLs?.length ?? 0} replica(s)` : 'Embedded'],
-        ['responder pods', `${spec.responder.replicas ?? (spec.store.type === 'Embedded' ? 1 : 2)} replica(s), max replication lag ${spec.responder.maxReplicationLag}`],
-        ['signer scaling', `${spec.signers.minReplicas}..${spec.signers.maxReplicas} pods, drain the backlog within ${spec.signers.targetDrainTime}`],
+        [
+          'store',
+          spec.store.type === 'Redis'
+            ? `Redis ${spec.store.redis?.primaryURL ?? ''} + ${spec.store.redis?.replicaURLs?.length ?? 0} replica(s)`
+            : 'Embedded',
+        ],
+        [
+          'responder pods',
+          `${spec.responder.replicas ?? (spec.store.type === 'Embedded' ? 1 : 2)} replica(s), max replication lag ${spec.responder.maxReplicationLag}`,
+        ],
+        [
+          'signer scaling',
+          `${spec.signers.minReplicas}..${spec.signers.maxReplicas} pods, drain the backlog within ${spec.signers.targetDrainTime}`,
+        ],
       ],
     ],
   ];
@@ -86,13 +114,36 @@ export async function inspectPool(conn: Connection, name: string, now: Date, obj
       'Status',
       [
         ['certificates', st.certificates?.toString()],
-        ['backlog', st.backlog === undefined ? undefined : `${st.backlog}${st.missing !== undefined ? ` (${st.missing} without any response)` : ''}`],
+        [
+          'backlog',
+          st.backlog === undefined ? undefined : `${st.backlog}${st.missing !== undefined ? ` (${st.missing} without any response)` : ''}`,
+        ],
         ['revoked', st.revoked?.toString()],
-        ['oldest response', st.oldestResponse ? `signed ${when(st.oldestResponse, now)} (warning ${spec.thresholds.freshnessWarningAge}, critical ${spec.thresholds.freshnessCriticalAge})` : undefined],
+        [
+          'oldest response',
+          st.oldestResponse
+            ? `signed ${when(st.oldestResponse, now)} (warning ${spec.thresholds.freshnessWarningAge}, critical ${spec.thresholds.freshnessCriticalAge})`
+            : undefined,
+        ],
         ['oldest unsigned', st.oldestUnsigned ? `${st.oldestUnsigned.serial} since ${when(st.oldestUnsigned.since, now)}` : undefined],
-        ['signers', st.signers ? `${st.signers.ready ?? '?'}/${st.signers.desired ?? '?'} ready${st.signers.signaturesPerSecond !== undefined ? `, ${st.signers.signaturesPerSecond} signatures/s` : ''}` : undefined],
-        ['responders', st.responders ? `${st.responders.ready ?? '?'} ready${st.responders.outOfRotation?.length ? `, out of rotation: ${st.responders.outOfRotation.join(', ')}` : ''}` : undefined],
-        ['delegated signer', st.delegatedResponder ? `${st.delegatedResponder.serial ?? '?'} until ${when(st.delegatedResponder.notAfter, now) ?? '?'}` : undefined],
+        [
+          'signers',
+          st.signers
+            ? `${st.signers.ready ?? '?'}/${st.signers.desired ?? '?'} ready${st.signers.signaturesPerSecond !== undefined ? `, ${st.signers.signaturesPerSecond} signatures/s` : ''}`
+            : undefined,
+        ],
+        [
+          'responders',
+          st.responders
+            ? `${st.responders.ready ?? '?'} ready${st.responders.outOfRotation?.length ? `, out of rotation: ${st.responders.outOfRotation.join(', ')}` : ''}`
+            : undefined,
+        ],
+        [
+          'delegated signer',
+          st.delegatedResponder
+            ? `${st.delegatedResponder.serial ?? '?'} until ${when(st.delegatedResponder.notAfter, now) ?? '?'}`
+            : undefined,
+        ],
       ],
     ]);
     if (st.replication?.length) {
@@ -114,13 +165,29 @@ export async function inspectPool(conn: Connection, name: string, now: Date, obj
   const text = [
     keyValues(rows),
     ...(replicationTable ? ['Replication:', replicationTable.replace(/^/gm, '  ')] : []),
-    ...(conditions.length ? ['Conditions:', table(['type', 'status', 'reason', 'message'], conditions.map((c) => [c.type, c.status, c.reason, c.message])).replace(/^/gm, '  ')] : []),
+    ...(conditions.length
+      ? [
+          'Conditions:',
+          table(
+            ['type', 'status', 'reason', 'message'],
+            conditions.map((c) => [c.type, c.status, c.reason, c.message]),
+          ).replace(/^/gm, '  '),
+        ]
+      : []),
     eventsText(events, now),
     keyValues(verdict),
   ].join('\n');
   return {
     exit: problems.length ? 1 : 0,
     text,
-    json: { kind: 'OcspResponderPoolInspection', pool: { namespace: conn.namespace, name }, hasStatus: hasStatus(p), status: st ?? null, events: events.ok ? events.events : null, problems, ok: problems.length === 0 },
+    json: {
+      kind: 'OcspResponderPoolInspection',
+      pool: { namespace: conn.namespace, name },
+      hasStatus: hasStatus(p),
+      status: st ?? null,
+      events: events.ok ? events.events : null,
+      problems,
+      ok: problems.length === 0,
+    },
   };
 }

@@ -22,12 +22,16 @@ export interface CommandResult {
   exit: 0 | 1;
 }
 
-
 const bytes = (v: string | undefined) => (v === undefined ? undefined : new Uint8Array(Buffer.from(v, 'base64')));
 const text = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8'));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-export async function getOrNotFound<T extends KubeObject>(conn: Connection, type: ResourceType, namespace: string, name: string): Promise<T> {
+export async function getOrNotFound<T extends KubeObject>(
+  conn: Connection,
+  type: ResourceType,
+  namespace: string,
+  name: string,
+): Promise<T> {
   try {
     return await conn.client.get<T>(type, namespace, name);
   } catch (e) {
@@ -61,24 +65,42 @@ export function checkSecret(secret: Secret, now: Date): { check: StapleCheck; co
   const a = secret.metadata?.annotations ?? {};
   const serial = check.certificate.serial;
   if (a[ANNOTATION_SERIAL] !== undefined && a[ANNOTATION_SERIAL] !== serial) {
-    consistency.push({ reason: 'AnnotationMismatch', message: `annotation ${ANNOTATION_SERIAL} says ${a[ANNOTATION_SERIAL]}, tls.crt holds ${serial}` });
+    consistency.push({
+      reason: 'AnnotationMismatch',
+      message: `annotation ${ANNOTATION_SERIAL} says ${a[ANNOTATION_SERIAL]}, tls.crt holds ${serial}`,
+    });
   }
   if (a[ANNOTATION_SHA256] !== undefined && a[ANNOTATION_SHA256] !== check.certificate.sha256) {
-    consistency.push({ reason: 'AnnotationMismatch', message: `annotation ${ANNOTATION_SHA256} says ${a[ANNOTATION_SHA256]}, tls.crt's leaf is ${check.certificate.sha256}` });
+    consistency.push({
+      reason: 'AnnotationMismatch',
+      message: `annotation ${ANNOTATION_SHA256} says ${a[ANNOTATION_SHA256]}, tls.crt's leaf is ${check.certificate.sha256}`,
+    });
   }
   if (staple && a[ANNOTATION_STAPLE_SHA256] !== undefined && a[ANNOTATION_STAPLE_SHA256] !== sha256(staple)) {
-    consistency.push({ reason: 'AnnotationMismatch', message: `annotation ${ANNOTATION_STAPLE_SHA256} says ${a[ANNOTATION_STAPLE_SHA256]}, ${STAPLE_KEY} is ${sha256(staple)}` });
+    consistency.push({
+      reason: 'AnnotationMismatch',
+      message: `annotation ${ANNOTATION_STAPLE_SHA256} says ${a[ANNOTATION_STAPLE_SHA256]}, ${STAPLE_KEY} is ${sha256(staple)}`,
+    });
   }
   if (!staple && a[ANNOTATION_STAPLE_SHA256] !== undefined) {
-    consistency.push({ reason: 'AnnotationMismatch', message: `annotation ${ANNOTATION_STAPLE_SHA256} is set but there is no ${STAPLE_KEY}` });
+    consistency.push({
+      reason: 'AnnotationMismatch',
+      message: `annotation ${ANNOTATION_STAPLE_SHA256} is set but there is no ${STAPLE_KEY}`,
+    });
   }
   if (d[HAPROXY_OCSP_KEY] !== undefined || d[HAPROXY_PEM_KEY] !== undefined) {
     if ((d[HAPROXY_OCSP_KEY] ?? '') !== (d[STAPLE_KEY] ?? '')) {
-      consistency.push({ reason: 'ConsumerKeysDiffer', message: `${HAPROXY_OCSP_KEY} and ${STAPLE_KEY} differ: HAProxy and nginx/Envoy would serve different staples` });
+      consistency.push({
+        reason: 'ConsumerKeysDiffer',
+        message: `${HAPROXY_OCSP_KEY} and ${STAPLE_KEY} differ: HAProxy and nginx/Envoy would serve different staples`,
+      });
     }
     const hp = d[HAPROXY_PEM_KEY] ? pem(d[HAPROXY_PEM_KEY], `${ref} ${HAPROXY_PEM_KEY}`)[0] : undefined;
     if (d[HAPROXY_PEM_KEY] && (!hp || serialHex(hp) !== serial)) {
-      consistency.push({ reason: 'ConsumerKeysDiffer', message: `${HAPROXY_PEM_KEY} holds certificate ${hp ? serialHex(hp) : 'none'}, tls.crt holds ${serial}` });
+      consistency.push({
+        reason: 'ConsumerKeysDiffer',
+        message: `${HAPROXY_PEM_KEY} holds certificate ${hp ? serialHex(hp) : 'none'}, tls.crt holds ${serial}`,
+      });
     }
   }
   return { check, consistency };
@@ -140,7 +162,9 @@ export function nextSteps(s: OcspStaple | undefined, check: StapleCheck | undefi
   if (st.nextRefreshTime) out.push(`next refresh ${when(st.nextRefreshTime, now)}`);
   if (st.consecutiveFailures) {
     const f = st.lastFailure;
-    out.push(`${st.consecutiveFailures} consecutive failed refresh(es)${f ? `; last ${f.time ? `${when(f.time, now)} ` : ''}${f.reason ?? ''}: ${f.message ?? ''}` : ''}; retried with backoff`);
+    out.push(
+      `${st.consecutiveFailures} consecutive failed refresh(es)${f ? `; last ${f.time ? `${when(f.time, now)} ` : ''}${f.reason ?? ''}: ${f.message ?? ''}` : ''}; retried with backoff`,
+    );
   }
   const until = st.staple?.usableUntil ?? check?.staple.expiresAt;
   if (until && check?.staple.present) out.push(`without a successful refresh the staple is removed ${when(until, now)}`);
@@ -164,7 +188,10 @@ export async function inspectSecret(conn: Connection, name: string, now: Date, o
   if (rel.role === 'source' && rel.staple) {
     const stapleName = rel.staple.status?.stapleSecretName ?? rel.staple.spec.stapleSecretName ?? `${rel.staple.spec.secretName}-ocsp`;
     const ss = await conn.client.getOrUndefined<Secret>(SecretType, conn.namespace, stapleName);
-    published = { name: stapleName, ...(ss?.metadata?.annotations?.[ANNOTATION_SERIAL] ? { serial: ss.metadata.annotations[ANNOTATION_SERIAL] } : {}) };
+    published = {
+      name: stapleName,
+      ...(ss?.metadata?.annotations?.[ANNOTATION_SERIAL] ? { serial: ss.metadata.annotations[ANNOTATION_SERIAL] } : {}),
+    };
   }
   const next = rel.role === 'source' ? nextSteps(rel.staple, undefined, now) : nextSteps(rel.staple, check, now);
   if (rel.parseError) next.unshift(`the owning OcspStaple does not parse: ${rel.parseError}`);

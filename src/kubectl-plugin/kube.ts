@@ -25,11 +25,19 @@ export function connect(o: { kubeconfig?: string; context?: string; namespace?: 
   }
   if (o.context) {
     if (!kc.getContextObject(o.context)) {
-      throw new UsageError(`context ${JSON.stringify(o.context)} is not in the kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      throw new UsageError(
+        `context ${JSON.stringify(o.context)} is not in the kubeconfig (have: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     }
     kc.setCurrentContext(o.context);
   }
-  if (!kc.getCurrentCluster()) throw new UsageError(`kubeconfig ${o.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} has no current cluster`);
+  if (!kc.getCurrentCluster())
+    throw new UsageError(`kubeconfig ${o.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} has no current cluster`);
   const context = kc.getCurrentContext();
   const namespace = o.namespace ?? kc.getContextObject(context)?.namespace ?? 'default';
   return { client: new KubeClient(kc, { userAgent: 'kubectl-ocsp', timeoutMs: o.timeoutMs ?? 15_000 }), namespace, context };

@@ -26,7 +26,11 @@ interface Outcome {
 
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export async function refreshCommand(conn: Connection, staples: KubeObject[], o: { wait: boolean; timeoutMs: number; now: () => Date; pollMs?: number }): Promise<CommandResult> {
+export async function refreshCommand(
+  conn: Connection,
+  staples: KubeObject[],
+  o: { wait: boolean; timeoutMs: number; now: () => Date; pollMs?: number },
+): Promise<CommandResult> {
   const outcomes: Outcome[] = [];
   for (const s of staples as Staple[]) {
     const requested = rfc3339(o.now());
@@ -57,9 +61,11 @@ export async function refreshCommand(conn: Connection, staples: KubeObject[], o:
   }
   const line = (x: Outcome): string => {
     const who = `ocspstaple ${x.namespace}/${x.name}`;
-    if (x.paused) return `${who}: refresh requested at ${x.requested}, but the staple is paused (spec.paused): nothing is fetched until it is resumed`;
+    if (x.paused)
+      return `${who}: refresh requested at ${x.requested}, but the staple is paused (spec.paused): nothing is fetched until it is resumed`;
     if (!o.wait) return `${who}: refresh requested at ${x.requested}`;
-    if (!x.served) return `${who}: refresh requested at ${x.requested}, not served within ${Math.round(o.timeoutMs / 1000)}s (the operator serves it no sooner than spec.refresh.minInterval after its last attempt; is it running?)`;
+    if (!x.served)
+      return `${who}: refresh requested at ${x.requested}, not served within ${Math.round(o.timeoutMs / 1000)}s (the operator serves it no sooner than spec.refresh.minInterval after its last attempt; is it running?)`;
     if (x.lastFailure) return `${who}: refresh failed: ${x.lastFailure.reason ?? '?'}: ${x.lastFailure.message ?? ''}`;
     return `${who}: refreshed: Ready=${x.ready?.status ?? '?'} (${x.ready?.reason ?? '?'})${x.thisUpdate ? `, staple thisUpdate ${x.thisUpdate}` : ''}`;
   };

@@ -61,7 +61,12 @@ export async function selectObjects<T extends KubeObject>(conn: Connection, type
   }
   let items: T[];
   try {
-    items = (await conn.client.list<T>(type, { ...(sel.allNamespaces ? {} : { namespace: conn.namespace }), ...(sel.selector !== undefined ? { labelSelector: sel.selector } : {}) })).items;
+    items = (
+      await conn.client.list<T>(type, {
+        ...(sel.allNamespaces ? {} : { namespace: conn.namespace }),
+        ...(sel.selector !== undefined ? { labelSelector: sel.selector } : {}),
+      })
+    ).items;
   } catch (e) {
     await explain404(conn, type, e);
     throw e;

@@ -20,12 +20,18 @@ export function certificateRows(c: StapleCheck['certificate'], issuer: StapleChe
 
 export function responseRows(r: ValidatedResponse, now: Date): Row[] {
   return [
-    ['status', `${r.certStatus}${r.revocationTime ? ` since ${r.revocationTime.toISOString()}` : ''}${r.revocationReason ? ` (${r.revocationReason})` : ''}`],
+    [
+      'status',
+      `${r.certStatus}${r.revocationTime ? ` since ${r.revocationTime.toISOString()}` : ''}${r.revocationReason ? ` (${r.revocationReason})` : ''}`,
+    ],
     ['this update', when(r.thisUpdate, now)],
     ['next update', when(r.nextUpdate, now)],
     ['produced at', when(r.producedAt, now)],
     ['usable until', when(r.usableUntil, now)],
-    ['signer', `${r.signer.subject} (${r.signer.delegated ? `delegated responder, valid until ${r.signer.notAfter.toISOString()}` : 'the issuer itself'})`],
+    [
+      'signer',
+      `${r.signer.subject} (${r.signer.delegated ? `delegated responder, valid until ${r.signer.notAfter.toISOString()}` : 'the issuer itself'})`,
+    ],
     ['certid hash', r.certIdHash],
   ];
 }
@@ -35,14 +41,24 @@ export function stapleRows(check: StapleCheck, now: Date): Row[] {
   if (!s.present) return [['present', 'no']];
   const rows: Row[] = [
     ['present', `yes (${s.bytes ?? 0} bytes)`],
-    ['for', s.entries ? s.entries.map((e) => `serial ${e.serial} (${e.hashAlgorithm}${e.issuerMatches === false ? ', other issuer' : ''})`).join(', ') : 'nothing readable'],
+    [
+      'for',
+      s.entries
+        ? s.entries.map((e) => `serial ${e.serial} (${e.hashAlgorithm}${e.issuerMatches === false ? ', other issuer' : ''})`).join(', ')
+        : 'nothing readable',
+    ],
   ];
   if (s.validated) {
     rows.push(['valid', 'yes'], ...responseRows(s.validated, now));
   } else {
     rows.push(['valid', `no: ${s.failure?.reason ?? 'unknown'}: ${s.failure?.message ?? ''}`]);
     const e = s.entries?.find((x) => x.serial === check.certificate.serial) ?? s.entries?.[0];
-    if (e) rows.push(['status', e.certStatus], ['this update', when(e.thisUpdate, now)], ['next update', e.nextUpdate ? when(e.nextUpdate, now) : 'none']);
+    if (e)
+      rows.push(
+        ['status', e.certStatus],
+        ['this update', when(e.thisUpdate, now)],
+        ['next update', e.nextUpdate ? when(e.nextUpdate, now) : 'none'],
+      );
   }
   return rows;
 }
@@ -51,7 +67,8 @@ export function lockstepText(check: StapleCheck): string {
   const s = check.staple;
   if (!s.present) return 'no staple (nothing to pair)';
   const names = s.entries?.map((e) => e.serial).join(', ') ?? '?';
-  if (s.matchesCertificate) return `yes: the staple is for serial ${check.certificate.serial}${check.issuer ? ` from ${check.issuer.subject}` : ' (issuer not checked: not found)'}`;
+  if (s.matchesCertificate)
+    return `yes: the staple is for serial ${check.certificate.serial}${check.issuer ? ` from ${check.issuer.subject}` : ' (issuer not checked: not found)'}`;
   return `NO: the staple is for serial ${names}, the certificate is ${check.certificate.serial}`;
 }
 

@@ -45,7 +45,10 @@ export async function operatorVersions(conn: Connection): Promise<OperatorLookup
   // Every namespace first (the operator lives in its own); the current one if that is forbidden.
   for (const namespace of [undefined, conn.namespace]) {
     try {
-      const list = await conn.client.list<Deployment>(DeploymentType, { ...(namespace ? { namespace } : {}), labelSelector: OPERATOR_SELECTOR });
+      const list = await conn.client.list<Deployment>(DeploymentType, {
+        ...(namespace ? { namespace } : {}),
+        labelSelector: OPERATOR_SELECTOR,
+      });
       return {
         found: list.items.map((d) => ({
           namespace: d.metadata?.namespace ?? '',

@@ -48,7 +48,8 @@ export function certDerFromBytes(der: Uint8Array): CertDer {
   if (top.tag !== 0x30 || top.end !== der.length) throw new Error('not a certificate');
   const [tbsT, algT, sigT, ...rest] = children(der, top);
   // The outer tags are not signed, so they are checked exactly.
-  if (!tbsT || !algT || !sigT || rest.length || tbsT.tag !== 0x30 || algT.tag !== 0x30 || sigT.tag !== 0x03) throw new Error('not a certificate');
+  if (!tbsT || !algT || !sigT || rest.length || tbsT.tag !== 0x30 || algT.tag !== 0x30 || sigT.tag !== 0x03)
+    throw new Error('not a certificate');
   const f = children(der, tbsT);
   let i = 0;
   if (f[0]?.tag === 0xa0) i++;

@@ -91,7 +91,12 @@ export function fromAsn1CertId(id: CertIdFields): CertIdInfo | undefined {
   const alg = hashAlgorithmFromOid(id.hashAlgorithm.algorithm);
   if (!alg) return undefined;
   // Copies: the fields are views into a message buffer (a pooled request body may be reused).
-  return { hashAlgorithm: alg, issuerNameHash: id.issuerNameHash.slice(), issuerKeyHash: id.issuerKeyHash.slice(), serialNumber: id.serialNumber.slice() };
+  return {
+    hashAlgorithm: alg,
+    issuerNameHash: id.issuerNameHash.slice(),
+    issuerKeyHash: id.issuerKeyHash.slice(),
+    serialNumber: id.serialNumber.slice(),
+  };
 }
 
 const NULL_PARAMS = new Uint8Array([0x05, 0x00]).buffer;

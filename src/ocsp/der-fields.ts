@@ -97,7 +97,8 @@ export function smallInteger(buf: Uint8Array, t: Tlv): number {
 /** BOOLEAN: one byte, 0x00 or 0xFF (X.690 11.1). */
 export function booleanValue(buf: Uint8Array, t: Tlv): boolean {
   const v = buf[t.contentStart];
-  if (t.end - t.contentStart !== 1 || (v !== 0x00 && v !== 0xff)) throw new DerError(`BOOLEAN at offset ${t.start} is not one byte 00 or FF`);
+  if (t.end - t.contentStart !== 1 || (v !== 0x00 && v !== 0xff))
+    throw new DerError(`BOOLEAN at offset ${t.start} is not one byte 00 or FF`);
   return v === 0xff;
 }
 

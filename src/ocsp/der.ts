@@ -81,7 +81,7 @@ export function assertStrictTree(buf: Uint8Array, t: Tlv, depth = 0): void {
   if ((t.tag & 0xc0) === 0 && t.tag !== 0x30 && t.tag !== 0x31) {
     throw new DerError(`constructed universal tag 0x${t.tag.toString(16)} at offset ${t.start}`);
   }
-  for (let p = t.contentStart; p < t.end; ) {
+  for (let p = t.contentStart; p < t.end;) {
     const c = readTlv(buf, p, t.end);
     assertStrictTree(buf, c, depth + 1);
     p = c.end;

@@ -14,7 +14,8 @@ export function decodeOcspGetPath(path: string, opts: { maxBytes?: number } = {}
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   // Worst case every base64 character arrives percent-encoded: 3 characters each.
   const maxPathChars = Math.ceil(maxBytes / 3) * 4 * 3 + 64;
-  if (path.length > maxPathChars) throw new OcspInputError(`GET path of ${path.length} characters is longer than a ${maxBytes}-byte request allows`);
+  if (path.length > maxPathChars)
+    throw new OcspInputError(`GET path of ${path.length} characters is longer than a ${maxBytes}-byte request allows`);
   // A DER request starts with 0x30, so its base64 starts with 'M': leading slashes are never data.
   let s = path.replace(/[?#].*$/s, '').replace(/^\/+/, '');
   if (s === '') throw new OcspInputError('GET path holds no request');

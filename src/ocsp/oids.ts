@@ -21,9 +21,7 @@ export const HASH_OIDS: Record<HashAlgorithm, string> = {
   'SHA-512': '2.16.840.1.101.3.4.2.3',
 };
 
-const HASH_BY_OID = new Map<string, HashAlgorithm>(
-  Object.entries(HASH_OIDS).map(([name, oid]) => [oid, name as HashAlgorithm]),
-);
+const HASH_BY_OID = new Map<string, HashAlgorithm>(Object.entries(HASH_OIDS).map(([name, oid]) => [oid, name as HashAlgorithm]));
 
 export function hashAlgorithmFromOid(oid: string): HashAlgorithm | undefined {
   return HASH_BY_OID.get(oid);

@@ -39,7 +39,6 @@ const OID_BASIC = new Uint8Array([0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07
 const GOOD = new Uint8Array([0x80, 0x00]);
 const UNKNOWN = new Uint8Array([0x82, 0x00]);
 
-
 /** One TLV around the concatenation of `parts` (construction-time pieces only). */
 function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
   let len = 0;
@@ -113,7 +112,9 @@ export class ResponseEncoder {
         : tlv(0xa1, signerCert.subjectName);
     const { nameHash, keyHash } = issuerHashes(o.issuer, this.certIdHash);
     // RFC 5019 / OpenSSL: the CertID hash AlgorithmIdentifier carries NULL parameters.
-    const hashAlg = new Uint8Array(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: HASH_OIDS[this.certIdHash], parameters: NULL })));
+    const hashAlg = new Uint8Array(
+      AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: HASH_OIDS[this.certIdHash], parameters: NULL })),
+    );
     const prefix = [hashAlg, tlv(0x04, nameHash), tlv(0x04, keyHash)];
     this.certIdPrefix = new Uint8Array(Buffer.concat(prefix));
     this.certs = o.responderCert ? tlv(0xa0, tlv(0x30, new Uint8Array(o.responderCert.rawData))) : new Uint8Array(0);

@@ -42,7 +42,11 @@ export function fail(reason: FailureReason, message: string): Failure {
 export type ResponseStatusName = 'successful' | 'malformedRequest' | 'internalError' | 'tryLater' | 'sigRequired' | 'unauthorized';
 
 const STATUS_REASONS: Record<number, { name: ResponseStatusName; reason: FailureReason; hint: string }> = {
-  [OCSPResponseStatus.malformedRequest]: { name: 'malformedRequest', reason: 'MalformedRequest', hint: 'the responder could not read our request' },
+  [OCSPResponseStatus.malformedRequest]: {
+    name: 'malformedRequest',
+    reason: 'MalformedRequest',
+    hint: 'the responder could not read our request',
+  },
   [OCSPResponseStatus.internalError]: { name: 'internalError', reason: 'InternalError', hint: 'the responder failed internally' },
   [OCSPResponseStatus.tryLater]: { name: 'tryLater', reason: 'TryLater', hint: 'the responder is busy or not ready; retry later' },
   [OCSPResponseStatus.sigRequired]: { name: 'sigRequired', reason: 'SigRequired', hint: 'the responder wants signed requests' },

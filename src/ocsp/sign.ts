@@ -42,13 +42,25 @@ export function softwareSigner(key: webcrypto.CryptoKey | KeyObject): OcspSigner
   const type = k.asymmetricKeyType;
   const curve = k.asymmetricKeyDetails?.namedCurve;
   if (type === 'ec' && (curve === 'prime256v1' || curve === 'P-256')) {
-    return { algorithm: 'ECDSA-SHA256', publicKeyDer, sign: async (d) => new Uint8Array(nodeSign('sha256', d, { key: k, dsaEncoding: 'der' })) };
+    return {
+      algorithm: 'ECDSA-SHA256',
+      publicKeyDer,
+      sign: async (d) => new Uint8Array(nodeSign('sha256', d, { key: k, dsaEncoding: 'der' })),
+    };
   }
   if (type === 'ec' && (curve === 'secp384r1' || curve === 'P-384')) {
-    return { algorithm: 'ECDSA-SHA384', publicKeyDer, sign: async (d) => new Uint8Array(nodeSign('sha384', d, { key: k, dsaEncoding: 'der' })) };
+    return {
+      algorithm: 'ECDSA-SHA384',
+      publicKeyDer,
+      sign: async (d) => new Uint8Array(nodeSign('sha384', d, { key: k, dsaEncoding: 'der' })),
+    };
   }
   if (type === 'rsa') {
-    return { algorithm: 'RSA-SHA256', publicKeyDer, sign: async (d) => new Uint8Array(nodeSign('sha256', d, { key: k, padding: constants.RSA_PKCS1_PADDING })) };
+    return {
+      algorithm: 'RSA-SHA256',
+      publicKeyDer,
+      sign: async (d) => new Uint8Array(nodeSign('sha256', d, { key: k, padding: constants.RSA_PKCS1_PADDING })),
+    };
   }
   if (type === 'rsa-pss') {
     return {
@@ -154,7 +166,11 @@ export async function signOcspResponse(o: SignOptions): Promise<Uint8Array> {
     responderID,
     producedAt: wholeSeconds(o.producedAt),
     responses: o.entries.map((e) => {
-      const s = new SingleResponse({ certID: toAsn1CertId(e.certId), certStatus: certStatus(e.status), thisUpdate: wholeSeconds(e.thisUpdate) });
+      const s = new SingleResponse({
+        certID: toAsn1CertId(e.certId),
+        certStatus: certStatus(e.status),
+        thisUpdate: wholeSeconds(e.thisUpdate),
+      });
       if (e.nextUpdate) s.nextUpdate = wholeSeconds(e.nextUpdate);
       return s;
     }),

@@ -5,14 +5,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { BytesCache } from './bytes-cache.js';
 import { children, contentOf, readTlv } from './der.js';
-import {
-  hashAlgorithmFromOid,
-  nodeHashName,
-  OID_MGF1,
-  OID_RSASSA_PSS,
-  SIGNATURE_OIDS,
-  type HashAlgorithm,
-} from './oids.js';
+import { hashAlgorithmFromOid, nodeHashName, OID_MGF1, OID_RSASSA_PSS, SIGNATURE_OIDS, type HashAlgorithm } from './oids.js';
 
 export type SignatureCheck = { ok: true } | { ok: false; unsupported: boolean; message: string };
 
@@ -126,4 +119,3 @@ export function verifySignature(algIdDer: Uint8Array, data: Uint8Array, signatur
   }
   return ok ? { ok: true } : { ok: false, unsupported: false, message: 'signature does not verify' };
 }
-

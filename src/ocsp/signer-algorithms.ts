@@ -6,7 +6,8 @@ import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { signatureAlgorithmIdentifier, type SignatureAlgorithmName } from './sign.js';
 
 export function signerAlgorithmIdentifier(alg: SignatureAlgorithmName): AlgorithmIdentifier {
-  if (alg === 'RSA-PSS-SHA256') throw new Error('RSA-PSS signing is not supported by the signer package; use an RSA PKCS#1, ECDSA or Ed25519 key');
+  if (alg === 'RSA-PSS-SHA256')
+    throw new Error('RSA-PSS signing is not supported by the signer package; use an RSA PKCS#1, ECDSA or Ed25519 key');
   return signatureAlgorithmIdentifier(alg);
 }
 

@@ -106,7 +106,8 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
     return fail('NotYetValid', `producedAt ${iso(producedAt)} is in the future (now ${iso(o.now)}, skew ${skew / 1000}s)`);
   }
   const nextUpdate = single.nextUpdate;
-  if (!nextUpdate) return fail('NoNextUpdate', `the response has no nextUpdate (thisUpdate ${iso(thisUpdate)}): it cannot say how long it is fresh`);
+  if (!nextUpdate)
+    return fail('NoNextUpdate', `the response has no nextUpdate (thisUpdate ${iso(thisUpdate)}): it cannot say how long it is fresh`);
   if (nextUpdate.getTime() <= thisUpdate.getTime()) {
     return fail('Malformed', `nextUpdate ${iso(nextUpdate)} is not after thisUpdate ${iso(thisUpdate)}`);
   }
@@ -175,7 +176,8 @@ function pickSingle(
     if (serialMatches) sameSerialOtherIssuer = true;
     got.push(`${serialBytesToHex(id.serialNumber)}${issuerMatches ? '' : ' (other issuer)'}`);
   }
-  if (got.length === 0 && unsupported) return fail('UnsupportedAlgorithm', `the only CertID hash algorithm in the response is ${unsupported}`);
+  if (got.length === 0 && unsupported)
+    return fail('UnsupportedAlgorithm', `the only CertID hash algorithm in the response is ${unsupported}`);
   const want = `serial ${serialBytesToHex(serial)} from ${issuer.subject}`;
   if (got.length === 0) return fail('Malformed', `the response has no SingleResponse; expected ${want}`);
   return fail(
@@ -205,7 +207,13 @@ function responderIdMatches(d: CertDer, rid: ResponderIdBytes): boolean {
 
 function findSigner(certs: Included[], rid: ResponderIdBytes, issuer: X509Certificate): Signer | Failure {
   const issuerDer = certDer(issuer);
-  const asIssuer = (): Signer => ({ der: issuerDer, subject: issuer.subject, notBefore: issuer.notBefore, notAfter: issuer.notAfter, delegated: false });
+  const asIssuer = (): Signer => ({
+    der: issuerDer,
+    subject: issuer.subject,
+    notBefore: issuer.notBefore,
+    notAfter: issuer.notAfter,
+    delegated: false,
+  });
   if (responderIdMatches(issuerDer, rid)) return asIssuer();
   for (const { cert: c } of certs) {
     if (!c || !responderIdMatches(c.der, rid)) continue;
@@ -224,16 +232,25 @@ function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew:
   const d = signer.der;
   const issuerDer = certDer(o.issuer);
   if (!equalBytes(d.issuerName, issuerDer.subjectName)) {
-    return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" is issued by "${nameString(d.issuerName)}", not by ${o.issuer.subject}`);
+    return fail(
+      'SignerNotAuthorized',
+      `responder certificate "${signer.subject}" is issued by "${nameString(d.issuerName)}", not by ${o.issuer.subject}`,
+    );
   }
   if (!signer.cert || !derIssuedBy(d, issuerDer)) {
-    return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" names ${o.issuer.subject} as issuer but its signature does not verify with that key`);
+    return fail(
+      'SignerNotAuthorized',
+      `responder certificate "${signer.subject}" names ${o.issuer.subject} as issuer but its signature does not verify with that key`,
+    );
   }
   if (!signer.cert.ocspSigning) {
     return fail('SignerNotAuthorized', `responder certificate "${signer.subject}" lacks extendedKeyUsage id-kp-OCSPSigning`);
   }
   if (signer.notBefore.getTime() > now + skew) {
-    return fail('SignerCertExpired', `responder certificate "${signer.subject}" is not valid before ${iso(signer.notBefore)} (now ${iso(o.now)})`);
+    return fail(
+      'SignerCertExpired',
+      `responder certificate "${signer.subject}" is not valid before ${iso(signer.notBefore)} (now ${iso(o.now)})`,
+    );
   }
   if (signer.notAfter.getTime() <= now) {
     return fail('SignerCertExpired', `responder certificate "${signer.subject}" expired at ${iso(signer.notAfter)} (now ${iso(o.now)})`);

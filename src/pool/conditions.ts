@@ -79,8 +79,19 @@ export function isBad(c: Pick<PoolCondition, 'type' | 'status'>): boolean {
 /** Ready from the gating conditions: False with the first bad one's reason, every bad one in the message. */
 export function readyFrom(conditions: readonly PoolCondition[], certificates: number): PoolCondition {
   const bad = READY_GATES.flatMap((g) => conditions.filter((c) => c.type === g.type && c.status === g.bad));
-  if (bad.length) return { type: PoolConditionType.Ready, status: 'False', reason: bad[0]!.reason, message: bad.map((c) => `${c.type}: ${c.message}`).join(' | ') };
-  return { type: PoolConditionType.Ready, status: 'True', reason: PoolReason.Serving, message: `${certificates} certificates answered with fresh responses` };
+  if (bad.length)
+    return {
+      type: PoolConditionType.Ready,
+      status: 'False',
+      reason: bad[0]!.reason,
+      message: bad.map((c) => `${c.type}: ${c.message}`).join(' | '),
+    };
+  return {
+    type: PoolConditionType.Ready,
+    status: 'True',
+    reason: PoolReason.Serving,
+    message: `${certificates} certificates answered with fresh responses`,
+  };
 }
 
 /**
@@ -89,5 +100,10 @@ export function readyFrom(conditions: readonly PoolCondition[], certificates: nu
  * from an earlier reconcile stands with a current observedGeneration.
  */
 export function notEvaluated(why: string, except: readonly string[] = []): PoolCondition[] {
-  return READY_GATES.filter((g) => !except.includes(g.type)).map((g) => ({ type: g.type, status: 'Unknown', reason: PoolReason.NotEvaluated, message: `not evaluated: ${why}` }));
+  return READY_GATES.filter((g) => !except.includes(g.type)).map((g) => ({
+    type: g.type,
+    status: 'Unknown',
+    reason: PoolReason.NotEvaluated,
+    message: `not evaluated: ${why}`,
+  }));
 }

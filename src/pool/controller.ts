@@ -4,7 +4,18 @@
 // to the pool's key. Of Secrets and ConfigMaps only those a pool refers to are held (its issuer,
 // its in-scope source Secrets, its opensslIndex sources, its own index and report): see
 // kube/object-cache.ts.
-import { DeploymentType, OcspResponderPoolType, SecretType, objectKey, StatefulSetType, ConfigMapType, EndpointSliceType, ServiceType, type KubeObject, type Secret } from '../kube/types.js';
+import {
+  DeploymentType,
+  OcspResponderPoolType,
+  SecretType,
+  objectKey,
+  StatefulSetType,
+  ConfigMapType,
+  EndpointSliceType,
+  ServiceType,
+  type KubeObject,
+  type Secret,
+} from '../kube/types.js';
 import { Controller, specOrMetadataChanged } from '../runtime/controller.js';
 import type { EndpointSlice } from './liveness.js';
 import type { Manager } from '../runtime/manager.js';
@@ -54,7 +65,8 @@ export function addPoolController(manager: Manager, opts: { workers: number; ima
   pools.onChange((kind, p) => {
     if (kind === 'delete') return;
     for (const src of p.spec?.sources ?? []) {
-      if (src.clusterSecrets && !scopeSince.has(scopeKey(src.clusterSecrets))) scopeSince.set(scopeKey(src.clusterSecrets), secrets.listedCount());
+      if (src.clusterSecrets && !scopeSince.has(scopeKey(src.clusterSecrets)))
+        scopeSince.set(scopeKey(src.clusterSecrets), secrets.listedCount());
     }
   });
   const scopeListed = (cs: Scope) => secrets.widen(scopeSince.get(scopeKey(cs)) ?? -1);

@@ -19,7 +19,8 @@ interface Rendered {
 }
 
 const rendered = (w: Workload): Rendered => w.object as unknown as Rendered;
-const ofKind = (ws: Workload[], kind: string, component: string) => ws.filter((w) => w.type.kind === kind && rendered(w).metadata.labels[COMPONENT] === component);
+const ofKind = (ws: Workload[], kind: string, component: string) =>
+  ws.filter((w) => w.type.kind === kind && rendered(w).metadata.labels[COMPONENT] === component);
 
 /** The metadata of an object that belongs with `like`: its namespace, labels and owner, under its own name. */
 function metaLike(like: Rendered, name: string, annotations?: Record<string, string>) {
@@ -87,7 +88,12 @@ export function exposureWorkloads(pool: OcspResponderPool, workloads: Workload[]
             scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name },
             minReplicas: auto.minReplicas,
             maxReplicas: auto.maxReplicas,
-            metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: auto.targetCPUUtilizationPercentage } } }],
+            metrics: [
+              {
+                type: 'Resource',
+                resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: auto.targetCPUUtilizationPercentage } },
+              },
+            ],
           },
         },
       });
@@ -95,9 +101,13 @@ export function exposureWorkloads(pool: OcspResponderPool, workloads: Workload[]
   }
 
   // One budget over every responder of the pool (the Service's selector), whichever replica they read.
-  if (deployments.length) out.push(budget(service, `${name}-responder`, service.spec.selector as Record<string, string>, responder.disruptionBudget.maxUnavailable));
+  if (deployments.length)
+    out.push(
+      budget(service, `${name}-responder`, service.spec.selector as Record<string, string>, responder.disruptionBudget.maxUnavailable),
+    );
   const signerSet = ofKind(workloads, 'StatefulSet', 'signer').map(rendered)[0];
   const signerSelector = signerSet?.spec.selector as { matchLabels: Record<string, string> } | undefined;
-  if (signerSet && signerSelector) out.push(budget(signerSet, `${name}-signer`, signerSelector.matchLabels, signers.disruptionBudget.maxUnavailable));
+  if (signerSet && signerSelector)
+    out.push(budget(signerSet, `${name}-signer`, signerSelector.matchLabels, signers.disruptionBudget.maxUnavailable));
   return out;
 }

@@ -59,7 +59,8 @@ export function buildPoolIndex(o: {
   }
   const known = new Set(bySerial.keys());
   for (const d of o.revocations) {
-    if (!o.signerReadSources && !known.has(canonicalSerial(d.serial))) problems.push(`declared revocation of ${d.serial}: no such certificate in the sources`);
+    if (!o.signerReadSources && !known.has(canonicalSerial(d.serial)))
+      problems.push(`declared revocation of ${d.serial}: no such certificate in the sources`);
   }
   const all = applyDeclaredRevocations([...bySerial.values()], o.revocations).filter((c) => c.notAfter > o.now);
   all.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
@@ -69,7 +70,17 @@ export function buildPoolIndex(o: {
     return `${c.revoked ? 'R' : 'V'}\t${utc(c.notAfter)}\t${revoked}\t${serial}\tunknown\t/CN=${c.serial}`;
   });
   const declared = o.signerReadSources
-    ? JSON.stringify(o.revocations.map((d) => ({ serial: canonicalSerial(d.serial), time: d.time, ...(d.reason !== undefined ? { reason: d.reason } : {}) })).sort((a, b) => (a.serial < b.serial ? -1 : 1)))
+    ? JSON.stringify(
+        o.revocations
+          .map((d) => ({ serial: canonicalSerial(d.serial), time: d.time, ...(d.reason !== undefined ? { reason: d.reason } : {}) }))
+          .sort((a, b) => (a.serial < b.serial ? -1 : 1)),
+      )
     : undefined;
-  return { text: lines.length ? `${lines.join('\n')}\n` : '', certificates: all.length, revoked: all.filter((c) => c.revoked).length, problems, ...(declared !== undefined ? { revocations: declared } : {}) };
+  return {
+    text: lines.length ? `${lines.join('\n')}\n` : '',
+    certificates: all.length,
+    revoked: all.filter((c) => c.revoked).length,
+    problems,
+    ...(declared !== undefined ? { revocations: declared } : {}),
+  };
 }

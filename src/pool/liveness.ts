@@ -45,10 +45,17 @@ export interface CountedReports extends PoolReports {
  * the same pods as the responders (embedded: the signer shares the responder's pod, counted while
  * that pod is an endpoint at all: its readiness is the responder's, not the signer's).
  */
-export function countedReports(r: PoolReports, o: { responders: Map<string, boolean> | undefined; signers: Map<string, boolean> | undefined; embedded: boolean }): CountedReports {
-  const responders = o.responders === undefined ? r.responders : r.responders.filter((x) => o.responders!.has(x.pod)).map((x) => ({ ...x, ready: o.responders!.get(x.pod)! }));
+export function countedReports(
+  r: PoolReports,
+  o: { responders: Map<string, boolean> | undefined; signers: Map<string, boolean> | undefined; embedded: boolean },
+): CountedReports {
+  const responders =
+    o.responders === undefined
+      ? r.responders
+      : r.responders.filter((x) => o.responders!.has(x.pod)).map((x) => ({ ...x, ready: o.responders!.get(x.pod)! }));
   const signerPods = o.embedded ? o.responders : o.signers;
-  const signers = signerPods === undefined ? r.signers : r.signers.filter((x) => (o.embedded ? signerPods.has(x.pod) : signerPods.get(x.pod) === true));
+  const signers =
+    signerPods === undefined ? r.signers : r.signers.filter((x) => (o.embedded ? signerPods.has(x.pod) : signerPods.get(x.pod) === true));
   return {
     signers,
     responders,

@@ -19,11 +19,31 @@ import type { Logger } from 'pino';
 import type { KubeApi } from '../kube/api.js';
 import type { KubeObject } from '../kube/types.js';
 import { LABEL_POOL } from '../api/annotations.js';
-import { DeploymentType, StatefulSetType, HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType, RoleBindingType, RoleType, ServiceAccountType, ServiceType } from '../kube/types.js';
+import {
+  DeploymentType,
+  StatefulSetType,
+  HorizontalPodAutoscalerType,
+  IngressType,
+  PodDisruptionBudgetType,
+  RoleBindingType,
+  RoleType,
+  ServiceAccountType,
+  ServiceType,
+} from '../kube/types.js';
 import { type Workload } from './workload.js';
 
 /** Every type poolWorkloads renders, and so every type a change of spec may leave behind. */
-export const PRUNED_TYPES = [DeploymentType, StatefulSetType, ServiceType, ServiceAccountType, RoleType, RoleBindingType, IngressType, HorizontalPodAutoscalerType, PodDisruptionBudgetType];
+export const PRUNED_TYPES = [
+  DeploymentType,
+  StatefulSetType,
+  ServiceType,
+  ServiceAccountType,
+  RoleType,
+  RoleBindingType,
+  IngressType,
+  HorizontalPodAutoscalerType,
+  PodDisruptionBudgetType,
+];
 
 /** The field manager that holds a Deployment's replicas between the operator's last apply of them and the HPA's first scale. */
 export const REPLICAS_HANDOVER_MANAGER = 'ocsp-operator-replicas-handover';
@@ -42,12 +62,20 @@ const id = (kind: string | undefined, name: string | undefined) => `${kind ?? ''
  * Deletes what the pool controls and `workloads` (everything it renders now) no longer holds.
  * Returns what it deleted, as `Kind name`.
  */
-export async function pruneOwned(client: KubeApi, pool: { namespace: string; name: string; uid: string }, workloads: Workload[], log: Logger): Promise<string[]> {
+export async function pruneOwned(
+  client: KubeApi,
+  pool: { namespace: string; name: string; uid: string },
+  workloads: Workload[],
+  log: Logger,
+): Promise<string[]> {
   if (!pool.uid) return []; // without the pool's uid nothing can be shown to be its own
   const wanted = new Set(workloads.map((w) => id(w.type.kind, w.object.metadata?.name)));
   const deleted: string[] = [];
   for (const type of PRUNED_TYPES) {
-    const { items } = await client.list(type, { namespace: pool.namespace, labelSelector: `${LABEL_POOL}=${pool.name},app.kubernetes.io/managed-by=ocsp-operator` });
+    const { items } = await client.list(type, {
+      namespace: pool.namespace,
+      labelSelector: `${LABEL_POOL}=${pool.name},app.kubernetes.io/managed-by=ocsp-operator`,
+    });
     for (const o of items) {
       const controlled = o.metadata?.ownerReferences?.some((r) => r.controller && r.uid === pool.uid);
       if (!controlled || o.metadata?.deletionTimestamp || wanted.has(id(type.kind, o.metadata?.name))) continue;
@@ -70,9 +98,15 @@ export async function handOverReplicas(client: KubeApi, workloads: Workload[], f
     if (w.type !== DeploymentType || (w.object as { spec?: { replicas?: number } }).spec?.replicas !== undefined) continue;
     const { namespace, name = '' } = w.object.metadata ?? {};
     const live = await client.getOrUndefined<Live>(DeploymentType, namespace, name);
-    const owned = live?.metadata?.managedFields?.some((f) => f.manager === fieldManager && f.operation === 'Apply' && f.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined);
+    const owned = live?.metadata?.managedFields?.some(
+      (f) => f.manager === fieldManager && f.operation === 'Apply' && f.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined,
+    );
     if (!live || !owned || live.spec?.replicas === undefined) continue;
-    await client.apply(DeploymentType, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { replicas: live.spec.replicas } } as KubeObject, REPLICAS_HANDOVER_MANAGER);
+    await client.apply(
+      DeploymentType,
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { replicas: live.spec.replicas } } as KubeObject,
+      REPLICAS_HANDOVER_MANAGER,
+    );
     handed.push(name);
   }
   if (handed.length) log.info({ deployments: handed }, 'responder replicas handed to their autoscaler');

@@ -12,7 +12,16 @@ import { parseOcspResponderPool, type OcspResponderPoolStatus } from '../api/poo
 import { parsePemChain } from '../ocsp/index.js';
 import { KubeApiError, type KubeApi } from '../kube/api.js';
 import type { EventRecorder } from '../kube/events.js';
-import { DeploymentType, OcspResponderPoolType, splitKey, StatefulSetType, ConfigMapType, ServiceType, type KubeObject, type Secret } from '../kube/types.js';
+import {
+  DeploymentType,
+  OcspResponderPoolType,
+  splitKey,
+  StatefulSetType,
+  ConfigMapType,
+  ServiceType,
+  type KubeObject,
+  type Secret,
+} from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { sameJson } from '../runtime/same-json.js';
@@ -74,7 +83,13 @@ export class PoolReconciler implements Reconciler {
   private readonly statusWriter: StatusWriter;
 
   constructor(private readonly deps: PoolReconcilerDeps) {
-    this.statusWriter = new StatusWriter({ client: deps.client, clock: deps.clock, events: deps.events, type: OcspResponderPoolType, isBad });
+    this.statusWriter = new StatusWriter({
+      client: deps.client,
+      clock: deps.clock,
+      events: deps.events,
+      type: OcspResponderPoolType,
+      isBad,
+    });
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -90,7 +105,12 @@ export class PoolReconciler implements Reconciler {
     const log = this.deps.log.child({ object: key, kind: 'OcspResponderPool' });
     const parsed = parseOcspResponderPool(raw);
     if (!parsed.ok) {
-      await this.finish(raw, undefined, [{ type: T.Ready, status: 'False', reason: R.InvalidSpec, message: parsed.message }, ...notEvaluated('the spec is invalid')], log);
+      await this.finish(
+        raw,
+        undefined,
+        [{ type: T.Ready, status: 'False', reason: R.InvalidSpec, message: parsed.message }, ...notEvaluated('the spec is invalid')],
+        log,
+      );
       return;
     }
     const pool = parsed.value;
@@ -110,7 +130,13 @@ export class PoolReconciler implements Reconciler {
       const message = issuerSecret
         ? `Secret ${ns}/${pool.spec.issuer.secretName} holds no readable issuer certificate in tls.crt or ca.crt`
         : `issuer Secret ${ns}/${pool.spec.issuer.secretName} does not exist`;
-      return this.finish(raw, status, [{ type: T.Ready, status: 'False', reason: R.IssuerNotFound, message }, ...notEvaluated(message)], log, POOL_RESYNC_MS);
+      return this.finish(
+        raw,
+        status,
+        [{ type: T.Ready, status: 'False', reason: R.IssuerNotFound, message }, ...notEvaluated(message)],
+        log,
+        POOL_RESYNC_MS,
+      );
     }
 
     // The certificates: one generated index for the signers.
@@ -158,7 +184,10 @@ export class PoolReconciler implements Reconciler {
     // data, and Ready says the reports are missing.
     const slices = this.deps.endpointSlices.list(ns);
     const endpoints = { responders: endpointPods(slices, name), signers: endpointPods(slices, signerWorkloadName(name)) };
-    const fresh = countedReports(readReports(await this.deps.configMaps.load(ns, reportConfigMapName(name))), { ...endpoints, embedded: pool.spec.store.type === 'Embedded' });
+    const fresh = countedReports(readReports(await this.deps.configMaps.load(ns, reportConfigMapName(name))), {
+      ...endpoints,
+      embedded: pool.spec.store.type === 'Embedded',
+    });
     const signersSilent = fresh.signers.length === 0 && this.lastSignerReports.has(key);
     if (fresh.signers.length) this.lastSignerReports.set(key, fresh.signers);
     const reports: PoolReports = signersSilent ? { ...fresh, signers: this.lastSignerReports.get(key) ?? [] } : fresh;
@@ -193,10 +222,20 @@ export class PoolReconciler implements Reconciler {
     }
     const sourceProblems = [...missingSources.map((m) => `${m} not found`), ...index.problems, ...database.problems];
     const sources: PoolCondition = database.lagging.length
-      ? { type: T.SourcesReadable, status: 'False', reason: R.SourceReplicaLagging, message: [...database.lagging, ...sourceProblems].slice(0, 10).join('; ') }
+      ? {
+          type: T.SourcesReadable,
+          status: 'False',
+          reason: R.SourceReplicaLagging,
+          message: [...database.lagging, ...sourceProblems].slice(0, 10).join('; '),
+        }
       : sourceProblems.length
         ? { type: T.SourcesReadable, status: 'False', reason: R.SourceProblem, message: sourceProblems.slice(0, 10).join('; ') }
-        : { type: T.SourcesReadable, status: 'True', reason: R.SourcesRead, message: `${certificates} certificates from ${pool.spec.sources.length} sources` };
+        : {
+            type: T.SourcesReadable,
+            status: 'True',
+            reason: R.SourcesRead,
+            message: `${certificates} certificates from ${pool.spec.sources.length} sources`,
+          };
 
     // The workloads: applied when what they render changed or one of them drifted (edited,
     // deleted); a report that changes nothing applies nothing.
@@ -217,7 +256,17 @@ export class PoolReconciler implements Reconciler {
           // is judged here: say so on the pool, where the user wrote it, rather than retry unseen.
           if (!(err instanceof KubeApiError) || (err.status !== 400 && err.status !== 422)) throw err;
           const message = `the apiserver refused ${w.type.kind} ${ns}/${w.object.metadata?.name ?? ''}: ${err.message}`;
-          return this.finish(raw, status, [{ type: T.Ready, status: 'False', reason: R.WorkloadRejected, message }, sources, ...notEvaluated(message, [T.SourcesReadable])], log, POOL_RESYNC_MS);
+          return this.finish(
+            raw,
+            status,
+            [
+              { type: T.Ready, status: 'False', reason: R.WorkloadRejected, message },
+              sources,
+              ...notEvaluated(message, [T.SourcesReadable]),
+            ],
+            log,
+            POOL_RESYNC_MS,
+          );
         }
       }
       // What the spec no longer renders (an Ingress, an HPA, a shape of the store) goes.
@@ -236,23 +285,36 @@ export class PoolReconciler implements Reconciler {
       maxReplicationLagMs: parseDuration(pool.spec.responder.maxReplicationLag),
       responseValidityMs: parseDuration(pool.spec.responseValidity),
     });
-    conditions.splice(conditions.findIndex((c) => c.type === T.Ready), 1);
+    conditions.splice(
+      conditions.findIndex((c) => c.type === T.Ready),
+      1,
+    );
     conditions.unshift(sources);
     // Without reports nothing above is measured, and without a ready responder nothing is served:
     // say so rather than claim health.
     const ready = readyFrom(conditions, certificates);
     conditions.push(ready);
-    const respondersReady = endpoints.responders ? [...endpoints.responders].filter(([, r]) => r).map(([pod]) => pod) : reports.responders.filter((r) => r.ready).map((r) => r.pod);
-    const outOfRotation = endpoints.responders ? [...endpoints.responders].filter(([, r]) => !r).map(([pod]) => pod) : reports.responders.filter((r) => !r.ready).map((r) => r.pod);
+    const respondersReady = endpoints.responders
+      ? [...endpoints.responders].filter(([, r]) => r).map(([pod]) => pod)
+      : reports.responders.filter((r) => r.ready).map((r) => r.pod);
+    const outOfRotation = endpoints.responders
+      ? [...endpoints.responders].filter(([, r]) => !r).map(([pod]) => pod)
+      : reports.responders.filter((r) => !r.ready).map((r) => r.pod);
     if (signersSilent) {
       const lastReport = iso(Math.max(...reports.signers.map((r) => r.time)));
       const silence = `no signer pod is ready to report (the last report is from ${lastReport}): the figures are from it and the responses keep aging`;
       if (ready.status === 'True') Object.assign(ready, { status: 'False', reason: R.SignerReportsMissing, message: silence });
       else ready.message = `${silence} | ${ready.message}`;
     } else if (ready.status === 'True' && reports.signers.length === 0) {
-      Object.assign(ready, { status: 'False', reason: R.NoSignerReports, message: fresh.source.signers === 'endpoints' ? 'no ready signer pod has reported' : 'no signer pod has reported' });
+      Object.assign(ready, {
+        status: 'False',
+        reason: R.NoSignerReports,
+        message: fresh.source.signers === 'endpoints' ? 'no ready signer pod has reported' : 'no signer pod has reported',
+      });
     } else if (ready.status === 'True' && respondersReady.length === 0) {
-      const message = endpoints.responders ? `no responder pod is a ready endpoint of Service ${ns}/${name}` : 'no responder pod reports itself ready';
+      const message = endpoints.responders
+        ? `no responder pod is a ready endpoint of Service ${ns}/${name}`
+        : 'no responder pod reports itself ready';
       Object.assign(ready, { status: 'False', reason: R.NoResponderReady, message });
     }
 
@@ -261,17 +323,34 @@ export class PoolReconciler implements Reconciler {
       backlog: observed.due,
       missing: observed.observation.missing,
       revoked,
-      signers: { desired: signerReplicas, ready: fresh.signers.length, ...(observed.rate !== undefined ? { signaturesPerSecond: Math.round(observed.rate * 10) / 10 } : {}) },
+      signers: {
+        desired: signerReplicas,
+        ready: fresh.signers.length,
+        ...(observed.rate !== undefined ? { signaturesPerSecond: Math.round(observed.rate * 10) / 10 } : {}),
+      },
       responders: { ready: respondersReady.length, outOfRotation: outOfRotation.sort() },
       oldestResponse: observed.observation.oldestThisUpdate !== undefined ? iso(observed.observation.oldestThisUpdate) : undefined,
-      oldestUnsigned: observed.observation.oldestMissing ? { serial: observed.observation.oldestMissing.serial, since: iso(observed.observation.oldestMissing.since) } : undefined,
-      replication: reports.responders.map((r) => ({ replica: r.pod, lagSeconds: Math.round(r.lagMs / 100) / 10, inRotation: r.ready })).sort((a, b) => a.replica.localeCompare(b.replica)),
-      delegatedResponder: observed.observation.signerNotAfter !== undefined && observed.signerSerial ? { serial: observed.signerSerial, notAfter: iso(observed.observation.signerNotAfter) } : undefined,
+      oldestUnsigned: observed.observation.oldestMissing
+        ? { serial: observed.observation.oldestMissing.serial, since: iso(observed.observation.oldestMissing.since) }
+        : undefined,
+      replication: reports.responders
+        .map((r) => ({ replica: r.pod, lagSeconds: Math.round(r.lagMs / 100) / 10, inRotation: r.ready }))
+        .sort((a, b) => a.replica.localeCompare(b.replica)),
+      delegatedResponder:
+        observed.observation.signerNotAfter !== undefined && observed.signerSerial
+          ? { serial: observed.signerSerial, notAfter: iso(observed.observation.signerNotAfter) }
+          : undefined,
     });
     return this.finish(raw, status, conditions, log, POOL_RESYNC_MS);
   }
 
-  private async finish(raw: KubeObject, status: OcspResponderPoolStatus | undefined, update: PoolCondition[], log: Logger, requeueAfterMs?: number): Promise<ReconcileResult> {
+  private async finish(
+    raw: KubeObject,
+    status: OcspResponderPoolStatus | undefined,
+    update: PoolCondition[],
+    log: Logger,
+    requeueAfterMs?: number,
+  ): Promise<ReconcileResult> {
     const m = raw.metadata ?? {};
     // Exactly what this reconcile produced: a type it no longer produces is gone, not left standing.
     const { conditions } = await this.statusWriter.write(raw, status, update, {
@@ -288,7 +367,14 @@ export class PoolReconciler implements Reconciler {
    */
   private drifted(workloads: Workload[], last: Applied): string | undefined {
     for (const w of workloads) {
-      const cache = w.type === StatefulSetType ? this.deps.statefulSets : w.type === DeploymentType ? this.deps.deployments : w.type === ServiceType ? this.deps.services : undefined;
+      const cache =
+        w.type === StatefulSetType
+          ? this.deps.statefulSets
+          : w.type === DeploymentType
+            ? this.deps.deployments
+            : w.type === ServiceType
+              ? this.deps.services
+              : undefined;
       if (!cache) continue; // ServiceAccount, Role, RoleBinding: re-applied with the rest
       const mine = last.objects.get(objectId(w));
       const seen = cache.get(w.object.metadata?.namespace, w.object.metadata?.name ?? '');
@@ -309,7 +395,7 @@ const objectId = (w: Workload) => `${w.type.kind} ${w.object.metadata?.name ?? '
  * increasing (opaque by contract; read as a number only to tell "newer than ours").
  */
 function versionOf(o: KubeObject): number {
-  const g = (o.metadata)?.generation;
+  const g = o.metadata?.generation;
   if (typeof g === 'number' && g > 0) return g;
   const rv = Number(o.metadata?.resourceVersion);
   return Number.isFinite(rv) ? rv : Number.MAX_SAFE_INTEGER;
@@ -322,7 +408,10 @@ function observe(r: PoolReports, certificates: number, now: number, issuerNotAft
     return v.length ? Math.min(...v) : undefined;
   };
   const signerWithCert = r.signers.filter((s) => s.signer).sort((a, b) => a.signer!.notAfter - b.signer!.notAfter)[0];
-  const oldestMissing = r.signers.map((s) => s.oldestMissing).filter((x): x is { serial: string; since: number } => !!x).sort((a, b) => a.since - b.since)[0];
+  const oldestMissing = r.signers
+    .map((s) => s.oldestMissing)
+    .filter((x): x is { serial: string; since: number } => !!x)
+    .sort((a, b) => a.since - b.since)[0];
   const rates = r.signers.map((s) => s.rate).filter((x): x is number => x !== undefined);
   const observation: PoolObservation = {
     now,
@@ -362,7 +451,11 @@ export function databaseSources(signers: PoolReports['signers']) {
   const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
   return {
     read: all.length > 0 && all.every((s) => s.state !== 'pending'),
-    lagging: all.filter((s) => s.state === 'lagging').map((s) => s.message ?? `${s.name}: its server lags more than ${seconds(s.maxLagMs)}`),
-    problems: all.filter((s) => s.state === 'failed' || (s.state === 'read' && s.problems)).map((s) => s.message ?? `${s.name}: ${s.state}`),
+    lagging: all
+      .filter((s) => s.state === 'lagging')
+      .map((s) => s.message ?? `${s.name}: its server lags more than ${seconds(s.maxLagMs)}`),
+    problems: all
+      .filter((s) => s.state === 'failed' || (s.state === 'read' && s.problems))
+      .map((s) => s.message ?? `${s.name}: ${s.state}`),
   };
 }

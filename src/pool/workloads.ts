@@ -27,7 +27,8 @@ export const indexConfigMapName = (pool: string): string => `${pool}-index`;
 /** The index ConfigMap's key with the declared revocations, for signers that read a source themselves. */
 export const REVOCATIONS_KEY = 'revocations.json';
 export const signerWorkloadName = (pool: string): string => `${pool}-signer`;
-export const responderWorkloadName = (pool: string, replica?: number): string => (replica === undefined ? `${pool}-responder` : `${pool}-responder-${replica}`);
+export const responderWorkloadName = (pool: string, replica?: number): string =>
+  replica === undefined ? `${pool}-responder` : `${pool}-responder-${replica}`;
 
 // PodSecurity `restricted` asks for all of these; pool pods need no capability and no writable root.
 const CONTAINER_SECURITY = {
@@ -37,14 +38,31 @@ const CONTAINER_SECURITY = {
   capabilities: { drop: ['ALL'] },
 };
 
-const MOUNT = { issuer: '/etc/ocsp/issuer', key: '/etc/ocsp/key', index: '/etc/ocsp/index', data: '/var/lib/ocsp', responder: '/etc/ocsp/responder' };
+const MOUNT = {
+  issuer: '/etc/ocsp/issuer',
+  key: '/etc/ocsp/key',
+  index: '/etc/ocsp/index',
+  data: '/var/lib/ocsp',
+  responder: '/etc/ocsp/responder',
+};
 
 function ownerRef(pool: OcspResponderPool) {
-  return { apiVersion: API_GROUP_VERSION, kind: KIND_POOL, name: pool.metadata.name ?? '', uid: pool.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: KIND_POOL,
+    name: pool.metadata.name ?? '',
+    uid: pool.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** What selects a component's pods (the Service, the workloads' selectors) and so labels them. */
-const podLabels = (pool: OcspResponderPool, component: string, extra: Record<string, string> = {}) => ({ [LABEL_POOL]: pool.metadata.name ?? '', 'app.kubernetes.io/component': component, ...extra });
+const podLabels = (pool: OcspResponderPool, component: string, extra: Record<string, string> = {}) => ({
+  [LABEL_POOL]: pool.metadata.name ?? '',
+  'app.kubernetes.io/component': component,
+  ...extra,
+});
 
 function meta(pool: OcspResponderPool, name: string, component: string) {
   return {
@@ -73,15 +91,22 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
   ];
   const args = [
     'signer',
-    '--index', `${MOUNT.index}/index.txt`,
-    '--ca-cert', `${MOUNT.issuer}/tls.crt`,
-    '--validity', spec.responseValidity,
-    '--refresh-age', spec.refreshAge,
+    '--index',
+    `${MOUNT.index}/index.txt`,
+    '--ca-cert',
+    `${MOUNT.issuer}/tls.crt`,
+    '--validity',
+    spec.responseValidity,
+    '--refresh-age',
+    spec.refreshAge,
     // A round with nothing due costs one pass over the index: look often, so a new certificate or
     // a revocation is signed within seconds of reaching the index.
-    '--interval', '2s',
-    '--metrics-addr', `0.0.0.0:${METRICS_PORTS.signer}`,
-    '--report-pool', pool.metadata.name ?? '',
+    '--interval',
+    '2s',
+    '--metrics-addr',
+    `0.0.0.0:${METRICS_PORTS.signer}`,
+    '--report-pool',
+    pool.metadata.name ?? '',
     ...store,
   ];
   const mounts: VolumeMount[] = [
@@ -90,7 +115,18 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
   ];
   if (spec.signing.pkcs11) {
     const p = spec.signing.pkcs11;
-    args.push('--pkcs11-module', p.module, '--token-label', p.tokenLabel, '--key-label', p.keyLabel, '--sessions', String(p.sessions), '--pin-env', 'OCSP_SIGNER_PIN');
+    args.push(
+      '--pkcs11-module',
+      p.module,
+      '--token-label',
+      p.tokenLabel,
+      '--key-label',
+      p.keyLabel,
+      '--sessions',
+      String(p.sessions),
+      '--pin-env',
+      'OCSP_SIGNER_PIN',
+    );
     env.push({ name: 'OCSP_SIGNER_PIN', valueFrom: { secretKeyRef: { name: p.pinSecretRef.name, key: p.pinSecretRef.key } } });
   } else {
     args.push('--key-file', `${MOUNT.key}/tls.key`);
@@ -104,15 +140,27 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
     if (!p) return;
     env.push({ name: 'OCSP_SOURCE_POSTGRES_URL', valueFrom: { secretKeyRef: { name: p.urlSecretRef.name, key: p.urlSecretRef.key } } });
     args.push(
-      '--postgres-url-env', 'OCSP_SOURCE_POSTGRES_URL',
+      '--postgres-url-env',
+      'OCSP_SOURCE_POSTGRES_URL',
       // spec.revocations over the database's certificates too (the index already has them over its own).
-      '--revocations', `${MOUNT.index}/${REVOCATIONS_KEY}`,
-      '--postgres-name', `${pool.metadata.namespace ?? ''}/${pool.metadata.name ?? ''} sources[${i}].postgres`,
-      '--postgres-max-lag', p.maxReplicationLag,
-      '--postgres-page-size', String(p.pageSize),
+      '--revocations',
+      `${MOUNT.index}/${REVOCATIONS_KEY}`,
+      '--postgres-name',
+      `${pool.metadata.namespace ?? ''}/${pool.metadata.name ?? ''} sources[${i}].postgres`,
+      '--postgres-max-lag',
+      p.maxReplicationLag,
+      '--postgres-page-size',
+      String(p.pageSize),
       ...(p.query !== undefined ? ['--postgres-query', p.query] : []),
       ...(p.table !== undefined ? ['--postgres-table', p.table] : []),
-      ...(p.columns ? ['--postgres-columns', Object.entries(p.columns).map(([k, c]) => `${k}=${c}`).join(',')] : []),
+      ...(p.columns
+        ? [
+            '--postgres-columns',
+            Object.entries(p.columns)
+              .map(([k, c]) => `${k}=${c}`)
+              .join(','),
+          ]
+        : []),
     );
   });
   // Sized here so the signer never re-executes itself in a pod (4: the CLI's default --sessions).
@@ -151,16 +199,22 @@ function responderContainer(pool: OcspResponderPool, images: PoolImages, store: 
     imagePullPolicy: 'IfNotPresent',
     args: [
       'responder',
-      '--ca-cert', `${MOUNT.issuer}/tls.crt`,
-      '--lag-policy', r.lagPolicy,
-      '--max-lag', r.maxReplicationLag,
-      '--listen', `0.0.0.0:${r.port}`,
+      '--ca-cert',
+      `${MOUNT.issuer}/tls.crt`,
+      '--lag-policy',
+      r.lagPolicy,
+      '--max-lag',
+      r.maxReplicationLag,
+      '--listen',
+      `0.0.0.0:${r.port}`,
       // Metrics off the public port, which an Ingress may publish; the PodMonitor scrapes `metrics`.
-      '--metrics-addr', `0.0.0.0:${METRICS_PORTS.responder}`,
+      '--metrics-addr',
+      `0.0.0.0:${METRICS_PORTS.responder}`,
       // Behind an Ingress the OCSP URL's path reaches the responder unchanged.
       ...(r.ingress && r.ingress.path !== '/' ? ['--path-prefix', r.ingress.path] : []),
       ...(r.cacheMaxAge ? ['--cache-max-age', r.cacheMaxAge] : []),
-      '--report-pool', pool.metadata.name ?? '',
+      '--report-pool',
+      pool.metadata.name ?? '',
       ...store,
     ],
     env: [
@@ -214,7 +268,13 @@ function initContainer(c: NonNullable<PodShape['initContainers']>[number]) {
  * A pod template: the operator's containers and volumes, and the shapes of the components whose
  * containers run in it: the volumes and init containers of each, the pod-level fields of the first.
  */
-function podTemplate(pool: OcspResponderPool, labels: Record<string, string>, containers: Container[], vols: unknown[], members: Array<PodShape | undefined>) {
+function podTemplate(
+  pool: OcspResponderPool,
+  labels: Record<string, string>,
+  containers: Container[],
+  vols: unknown[],
+  members: Array<PodShape | undefined>,
+) {
   const pod = members[0];
   // Labels and annotations go to the metadata, the other pod-level fields to the pod's spec.
   const podSpec = Object.fromEntries(
@@ -251,7 +311,9 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch', 'update'], resourceNames: [reportConfigMapName(name)] },
       // Signers read their StatefulSet's replica count for their share (src/signer/shard-source.ts):
       // a get, and a watch that names it (fieldSelector metadata.name), of that one object.
-      ...(spec.store.type === 'Redis' ? [{ apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'watch'], resourceNames: [signerWorkloadName(name)] }] : []),
+      ...(spec.store.type === 'Redis'
+        ? [{ apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'watch'], resourceNames: [signerWorkloadName(name)] }]
+        : []),
     ],
   };
   const binding = {
@@ -290,16 +352,19 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
       : embedded.claimName
         ? [{ name: 'data', persistentVolumeClaim: { claimName: embedded.claimName } }]
         : [];
-    const claimTemplate = !embedded.ephemeral && !embedded.claimName
-      ? [{
-          metadata: { name: 'data', labels: podLabels(pool, 'responder') },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            resources: { requests: { storage: embedded.storageSize } },
-            ...(embedded.storageClassName ? { storageClassName: embedded.storageClassName } : {}),
-          },
-        }]
-      : [];
+    const claimTemplate =
+      !embedded.ephemeral && !embedded.claimName
+        ? [
+            {
+              metadata: { name: 'data', labels: podLabels(pool, 'responder') },
+              spec: {
+                accessModes: ['ReadWriteOnce'],
+                resources: { requests: { storage: embedded.storageSize } },
+                ...(embedded.storageClassName ? { storageClassName: embedded.storageClassName } : {}),
+              },
+            },
+          ]
+        : [];
     const statefulSet = {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -311,8 +376,13 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
         replicas: 1,
         serviceName: name,
         selector: { matchLabels: podLabels(pool, 'responder') },
-        template: podTemplate(pool, podLabels(pool, 'responder'), [signer, responder], volumes(pool, spec.issuer.secretName, dataVolume), [spec.responder.pod, spec.signers.pod]),
-        ...(claimTemplate.length ? { volumeClaimTemplates: claimTemplate, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } } : {}),
+        template: podTemplate(pool, podLabels(pool, 'responder'), [signer, responder], volumes(pool, spec.issuer.secretName, dataVolume), [
+          spec.responder.pod,
+          spec.signers.pod,
+        ]),
+        ...(claimTemplate.length
+          ? { volumeClaimTemplates: claimTemplate, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } }
+          : {}),
       },
     };
     out.push({ type: StatefulSetType, object: statefulSet });
@@ -321,9 +391,15 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
 
   const redis = spec.store.redis!;
   // The password reaches the processes through the environment, never in their arguments.
-  const password = redis.passwordSecretRef ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: redis.passwordSecretRef.name, key: redis.passwordSecretRef.key } } }] : [];
+  const password = redis.passwordSecretRef
+    ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: redis.passwordSecretRef.name, key: redis.passwordSecretRef.key } } }]
+    : [];
   const passwordArgs = redis.passwordSecretRef ? ['--redis-password-env', 'REDIS_PASSWORD'] : [];
-  const signer = shaped(signerContainer(pool, o.images, ['--redis-url', redis.primaryURL, ...passwordArgs], signerWorkloadName(name)), spec.signers.pod, password);
+  const signer = shaped(
+    signerContainer(pool, o.images, ['--redis-url', redis.primaryURL, ...passwordArgs], signerWorkloadName(name)),
+    spec.signers.pod,
+    password,
+  );
   const statefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -345,20 +421,31 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
       apiVersion: 'v1',
       kind: 'Service',
       metadata: meta(pool, signerWorkloadName(name), 'signer'),
-      spec: { clusterIP: 'None', selector: podLabels(pool, 'signer'), ports: [{ name: 'metrics', port: METRICS_PORTS.signer, targetPort: 'metrics' }] },
+      spec: {
+        clusterIP: 'None',
+        selector: podLabels(pool, 'signer'),
+        ports: [{ name: 'metrics', port: METRICS_PORTS.signer, targetPort: 'metrics' }],
+      },
     },
   });
   const replicas = redis.replicaURLs?.length ? redis.replicaURLs : [redis.primaryURL];
   const perReplica = Math.ceil((spec.responder.replicas ?? 2) / replicas.length);
   replicas.forEach((url, i) => {
-    const responder = shaped(responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL, ...passwordArgs]), spec.responder.pod, password);
+    const responder = shaped(
+      responderContainer(pool, o.images, ['--redis-url', url, '--redis-primary-url', redis.primaryURL, ...passwordArgs]),
+      spec.responder.pod,
+      password,
+    );
     const labels = podLabels(pool, 'responder', { [LABEL_REPLICA]: String(i) });
     out.push({
       type: DeploymentType,
       object: {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
-        metadata: { ...meta(pool, responderWorkloadName(name, i), 'responder'), annotations: { [ANNOTATION_REDIS_REPLICA]: url.replace(/\/\/[^@/]*@/, '//') } },
+        metadata: {
+          ...meta(pool, responderWorkloadName(name, i), 'responder'),
+          annotations: { [ANNOTATION_REDIS_REPLICA]: url.replace(/\/\/[^@/]*@/, '//') },
+        },
         spec: {
           // With an autoscaler the HPA owns replicas: the operator's apply leaves the field out.
           ...(spec.responder.autoscaling ? {} : { replicas: perReplica }),

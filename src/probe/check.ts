@@ -140,9 +140,15 @@ export function checkStaple(o: CheckOptions): StapleCheck {
   if (issuer) result.issuer = { subject: issuer.subject, serial: serialHex(issuer) };
 
   if (leaf.notAfter.getTime() <= now.getTime()) {
-    problems.push({ reason: 'CertificateExpired', message: `certificate ${certificate.serial} expired at ${iso(leaf.notAfter)} (now ${iso(now)})` });
+    problems.push({
+      reason: 'CertificateExpired',
+      message: `certificate ${certificate.serial} expired at ${iso(leaf.notAfter)} (now ${iso(now)})`,
+    });
   } else if (leaf.notBefore.getTime() > now.getTime() + (o.clockSkewMs ?? 5 * 60_000)) {
-    problems.push({ reason: 'CertificateNotYetValid', message: `certificate ${certificate.serial} is not valid before ${iso(leaf.notBefore)} (now ${iso(now)})` });
+    problems.push({
+      reason: 'CertificateNotYetValid',
+      message: `certificate ${certificate.serial} is not valid before ${iso(leaf.notBefore)} (now ${iso(now)})`,
+    });
   }
 
   const staple = o.staple && o.staple.length > 0 ? o.staple : undefined;
@@ -171,9 +177,18 @@ export function checkStaple(o: CheckOptions): StapleCheck {
 
   if (!issuer) {
     s.valid = false;
-    s.failure = { reason: 'IssuerUnknown', message: `the issuer of certificate ${certificate.serial} ("${leaf.issuer}") is not among the ${rest.length + (o.issuerCandidates?.length ?? 0)} other certificate(s) given: the staple cannot be verified` };
+    s.failure = {
+      reason: 'IssuerUnknown',
+      message: `the issuer of certificate ${certificate.serial} ("${leaf.issuer}") is not among the ${rest.length + (o.issuerCandidates?.length ?? 0)} other certificate(s) given: the staple cannot be verified`,
+    };
   } else {
-    const verdict = validateOcspResponse(staple, { cert: leaf, issuer, now, clockSkewMs: o.clockSkewMs ?? 5 * 60_000, signerMinRemainingMs: 0 });
+    const verdict = validateOcspResponse(staple, {
+      cert: leaf,
+      issuer,
+      now,
+      clockSkewMs: o.clockSkewMs ?? 5 * 60_000,
+      signerMinRemainingMs: 0,
+    });
     if (verdict.ok) {
       s.valid = true;
       s.validated = verdict.response;

@@ -12,12 +12,23 @@ export function declaredEndpoints(staples: KubeObject[], fixed: Endpoint[], log:
   for (const s of staples) {
     const text = s.metadata?.annotations?.[ANNOTATION_PROBE_ENDPOINTS];
     if (!text) continue;
-    for (const item of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    for (const item of text
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)) {
       try {
         const e = parseEndpoint(item);
         out.set(endpointName(e), e);
       } catch (err) {
-        log.warn({ object: `${s.metadata?.namespace}/${s.metadata?.name}`, annotation: ANNOTATION_PROBE_ENDPOINTS, entry: item, err: err instanceof Error ? err.message : String(err) }, 'bad probe endpoint; skipped');
+        log.warn(
+          {
+            object: `${s.metadata?.namespace}/${s.metadata?.name}`,
+            annotation: ANNOTATION_PROBE_ENDPOINTS,
+            entry: item,
+            err: err instanceof Error ? err.message : String(err),
+          },
+          'bad probe endpoint; skipped',
+        );
       }
     }
   }

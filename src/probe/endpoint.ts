@@ -40,7 +40,8 @@ export function parseEndpoint(text: string, servername?: string): Endpoint {
   if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new Error(`endpoint ${JSON.stringify(text)} is not HOST:PORT[@SERVERNAME]`);
   }
-  if (sni !== undefined && !/^[A-Za-z0-9.*-]{1,253}$/.test(sni)) throw new Error(`endpoint ${JSON.stringify(text)}: servername ${JSON.stringify(sni)} is not a host name`);
+  if (sni !== undefined && !/^[A-Za-z0-9.*-]{1,253}$/.test(sni))
+    throw new Error(`endpoint ${JSON.stringify(text)}: servername ${JSON.stringify(sni)} is not a host name`);
   const host = (m[1] ?? m[2])!;
   const e: Endpoint = { host, port };
   const name = sni ?? defaultServername(host);

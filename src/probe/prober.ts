@@ -37,7 +37,13 @@ function labelsOf(e: Endpoint): Labels {
 
 /** True when the probe found what a client wants: a valid staple for the served certificate, status good. */
 export function isSuccess(r: ProbeResult): boolean {
-  return r.ok && !r.problem && r.check.staple.valid === true && r.check.staple.matchesCertificate === true && r.check.staple.validated?.certStatus === 'good';
+  return (
+    r.ok &&
+    !r.problem &&
+    r.check.staple.valid === true &&
+    r.check.staple.matchesCertificate === true &&
+    r.check.staple.validated?.certStatus === 'good'
+  );
 }
 
 export class Prober {
@@ -79,26 +85,42 @@ export class Prober {
     const staple = (r: ProbeResult) => (r.ok ? r.check.staple : undefined);
     const bool = (b: boolean) => (b ? 1 : 0);
     gauge('ocsp_probe_tls_up', 'Whether the last TLS handshake with the endpoint succeeded', (r) => bool(r.ok));
-    gauge('ocsp_probe_staple_present', 'Whether the server stapled an OCSP response in the last handshake', (r) => (r.ok ? bool(r.check.staple.present) : undefined));
-    gauge('ocsp_probe_staple_valid', 'Whether the stapled response validates for the served certificate (signature, time window, signer)', (r) =>
-      r.ok ? bool(r.check.staple.valid === true) : undefined,
+    gauge('ocsp_probe_staple_present', 'Whether the server stapled an OCSP response in the last handshake', (r) =>
+      r.ok ? bool(r.check.staple.present) : undefined,
     );
-    gauge('ocsp_probe_staple_matches_certificate', "Whether the stapled response's CertID names the served certificate (serial and issuer); absent without a staple", (r) => {
-      const m = staple(r)?.matchesCertificate;
-      return m === undefined ? undefined : bool(m);
-    });
-    gauge('ocsp_probe_staple_expiry_seconds', 'Seconds until the served staple stops being usable (usableUntil when valid, else nextUpdate); negative = already past', (r) => {
-      const at = staple(r)?.expiresAt;
-      return at ? (at.getTime() - clock.now()) / 1000 : undefined;
-    });
+    gauge(
+      'ocsp_probe_staple_valid',
+      'Whether the stapled response validates for the served certificate (signature, time window, signer)',
+      (r) => (r.ok ? bool(r.check.staple.valid === true) : undefined),
+    );
+    gauge(
+      'ocsp_probe_staple_matches_certificate',
+      "Whether the stapled response's CertID names the served certificate (serial and issuer); absent without a staple",
+      (r) => {
+        const m = staple(r)?.matchesCertificate;
+        return m === undefined ? undefined : bool(m);
+      },
+    );
+    gauge(
+      'ocsp_probe_staple_expiry_seconds',
+      'Seconds until the served staple stops being usable (usableUntil when valid, else nextUpdate); negative = already past',
+      (r) => {
+        const at = staple(r)?.expiresAt;
+        return at ? (at.getTime() - clock.now()) / 1000 : undefined;
+      },
+    );
     gauge('ocsp_probe_staple_good', 'Whether a valid staple says the certificate is good (0: revoked or unknown)', (r) => {
       const v = staple(r)?.validated;
       return v ? bool(v.certStatus === 'good') : undefined;
     });
-    gauge('ocsp_probe_last_success_timestamp_seconds', 'When a probe last found a valid, matching, good staple (unix seconds)', (_r, key) => {
-      const t = lastSuccess.get(key);
-      return t === undefined ? undefined : t / 1000;
-    });
+    gauge(
+      'ocsp_probe_last_success_timestamp_seconds',
+      'When a probe last found a valid, matching, good staple (unix seconds)',
+      (_r, key) => {
+        const t = lastSuccess.get(key);
+        return t === undefined ? undefined : t / 1000;
+      },
+    );
     new Gauge({
       name: 'ocsp_probe_result',
       help: 'The latest probe result per endpoint: reason Ok, or the problem found (NoStaple, StapleMismatch, Expired, HandshakeFailed, ...)',
@@ -152,7 +174,8 @@ export class Prober {
         : {}),
     };
     if (r.problem) this.o.log.warn(fields, `${key}: ${r.problem.message}`);
-    else if (prev?.problem || !prev) this.o.log.info(fields, `${key}: staple valid for certificate ${r.ok ? r.check.certificate.serial : ''}`);
+    else if (prev?.problem || !prev)
+      this.o.log.info(fields, `${key}: staple valid for certificate ${r.ok ? r.check.certificate.serial : ''}`);
     else this.o.log.debug(fields, `${key}: ok`);
     this.o.onResult?.(r);
     return r;
@@ -198,7 +221,11 @@ export class Prober {
         if (!this.running) return;
         // an endpoint removed during its probe leaves no result behind
         if (!this.endpoints.some((x) => endpointName(x) === endpointName(e))) this.latest.delete(endpointName(e));
-        else this.timers.set(endpointName(e), this.o.clock.setTimer(() => this.loop(e), this.o.intervalMs));
+        else
+          this.timers.set(
+            endpointName(e),
+            this.o.clock.setTimer(() => this.loop(e), this.o.intervalMs),
+          );
       });
     this.inFlight.add(p);
   }

@@ -87,6 +87,12 @@ export async function probeEndpoint(e: Endpoint, o: { now: () => Date; timeoutMs
     const problem = check.problems[0];
     return problem ? { endpoint: e, at, ok: true, latencyMs, check, problem } : { endpoint: e, at, ok: true, latencyMs, check };
   } catch (err) {
-    return { endpoint: e, at, ok: false, latencyMs, problem: { reason: 'BadCertificate', message: `${endpointName(e)}: ${(err as Error).message}` } };
+    return {
+      endpoint: e,
+      at,
+      ok: false,
+      latencyMs,
+      problem: { reason: 'BadCertificate', message: `${endpointName(e)}: ${(err as Error).message}` },
+    };
   }
 }

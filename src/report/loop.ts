@@ -17,9 +17,17 @@ export interface ReportLoop {
   stop(): void;
 }
 
-export function startReportLoop(o: { pool: string; everyMs: number; produce: () => Report | undefined; log: Logger; clock?: Clock; client?: KubeClient }): ReportLoop {
+export function startReportLoop(o: {
+  pool: string;
+  everyMs: number;
+  produce: () => Report | undefined;
+  log: Logger;
+  clock?: Clock;
+  client?: KubeClient;
+}): ReportLoop {
   const namespace = process.env.POD_NAMESPACE;
-  if (!namespace || !process.env.POD_NAME) throw new Error('--report-pool needs POD_NAME and POD_NAMESPACE in the environment (the downward API)');
+  if (!namespace || !process.env.POD_NAME)
+    throw new Error('--report-pool needs POD_NAME and POD_NAMESPACE in the environment (the downward API)');
   const client = o.client ?? new KubeClient(loadKubeConfig(), { userAgent: 'ocsp-operator-pool-pod', timeoutMs: 10_000 });
   const clock = o.clock ?? systemClock;
   let timer: Timer | undefined;
@@ -44,7 +52,11 @@ export function startReportLoop(o: { pool: string; everyMs: number; produce: () 
       if (failing) o.log.info({ pool: `${namespace}/${o.pool}` }, 'pool report written again');
       failing = false;
     } catch (err) {
-      if (!failing) o.log.warn({ pool: `${namespace}/${o.pool}`, err: err instanceof Error ? err.message : String(err) }, 'could not write the pool report');
+      if (!failing)
+        o.log.warn(
+          { pool: `${namespace}/${o.pool}`, err: err instanceof Error ? err.message : String(err) },
+          'could not write the pool report',
+        );
       failing = true;
     } finally {
       inFlight = undefined;

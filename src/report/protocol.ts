@@ -35,7 +35,10 @@ const SignerReportSchema = z.object({
   issuerNotAfter: z.number().optional(),
   outlivingTheirSigner: z.number().int().min(0).default(0),
   /** The share of the serials this pod signed in its last round, `index/count` (index >= count: none). */
-  share: z.string().regex(/^\d+\/\d+$/).optional(),
+  share: z
+    .string()
+    .regex(/^\d+\/\d+$/)
+    .optional(),
   /** Signatures this signer process made since it started: summed over pods, it shows double signing. */
   signedTotal: z.number().int().min(0).optional(),
   /**
@@ -116,7 +119,15 @@ export function quantizeReport<R extends Report>(r: R): R {
     ...(r.oldestMissing ? { oldestMissing: { ...r.oldestMissing, since: toSecond(r.oldestMissing.since) } } : {}),
     ...(r.rate !== undefined ? { rate: twoFigures(r.rate) } : {}),
     // Lag bucketed (an unknown one, Infinity, becomes a day: JSON has no Infinity); row counts move with every issuance.
-    ...(r.sources ? { sources: r.sources.map((s) => ({ ...s, ...(s.lagMs !== undefined ? { lagMs: lagBucketMs(s.lagMs) } : {}), ...(s.certificates !== undefined ? { certificates: twoFigures(s.certificates) } : {}) })) } : {}),
+    ...(r.sources
+      ? {
+          sources: r.sources.map((s) => ({
+            ...s,
+            ...(s.lagMs !== undefined ? { lagMs: lagBucketMs(s.lagMs) } : {}),
+            ...(s.certificates !== undefined ? { certificates: twoFigures(s.certificates) } : {}),
+          })),
+        }
+      : {}),
   };
 }
 

@@ -69,8 +69,11 @@ export function jitterOf(etag: string): number {
 /** Headers for OCSP error bodies (unauthorized, malformedRequest, tryLater): never cached long. */
 export function errorHeaders(body: Uint8Array, maxAgeSeconds: number): string[] {
   return [
-    'Content-Type', 'application/ocsp-response',
-    'Content-Length', String(body.byteLength),
-    'Cache-Control', maxAgeSeconds > 0 ? `max-age=${maxAgeSeconds}, public, no-transform, must-revalidate` : 'no-store',
+    'Content-Type',
+    'application/ocsp-response',
+    'Content-Length',
+    String(body.byteLength),
+    'Cache-Control',
+    maxAgeSeconds > 0 ? `max-age=${maxAgeSeconds}, public, no-transform, must-revalidate` : 'no-store',
   ];
 }

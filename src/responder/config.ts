@@ -58,7 +58,8 @@ type Optional = 'maxAgeCapSeconds' | 'logger' | 'logLevel' | 'pod';
 export type ResolvedConfig = Required<Omit<ResponderConfig, Optional>> & Pick<ResponderConfig, Optional>;
 
 export function resolveConfig(c: ResponderConfig): ResolvedConfig {
-  if (!LAG_POLICIES.includes(c.lagPolicy)) throw new Error(`lagPolicy must be one of ${LAG_POLICIES.join(', ')}, got ${String(c.lagPolicy)}`);
+  if (!LAG_POLICIES.includes(c.lagPolicy))
+    throw new Error(`lagPolicy must be one of ${LAG_POLICIES.join(', ')}, got ${String(c.lagPolicy)}`);
   if (c.issuers.length === 0) throw new Error('a responder needs at least one issuer');
   const prefix = c.pathPrefix ?? '/';
   if (!prefix.startsWith('/')) throw new Error(`pathPrefix must start with '/': ${prefix}`);

@@ -75,13 +75,25 @@ export class LeanCounter extends LeanMetric<CounterSlot> {
     return new CounterSlot();
   }
   get(): Exposed {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.slots.values()].map((s) => ({ value: s.slot.n, labels: s.labels })) };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [...this.slots.values()].map((s) => ({ value: s.slot.n, labels: s.labels })),
+    };
   }
 }
 
 export class LeanHistogram extends LeanMetric<HistogramSlot> {
   readonly type = 'histogram' as const;
-  constructor(name: string, help: string, labelNames: readonly string[], private readonly bounds: readonly number[], registry: Registry) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
     super(name, help, labelNames, registry);
   }
   protected create(): HistogramSlot {

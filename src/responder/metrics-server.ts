@@ -46,7 +46,9 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
         return;
       case '/readyz': {
         const r = o.readiness();
-        res.writeHead(r.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({ ...r, thresholdMs: o.lagThresholdMs }) + '\n');
+        res
+          .writeHead(r.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+          .end(JSON.stringify({ ...r, thresholdMs: o.lagThresholdMs }) + '\n');
         return;
       }
       default:

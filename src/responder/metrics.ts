@@ -11,22 +11,58 @@ import { LeanCounter, LeanHistogram, type CounterSlot, type HistogramSlot } from
 
 export type Method = 'GET' | 'POST' | 'other';
 export type Result =
-  | 'ok' | 'not_modified' | 'unauthorized' | 'lagging' | 'expired' | 'unavailable'
-  | 'malformed' | 'too_large' | 'bad_method' | 'error';
+  'ok' | 'not_modified' | 'unauthorized' | 'lagging' | 'expired' | 'unavailable' | 'malformed' | 'too_large' | 'bad_method' | 'error';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2];
 const MAX_AGE_BUCKETS = [60, 600, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 10 * 86400];
 
 export class ResponderMetrics {
   readonly registry = new Registry();
-  private readonly requests = new LeanCounter('ocsp_responder_requests_total', 'OCSP requests by method and result', ['method', 'result'], this.registry);
-  private readonly latency = new LeanHistogram('ocsp_responder_request_duration_seconds', 'Time from request start to response written', ['method'], LATENCY_BUCKETS, this.registry);
+  private readonly requests = new LeanCounter(
+    'ocsp_responder_requests_total',
+    'OCSP requests by method and result',
+    ['method', 'result'],
+    this.registry,
+  );
+  private readonly latency = new LeanHistogram(
+    'ocsp_responder_request_duration_seconds',
+    'Time from request start to response written',
+    ['method'],
+    LATENCY_BUCKETS,
+    this.registry,
+  );
   /** Cache-Control max-age handed out with successful responses. */
-  readonly maxAge: HistogramSlot = new LeanHistogram('ocsp_responder_max_age_seconds', 'Cache-Control max-age handed out with successful responses', [], MAX_AGE_BUCKETS, this.registry).slot();
-  readonly unknownSerials: CounterSlot = new LeanCounter('ocsp_responder_unknown_serial_total', 'Requests for serials (or issuers) the store does not have', [], this.registry).slot();
-  private readonly lagSeconds = new Gauge({ name: 'ocsp_responder_store_lag_seconds', help: 'Age of the newest freshness proof of the store (-1 when unknown)', aggregator: 'max', registers: [this.registry] });
-  private readonly detached = new Gauge({ name: 'ocsp_responder_store_detached', help: '1 when the store is not following its source', aggregator: 'max', registers: [this.registry] });
-  private readonly ready = new Gauge({ name: 'ocsp_responder_ready', help: "1 when this process's store does not lag (the pod's /readyz also needs every worker running)", aggregator: 'min', registers: [this.registry] });
+  readonly maxAge: HistogramSlot = new LeanHistogram(
+    'ocsp_responder_max_age_seconds',
+    'Cache-Control max-age handed out with successful responses',
+    [],
+    MAX_AGE_BUCKETS,
+    this.registry,
+  ).slot();
+  readonly unknownSerials: CounterSlot = new LeanCounter(
+    'ocsp_responder_unknown_serial_total',
+    'Requests for serials (or issuers) the store does not have',
+    [],
+    this.registry,
+  ).slot();
+  private readonly lagSeconds = new Gauge({
+    name: 'ocsp_responder_store_lag_seconds',
+    help: 'Age of the newest freshness proof of the store (-1 when unknown)',
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly detached = new Gauge({
+    name: 'ocsp_responder_store_detached',
+    help: '1 when the store is not following its source',
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly ready = new Gauge({
+    name: 'ocsp_responder_ready',
+    help: "1 when this process's store does not lag (the pod's /readyz also needs every worker running)",
+    aggregator: 'min',
+    registers: [this.registry],
+  });
   private readonly bound = new Map<string, { requests: CounterSlot; latency: HistogramSlot }>();
   private readonly shedCounter = new LeanCounter(
     'ocsp_responder_connections_shed_total',
@@ -35,7 +71,11 @@ export class ResponderMetrics {
     ['reason'],
     this.registry,
   );
-  private readonly shedSlots: Record<ShedReason, CounterSlot> = { timeout: this.shedCounter.slot('timeout'), evicted: this.shedCounter.slot('evicted'), refused: this.shedCounter.slot('refused') };
+  private readonly shedSlots: Record<ShedReason, CounterSlot> = {
+    timeout: this.shedCounter.slot('timeout'),
+    evicted: this.shedCounter.slot('evicted'),
+    refused: this.shedCounter.slot('refused'),
+  };
 
   constructor() {
     registerDefaultMetrics(this.registry);

@@ -12,7 +12,11 @@ import type { MetricsSnapshot } from './pod-protocol.js';
 export class PodMetrics {
   /** The primary's own metrics. */
   readonly registry = new Registry();
-  readonly restarts = new Counter({ name: 'ocsp_responder_worker_restarts_total', help: 'Workers started again after one died', registers: [this.registry] });
+  readonly restarts = new Counter({
+    name: 'ocsp_responder_worker_restarts_total',
+    help: 'Workers started again after one died',
+    registers: [this.registry],
+  });
   private readonly last = new Map<number, MetricsSnapshot>();
   private retired: MetricsSnapshot = [];
   /** Retiring is asynchronous; text() waits for it so that no scrape sees a worker in neither place. */

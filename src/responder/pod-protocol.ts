@@ -18,9 +18,7 @@ export type FromWorker =
 
 export type FromPrimary =
   /** The pod's readiness, sent to every worker whenever it changes. */
-  | { pod: 'readiness'; readiness: Readiness }
-  | { pod: 'collect'; round: number }
-  | { pod: 'metrics'; id: number; text: string };
+  { pod: 'readiness'; readiness: Readiness } | { pod: 'collect'; round: number } | { pod: 'metrics'; id: number; text: string };
 
 /**
  * Whether an IPC message is one of ours (the cluster module and others use the same channel).

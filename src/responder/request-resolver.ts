@@ -50,7 +50,8 @@ export class RequestResolver {
   private resolveDer(der: Uint8Array): Resolved {
     const { certIds } = parseOcspRequest(der);
     // RFC 5019 2.1.1: one certificate per request; a pre-signed response answers exactly one.
-    if (certIds.length !== 1) throw new OcspInputError(`OCSP request asks about ${certIds.length} certificates; this responder answers one per request`);
+    if (certIds.length !== 1)
+      throw new OcspInputError(`OCSP request asks about ${certIds.length} certificates; this responder answers one per request`);
     const id = certIds[0]!;
     if (id.serialNumber.length === 0) throw new OcspInputError('CertID has an empty serial number');
     return { issuerId: this.issuers.resolve(id), serial: canonicalSerial(id.serialNumber) };

@@ -22,7 +22,11 @@ export function storeSource(store: ResponseStore): Source {
       } catch {
         return 'unavailable';
       }
-      if (r instanceof Promise) return r.then((v) => v ?? 'unknown', () => 'unavailable' as const);
+      if (r instanceof Promise)
+        return r.then(
+          (v) => v ?? 'unknown',
+          () => 'unavailable' as const,
+        );
       return r ?? 'unknown';
     },
   };

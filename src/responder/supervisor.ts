@@ -59,8 +59,19 @@ export class Supervisor {
     cluster.schedulingPolicy = cluster.SCHED_NONE; // see the top of this file
     // Structured clone rather than JSON: metric values may be NaN or Infinity.
     cluster.setupPrimary({ serialization: 'advanced' });
-    this.slots = Array.from({ length: o.workers }, () => ({ worker: undefined, listening: false, status: undefined, startedAt: 0, quickDeaths: 0, restart: undefined }));
-    this.metrics = new PodMetrics(() => ({ wanted: o.workers, running: this.slots.filter((s) => s.worker !== undefined).length, ready: this.view.workers?.ready ?? 0 }));
+    this.slots = Array.from({ length: o.workers }, () => ({
+      worker: undefined,
+      listening: false,
+      status: undefined,
+      startedAt: 0,
+      quickDeaths: 0,
+      restart: undefined,
+    }));
+    this.metrics = new PodMetrics(() => ({
+      wanted: o.workers,
+      running: this.slots.filter((s) => s.worker !== undefined).length,
+      ready: this.view.workers?.ready ?? 0,
+    }));
     this.view = this.evaluate();
     this.slots.forEach((_, i) => this.fork(i));
     // Readiness also changes when nothing is said: a worker that stops reporting goes stale.
@@ -131,7 +142,10 @@ export class Supervisor {
     const lived = Date.now() - slot.startedAt;
     slot.quickDeaths = lived < BACKOFF.stableMs ? slot.quickDeaths + 1 : 0;
     const delay = Math.min(BACKOFF.maxMs, BACKOFF.firstMs * 2 ** Math.max(0, slot.quickDeaths - 1));
-    this.o.log.warn({ worker: i, workerPid: w.process.pid, code, signal, livedMs: lived, restartInMs: delay }, 'worker exited; restarting it');
+    this.o.log.warn(
+      { worker: i, workerPid: w.process.pid, code, signal, livedMs: lived, restartInMs: delay },
+      'worker exited; restarting it',
+    );
     slot.restart = setTimeout(() => {
       this.metrics.restarts.inc();
       this.fork(i);
@@ -186,7 +200,11 @@ export class Supervisor {
   private evaluate(): Readiness {
     const now = Date.now();
     const statuses = this.slots.map((s) =>
-      s.worker === undefined ? undefined : s.listening && s.status !== undefined ? s.status : { ready: false, lagMs: null, detached: false, detail: 'starting', at: now },
+      s.worker === undefined
+        ? undefined
+        : s.listening && s.status !== undefined
+          ? s.status
+          : { ready: false, lagMs: null, detached: false, detail: 'starting', at: now },
     );
     return podReadiness(statuses, now, 4 * this.o.lagPollMs);
   }
@@ -195,7 +213,8 @@ export class Supervisor {
   private publish(): boolean {
     const next = this.evaluate();
     const changed = JSON.stringify(next) !== JSON.stringify(this.view);
-    if (next.ready !== this.view.ready) this.o.log[next.ready ? 'info' : 'warn']({ detail: next.detail, workers: next.workers }, next.ready ? 'pod ready' : 'pod not ready');
+    if (next.ready !== this.view.ready)
+      this.o.log[next.ready ? 'info' : 'warn']({ detail: next.detail, workers: next.workers }, next.ready ? 'pod ready' : 'pod not ready');
     this.view = next;
     if (changed) for (const s of this.slots) if (s.worker !== undefined) this.send(s.worker, { pod: 'readiness', readiness: next });
     return changed;

@@ -48,7 +48,10 @@ export class WorkerLink implements Pod {
   metrics(): Promise<string> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => settle(new Error(`the primary did not answer for metrics within ${METRICS_TIMEOUT_MS} ms`)), METRICS_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => settle(new Error(`the primary did not answer for metrics within ${METRICS_TIMEOUT_MS} ms`)),
+        METRICS_TIMEOUT_MS,
+      );
       const settle = (r: string | Error): void => {
         clearTimeout(timer);
         this.waiting.delete(id);
@@ -66,7 +69,10 @@ export class WorkerLink implements Pod {
         this.view = m.readiness;
         return;
       case 'collect':
-        this.registry?.getMetricsAsJSON().then((metrics) => this.send({ pod: 'snapshot', round: m.round, metrics }), () => undefined);
+        this.registry?.getMetricsAsJSON().then(
+          (metrics) => this.send({ pod: 'snapshot', round: m.round, metrics }),
+          () => undefined,
+        );
         return;
       case 'metrics':
         this.waiting.get(m.id)?.(m.text);

@@ -69,7 +69,11 @@ export class Controller {
    * Enqueues the keys `map` returns for every change of the informer's objects. `map` turns a
    * related object (a Secret) into the keys of the objects that depend on it (its OcspStaples).
    */
-  watch<T extends KubeObject>(informer: WatchSource<T>, map: (obj: T) => string[], predicate?: (kind: ChangeKind, obj: T, old?: T) => boolean): void {
+  watch<T extends KubeObject>(
+    informer: WatchSource<T>,
+    map: (obj: T) => string[],
+    predicate?: (kind: ChangeKind, obj: T, old?: T) => boolean,
+  ): void {
     informer.onChange((kind, obj, old) => {
       if (!this.running) return; // a follower's caches stay warm, but it queues nothing
       if (predicate && !predicate(kind, obj, old)) return;
@@ -122,7 +126,10 @@ export class Controller {
     } catch (err) {
       const delay = this.queue.addRateLimited(key);
       metrics.reconcileTotal.inc({ controller: name, result: 'error' });
-      log.error({ controller: name, object: key, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'reconcile failed');
+      log.error(
+        { controller: name, object: key, err: err instanceof Error ? err.message : String(err), retryInMs: delay },
+        'reconcile failed',
+      );
     } finally {
       end();
     }

@@ -53,7 +53,10 @@ export class ObjectConditionMetrics {
   }
 
   set(key: string, conditions: readonly ObjectCondition[]): void {
-    this.objects.set(key, conditions.map((c) => ({ type: c.type, status: c.status, reason: c.reason })));
+    this.objects.set(
+      key,
+      conditions.map((c) => ({ type: c.type, status: c.status, reason: c.reason })),
+    );
   }
 
   forget(key: string): void {

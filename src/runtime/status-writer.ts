@@ -45,7 +45,11 @@ const READY = 'Ready';
  *  - a bad Ready that repeats the reason of another bad condition announced now is not said twice:
  *    that condition's Event names the problem.
  */
-export function transitionEvents(previous: readonly Condition[] | undefined, produced: readonly ProducedCondition[], isBad: IsBad): PendingEvent[] {
+export function transitionEvents(
+  previous: readonly Condition[] | undefined,
+  produced: readonly ProducedCondition[],
+  isBad: IsBad,
+): PendingEvent[] {
   const announced = produced.filter((c) => {
     const before = findCondition(previous, c.type);
     if (before?.status === c.status && before.reason === c.reason) return false;

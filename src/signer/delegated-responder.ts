@@ -88,7 +88,10 @@ export async function issueDelegatedResponder(o: IssueResponderOptions): Promise
     serialNumber: serialBytes(o.serial),
     signature: signatureAlgorithm,
     issuer: AsnConvert.parse(issuer.subjectName, Name),
-    validity: new Validity({ notBefore: new Date(o.now.getTime() - (o.backdateMs ?? 5 * 60_000)), notAfter: new Date(o.now.getTime() + o.validityMs) }),
+    validity: new Validity({
+      notBefore: new Date(o.now.getTime() - (o.backdateMs ?? 5 * 60_000)),
+      notAfter: new Date(o.now.getTime() + o.validityMs),
+    }),
     subject: AsnConvert.parse(new x509.Name(subject).toArrayBuffer(), Name),
     subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
     extensions,
@@ -97,7 +100,8 @@ export async function issueDelegatedResponder(o: IssueResponderOptions): Promise
   const signature = await o.issuerSigner.sign(tbsDer);
   const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm, signatureValue: signature.slice().buffer });
   const out = new x509.X509Certificate(AsnConvert.serialize(cert));
-  if (!isIssuedBy(out, o.issuer)) throw new Error(`the issuer signer's key is not the key of ${o.issuer.subject}: the responder certificate does not verify`);
+  if (!isIssuedBy(out, o.issuer))
+    throw new Error(`the issuer signer's key is not the key of ${o.issuer.subject}: the responder certificate does not verify`);
   return out;
 }
 
@@ -126,21 +130,32 @@ export interface ResponderLintProblem {
  * Checks a delegated responder certificate against the profile clients and the Baseline
  * Requirements expect; an empty list means it is fit to sign. `now` defaults to the current time.
  */
-export function lintResponderCert(cert: x509.X509Certificate, issuer: x509.X509Certificate, now: Date = new Date()): ResponderLintProblem[] {
+export function lintResponderCert(
+  cert: x509.X509Certificate,
+  issuer: x509.X509Certificate,
+  now: Date = new Date(),
+): ResponderLintProblem[] {
   const problems: ResponderLintProblem[] = [];
   const p = (code: ResponderLintCode, message: string) => problems.push({ code, message });
   const serial = cert.serialNumber.toLowerCase();
-  if (!isIssuedBy(cert, issuer)) p('NotIssuedByIssuer', `responder certificate ${serial} (${cert.subject}) is not issued by ${issuer.subject}`);
+  if (!isIssuedBy(cert, issuer))
+    p('NotIssuedByIssuer', `responder certificate ${serial} (${cert.subject}) is not issued by ${issuer.subject}`);
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
   if (!eku) p('EkuMissing', `responder certificate ${serial} has no extendedKeyUsage; it needs exactly id-kp-OCSPSigning`);
   else if (eku.usages.length !== 1 || eku.usages[0] !== OID_KP_OCSP_SIGNING) {
-    p('EkuNotExactlyOcspSigning', `responder certificate ${serial} extendedKeyUsage is [${eku.usages.join(', ')}], not exactly id-kp-OCSPSigning (${OID_KP_OCSP_SIGNING})`);
+    p(
+      'EkuNotExactlyOcspSigning',
+      `responder certificate ${serial} extendedKeyUsage is [${eku.usages.join(', ')}], not exactly id-kp-OCSPSigning (${OID_KP_OCSP_SIGNING})`,
+    );
   }
-  if (!cert.extensions.some((e) => e.type === OID_OCSP_NOCHECK)) p('NoCheckMissing', `responder certificate ${serial} lacks id-pkix-ocsp-nocheck (${OID_OCSP_NOCHECK})`);
+  if (!cert.extensions.some((e) => e.type === OID_OCSP_NOCHECK))
+    p('NoCheckMissing', `responder certificate ${serial} lacks id-pkix-ocsp-nocheck (${OID_OCSP_NOCHECK})`);
   if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) p('IsCa', `responder certificate ${serial} is a CA certificate`);
   const ku = cert.getExtension(x509.KeyUsagesExtension);
-  if (ku && !(ku.usages & x509.KeyUsageFlags.digitalSignature)) p('KeyUsageLacksDigitalSignature', `responder certificate ${serial} keyUsage lacks digitalSignature`);
-  if (cert.notBefore.getTime() > now.getTime()) p('NotYetValid', `responder certificate ${serial} is valid only from ${cert.notBefore.toISOString()}`);
+  if (ku && !(ku.usages & x509.KeyUsageFlags.digitalSignature))
+    p('KeyUsageLacksDigitalSignature', `responder certificate ${serial} keyUsage lacks digitalSignature`);
+  if (cert.notBefore.getTime() > now.getTime())
+    p('NotYetValid', `responder certificate ${serial} is valid only from ${cert.notBefore.toISOString()}`);
   if (cert.notAfter.getTime() <= now.getTime()) p('Expired', `responder certificate ${serial} expired at ${cert.notAfter.toISOString()}`);
   return problems;
 }
@@ -199,7 +214,8 @@ export class ResponderRotator {
 
   async current(now: Date): Promise<SigningIdentity> {
     const initial = this.o.initial;
-    if (!this.identity && initial?.responderCert && lintResponderCert(initial.responderCert, this.o.issuer, now).length === 0) this.identity = initial;
+    if (!this.identity && initial?.responderCert && lintResponderCert(initial.responderCert, this.o.issuer, now).length === 0)
+      this.identity = initial;
     const cert = this.identity?.responderCert;
     if (this.identity && cert && !needsRotation(cert, now, this.o.renewBeforeMs)) return this.identity;
     const key = generateResponderKey(this.o.keyAlg);

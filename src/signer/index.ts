@@ -12,8 +12,25 @@ export {
   type ResponderRotatorOptions,
   type SigningIdentity,
 } from './delegated-responder.js';
-export { createPlanner, type Backlog, type Planner, type PlannerPolicy, type ResponseInfo, type Shard, type WorkItem, type WorkReason } from './planner.js';
-export { parseIndexTxt, readIndexTxt, applyDeclaredRevocations, type CertificateInfo, type DeclaredRevocation, type IndexParseResult, type IndexProblem } from '../ca-db/index-txt.js';
+export {
+  createPlanner,
+  type Backlog,
+  type Planner,
+  type PlannerPolicy,
+  type ResponseInfo,
+  type Shard,
+  type WorkItem,
+  type WorkReason,
+} from './planner.js';
+export {
+  parseIndexTxt,
+  readIndexTxt,
+  applyDeclaredRevocations,
+  type CertificateInfo,
+  type DeclaredRevocation,
+  type IndexParseResult,
+  type IndexProblem,
+} from '../ca-db/index-txt.js';
 export { loadResponses, SignerIdentityReader, signerSerialOf } from './store-view.js';
 export { ResponseSigner, type ResponseSignerOptions, type RoundResult } from './signer.js';
 export { SignerMetrics } from './metrics.js';

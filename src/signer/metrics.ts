@@ -16,9 +16,23 @@ export class SignerMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.signatures = new Counter({ name: 'ocsp_signer_signatures_total', help: 'Responses signed and stored, by why they were due', labelNames: ['reason'], registers });
-    this.errors = new Counter({ name: 'ocsp_signer_errors_total', help: 'Responses that failed to sign or store, by why they were due', labelNames: ['reason'], registers });
-    this.rate = new Gauge({ name: 'ocsp_signer_signing_rate', help: 'Signatures per second over the last round that signed anything', registers });
+    this.signatures = new Counter({
+      name: 'ocsp_signer_signatures_total',
+      help: 'Responses signed and stored, by why they were due',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'ocsp_signer_errors_total',
+      help: 'Responses that failed to sign or store, by why they were due',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rate = new Gauge({
+      name: 'ocsp_signer_signing_rate',
+      help: 'Signatures per second over the last round that signed anything',
+      registers,
+    });
     this.batchLatency = new Histogram({
       name: 'ocsp_signer_batch_latency_seconds',
       help: 'Time for one batch of responses to be durable in the store (put)',
@@ -31,8 +45,17 @@ export class SignerMetrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
-    this.backlog = new Gauge({ name: 'ocsp_signer_backlog', help: 'Certificates due for signing (kind=due) and by cause', labelNames: ['kind'], registers });
-    this.oldestAge = new Gauge({ name: 'ocsp_signer_oldest_response_age_seconds', help: 'Age of the oldest response of an unexpired certificate (-1 when none)', registers });
+    this.backlog = new Gauge({
+      name: 'ocsp_signer_backlog',
+      help: 'Certificates due for signing (kind=due) and by cause',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.oldestAge = new Gauge({
+      name: 'ocsp_signer_oldest_response_age_seconds',
+      help: 'Age of the oldest response of an unexpired certificate (-1 when none)',
+      registers,
+    });
     this.certificates = new Gauge({ name: 'ocsp_signer_certificates', help: 'Unexpired certificates in the sources', registers });
   }
 

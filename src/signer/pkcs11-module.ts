@@ -67,7 +67,7 @@ export function acquireModule(path: string): ModuleHandle {
 
 /** The CKR_ code of a pkcs11js error, if it is one. */
 export function pkcs11Code(e: unknown): number | undefined {
-  if (e && typeof e === 'object' && 'code' in e && typeof (e).code === 'number') return (e as { code: number }).code;
+  if (e && typeof e === 'object' && 'code' in e && typeof e.code === 'number') return (e as { code: number }).code;
   return undefined;
 }
 

@@ -94,7 +94,8 @@ function login(lib: Pkcs11, session: Handle, tokenLabel: string, pin: string): v
     // Login state is per token and application: another signer in this process may have logged in.
     if (code === pkcs11js.CKR_USER_ALREADY_LOGGED_IN) return;
     if (code === pkcs11js.CKR_PIN_INCORRECT) throw new Error(`PKCS#11 token "${tokenLabel}": PIN rejected (CKR_PIN_INCORRECT)`);
-    if (code === pkcs11js.CKR_PIN_LOCKED) throw new Error(`PKCS#11 token "${tokenLabel}": PIN locked (CKR_PIN_LOCKED) after too many wrong PINs`);
+    if (code === pkcs11js.CKR_PIN_LOCKED)
+      throw new Error(`PKCS#11 token "${tokenLabel}": PIN locked (CKR_PIN_LOCKED) after too many wrong PINs`);
     throw new Error(`PKCS#11 token "${tokenLabel}": login failed: ${errorText(e)}`);
   }
 }
@@ -119,9 +120,14 @@ function findPrivateKey(lib: Pkcs11, session: Handle, tokenLabel: string, keyLab
     { type: pkcs11js.CKA_LABEL, value: keyLabel },
   ]);
   if (keys.length === 1) return keys[0]!;
-  if (keys.length > 1) throw new Error(`PKCS#11 token "${tokenLabel}": ${keys.length} private keys labelled "${keyLabel}"; labels must be unique`);
-  const all = findObjects(lib, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]).map((h) => JSON.stringify(labelOf(lib, session, h)));
-  throw new Error(`PKCS#11 token "${tokenLabel}": no private key labelled "${keyLabel}" (private keys on the token: ${all.join(', ') || 'none'})`);
+  if (keys.length > 1)
+    throw new Error(`PKCS#11 token "${tokenLabel}": ${keys.length} private keys labelled "${keyLabel}"; labels must be unique`);
+  const all = findObjects(lib, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]).map((h) =>
+    JSON.stringify(labelOf(lib, session, h)),
+  );
+  throw new Error(
+    `PKCS#11 token "${tokenLabel}": no private key labelled "${keyLabel}" (private keys on the token: ${all.join(', ') || 'none'})`,
+  );
 }
 
 function attr(lib: Pkcs11, session: Handle, h: Handle, type: number): Buffer | undefined {
@@ -142,7 +148,10 @@ function describeKey(lib: Pkcs11, session: Handle, key: Handle, tokenLabel: stri
   if (keyType === pkcs11js.CKK_EC) {
     const params = attr(lib, session, key, pkcs11js.CKA_EC_PARAMS);
     const curve = params && CURVES[params.toString('hex')];
-    if (!curve) throw new Error(`${where}: unsupported EC curve (CKA_EC_PARAMS ${params?.toString('hex') ?? 'absent'}); P-256 and P-384 are supported`);
+    if (!curve)
+      throw new Error(
+        `${where}: unsupported EC curve (CKA_EC_PARAMS ${params?.toString('hex') ?? 'absent'}); P-256 and P-384 are supported`,
+      );
     return {
       algorithm: curve.alg,
       publicKeyDer: ecPublicKey(lib, session, keyLabel, curve),
@@ -155,7 +164,11 @@ function describeKey(lib: Pkcs11, session: Handle, key: Handle, tokenLabel: stri
     const n = attr(lib, session, key, pkcs11js.CKA_MODULUS);
     const e = attr(lib, session, key, pkcs11js.CKA_PUBLIC_EXPONENT);
     const publicKeyDer =
-      n && e ? new Uint8Array(createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(e) }, format: 'jwk' }).export({ type: 'spki', format: 'der' })) : undefined;
+      n && e
+        ? new Uint8Array(
+            createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(e) }, format: 'jwk' }).export({ type: 'spki', format: 'der' }),
+          )
+        : undefined;
     return {
       algorithm: 'RSA-SHA256',
       publicKeyDer,
@@ -181,7 +194,12 @@ function ecPublicKey(lib: Pkcs11, session: Handle, keyLabel: string, curve: { cr
   if (point[0] !== 0x04 || point.length !== 1 + 2 * curve.size) return undefined;
   const x = point.subarray(1, 1 + curve.size);
   const y = point.subarray(1 + curve.size);
-  return new Uint8Array(createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64url(x), y: b64url(y) }, format: 'jwk' }).export({ type: 'spki', format: 'der' }));
+  return new Uint8Array(
+    createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64url(x), y: b64url(y) }, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'der',
+    }),
+  );
 }
 
 class SessionPoolSigner implements Pkcs11Signer {

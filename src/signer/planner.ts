@@ -90,10 +90,24 @@ export function shardOf(serial: string, count: number): number {
 }
 
 function emptyBacklog(): Backlog {
-  return { certificates: 0, due: 0, missing: 0, status: 0, refresh: 0, signer: 0, revoked: 0, oldestAgeMs: undefined, oldestSerial: undefined };
+  return {
+    certificates: 0,
+    due: 0,
+    missing: 0,
+    status: 0,
+    refresh: 0,
+    signer: 0,
+    revoked: 0,
+    oldestAgeMs: undefined,
+    oldestSerial: undefined,
+  };
 }
 
-export function createPlanner(certificates: Iterable<CertificateInfo>, responses: ReadonlyMap<string, ResponseInfo>, policy: PlannerPolicy): Planner {
+export function createPlanner(
+  certificates: Iterable<CertificateInfo>,
+  responses: ReadonlyMap<string, ResponseInfo>,
+  policy: PlannerPolicy,
+): Planner {
   const certs = [...certificates];
   const margin = policy.responseValidityMs - policy.refreshAgeMs;
   const shard = policy.shard;
@@ -102,12 +116,12 @@ export function createPlanner(certificates: Iterable<CertificateInfo>, responses
   let key = 0;
 
   function classify(c: CertificateInfo, r: ResponseInfo | undefined, now: number): WorkReason | undefined {
-    if (c.revoked && r?.status !== 'revoked') return (key = c.revoked.time), 'status';
+    if (c.revoked && r?.status !== 'revoked') return ((key = c.revoked.time), 'status');
     // lifted revocations after new ones: serving `good` late is safer than serving `revoked` late
-    if (!c.revoked && r?.status === 'revoked') return (key = Number.MAX_SAFE_INTEGER), 'status';
-    if (!r) return (key = 0), 'new';
-    if (now - r.thisUpdate >= policy.refreshAgeMs || r.nextUpdate - now <= margin) return (key = r.thisUpdate), 'refresh';
-    if (r.signerSerial !== policy.currentSignerSerial || r.signerNotAfter < r.nextUpdate) return (key = r.signerNotAfter), 'signer';
+    if (!c.revoked && r?.status === 'revoked') return ((key = Number.MAX_SAFE_INTEGER), 'status');
+    if (!r) return ((key = 0), 'new');
+    if (now - r.thisUpdate >= policy.refreshAgeMs || r.nextUpdate - now <= margin) return ((key = r.thisUpdate), 'refresh');
+    if (r.signerSerial !== policy.currentSignerSerial || r.signerNotAfter < r.nextUpdate) return ((key = r.signerNotAfter), 'signer');
     return undefined;
   }
 
@@ -142,7 +156,9 @@ export function createPlanner(certificates: Iterable<CertificateInfo>, responses
     // Array.prototype.sort is stable: within a rank and key, input order is kept.
     out.sort((x, y) => RANK[x.reason] - RANK[y.reason] || x.key - y.key);
     if (out.length > limit) out.length = limit;
-    const work: WorkItem[] = out.map((w) => (w.revoked ? { serial: w.serial, reason: w.reason, revoked: w.revoked } : { serial: w.serial, reason: w.reason }));
+    const work: WorkItem[] = out.map((w) =>
+      w.revoked ? { serial: w.serial, reason: w.reason, revoked: w.revoked } : { serial: w.serial, reason: w.reason },
+    );
     return { work, backlog: b };
   }
 

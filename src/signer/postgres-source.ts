@@ -33,11 +33,37 @@ class SourceMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.lag = new Gauge({ name: 'ocsp_signer_source_replication_lag_seconds', help: 'Replication lag of the database server a source was last read from (0 on a primary, +Inf when it cannot tell)', labelNames: ['source'], registers });
-    this.reads = new Counter({ name: 'ocsp_signer_source_reads_total', help: 'Reads of a database source, by result: read, lagging (refused: nothing signed), failed', labelNames: ['source', 'result'], registers });
-    this.certificates = new Gauge({ name: 'ocsp_signer_source_certificates', help: 'Certificates (rows) the last successful read of a source returned', labelNames: ['source'], registers });
-    this.problems = new Gauge({ name: 'ocsp_signer_source_problem_rows', help: 'Rows of the last successful read that could not be used', labelNames: ['source'], registers });
-    this.duration = new Histogram({ name: 'ocsp_signer_source_read_duration_seconds', help: 'One whole read of a source (all its pages)', labelNames: ['source'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });
+    this.lag = new Gauge({
+      name: 'ocsp_signer_source_replication_lag_seconds',
+      help: 'Replication lag of the database server a source was last read from (0 on a primary, +Inf when it cannot tell)',
+      labelNames: ['source'],
+      registers,
+    });
+    this.reads = new Counter({
+      name: 'ocsp_signer_source_reads_total',
+      help: 'Reads of a database source, by result: read, lagging (refused: nothing signed), failed',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+    this.certificates = new Gauge({
+      name: 'ocsp_signer_source_certificates',
+      help: 'Certificates (rows) the last successful read of a source returned',
+      labelNames: ['source'],
+      registers,
+    });
+    this.problems = new Gauge({
+      name: 'ocsp_signer_source_problem_rows',
+      help: 'Rows of the last successful read that could not be used',
+      labelNames: ['source'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'ocsp_signer_source_read_duration_seconds',
+      help: 'One whole read of a source (all its pages)',
+      labelNames: ['source'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
   }
 }
 
@@ -87,19 +113,50 @@ export class PostgresSource {
       const lag = Number.isFinite(r.lagMs) ? `${Math.round(r.lagMs / 1000)}s` : 'unknown (no transaction replayed yet)';
       const message = `${name}: the database server lags its primary by ${lag}, more than maxReplicationLag ${Math.round(maxLagMs / 1000)}s; nothing signed from it until it catches up`;
       this.last = { name, state: 'lagging', maxLagMs, lagMs: r.lagMs, message };
-      this.o.log.warn({ source: name, lagSeconds: r.lagMs / 1000, maxLagSeconds: maxLagMs / 1000, pendingBytes: r.sample.pendingBytes, receiverRunning: r.sample.receiverRunning }, 'certificate source lags more than its maximum: refusing this read');
+      this.o.log.warn(
+        {
+          source: name,
+          lagSeconds: r.lagMs / 1000,
+          maxLagSeconds: maxLagMs / 1000,
+          pendingBytes: r.sample.pendingBytes,
+          receiverRunning: r.sample.receiverRunning,
+        },
+        'certificate source lags more than its maximum: refusing this read',
+      );
       throw new SourceUnusableError(message, this.last);
     }
     this.metrics?.reads.inc({ source: name, result: 'read' });
     this.metrics?.certificates.set({ source: name }, r.certificates.length);
     this.metrics?.problems.set({ source: name }, r.problems.length);
     // A bad row is named (the first few) and skipped; the rest of the CA is still signed.
-    for (const p of r.problems.slice(0, 5)) this.o.log.warn({ source: name, row: p.line, problem: p.message }, 'certificate source row unusable');
-    const message = r.problems.length ? `${name}: ${r.problems.length} rows unusable (skipped), first: ${r.problems[0]!.message}`.slice(0, 512) : undefined;
+    for (const p of r.problems.slice(0, 5))
+      this.o.log.warn({ source: name, row: p.line, problem: p.message }, 'certificate source row unusable');
+    const message = r.problems.length
+      ? `${name}: ${r.problems.length} rows unusable (skipped), first: ${r.problems[0]!.message}`.slice(0, 512)
+      : undefined;
     // Said at info when the source's state changes (back from lagging, new problems), else at debug: rounds run every few seconds.
     const changed = this.last.state !== 'read' || this.last.message !== message;
-    this.o.log[changed ? 'info' : 'debug']({ source: name, certificates: r.certificates.length, rows: r.rows, pages: r.pages, problems: r.problems.length, lagSeconds: r.lagMs / 1000, durationMs: Math.round(r.durationMs) }, 'certificate source read');
-    this.last = { name, state: 'read', maxLagMs, lagMs: r.lagMs, certificates: r.certificates.length, problems: r.problems.length, ...(message ? { message } : {}) };
+    this.o.log[changed ? 'info' : 'debug'](
+      {
+        source: name,
+        certificates: r.certificates.length,
+        rows: r.rows,
+        pages: r.pages,
+        problems: r.problems.length,
+        lagSeconds: r.lagMs / 1000,
+        durationMs: Math.round(r.durationMs),
+      },
+      'certificate source read',
+    );
+    this.last = {
+      name,
+      state: 'read',
+      maxLagMs,
+      lagMs: r.lagMs,
+      certificates: r.certificates.length,
+      problems: r.problems.length,
+      ...(message ? { message } : {}),
+    };
     return r.certificates;
   }
 

@@ -24,7 +24,10 @@ interface StatefulSetObj extends KubeObject {
 /** The ordinal of StatefulSet `statefulSet`'s pod `pod`, or an Error saying why there is none. */
 export function ordinalOf(pod: string, statefulSet: string): number {
   const m = /^(\d+)$/.exec(pod.startsWith(`${statefulSet}-`) ? pod.slice(statefulSet.length + 1) : '');
-  if (!m) throw new Error(`pod name ${JSON.stringify(pod)} is not <${statefulSet}>-<ordinal>: --shard-from-statefulset needs the StatefulSet's own pod (POD_NAME from the downward API)`);
+  if (!m)
+    throw new Error(
+      `pod name ${JSON.stringify(pod)} is not <${statefulSet}>-<ordinal>: --shard-from-statefulset needs the StatefulSet's own pod (POD_NAME from the downward API)`,
+    );
   return Number(m[1]);
 }
 
@@ -87,7 +90,17 @@ export class StatefulSetShare {
     if (count === this.count) return;
     const from = this.count === undefined ? undefined : `${this.ordinal}/${this.count}`;
     this.count = count;
-    this.o.log.info({ statefulSet: this.o.name, ordinal: this.ordinal, replicas: count, from, share: `${this.ordinal}/${count}`, signsNothing: this.ordinal >= count }, from ? 'share changed' : 'share learned');
+    this.o.log.info(
+      {
+        statefulSet: this.o.name,
+        ordinal: this.ordinal,
+        replicas: count,
+        from,
+        share: `${this.ordinal}/${count}`,
+        signsNothing: this.ordinal >= count,
+      },
+      from ? 'share changed' : 'share learned',
+    );
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -131,10 +144,13 @@ export class StatefulSetShare {
       if (!err && (resync || lasted >= 5_000)) void this.sync();
       else this.retry(err ? `watch ended: ${err instanceof Error ? err.message : String(err)}` : 'watch ended at once');
     };
-    const guard = this.clock.setTimer(() => {
-      this.abort?.abort();
-      end(undefined);
-    }, (timeoutSeconds + 60) * 1000);
+    const guard = this.clock.setTimer(
+      () => {
+        this.abort?.abort();
+        end(undefined);
+      },
+      (timeoutSeconds + 60) * 1000,
+    );
     try {
       this.requests.watches++;
       this.abort = await this.o.client.watch(
@@ -158,7 +174,15 @@ export class StatefulSetShare {
     if (this.stopped) return;
     const delay = backoffDelay(this.o.backoff ?? { baseDelayMs: 1_000, maxDelayMs: 15_000 }, this.failures++);
     if (!this.failing) {
-      this.o.log.warn({ statefulSet: this.o.name, reason, retryInMs: delay, keeping: this.count === undefined ? 'nothing known yet: not signing' : `${this.ordinal}/${this.count}` }, 'cannot read the StatefulSet; keeping the last known share');
+      this.o.log.warn(
+        {
+          statefulSet: this.o.name,
+          reason,
+          retryInMs: delay,
+          keeping: this.count === undefined ? 'nothing known yet: not signing' : `${this.ordinal}/${this.count}`,
+        },
+        'cannot read the StatefulSet; keeping the last known share',
+      );
     }
     this.failing = true;
     this.timer = this.clock.setTimer(() => void this.sync(), delay);

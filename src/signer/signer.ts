@@ -166,20 +166,31 @@ export class ResponseSigner {
         () => {
           this.metrics?.batchLatency.observe((performance.now() - t0) / 1000);
           for (const { rec, item } of b) {
-            view.set(rec.serial, { serial: rec.serial, thisUpdate: rec.thisUpdate, nextUpdate: rec.nextUpdate, status: rec.status, signerNotAfter: responderNotAfter === Infinity ? this.o.issuer.notAfter.getTime() : responderNotAfter, ...(signerSerial !== undefined ? { signerSerial } : {}) });
+            view.set(rec.serial, {
+              serial: rec.serial,
+              thisUpdate: rec.thisUpdate,
+              nextUpdate: rec.nextUpdate,
+              status: rec.status,
+              signerNotAfter: responderNotAfter === Infinity ? this.o.issuer.notAfter.getTime() : responderNotAfter,
+              ...(signerSerial !== undefined ? { signerSerial } : {}),
+            });
             byReason[item.reason]++;
           }
           this.signed += b.length;
           for (const { rec, item } of b) {
             this.metrics?.signed(item.reason);
             // revocations (and lifted ones) are named once they are durable, i.e. servable
-            if (item.reason === 'status') this.log.info({ serial: item.serial, status: rec.status, revoked: item.revoked }, 'signed status change');
+            if (item.reason === 'status')
+              this.log.info({ serial: item.serial, status: rec.status, revoked: item.revoked }, 'signed status change');
           }
         },
         (e: unknown) => {
           failed += b.length;
           for (const { item } of b) this.metrics?.errors.inc({ reason: item.reason });
-          this.log.error({ err: e, serials: b.slice(0, 20).map((x) => x.item.serial), count: b.length }, 'store put failed; these responses will be signed again next round');
+          this.log.error(
+            { err: e, serials: b.slice(0, 20).map((x) => x.item.serial), count: b.length },
+            'store put failed; these responses will be signed again next round',
+          );
         },
       );
       puts.add(p);
@@ -197,7 +208,11 @@ export class ResponseSigner {
         if (this.stopping) break;
         // Not one signature past a share change: another signer may own the rest of this list now.
         if (shareChanged || (typeof this.o.shard === 'function' && shareKey(this.shardNow()) !== share)) {
-          if (!shareChanged) this.log.info({ from: share, to: shareKey(this.shardNow()), left: work.length - next }, 'share changed during the round; ending it');
+          if (!shareChanged)
+            this.log.info(
+              { from: share, to: shareKey(this.shardNow()), left: work.length - next },
+              'share changed during the round; ending it',
+            );
           shareChanged = true;
           break;
         }
@@ -239,19 +254,51 @@ export class ResponseSigner {
     this.metrics?.setBacklog(after);
     if (work.length > 0 || failed > 0) {
       this.log.info(
-        { planned: work.length, signed, failed, byReason, rate: Math.round(rate), durationMs: Math.round(durationMs), backlog: after.due, newSerials: work.filter((w) => w.reason === 'new').slice(0, 10).map((w) => w.serial) },
+        {
+          planned: work.length,
+          signed,
+          failed,
+          byReason,
+          rate: Math.round(rate),
+          durationMs: Math.round(durationMs),
+          backlog: after.due,
+          newSerials: work
+            .filter((w) => w.reason === 'new')
+            .slice(0, 10)
+            .map((w) => w.serial),
+        },
         'signing round',
       );
     }
-    const newSerials = work.filter((w) => w.reason === 'new').slice(0, 10).map((w) => w.serial);
-    return { planned: work.length, signed, failed, byReason, durationMs, rate, before, after, newSerials, ...(shard ? { shard } : {}), shareChanged };
+    const newSerials = work
+      .filter((w) => w.reason === 'new')
+      .slice(0, 10)
+      .map((w) => w.serial);
+    return {
+      planned: work.length,
+      signed,
+      failed,
+      byReason,
+      durationMs,
+      rate,
+      before,
+      after,
+      newSerials,
+      ...(shard ? { shard } : {}),
+      shareChanged,
+    };
   }
 
   /**
    * Rounds until `signal` aborts: a round, then a pause of `intervalMs` (by the clock), or
    * `errorBackoffMs` after a round that failed outright (HSM or store down).
    */
-  async run(o: { intervalMs: number; errorBackoffMs?: number; signal?: AbortSignal; onRound?: (r: RoundResult | Error) => void }): Promise<void> {
+  async run(o: {
+    intervalMs: number;
+    errorBackoffMs?: number;
+    signal?: AbortSignal;
+    onRound?: (r: RoundResult | Error) => void;
+  }): Promise<void> {
     o.signal?.addEventListener('abort', () => (this.stopping = true), { once: true });
     while (!o.signal?.aborted) {
       let pause = o.intervalMs;
@@ -308,7 +355,11 @@ export class ResponseSigner {
   private encoderFor(id: SigningIdentity, signerSerial: string | undefined): ResponseEncoder {
     const key = `${signerSerial ?? 'issuer'}/${id.signer.algorithm}`;
     if (this.encoder?.key !== key) {
-      if (this.encoder) this.log.info({ signer: signerSerial ?? 'issuer', previous: this.encoder.key }, 'signing identity changed; responses of the previous signer will be re-signed');
+      if (this.encoder)
+        this.log.info(
+          { signer: signerSerial ?? 'issuer', previous: this.encoder.key },
+          'signing identity changed; responses of the previous signer will be re-signed',
+        );
       if (id.responderCert) this.ids.remember(id.responderCert);
       this.encoder = {
         key,
@@ -330,12 +381,23 @@ export class ResponseSigner {
     // A response must not outlive the certificate that signed it (rotation re-signs before then).
     const nextUpdate = Math.min(thisUpdate + this.o.responseValidityMs, responderNotAfter);
     const status: ResponseEntryStatus = item.revoked
-      ? { kind: 'revoked', revocationTime: new Date(item.revoked.time), ...(item.revoked.reason !== undefined ? { reason: item.revoked.reason } : {}) }
+      ? {
+          kind: 'revoked',
+          revocationTime: new Date(item.revoked.time),
+          ...(item.revoked.reason !== undefined ? { reason: item.revoked.reason } : {}),
+        }
       : { kind: 'good' };
     const tbs = enc.tbs({ serial: item.serial, status, thisUpdate, nextUpdate, producedAt: now });
     const der = enc.wrap(tbs, await id.signer.sign(tbs));
     // The store keeps whole-second times, as the response carries them.
     const sec = (t: number) => Math.floor(t / 1000) * 1000;
-    return { issuerId: this.issuerId, serial: item.serial, der, thisUpdate: sec(thisUpdate), nextUpdate: sec(nextUpdate), status: item.revoked ? 'revoked' : 'good' };
+    return {
+      issuerId: this.issuerId,
+      serial: item.serial,
+      der,
+      thisUpdate: sec(thisUpdate),
+      nextUpdate: sec(nextUpdate),
+      status: item.revoked ? 'revoked' : 'good',
+    };
   }
 }

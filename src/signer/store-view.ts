@@ -38,7 +38,10 @@ export class SignerIdentityReader {
   }
 }
 
-export function responseInfo(e: Pick<StoredEntry, 'serial' | 'thisUpdate' | 'nextUpdate' | 'status' | 'der'>, ids: SignerIdentityReader): ResponseInfo {
+export function responseInfo(
+  e: Pick<StoredEntry, 'serial' | 'thisUpdate' | 'nextUpdate' | 'status' | 'der'>,
+  ids: SignerIdentityReader,
+): ResponseInfo {
   const s = ids.read(e.der);
   return {
     serial: e.serial,

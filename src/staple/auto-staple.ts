@@ -23,7 +23,9 @@ export function wantsStaple(secret: Secret | undefined): boolean {
 
 function ownedByAutoStaple(staple: KubeObject, secret: Secret | undefined): boolean {
   const refs = staple.metadata?.ownerReferences ?? [];
-  return staple.metadata?.labels?.[LABEL_AUTO] === 'true' && (!secret || refs.some((r) => r.kind === 'Secret' && r.uid === secret.metadata?.uid));
+  return (
+    staple.metadata?.labels?.[LABEL_AUTO] === 'true' && (!secret || refs.some((r) => r.kind === 'Secret' && r.uid === secret.metadata?.uid))
+  );
 }
 
 export class AutoStapleReconciler implements Reconciler {
@@ -51,7 +53,8 @@ export class AutoStapleReconciler implements Reconciler {
       return;
     }
     if (existing) {
-      if (!ownedByAutoStaple(existing, secret)) log.debug('an OcspStaple of this name exists and was not made automatically; leaving it alone');
+      if (!ownedByAutoStaple(existing, secret))
+        log.debug('an OcspStaple of this name exists and was not made automatically; leaving it alone');
       return;
     }
     const onRenewal = secret?.metadata?.annotations?.[ANNOTATION_ON_RENEWAL];
@@ -72,13 +75,26 @@ export class AutoStapleReconciler implements Reconciler {
       if (isAlreadyExists(err)) return; // the cache was behind; the next event says what is there
       if (err instanceof Error && /\b422\b/.test(err.message) && secret) {
         // e.g. an invalid on-renewal value: say so on the Secret instead of retrying forever
-        await this.deps.events.record(SecretType, secret, 'Warning', 'AutoStapleRejected', `could not create OcspStaple ${key}: ${err.message}`);
+        await this.deps.events.record(
+          SecretType,
+          secret,
+          'Warning',
+          'AutoStapleRejected',
+          `could not create OcspStaple ${key}: ${err.message}`,
+        );
         return;
       }
       throw err;
     }
     log.info('created an OcspStaple for the opted-in certificate Secret');
-    if (secret) await this.deps.events.record(SecretType, secret, 'Normal', 'AutoStapleCreated', `created OcspStaple ${key} for this certificate Secret`);
+    if (secret)
+      await this.deps.events.record(
+        SecretType,
+        secret,
+        'Normal',
+        'AutoStapleCreated',
+        `created OcspStaple ${key} for this certificate Secret`,
+      );
   }
 }
 
@@ -86,7 +102,8 @@ export function addAutoStapleController(manager: Manager, opts: { workers: numbe
   // Metadata is all this controller reads (annotations, uid): it never loads a Secret's data.
   const secrets = manager.objectCache<Secret>(SecretType);
   const staples = manager.informer<KubeObject>(OcspStapleType);
-  const hasAutoStaple = (s: KubeObject) => staples.get(s.metadata?.namespace, s.metadata?.name ?? '')?.metadata?.labels?.[LABEL_AUTO] === 'true';
+  const hasAutoStaple = (s: KubeObject) =>
+    staples.get(s.metadata?.namespace, s.metadata?.name ?? '')?.metadata?.labels?.[LABEL_AUTO] === 'true';
   // The opt-in annotation cannot be selected by the apiserver, so every Secret's metadata streams
   // past; only opted-in ones (and those with an automatic staple to clean up) are held.
   secrets.want((s) => wantsStaple(s) || hasAutoStaple(s));

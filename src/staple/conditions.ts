@@ -51,10 +51,23 @@ export function stapleConditions(o: {
 }): ProducedCondition[] {
   const { cert, served: r, attempt, desired, spec, now } = o;
   const out: ProducedCondition[] = [];
-  const lastFailure = attempt && !attempt.ok ? attempt : o.failures > 0 && o.prev.lastFailure ? { reason: o.prev.lastFailure.reason ?? 'Failed', message: o.prev.lastFailure.message ?? '' } : undefined;
+  const lastFailure =
+    attempt && !attempt.ok
+      ? attempt
+      : o.failures > 0 && o.prev.lastFailure
+        ? { reason: o.prev.lastFailure.reason ?? 'Failed', message: o.prev.lastFailure.message ?? '' }
+        : undefined;
   if (r) {
-    out.push({ type: 'Ready', status: 'True', reason: 'Stapled', message: `staple for certificate ${cert.serial} (${r.certStatus}) valid until ${iso(r.usableUntil)}` });
-  } else if (o.removedExpired || (findCondition(o.prev.conditions, 'Ready')?.reason === 'StapleExpired' && desired.pair.sha256 === cert.sha256)) {
+    out.push({
+      type: 'Ready',
+      status: 'True',
+      reason: 'Stapled',
+      message: `staple for certificate ${cert.serial} (${r.certStatus}) valid until ${iso(r.usableUntil)}`,
+    });
+  } else if (
+    o.removedExpired ||
+    (findCondition(o.prev.conditions, 'Ready')?.reason === 'StapleExpired' && desired.pair.sha256 === cert.sha256)
+  ) {
     // The reason stays StapleExpired until a new staple arrives: it is the fact that matters.
     // The Ready transition's Event is the one that says it; its message names Secret and serial.
     out.push({
@@ -71,18 +84,40 @@ export function stapleConditions(o: {
       message: `renewed certificate ${cert.serial} has no validated staple yet; the previous pair (${desired.pair.serial}) stays published${lastFailure ? `: ${lastFailure.message}` : ''}`,
     });
   } else {
-    out.push({ type: 'Ready', status: 'False', reason: lastFailure?.reason ?? 'AwaitingStaple', message: lastFailure?.message ?? `no validated staple yet for certificate ${cert.serial}` });
+    out.push({
+      type: 'Ready',
+      status: 'False',
+      reason: lastFailure?.reason ?? 'AwaitingStaple',
+      message: lastFailure?.message ?? `no validated staple yet for certificate ${cert.serial}`,
+    });
   }
   // A staple is not fresh when less than freshnessWarning is left, but never before half the
   // time between the planned refresh and expiry has gone by: short-lived responses (an hour)
   // are fresh right after a refresh even though they are always under a 24 h warning.
-  const warnMs = r ? Math.min(parseDuration(spec.freshnessWarning), ((1 - spec.refresh.fraction) * (r.nextUpdate.getTime() - r.thisUpdate.getTime())) / 2) : 0;
+  const warnMs = r
+    ? Math.min(parseDuration(spec.freshnessWarning), ((1 - spec.refresh.fraction) * (r.nextUpdate.getTime() - r.thisUpdate.getTime())) / 2)
+    : 0;
   if (lastFailure) {
-    out.push({ type: 'Fresh', status: 'False', reason: lastFailure.reason, message: `${o.failures} consecutive failed refresh(es): ${lastFailure.message}` });
+    out.push({
+      type: 'Fresh',
+      status: 'False',
+      reason: lastFailure.reason,
+      message: `${o.failures} consecutive failed refresh(es): ${lastFailure.message}`,
+    });
   } else if (r && r.usableUntil.getTime() - now < warnMs) {
-    out.push({ type: 'Fresh', status: 'False', reason: 'ExpiringSoon', message: `staple valid only until ${iso(r.usableUntil)}: the planned refresh is overdue` });
+    out.push({
+      type: 'Fresh',
+      status: 'False',
+      reason: 'ExpiringSoon',
+      message: `staple valid only until ${iso(r.usableUntil)}: the planned refresh is overdue`,
+    });
   } else if (r) {
-    out.push({ type: 'Fresh', status: 'True', reason: 'Refreshed', message: `thisUpdate ${iso(r.thisUpdate)}, nextUpdate ${iso(r.nextUpdate)}` });
+    out.push({
+      type: 'Fresh',
+      status: 'True',
+      reason: 'Refreshed',
+      message: `thisUpdate ${iso(r.thisUpdate)}, nextUpdate ${iso(r.nextUpdate)}`,
+    });
   } else {
     out.push({ type: 'Fresh', status: 'False', reason: 'NoStaple', message: 'no staple is published for the current certificate' });
   }
@@ -94,21 +129,41 @@ export function stapleConditions(o: {
       message: `certificate ${cert.serial} was revoked at ${r.revocationTime ? iso(r.revocationTime) : 'an unstated time'} (${r.revocationReason ?? 'no reason given'}); the truthful revoked staple is served`,
     });
   } else if (r) {
-    out.push({ type: 'Revoked', status: 'False', reason: r.certStatus === 'good' ? 'Good' : 'Unknown', message: `the responder says ${r.certStatus}` });
+    out.push({
+      type: 'Revoked',
+      status: 'False',
+      reason: r.certStatus === 'good' ? 'Good' : 'Unknown',
+      message: `the responder says ${r.certStatus}`,
+    });
   }
   if (r?.signer.delegated) {
     const left = r.signer.notAfter.getTime() - now;
     out.push(
       left < parseDuration(spec.signerExpiryWarning)
-        ? { type: 'SignerCertificateExpiring', status: 'True', reason: 'SignerExpiresSoon', message: `responder certificate ${r.signer.subject} expires at ${iso(r.signer.notAfter)}` }
-        : { type: 'SignerCertificateExpiring', status: 'False', reason: 'SignerValid', message: `responder certificate ${r.signer.subject} valid until ${iso(r.signer.notAfter)}` },
+        ? {
+            type: 'SignerCertificateExpiring',
+            status: 'True',
+            reason: 'SignerExpiresSoon',
+            message: `responder certificate ${r.signer.subject} expires at ${iso(r.signer.notAfter)}`,
+          }
+        : {
+            type: 'SignerCertificateExpiring',
+            status: 'False',
+            reason: 'SignerValid',
+            message: `responder certificate ${r.signer.subject} valid until ${iso(r.signer.notAfter)}`,
+          },
     );
   }
   if (cert.mustStaple) {
     out.push(
       desired.staple && desired.pair.sha256 === cert.sha256
         ? { type: 'MustStapleSatisfied', status: 'True', reason: 'Stapled', message: 'the must-staple certificate has a staple' }
-        : { type: 'MustStapleSatisfied', status: 'False', reason: 'MissingStaple', message: `certificate ${cert.serial} requires a staple (TLS Feature status_request) and none is published: clients will refuse the connection` },
+        : {
+            type: 'MustStapleSatisfied',
+            status: 'False',
+            reason: 'MissingStaple',
+            message: `certificate ${cert.serial} requires a staple (TLS Feature status_request) and none is published: clients will refuse the connection`,
+          },
     );
   }
   return out;

@@ -30,8 +30,16 @@ export interface ResponseChecks {
   signerMinRemainingMs: number;
 }
 
-export function responseChecks(cert: Pick<CertificateSource, 'leaf' | 'issuer'>, spec: Pick<OcspStapleSpec, 'clockSkew' | 'signerMinRemaining'>): ResponseChecks {
-  return { cert: cert.leaf, issuer: cert.issuer, clockSkewMs: parseDuration(spec.clockSkew), signerMinRemainingMs: parseDuration(spec.signerMinRemaining) };
+export function responseChecks(
+  cert: Pick<CertificateSource, 'leaf' | 'issuer'>,
+  spec: Pick<OcspStapleSpec, 'clockSkew' | 'signerMinRemaining'>,
+): ResponseChecks {
+  return {
+    cert: cert.leaf,
+    issuer: cert.issuer,
+    clockSkewMs: parseDuration(spec.clockSkew),
+    signerMinRemainingMs: parseDuration(spec.signerMinRemaining),
+  };
 }
 
 /**
@@ -50,7 +58,8 @@ export function judgeResponse(o: {
   publishUnknown: boolean;
 }): Attempt {
   const verdict = validateOcspResponse(o.body, { ...o.checks, now: new Date(o.now), nonce: o.nonce });
-  if (!verdict.ok) return { ok: false, reason: verdict.reason, message: `response from ${o.url} rejected: ${verdict.message}`, detail: verdict.message };
+  if (!verdict.ok)
+    return { ok: false, reason: verdict.reason, message: `response from ${o.url} rejected: ${verdict.message}`, detail: verdict.message };
   const r = verdict.response;
   if (o.held && r.thisUpdate < o.held.thisUpdate) {
     return {
@@ -79,7 +88,13 @@ export interface Held {
   refused: boolean;
 }
 
-export function heldStaple(o: { published?: Published; certSha256: string; checks: ResponseChecks; now: number; publishUnknown: boolean }): Held {
+export function heldStaple(o: {
+  published?: Published;
+  certSha256: string;
+  checks: ResponseChecks;
+  now: number;
+  publishUnknown: boolean;
+}): Held {
   const p = o.published;
   if (p?.pair.sha256 !== o.certSha256 || !p.staple) return { refused: false };
   const v = validateOcspResponse(p.staple.der, { ...o.checks, now: new Date(o.now) });
@@ -93,7 +108,14 @@ export function heldStaple(o: { published?: Published; certSha256: string; check
  * backoff running, or a refresh request (`kubectl ocsp refresh`) past spec.refresh.minInterval.
  * `refresh` is the pending request not yet served.
  */
-export function refreshDue(o: { now: number; prev: OcspStapleStatus; certSha256: string; generation?: number; held?: ValidatedResponse; refresh?: RefreshRequest }): { due: boolean; scheduled: number } {
+export function refreshDue(o: {
+  now: number;
+  prev: OcspStapleStatus;
+  certSha256: string;
+  generation?: number;
+  held?: ValidatedResponse;
+  refresh?: RefreshRequest;
+}): { due: boolean; scheduled: number } {
   const scheduled = o.prev.nextRefreshTime ? Date.parse(o.prev.nextRefreshTime) : 0;
   const inBackoff = (o.prev.consecutiveFailures ?? 0) > 0;
   const certChanged = o.prev.certificate?.sha256 !== o.certSha256;
@@ -213,14 +235,16 @@ export function nextLook(o: {
   const seed = jitterSeed(o.seedKey, o.certSha256, served ? iso(served.thisUpdate) : '');
   let next: number;
   if (o.failures > 0) {
-    next = now + retryDelay({
-      failures: o.failures,
-      initialMs: parseDuration(spec.refresh.retryInitial),
-      maxMs: parseDuration(spec.refresh.retryMax),
-      now,
-      deadline: usableUntil,
-      seed,
-    });
+    next =
+      now +
+      retryDelay({
+        failures: o.failures,
+        initialMs: parseDuration(spec.refresh.retryInitial),
+        maxMs: parseDuration(spec.refresh.retryMax),
+        now,
+        deadline: usableUntil,
+        seed,
+      });
   } else if (served) {
     next = refreshTime({
       thisUpdate: served.thisUpdate.getTime(),
@@ -235,7 +259,12 @@ export function nextLook(o: {
   }
   if (!o.due && o.scheduled > now) next = o.scheduled; // keep the plan made when the response arrived
   const signerWarnAt = served?.signer.delegated ? served.signer.notAfter.getTime() - parseDuration(spec.signerExpiryWarning) : Infinity;
-  const wake = Math.min(next, usableUntil ?? Infinity, signerWarnAt > now ? signerWarnAt : Infinity, o.waitingRefresh?.notBefore ?? Infinity);
+  const wake = Math.min(
+    next,
+    usableUntil ?? Infinity,
+    signerWarnAt > now ? signerWarnAt : Infinity,
+    o.waitingRefresh?.notBefore ?? Infinity,
+  );
   return { nextRefresh: next, wake };
 }
 
@@ -246,7 +275,14 @@ export function expiryWake(desired: Published | undefined): number | undefined {
 
 /** The current certificate as the staple Secret publishes it: certificate, key and the issuer validated against travel together. */
 export function pairOf(cert: CertificateSource): CertificatePair {
-  return { certPem: cert.certPem, keyPem: cert.keyPem, caPem: cert.caPem, issuerPem: cert.issuer.toString('pem'), serial: cert.serial, sha256: cert.sha256 };
+  return {
+    certPem: cert.certPem,
+    keyPem: cert.keyPem,
+    caPem: cert.caPem,
+    issuerPem: cert.issuer.toString('pem'),
+    serial: cert.serial,
+    sha256: cert.sha256,
+  };
 }
 
 /** A validated response as the staple Secret publishes it. */

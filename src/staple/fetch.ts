@@ -12,7 +12,12 @@ export type FetchResult = Outcome & { latencyMs: number };
 
 export const MAX_RESPONSE_BYTES = 64 * 1024; // real responses are a few KiB; chains of certs rarely pass 10
 
-export async function fetchOcspResponse(o: { url: string; requestDer: Uint8Array; method: 'POST' | 'GET'; timeoutMs: number }): Promise<FetchResult> {
+export async function fetchOcspResponse(o: {
+  url: string;
+  requestDer: Uint8Array;
+  method: 'POST' | 'GET';
+  timeoutMs: number;
+}): Promise<FetchResult> {
   const started = performance.now();
   const target = o.method === 'GET' ? ocspGetUrl(o.url, o.requestDer) : o.url;
   const url = new URL(target);
@@ -36,7 +41,9 @@ export async function fetchOcspResponse(o: { url: string; requestDer: Uint8Array
           size += c.length;
           if (size > MAX_RESPONSE_BYTES) {
             res.destroy();
-            resolve(done({ ok: false, reason: 'ResponseTooLarge', message: `responder ${o.url} sent more than ${MAX_RESPONSE_BYTES} bytes` }));
+            resolve(
+              done({ ok: false, reason: 'ResponseTooLarge', message: `responder ${o.url} sent more than ${MAX_RESPONSE_BYTES} bytes` }),
+            );
             return;
           }
           chunks.push(c);
@@ -45,13 +52,21 @@ export async function fetchOcspResponse(o: { url: string; requestDer: Uint8Array
           const status = res.statusCode ?? 0;
           const body = Buffer.concat(chunks);
           if (status !== 200) {
-            resolve(done({ ok: false, reason: 'ResponderHttpError', message: `responder ${o.url} answered HTTP ${status} (${body.length} bytes)` }));
+            resolve(
+              done({
+                ok: false,
+                reason: 'ResponderHttpError',
+                message: `responder ${o.url} answered HTTP ${status} (${body.length} bytes)`,
+              }),
+            );
           } else {
             resolve(done({ ok: true, body: new Uint8Array(body), contentType: String(res.headers['content-type'] ?? '') }));
           }
         });
         res.on('error', (err) =>
-          resolve(done({ ok: false, reason: 'ResponderUnreachable', message: `responder ${o.url} broke off the response: ${err.message}` })),
+          resolve(
+            done({ ok: false, reason: 'ResponderUnreachable', message: `responder ${o.url} broke off the response: ${err.message}` }),
+          ),
         );
       },
     );

@@ -47,8 +47,18 @@ export class StapleMetrics {
           }
         },
       });
-    timestamp('ocsp_operator_staple_not_after_timestamp_seconds', "The certificate's notAfter (Unix seconds)", (k) => times.get(k)?.notAfter, () => times.keys());
-    timestamp('ocsp_operator_staple_next_update_timestamp_seconds', "The served OCSP response's nextUpdate (Unix seconds)", (k) => times.get(k)?.nextUpdate, () => times.keys());
+    timestamp(
+      'ocsp_operator_staple_not_after_timestamp_seconds',
+      "The certificate's notAfter (Unix seconds)",
+      (k) => times.get(k)?.notAfter,
+      () => times.keys(),
+    );
+    timestamp(
+      'ocsp_operator_staple_next_update_timestamp_seconds',
+      "The served OCSP response's nextUpdate (Unix seconds)",
+      (k) => times.get(k)?.nextUpdate,
+      () => times.keys(),
+    );
     timestamp(
       'ocsp_operator_staple_usable_until_timestamp_seconds',
       'When the published staple must be removed (Unix seconds): nextUpdate, or its signer or certificate expiry if earlier',

@@ -48,7 +48,13 @@ export class StapleReconciler implements Reconciler {
   private readonly statusWriter: StatusWriter;
 
   constructor(private readonly deps: StapleReconcilerDeps) {
-    this.statusWriter = new StatusWriter({ client: deps.client, clock: deps.clock, events: deps.events, type: OcspStapleType, isBad: isBadStapleCondition });
+    this.statusWriter = new StatusWriter({
+      client: deps.client,
+      clock: deps.clock,
+      events: deps.events,
+      type: OcspStapleType,
+      isBad: isBadStapleCondition,
+    });
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -96,7 +102,8 @@ export class StapleReconciler implements Reconciler {
     if (!src.ok) {
       const decision = decide({ now, published, hasResponder: false, onRenewal: spec.onRenewal });
       await this.publish(staple, stapleSecretName, decision, log);
-      const message = decision.action === 'RemoveExpiredStaple' ? `${src.message}; the published staple expired and was removed` : src.message;
+      const message =
+        decision.action === 'RemoveExpiredStaple' ? `${src.message}; the published staple expired and was removed` : src.message;
       const wake = expiryWake(decision.desired);
       return this.finish(
         raw,
@@ -121,9 +128,19 @@ export class StapleReconciler implements Reconciler {
     const pair = pairOf(cert);
 
     if (!responderUrl) {
-      await this.publish(staple, stapleSecretName, decide({ now, published, current: pair, hasResponder: false, onRenewal: spec.onRenewal }), log);
+      await this.publish(
+        staple,
+        stapleSecretName,
+        decide({ now, published, current: pair, hasResponder: false, onRenewal: spec.onRenewal }),
+        log,
+      );
       metrics.setUsableUntil(key, undefined);
-      return this.finish(raw, { ...status, staple: undefined, nextRefreshTime: undefined, consecutiveFailures: 0 }, notApplicable(cert.serial), log);
+      return this.finish(
+        raw,
+        { ...status, staple: undefined, nextRefreshTime: undefined, consecutiveFailures: 0 },
+        notApplicable(cert.serial),
+        log,
+      );
     }
 
     const checks = responseChecks(cert, spec);
@@ -131,8 +148,19 @@ export class StapleReconciler implements Reconciler {
     const held = heldStaple({ published, certSha256: cert.sha256, checks, now, publishUnknown: spec.publishUnknown });
     // `kubectl ocsp refresh`: due now, but not sooner than minInterval after the last attempt.
     const refresh = this.lastWrites.pending(key, refreshRequest(raw, prev.lastAttemptTime, parseDuration(spec.refresh.minInterval)));
-    const { due, scheduled } = refreshDue({ now, prev, certSha256: cert.sha256, generation: staple.metadata.generation, held: held.response, refresh });
-    if (refresh && !due) log.info({ requested: refresh.value, notBefore: iso(new Date(refresh.notBefore)) }, 'refresh request waits for spec.refresh.minInterval');
+    const { due, scheduled } = refreshDue({
+      now,
+      prev,
+      certSha256: cert.sha256,
+      generation: staple.metadata.generation,
+      held: held.response,
+      refresh,
+    });
+    if (refresh && !due)
+      log.info(
+        { requested: refresh.value, notBefore: iso(new Date(refresh.notBefore)) },
+        'refresh request waits for spec.refresh.minInterval',
+      );
 
     let attempt: Attempt | undefined;
     if (due) {
@@ -165,10 +193,25 @@ export class StapleReconciler implements Reconciler {
     });
     status.nextRefreshTime = iso(new Date(look.nextRefresh));
 
-    const conditions = stapleConditions({ cert, served, attempt, prev, desired, spec, now, failures, removedExpired: decision.removedExpired, stapleSecret: `${ns}/${stapleSecretName}` });
+    const conditions = stapleConditions({
+      cert,
+      served,
+      attempt,
+      prev,
+      desired,
+      spec,
+      now,
+      failures,
+      removedExpired: decision.removedExpired,
+      stapleSecret: `${ns}/${stapleSecretName}`,
+    });
     const events: PendingEvent[] = [];
     if (attempt?.ok && published && published.pair.sha256 !== cert.sha256) {
-      events.push({ type: 'Normal', reason: 'RenewedCertificateStapled', note: `certificate ${cert.serial} (replacing ${published.pair.serial}) published with its validated staple` });
+      events.push({
+        type: 'Normal',
+        reason: 'RenewedCertificateStapled',
+        note: `certificate ${cert.serial} (replacing ${published.pair.serial}) published with its validated staple`,
+      });
     }
     if (served?.certStatus === 'revoked' && spec.onRevoked.reissue) {
       events.push(...(await this.reissue(ns, spec.secretName, cert, served, now)));
@@ -183,18 +226,48 @@ export class StapleReconciler implements Reconciler {
   }
 
   /** spec.onRevoked.reissue: ask cert-manager for a new certificate (and key, after keyCompromise). */
-  private async reissue(ns: string, secretName: string, cert: CertificateSource, r: ValidatedResponse, now: number): Promise<PendingEvent[]> {
+  private async reissue(
+    ns: string,
+    secretName: string,
+    cert: CertificateSource,
+    r: ValidatedResponse,
+    now: number,
+  ): Promise<PendingEvent[]> {
     const certificateName = (await this.deps.secrets.load(ns, secretName))?.metadata?.annotations?.[ANNOTATION_CERT_MANAGER_NAME];
     if (!certificateName) {
-      return [{ type: 'Warning', reason: 'ReissueImpossible', note: `certificate ${cert.serial} is revoked but Secret ${ns}/${secretName} names no cert-manager Certificate to reissue` }];
+      return [
+        {
+          type: 'Warning',
+          reason: 'ReissueImpossible',
+          note: `certificate ${cert.serial} is revoked but Secret ${ns}/${secretName} names no cert-manager Certificate to reissue`,
+        },
+      ];
     }
-    const outcome = await requestReissue(this.deps.client, { namespace: ns, certificateName, serial: cert.serial, revocationReason: r.revocationReason, now: new Date(now) });
+    const outcome = await requestReissue(this.deps.client, {
+      namespace: ns,
+      certificateName,
+      serial: cert.serial,
+      revocationReason: r.revocationReason,
+      now: new Date(now),
+    });
     if (outcome === 'requested') {
       const key = r.revocationReason === 'keyCompromise' ? ' with a new private key' : '';
-      return [{ type: 'Warning', reason: 'ReissueRequested', note: `certificate ${cert.serial} is revoked (${r.revocationReason ?? 'unspecified'}): asked cert-manager to reissue Certificate ${ns}/${certificateName}${key}` }];
+      return [
+        {
+          type: 'Warning',
+          reason: 'ReissueRequested',
+          note: `certificate ${cert.serial} is revoked (${r.revocationReason ?? 'unspecified'}): asked cert-manager to reissue Certificate ${ns}/${certificateName}${key}`,
+        },
+      ];
     }
     if (outcome === 'no-certificate') {
-      return [{ type: 'Warning', reason: 'ReissueImpossible', note: `certificate ${cert.serial} is revoked but cert-manager Certificate ${ns}/${certificateName} does not exist` }];
+      return [
+        {
+          type: 'Warning',
+          reason: 'ReissueImpossible',
+          note: `certificate ${cert.serial} is revoked but cert-manager Certificate ${ns}/${certificateName} does not exist`,
+        },
+      ];
     }
     return [];
   }
@@ -204,11 +277,21 @@ export class StapleReconciler implements Reconciler {
     const desired = decision.desired;
     if (!desired || !decision.write) return;
     const m = staple.metadata;
-    const secret = buildStapleSecret({ namespace: m.namespace ?? 'default', name, owner: { name: m.name ?? '', uid: m.uid ?? '' }, published: desired });
+    const secret = buildStapleSecret({
+      namespace: m.namespace ?? 'default',
+      name,
+      owner: { name: m.name ?? '', uid: m.uid ?? '' },
+      published: desired,
+    });
     this.deps.secrets.put(await this.deps.client.apply<Secret>(SecretType, secret, FIELD_MANAGER));
     this.deps.metrics.secretWrites.inc({ kind: desired.staple ? 'stapled' : 'unstapled' });
     log.info(
-      { secret: `${m.namespace}/${name}`, serial: desired.pair.serial, staple: desired.staple ? stapleSha256(desired.staple.der).slice(0, 16) : null, action: decision.action },
+      {
+        secret: `${m.namespace}/${name}`,
+        serial: desired.pair.serial,
+        staple: desired.staple ? stapleSha256(desired.staple.der).slice(0, 16) : null,
+        action: decision.action,
+      },
       'staple Secret written',
     );
   }
@@ -229,7 +312,11 @@ export class StapleReconciler implements Reconciler {
       observe: ({ status: next, conditions: all, stored }) => {
         if (stored && m.resourceVersion) this.lastWrites.wroteStatus(key, m.resourceVersion, stored);
         // After the write succeeded: the series say what the status says.
-        this.deps.metrics.observe(key, { conditions: all, notAfter: timestamp(next.certificate?.notAfter), nextUpdate: timestamp(next.staple?.nextUpdate) });
+        this.deps.metrics.observe(key, {
+          conditions: all,
+          notAfter: timestamp(next.certificate?.notAfter),
+          nextUpdate: timestamp(next.staple?.nextUpdate),
+        });
       },
     });
     const ready = findCondition(written.conditions, 'Ready');

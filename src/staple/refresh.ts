@@ -32,11 +32,29 @@ export async function attemptRefresh(o: {
     log.warn({ responder: url, reason: fetched.reason, detail: fetched.message }, 'OCSP fetch failed');
     return { ok: false, reason: fetched.reason, message: fetched.message };
   }
-  const attempt = judgeResponse({ body: fetched.body, url, serial: cert.serial, checks: o.checks, now: o.now, nonce: req.nonce, held: o.held, publishUnknown: spec.publishUnknown });
+  const attempt = judgeResponse({
+    body: fetched.body,
+    url,
+    serial: cert.serial,
+    checks: o.checks,
+    now: o.now,
+    nonce: req.nonce,
+    held: o.held,
+    publishUnknown: spec.publishUnknown,
+  });
   result(attempt.ok ? 'ok' : attempt.reason);
   if (attempt.ok) {
     const r = attempt.response;
-    log.info({ responder: url, serial: cert.serial, certStatus: r.certStatus, nextUpdate: iso(r.nextUpdate), latencyMs: Math.round(fetched.latencyMs) }, 'OCSP response validated');
+    log.info(
+      {
+        responder: url,
+        serial: cert.serial,
+        certStatus: r.certStatus,
+        nextUpdate: iso(r.nextUpdate),
+        latencyMs: Math.round(fetched.latencyMs),
+      },
+      'OCSP response validated',
+    );
   } else if (attempt.reason === 'ResponderSaysUnknown') {
     log.warn({ responder: url, serial: cert.serial }, 'OCSP responder says unknown; not published');
   } else if (attempt.reason !== 'NotNewer') {

@@ -8,7 +8,16 @@ import { CertificateType, type KubeObject } from '../kube/types.js';
 
 interface Certificate extends KubeObject {
   spec?: { privateKey?: { rotationPolicy?: string } };
-  status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; observedGeneration?: number }> };
+  status?: {
+    conditions?: Array<{
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+      observedGeneration?: number;
+    }>;
+  };
 }
 
 export type ReissueOutcome = 'requested' | 'already-issuing' | 'no-certificate';
@@ -22,7 +31,11 @@ export async function requestReissue(
   const conditions = cert.status?.conditions ?? [];
   if (conditions.some((c) => c.type === 'Issuing' && c.status === 'True')) return 'already-issuing';
   if (o.revocationReason === 'keyCompromise' && cert.spec?.privateKey?.rotationPolicy !== 'Always') {
-    await client.mergePatch(CertificateType, { namespace: o.namespace, name: o.certificateName }, { spec: { privateKey: { rotationPolicy: 'Always' } } });
+    await client.mergePatch(
+      CertificateType,
+      { namespace: o.namespace, name: o.certificateName },
+      { spec: { privateKey: { rotationPolicy: 'Always' } } },
+    );
   }
   const issuing = {
     type: 'Issuing',

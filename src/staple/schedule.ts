@@ -43,7 +43,14 @@ export function refreshTime(o: {
  * jitter so failed staples of one responder do not retry in step, and never past `deadline` (the
  * moment the current staple must be removed, which must happen on time whatever the backoff says).
  */
-export function retryDelay(o: { failures: number; initialMs: number; maxMs: number; now: number; deadline?: number; seed: number }): number {
+export function retryDelay(o: {
+  failures: number;
+  initialMs: number;
+  maxMs: number;
+  now: number;
+  deadline?: number;
+  seed: number;
+}): number {
   const exp = Math.min(o.maxMs, o.initialMs * 2 ** Math.max(0, Math.min(o.failures - 1, 40)));
   const delay = exp * (0.9 + 0.2 * o.seed);
   const untilDeadline = o.deadline === undefined ? Infinity : Math.max(0, o.deadline - o.now);

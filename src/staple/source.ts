@@ -202,7 +202,11 @@ function checkExpiry(parsed: Parsed, ref: string, now: number): SourceResult {
   if ('done' in parsed) return parsed.done;
   const { leaf } = parsed;
   if (leaf.notAfter.getTime() <= now) {
-    return { ok: false, reason: 'CertificateExpired', message: `certificate in Secret ${ref} (serial ${serialHex(leaf)}) expired at ${leaf.notAfter.toISOString()}` };
+    return {
+      ok: false,
+      reason: 'CertificateExpired',
+      message: `certificate in Secret ${ref} (serial ${serialHex(leaf)}) expired at ${leaf.notAfter.toISOString()}`,
+    };
   }
   return parsed.rest;
 }

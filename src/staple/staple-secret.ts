@@ -9,7 +9,15 @@
 import { createHash } from 'node:crypto';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../api/group.js';
 import type { Secret } from '../kube/types.js';
-import { ANNOTATION_NEXT_UPDATE, ANNOTATION_SERIAL, ANNOTATION_SHA256, ANNOTATION_STAPLE_SHA256, ANNOTATION_THIS_UPDATE, ANNOTATION_USABLE_UNTIL, LABEL_STAPLE } from '../api/annotations.js';
+import {
+  ANNOTATION_NEXT_UPDATE,
+  ANNOTATION_SERIAL,
+  ANNOTATION_SHA256,
+  ANNOTATION_STAPLE_SHA256,
+  ANNOTATION_THIS_UPDATE,
+  ANNOTATION_USABLE_UNTIL,
+  LABEL_STAPLE,
+} from '../api/annotations.js';
 
 export const STAPLE_KEY = 'tls.ocsp-staple';
 export const HAPROXY_PEM_KEY = 'haproxy.pem';
@@ -80,7 +88,16 @@ export function buildStapleSecret(o: {
       namespace: o.namespace,
       labels: { [LABEL_STAPLE]: o.owner.name, 'app.kubernetes.io/managed-by': 'ocsp-operator' },
       annotations,
-      ownerReferences: [{ apiVersion: API_GROUP_VERSION, kind: KIND_STAPLE, name: o.owner.name, uid: o.owner.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: API_GROUP_VERSION,
+          kind: KIND_STAPLE,
+          name: o.owner.name,
+          uid: o.owner.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     data,
   };
@@ -121,5 +138,12 @@ export function samePublication(a: Published | undefined, b: Published): boolean
   if (!a) return false;
   const stapleA = a.staple ? stapleSha256(a.staple.der) : '';
   const stapleB = b.staple ? stapleSha256(b.staple.der) : '';
-  return a.pair.sha256 === b.pair.sha256 && a.pair.certPem === b.pair.certPem && a.pair.keyPem === b.pair.keyPem && a.pair.caPem === b.pair.caPem && a.pair.issuerPem === b.pair.issuerPem && stapleA === stapleB;
+  return (
+    a.pair.sha256 === b.pair.sha256 &&
+    a.pair.certPem === b.pair.certPem &&
+    a.pair.keyPem === b.pair.keyPem &&
+    a.pair.caPem === b.pair.caPem &&
+    a.pair.issuerPem === b.pair.issuerPem &&
+    stapleA === stapleB
+  );
 }

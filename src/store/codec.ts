@@ -22,8 +22,10 @@ export function encodeEntry(e: StoredEntry): Buffer {
   let o = 0;
   buf[o++] = VERSION;
   buf[o++] = STATUS.indexOf(e.status);
-  buf.writeDoubleBE(e.thisUpdate, o); o += 8;
-  buf.writeDoubleBE(e.nextUpdate, o); o += 8;
+  buf.writeDoubleBE(e.thisUpdate, o);
+  o += 8;
+  buf.writeDoubleBE(e.nextUpdate, o);
+  o += 8;
   for (const part of [issuer, serial, etag]) {
     buf[o++] = part.length;
     o += part.copy(buf, o);
@@ -38,8 +40,10 @@ export function decodeEntry(buf: Buffer): StoredEntry {
   const status = STATUS[buf[1]!];
   if (status === undefined) throw new Error('stored entry: bad status');
   let o = 2;
-  const thisUpdate = buf.readDoubleBE(o); o += 8;
-  const nextUpdate = buf.readDoubleBE(o); o += 8;
+  const thisUpdate = buf.readDoubleBE(o);
+  o += 8;
+  const nextUpdate = buf.readDoubleBE(o);
+  o += 8;
   const parts: string[] = [];
   for (let i = 0; i < 3; i++) {
     const len = buf[o++];

@@ -24,9 +24,17 @@ export async function openStore(spec: StoreSpec): Promise<ResponseStore> {
     case 'embedded-follower':
       return EmbeddedFollower.open({ path: spec.path, ...(spec.pollMs !== undefined ? { pollMs: spec.pollMs } : {}) });
     case 'redis-writer':
-      return new RedisWriter({ redis: spec.primary, ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}), ...(spec.minReplicas !== undefined ? { minReplicas: spec.minReplicas } : {}) });
+      return new RedisWriter({
+        redis: spec.primary,
+        ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}),
+        ...(spec.minReplicas !== undefined ? { minReplicas: spec.minReplicas } : {}),
+      });
     case 'redis-reader':
-      return new RedisReader({ replica: spec.replica, ...(spec.primary ? { primary: spec.primary } : {}), ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}) });
+      return new RedisReader({
+        replica: spec.replica,
+        ...(spec.primary ? { primary: spec.primary } : {}),
+        ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}),
+      });
   }
 }
 

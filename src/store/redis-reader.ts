@@ -54,7 +54,9 @@ export class RedisReader implements ResponseStore {
       const link = r.get('master_link_status');
       const detached = role !== 'slave' || link !== 'up';
       const lag: StoreLag = { lagMs, detached };
-      if (detached) lag.detail = role !== 'slave' ? `replica is ${role ?? 'unknown'}, not following a primary` : `master_link_status ${link ?? 'unknown'}`;
+      if (detached)
+        lag.detail =
+          role !== 'slave' ? `replica is ${role ?? 'unknown'}, not following a primary` : `master_link_status ${link ?? 'unknown'}`;
       if (this.primary !== undefined && !detached) {
         const p = parseInfo(await this.primary.info('replication'));
         const behind = Number(p.get('master_repl_offset')) - Number(r.get('slave_repl_offset'));

@@ -62,7 +62,14 @@ export class RedisWriter implements ResponseStore {
     const retention = this.opts.expiredRetentionMs ?? 60 * 60_000;
     const p = this.client.pipeline();
     for (const e of entries) {
-      p.eval(SET_IF_NEWER, 1, responseKey(this.prefix, e.issuerId, e.serial), encodeEntry(e), String(e.thisUpdate), String(Math.ceil(e.nextUpdate + retention)));
+      p.eval(
+        SET_IF_NEWER,
+        1,
+        responseKey(this.prefix, e.issuerId, e.serial),
+        encodeEntry(e),
+        String(e.thisUpdate),
+        String(Math.ceil(e.nextUpdate + retention)),
+      );
     }
     const results = await p.exec();
     for (const [err] of results ?? []) if (err) throw err;

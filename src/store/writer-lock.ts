@@ -38,7 +38,9 @@ export class WriterLockHeldError extends Error {
     readonly holder: string,
     readonly waitedMs: number,
   ) {
-    super(`${path} is held by another writer (${holder})${waitedMs > 0 ? `, still after waiting ${waitedMs} ms` : ''}: only one process may write an embedded store`);
+    super(
+      `${path} is held by another writer (${holder})${waitedMs > 0 ? `, still after waiting ${waitedMs} ms` : ''}: only one process may write an embedded store`,
+    );
   }
 }
 
@@ -121,5 +123,7 @@ async function readHolder(fh: FileHandle): Promise<string> {
 }
 
 export function describeHolder(h: LockHolder): string {
-  return [h.pod !== undefined ? `pod ${h.pod}` : undefined, `host ${h.host}`, `pid ${h.pid}`, `since ${h.since}`].filter((x) => x !== undefined).join(', ');
+  return [h.pod !== undefined ? `pod ${h.pod}` : undefined, `host ${h.host}`, `pid ${h.pid}`, `since ${h.since}`]
+    .filter((x) => x !== undefined)
+    .join(', ');
 }

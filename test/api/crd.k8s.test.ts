@@ -42,17 +42,20 @@ describe('the real apiserver agrees with zod on every sample', () => {
     expect(new Set(samples.map((s) => s.kind)).size).toBe(2);
   });
 
-  it.each(samples.map((s) => [`${s.kind} ${s.name} → ${s.expect}${s.field ? ` (${s.field})` : ''}`, s] as const))('%s', async (_label, s) => {
-    const error = await send(s);
-    const zod = zodOf(s);
-    if (s.expect === 'accept') {
-      expect(error).toBeUndefined();
-      expect(zod.ok).toBe(true);
-    } else {
-      expect(error, 'the apiserver accepted it').toBeDefined();
-      expect(error).toMatch(/\b422\b/);
-      expect(error).toContain(s.field);
-      expect(zod.ok).toBe(false);
-    }
-  });
+  it.each(samples.map((s) => [`${s.kind} ${s.name} → ${s.expect}${s.field ? ` (${s.field})` : ''}`, s] as const))(
+    '%s',
+    async (_label, s) => {
+      const error = await send(s);
+      const zod = zodOf(s);
+      if (s.expect === 'accept') {
+        expect(error).toBeUndefined();
+        expect(zod.ok).toBe(true);
+      } else {
+        expect(error, 'the apiserver accepted it').toBeDefined();
+        expect(error).toMatch(/\b422\b/);
+        expect(error).toContain(s.field);
+        expect(zod.ok).toBe(false);
+      }
+    },
+  );
 });

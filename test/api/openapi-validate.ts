@@ -173,8 +173,7 @@ function listTypeIssues(schema: JSONSchemaProps, list: unknown[], path: string):
   const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
   list.forEach((item, i) => {
-    const id =
-      kind === 'set' ? JSON.stringify(item) : JSON.stringify(keys.map((k) => (isObject(item) ? item[k] : undefined)));
+    const id = kind === 'set' ? JSON.stringify(item) : JSON.stringify(keys.map((k) => (isObject(item) ? item[k] : undefined)));
     if (seen.has(id)) issues.push({ path: `${path}[${i}]`, message: `duplicate value ${id}` });
     seen.add(id);
   });

@@ -13,7 +13,8 @@ const shapeOf = (section: 'signers' | 'responder'): JSONSchemaProps => {
   return s;
 };
 /** The quoted strings of the one CEL rule on `node`. */
-const quoted = (node: JSONSchemaProps | undefined): string[] => [...(node?.['x-kubernetes-validations']?.[0]?.rule ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1] ?? '');
+const quoted = (node: JSONSchemaProps | undefined): string[] =>
+  [...(node?.['x-kubernetes-validations']?.[0]?.rule ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1] ?? '');
 
 describe('the pod shape in the CRD', () => {
   it('is one schema in spec.signers.pod and spec.responder.pod', () => {

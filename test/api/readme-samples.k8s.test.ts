@@ -42,12 +42,15 @@ describe('README examples', () => {
     expect(new Set(objects.map((o) => o.object.kind))).toEqual(new Set(['OcspStaple', 'OcspResponderPool']));
   });
 
-  it.each(objects.map((o) => [`${o.object.kind} ${o.object.metadata.name ?? '?'} (README line ${o.line})`, o] as const))('%s is accepted by the apiserver and by zod', async (_label, o) => {
-    const obj = structuredClone(o.object);
-    obj.metadata.namespace = ns.name;
-    const staple = obj.kind === 'OcspStaple';
-    await client.create(staple ? OcspStapleType : OcspResponderPoolType, obj, { dryRun: 'All' });
-    const parsed = staple ? parseOcspStaple(obj) : parseOcspResponderPool(obj);
-    expect(parsed.ok ? 'valid' : JSON.stringify(parsed), `zod on README line ${o.line}`).toBe('valid');
-  });
+  it.each(objects.map((o) => [`${o.object.kind} ${o.object.metadata.name ?? '?'} (README line ${o.line})`, o] as const))(
+    '%s is accepted by the apiserver and by zod',
+    async (_label, o) => {
+      const obj = structuredClone(o.object);
+      obj.metadata.namespace = ns.name;
+      const staple = obj.kind === 'OcspStaple';
+      await client.create(staple ? OcspStapleType : OcspResponderPoolType, obj, { dryRun: 'All' });
+      const parsed = staple ? parseOcspStaple(obj) : parseOcspResponderPool(obj);
+      expect(parsed.ok ? 'valid' : JSON.stringify(parsed), `zod on README line ${o.line}`).toBe('valid');
+    },
+  );
 });

@@ -80,7 +80,10 @@ describe('CRD metadata matches the constants in src/api/group.ts', () => {
       const schema = crdSchema(kind);
       for (const col of loadCrd(kind).spec.versions[0]?.additionalPrinterColumns ?? []) {
         if (col.jsonPath === '.metadata.creationTimestamp') continue;
-        const parts = col.jsonPath.replace(/\[\?\(@\.type=="\w+"\)\]/, '').split('.').filter(Boolean);
+        const parts = col.jsonPath
+          .replace(/\[\?\(@\.type=="\w+"\)\]/, '')
+          .split('.')
+          .filter(Boolean);
         let node: JSONSchemaProps | undefined = schema;
         for (const p of parts) node = node?.properties?.[p] ?? node?.items?.properties?.[p];
         expect(node, `${kind} column ${col.name} → ${col.jsonPath}`).toBeDefined();
@@ -119,7 +122,13 @@ describe.each(samples.map((s) => [s.name, s] as const))('sample %s', (_name, s) 
     const { issues } = validateObject(crdSchema(s.kind), s.object);
     if (s.expect === 'reject' && s.rule === 'schema') {
       expect(issues.length).toBeGreaterThan(0);
-      expect(names(issues.map((i) => i.path), s.field ?? '?'), JSON.stringify(issues)).toBe(true);
+      expect(
+        names(
+          issues.map((i) => i.path),
+          s.field ?? '?',
+        ),
+        JSON.stringify(issues),
+      ).toBe(true);
     } else {
       expect(issues).toEqual([]);
     }
@@ -211,7 +220,8 @@ describe('declarations agree (zod → JSON Schema vs the CRD)', () => {
   }
 
   function compare(crd: Node, zodNode: Node, path: string, out: string[]): void {
-    const say = (what: string, a: unknown, b: unknown) => out.push(`${path || '(root)'}: ${what}: CRD ${JSON.stringify(a)} vs zod ${JSON.stringify(b)}`);
+    const say = (what: string, a: unknown, b: unknown) =>
+      out.push(`${path || '(root)'}: ${what}: CRD ${JSON.stringify(a)} vs zod ${JSON.stringify(b)}`);
     let zod = zodNode;
     if (crd['x-kubernetes-int-or-string']) {
       const z = intOrString(zod);
@@ -220,7 +230,8 @@ describe('declarations agree (zod → JSON Schema vs the CRD)', () => {
     }
     // zod's loose objects keep unknown keys, which JSON Schema says as `additionalProperties: {}`.
     const zodKeeps = typeof zod.additionalProperties === 'object' && Object.keys(zod.additionalProperties).length === 0;
-    if (!!crd['x-kubernetes-preserve-unknown-fields'] !== zodKeeps) say('keeps unknown fields', !!crd['x-kubernetes-preserve-unknown-fields'], zodKeeps);
+    if (!!crd['x-kubernetes-preserve-unknown-fields'] !== zodKeeps)
+      say('keeps unknown fields', !!crd['x-kubernetes-preserve-unknown-fields'], zodKeeps);
     if (zodKeeps) zod = { ...zod, additionalProperties: undefined };
     if (crd.type !== zod.type) say('type', crd.type, zod.type);
     const zmin = zod.minimum === -SAFE ? undefined : zod.minimum;

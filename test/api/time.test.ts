@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { formatDateTime, isDateTime, parseDateTime } from '../../src/api/index.js';
 
 describe('date-time, as the apiserver accepts it', () => {
-  it.each(['2025-06-01T12:00:00Z', '2025-06-01t12:00:00z', '2025-06-01T12:00:00.123456+02:00', '2024-02-29T00:00:00Z'])(
-    'accepts %s',
-    (s) => expect(isDateTime(s)).toBe(true),
+  it.each(['2025-06-01T12:00:00Z', '2025-06-01t12:00:00z', '2025-06-01T12:00:00.123456+02:00', '2024-02-29T00:00:00Z'])('accepts %s', (s) =>
+    expect(isDateTime(s)).toBe(true),
   );
   it.each([
     '2025-06-01T12:00:00',

@@ -31,7 +31,17 @@ describe('index.txt source', () => {
   });
 
   it('names the line and the problem of each bad line and keeps the rest', () => {
-    const r = parseIndexTxt(['V\t270101000000Z\t\t01\tunknown\t/CN=a', 'V\tsoon\t\t02\tx\t/CN=b', 'X\t270101000000Z\t\t03\tx\t/CN=c', 'R\t270101000000Z\tyesterday\t04\tx\t/CN=d', 'R\t270101000000Z\t250304050607Z,oops\t05\tx\t/CN=e', 'V\t270101000000Z\t\tzz\tx\t/CN=f', 'garbage'].join('\n'));
+    const r = parseIndexTxt(
+      [
+        'V\t270101000000Z\t\t01\tunknown\t/CN=a',
+        'V\tsoon\t\t02\tx\t/CN=b',
+        'X\t270101000000Z\t\t03\tx\t/CN=c',
+        'R\t270101000000Z\tyesterday\t04\tx\t/CN=d',
+        'R\t270101000000Z\t250304050607Z,oops\t05\tx\t/CN=e',
+        'V\t270101000000Z\t\tzz\tx\t/CN=f',
+        'garbage',
+      ].join('\n'),
+    );
     expect(r.certificates.map((c) => c.serial)).toEqual(['1']);
     expect(r.problems).toEqual([
       { line: 2, message: 'bad expiry time "soon"' },
@@ -47,19 +57,38 @@ describe('index.txt source', () => {
     const ca = await createCa();
     const a = await issueLeaf(ca);
     const b = await issueLeaf(ca);
-    const r = parseIndexTxt(indexTxt([{ cert: a.cert, status: 'V' }, { cert: b.cert, status: 'R', revokedAt: new Date('2025-06-01T00:00:00Z'), reason: 'superseded' }]));
+    const r = parseIndexTxt(
+      indexTxt([
+        { cert: a.cert, status: 'V' },
+        { cert: b.cert, status: 'R', revokedAt: new Date('2025-06-01T00:00:00Z'), reason: 'superseded' },
+      ]),
+    );
     expect(r.certificates).toEqual([
       { serial: a.serial.toLowerCase().replace(/^0+/, ''), notAfter: Math.floor(a.cert.notAfter.getTime() / 1000) * 1000 },
-      { serial: b.serial.toLowerCase().replace(/^0+/, ''), notAfter: Math.floor(b.cert.notAfter.getTime() / 1000) * 1000, revoked: { time: Date.UTC(2025, 5, 1), reason: 'superseded' } },
+      {
+        serial: b.serial.toLowerCase().replace(/^0+/, ''),
+        notAfter: Math.floor(b.cert.notAfter.getTime() / 1000) * 1000,
+        revoked: { time: Date.UTC(2025, 5, 1), reason: 'superseded' },
+      },
     ]);
   });
 
   it('declared revocations override the source and ignore unknown serials', () => {
-    const certs = [{ serial: 'a', notAfter: 1 }, { serial: 'b', notAfter: 1 }];
-    expect(applyDeclaredRevocations(certs, [{ serial: '0A', time: 5, reason: 'keyCompromise' }, { serial: 'ff', time: 6 }])).toEqual([
+    const certs = [
+      { serial: 'a', notAfter: 1 },
+      { serial: 'b', notAfter: 1 },
+    ];
+    expect(
+      applyDeclaredRevocations(certs, [
+        { serial: '0A', time: 5, reason: 'keyCompromise' },
+        { serial: 'ff', time: 6 },
+      ]),
+    ).toEqual([
       { serial: 'a', notAfter: 1, revoked: { time: 5, reason: 'keyCompromise' } },
       { serial: 'b', notAfter: 1 },
     ]);
-    expect(() => applyDeclaredRevocations(certs, [{ serial: 'b', time: 1, reason: 'bogus' }])).toThrow(/declared revocation of b: unknown reason "bogus"/);
+    expect(() => applyDeclaredRevocations(certs, [{ serial: 'b', time: 1, reason: 'bogus' }])).toThrow(
+      /declared revocation of b: unknown reason "bogus"/,
+    );
   });
 });

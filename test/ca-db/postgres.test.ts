@@ -8,7 +8,9 @@ const T = Date.UTC(2030, 0, 1);
 
 describe('the SQL', () => {
   it('reads the documented table by default, quoting every name', () => {
-    expect(innerQuery({})).toBe('SELECT "serial" AS serial, "not_after" AS not_after, "revoked_at" AS revoked_at, "reason" AS reason FROM "certificates"');
+    expect(innerQuery({})).toBe(
+      'SELECT "serial" AS serial, "not_after" AS not_after, "revoked_at" AS revoked_at, "reason" AS reason FROM "certificates"',
+    );
   });
 
   it('takes a schema-qualified table and other column names', () => {
@@ -27,7 +29,9 @@ describe('the SQL', () => {
 
 describe('parseRow', () => {
   it('canonicalises the serial and keeps the times as epoch ms', () => {
-    expect(parseRow({ serial: '00:0A:Bc', not_after: T + 0.7, revoked_at: null, reason: null })).toEqual({ certificate: { serial: 'abc', notAfter: T } });
+    expect(parseRow({ serial: '00:0A:Bc', not_after: T + 0.7, revoked_at: null, reason: null })).toEqual({
+      certificate: { serial: 'abc', notAfter: T },
+    });
   });
 
   it.each([
@@ -37,7 +41,9 @@ describe('parseRow', () => {
     ['cessationofoperation', 'cessationOfOperation'],
     ['6', 'certificateHold'],
   ])('reads revocation reason %s as %s', (text, name) => {
-    expect(parseRow({ serial: 'ab', not_after: T, revoked_at: T - 1000, reason: text })).toEqual({ certificate: { serial: 'ab', notAfter: T, revoked: { time: T - 1000, reason: name } } });
+    expect(parseRow({ serial: 'ab', not_after: T, revoked_at: T - 1000, reason: text })).toEqual({
+      certificate: { serial: 'ab', notAfter: T, revoked: { time: T - 1000, reason: name } },
+    });
   });
 
   it('keeps a revocation whose reason it does not know, without the reason, and names the row', () => {
@@ -68,7 +74,14 @@ describe('parseRow', () => {
 
 describe('replicationLagMs', () => {
   const now = T;
-  const s = (o: Partial<ReplicationSample>): ReplicationSample => ({ inRecovery: true, now, replayedAt: now - 60_000, pendingBytes: 0, receiverRunning: true, ...o });
+  const s = (o: Partial<ReplicationSample>): ReplicationSample => ({
+    inRecovery: true,
+    now,
+    replayedAt: now - 60_000,
+    pendingBytes: 0,
+    receiverRunning: true,
+    ...o,
+  });
 
   it('is 0 on a primary', () => {
     expect(replicationLagMs(s({ inRecovery: false, replayedAt: null, pendingBytes: null, receiverRunning: false }))).toBe(0);
@@ -95,8 +108,17 @@ describe('replicationLagMs', () => {
 describe('a database source in the signer report', () => {
   it('travels bucketed, an unknown lag as a day (JSON has no Infinity), and reads back', () => {
     const report: SignerReport = {
-      kind: 'signer', pod: 'p', time: T, certificates: 1, due: 0, missing: 0, revoked: 0,
-      sources: [{ name: 'ns/pool sources[0].postgres', state: 'lagging', lagMs: Infinity, maxLagMs: 30_000, message: 'lags' }, { name: 'x', state: 'read', lagMs: 37_000, maxLagMs: 30_000, certificates: 123_456 }],
+      kind: 'signer',
+      pod: 'p',
+      time: T,
+      certificates: 1,
+      due: 0,
+      missing: 0,
+      revoked: 0,
+      sources: [
+        { name: 'ns/pool sources[0].postgres', state: 'lagging', lagMs: Infinity, maxLagMs: 30_000, message: 'lags' },
+        { name: 'x', state: 'read', lagMs: 37_000, maxLagMs: 30_000, certificates: 123_456 },
+      ],
     };
     const q = quantizeReport(report);
     expect(q.sources).toEqual([

@@ -14,10 +14,29 @@ import { OcspStapleType, SecretType, type Secret } from '../../src/kube/types.js
 import { ManualClock } from '../../src/base/clock.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout, watchCaughtUp } from '../support/kube.js';
+import {
+  createNamespace,
+  kubeClient,
+  metricValue,
+  putSecret,
+  tlsSecret,
+  waitFor,
+  type EventObject,
+  eventsAbout,
+  watchCaughtUp,
+} from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
-import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import {
+  condition,
+  createStaple,
+  getSecret,
+  getStaple,
+  lockstepOf,
+  startStapleController,
+  waitForReason,
+  type Harness,
+} from '../support/staple-harness.js';
 import { Timeline } from '../support/timeline.js';
 
 const MIN = 60_000;
@@ -68,7 +87,14 @@ async function delegatedResponse(signer: Issued): Promise<Uint8Array> {
     issuer: ca.cert,
     signer: softwareSigner(signer.keyObject),
     responderCert: signer.cert,
-    entries: [{ certId: certIdFor(leaf.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now), nextUpdate: new Date(now + 24 * 60 * MIN) }],
+    entries: [
+      {
+        certId: certIdFor(leaf.cert, ca.cert),
+        status: { kind: 'good' },
+        thisUpdate: new Date(now),
+        nextUpdate: new Date(now + 24 * 60 * MIN),
+      },
+    ],
     producedAt: new Date(now),
   });
 }
@@ -80,13 +106,19 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
 
   it('a good staple is published first', async () => {
     await putSecret(h.client, tlsSecret(ns.name, 'mail-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem }));
-    await createStaple(h.client, ns.name, NAME, { secretName: 'mail-tls', requestTimeout: '2s', refresh: { retryInitial: '1m', retryMax: '5m' } });
+    await createStaple(h.client, ns.name, NAME, {
+      secretName: 'mail-tls',
+      requestTimeout: '2s',
+      refresh: { retryInitial: '1m', retryMax: '5m' },
+    });
     const s = await waitForReason(h.client, ns.name, NAME, 'Stapled');
     const secret = (await getSecret(h.client, ns.name, 'mail-tls-ocsp'))!;
     good = secret.data![STAPLE_KEY]!;
     goodNextUpdate = Date.parse(s.status!.staple!.nextUpdate!);
     expect(lockstepOf(secret).verdict?.ok).toBe(true);
-    tl.note(`good staple published (openssl ocsp, nextUpdate in ${Math.round((goodNextUpdate - clock.now()) / MIN)} min)`, { condition: 'Ready=True Stapled' });
+    tl.note(`good staple published (openssl ocsp, nextUpdate in ${Math.round((goodNextUpdate - clock.now()) / MIN)} min)`, {
+      condition: 'Ready=True Stapled',
+    });
     // From here on, every version of the staple Secret is recorded (this one first).
     versions.push(secret);
     stopWatch = await h.client.watch(
@@ -112,7 +144,9 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
     expect(condition(s, 'Ready')?.reason).toBe('Stapled'); // still serving the last good staple
     expect((await getSecret(h.client, ns.name, 'mail-tls-ocsp'))?.data?.[STAPLE_KEY]).toBe(good);
     expect(await failures(reason)).toBe(before + 1);
-    const ev = await waitFor(`a ${reason} Warning Event`, async () => (await events()).find((e) => e.reason === reason && e.type === 'Warning'));
+    const ev = await waitFor(`a ${reason} Warning Event`, async () =>
+      (await events()).find((e) => e.reason === reason && e.type === 'Warning'),
+    );
     const message = condition(s, 'Fresh')?.message ?? '';
     tl.detect(`refused; last good staple kept. "${message.slice(0, 150)}${message.length > 150 ? '…' : ''}"`, {
       condition: `Fresh=False ${reason}`,
@@ -133,13 +167,25 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
 
   it('signed by a delegated certificate that expires within the hour → SignerCertExpiringSoon naming it', async () => {
     const signer = await issueResponderCert(ca, { name: 'CN=Expiring Delegated Responder', notAfter: new Date(clock.now() + 30 * MIN) });
-    const msg = await inject('a response signed by a delegated certificate expiring in 30 min', await delegatedResponse(signer), 'SignerCertExpiringSoon');
+    const msg = await inject(
+      'a response signed by a delegated certificate expiring in 30 min',
+      await delegatedResponse(signer),
+      'SignerCertExpiringSoon',
+    );
     expect(msg).toContain('Expiring Delegated Responder');
   });
 
   it('signed by a delegated certificate that has expired → SignerCertExpired naming it', async () => {
-    const signer = await issueResponderCert(ca, { name: 'CN=Expired Delegated Responder', notBefore: new Date(clock.now() - 2 * 24 * 60 * MIN), notAfter: new Date(clock.now() - MIN) });
-    const msg = await inject('a response signed by a delegated certificate that expired a minute ago', await delegatedResponse(signer), 'SignerCertExpired');
+    const signer = await issueResponderCert(ca, {
+      name: 'CN=Expired Delegated Responder',
+      notBefore: new Date(clock.now() - 2 * 24 * 60 * MIN),
+      notAfter: new Date(clock.now() - MIN),
+    });
+    const msg = await inject(
+      'a response signed by a delegated certificate that expired a minute ago',
+      await delegatedResponse(signer),
+      'SignerCertExpired',
+    );
     expect(msg).toContain('Expired Delegated Responder');
     expect(msg).toMatch(/expired at/);
   });
@@ -153,12 +199,22 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
     await waitFor('a retry at the moved clock', async () => (await failures('SignerCertExpired')) > retriesBefore, 20_000);
     // The retry's reconcile must end (its status written, its next wake-up scheduled) before the
     // clock moves again: a wake-up scheduled after the move would be counted from the moved time.
-    await waitFor('the retry written to status', async () => ((await getStaple(h.client, ns.name, NAME)).status?.consecutiveFailures ?? 0) > failuresBefore, 20_000);
+    await waitFor(
+      'the retry written to status',
+      async () => ((await getStaple(h.client, ns.name, NAME)).status?.consecutiveFailures ?? 0) > failuresBefore,
+      20_000,
+    );
     expect((await getSecret(h.client, ns.name, 'mail-tls-ocsp'))?.data?.[STAPLE_KEY]).toBe(good);
-    const expiry = metricValue(await h.manager.metrics.registry.metrics(), 'ocsp_operator_staple_expiry_seconds', { namespace: ns.name, name: NAME });
+    const expiry = metricValue(await h.manager.metrics.registry.metrics(), 'ocsp_operator_staple_expiry_seconds', {
+      namespace: ns.name,
+      name: NAME,
+    });
     expect(expiry).toBeGreaterThan(0);
     expect(expiry).toBeLessThanOrEqual(2 * 60 + 1);
-    tl.detect(`still the last good staple, ${Math.round(expiry!)} s left`, { condition: 'Ready=True Stapled, Fresh=False SignerCertExpired', metric: `ocsp_operator_staple_expiry_seconds=${Math.round(expiry!)}` });
+    tl.detect(`still the last good staple, ${Math.round(expiry!)} s left`, {
+      condition: 'Ready=True Stapled, Fresh=False SignerCertExpired',
+      metric: `ocsp_operator_staple_expiry_seconds=${Math.round(expiry!)}`,
+    });
 
     clock.advance(3 * MIN);
     tl.inject("clock moved past the good staple's nextUpdate");
@@ -171,7 +227,9 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
     expect(ready.message).toContain(leaf.serial.toLowerCase());
     expect(ready.message).toContain('Expired Delegated Responder'); // the signer problem, named
     expect(condition(s, 'Fresh')?.reason).toBe('SignerCertExpired');
-    const ev = await waitFor('StapleExpired Warning Event', async () => (await events()).find((e) => e.reason === 'StapleExpired' && e.type === 'Warning'));
+    const ev = await waitFor('StapleExpired Warning Event', async () =>
+      (await events()).find((e) => e.reason === 'StapleExpired' && e.type === 'Warning'),
+    );
     expect(ev.note).toContain(leaf.serial.toLowerCase());
     const text = await h.manager.metrics.registry.metrics();
     expect(metricValue(text, 'ocsp_operator_staple_expiry_seconds', { namespace: ns.name, name: NAME })).toBeUndefined();
@@ -195,10 +253,16 @@ describe('incident: bad responder answers', { timeout: 80_000 }, () => {
     expect(all.items.filter((x) => x.metadata?.name === 'mail-tls-ocsp')).toHaveLength(1);
     const evs = (await events()).filter((e) => e.type === 'Warning');
     const warnings = evs.map((e) => e.reason);
-    for (const r of ['TryLater', 'Truncated', 'SignerCertExpiringSoon', 'SignerCertExpired']) expect(warnings.filter((x) => x === r), r).toHaveLength(1);
+    for (const r of ['TryLater', 'Truncated', 'SignerCertExpiringSoon', 'SignerCertExpired'])
+      expect(
+        warnings.filter((x) => x === r),
+        r,
+      ).toHaveLength(1);
     // The removal is said once: by the Ready transition's Event.
     const expired = evs.filter((e) => e.reason === 'StapleExpired');
     expect(expired).toHaveLength(1);
-    tl.note(`${versions.length} staple Secret version(s) from the good staple on, ${stapled.length} with a staple, all of them the validated one; one Warning Event per failure reason, ${expired.length} StapleExpired Event(s): ${expired.map((e) => JSON.stringify((e.note ?? '').slice(0, 60))).join(', ')}`);
+    tl.note(
+      `${versions.length} staple Secret version(s) from the good staple on, ${stapled.length} with a staple, all of them the validated one; one Warning Event per failure reason, ${expired.length} StapleExpired Event(s): ${expired.map((e) => JSON.stringify((e.note ?? '').slice(0, 60))).join(', ')}`,
+    );
   });
 });

@@ -14,10 +14,28 @@ import { EventType, SecretType, type Secret } from '../../src/kube/types.js';
 import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject, watchCaughtUp } from '../support/kube.js';
+import {
+  createNamespace,
+  kubeClient,
+  metricValue,
+  putSecret,
+  tlsSecret,
+  waitFor,
+  type EventObject,
+  watchCaughtUp,
+} from '../support/kube.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
-import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import {
+  condition,
+  createStaple,
+  getSecret,
+  getStaple,
+  lockstepOf,
+  startStapleController,
+  waitForReason,
+  type Harness,
+} from '../support/staple-harness.js';
 import { Timeline } from '../support/timeline.js';
 
 const RENEWALS = 30;
@@ -30,7 +48,9 @@ let proxy: FaultProxy;
 let responder: ResponderHandle;
 let ns: { name: string; remove(): Promise<void> };
 let h: Harness;
-const tl = new Timeline(`renewal-without-staple-update (${RENEWALS} renewals, responder slow ${SLOW_MS} ms, previous certificate's response served ${WRONG_AT.size} times)`);
+const tl = new Timeline(
+  `renewal-without-staple-update (${RENEWALS} renewals, responder slow ${SLOW_MS} ms, previous certificate's response served ${WRONG_AT.size} times)`,
+);
 
 beforeAll(async () => {
   proxy = await startFaultProxy();
@@ -57,7 +77,14 @@ async function responseFor(l: Issued): Promise<Uint8Array> {
   return signOcspResponse({
     issuer: ca.cert,
     signer: softwareSigner(ca.keyObject),
-    entries: [{ certId: certIdFor(l.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now - 60_000), nextUpdate: new Date(now + 3_600_000) }],
+    entries: [
+      {
+        certId: certIdFor(l.cert, ca.cert),
+        status: { kind: 'good' },
+        thisUpdate: new Date(now - 60_000),
+        nextUpdate: new Date(now + 3_600_000),
+      },
+    ],
     producedAt: new Date(now - 60_000),
   });
 }
@@ -90,14 +117,22 @@ describe('incident: renewal without staple update', { timeout: 85_000 }, () => {
         const prev = leaves[i - 1]!;
         if (WRONG_AT.has(i)) {
           proxy.mode = { kind: 'body', body: await responseFor(prev) };
-          tl.inject(`renewal ${i}: ${cur.serial.toLowerCase()} issued; the responder answers with the previous certificate's (${prev.serial.toLowerCase()}) response`);
+          tl.inject(
+            `renewal ${i}: ${cur.serial.toLowerCase()} issued; the responder answers with the previous certificate's (${prev.serial.toLowerCase()}) response`,
+          );
         }
         await putSecret(h.client, tlsSecret(ns.name, 'mail-tls', { certPem: cur.chainPem, keyPem: cur.keyPem }));
         if (WRONG_AT.has(i)) {
-          const s = await waitFor(`CertIdMismatch for renewal ${i}`, async () => {
-            const x = await getStaple(h.client, ns.name, 'mail');
-            return x.status?.certificate?.serial === cur.serial.toLowerCase() && condition(x, 'Ready')?.reason === 'CertIdMismatch' ? x : undefined;
-          }, 20_000);
+          const s = await waitFor(
+            `CertIdMismatch for renewal ${i}`,
+            async () => {
+              const x = await getStaple(h.client, ns.name, 'mail');
+              return x.status?.certificate?.serial === cur.serial.toLowerCase() && condition(x, 'Ready')?.reason === 'CertIdMismatch'
+                ? x
+                : undefined;
+            },
+            20_000,
+          );
           const msg = condition(s, 'Ready')?.message ?? '';
           mismatchMessages.push(msg);
           expect(msg.toLowerCase()).toContain(cur.serial.toLowerCase());
@@ -108,20 +143,27 @@ describe('incident: renewal without staple update', { timeout: 85_000 }, () => {
           const ls = lockstepOf(published);
           expect(ls.verdict === undefined || ls.verdict.ok).toBe(true);
           const why = msg.slice(Math.max(0, msg.indexOf('rejected: ') + 'rejected: '.length));
-          tl.detect(`refused; the published pair is ${ls.certSerial} with its own staple. "…${why.slice(0, 220)}${why.length > 220 ? '…' : ''}"`, {
-            condition: 'Ready=False CertIdMismatch, Fresh=False CertIdMismatch',
-            event: 'Warning CertIdMismatch',
-            metric: 'ocsp_operator_staple_failures_total{reason="CertIdMismatch"}',
-          });
+          tl.detect(
+            `refused; the published pair is ${ls.certSerial} with its own staple. "…${why.slice(0, 220)}${why.length > 220 ? '…' : ''}"`,
+            {
+              condition: 'Ready=False CertIdMismatch, Fresh=False CertIdMismatch',
+              event: 'Warning CertIdMismatch',
+              metric: 'ocsp_operator_staple_failures_total{reason="CertIdMismatch"}',
+            },
+          );
           proxy.mode = slow;
         }
         await new Promise((r) => setTimeout(r, i % 5 === 0 ? 400 : 60)); // bursts and pauses
       }
       const last = leaves[RENEWALS]!.serial.toLowerCase();
-      await waitFor('the last certificate stapled', async () => {
-        const s = await getSecret(h.client, ns.name, 'mail-tls-ocsp');
-        return s && lockstepOf(s).certSerial === last && lockstepOf(s).verdict?.ok;
-      }, 30_000);
+      await waitFor(
+        'the last certificate stapled',
+        async () => {
+          const s = await getSecret(h.client, ns.name, 'mail-tls-ocsp');
+          return s && lockstepOf(s).certSerial === last && lockstepOf(s).verdict?.ok;
+        },
+        30_000,
+      );
       await waitForReason(h.client, ns.name, 'mail', 'Stapled');
       tl.recover(`responder back to slow-but-correct; last certificate ${last} stapled`, { condition: 'Ready=True Stapled' });
       await watchCaughtUp(h.client, SecretType, ns.name, 'mail-tls-ocsp', versions);
@@ -149,7 +191,10 @@ describe('incident: renewal without staple update', { timeout: 85_000 }, () => {
     expect(evs.filter((e) => e.reason === 'RenewedCertificateStapled').length).toBeGreaterThanOrEqual(1);
     tl.detect(
       `watch saw ${versions.length} staple Secret versions (${stapled} with a staple, ${certsPublished} distinct certificates): 0 pair a certificate with another certificate's staple, 0 annotation drift`,
-      { event: `Normal RenewedCertificateStapled ×${evs.filter((e) => e.reason === 'RenewedCertificateStapled').length}`, metric: `ocsp_operator_staple_failures_total{reason="CertIdMismatch"}=${mismatchCount}` },
+      {
+        event: `Normal RenewedCertificateStapled ×${evs.filter((e) => e.reason === 'RenewedCertificateStapled').length}`,
+        metric: `ocsp_operator_staple_failures_total{reason="CertIdMismatch"}=${mismatchCount}`,
+      },
     );
   });
 });

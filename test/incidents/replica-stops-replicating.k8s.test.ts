@@ -79,7 +79,11 @@ async function readyz(r: Responder): Promise<{ status: number; body: { ready: bo
 }
 
 async function ask(r: Responder, leaf: Issued): Promise<string> {
-  const res = await fetch(r.url, { method: 'POST', body: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der, headers: { 'content-type': 'application/ocsp-request' } });
+  const res = await fetch(r.url, {
+    method: 'POST',
+    body: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der,
+    headers: { 'content-type': 'application/ocsp-request' },
+  });
   const body = Buffer.from(await res.arrayBuffer());
   return body.length === 5 ? body.toString('hex') : 'response';
 }
@@ -100,8 +104,18 @@ beforeAll(async () => {
   for (const l of initial) issued.push({ leaf: l, at: Date.now() });
   for (const r of cluster.replicas) await cluster.waitInSync(r);
   for (const [i, replica] of cluster.replicas.entries()) {
-    const reader = new RedisReader({ replica: { host: '127.0.0.1', port: replica.port }, primary: { host: '127.0.0.1', port: cluster.primary.port } });
-    const responder = await startResponder({ store: reader, issuers: [ca.cert], lagPolicy: 'ServeWhatItHas', lagThresholdMs: THRESHOLD_MS, lagPollMs: POLL_MS, logLevel: 'silent' });
+    const reader = new RedisReader({
+      replica: { host: '127.0.0.1', port: replica.port },
+      primary: { host: '127.0.0.1', port: cluster.primary.port },
+    });
+    const responder = await startResponder({
+      store: reader,
+      issuers: [ca.cert],
+      lagPolicy: 'ServeWhatItHas',
+      lagThresholdMs: THRESHOLD_MS,
+      lagPollMs: POLL_MS,
+      logLevel: 'silent',
+    });
     nodes.push({ pod: `${POOL}-responder-${i}-7f9c${i}`, responder, reader, inRotation: true });
   }
 
@@ -116,7 +130,13 @@ beforeAll(async () => {
       issuer: { secretName: 'ca' },
       signing: { softwareKey: { secretName: 'ca' } },
       sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
-      store: { type: 'Redis', redis: { primaryURL: `redis://127.0.0.1:${cluster.primary.port}`, replicaURLs: cluster.replicas.map((r) => `redis://127.0.0.1:${r.port}`) } },
+      store: {
+        type: 'Redis',
+        redis: {
+          primaryURL: `redis://127.0.0.1:${cluster.primary.port}`,
+          replicaURLs: cluster.replicas.map((r) => `redis://127.0.0.1:${r.port}`),
+        },
+      },
       responder: { maxReplicationLag: '2s', lagPolicy: 'ServeWhatItHas' },
     },
   } as KubeObject);
@@ -132,13 +152,31 @@ beforeAll(async () => {
           await writeReport(client, {
             namespace: ns.name,
             pool: POOL,
-            report: { kind: 'responder', pod: n.pod, time: Date.now(), ready: r.body.ready, lagMs: r.body.lagMs ?? 3_600_000, detached: r.body.detached ?? false },
+            report: {
+              kind: 'responder',
+              pod: n.pod,
+              time: Date.now(),
+              ready: r.body.ready,
+              lagMs: r.body.lagMs ?? 3_600_000,
+              detached: r.body.detached ?? false,
+            },
           }).catch(() => undefined);
         }
         await writeReport(client, {
           namespace: ns.name,
           pool: POOL,
-          report: { kind: 'signer', pod: `${POOL}-signer-0`, time: Date.now(), certificates: issued.length, due: 0, missing: 0, revoked: 0, oldestThisUpdate: Date.now() - 60_000, rate: 100, outlivingTheirSigner: 0 },
+          report: {
+            kind: 'signer',
+            pod: `${POOL}-signer-0`,
+            time: Date.now(),
+            certificates: issued.length,
+            due: 0,
+            missing: 0,
+            revoked: 0,
+            oldestThisUpdate: Date.now() - 60_000,
+            rate: 100,
+            outlivingTheirSigner: 0,
+          },
         }).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -196,7 +234,10 @@ async function traffic(ms: number): Promise<void> {
           if (answer === 'response') clientStats.good++;
           else if (answer === UNAUTHORIZED_HEX) {
             const age = Date.now() - pick.at;
-            if (age > AVAILABILITY_TARGET_MS) clientStats.unauthorizedOld.push(`${target.pod}: ${pick.leaf.serial} (${age} ms old; issued at pause${pick.at - pausedAt >= 0 ? '+' : ''}${pick.at - pausedAt} ms, asked at pause+${askedAt - pausedAt} ms, rotation ${target.inRotation})`);
+            if (age > AVAILABILITY_TARGET_MS)
+              clientStats.unauthorizedOld.push(
+                `${target.pod}: ${pick.leaf.serial} (${age} ms old; issued at pause${pick.at - pausedAt >= 0 ? '+' : ''}${pick.at - pausedAt} ms, asked at pause+${askedAt - pausedAt} ms, rotation ${target.inRotation})`,
+              );
             else clientStats.unauthorizedYoung++;
           }
         }),
@@ -212,12 +253,18 @@ describe('incident: a replica stops replicating', { timeout: 85_000 }, () => {
   it('all three responders in rotation while replication flows; the pool says the replicas are current', async () => {
     await traffic(1500);
     for (const n of nodes) expect((await readyz(n.responder)).status).toBe(200);
-    const p = await waitFor('Replicated=True with three replicas', async () => {
-      const x = await getPool();
-      return cond(x, 'Replicated')?.status === 'True' && x.status?.replication?.length === 3 ? x : undefined;
-    }, 20_000);
+    const p = await waitFor(
+      'Replicated=True with three replicas',
+      async () => {
+        const x = await getPool();
+        return cond(x, 'Replicated')?.status === 'True' && x.status?.replication?.length === 3 ? x : undefined;
+      },
+      20_000,
+    );
     expect(cond(p, 'Replicated')?.reason).toBe('ReplicasCurrent');
-    tl.note(`3 responders ready; ${issued.length} certificates issued so far; pool Replicated=True`, { condition: 'Replicated=True ReplicasCurrent' });
+    tl.note(`3 responders ready; ${issued.length} certificates issued so far; pool Replicated=True`, {
+      condition: 'Replicated=True ReplicasCurrent',
+    });
   });
 
   it('one link stalls while certificates are issued: out of rotation within the threshold, the pool names it, no client sees unauthorized for an older certificate', async () => {
@@ -230,7 +277,12 @@ describe('incident: a replica stops replicating', { timeout: 85_000 }, () => {
 
     // Traffic keeps flowing while we watch for the detections.
     const trafficDone = traffic(6000);
-    const outAt = await waitFor('the lagging responder not ready', async () => ((await readyz(lagging.responder)).status === 503 ? Date.now() : undefined), THRESHOLD_MS + 3000, 20);
+    const outAt = await waitFor(
+      'the lagging responder not ready',
+      async () => ((await readyz(lagging.responder)).status === 503 ? Date.now() : undefined),
+      THRESHOLD_MS + 3000,
+      20,
+    );
     const detectMs = outAt - t0;
     // heartbeat ≤ 200 ms old at the pause; lag passes the threshold after that; one poll to notice
     expect(detectMs).toBeLessThanOrEqual(THRESHOLD_MS + 200 + POLL_MS + 500);
@@ -239,13 +291,19 @@ describe('incident: a replica stops replicating', { timeout: 85_000 }, () => {
     expect(rz.body.lagMs).toBeGreaterThan(THRESHOLD_MS);
     const metrics = await lagging.responder.metrics.registry.metrics();
     expect(metricValue(metrics, 'ocsp_responder_ready')).toBe(0);
-    tl.detect(`${lagging.pod} /readyz 503 after ${detectMs} ms (lag ${rz.body.lagMs} ms > ${THRESHOLD_MS} ms): out of rotation`, { metric: `ocsp_responder_ready=0, ocsp_responder_store_lag_seconds=${metricValue(metrics, 'ocsp_responder_store_lag_seconds')}` });
+    tl.detect(`${lagging.pod} /readyz 503 after ${detectMs} ms (lag ${rz.body.lagMs} ms > ${THRESHOLD_MS} ms): out of rotation`, {
+      metric: `ocsp_responder_ready=0, ocsp_responder_store_lag_seconds=${metricValue(metrics, 'ocsp_responder_store_lag_seconds')}`,
+    });
     for (const n of nodes.slice(0, 2)) expect((await readyz(n.responder)).status).toBe(200);
 
-    const p = await waitFor('Replicated=False naming the lagging responder', async () => {
-      const x = await getPool();
-      return cond(x, 'Replicated')?.status === 'False' ? x : undefined;
-    }, 20_000);
+    const p = await waitFor(
+      'Replicated=False naming the lagging responder',
+      async () => {
+        const x = await getPool();
+        return cond(x, 'Replicated')?.status === 'False' ? x : undefined;
+      },
+      20_000,
+    );
     const poolMs = Date.now() - t0;
     const msg = cond(p, 'Replicated')!.message;
     expect(cond(p, 'Replicated')?.reason).toBe('ReplicaLagging');
@@ -254,17 +312,24 @@ describe('incident: a replica stops replicating', { timeout: 85_000 }, () => {
     expect(p.status?.responders?.outOfRotation).toEqual([lagging.pod]);
     expect(p.status?.replication?.find((r) => r.replica === lagging.pod)?.inRotation).toBe(false);
     const ev = await waitFor('ReplicaLagging Warning Event', async () => {
-      const list = await client.list<KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }>(EventType, { namespace: ns.name });
+      const list = await client.list<KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }>(
+        EventType,
+        { namespace: ns.name },
+      );
       return list.items.find((e) => e.regarding?.name === POOL && e.reason === 'ReplicaLagging' && e.type === 'Warning');
     });
     expect(ev.note).toContain(lagging.pod);
-    tl.detect(`pool reports it after ${poolMs} ms: "${msg}"`, { condition: 'Replicated=False ReplicaLagging', event: 'Warning ReplicaLagging' });
+    tl.detect(`pool reports it after ${poolMs} ms: "${msg}"`, {
+      condition: 'Replicated=False ReplicaLagging',
+      event: 'Warning ReplicaLagging',
+    });
 
     await trafficDone;
     const newWhileStalled = issued.slice(issuedBefore);
     expect(newWhileStalled.length).toBeGreaterThan(10);
     // The in-rotation responders answer every certificate issued while the link was stalled.
-    for (const { leaf } of newWhileStalled) for (const n of nodes.slice(0, 2)) expect(await ask(n.responder, leaf), `${n.pod} ${leaf.serial}`).toBe('response');
+    for (const { leaf } of newWhileStalled)
+      for (const n of nodes.slice(0, 2)) expect(await ask(n.responder, leaf), `${n.pod} ${leaf.serial}`).toBe('response');
     // The stalled one does not have them: were a client still sent there, `unauthorized`.
     expect(await ask(lagging.responder, newWhileStalled.at(-1)!.leaf)).toBe(UNAUTHORIZED_HEX);
     const unknownOnStalled = metricValue(await lagging.responder.metrics.registry.metrics(), 'ocsp_responder_unknown_serial_total') ?? 0;
@@ -273,7 +338,9 @@ describe('incident: a replica stops replicating', { timeout: 85_000 }, () => {
     expect(clientStats.outOfRotationSkipped).toBeGreaterThan(0); // the load balancer did steer away
     tl.detect(
       `${newWhileStalled.length} certificates issued while stalled, all answered by the 2 in-rotation responders; clients: ${clientStats.requests} requests, ${clientStats.good} responses, 0 unauthorized for a certificate older than ${AVAILABILITY_TARGET_MS} ms (${clientStats.unauthorizedYoung} for younger ones), ${clientStats.outOfRotationSkipped} requests steered away from ${lagging.pod}`,
-      { metric: `ocsp_responder_unknown_serial_total=${unknownOnStalled} on the stalled responder (all of them younger than the target or the test's own direct ask)` },
+      {
+        metric: `ocsp_responder_unknown_serial_total=${unknownOnStalled} on the stalled responder (all of them younger than the target or the test's own direct ask)`,
+      },
     );
   });
 
@@ -285,11 +352,18 @@ describe('incident: a replica stops replicating', { timeout: 85_000 }, () => {
     await waitFor('the responder ready again', async () => (await readyz(lagging.responder)).status === 200, 15_000);
     tl.recover(`${lagging.pod} /readyz 200 after ${Date.now() - t0} ms`, { metric: 'ocsp_responder_ready=1' });
     expect(await ask(lagging.responder, issued.at(-1)!.leaf)).toBe('response');
-    const p = await waitFor('Replicated=True again', async () => {
-      const x = await getPool();
-      return cond(x, 'Replicated')?.status === 'True' ? x : undefined;
-    }, 20_000);
+    const p = await waitFor(
+      'Replicated=True again',
+      async () => {
+        const x = await getPool();
+        return cond(x, 'Replicated')?.status === 'True' ? x : undefined;
+      },
+      20_000,
+    );
     expect(p.status?.responders?.outOfRotation).toEqual([]);
-    tl.recover(`pool Replicated=True after ${Date.now() - t0} ms`, { condition: 'Replicated=True ReplicasCurrent', event: 'Normal ReplicasCurrent' });
+    tl.recover(`pool Replicated=True after ${Date.now() - t0} ms`, {
+      condition: 'Replicated=True ReplicasCurrent',
+      event: 'Normal ReplicasCurrent',
+    });
   });
 });

@@ -68,7 +68,11 @@ async function startNginxProxy(name: string, mergeSlashes: boolean, upstreamPort
     '',
   ].join('\n');
   await writeFile(p('nginx.conf'), conf);
-  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-e', p('error.log'), '-c', p('nginx.conf')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-e', p('error.log'), '-c', p('nginx.conf')], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const stop = async () => {
@@ -161,10 +165,12 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
   function answeredFor(r: CurlResult, leaf: Issued): string | undefined {
     if (r.status !== 200) return `HTTP ${r.status}`;
     const rec = records.get(leaf)!;
-    if (Buffer.compare(r.body, Buffer.from(rec.der)) !== 0) return `body ${r.body.subarray(0, 8).toString('hex')}… is not the stored response`;
+    if (Buffer.compare(r.body, Buffer.from(rec.der)) !== 0)
+      return `body ${r.body.subarray(0, 8).toString('hex')}… is not the stored response`;
     const v = validateOcspResponse(new Uint8Array(r.body), { cert: leaf.cert, issuer: ca.cert, now: new Date() });
     if (!v.ok) return `${v.reason}: ${v.message}`;
-    if (!/^max-age=\d+, public, no-transform, must-revalidate$/.test(r.headers['cache-control'] ?? '')) return `cache-control ${r.headers['cache-control']}`;
+    if (!/^max-age=\d+, public, no-transform, must-revalidate$/.test(r.headers['cache-control'] ?? ''))
+      return `cache-control ${r.headers['cache-control']}`;
     return undefined;
   }
 
@@ -184,7 +190,9 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
     const single = pick((s) => s.includes('/') && s.includes('+') && !s.includes('//'), 4);
     const doubled = pick((s) => s.includes('//'), 2);
     expect(single.length).toBeGreaterThanOrEqual(2);
-    tl.inject(`GET ${single.length} requests with '/' and '+' in their base64, 6 encodings each, direct and through nginx merge_slashes on/off`);
+    tl.inject(
+      `GET ${single.length} requests with '/' and '+' in their base64, 6 encodings each, direct and through nginx merge_slashes on/off`,
+    );
     const failures: string[] = [];
     let answered = 0;
     for (const target of [{ name: 'direct', url: responder.url }, plain, merging]) {
@@ -211,7 +219,9 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
       }
     }
     expect(failures).toEqual([]);
-    tl.detect(`${answered} GETs answered with the exact stored response for their certificate, none refused`, { metric: 'ocsp_responder_requests_total{method="GET",result="ok"}' });
+    tl.detect(`${answered} GETs answered with the exact stored response for their certificate, none refused`, {
+      metric: 'ocsp_responder_requests_total{method="GET",result="ok"}',
+    });
   });
 
   it("a request the merging proxy corrupted ('//' inside the base64) is refused as malformedRequest, uncached; POST still works", async () => {
@@ -233,8 +243,14 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
       expect(r.body.toString('hex'), path).toBe(MALFORMED_HEX);
       expect(r.headers['cache-control']).toBe('no-store');
     }
-    tl.detect('the mangled request is answered malformedRequest with Cache-Control: no-store (never another certificate\'s response)', { metric: 'ocsp_responder_requests_total{method="GET",result="malformed"}' });
-    const post = await fetch(merging.url, { method: 'POST', body: Buffer.from(s, 'base64'), headers: { 'content-type': 'application/ocsp-request' } });
+    tl.detect("the mangled request is answered malformedRequest with Cache-Control: no-store (never another certificate's response)", {
+      metric: 'ocsp_responder_requests_total{method="GET",result="malformed"}',
+    });
+    const post = await fetch(merging.url, {
+      method: 'POST',
+      body: Buffer.from(s, 'base64'),
+      headers: { 'content-type': 'application/ocsp-request' },
+    });
     expect(post.status).toBe(200);
     expect(Buffer.compare(Buffer.from(await post.arrayBuffer()), Buffer.from(records.get(leaf)!.der))).toBe(0);
     tl.note('the same request as POST through the same proxy is answered correctly');
@@ -260,11 +276,20 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
     let unknown = '';
     while (!unknown || unknown.includes('//')) unknown = b64(await issueLeaf(ca));
     const burst: Array<Promise<{ kind: 'junk' | 'unknown' | 'good'; path: string; leaf?: Issued; r: CurlResult; via: string }>> = [];
-    tl.inject(`burst: ${junk.length * 6} malformed and 12 unknown-serial GETs, with ${good.length * 2} well-formed GETs among them, through both proxies`);
+    tl.inject(
+      `burst: ${junk.length * 6} malformed and 12 unknown-serial GETs, with ${good.length * 2} well-formed GETs among them, through both proxies`,
+    );
     for (const via of [plain, merging]) {
-      for (let i = 0; i < 3; i++) for (const j of junk) burst.push(curl(via.url + j).then((r) => ({ kind: 'junk' as const, path: j, r, via: via.name })));
-      for (let i = 0; i < 6; i++) burst.push(curl(via.url + encodeURIComponent(unknown)).then((r) => ({ kind: 'unknown' as const, path: 'unknown', r, via: via.name })));
-      for (const l of good) burst.push(curl(via.url + encodeURIComponent(b64(l))).then((r) => ({ kind: 'good' as const, path: 'good', leaf: l, r, via: via.name })));
+      for (let i = 0; i < 3; i++)
+        for (const j of junk) burst.push(curl(via.url + j).then((r) => ({ kind: 'junk' as const, path: j, r, via: via.name })));
+      for (let i = 0; i < 6; i++)
+        burst.push(
+          curl(via.url + encodeURIComponent(unknown)).then((r) => ({ kind: 'unknown' as const, path: 'unknown', r, via: via.name })),
+        );
+      for (const l of good)
+        burst.push(
+          curl(via.url + encodeURIComponent(b64(l))).then((r) => ({ kind: 'good' as const, path: 'good', leaf: l, r, via: via.name })),
+        );
     }
     const results = await Promise.all(burst);
     const problems: string[] = [];
@@ -275,10 +300,12 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
         continue;
       }
       const want = x.kind === 'junk' ? MALFORMED_HEX : UNAUTHORIZED_HEX;
-      if (x.r.status !== 200 || x.r.body.toString('hex') !== want) problems.push(`${x.via} ${x.path}: HTTP ${x.r.status} ${x.r.body.toString('hex')}`);
+      if (x.r.status !== 200 || x.r.body.toString('hex') !== want)
+        problems.push(`${x.via} ${x.path}: HTTP ${x.r.status} ${x.r.body.toString('hex')}`);
       const cc = x.r.headers['cache-control'] ?? '';
       const maxAge = /max-age=(\d+)/.exec(cc)?.[1];
-      if (!(cc === 'no-store' || (maxAge !== undefined && Number(maxAge) <= 60))) problems.push(`${x.via} ${x.path}: error cached with "${cc}"`);
+      if (!(cc === 'no-store' || (maxAge !== undefined && Number(maxAge) <= 60)))
+        problems.push(`${x.via} ${x.path}: error cached with "${cc}"`);
       if (x.r.headers['etag'] !== undefined) problems.push(`${x.via} ${x.path}: error with an ETag`);
     }
     expect(problems).toEqual([]);
@@ -286,9 +313,12 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
     const malformed = (metricValue(after, 'ocsp_responder_requests_total', { method: 'GET', result: 'malformed' }) ?? 0) - malformedBefore;
     expect(malformed).toBe(junk.length * 6);
     expect(metricValue(after, 'ocsp_responder_unknown_serial_total')).toBeGreaterThanOrEqual(12);
-    tl.detect(`all ${results.length} answered: ${malformed} malformedRequest + 12 unauthorized with Cache-Control: no-store, ${good.length * 2} good requests answered with their responses`, {
-      metric: `ocsp_responder_requests_total{method="GET",result="malformed"} +${malformed}, ocsp_responder_unknown_serial_total`,
-    });
+    tl.detect(
+      `all ${results.length} answered: ${malformed} malformedRequest + 12 unauthorized with Cache-Control: no-store, ${good.length * 2} good requests answered with their responses`,
+      {
+        metric: `ocsp_responder_requests_total{method="GET",result="malformed"} +${malformed}, ocsp_responder_unknown_serial_total`,
+      },
+    );
   });
 
   it('responses signed in one batch get max-age values spread in time, none past nextUpdate', async () => {
@@ -312,6 +342,9 @@ describe('incident: slash merging and uncached errors', { timeout: 80_000 }, () 
     expect(Math.min(...ages) * 1000).toBeGreaterThan(0.89 * (nextUpdate - Date.now()));
     const text = await responder.metrics.registry.metrics();
     expect(metricValue(text, 'ocsp_responder_max_age_seconds_count')).toBeGreaterThanOrEqual(N);
-    tl.detect(`${distinct} distinct max-age values over ${N} responses, spread over ${(spreadS / 3600).toFixed(1)} h (min ${Math.min(...ages)} s, max ${Math.max(...ages)} s)`, { metric: 'ocsp_responder_max_age_seconds' });
+    tl.detect(
+      `${distinct} distinct max-age values over ${N} responses, spread over ${(spreadS / 3600).toFixed(1)} h (min ${Math.min(...ages)} s, max ${Math.max(...ages)} s)`,
+      { metric: 'ocsp_responder_max_age_seconds' },
+    );
   });
 });

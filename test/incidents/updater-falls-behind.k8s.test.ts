@@ -69,7 +69,8 @@ let slow: ResponseSigner; // the slowed signer pod, one for the whole incident (
 
 const cond = (p: PoolObj | undefined, type: string) => p?.status?.conditions?.find((c) => c.type === type);
 const getPool = () => client.get<PoolObj>(OcspResponderPoolType, ns.name, POOL);
-const replicas = async () => (await client.getOrUndefined<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, ns.name, `${POOL}-signer`))?.spec?.replicas;
+const replicas = async () =>
+  (await client.getOrUndefined<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, ns.name, `${POOL}-signer`))?.spec?.replicas;
 const hours = (ms: number) => `${Math.round(ms / H)}h`;
 
 const poolEvents = () => eventsAbout(client, ns.name, POOL);
@@ -146,14 +147,22 @@ async function report(s: ResponseSigner, round: RoundResult): Promise<{ due: num
 
 /** The pool after it has reconciled a report with this backlog. */
 function poolAt(due: number, extra: (p: PoolObj) => boolean = () => true): Promise<PoolObj> {
-  return waitFor(`pool status with backlog ${due}`, async () => {
-    const p = await getPool();
-    return p.status?.backlog === due && extra(p) ? p : undefined;
-  }, 20_000);
+  return waitFor(
+    `pool status with backlog ${due}`,
+    async () => {
+      const p = await getPool();
+      return p.status?.backlog === due && extra(p) ? p : undefined;
+    },
+    20_000,
+  );
 }
 
 async function ask(leaf: Issued): Promise<Buffer> {
-  const res = await fetch(responder.url, { method: 'POST', body: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der, headers: { 'content-type': 'application/ocsp-request' } });
+  const res = await fetch(responder.url, {
+    method: 'POST',
+    body: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der,
+    headers: { 'content-type': 'application/ocsp-request' },
+  });
   return Buffer.from(await res.arrayBuffer());
 }
 
@@ -170,7 +179,10 @@ beforeAll(async () => {
   // and its periodic look-again (every 15 s) is left to the report writes, which trigger a
   // reconcile each. So a jump of 12 hours is instantaneous, as if the signer pod had reported
   // throughout, and never a moment in which the last report looks 12 hours old.
-  const poolClock: Clock = { now: () => clock.now(), setTimer: (fn, ms) => (ms >= POOL_RESYNC_MS ? { cancel: () => {} } : systemClock.setTimer(fn, ms)) };
+  const poolClock: Clock = {
+    now: () => clock.now(),
+    setTimer: (fn, ms) => (ms >= POOL_RESYNC_MS ? { cancel: () => {} } : systemClock.setTimer(fn, ms)),
+  };
   manager = await startPoolController(client, ns.name, poolClock);
   await client.create(OcspResponderPoolType, {
     apiVersion: 'ocsp-operator.dev/v1alpha1',
@@ -219,7 +231,9 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
 
   it('signing slowed to a trickle while certificates keep arriving: backlog grows, signers scale out, Stale at the warning age, Critical before any response expires', async () => {
     slow = signer({ slow: true });
-    tl.inject(`signing slowed to ${TRICKLE} signatures per round, one at a time (${SLOW_MS} ms each); ${ARRIVALS_PER_STEP} new certificates every ${hours(STEP_MS)}`);
+    tl.inject(
+      `signing slowed to ${TRICKLE} signatures per round, one at a time (${SLOW_MS} ms each); ${ARRIVALS_PER_STEP} new certificates every ${hours(STEP_MS)}`,
+    );
     for (let step = 1; step <= 14 && criticalAt === undefined; step++) {
       clock.advance(STEP_MS);
       await arrive(ARRIVALS_PER_STEP);
@@ -233,18 +247,28 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
       const m = await registry.metrics();
       const dueMetric = metricValue(m, 'ocsp_signer_backlog', { kind: 'due' });
       if (step === 1 || rep !== history.at(-2)?.replicas) {
-        tl.detect(`backlog ${b.due} (${b.missing} never signed), ${r.rate.toFixed(1)} signatures/s per pod → signer StatefulSet ${rep} replica(s)`, { metric: `ocsp_signer_backlog{kind="due"}=${dueMetric}; pool status.backlog=${p.status?.backlog}` });
+        tl.detect(
+          `backlog ${b.due} (${b.missing} never signed), ${r.rate.toFixed(1)} signatures/s per pod → signer StatefulSet ${rep} replica(s)`,
+          { metric: `ocsp_signer_backlog{kind="due"}=${dueMetric}; pool status.backlog=${p.status?.backlog}` },
+        );
       }
       if (fresh === 'ResponsesStale' && staleAt === undefined) {
         staleAt = clock.now() - t0;
-        tl.detect(`oldest response ${hours(b.oldestAgeMs ?? 0)} old: "${cond(p, 'Fresh')?.message}"`, { condition: 'Fresh=False ResponsesStale', event: 'Warning ResponsesStale', metric: `ocsp_signer_oldest_response_age_seconds=${metricValue(m, 'ocsp_signer_oldest_response_age_seconds')}` });
+        tl.detect(`oldest response ${hours(b.oldestAgeMs ?? 0)} old: "${cond(p, 'Fresh')?.message}"`, {
+          condition: 'Fresh=False ResponsesStale',
+          event: 'Warning ResponsesStale',
+          metric: `ocsp_signer_oldest_response_age_seconds=${metricValue(m, 'ocsp_signer_oldest_response_age_seconds')}`,
+        });
       }
       if (fresh === 'ResponsesCritical') {
         criticalAt = clock.now() - t0;
         const stats = await store.stats();
         // before any response expires: the soonest nextUpdate of all is still ahead
         expect(stats.soonestNextUpdate!).toBeGreaterThan(clock.now());
-        tl.detect(`"${cond(p, 'Fresh')?.message}"; soonest nextUpdate still ${hours(stats.soonestNextUpdate! - clock.now())} away`, { condition: 'Fresh=False ResponsesCritical; Ready=False', event: 'Warning ResponsesCritical' });
+        tl.detect(`"${cond(p, 'Fresh')?.message}"; soonest nextUpdate still ${hours(stats.soonestNextUpdate! - clock.now())} away`, {
+          condition: 'Fresh=False ResponsesCritical; Ready=False',
+          event: 'Warning ResponsesCritical',
+        });
         expect(cond(p, 'Ready')?.status).toBe('False');
         expect(cond(p, 'BaselineRequirements')?.status).toBe('False');
         expect(cond(p, 'NewCertificatesServed')?.reason).toBe('NewCertificateWaiting');
@@ -262,7 +286,11 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
     // no repeated Events.
     for (let i = 0; i < 2; i++) {
       const since = reconcileCount(`${ns.name}/${POOL}`);
-      await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: POOL }, { metadata: { annotations: { 'example.com/look': String(i) } } });
+      await client.mergePatch(
+        OcspResponderPoolType,
+        { namespace: ns.name, name: POOL },
+        { metadata: { annotations: { 'example.com/look': String(i) } } },
+      );
       await reconciledAgain(`${ns.name}/${POOL}`, since);
     }
     const evs = await poolEvents();
@@ -284,10 +312,14 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
     // a recently signed certificate is still served
     const recent = certs.find((c) => addedAt.get(c.serial)! > t0 && store.get(issuerIdOf(ca.cert), c.serial) !== undefined)!;
     const ok = await ask(leaves.get(recent.serial)!);
-    expect(validateOcspResponse(new Uint8Array(ok), { cert: leaves.get(recent.serial)!.cert, issuer: ca.cert, now: new Date(clock.now()) }).ok).toBe(true);
+    expect(
+      validateOcspResponse(new Uint8Array(ok), { cert: leaves.get(recent.serial)!.cert, issuer: ca.cert, now: new Date(clock.now()) }).ok,
+    ).toBe(true);
     const m = await responder.metrics.registry.metrics();
     expect(metricValue(m, 'ocsp_responder_requests_total', { method: 'POST', result: 'expired' })).toBeGreaterThanOrEqual(1);
-    tl.detect(`responder answers tryLater (30 03 0a 01 03) for a response past its nextUpdate, never the expired response`, { metric: 'ocsp_responder_requests_total{result="expired"}' });
+    tl.detect(`responder answers tryLater (30 03 0a 01 03) for a response past its nextUpdate, never the expired response`, {
+      metric: 'ocsp_responder_requests_total{result="expired"}',
+    });
   });
 
   it('the slowdown removed: the backlog drains, Fresh recovers, signers scale back after the stabilization window', async () => {
@@ -302,9 +334,14 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
     const p = await poolAt(0, (x) => cond(x, 'Fresh')?.reason === 'ResponsesFresh');
     // scale-down waits for the stabilization window
     expect(await replicas()).toBe(peak);
-    tl.recover(`${r.signed} responses signed in one round: backlog 0, Fresh=True; signers stay at ${peak} within the 1h stabilization window`, { condition: 'Fresh=True ResponsesFresh', event: 'Normal ResponsesFresh' });
+    tl.recover(
+      `${r.signed} responses signed in one round: backlog 0, Fresh=True; signers stay at ${peak} within the 1h stabilization window`,
+      { condition: 'Fresh=True ResponsesFresh', event: 'Normal ResponsesFresh' },
+    );
     expect(cond(p, 'NewCertificatesServed')?.status).toBe('True');
-    await waitFor('a Normal ResponsesFresh Event', async () => (await poolEvents()).some((e) => e.reason === 'ResponsesFresh' && e.type === 'Normal'));
+    await waitFor('a Normal ResponsesFresh Event', async () =>
+      (await poolEvents()).some((e) => e.reason === 'ResponsesFresh' && e.type === 'Normal'),
+    );
     clock.advance(61 * 60_000);
     const r2 = await fast.runOnce();
     await report(fast, r2);
@@ -312,7 +349,9 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
     expect(down).toBeGreaterThan(0);
     tl.recover('61 min later: signer StatefulSet back to 1 replica');
     const again = await ask(firstLeaf);
-    expect(validateOcspResponse(new Uint8Array(again), { cert: firstLeaf.cert, issuer: ca.cert, now: new Date(clock.now()) }).ok).toBe(true);
+    expect(validateOcspResponse(new Uint8Array(again), { cert: firstLeaf.cert, issuer: ca.cert, now: new Date(clock.now()) }).ok).toBe(
+      true,
+    );
     tl.recover('the first certificate is served again, with a fresh response');
   });
 });

@@ -18,8 +18,21 @@ const now = new Date('2026-03-01T12:00:00Z');
 describe('parseCli', () => {
   it('kubectl flags: -n, -A, -l, -o, --context, --kubeconfig', () => {
     const c = parseCli(['get', 'staples', '-A', '-l', 'app=web', '-o', 'wide', '--context', 'prod', '--kubeconfig', '/k']);
-    expect(c).toMatchObject({ command: 'get', args: ['staples'], allNamespaces: true, selector: 'app=web', output: 'wide', context: 'prod', kubeconfig: '/k' });
-    expect(parseCli(['inspect', 'staple', 'a', 'b', '-n', 'x'])).toMatchObject({ args: ['staple', 'a', 'b'], namespace: 'x', allNamespaces: false, output: 'text' });
+    expect(c).toMatchObject({
+      command: 'get',
+      args: ['staples'],
+      allNamespaces: true,
+      selector: 'app=web',
+      output: 'wide',
+      context: 'prod',
+      kubeconfig: '/k',
+    });
+    expect(parseCli(['inspect', 'staple', 'a', 'b', '-n', 'x'])).toMatchObject({
+      args: ['staple', 'a', 'b'],
+      namespace: 'x',
+      allNamespaces: false,
+      output: 'text',
+    });
     expect(parseCli(['get', 'pools', '-oyaml']).output).toBe('yaml');
   });
 
@@ -35,7 +48,8 @@ describe('parseCli', () => {
     expect(parseTimeout('1500ms')).toBe(1500);
     expect(parseTimeout('7')).toBe(7000);
     expect(parseCli(['version']).timeoutMs).toBeUndefined();
-    for (const bad of ['0', '0s', 'soon', '-5s', '10 s', '']) expect(() => parseTimeout(bad), bad).toThrow(/--timeout must be a positive duration like 30s/);
+    for (const bad of ['0', '0s', 'soon', '-5s', '10 s', ''])
+      expect(() => parseTimeout(bad), bad).toThrow(/--timeout must be a positive duration like 30s/);
   });
 });
 
@@ -44,16 +58,24 @@ describe('which objects', () => {
     expect(parseKind('ocspstaples', ['staple', 'pool'], 'get')).toBe('staple');
     expect(parseKind('ORP', ['staple', 'pool'], 'get')).toBe('pool');
     expect(parseKind('ocspresponderpools.ocsp-operator.dev', ['staple', 'pool'], 'get')).toBe('pool');
-    expect(() => parseKind('secret', ['staple', 'pool'], 'get staples|pools')).toThrow('usage: kubectl ocsp get staples|pools (staple, pool; got "secret")');
+    expect(() => parseKind('secret', ['staple', 'pool'], 'get staples|pools')).toThrow(
+      'usage: kubectl ocsp get staples|pools (staple, pool; got "secret")',
+    );
     expect(() => parseKind(undefined, ['staple'], 'get')).toThrow(/got nothing/);
   });
 
   it('names, or a selector, in one namespace or all; refresh needs to be told which', () => {
     const cli = (...a: string[]) => parseCli(['x', ...a]);
-    expect(selection(cli('-l', 'a=b', '-A'), [], { requireSome: false, shape: 's' })).toEqual({ names: [], selector: 'a=b', allNamespaces: true });
+    expect(selection(cli('-l', 'a=b', '-A'), [], { requireSome: false, shape: 's' })).toEqual({
+      names: [],
+      selector: 'a=b',
+      allNamespaces: true,
+    });
     expect(() => selection(cli('-l', 'a=b'), ['n'], { requireSome: false, shape: 's' })).toThrow(/NAME... or -l SELECTOR, not both/);
     expect(() => selection(cli('-A'), ['n'], { requireSome: false, shape: 's' })).toThrow(/NAME... cannot be used with -A/);
-    expect(() => selection(cli(), [], { requireSome: true, shape: 'refresh NAME...' })).toThrow(/which ones\? give NAME..., -l SELECTOR, --all \(this namespace\) or -A/);
+    expect(() => selection(cli(), [], { requireSome: true, shape: 'refresh NAME...' })).toThrow(
+      /which ones\? give NAME..., -l SELECTOR, --all \(this namespace\) or -A/,
+    );
     expect(selection(cli('--all'), [], { requireSome: true, shape: 's' })).toEqual({ names: [], allNamespaces: false });
   });
 });
@@ -65,18 +87,26 @@ describe('rendering', () => {
     status,
   });
   const good = staple('web', 'a', {
-    conditions: [{ type: 'Ready', status: 'True', reason: 'Stapled', message: '', lastTransitionTime: '' }, { type: 'Fresh', status: 'True', reason: 'Refreshed', message: '', lastTransitionTime: '' }],
+    conditions: [
+      { type: 'Ready', status: 'True', reason: 'Stapled', message: '', lastTransitionTime: '' },
+      { type: 'Fresh', status: 'True', reason: 'Refreshed', message: '', lastTransitionTime: '' },
+    ],
     staple: { certStatus: 'good', usableUntil: '2026-03-03T12:00:00Z' },
     nextRefreshTime: '2026-03-02T00:00:00Z',
     certificate: { serial: '0a1b' },
     consecutiveFailures: 0,
     lastSuccessTime: '2026-03-01T11:30:00Z',
   });
-  const expired = staple('old', 'b', {
-    conditions: [{ type: 'Ready', status: 'False', reason: 'StapleExpired', message: '', lastTransitionTime: '' }],
-    staple: { certStatus: 'good', usableUntil: '2026-03-01T09:00:00Z' },
-    consecutiveFailures: 4,
-  }, { [ANNOTATION_REFRESH_REQUESTED]: '2026-03-01T11:59:00Z' });
+  const expired = staple(
+    'old',
+    'b',
+    {
+      conditions: [{ type: 'Ready', status: 'False', reason: 'StapleExpired', message: '', lastTransitionTime: '' }],
+      staple: { certStatus: 'good', usableUntil: '2026-03-01T09:00:00Z' },
+      consecutiveFailures: 4,
+    },
+    { [ANNOTATION_REFRESH_REQUESTED]: '2026-03-01T11:59:00Z' },
+  );
   const fresh = staple('new', 'a', {});
 
   it('get staples: relative times, EXPIRED, <none>; NAMESPACE only with -A; wide adds the details', () => {
@@ -87,7 +117,9 @@ describe('rendering', () => {
       'new    Unknown   <none>          <none>   <none>           <none>         2h',
     ]);
     const wide = getTable('staple', [good, expired], { wide: true, allNamespaces: true, now }).split('\n');
-    expect(wide[0]).toBe('NAMESPACE   NAME   READY   REASON          OCSP   USABLE UNTIL     NEXT REFRESH   AGE   SECRET    SERIAL   FRESH       FAILURES   LAST SUCCESS   REFRESH REQUESTED');
+    expect(wide[0]).toBe(
+      'NAMESPACE   NAME   READY   REASON          OCSP   USABLE UNTIL     NEXT REFRESH   AGE   SECRET    SERIAL   FRESH       FAILURES   LAST SUCCESS   REFRESH REQUESTED',
+    );
     expect(wide[2]).toMatch(/^b +old .* old-tls +<none> +<none> +4 +<none> +2026-03-01T11:59:00Z$/);
   });
 
@@ -95,7 +127,13 @@ describe('rendering', () => {
     const pool = {
       metadata: { name: 'ca', namespace: 'p', creationTimestamp: '2026-02-01T12:00:00Z' },
       spec: { store: { type: 'Redis' } },
-      status: { certificates: 1200, backlog: 35, oldestResponse: '2026-02-27T08:00:00Z', signers: { ready: 2, desired: 3 }, responders: { ready: 2, outOfRotation: ['r-1'] } },
+      status: {
+        certificates: 1200,
+        backlog: 35,
+        oldestResponse: '2026-02-27T08:00:00Z',
+        signers: { ready: 2, desired: 3 },
+        responders: { ready: 2, outOfRotation: ['r-1'] },
+      },
     };
     expect(getTable('pool', [pool], { wide: true, allNamespaces: false, now }).split('\n')).toEqual([
       'NAME   READY     REASON   CERTIFICATES   BACKLOG   OLDEST RESPONSE   SIGNERS   RESPONDERS   AGE   STORE   MISSING   REVOKED   OUT OF ROTATION',
@@ -108,8 +146,23 @@ describe('rendering', () => {
       {
         ok: true,
         events: [
-          { type: 'Warning', reason: 'TryLater', time: '2026-03-01T11:58:00Z', count: 3, firstTime: '2026-03-01T11:00:00Z', from: 'ocsp-operator.dev/staple-controller', note: 'Ready=False: busy' },
-          { type: 'Normal', reason: 'Stapled', time: '2026-03-01T11:59:30Z', count: 1, from: 'ocsp-operator.dev/staple-controller', note: 'Ready=True: ok' },
+          {
+            type: 'Warning',
+            reason: 'TryLater',
+            time: '2026-03-01T11:58:00Z',
+            count: 3,
+            firstTime: '2026-03-01T11:00:00Z',
+            from: 'ocsp-operator.dev/staple-controller',
+            note: 'Ready=False: busy',
+          },
+          {
+            type: 'Normal',
+            reason: 'Stapled',
+            time: '2026-03-01T11:59:30Z',
+            count: 1,
+            from: 'ocsp-operator.dev/staple-controller',
+            note: 'Ready=True: ok',
+          },
         ],
       },
       now,
@@ -121,12 +174,16 @@ describe('rendering', () => {
       '  Normal    Stapled    30s               ocsp-operator.dev/staple-controller   Ready=True: ok',
     ]);
     expect(eventsText({ ok: true, events: [] }, now)).toBe('Events:  <none>');
-    expect(eventsText({ ok: false, message: 'cannot list events in a: Forbidden' }, now)).toBe('Events:  (cannot list events in a: Forbidden)');
+    expect(eventsText({ ok: false, message: 'cannot list events in a: Forbidden' }, now)).toBe(
+      'Events:  (cannot list events in a: Forbidden)',
+    );
   });
 });
 
 describe('refresh request (read by the staple reconciler)', () => {
-  const obj = (v?: string) => ({ metadata: { annotations: (v === undefined ? {} : { [ANNOTATION_REFRESH_REQUESTED]: v }) as Record<string, string> } });
+  const obj = (v?: string) => ({
+    metadata: { annotations: (v === undefined ? {} : { [ANNOTATION_REFRESH_REQUESTED]: v }) as Record<string, string> },
+  });
   it('none without the annotation; due at once without an earlier attempt; else minInterval after it', () => {
     expect(refreshRequest(obj(), '2026-03-01T11:59:00Z', 60_000)).toBeUndefined();
     expect(refreshRequest(obj('2026-03-01T12:00:00Z'), undefined, 60_000)).toEqual({ value: '2026-03-01T12:00:00Z', notBefore: 0 });
@@ -165,15 +222,18 @@ describe('completion, version, help (no cluster)', () => {
     expect(completionScript('fish')).toBeUndefined();
   });
 
-  it('version is package.json\'s; --help lists every command', async () => {
+  it("version is package.json's; --help lists every command", async () => {
     expect(pluginVersion()).toBe(pkg.version);
     let text = '';
     expect(await execute(['--help'], (s) => (text += s))).toBe(0);
-    for (const c of ['get staples|pools', 'inspect staple|pool', 'refresh NAME...', 'version', 'completion bash|zsh', '--timeout DURATION']) expect(text).toContain(c);
+    for (const c of ['get staples|pools', 'inspect staple|pool', 'refresh NAME...', 'version', 'completion bash|zsh', '--timeout DURATION'])
+      expect(text).toContain(c);
   });
 
   it('usage errors: -o wide on inspect, completion for an unknown shell', async () => {
-    await expect(execute(['inspect', 'staple', 'x', '-o', 'wide'], () => {})).rejects.toThrow('-o wide does not apply to inspect: one of text, json, yaml');
+    await expect(execute(['inspect', 'staple', 'x', '-o', 'wide'], () => {})).rejects.toThrow(
+      '-o wide does not apply to inspect: one of text, json, yaml',
+    );
     await expect(execute(['completion', 'fish'], () => {})).rejects.toThrow('completion for which shell? bash or zsh, got "fish"');
     await expect(execute(['refresh'], () => {})).rejects.toThrow(/which ones\?/);
   });

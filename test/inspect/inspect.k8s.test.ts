@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/devenv/control-plane.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import { OcspResponderPoolType, OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
+import {
+  OcspResponderPoolType,
+  OcspStapleType,
+  SecretType,
+  type KubeObject,
+  type ResourceType,
+  type Secret,
+} from '../../src/kube/types.js';
 import { buildOcspRequest, parsePemChain, sha256Fingerprint, validateOcspResponse } from '../../src/ocsp/index.js';
 import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
 import { buildStapleSecret, type Published } from '../../src/staple/staple-secret.js';
@@ -24,7 +31,6 @@ function ocspInNs(args: string[]): Promise<Run> {
   return kubectlOcsp([...args, '-n', ns.name]);
 }
 
-
 let client: KubeClient;
 let ns: { name: string; remove(): Promise<void> };
 let pki: Pki;
@@ -33,7 +39,8 @@ const prev = () => pki.previous.serial.toLowerCase();
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 beforeAll(async () => {
-  if (!existsSync(join(repoRoot(), 'dist', 'src', 'kubectl-plugin', 'main.js'))) throw new Error('dist/ is missing: build first (npx tsc -p tsconfig.json)');
+  if (!existsSync(join(repoRoot(), 'dist', 'src', 'kubectl-plugin', 'main.js')))
+    throw new Error('dist/ is missing: build first (npx tsc -p tsconfig.json)');
   client = kubeClient();
   ns = await createNamespace(client, 'inspect');
   pki = await makePki();
@@ -59,20 +66,41 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
       const owner = await createStaple(client, ns.name, `web-${c}`, { secretName: `src-${c}` });
       const staple = stapleFor(pki, c);
       const published: Published = {
-        pair: { certPem: pki.current.chainPem, keyPem: pki.current.keyPem, caPem: pki.ca.certPem, issuerPem: pki.ca.certPem, serial: cur(), sha256: '' },
+        pair: {
+          certPem: pki.current.chainPem,
+          keyPem: pki.current.keyPem,
+          caPem: pki.ca.certPem,
+          issuerPem: pki.ca.certPem,
+          serial: cur(),
+          sha256: '',
+        },
       };
       // the annotations describe what the Secret holds (a writer that paired the wrong staple consistently)
       published.pair.sha256 = sha256Fingerprint(pki.current.cert);
       if (staple) {
         const nextUpdate = c === 'expired' ? pki.expiredNextUpdate : pki.goodNextUpdate;
-        published.staple = { der: staple, thisUpdate: iso(Date.now() - 3_600_000), nextUpdate: iso(nextUpdate.getTime()), usableUntil: iso(nextUpdate.getTime()) };
+        published.staple = {
+          der: staple,
+          thisUpdate: iso(Date.now() - 3_600_000),
+          nextUpdate: iso(nextUpdate.getTime()),
+          usableUntil: iso(nextUpdate.getTime()),
+        };
       }
-      await client.create(SecretType, buildStapleSecret({ namespace: ns.name, name: `src-${c}-ocsp`, owner: { name: `web-${c}`, uid: owner.metadata!.uid! }, published }));
-      await putSecret(client, tlsSecret(ns.name, `src-${c}`, { certPem: pki.current.chainPem, keyPem: pki.current.keyPem, caPem: pki.ca.certPem }));
+      await client.create(
+        SecretType,
+        buildStapleSecret({ namespace: ns.name, name: `src-${c}-ocsp`, owner: { name: `web-${c}`, uid: owner.metadata!.uid! }, published }),
+      );
+      await putSecret(
+        client,
+        tlsSecret(ns.name, `src-${c}`, { certPem: pki.current.chainPem, keyPem: pki.current.keyPem, caPem: pki.ca.certPem }),
+      );
     }
     await writeStatus(OcspStapleType, 'web-good', {
       stapleSecretName: 'src-good-ocsp',
-      conditions: [condition('Ready', 'True', 'Stapled', `staple for certificate ${cur()} (good) valid until ${iso(pki.goodNextUpdate.getTime())}`), condition('Fresh', 'True', 'Refreshed', 'ok')],
+      conditions: [
+        condition('Ready', 'True', 'Stapled', `staple for certificate ${cur()} (good) valid until ${iso(pki.goodNextUpdate.getTime())}`),
+        condition('Fresh', 'True', 'Refreshed', 'ok'),
+      ],
       certificate: { serial: cur() },
       staple: { certStatus: 'good', usableUntil: iso(pki.goodNextUpdate.getTime()) },
       nextRefreshTime: nextRefresh,
@@ -80,10 +108,17 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     });
     await writeStatus(OcspStapleType, 'web-expired', {
       stapleSecretName: 'src-expired-ocsp',
-      conditions: [condition('Ready', 'False', 'TryLater', 'responder answered tryLater'), condition('Fresh', 'False', 'TryLater', '3 consecutive failed refresh(es)')],
+      conditions: [
+        condition('Ready', 'False', 'TryLater', 'responder answered tryLater'),
+        condition('Fresh', 'False', 'TryLater', '3 consecutive failed refresh(es)'),
+      ],
       nextRefreshTime: iso(Date.now() + 40_000),
       consecutiveFailures: 3,
-      lastFailure: { reason: 'TryLater', message: 'responder answered tryLater (5 bytes): the responder is busy or not ready; retry later', time: iso(Date.now() - 20_000) },
+      lastFailure: {
+        reason: 'TryLater',
+        message: 'responder answered tryLater (5 bytes): the responder is busy or not ready; retry later',
+        time: iso(Date.now() - 20_000),
+      },
     });
   });
 
@@ -125,10 +160,19 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     const r = await ocspInNs(['inspect', 'secret', 'src-mismatched-ocsp']);
     expect(r.code).toBe(1);
     expect(field(r.stdout, 'Lockstep')).toBe(`NO: the staple is for serial ${prev()}, the certificate is ${cur()}`);
-    expect(field(r.stdout, 'Verdict')).toMatch(new RegExp(`^PROBLEM: StapleMismatch: not in lockstep: the staple is for serial ${prev()}, the certificate is ${cur()}`));
+    expect(field(r.stdout, 'Verdict')).toMatch(
+      new RegExp(`^PROBLEM: StapleMismatch: not in lockstep: the staple is for serial ${prev()}, the certificate is ${cur()}`),
+    );
     const j = await ocspInNs(['inspect', 'secret', 'src-mismatched-ocsp', '-o', 'json']);
     expect(j.code).toBe(1);
-    const doc = JSON.parse(j.stdout) as { role: string; lockstep: boolean; certificate: { serial: string }; staple: { for: Array<{ serial: string }>; failure: { reason: string } }; problems: Array<{ reason: string }>; ok: boolean };
+    const doc = JSON.parse(j.stdout) as {
+      role: string;
+      lockstep: boolean;
+      certificate: { serial: string };
+      staple: { for: Array<{ serial: string }>; failure: { reason: string } };
+      problems: Array<{ reason: string }>;
+      ok: boolean;
+    };
     expect(doc).toMatchObject({ role: 'staple', lockstep: false, certificate: { serial: cur() }, ok: false });
     expect(doc.staple.for.map((e) => e.serial)).toEqual([prev()]);
     expect(doc.staple.failure.reason).toBe('CertIdMismatch');
@@ -146,7 +190,9 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     await client.create(SecretType, s);
     const r = await ocspInNs(['inspect', 'secret', 'relabelled-ocsp']);
     expect(r.code).toBe(1);
-    expect(field(r.stdout, 'Consistency')).toBe(`AnnotationMismatch: annotation ${ANNOTATION_SERIAL} says ${prev()}, tls.crt holds ${cur()}`);
+    expect(field(r.stdout, 'Consistency')).toBe(
+      `AnnotationMismatch: annotation ${ANNOTATION_SERIAL} says ${prev()}, tls.crt holds ${cur()}`,
+    );
   });
 
   it('a source certificate Secret: exit 0, and which staple Secret publishes it', async () => {
@@ -165,7 +211,9 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
 
     const expired = await ocspInNs(['inspect', 'staple', 'web-expired']);
     expect(expired.code).toBe(1);
-    expect(field(expired.stdout, 'failures')).toBe('3 (last: TryLater: responder answered tryLater (5 bytes): the responder is busy or not ready; retry later)');
+    expect(field(expired.stdout, 'failures')).toBe(
+      '3 (last: TryLater: responder answered tryLater (5 bytes): the responder is busy or not ready; retry later)',
+    );
     expect(field(expired.stdout, 'Verdict')).toMatch(/^PROBLEM: TryLater: Ready=False: .*; Expired: /);
 
     const fresh = await ocspInNs(['inspect', 'staple', 'web-missing']);
@@ -176,7 +224,17 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     const missing = await ocspInNs(['inspect', 'secret', 'nope']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`Secret ${ns.name}/nope not found`);
-    const ctx = await exec(join(BIN, 'kubectl-ocsp'), ['inspect', 'secret', 'src-good-ocsp', '-n', ns.name, '--kubeconfig', kubeconfigPath(), '--context', 'no-such-context']);
+    const ctx = await exec(join(BIN, 'kubectl-ocsp'), [
+      'inspect',
+      'secret',
+      'src-good-ocsp',
+      '-n',
+      ns.name,
+      '--kubeconfig',
+      kubeconfigPath(),
+      '--context',
+      'no-such-context',
+    ]);
     expect(ctx.code).toBe(2);
     expect(ctx.stderr).toContain('context "no-such-context" is not in the kubeconfig');
     const usage = await ocspInNs(['inspect', 'secret']);
@@ -188,7 +246,11 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     const { loadKubeConfig } = await import('../../src/kube/config.js');
     const context = loadKubeConfig(kubeconfigPath()).getCurrentContext();
     const env = { KUBECONFIG: '/nonexistent/kubeconfig' };
-    const r = await exec(join(BIN, 'kubectl-ocsp'), ['inspect', 'secret', 'src-good-ocsp', '-n', ns.name, '--kubeconfig', kubeconfigPath(), '--context', context], env);
+    const r = await exec(
+      join(BIN, 'kubectl-ocsp'),
+      ['inspect', 'secret', 'src-good-ocsp', '-n', ns.name, '--kubeconfig', kubeconfigPath(), '--context', context],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(field(r.stdout, 'Verdict')).toBe('OK');
   });
@@ -224,7 +286,9 @@ describe('inspect a staple Secret the staple controller published', () => {
     expect(r.code, r.stdout).toBe(0);
     expect(field(r.stdout, 'Lockstep')).toMatch(/^yes: /);
     expect(r.stdout).toContain(`next refresh ${status.nextRefreshTime}`);
-    const j = JSON.parse((await ocspInNs(['inspect', 'secret', 'live-tls-ocsp', '-o', 'json'])).stdout) as { staple: { response: { thisUpdate: string } } };
+    const j = JSON.parse((await ocspInNs(['inspect', 'secret', 'live-tls-ocsp', '-o', 'json'])).stdout) as {
+      staple: { response: { thisUpdate: string } };
+    };
     expect(j.staple.response.thisUpdate).toBe(status.staple?.thisUpdate?.replace('Z', '.000Z'));
     const s = await ocspInNs(['inspect', 'staple', 'live']);
     expect(s.code, s.stdout).toBe(0);
@@ -232,7 +296,11 @@ describe('inspect a staple Secret the staple controller published', () => {
     // the same staple bytes, checked independently
     const secret = await client.get<Secret>(SecretType, ns.name, 'live-tls-ocsp');
     const [leaf] = parsePemChain(Buffer.from(secret.data!['tls.crt']!, 'base64').toString());
-    const v = validateOcspResponse(new Uint8Array(Buffer.from(secret.data!['tls.ocsp-staple']!, 'base64')), { cert: leaf!, issuer: pki.ca.cert, now: new Date() });
+    const v = validateOcspResponse(new Uint8Array(Buffer.from(secret.data!['tls.ocsp-staple']!, 'base64')), {
+      cert: leaf!,
+      issuer: pki.ca.cert,
+      now: new Date(),
+    });
     expect(v.ok).toBe(true);
   });
 });
@@ -246,7 +314,12 @@ describe('inspect pool', () => {
   };
 
   beforeAll(async () => {
-    await client.create<KubeObject>(OcspResponderPoolType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata: { name: 'ca', namespace: ns.name }, spec } as KubeObject);
+    await client.create<KubeObject>(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name: 'ca', namespace: ns.name },
+      spec,
+    } as KubeObject);
   });
 
   it('before the pool controller has written anything: "no status yet", exit 0', async () => {
@@ -259,44 +332,56 @@ describe('inspect pool', () => {
   });
 
   it('backlog, oldest response and a lagging replica: the table and exit 1', async () => {
-    await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: 'ca', subresource: 'status' }, {
-      status: {
-        certificates: 1200,
-        backlog: 35,
-        missing: 3,
-        oldestResponse: new Date(Date.now() - 100 * 3_600_000).toISOString(),
-        signers: { desired: 3, ready: 2, signaturesPerSecond: 850 },
-        responders: { ready: 1, outOfRotation: ['responder-1'] },
-        replication: [
-          { replica: 'redis-0', lagSeconds: 0.4, inRotation: true },
-          { replica: 'redis-1', lagSeconds: 42, inRotation: false },
-        ],
+    await client.mergePatch(
+      OcspResponderPoolType,
+      { namespace: ns.name, name: 'ca', subresource: 'status' },
+      {
+        status: {
+          certificates: 1200,
+          backlog: 35,
+          missing: 3,
+          oldestResponse: new Date(Date.now() - 100 * 3_600_000).toISOString(),
+          signers: { desired: 3, ready: 2, signaturesPerSecond: 850 },
+          responders: { ready: 1, outOfRotation: ['responder-1'] },
+          replication: [
+            { replica: 'redis-0', lagSeconds: 0.4, inRotation: true },
+            { replica: 'redis-1', lagSeconds: 42, inRotation: false },
+          ],
+        },
       },
-    });
+    );
     const r = await ocspInNs(['inspect', 'pool', 'ca']);
     expect(r.code, r.stdout).toBe(1);
     expect(field(r.stdout, 'backlog')).toBe('35 (3 without any response)');
     expect(field(r.stdout, 'oldest response')).toMatch(/^signed \S+Z \(4d4h ago\) \(warning 96h, critical 144h\)$/);
     expect(field(r.stdout, 'signers')).toBe('2/3 ready, 850 signatures/s');
-    expect(r.stdout).toMatch(/^Replication:\n {2}REPLICA +LAG +IN ROTATION +STATE\n {2}redis-0 +0\.4s +yes +ok\n {2}redis-1 +42s +no +LAGGING$/m);
-    const j = JSON.parse((await ocspInNs(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as { problems: Array<{ reason: string; message: string }> };
+    expect(r.stdout).toMatch(
+      /^Replication:\n {2}REPLICA +LAG +IN ROTATION +STATE\n {2}redis-0 +0\.4s +yes +ok\n {2}redis-1 +42s +no +LAGGING$/m,
+    );
+    const j = JSON.parse((await ocspInNs(['inspect', 'pool', 'ca', '-o', 'json'])).stdout) as {
+      problems: Array<{ reason: string; message: string }>;
+    };
     expect(j.problems.map((p) => p.reason)).toEqual(['ResponsesStale', 'ReplicaLagging', 'RespondersOutOfRotation']);
     expect(j.problems[1]?.message).toBe('replica redis-1 lags 42s (max 10s), out of rotation');
   });
 
   it('a healthy status: exit 0', async () => {
-    await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: 'ca', subresource: 'status' }, {
-      status: {
-        backlog: 0,
-        missing: 0,
-        oldestResponse: new Date(Date.now() - 70 * 3_600_000).toISOString(),
-        responders: { ready: 2, outOfRotation: null },
-        replication: [
-          { replica: 'redis-0', lagSeconds: 0.4, inRotation: true },
-          { replica: 'redis-1', lagSeconds: 1.5, inRotation: true },
-        ],
+    await client.mergePatch(
+      OcspResponderPoolType,
+      { namespace: ns.name, name: 'ca', subresource: 'status' },
+      {
+        status: {
+          backlog: 0,
+          missing: 0,
+          oldestResponse: new Date(Date.now() - 70 * 3_600_000).toISOString(),
+          responders: { ready: 2, outOfRotation: null },
+          replication: [
+            { replica: 'redis-0', lagSeconds: 0.4, inRotation: true },
+            { replica: 'redis-1', lagSeconds: 1.5, inRotation: true },
+          ],
+        },
       },
-    });
+    );
     const r = await ocspInNs(['inspect', 'pool', 'ca']);
     expect(r.code, r.stdout).toBe(0);
     expect(field(r.stdout, 'Verdict')).toBe('OK');

@@ -22,7 +22,6 @@ import { startOpensslResponder, type ResponderHandle } from '../support/openssl.
 import { createCa, issueLeaf, type Ca } from '../support/pki.js';
 import { createStaple, getStaple, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
 
-
 let client: KubeClient;
 let a: { name: string; remove(): Promise<void> };
 let b: { name: string; remove(): Promise<void> };
@@ -30,7 +29,8 @@ let ca: Ca;
 const suite = `s${Math.random().toString(36).slice(2, 8)}`;
 
 beforeAll(async () => {
-  if (!existsSync(join(repoRoot(), 'dist', 'src', 'kubectl-plugin', 'main.js'))) throw new Error('dist/ is missing: build first (npx tsc -p tsconfig.json)');
+  if (!existsSync(join(repoRoot(), 'dist', 'src', 'kubectl-plugin', 'main.js')))
+    throw new Error('dist/ is missing: build first (npx tsc -p tsconfig.json)');
   client = kubeClient();
   a = await createNamespace(client, 'ocsp-a');
   b = await createNamespace(client, 'ocsp-b');
@@ -43,15 +43,35 @@ afterAll(async () => {
 });
 
 async function labelled(ns: string, name: string, labels: Record<string, string>, status?: Record<string, unknown>): Promise<void> {
-  await client.create(OcspStapleType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name, namespace: ns, labels }, spec: { secretName: `${name}-tls` } } as KubeObject);
+  await client.create(OcspStapleType, {
+    apiVersion: 'ocsp-operator.dev/v1alpha1',
+    kind: 'OcspStaple',
+    metadata: { name, namespace: ns, labels },
+    spec: { secretName: `${name}-tls` },
+  } as KubeObject);
   if (status) await client.mergePatch(OcspStapleType, { namespace: ns, name, subresource: 'status' }, { status });
 }
 
 describe('get and inspect over many objects', () => {
-  const ready = (reason: string) => ({ conditions: [{ type: 'Ready', status: reason === 'Stapled' ? 'True' : 'False', reason, message: `${reason} message`, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] });
+  const ready = (reason: string) => ({
+    conditions: [
+      {
+        type: 'Ready',
+        status: reason === 'Stapled' ? 'True' : 'False',
+        reason,
+        message: `${reason} message`,
+        lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      },
+    ],
+  });
 
   beforeAll(async () => {
-    await labelled(a.name, 'web', { suite, tier: 'edge' }, { ...ready('Stapled'), staple: { certStatus: 'good', usableUntil: new Date(Date.now() + 47 * 3_600_000 + 60_000).toISOString() } });
+    await labelled(
+      a.name,
+      'web',
+      { suite, tier: 'edge' },
+      { ...ready('Stapled'), staple: { certStatus: 'good', usableUntil: new Date(Date.now() + 47 * 3_600_000 + 60_000).toISOString() } },
+    );
     await labelled(a.name, 'api', { suite, tier: 'internal' }, ready('TryLater'));
     await labelled(b.name, 'mail', { suite, tier: 'edge' }, ready('StapleExpired'));
   });
@@ -66,7 +86,12 @@ describe('get and inspect over many objects', () => {
 
     const edge = await kubectlOcsp(['get', 'staples', '-A', '-l', `suite=${suite},tier=edge`]);
     expect(edge.code, edge.stderr).toBe(0);
-    expect(edge.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual(['NAMESPACE NAME READY', `${a.name} web True`, `${b.name} mail False`]);
+    expect(
+      edge.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(0, 3).join(' ')),
+    ).toEqual(['NAMESPACE NAME READY', `${a.name} web True`, `${b.name} mail False`]);
 
     const wide = await kubectlOcsp(['get', 'ocspstaples', '-n', a.name, '-o', 'wide']);
     expect(wide.stdout.split('\n')[0]).toMatch(/ SECRET +SERIAL +FRESH +FAILURES +LAST SUCCESS +REFRESH REQUESTED$/);
@@ -74,13 +99,20 @@ describe('get and inspect over many objects', () => {
   });
 
   it('-o json is a List (one named object: the object), -o yaml the same, -o name kind.group/name', async () => {
-    const two = JSON.parse((await kubectlOcsp(['get', 'staples', 'web', 'api', '-n', a.name, '-o', 'json'])).stdout) as { kind: string; items: KubeObject[] };
+    const two = JSON.parse((await kubectlOcsp(['get', 'staples', 'web', 'api', '-n', a.name, '-o', 'json'])).stdout) as {
+      kind: string;
+      items: KubeObject[];
+    };
     expect(two.kind).toBe('List');
     expect(two.items.map((o) => o.metadata?.name)).toEqual(['web', 'api']);
     const one = parseYaml((await kubectlOcsp(['get', 'staple', 'web', '-n', a.name, '-o', 'yaml'])).stdout) as KubeObject;
     expect(one).toMatchObject({ kind: 'OcspStaple', metadata: { name: 'web', namespace: a.name } });
     const names = await kubectlOcsp(['get', 'staples', '-l', `suite=${suite}`, '-A', '-o', 'name']);
-    expect(names.stdout.trimEnd().split('\n')).toEqual(['ocspstaple.ocsp-operator.dev/api', 'ocspstaple.ocsp-operator.dev/web', 'ocspstaple.ocsp-operator.dev/mail']);
+    expect(names.stdout.trimEnd().split('\n')).toEqual([
+      'ocspstaple.ocsp-operator.dev/api',
+      'ocspstaple.ocsp-operator.dev/web',
+      'ocspstaple.ocsp-operator.dev/mail',
+    ]);
   });
 
   it('a missing name among others: the others shown, the missing one on stderr, exit 2; nothing selected: said on stderr, exit 0', async () => {
@@ -94,7 +126,11 @@ describe('get and inspect over many objects', () => {
   });
 
   it("kubectl's own completion of `kubectl ocsp` (bin/kubectl_complete-ocsp): kinds, then the names in the namespace", async () => {
-    const complete = (...words: string[]) => exec(join(inject('kubeBinDir'), 'kubectl'), ['__complete', 'ocsp', ...words], { PATH: `${BIN}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfigPath() });
+    const complete = (...words: string[]) =>
+      exec(join(inject('kubeBinDir'), 'kubectl'), ['__complete', 'ocsp', ...words], {
+        PATH: `${BIN}:${process.env.PATH ?? ''}`,
+        KUBECONFIG: kubeconfigPath(),
+      });
     expect((await complete('get', '')).stdout.split('\n').slice(0, 3)).toEqual(['staples', 'pools', ':4']);
     const names = await complete('inspect', 'staple', '-n', a.name, '');
     expect(names.stdout.split('\n').slice(0, 3), names.stderr).toEqual(['api', 'web', ':4']);
@@ -104,7 +140,10 @@ describe('get and inspect over many objects', () => {
     const r = await kubectlOcsp(['inspect', 'staple', '-A', '-l', `suite=${suite},tier=edge`]);
     expect(r.code, r.stderr).toBe(1);
     expect([...r.stdout.matchAll(/^OcspStaple: +(\S+)$/gm)].map((m) => m[1])).toEqual([`${a.name}/web`, `${b.name}/mail`]);
-    const j = JSON.parse((await kubectlOcsp(['inspect', 'staples', '-A', '-l', `suite=${suite},tier=edge`, '-o', 'json'])).stdout) as { kind: string; items: Array<{ kind: string; ocspStaple: { name: string }; ok: boolean }> };
+    const j = JSON.parse((await kubectlOcsp(['inspect', 'staples', '-A', '-l', `suite=${suite},tier=edge`, '-o', 'json'])).stdout) as {
+      kind: string;
+      items: Array<{ kind: string; ocspStaple: { name: string }; ok: boolean }>;
+    };
     expect(j.kind).toBe('List');
     expect(j.items.map((i) => [i.kind, i.ocspStaple.name, i.ok])).toEqual([
       ['OcspStapleInspection', 'web', false], // no staple Secret exists for it
@@ -138,7 +177,12 @@ describe('refresh: served by the staple controller from a real responder', () =>
   beforeAll(async () => {
     const leaf = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:9/', dnsNames: ['refresh.test'] });
     // 60-minute responses: the planned refresh is far off, so every fetch here is a requested one
-    responder = await startOpensslResponder({ ca, indexEntries: [{ cert: leaf.cert, status: 'V' }], nmin: 60, probeRequest: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der });
+    responder = await startOpensslResponder({
+      ca,
+      indexEntries: [{ cert: leaf.cert, status: 'V' }],
+      nmin: 60,
+      probeRequest: buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der,
+    });
     proxy = await countingProxy(responder.url);
     h = await startStapleController(a.name);
     await putSecret(client, tlsSecret(a.name, 'r-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem, caPem: ca.certPem }));
@@ -148,7 +192,12 @@ describe('refresh: served by the staple controller from a real responder', () =>
       metadata: { name: 'quick', namespace: a.name, labels: { refresh: suite } },
       spec: { secretName: 'r-tls', responderURL: proxy.url, refresh: { minInterval: '1s' } },
     } as KubeObject);
-    await createStaple(client, a.name, 'slow', { secretName: 'r-tls', stapleSecretName: 'r-tls-slow-ocsp', responderURL: proxy.url, refresh: { minInterval: '1h' } });
+    await createStaple(client, a.name, 'slow', {
+      secretName: 'r-tls',
+      stapleSecretName: 'r-tls-slow-ocsp',
+      responderURL: proxy.url,
+      refresh: { minInterval: '1h' },
+    });
     await waitForReason(client, a.name, 'quick', 'Stapled');
     await waitForReason(client, a.name, 'slow', 'Stapled');
   });
@@ -168,15 +217,23 @@ describe('refresh: served by the staple controller from a real responder', () =>
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout).toBe(0);
     const after = await getStaple(client, a.name, 'quick');
-    expect(r.stdout).toBe(`ocspstaple ${a.name}/quick: refreshed: Ready=True (Stapled), staple thisUpdate ${after.status!.staple!.thisUpdate}\n`);
+    expect(r.stdout).toBe(
+      `ocspstaple ${a.name}/quick: refreshed: Ready=True (Stapled), staple thisUpdate ${after.status!.staple!.thisUpdate}\n`,
+    );
     expect(Date.parse(after.status!.staple!.thisUpdate!)).toBeGreaterThan(Date.parse(before.status!.staple!.thisUpdate!));
     expect(proxy.count()).toBe(count0 + 1);
     expect(after.metadata?.annotations?.[ANNOTATION_REFRESH_REQUESTED]).toBeUndefined();
-    expect((after.status as { lastSuccessTime?: string }).lastSuccessTime! > (before.status as { lastSuccessTime?: string }).lastSuccessTime!).toBe(true);
+    expect(
+      (after.status as { lastSuccessTime?: string }).lastSuccessTime! > (before.status as { lastSuccessTime?: string }).lastSuccessTime!,
+    ).toBe(true);
     // and inspect shows the Events the controller wrote about it
     const i = await kubectlOcsp(['inspect', 'staple', 'quick', '-n', a.name]);
-    expect(i.stdout).toMatch(/^Events:\n {2}TYPE +REASON +AGE +FROM +MESSAGE\n(.*\n)* {2}Normal +Stapled +\d+s +ocsp-operator\.dev\/controller +Ready=True: staple for certificate /m);
-    const j = JSON.parse((await kubectlOcsp(['inspect', 'staple', 'quick', '-n', a.name, '-o', 'json'])).stdout) as { events: Array<{ reason: string; type: string }> };
+    expect(i.stdout).toMatch(
+      /^Events:\n {2}TYPE +REASON +AGE +FROM +MESSAGE\n(.*\n)* {2}Normal +Stapled +\d+s +ocsp-operator\.dev\/controller +Ready=True: staple for certificate /m,
+    );
+    const j = JSON.parse((await kubectlOcsp(['inspect', 'staple', 'quick', '-n', a.name, '-o', 'json'])).stdout) as {
+      events: Array<{ reason: string; type: string }>;
+    };
     expect(j.events.map((e) => e.reason)).toContain('Stapled');
   });
 
@@ -184,10 +241,18 @@ describe('refresh: served by the staple controller from a real responder', () =>
     const count0 = proxy.count();
     const r = await kubectlOcsp(['refresh', '-l', `refresh=${suite}`, '-n', a.name]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^ocspstaple ${a.name}/quick: refresh requested at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^ocspstaple ${a.name}/quick: refresh requested at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`),
+    );
     const seen = h.logs.length;
-    await waitFor('the request served', async () => (await getStaple(client, a.name, 'quick')).metadata?.annotations?.[ANNOTATION_REFRESH_REQUESTED] === undefined, 20_000);
-    expect(proxy.count(), `what the controller did: ${JSON.stringify(h.logs.slice(seen).filter((l) => (l.level as number) >= 30))}`).toBe(count0 + 1);
+    await waitFor(
+      'the request served',
+      async () => (await getStaple(client, a.name, 'quick')).metadata?.annotations?.[ANNOTATION_REFRESH_REQUESTED] === undefined,
+      20_000,
+    );
+    expect(proxy.count(), `what the controller did: ${JSON.stringify(h.logs.slice(seen).filter((l) => (l.level as number) >= 30))}`).toBe(
+      count0 + 1,
+    );
   });
 
   it('within minInterval of the last attempt: no fetch; the request stays, shown by inspect and get -o wide', async () => {
@@ -196,13 +261,19 @@ describe('refresh: served by the staple controller from a real responder', () =>
     const r = await kubectlOcsp(['refresh', 'slow', '-n', a.name]);
     expect(r.code, r.stderr).toBe(0);
     // the controller looked at the request and put it off (its log says so), and fetched nothing
-    await waitFor('the deferral', () => h.logs.slice(seen).some((l) => l.msg === 'refresh request waits for spec.refresh.minInterval' && l.object === `${a.name}/slow`), 20_000);
+    await waitFor(
+      'the deferral',
+      () => h.logs.slice(seen).some((l) => l.msg === 'refresh request waits for spec.refresh.minInterval' && l.object === `${a.name}/slow`),
+      20_000,
+    );
     expect(proxy.count()).toBe(count0);
     const s = await getStaple(client, a.name, 'slow');
     const requested = s.metadata?.annotations?.[ANNOTATION_REFRESH_REQUESTED];
     expect(requested).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const i = await kubectlOcsp(['inspect', 'staple', 'slow', '-n', a.name]);
-    expect(field(i.stdout, 'Refresh requested')).toBe(`${requested} (pending: the operator fetches, no sooner than 1h after its last attempt, then removes the request)`);
+    expect(field(i.stdout, 'Refresh requested')).toBe(
+      `${requested} (pending: the operator fetches, no sooner than 1h after its last attempt, then removes the request)`,
+    );
     const w = await kubectlOcsp(['get', 'staple', 'slow', '-n', a.name, '-o', 'wide']);
     expect(w.stdout).toMatch(new RegExp(`^slow .* ${requested}$`, 'm'));
   });
@@ -222,12 +293,23 @@ describe('version', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kubectl-ocsp-version-'));
-    const labels = { 'app.kubernetes.io/name': 'ocsp-operator', 'app.kubernetes.io/instance': 'rel', 'app.kubernetes.io/component': 'controller' };
+    const labels = {
+      'app.kubernetes.io/name': 'ocsp-operator',
+      'app.kubernetes.io/instance': 'rel',
+      'app.kubernetes.io/component': 'controller',
+    };
     await client.create(DeploymentType, {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'rel-ocsp-operator', namespace: b.name, labels: { ...labels, 'app.kubernetes.io/part-of': 'ocsp-operator', 'app.kubernetes.io/version': '9.8.7' } },
-      spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'operator', image: 'example.test/ocsp-operator:9.8.7' }] } } },
+      metadata: {
+        name: 'rel-ocsp-operator',
+        namespace: b.name,
+        labels: { ...labels, 'app.kubernetes.io/part-of': 'ocsp-operator', 'app.kubernetes.io/version': '9.8.7' },
+      },
+      spec: {
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'operator', image: 'example.test/ocsp-operator:9.8.7' }] } },
+      },
     } as KubeObject);
     await client.create(ServiceAccountType, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'viewer', namespace: b.name } });
   });
@@ -241,10 +323,17 @@ describe('version', () => {
     expect(r.code, r.stderr).toBe(0);
     const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as { version: string };
     expect(r.stdout).toContain(`kubectl-ocsp: ${pkg.version} (node ${process.version})`);
-    expect(r.stdout).toContain(`operator:     9.8.7 (Deployment ${b.name}/rel-ocsp-operator, image example.test/ocsp-operator:9.8.7, 0/0 ready)`);
-    const j = JSON.parse((await kubectlOcsp(['version', '-o', 'json'])).stdout) as { plugin: { version: string }; operator: { deployments: Array<{ namespace: string; version: string }> } };
+    expect(r.stdout).toContain(
+      `operator:     9.8.7 (Deployment ${b.name}/rel-ocsp-operator, image example.test/ocsp-operator:9.8.7, 0/0 ready)`,
+    );
+    const j = JSON.parse((await kubectlOcsp(['version', '-o', 'json'])).stdout) as {
+      plugin: { version: string };
+      operator: { deployments: Array<{ namespace: string; version: string }> };
+    };
     expect(j.plugin.version).toBe(pkg.version);
-    expect(j.operator.deployments.filter((d) => d.namespace === b.name)).toEqual([expect.objectContaining({ version: '9.8.7', name: 'rel-ocsp-operator' })]);
+    expect(j.operator.deployments.filter((d) => d.namespace === b.name)).toEqual([
+      expect.objectContaining({ version: '9.8.7', name: 'rel-ocsp-operator' }),
+    ]);
   });
 
   it('without the right to list Deployments: the plugin version and "unknown", exit 0', async () => {
@@ -269,10 +358,17 @@ describe('a cluster without the CRDs', () => {
   });
 
   it('get, inspect and refresh say the CRDs are not installed, exit 2; version still works', async () => {
-    for (const args of [['get', 'staples'], ['inspect', 'staple', 'web'], ['get', 'pools', '-A'], ['refresh', 'web']]) {
+    for (const args of [
+      ['get', 'staples'],
+      ['inspect', 'staple', 'web'],
+      ['get', 'pools', '-A'],
+      ['refresh', 'web'],
+    ]) {
       const r = await kubectlOcsp(args, plane!.kubeconfigPath);
       expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr, args.join(' ')).toMatch(/^kubectl-ocsp: the cluster of context \S+ \(https:\/\/127\.0\.0\.1:\d+\) does not serve the ocsp-operator\.dev API: the ocsp-operator CRDs are not installed \(install the chart, or kubectl apply --server-side -f crds\/\)\n$/);
+      expect(r.stderr, args.join(' ')).toMatch(
+        /^kubectl-ocsp: the cluster of context \S+ \(https:\/\/127\.0\.0\.1:\d+\) does not serve the ocsp-operator\.dev API: the ocsp-operator CRDs are not installed \(install the chart, or kubectl apply --server-side -f crds\/\)\n$/,
+      );
     }
     const v = await kubectlOcsp(['version'], plane!.kubeconfigPath);
     expect(v.code).toBe(0);

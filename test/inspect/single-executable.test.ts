@@ -25,7 +25,11 @@ describe.skipIf(!buildable)('kubectl-ocsp as one executable file (needs linux/am
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'kubectl-ocsp-sea-'));
-    await run(join(repoRoot(), 'hack', 'build-kubectl-ocsp.sh'), ['--base-url', `${BASE}/`], { env: { ...process.env, KUBECTL_OCSP_OUT: out }, timeout: 280_000, maxBuffer: 16 << 20 });
+    await run(join(repoRoot(), 'hack', 'build-kubectl-ocsp.sh'), ['--base-url', `${BASE}/`], {
+      env: { ...process.env, KUBECTL_OCSP_OUT: out },
+      timeout: 280_000,
+      maxBuffer: 16 << 20,
+    });
     // copied away from the checkout, run with a PATH that has no node
     alone = await mkdtemp(join(tmpdir(), 'kubectl-ocsp-alone-'));
     await copyFile(join(out, 'kubectl-ocsp'), join(alone, 'kubectl-ocsp'));
@@ -38,12 +42,18 @@ describe.skipIf(!buildable)('kubectl-ocsp as one executable file (needs linux/am
   });
 
   const exe = (args: string[]) =>
-    run(join(alone, 'kubectl-ocsp'), args, { env: { PATH: '/usr/bin:/bin', HOME: alone, KUBECONFIG: join(alone, 'none') }, cwd: alone, timeout: 30_000 });
+    run(join(alone, 'kubectl-ocsp'), args, {
+      env: { PATH: '/usr/bin:/bin', HOME: alone, KUBECONFIG: join(alone, 'none') },
+      cwd: alone,
+      timeout: 30_000,
+    });
 
   it("version: package.json's, on Node 24; no cluster is no error", async () => {
     const r = await exe(['version']);
     expect(r.stderr).toBe('');
-    expect(r.stdout.split('\n')[0]).toBe(`kubectl-ocsp: ${pkg.version} (node v${(await readFile(join(repoRoot(), 'hack', 'images', 'versions.env'), 'utf8')).match(/^NODE_VERSION=(\S+)$/m)![1]})`);
+    expect(r.stdout.split('\n')[0]).toBe(
+      `kubectl-ocsp: ${pkg.version} (node v${(await readFile(join(repoRoot(), 'hack', 'images', 'versions.env'), 'utf8')).match(/^NODE_VERSION=(\S+)$/m)![1]})`,
+    );
     expect(r.stdout).toMatch(/^operator: +unknown \(cannot load kubeconfig /m);
   });
 
@@ -55,7 +65,11 @@ describe.skipIf(!buildable)('kubectl-ocsp as one executable file (needs linux/am
   });
 
   it('the krew manifest: version, the archive under the base URL, its sha256; the archive holds the executable', async () => {
-    const manifest = parseYaml(await readFile(join(out, 'ocsp.yaml'), 'utf8')) as { kind: string; metadata: { name: string }; spec: { version: string; platforms: Array<{ uri: string; sha256: string; bin: string }> } };
+    const manifest = parseYaml(await readFile(join(out, 'ocsp.yaml'), 'utf8')) as {
+      kind: string;
+      metadata: { name: string };
+      spec: { version: string; platforms: Array<{ uri: string; sha256: string; bin: string }> };
+    };
     expect(manifest).toMatchObject({ kind: 'Plugin', metadata: { name: 'ocsp' }, spec: { version: `v${pkg.version}` } });
     const [p] = manifest.spec.platforms;
     expect(p?.uri).toBe(`${BASE}/kubectl-ocsp_linux_amd64.tar.gz`);
@@ -67,6 +81,10 @@ describe.skipIf(!buildable)('kubectl-ocsp as one executable file (needs linux/am
     const size = parseInt(tar.subarray(124, 136).toString('utf8'), 8);
     const exeBytes = await readFile(join(out, 'kubectl-ocsp'));
     expect(size).toBe(exeBytes.length);
-    expect(createHash('sha256').update(tar.subarray(512, 512 + size)).digest('hex')).toBe(createHash('sha256').update(exeBytes).digest('hex'));
+    expect(
+      createHash('sha256')
+        .update(tar.subarray(512, 512 + size))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(exeBytes).digest('hex'));
   });
 });

@@ -10,7 +10,18 @@ import { repoRoot } from '../../src/devenv/control-plane.js';
 import { CrdType, type KubeObject } from '../../src/kube/types.js';
 import { createNamespace, kubeClient, kubeconfigPath, kubectl, waitFor } from '../support/kube.js';
 import { renderPool } from '../support/pool-render.js';
-import { CHART_DIR, deploymentOf, helm, helmBinary, helmTemplate, ofKind, parseManifests, valueArgs, type RenderedObject, type Values } from './helm.js';
+import {
+  CHART_DIR,
+  deploymentOf,
+  helm,
+  helmBinary,
+  helmTemplate,
+  ofKind,
+  parseManifests,
+  valueArgs,
+  type RenderedObject,
+  type Values,
+} from './helm.js';
 
 const client = kubeClient();
 
@@ -36,9 +47,23 @@ describe('helm lint and the values schema', () => {
   it.each<[string, Values]>([
     ['default values', {}],
     ['namespaced mode', { json: { watchNamespaces: ['team-a', 'team-b'] } }],
-    ['monitoring on', { set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }],
+    [
+      'monitoring on',
+      {
+        set: {
+          'serviceMonitor.enabled': true,
+          'poolPodMonitor.enabled': true,
+          'prometheusRule.enabled': true,
+          'prometheusRule.signers.enabled': true,
+          'prometheusRule.responders.enabled': true,
+        },
+      },
+    ],
     ['no leader election, one replica', { set: { replicaCount: 1, 'leaderElection.enabled': false } }],
-    ['pools off, probe ConfigMap, NetworkPolicy, CRDs as templates', { set: { 'pools.enabled': false, 'probe.endpointsConfigMap.name': 'eps', 'networkPolicy.enabled': true, 'crds.enabled': true } }],
+    [
+      'pools off, probe ConfigMap, NetworkPolicy, CRDs as templates',
+      { set: { 'pools.enabled': false, 'probe.endpointsConfigMap.name': 'eps', 'networkPolicy.enabled': true, 'crds.enabled': true } },
+    ],
   ])('helm lint --strict passes with %s', async (_name, values) => {
     const r = await helm(['lint', '--strict', CHART_DIR, ...valueArgs(values)]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -53,10 +78,18 @@ describe('helm lint and the values schema', () => {
     ['a bad pull policy', { set: { 'image.pullPolicy': 'Sometimes' } }, /pullPolicy/],
     ['a signer image digest that is no sha256', { set: { 'signerImage.digest': 'latest' } }, /signerImage\/digest|signerImage.digest/],
     ['a bad alert duration', { set: { 'prometheusRule.for': 'five minutes' } }, /for/],
-    ['a NetworkPolicy port out of range', { json: { 'networkPolicy.egress.ocspResponders.ports': [80, 70000] } }, /ocspResponders\/ports\/1|ocspResponders.ports/],
+    [
+      'a NetworkPolicy port out of range',
+      { json: { 'networkPolicy.egress.ocspResponders.ports': [80, 70000] } },
+      /ocspResponders\/ports\/1|ocspResponders.ports/,
+    ],
     ['a misspelt crds key', { set: { 'crds.keepp': true } }, /keepp/],
     ['pools.enabled as a string', { json: { pools: { enabled: 'no' } } }, /pools\/enabled|pools.enabled/],
-    ['a pool namespace that is no DNS label', { json: { poolPodMonitor: { enabled: true, namespaces: ['Team_A'] } } }, /poolPodMonitor\/namespaces\/0|poolPodMonitor.namespaces/],
+    [
+      'a pool namespace that is no DNS label',
+      { json: { poolPodMonitor: { enabled: true, namespaces: ['Team_A'] } } },
+      /poolPodMonitor\/namespaces\/0|poolPodMonitor.namespaces/,
+    ],
   ])('values.schema.json rejects %s', async (_name, values, message) => {
     const r = await helm(['template', 'x', CHART_DIR, ...valueArgs(values)]);
     expect(r.code).not.toBe(0);
@@ -68,16 +101,37 @@ describe('what the chart renders', () => {
   it('default values: cluster-wide RBAC, two leader-elected replicas, probes, resources, non-root, read-only root', async () => {
     const objs = parseManifests(await helmTemplate('op', 'ocsp-system'));
     const kinds = objs.map((o) => o.kind).sort();
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(kinds).toEqual([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ]);
     const { spec, container } = deploymentOf(objs);
     expect(spec.replicas).toBe(2);
-    expect(container.args).toEqual(expect.arrayContaining(['controller', '--leader-elect', '--leader-election-namespace=ocsp-system', '--lease-name=op-ocsp-operator', '--health-addr=0.0.0.0:8080']));
+    expect(container.args).toEqual(
+      expect.arrayContaining([
+        'controller',
+        '--leader-elect',
+        '--leader-election-namespace=ocsp-system',
+        '--lease-name=op-ocsp-operator',
+        '--health-addr=0.0.0.0:8080',
+      ]),
+    );
     expect(container.args?.some((a) => a.startsWith('--namespaces'))).toBe(false);
     expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
     expect(container.resources?.requests?.cpu).toBeTruthy();
     expect(container.resources?.requests?.memory).toBeTruthy();
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(container.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
     // V8's heap capped below the memory limit (controller.maxHeapMiB), so it collects instead of growing into an OOM kill
@@ -88,11 +142,17 @@ describe('what the chart renders', () => {
     // the leader-election Role is in the release namespace and names its one Lease
     const [leRole] = ofKind(objs, 'Role');
     expect(leRole?.metadata?.namespace).toBe('ocsp-system');
-    expect(leRole?.rules).toContainEqual({ apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['op-ocsp-operator'], verbs: ['get', 'update'] });
+    expect(leRole?.rules).toContainEqual({
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: ['op-ocsp-operator'],
+      verbs: ['get', 'update'],
+    });
     // nothing in the ClusterRole touches leases, nodes, pods or RBAC, and nothing deletes Secrets
     const [cr] = ofKind(objs, 'ClusterRole');
     const resources = cr?.rules?.flatMap((r) => r.resources ?? []) ?? [];
-    for (const r of ['leases', 'pods', 'nodes', 'clusterroles', 'clusterrolebindings', 'namespaces', '*']) expect(resources).not.toContain(r);
+    for (const r of ['leases', 'pods', 'nodes', 'clusterroles', 'clusterrolebindings', 'namespaces', '*'])
+      expect(resources).not.toContain(r);
     expect(cr?.rules?.filter((r) => r.resources?.includes('secrets')).flatMap((r) => r.verbs ?? [])).not.toContain('delete');
     expect(cr?.rules?.flatMap((r) => r.verbs ?? [])).not.toContain('*');
   });
@@ -101,7 +161,9 @@ describe('what the chart renders', () => {
     const objs = parseManifests(await helmTemplate('op', 'ocsp-system', { json: { watchNamespaces: ['team-a', 'team-b'] } }));
     expect(ofKind(objs, 'ClusterRole')).toEqual([]);
     expect(ofKind(objs, 'ClusterRoleBinding')).toEqual([]);
-    const roles = ofKind(objs, 'Role').map((r) => `${r.metadata?.namespace}/${r.metadata?.name}`).sort();
+    const roles = ofKind(objs, 'Role')
+      .map((r) => `${r.metadata?.namespace}/${r.metadata?.name}`)
+      .sort();
     expect(roles).toEqual(['ocsp-system/op-ocsp-operator-leader-election', 'team-a/op-ocsp-operator', 'team-b/op-ocsp-operator']);
     const bindings = ofKind(objs, 'RoleBinding');
     expect(bindings).toHaveLength(3);
@@ -110,14 +172,21 @@ describe('what the chart renders', () => {
   });
 
   it('monitoring: a ServiceMonitor on the metrics Service and a PrometheusRule', async () => {
-    const objs = parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true } }));
+    const objs = parseManifests(
+      await helmTemplate('op', 'ocsp-system', { set: { 'serviceMonitor.enabled': true, 'prometheusRule.enabled': true } }),
+    );
     const [svc] = ofKind(objs, 'Service');
     const [sm] = ofKind(objs, 'ServiceMonitor');
     const [rule] = ofKind(objs, 'PrometheusRule');
-    expect(sm?.spec).toMatchObject({ selector: { matchLabels: (svc?.spec as { selector?: Record<string, string> }).selector }, endpoints: [{ port: 'metrics', path: '/metrics' }] });
+    expect(sm?.spec).toMatchObject({
+      selector: { matchLabels: (svc?.spec as { selector?: Record<string, string> }).selector },
+      endpoints: [{ port: 'metrics', path: '/metrics' }],
+    });
     const groups = (rule?.spec as { groups: Array<{ name: string; rules: Array<{ alert: string }> }> }).groups;
     expect(groups.map((g) => g.name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.pools']); // pools.enabled is the default
-    expect(groups[0]?.rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['OcspStapleExpiringSoon', 'OcspStapleExpiringCritical', 'OcspStapleRefreshFailing', 'OcspOperatorNoLeader']));
+    expect(groups[0]?.rules.map((r) => r.alert)).toEqual(
+      expect.arrayContaining(['OcspStapleExpiringSoon', 'OcspStapleExpiringCritical', 'OcspStapleRefreshFailing', 'OcspOperatorNoLeader']),
+    );
     expect(ofKind(objs, 'PodMonitor')).toEqual([]); // pool pods only when asked
   });
 
@@ -136,21 +205,40 @@ describe('what the chart renders', () => {
     expect(all.namespaceSelector).toEqual({ any: true });
     expect(all.podMetricsEndpoints).toMatchObject([{ port: 'metrics', path: '/metrics' }]);
     // namespaced mode scrapes the watched namespaces; a list of its own wins
-    expect((await monitorOf({ set: { 'poolPodMonitor.enabled': true }, json: { watchNamespaces: ['team-a', 'team-b'] } })).namespaceSelector).toEqual({ matchNames: ['team-a', 'team-b'] });
-    expect((await monitorOf({ json: { poolPodMonitor: { enabled: true, namespaces: ['pki'] }, watchNamespaces: ['team-a'] } })).namespaceSelector).toEqual({ matchNames: ['pki'] });
+    expect(
+      (await monitorOf({ set: { 'poolPodMonitor.enabled': true }, json: { watchNamespaces: ['team-a', 'team-b'] } })).namespaceSelector,
+    ).toEqual({ matchNames: ['team-a', 'team-b'] });
+    expect(
+      (await monitorOf({ json: { poolPodMonitor: { enabled: true, namespaces: ['pki'] }, watchNamespaces: ['team-a'] } }))
+        .namespaceSelector,
+    ).toEqual({ matchNames: ['pki'] });
 
     // What the operator renders: every pod of every shape is selected, and each of its containers
     // serves a port named `metrics`, distinct where two share a pod; the OCSP port serves none.
     const selects = (labels: Record<string, string>) =>
-      all.selector.matchExpressions.every((e) => (e.operator === 'Exists' ? e.key in labels : e.operator === 'In' ? (e.values ?? []).includes(labels[e.key] ?? '') : false));
-    const base = { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] };
-    for (const spec of [base, { ...base, store: { type: 'Redis', redis: { primaryURL: 'redis://r:6379', replicaURLs: ['redis://a:6379', 'redis://b:6379'] } } }]) {
+      all.selector.matchExpressions.every((e) =>
+        e.operator === 'Exists' ? e.key in labels : e.operator === 'In' ? (e.values ?? []).includes(labels[e.key] ?? '') : false,
+      );
+    const base = {
+      issuer: { secretName: 'ca' },
+      signing: { softwareKey: { secretName: 'ca' } },
+      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+    };
+    for (const spec of [
+      base,
+      { ...base, store: { type: 'Redis', redis: { primaryURL: 'redis://r:6379', replicaURLs: ['redis://a:6379', 'redis://b:6379'] } } },
+    ]) {
       const { templates } = renderPool(spec);
       expect(templates.length).toBeGreaterThan(0);
       for (const { workload, template } of templates) {
         expect(selects(template.metadata.labels ?? {}), workload).toBe(true);
-        const ports = template.spec.containers.map((c) => (c.ports as Array<{ name: string; containerPort: number }>).find((p) => p.name === 'metrics')?.containerPort);
-        expect(ports.every((p) => p !== undefined), `${workload}: a metrics port in every container`).toBe(true);
+        const ports = template.spec.containers.map(
+          (c) => (c.ports as Array<{ name: string; containerPort: number }>).find((p) => p.name === 'metrics')?.containerPort,
+        );
+        expect(
+          ports.every((p) => p !== undefined),
+          `${workload}: a metrics port in every container`,
+        ).toBe(true);
         expect(new Set(ports).size, `${workload}: distinct metrics ports`).toBe(ports.length);
         const responder = template.spec.containers.find((c) => c.name === 'responder');
         if (responder) expect(responder.args as string[]).toEqual(expect.arrayContaining(['--metrics-addr', '0.0.0.0:9091']));
@@ -158,13 +246,32 @@ describe('what the chart renders', () => {
     }
   });
 
-  it('pools.enabled=false: --pools=false, and none of the pools\' rights in either mode', async () => {
-    const POOL_ONLY = ['ocspresponderpools', 'ocspresponderpools/status', 'ocspresponderpools/finalizers', 'deployments', 'statefulsets', 'services', 'serviceaccounts', 'roles', 'rolebindings', 'ingresses', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'endpointslices', 'configmaps'];
-    const rulesOf = (objs: RenderedObject[]) => [...ofKind(objs, 'ClusterRole'), ...ofKind(objs, 'Role')].flatMap((r) => r.rules ?? []).flatMap((r) => r.resources ?? []);
+  it("pools.enabled=false: --pools=false, and none of the pools' rights in either mode", async () => {
+    const POOL_ONLY = [
+      'ocspresponderpools',
+      'ocspresponderpools/status',
+      'ocspresponderpools/finalizers',
+      'deployments',
+      'statefulsets',
+      'services',
+      'serviceaccounts',
+      'roles',
+      'rolebindings',
+      'ingresses',
+      'horizontalpodautoscalers',
+      'poddisruptionbudgets',
+      'endpointslices',
+      'configmaps',
+    ];
+    const rulesOf = (objs: RenderedObject[]) =>
+      [...ofKind(objs, 'ClusterRole'), ...ofKind(objs, 'Role')].flatMap((r) => r.rules ?? []).flatMap((r) => r.resources ?? []);
     const on = parseManifests(await helmTemplate('op', 'ocsp-system'));
     expect(rulesOf(on)).toEqual(expect.arrayContaining(POOL_ONLY));
     expect(deploymentOf(on).container.args?.some((a) => a.startsWith('--pools'))).toBe(false);
-    for (const values of [{ set: { 'pools.enabled': false } }, { set: { 'pools.enabled': false }, json: { watchNamespaces: ['team-a'] } }]) {
+    for (const values of [
+      { set: { 'pools.enabled': false } },
+      { set: { 'pools.enabled': false }, json: { watchNamespaces: ['team-a'] } },
+    ]) {
       const off = parseManifests(await helmTemplate('op', 'ocsp-system', values));
       expect(rulesOf(off).filter((r) => POOL_ONLY.includes(r))).toEqual([]);
       expect(rulesOf(off)).toEqual(expect.arrayContaining(['ocspstaples', 'ocspstaples/status', 'secrets', 'events', 'certificates']));
@@ -173,10 +280,21 @@ describe('what the chart renders', () => {
   });
 
   it('probe.endpointsConfigMap: the ConfigMap mounted read-only where --probe-endpoints-file points', async () => {
-    interface PodSpec { volumes?: Array<{ name: string; configMap?: { name: string } }>; containers: Array<{ volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }> }> }
+    interface PodSpec {
+      volumes?: Array<{ name: string; configMap?: { name: string } }>;
+      containers: Array<{ volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>;
+    }
     const none = deploymentOf(parseManifests(await helmTemplate('op', 'ocsp-system')));
     expect(none.container.args?.some((a) => a.startsWith('--probe-endpoints-file'))).toBe(false);
-    const objs = parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'probe.endpointsConfigMap.name': 'probe-endpoints', 'probe.endpointsConfigMap.key': 'servers.yaml', 'probe.intervalMs': 30000 } }));
+    const objs = parseManifests(
+      await helmTemplate('op', 'ocsp-system', {
+        set: {
+          'probe.endpointsConfigMap.name': 'probe-endpoints',
+          'probe.endpointsConfigMap.key': 'servers.yaml',
+          'probe.intervalMs': 30000,
+        },
+      }),
+    );
     const { spec, container } = deploymentOf(objs);
     const pod = spec.template.spec as unknown as PodSpec;
     const file = container.args?.find((a) => a.startsWith('--probe-endpoints-file='))?.split('=')[1] ?? '';
@@ -186,33 +304,79 @@ describe('what the chart renders', () => {
     expect(mount?.readOnly).toBe(true);
     expect(file).toBe(`${mount?.mountPath}/servers.yaml`);
     // extra volumes and mounts go through as given
-    const extra = deploymentOf(parseManifests(await helmTemplate('op', 'ocsp-system', {
-      json: { extraVolumes: [{ name: 'issuers', secret: { secretName: 'probe-issuers' } }], extraVolumeMounts: [{ name: 'issuers', mountPath: '/etc/issuers', readOnly: true }] },
-    })));
-    expect((extra.spec.template.spec as unknown as PodSpec).volumes).toContainEqual({ name: 'issuers', secret: { secretName: 'probe-issuers' } });
-    expect((extra.spec.template.spec as unknown as PodSpec).containers[0]?.volumeMounts).toContainEqual({ name: 'issuers', mountPath: '/etc/issuers', readOnly: true });
+    const extra = deploymentOf(
+      parseManifests(
+        await helmTemplate('op', 'ocsp-system', {
+          json: {
+            extraVolumes: [{ name: 'issuers', secret: { secretName: 'probe-issuers' } }],
+            extraVolumeMounts: [{ name: 'issuers', mountPath: '/etc/issuers', readOnly: true }],
+          },
+        }),
+      ),
+    );
+    expect((extra.spec.template.spec as unknown as PodSpec).volumes).toContainEqual({
+      name: 'issuers',
+      secret: { secretName: 'probe-issuers' },
+    });
+    expect((extra.spec.template.spec as unknown as PodSpec).containers[0]?.volumeMounts).toContainEqual({
+      name: 'issuers',
+      mountPath: '/etc/issuers',
+      readOnly: true,
+    });
   });
 
   it('networkPolicy: none by default; enabled, ingress to the metrics port from the peers given, egress to apiserver, DNS and responders', async () => {
     expect(ofKind(parseManifests(await helmTemplate('op', 'ocsp-system')), 'NetworkPolicy')).toEqual([]);
-    const prometheus = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } };
-    const objs = parseManifests(await helmTemplate('op', 'ocsp-system', {
-      set: { 'networkPolicy.enabled': true, 'metrics.port': 9443 },
-      json: { 'networkPolicy.ingress.from': [prometheus], 'networkPolicy.egress.apiServer.to': [{ ipBlock: { cidr: '10.0.0.1/32' } }], 'networkPolicy.egress.ocspResponders.ports': [80, 443, 8080] },
-    }));
+    const prometheus = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+    };
+    const objs = parseManifests(
+      await helmTemplate('op', 'ocsp-system', {
+        set: { 'networkPolicy.enabled': true, 'metrics.port': 9443 },
+        json: {
+          'networkPolicy.ingress.from': [prometheus],
+          'networkPolicy.egress.apiServer.to': [{ ipBlock: { cidr: '10.0.0.1/32' } }],
+          'networkPolicy.egress.ocspResponders.ports': [80, 443, 8080],
+        },
+      }),
+    );
     const [np, ...more] = ofKind(objs, 'NetworkPolicy');
     expect(more).toEqual([]);
-    interface Rule { ports: Array<{ port: number; protocol: string }>; from?: unknown[]; to?: unknown[] }
-    const spec = np?.spec as unknown as { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Rule[]; egress: Rule[] };
+    interface Rule {
+      ports: Array<{ port: number; protocol: string }>;
+      from?: unknown[];
+      to?: unknown[];
+    }
+    const spec = np?.spec as unknown as {
+      podSelector: { matchLabels: Record<string, string> };
+      policyTypes: string[];
+      ingress: Rule[];
+      egress: Rule[];
+    };
     const d = ofKind(objs, 'Deployment')[0]?.spec as unknown as { selector: { matchLabels: Record<string, string> } };
     expect(spec.podSelector.matchLabels).toEqual(d.selector.matchLabels);
     expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(spec.ingress).toEqual([{ ports: [{ port: 9443, protocol: 'TCP' }], from: [prometheus] }]);
     expect(spec.egress).toEqual([
-      { ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.0.0.1/32' } }] },
       {
-        ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
-        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        ports: [
+          { port: 443, protocol: 'TCP' },
+          { port: 6443, protocol: 'TCP' },
+        ],
+        to: [{ ipBlock: { cidr: '10.0.0.1/32' } }],
+      },
+      {
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+            podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+          },
+        ],
       },
       { ports: [80, 443, 8080].map((port) => ({ port, protocol: 'TCP' })) },
     ]);
@@ -236,7 +400,10 @@ describe('what the chart renders', () => {
       // The text is the file's, with the lines Helm needs added under `metadata:`.
       expect(text).toContain(file.slice(file.indexOf('\nspec:\n')));
     }
-    const unkept = ofKind(parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'crds.enabled': true, 'crds.keep': false } })), 'CustomResourceDefinition');
+    const unkept = ofKind(
+      parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'crds.enabled': true, 'crds.keep': false } })),
+      'CustomResourceDefinition',
+    );
     expect(unkept).toHaveLength(files.length);
     for (const c of unkept) expect(c.metadata?.annotations?.['helm.sh/resource-policy']).toBeUndefined();
   });
@@ -265,7 +432,13 @@ const STAND_INS = [
     properties: {
       selector: { type: 'object', properties: { matchLabels: strMap } },
       namespaceSelector: { type: 'object', properties: { matchNames: { type: 'array', items: str } } },
-      endpoints: { type: 'array', items: { type: 'object', properties: { port: str, path: str, interval: str, scrapeTimeout: str, honorLabels: { type: 'boolean' } } } },
+      endpoints: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { port: str, path: str, interval: str, scrapeTimeout: str, honorLabels: { type: 'boolean' } },
+        },
+      },
     },
   }),
   monitoringCrd('podmonitors', 'PodMonitor', {
@@ -275,11 +448,21 @@ const STAND_INS = [
         type: 'object',
         properties: {
           matchLabels: strMap,
-          matchExpressions: { type: 'array', items: { type: 'object', required: ['key', 'operator'], properties: { key: str, operator: str, values: { type: 'array', items: str } } } },
+          matchExpressions: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['key', 'operator'],
+              properties: { key: str, operator: str, values: { type: 'array', items: str } },
+            },
+          },
         },
       },
       namespaceSelector: { type: 'object', properties: { any: { type: 'boolean' }, matchNames: { type: 'array', items: str } } },
-      podMetricsEndpoints: { type: 'array', items: { type: 'object', properties: { port: str, path: str, interval: str, scrapeTimeout: str } } },
+      podMetricsEndpoints: {
+        type: 'array',
+        items: { type: 'object', properties: { port: str, path: str, interval: str, scrapeTimeout: str } },
+      },
     },
   }),
   monitoringCrd('prometheusrules', 'PrometheusRule', {
@@ -294,7 +477,18 @@ const STAND_INS = [
             name: str,
             rules: {
               type: 'array',
-              items: { type: 'object', required: ['expr'], properties: { alert: str, record: str, expr: { 'x-kubernetes-int-or-string': true }, for: str, labels: strMap, annotations: strMap } },
+              items: {
+                type: 'object',
+                required: ['expr'],
+                properties: {
+                  alert: str,
+                  record: str,
+                  expr: { 'x-kubernetes-int-or-string': true },
+                  for: str,
+                  labels: strMap,
+                  annotations: strMap,
+                },
+              },
             },
           },
         },
@@ -311,7 +505,11 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     for (const crd of STAND_INS) {
       if (!(await client.getOrUndefined(CrdType, undefined, crd.metadata?.name ?? ''))) await client.create(CrdType, crd);
       await waitFor(`${crd.metadata?.name} established`, async () => {
-        const c = await client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(CrdType, undefined, crd.metadata?.name ?? '');
+        const c = await client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
+          CrdType,
+          undefined,
+          crd.metadata?.name ?? '',
+        );
         return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
       });
     }
@@ -321,7 +519,11 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function serverDryRun(name: string, values: (ns: { release: string; watched: string[] }) => Values, o: { includeCrds?: boolean; watched?: number } = {}): Promise<RenderedObject[]> {
+  async function serverDryRun(
+    name: string,
+    values: (ns: { release: string; watched: string[] }) => Values,
+    o: { includeCrds?: boolean; watched?: number } = {},
+  ): Promise<RenderedObject[]> {
     const release = await createNamespace(client, 'chart');
     namespaces.push(release);
     const watched: string[] = [];
@@ -333,7 +535,15 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     const text = await helmTemplate(name, release.name, values({ release: release.name, watched }), { includeCrds: o.includeCrds });
     const file = join(dir, `${name}.yaml`);
     await writeFile(file, text);
-    const r = await kubectl(['apply', '--dry-run=server', '--validate=strict', '--server-side', '--field-manager=helm-dry-run', '-f', file]);
+    const r = await kubectl([
+      'apply',
+      '--dry-run=server',
+      '--validate=strict',
+      '--server-side',
+      '--field-manager=helm-dry-run',
+      '-f',
+      file,
+    ]);
     expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
     const objs = parseManifests(text);
     // every object answered "(server dry run)"
@@ -353,7 +563,15 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
 
   it('everything on: ServiceMonitor, the pools’ PodMonitor, PrometheusRule with the signer and responder alerts, the Grafana dashboard, digest-pinned image', async () => {
     const objs = await serverDryRun('mon', () => ({
-      set: { 'serviceMonitor.enabled': true, 'poolPodMonitor.enabled': true, 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true, 'grafana.dashboard.enabled': true, 'image.digest': `sha256:${'a'.repeat(64)}` },
+      set: {
+        'serviceMonitor.enabled': true,
+        'poolPodMonitor.enabled': true,
+        'prometheusRule.enabled': true,
+        'prometheusRule.signers.enabled': true,
+        'prometheusRule.responders.enabled': true,
+        'grafana.dashboard.enabled': true,
+        'image.digest': `sha256:${'a'.repeat(64)}`,
+      },
     }));
     expect(ofKind(objs, 'PrometheusRule')).toHaveLength(1);
     expect(ofKind(objs, 'ConfigMap').map((o) => o.metadata?.labels?.grafana_dashboard)).toEqual(['1']);
@@ -365,7 +583,9 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
 
   it('the PKCS#11 signer image by its own repository, tag or digest', async () => {
     const digest = `sha256:${'b'.repeat(64)}`;
-    const byDigest = await serverDryRun('sgd', () => ({ set: { 'signerImage.repository': 'registry.example/ca/signer', 'signerImage.digest': digest } }));
+    const byDigest = await serverDryRun('sgd', () => ({
+      set: { 'signerImage.repository': 'registry.example/ca/signer', 'signerImage.digest': digest },
+    }));
     expect(deploymentOf(byDigest).container.args).toContain(`--pool-signer-image=registry.example/ca/signer@${digest}`);
     const byTag = await serverDryRun('sgt', () => ({ set: { 'signerImage.tag': '1.2.3' } }));
     expect(deploymentOf(byTag).container.args).toContain('--pool-signer-image=ocsp-operator-signer:1.2.3');
@@ -373,7 +593,12 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
 
   it('pools off, the probe ConfigMap, a NetworkPolicy with peers and extra rules, and the CRDs as kept templates', async () => {
     const objs = await serverDryRun('h6', ({ release }) => ({
-      set: { 'pools.enabled': false, 'probe.endpointsConfigMap.name': 'probe-endpoints', 'networkPolicy.enabled': true, 'crds.enabled': true },
+      set: {
+        'pools.enabled': false,
+        'probe.endpointsConfigMap.name': 'probe-endpoints',
+        'networkPolicy.enabled': true,
+        'crds.enabled': true,
+      },
       json: {
         'networkPolicy.ingress.from': [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': release } } }],
         'networkPolicy.egress.apiServer.to': [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: '192.168.0.0/16' } }],
@@ -386,7 +611,9 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
     // (the NetworkPolicy is accepted; the test apiserver's node does not enforce policies)
     expect(ofKind(objs, 'NetworkPolicy')).toHaveLength(1);
     expect(ofKind(objs, 'CustomResourceDefinition')).toHaveLength(2);
-    expect(deploymentOf(objs).container.args).toEqual(expect.arrayContaining(['--pools=false', '--probe-endpoints-file=/etc/ocsp-operator/probe/endpoints.yaml']));
+    expect(deploymentOf(objs).container.args).toEqual(
+      expect.arrayContaining(['--pools=false', '--probe-endpoints-file=/etc/ocsp-operator/probe/endpoints.yaml']),
+    );
   });
 
   it('one replica without leader election', async () => {
@@ -409,7 +636,21 @@ describe('the real apiserver accepts every rendering (kubectl apply --dry-run=se
   it('crds.enabled where the CRDs came from crds/ (as here): Helm adopts them only with --take-ownership (helm install --dry-run=server)', async () => {
     const ns = await createNamespace(client, 'crds');
     namespaces.push(ns);
-    const install = (...extra: string[]) => helm(['install', 'crds', CHART_DIR, '--namespace', ns.name, '--dry-run=server', '--kubeconfig', kubeconfigPath(), '--set', 'crds.enabled=true', '--skip-crds', ...extra]);
+    const install = (...extra: string[]) =>
+      helm([
+        'install',
+        'crds',
+        CHART_DIR,
+        '--namespace',
+        ns.name,
+        '--dry-run=server',
+        '--kubeconfig',
+        kubeconfigPath(),
+        '--set',
+        'crds.enabled=true',
+        '--skip-crds',
+        ...extra,
+      ]);
     const refused = await install();
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/CustomResourceDefinition "ocsp\S+ocsp-operator.dev" .*exists and cannot be imported/);

@@ -32,7 +32,16 @@ export interface RunResult {
 export async function helm(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   const bin = await helmBinary();
   try {
-    const { stdout, stderr } = await run(bin, args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, HELM_CACHE_HOME: '/tmp/ocsp-operator-helm/cache', HELM_CONFIG_HOME: '/tmp/ocsp-operator-helm/config', HELM_DATA_HOME: '/tmp/ocsp-operator-helm/data' } });
+    const { stdout, stderr } = await run(bin, args, {
+      timeout: timeoutMs,
+      maxBuffer: 16 << 20,
+      env: {
+        ...process.env,
+        HELM_CACHE_HOME: '/tmp/ocsp-operator-helm/cache',
+        HELM_CONFIG_HOME: '/tmp/ocsp-operator-helm/config',
+        HELM_DATA_HOME: '/tmp/ocsp-operator-helm/data',
+      },
+    });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number };
@@ -54,8 +63,21 @@ export function valueArgs(v: Values = {}): string[] {
 }
 
 /** Renders the chart; returns the manifest text (CRDs excluded unless includeCrds). */
-export async function helmTemplate(release: string, namespace: string, values: Values = {}, o: { includeCrds?: boolean } = {}): Promise<string> {
-  const r = await helm(['template', release, CHART_DIR, '--namespace', namespace, ...(o.includeCrds ? ['--include-crds'] : []), ...valueArgs(values)]);
+export async function helmTemplate(
+  release: string,
+  namespace: string,
+  values: Values = {},
+  o: { includeCrds?: boolean } = {},
+): Promise<string> {
+  const r = await helm([
+    'template',
+    release,
+    CHART_DIR,
+    '--namespace',
+    namespace,
+    ...(o.includeCrds ? ['--include-crds'] : []),
+    ...valueArgs(values),
+  ]);
   if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
   return r.stdout;
 }

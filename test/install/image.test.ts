@@ -17,7 +17,10 @@ const root = repoRoot();
 
 /** The paths a `*` then `!path` .dockerignore lets into the build context. */
 function allowedByDockerignore(text: string): string[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   expect(lines[0], '.dockerignore starts by excluding everything').toBe('*');
   return lines.slice(1).map((l) => {
     expect(l.startsWith('!'), `only exceptions after '*': ${l}`).toBe(true);
@@ -25,11 +28,19 @@ function allowedByDockerignore(text: string): string[] {
   });
 }
 
-interface Stage { name: string; from: string; lines: string[] }
+interface Stage {
+  name: string;
+  from: string;
+  lines: string[];
+}
 
 /** The Dockerfile's global ARG defaults and its stages, continuation lines joined, comments dropped. */
 function parseDockerfile(text: string): { args: Record<string, string>; stages: Stage[] } {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const args: Record<string, string> = {};
   const stages: Stage[] = [];
   for (const l of lines) {
@@ -106,7 +117,10 @@ describe('Dockerfile', () => {
   it('both images carry OCI labels from the VERSION and REVISION build arguments', () => {
     expect(dockerfile.args.VERSION).toMatch(/^\d+\.\d+\.\d+/);
     expect(dockerfile.args).toHaveProperty('REVISION');
-    for (const [name, title] of [['signer', 'ocsp-operator-signer'], ['operator', 'ocsp-operator']] as const) {
+    for (const [name, title] of [
+      ['signer', 'ocsp-operator-signer'],
+      ['operator', 'ocsp-operator'],
+    ] as const) {
       const lines = stage(name).lines;
       for (const a of ['VERSION', 'REVISION', 'SOURCE']) expect(lines, `${name} redeclares ${a}`).toContain(`ARG ${a}`);
       const label = lines.find((l) => l.startsWith('LABEL ')) ?? '';
@@ -128,9 +142,14 @@ describe('Dockerfile', () => {
     dirs.push(ctx);
     for (const p of allowed) await cp(join(root, p), join(ctx, p), { recursive: true });
     await symlink(join(root, 'node_modules'), join(ctx, 'node_modules'), 'dir');
-    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ctx, timeout: 120_000 });
+    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: ctx,
+      timeout: 120_000,
+    });
     // The build stage's removals (`rm -rf dist/...` in its RUN lines), as the Dockerfile has them.
-    const removed = stage('build').lines.filter((l) => l.startsWith('RUN ')).flatMap((l) => [...l.matchAll(/rm -rf ((?:dist\/\S+ ?)+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)));
+    const removed = stage('build')
+      .lines.filter((l) => l.startsWith('RUN '))
+      .flatMap((l) => [...l.matchAll(/rm -rf ((?:dist\/\S+ ?)+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)));
     expect(removed, 'the development environment stays out of the image').toContain('dist/src/devenv');
     for (const p of removed) await rm(join(ctx, p), { recursive: true, force: true });
     // runtime stage: node_modules (deps), dist/src (build), package.json (context), nothing else.

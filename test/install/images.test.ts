@@ -15,7 +15,10 @@ const names = ['pause', 'toolbox', 'nginx', 'haproxy', 'redis', 'operator', 'sig
 async function missingCapability(): Promise<string> {
   if (process.getuid?.() !== 0) return 'not root (debootstrap, buildah chroot isolation and containerd need root)';
   for (const c of ['buildah', 'debootstrap', 'containerd', 'ctr', 'runc', 'nsenter']) {
-    const found = await run('sh', ['-c', `command -v ${c}`]).then(() => true, () => false);
+    const found = await run('sh', ['-c', `command -v ${c}`]).then(
+      () => true,
+      () => false,
+    );
     if (!found) return `no ${c} (hack/install-system-deps.sh installs it)`;
   }
   return '';
@@ -25,17 +28,28 @@ const reason = await missingCapability();
 if (reason) console.warn(`images.test.ts skipped: ${reason}`);
 
 describe.skipIf(reason)('images built here run', () => {
-  it(`${names.join(', ')}: each runs in containerd as it should`, async () => {
-    const r = await run('hack/check-images.sh', names, { cwd: repoRoot(), timeout: 40 * 60_000, maxBuffer: 64 << 20 }).then(
-      (o) => ({ code: 0, stdout: o.stdout, stderr: o.stderr }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
-    );
-    const report = r.stderr.split('\n').filter((l) => l.startsWith('[check-images]'));
-    expect(report.filter((l) => l.includes('FAIL')), r.stderr.slice(-4000)).toEqual([]);
-    expect(r.code, r.stderr.slice(-4000)).toBe(0);
-    for (const n of names) expect(report.some((l) => l.startsWith(`[check-images] ${n}: `) && !l.includes('imported')), n).toBe(true);
-    expect(report.at(-1)).toBe(`[check-images] all checked: ${names.join(' ')}`);
-    expect(report.find((l) => l.startsWith('[check-images] signer: pkcs11js'))).toContain('SoftHSM');
-    console.log(report.join('\n'));
-  }, 40 * 60_000);
+  it(
+    `${names.join(', ')}: each runs in containerd as it should`,
+    async () => {
+      const r = await run('hack/check-images.sh', names, { cwd: repoRoot(), timeout: 40 * 60_000, maxBuffer: 64 << 20 }).then(
+        (o) => ({ code: 0, stdout: o.stdout, stderr: o.stderr }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+      );
+      const report = r.stderr.split('\n').filter((l) => l.startsWith('[check-images]'));
+      expect(
+        report.filter((l) => l.includes('FAIL')),
+        r.stderr.slice(-4000),
+      ).toEqual([]);
+      expect(r.code, r.stderr.slice(-4000)).toBe(0);
+      for (const n of names)
+        expect(
+          report.some((l) => l.startsWith(`[check-images] ${n}: `) && !l.includes('imported')),
+          n,
+        ).toBe(true);
+      expect(report.at(-1)).toBe(`[check-images] all checked: ${names.join(' ')}`);
+      expect(report.find((l) => l.startsWith('[check-images] signer: pkcs11js'))).toContain('SoftHSM');
+      console.log(report.join('\n'));
+    },
+    40 * 60_000,
+  );
 });

@@ -1,6 +1,7 @@
 // Every `npm run` script works as a user would type it: each one's command (after the build that
 // `npm test` has just done) answers --help, and `npm run bench` knows every benchmark in bench/.
-// `build`, `test` and `lint` are what CI itself runs (.ci/run), so a broken one fails every run.
+// `build`, `test` and `lint` are what CI itself runs (.ci/run), so a broken one fails every run;
+// `format` is Prettier writing what `lint` checks.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,14 +15,16 @@ const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 const BUILD = 'npm run build && ';
 
 describe('npm run scripts', () => {
-  it('build, test and lint are the commands CI runs', () => {
+  it('build, test and lint are the commands CI runs; format writes what lint checks', () => {
     expect(scripts.test?.startsWith(BUILD), 'npm test builds first').toBe(true);
+    expect(scripts.lint).toContain('prettier --check .');
+    expect(scripts.format).toBe('prettier --write .');
     const ci = readFileSync(join(root, '.ci', 'run'), 'utf8');
     expect(ci).toMatch(/^npm run lint\b/m);
     expect(ci).toMatch(/^npm test$/m);
   });
 
-  const others = Object.entries(scripts).filter(([name]) => !['build', 'test', 'lint'].includes(name));
+  const others = Object.entries(scripts).filter(([name]) => !['build', 'test', 'lint', 'format'].includes(name));
   it.each(others)('npm run %s -- --help answers with its usage', async (name, command) => {
     expect(command.startsWith(BUILD), `${name} builds first`).toBe(true);
     const [bin, ...args] = command.slice(BUILD.length).split(' ');

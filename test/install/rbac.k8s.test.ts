@@ -12,12 +12,40 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { DeploymentType, CrdType, EventType, LeaseType, OcspResponderPoolType, OcspStapleType, SecretType, CertificateType, HorizontalPodAutoscalerType, IngressType, PodDisruptionBudgetType, type KubeObject, type Lease, type Secret } from '../../src/kube/types.js';
+import {
+  DeploymentType,
+  CrdType,
+  EventType,
+  LeaseType,
+  OcspResponderPoolType,
+  OcspStapleType,
+  SecretType,
+  CertificateType,
+  HorizontalPodAutoscalerType,
+  IngressType,
+  PodDisruptionBudgetType,
+  type KubeObject,
+  type Lease,
+  type Secret,
+} from '../../src/kube/types.js';
 import { buildOcspRequest } from '../../src/ocsp/index.js';
 import { startResponder } from '../../src/responder/index.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { EmbeddedStore } from '../../src/store/index.js';
-import { createNamespace, kubeClient, kubectl, metricValue, putSecret, replaceSpec, startOperator, tlsSecret, waitFor, serviceAccountKubeconfig, type OperatorProcess, type EventObject } from '../support/kube.js';
+import {
+  createNamespace,
+  kubeClient,
+  kubectl,
+  metricValue,
+  putSecret,
+  replaceSpec,
+  startOperator,
+  tlsSecret,
+  waitFor,
+  serviceAccountKubeconfig,
+  type OperatorProcess,
+  type EventObject,
+} from '../support/kube.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
@@ -45,13 +73,16 @@ async function statusOf(p: Promise<unknown>): Promise<number> {
   }
 }
 
-
 async function ensureCertificateCrd(): Promise<void> {
   const crd = parse(await readFile(new URL('../fixtures/cert-manager-certificate-crd.yaml', import.meta.url), 'utf8')) as KubeObject;
   // on a cluster with the real cert-manager, its CRD is used as it is
   if (!(await admin.getOrUndefined(CrdType, undefined, 'certificates.cert-manager.io'))) await admin.create(CrdType, crd);
   await waitFor('Certificate CRD established', async () => {
-    const c = await admin.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(CrdType, undefined, 'certificates.cert-manager.io');
+    const c = await admin.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
+      CrdType,
+      undefined,
+      'certificates.cert-manager.io',
+    );
     return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
   });
 }
@@ -99,7 +130,7 @@ afterAll(async () => {
   await ocsp?.stop();
 });
 
-describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only the chart\'s RBAC, %s mode', (mode) => {
+describe.each(['cluster-wide', 'namespaced'] as const)("the operator with only the chart's RBAC, %s mode", (mode) => {
   let dir: string;
   let release: { name: string; remove(): Promise<void> };
   let apps: { name: string; remove(): Promise<void> };
@@ -116,10 +147,14 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     release = await createNamespace(admin, 'ops');
     apps = await createNamespace(admin, 'apps');
     other = await createNamespace(admin, 'other');
-    const objs = parseManifests(await helmTemplate(releaseName, release.name, mode === 'namespaced' ? { json: { watchNamespaces: [apps.name] } } : {}));
+    const objs = parseManifests(
+      await helmTemplate(releaseName, release.name, mode === 'namespaced' ? { json: { watchNamespaces: [apps.name] } } : {}),
+    );
     // Only identity and RBAC go in for real: the Deployment's pods could not run here, its
     // arguments are what the operator is started with below.
-    const rbac: RenderedObject[] = objs.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind ?? ''));
+    const rbac: RenderedObject[] = objs.filter((o) =>
+      ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind ?? ''),
+    );
     rbacFile = join(dir, 'rbac.yaml');
     await writeFile(rbacFile, rbac.map((o) => JSON.stringify(o)).join('\n---\n'));
     const applied = await kubectl(['apply', '-f', rbacFile]);
@@ -137,7 +172,11 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     leaseName = (args.find((a) => a.startsWith('--lease-name=')) ?? '').split('=')[1] ?? '';
     expect(leaseName).toBeTruthy();
     op = await startOperator([...args, '--resync=60000'], { POD_NAME: `${releaseName}-pod` }, kubeconfig);
-    await waitFor('operator ready (caches synced with the ServiceAccount\'s rights)', async () => (await fetch(`${op.healthUrl}/readyz`)).status === 200, 30_000);
+    await waitFor(
+      "operator ready (caches synced with the ServiceAccount's rights)",
+      async () => (await fetch(`${op.healthUrl}/readyz`)).status === 200,
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -146,7 +185,14 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
     if (rbacFile) await kubectl(['delete', '--ignore-not-found', '-f', rbacFile]);
     await Promise.all([release, apps, other].map((n) => n?.remove()));
     if (dir) await rm(dir, { recursive: true, force: true });
-    if (RBAC_DENIAL.test(logs)) process.stderr.write(`operator log (${mode}) had RBAC denials:\n${logs.split('\n').filter((l) => RBAC_DENIAL.test(l)).slice(0, 5).join('\n')}\n`);
+    if (RBAC_DENIAL.test(logs))
+      process.stderr.write(
+        `operator log (${mode}) had RBAC denials:\n${logs
+          .split('\n')
+          .filter((l) => RBAC_DENIAL.test(l))
+          .slice(0, 5)
+          .join('\n')}\n`,
+      );
   });
 
   it('holds the leader Lease in the release namespace', async () => {
@@ -191,7 +237,11 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
       const list = await admin.list<EventObject>(EventType, { namespace: apps.name });
       return list.items.some((e) => e.regarding?.kind === 'Secret' && e.regarding.name === 'auto-tls' && e.reason === 'AutoStapleCreated');
     });
-    await admin.mergePatch(SecretType, { namespace: apps.name, name: 'auto-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });
+    await admin.mergePatch(
+      SecretType,
+      { namespace: apps.name, name: 'auto-tls' },
+      { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } },
+    );
     await waitFor('the automatic OcspStaple deleted', async () => !(await admin.getOrUndefined(OcspStapleType, apps.name, 'auto-tls')));
   });
 
@@ -202,52 +252,95 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
       metadata: { name: 'rev', namespace: apps.name },
       spec: { secretName: 'rev-tls', dnsNames: ['rev.test'], issuerRef: { name: 'ca' } },
     } as KubeObject);
-    await putSecret(admin, tlsSecret(apps.name, 'rev-tls', { certPem: leaf.rev.chainPem, keyPem: leaf.rev.keyPem }, { 'cert-manager.io/certificate-name': 'rev' }));
+    await putSecret(
+      admin,
+      tlsSecret(
+        apps.name,
+        'rev-tls',
+        { certPem: leaf.rev.chainPem, keyPem: leaf.rev.keyPem },
+        { 'cert-manager.io/certificate-name': 'rev' },
+      ),
+    );
     await createStaple(admin, apps.name, 'rev', { secretName: 'rev-tls', onRevoked: { reissue: true } });
-    const cert = await waitFor('Issuing=True on the Certificate', async () => {
-      const c = await admin.get<CertificateObj>(CertificateType, apps.name, 'rev');
-      return c.status?.conditions?.some((x) => x.type === 'Issuing' && x.status === 'True') ? c : undefined;
-    }, 30_000);
+    const cert = await waitFor(
+      'Issuing=True on the Certificate',
+      async () => {
+        const c = await admin.get<CertificateObj>(CertificateType, apps.name, 'rev');
+        return c.status?.conditions?.some((x) => x.type === 'Issuing' && x.status === 'True') ? c : undefined;
+      },
+      30_000,
+    );
     expect(cert.spec?.privateKey?.rotationPolicy).toBe('Always'); // keyCompromise: a new key too
     // the status (written after the Certificate) says what the CA said
-    await waitFor('status certStatus revoked', async () => (await getStaple(admin, apps.name, 'rev')).status?.staple?.certStatus === 'revoked');
+    await waitFor(
+      'status certStatus revoked',
+      async () => (await getStaple(admin, apps.name, 'rev')).status?.staple?.certStatus === 'revoked',
+    );
   });
 
-  it(mode === 'namespaced' ? 'is denied Secrets outside its namespaces, and leaves their OcspStaples alone' : 'reaches every namespace', async () => {
-    await putSecret(admin, tlsSecret(other.name, 'elsewhere-tls', { certPem: leaf.elsewhere.chainPem, keyPem: leaf.elsewhere.keyPem }));
-    await createStaple(admin, other.name, 'elsewhere', { secretName: 'elsewhere-tls' });
-    const inOther = await statusOf(sa.get<Secret>(SecretType, other.name, 'elsewhere-tls'));
-    const listOther = await statusOf(sa.list<Secret>(SecretType, { namespace: other.name }));
-    const listAll = await statusOf(sa.list<Secret>(SecretType));
-    const inApps = await statusOf(sa.get<Secret>(SecretType, apps.name, 'web-tls'));
-    expect(inApps).toBe(200);
-    if (mode === 'namespaced') {
-      expect({ inOther, listOther, listAll }).toEqual({ inOther: 403, listOther: 403, listAll: 403 });
-      // the same through kubectl, as a person would check it
-      const denied = await kubectl(['auth', 'can-i', 'get', 'secrets', '-n', other.name], saKubeconfig);
-      expect(denied.stdout.trim()).toBe('no');
-      // A staple made after it in the operator's own namespace is served: the operator was
-      // working all along, and still left the other namespace's alone.
-      await createStaple(admin, apps.name, 'after-elsewhere', { secretName: 'web-tls', stapleSecretName: 'after-elsewhere-ocsp' });
-      await waitForReason(admin, apps.name, 'after-elsewhere', 'Stapled', 30_000);
-      expect((await getStaple(admin, other.name, 'elsewhere')).status).toBeUndefined();
-    } else {
-      expect({ inOther, listOther, listAll }).toEqual({ inOther: 200, listOther: 200, listAll: 200 });
-      await waitForReason(admin, other.name, 'elsewhere', 'Stapled', 30_000);
-    }
-  });
+  it(
+    mode === 'namespaced' ? 'is denied Secrets outside its namespaces, and leaves their OcspStaples alone' : 'reaches every namespace',
+    async () => {
+      await putSecret(admin, tlsSecret(other.name, 'elsewhere-tls', { certPem: leaf.elsewhere.chainPem, keyPem: leaf.elsewhere.keyPem }));
+      await createStaple(admin, other.name, 'elsewhere', { secretName: 'elsewhere-tls' });
+      const inOther = await statusOf(sa.get<Secret>(SecretType, other.name, 'elsewhere-tls'));
+      const listOther = await statusOf(sa.list<Secret>(SecretType, { namespace: other.name }));
+      const listAll = await statusOf(sa.list<Secret>(SecretType));
+      const inApps = await statusOf(sa.get<Secret>(SecretType, apps.name, 'web-tls'));
+      expect(inApps).toBe(200);
+      if (mode === 'namespaced') {
+        expect({ inOther, listOther, listAll }).toEqual({ inOther: 403, listOther: 403, listAll: 403 });
+        // the same through kubectl, as a person would check it
+        const denied = await kubectl(['auth', 'can-i', 'get', 'secrets', '-n', other.name], saKubeconfig);
+        expect(denied.stdout.trim()).toBe('no');
+        // A staple made after it in the operator's own namespace is served: the operator was
+        // working all along, and still left the other namespace's alone.
+        await createStaple(admin, apps.name, 'after-elsewhere', { secretName: 'web-tls', stapleSecretName: 'after-elsewhere-ocsp' });
+        await waitForReason(admin, apps.name, 'after-elsewhere', 'Stapled', 30_000);
+        expect((await getStaple(admin, other.name, 'elsewhere')).status).toBeUndefined();
+      } else {
+        expect({ inOther, listOther, listAll }).toEqual({ inOther: 200, listOther: 200, listAll: 200 });
+        await waitForReason(admin, other.name, 'elsewhere', 'Stapled', 30_000);
+      }
+    },
+  );
 
   it('runs a pool: its workloads, Ingress, HPAs and budgets applied, and those the spec drops deleted', async () => {
     await createCaObjects(admin, apps.name, ca, [leaf.web]);
     const spec = {
       ...MINIMAL_REDIS_POOL_SPEC,
-      responder: { ingress: { hosts: ['ocsp.rbac.test'] }, autoscaling: { maxReplicas: 3 }, pod: { resources: { requests: { cpu: '100m' } } } },
+      responder: {
+        ingress: { hosts: ['ocsp.rbac.test'] },
+        autoscaling: { maxReplicas: 3 },
+        pod: { resources: { requests: { cpu: '100m' } } },
+      },
     };
-    await admin.create(OcspResponderPoolType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata: { name: 'pool', namespace: apps.name }, spec } as KubeObject);
-    const made = [[IngressType, 'pool'], [HorizontalPodAutoscalerType, 'pool-responder-0'], [PodDisruptionBudgetType, 'pool-responder'], [PodDisruptionBudgetType, 'pool-signer'], [DeploymentType, 'pool-responder-0']] as const;
-    await waitFor('the pool\'s objects', async () => (await Promise.all(made.map(([t, n]) => admin.getOrUndefined(t, apps.name, n)))).every(Boolean), 30_000);
+    await admin.create(OcspResponderPoolType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspResponderPool',
+      metadata: { name: 'pool', namespace: apps.name },
+      spec,
+    } as KubeObject);
+    const made = [
+      [IngressType, 'pool'],
+      [HorizontalPodAutoscalerType, 'pool-responder-0'],
+      [PodDisruptionBudgetType, 'pool-responder'],
+      [PodDisruptionBudgetType, 'pool-signer'],
+      [DeploymentType, 'pool-responder-0'],
+    ] as const;
+    await waitFor(
+      "the pool's objects",
+      async () => (await Promise.all(made.map(([t, n]) => admin.getOrUndefined(t, apps.name, n)))).every(Boolean),
+      30_000,
+    );
     await replaceSpec(admin, OcspResponderPoolType, apps.name, 'pool', { ...spec, responder: {} });
-    await waitFor('the Ingress and the HPA deleted', async () => !(await admin.getOrUndefined(IngressType, apps.name, 'pool')) && !(await admin.getOrUndefined(HorizontalPodAutoscalerType, apps.name, 'pool-responder-0')), 30_000);
+    await waitFor(
+      'the Ingress and the HPA deleted',
+      async () =>
+        !(await admin.getOrUndefined(IngressType, apps.name, 'pool')) &&
+        !(await admin.getOrUndefined(HorizontalPodAutoscalerType, apps.name, 'pool-responder-0')),
+      30_000,
+    );
   });
 
   it('has no rights beyond its job: no Secret deletes, no other Lease, no RBAC escalation, no Pods', async () => {
@@ -281,7 +374,10 @@ describe.each(['cluster-wide', 'namespaced'] as const)('the operator with only t
   });
 
   it('was never denied anything while doing its job (no RBAC denial in its log)', () => {
-    const denials = op.logs().split('\n').filter((l) => RBAC_DENIAL.test(l));
+    const denials = op
+      .logs()
+      .split('\n')
+      .filter((l) => RBAC_DENIAL.test(l));
     expect(denials).toEqual([]);
   });
 });
@@ -295,7 +391,20 @@ describe('pools.enabled=false: the operator staples with the staple rules alone'
   let op: OperatorProcess;
   const releaseName = `rbac-np-${Math.random().toString(36).slice(2, 7)}`;
   /** Everything only a pool needs; none of it may be granted. */
-  const POOL_RESOURCES = ['ocspresponderpools', 'deployments', 'statefulsets', 'services', 'serviceaccounts', 'roles', 'rolebindings', 'ingresses', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'endpointslices', 'configmaps'];
+  const POOL_RESOURCES = [
+    'ocspresponderpools',
+    'deployments',
+    'statefulsets',
+    'services',
+    'serviceaccounts',
+    'roles',
+    'rolebindings',
+    'ingresses',
+    'horizontalpodautoscalers',
+    'poddisruptionbudgets',
+    'endpointslices',
+    'configmaps',
+  ];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ocsp-rbac-np-'));
@@ -303,7 +412,9 @@ describe('pools.enabled=false: the operator staples with the staple rules alone'
     apps = await createNamespace(admin, 'apps');
     const objs = parseManifests(await helmTemplate(releaseName, release.name, { set: { 'pools.enabled': false } }));
     const [cr] = ofKind(objs, 'ClusterRole');
-    expect(cr?.rules?.flatMap((r) => r.resources ?? []).filter((r) => POOL_RESOURCES.some((p) => r === p || r.startsWith(`${p}/`)))).toEqual([]);
+    expect(
+      cr?.rules?.flatMap((r) => r.resources ?? []).filter((r) => POOL_RESOURCES.some((p) => r === p || r.startsWith(`${p}/`))),
+    ).toEqual([]);
     const rbac = objs.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind ?? ''));
     rbacFile = join(dir, 'rbac.yaml');
     await writeFile(rbacFile, rbac.map((o) => JSON.stringify(o)).join('\n---\n'));
@@ -325,16 +436,29 @@ describe('pools.enabled=false: the operator staples with the staple rules alone'
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('holds none of the pools\' rights, staples, leaves an OcspResponderPool alone, and is denied nothing', async () => {
+  it("holds none of the pools' rights, staples, leaves an OcspResponderPool alone, and is denied nothing", async () => {
     const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args], saKubeconfig)).stdout.trim();
-    for (const r of ['deployments.apps', 'statefulsets.apps', 'services', 'configmaps', 'roles.rbac.authorization.k8s.io', 'ingresses.networking.k8s.io', 'endpointslices.discovery.k8s.io', 'ocspresponderpools.ocsp-operator.dev']) {
+    for (const r of [
+      'deployments.apps',
+      'statefulsets.apps',
+      'services',
+      'configmaps',
+      'roles.rbac.authorization.k8s.io',
+      'ingresses.networking.k8s.io',
+      'endpointslices.discovery.k8s.io',
+      'ocspresponderpools.ocsp-operator.dev',
+    ]) {
       expect(await can('list', r, '-n', apps.name), r).toBe('no');
     }
     await admin.create(OcspResponderPoolType, {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
       metadata: { name: 'pool', namespace: apps.name },
-      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      },
     } as KubeObject);
     // A staple made after the pool is served: the operator was working all along.
     await putSecret(admin, tlsSecret(apps.name, 'web-tls', { certPem: leaf.web.chainPem, keyPem: leaf.web.keyPem }));
@@ -345,7 +469,12 @@ describe('pools.enabled=false: the operator staples with the staple rules alone'
     expect(metrics).toMatch(/controller="staple"/);
     expect(metrics).not.toMatch(/controller="pool"/);
     expect(op.logLines().find((l) => l.msg === 'controller running')?.pools).toBe(false);
-    expect(op.logs().split('\n').filter((l) => RBAC_DENIAL.test(l))).toEqual([]);
+    expect(
+      op
+        .logs()
+        .split('\n')
+        .filter((l) => RBAC_DENIAL.test(l)),
+    ).toEqual([]);
   });
 });
 
@@ -370,7 +499,7 @@ describe('the PrometheusRule uses only metrics that the processes export (operat
     return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? ''));
   }
 
-  it('every ocsp_operator_* name in the rules is in the operator\'s /metrics, every ocsp_signer_* in a signer\'s, every ocsp_responder_* in a responder\'s', async () => {
+  it("every ocsp_operator_* name in the rules is in the operator's /metrics, every ocsp_signer_* in a signer's, every ocsp_responder_* in a responder's", async () => {
     expect(operatorMetrics, 'the cluster-wide operator was scraped after stapling').toContain('ocsp_operator_staple_expiry_seconds{');
     dir = await mkdtemp(join(tmpdir(), 'ocsp-rule-'));
     store = await EmbeddedStore.open({ path: join(dir, 'responses.log') });
@@ -384,25 +513,56 @@ describe('the PrometheusRule uses only metrics that the processes export (operat
     await writeFile(join(dir, 'ca.pem'), ca.certPem);
     await writeFile(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
     const port = await freePort();
-    signer = spawn(process.execPath, [
-      join(repoRoot(), 'dist', 'src', 'cli.js'), 'signer', '--index', join(dir, 'index.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'),
-      '--store-dir', join(dir, 'signer-store'), '--metrics-addr', `127.0.0.1:${port}`, '--interval', '1s', '--log-level', 'warn',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    signer = spawn(
+      process.execPath,
+      [
+        join(repoRoot(), 'dist', 'src', 'cli.js'),
+        'signer',
+        '--index',
+        join(dir, 'index.txt'),
+        '--ca-cert',
+        join(dir, 'ca.pem'),
+        '--key-file',
+        join(dir, 'ca.key'),
+        '--store-dir',
+        join(dir, 'signer-store'),
+        '--metrics-addr',
+        `127.0.0.1:${port}`,
+        '--interval',
+        '1s',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let signerOut = '';
     signer.stdout?.on('data', (d: Buffer) => (signerOut += d.toString()));
     signer.stderr?.on('data', (d: Buffer) => (signerOut += d.toString()));
-    const signerMetrics = await waitFor('the signer\'s /metrics after a round', async () => {
-      if (signer?.exitCode !== null) throw new Error(`signer exited with ${signer?.exitCode}: ${signerOut}`);
-      const t = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text();
-      return t && /^ocsp_signer_signatures_total\{[^}]*\} [1-9]/m.test(t) ? t : undefined;
-    }, 30_000);
+    const signerMetrics = await waitFor(
+      "the signer's /metrics after a round",
+      async () => {
+        if (signer?.exitCode !== null) throw new Error(`signer exited with ${signer?.exitCode}: ${signerOut}`);
+        const t = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text();
+        return t && /^ocsp_signer_signatures_total\{[^}]*\} [1-9]/m.test(t) ? t : undefined;
+      },
+      30_000,
+    );
 
-    const objs = parseManifests(await helmTemplate('rules', 'monitoring', { set: { 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } }));
+    const objs = parseManifests(
+      await helmTemplate('rules', 'monitoring', {
+        set: { 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true },
+      }),
+    );
     const [rule] = ofKind(objs, 'PrometheusRule');
     const groups = (rule?.spec as { groups: Array<{ rules: Array<{ alert: string; expr: string | number }> }> }).groups;
     const exprs = groups.flatMap((g) => g.rules.map((r) => ({ alert: r.alert, expr: String(r.expr) })));
     expect(exprs.length).toBeGreaterThanOrEqual(15);
-    expect(groups.map((g) => (g as { name?: string }).name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.pools', 'ocsp-operator.signers', 'ocsp-operator.responders']);
+    expect(groups.map((g) => (g as { name?: string }).name)).toEqual([
+      'ocsp-operator.staples',
+      'ocsp-operator.pools',
+      'ocsp-operator.signers',
+      'ocsp-operator.responders',
+    ]);
     const operator = families(operatorMetrics);
     const resp = families(responderMetrics);
     const sign = families(signerMetrics);
@@ -418,6 +578,8 @@ describe('the PrometheusRule uses only metrics that the processes export (operat
       }
     }
     expect(missing).toEqual([]);
-    process.stderr.write(`PrometheusRule: ${exprs.length} alerts over ${used.size} metrics, all exported: ${[...used].sort().join(', ')}\n`);
+    process.stderr.write(
+      `PrometheusRule: ${exprs.length} alerts over ${used.size} metrics, all exported: ${[...used].sort().join(', ')}\n`,
+    );
   });
 });

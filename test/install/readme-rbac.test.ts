@@ -8,13 +8,19 @@ import { repoRoot } from '../../src/devenv/control-plane.js';
 import { helmTemplate, ofKind, parseManifests, type Rule } from './helm.js';
 
 /** One rule as a comparable line: group | resources | verbs (resourceNames are not in the table). */
-const ruleLine = (r: Rule) => [(r.apiGroups ?? []).map((g) => g || 'core').join(','), (r.resources ?? []).join(','), (r.verbs ?? []).join(',')].join(' | ');
+const ruleLine = (r: Rule) =>
+  [(r.apiGroups ?? []).map((g) => g || 'core').join(','), (r.resources ?? []).join(','), (r.verbs ?? []).join(',')].join(' | ');
 
 function readmeRows(): string[] {
   const text = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
   const table = /<!-- rbac:begin -->\n([\s\S]*?)<!-- rbac:end -->/.exec(text)?.[1];
   if (!table) throw new Error('README.md has no <!-- rbac:begin --> … <!-- rbac:end --> table');
-  const cell = (c: string) => c.replace(/`/g, '').split(',').map((x) => x.trim()).join(',');
+  const cell = (c: string) =>
+    c
+      .replace(/`/g, '')
+      .split(',')
+      .map((x) => x.trim())
+      .join(',');
   return table
     .split('\n')
     .filter((l) => l.startsWith('|') && !l.startsWith('| API group') && !l.startsWith('|---'))
@@ -22,8 +28,9 @@ function readmeRows(): string[] {
 }
 
 async function renderedRules(values: Parameters<typeof helmTemplate>[2], kind: 'ClusterRole' | 'Role'): Promise<string[][]> {
-  const objs = ofKind(parseManifests(await helmTemplate('ocsp-operator', 'ocsp-operator-system', values)), kind)
-    .filter((o) => !(o.metadata?.name ?? '').endsWith('-leader-election'));
+  const objs = ofKind(parseManifests(await helmTemplate('ocsp-operator', 'ocsp-operator-system', values)), kind).filter(
+    (o) => !(o.metadata?.name ?? '').endsWith('-leader-election'),
+  );
   return objs.map((o) => (o.rules ?? []).map(ruleLine));
 }
 

@@ -11,7 +11,13 @@ import { loadKubeConfig } from '../../src/kube/config.js';
 import { NamespaceType, type ResourceType } from '../../src/kube/types.js';
 
 const FLOW = 'flowcontrol.apiserver.k8s.io';
-const PriorityLevelType: ResourceType = { group: FLOW, version: 'v1', plural: 'prioritylevelconfigurations', kind: 'PriorityLevelConfiguration', namespaced: false };
+const PriorityLevelType: ResourceType = {
+  group: FLOW,
+  version: 'v1',
+  plural: 'prioritylevelconfigurations',
+  kind: 'PriorityLevelConfiguration',
+  namespaced: false,
+};
 const FlowSchemaType: ResourceType = { group: FLOW, version: 'v1', plural: 'flowschemas', kind: 'FlowSchema', namespaced: false };
 
 let plane: ControlPlane;
@@ -32,7 +38,10 @@ beforeAll(async () => {
     apiVersion: `${FLOW}/v1`,
     kind: 'PriorityLevelConfiguration',
     metadata: { name: 'tight' },
-    spec: { type: 'Limited', limited: { nominalConcurrencyShares: 1, lendablePercent: 0, borrowingLimitPercent: 0, limitResponse: { type: 'Reject' } } },
+    spec: {
+      type: 'Limited',
+      limited: { nominalConcurrencyShares: 1, lendablePercent: 0, borrowingLimitPercent: 0, limitResponse: { type: 'Reject' } },
+    },
   } as never);
   await admin.create(FlowSchemaType, {
     apiVersion: `${FLOW}/v1`,
@@ -59,8 +68,12 @@ afterAll(async () => {
 /** Fires `n` lists at once; the 429s that came back (a client with no retries gives them up). */
 async function flood(client: KubeClient, n: number): Promise<{ ok: number; rejected: KubeApiError[] }> {
   const results = await Promise.allSettled(Array.from({ length: n }, () => client.list(NamespaceType)));
-  const rejected = results.flatMap((r) => (r.status === 'rejected' && r.reason instanceof KubeApiError && r.reason.status === 429 ? [r.reason] : []));
-  const other = results.flatMap((r) => (r.status === 'rejected' && !(r.reason instanceof KubeApiError && r.reason.status === 429) ? [r.reason] : []));
+  const rejected = results.flatMap((r) =>
+    r.status === 'rejected' && r.reason instanceof KubeApiError && r.reason.status === 429 ? [r.reason] : [],
+  );
+  const other = results.flatMap((r) =>
+    r.status === 'rejected' && !(r.reason instanceof KubeApiError && r.reason.status === 429) ? [r.reason] : [],
+  );
   if (other.length) throw other[0];
   return { ok: results.filter((r) => r.status === 'fulfilled').length, rejected };
 }

@@ -26,7 +26,16 @@ const configMap = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Co
 function kubeconfig(o: { proxyUrl?: string } = {}): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.certPem).toString('base64'), tlsServerName: 'api.test', skipTLSVerify: false, ...(o.proxyUrl ? { proxyUrl: o.proxyUrl } : {}) }],
+    clusters: [
+      {
+        name: 'c',
+        server: `https://127.0.0.1:${port}`,
+        caData: Buffer.from(ca.certPem).toString('base64'),
+        tlsServerName: 'api.test',
+        skipTLSVerify: false,
+        ...(o.proxyUrl ? { proxyUrl: o.proxyUrl } : {}),
+      },
+    ],
     users: [{ name: 'u', token: 'token' }],
     contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
     currentContext: 'ctx',
@@ -92,7 +101,9 @@ function failThenServe(times: number, status: number, retryAfter?: string): void
     if (left-- > 0) {
       const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (retryAfter !== undefined) headers['Retry-After'] = retryAfter;
-      res.writeHead(status, headers).end(JSON.stringify({ kind: 'Status', reason: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', message: 'slow down' }));
+      res
+        .writeHead(status, headers)
+        .end(JSON.stringify({ kind: 'Status', reason: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', message: 'slow down' }));
       return;
     }
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(configMap('cm'));
@@ -127,7 +138,9 @@ describe('429 and Retry-After', () => {
     const err = await c.get(ConfigMapType, 'ns', 'cm').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).status).toBe(429);
-    expect((err as Error).message).toMatch(/^429 TooManyRequests: slow down; gave up on GET after 4 attempts \(\/api\/v1\/namespaces\/ns\/configmaps\/cm\)$/);
+    expect((err as Error).message).toMatch(
+      /^429 TooManyRequests: slow down; gave up on GET after 4 attempts \(\/api\/v1\/namespaces\/ns\/configmaps\/cm\)$/,
+    );
     expect(seen).toHaveLength(4);
   });
 
@@ -151,7 +164,9 @@ describe('429 and Retry-After', () => {
     expect(seen).toHaveLength(1);
 
     failThenServe(1, 503);
-    const got = await client().get(ConfigMapType, 'ns', 'cm').catch((e: unknown) => e);
+    const got = await client()
+      .get(ConfigMapType, 'ns', 'cm')
+      .catch((e: unknown) => e);
     expect((got as KubeApiError).status).toBe(503);
     expect(seen).toHaveLength(1);
   });
@@ -249,7 +264,12 @@ describe('kubeconfig proxy-url', () => {
       };
       const events: string[] = [];
       const ended = new Promise<unknown>((resolve) => {
-        void client({}, proxy.url).watch(ConfigMapType, { namespace: 'ns', resourceVersion: '1', timeoutSeconds: 5, metadataOnly: true }, (phase) => events.push(phase), resolve);
+        void client({}, proxy.url).watch(
+          ConfigMapType,
+          { namespace: 'ns', resourceVersion: '1', timeoutSeconds: 5, metadataOnly: true },
+          (phase) => events.push(phase),
+          resolve,
+        );
       });
       expect(await ended).toBeNull();
       expect(events).toEqual(['ADDED']);
@@ -265,7 +285,9 @@ describe('kubeconfig proxy-url', () => {
     await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
-      const err = await client({}, url).get(ConfigMapType, 'ns', 'cm').catch((e: unknown) => e);
+      const err = await client({}, url)
+        .get(ConfigMapType, 'ns', 'cm')
+        .catch((e: unknown) => e);
       expect(String(err)).toMatch(/refused CONNECT 127\.0\.0\.1:\d+: 403/);
     } finally {
       await new Promise<void>((r) => refusing.close(() => r()));

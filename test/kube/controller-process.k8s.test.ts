@@ -23,7 +23,10 @@ const readyReason = (s: StapleObj | undefined) => s?.status?.conditions?.find((c
 
 async function reconcileCount(op: OperatorProcess): Promise<number> {
   const text = await (await fetch(`${op.healthUrl}/metrics`)).text();
-  return ['success', 'error', 'requeue'].reduce((n, result) => n + (metricValue(text, 'ocsp_operator_reconcile_total', { controller: 'staple', result }) ?? 0), 0);
+  return ['success', 'error', 'requeue'].reduce(
+    (n, result) => n + (metricValue(text, 'ocsp_operator_reconcile_total', { controller: 'staple', result }) ?? 0),
+    0,
+  );
 }
 
 describe('CRDs on the real apiserver', () => {
@@ -35,8 +38,18 @@ describe('CRDs on the real apiserver', () => {
   afterAll(async () => ns.remove());
 
   it('are Established and `kubectl get ocspstaples` shows the printer columns', async () => {
-    const est = await kubectl(['get', 'crd', 'ocspstaples.ocsp-operator.dev', 'ocspresponderpools.ocsp-operator.dev', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}']);
-    expect(est.stdout.trim().split('\n').sort()).toEqual(['ocspresponderpools.ocsp-operator.dev=True', 'ocspstaples.ocsp-operator.dev=True']);
+    const est = await kubectl([
+      'get',
+      'crd',
+      'ocspstaples.ocsp-operator.dev',
+      'ocspresponderpools.ocsp-operator.dev',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}',
+    ]);
+    expect(est.stdout.trim().split('\n').sort()).toEqual([
+      'ocspresponderpools.ocsp-operator.dev=True',
+      'ocspstaples.ocsp-operator.dev=True',
+    ]);
     await client.create(OcspStapleType, stapleFor(ns.name, 'columns'));
     const out = await kubectl(['get', 'staple', '-n', ns.name]);
     expect(out.code).toBe(0);
@@ -47,11 +60,17 @@ describe('CRDs on the real apiserver', () => {
 
   it('rejects an invalid OcspStaple with a message that names the bad field', async () => {
     const bad = { ...stapleFor(ns.name, 'bad'), spec: { secretName: 'x', method: 'PUT' } } as KubeObject;
-    const err = await client.create(OcspStapleType, bad).then(() => undefined, (e: unknown) => e);
+    const err = await client.create(OcspStapleType, bad).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(String(err)).toMatch(/422/);
     expect(String(err)).toContain('spec.method');
     const noSecret = { ...stapleFor(ns.name, 'bad2'), spec: { hashAlgorithm: 'SHA-1' } } as KubeObject;
-    const err2 = await client.create(OcspStapleType, noSecret).then(() => undefined, (e: unknown) => e);
+    const err2 = await client.create(OcspStapleType, noSecret).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(String(err2)).toContain('spec.secretName');
   });
 });
@@ -73,7 +92,14 @@ describe('controller process', () => {
     const dir = await mkdtemp(join(tmpdir(), 'probe-endpoints-'));
     const dead = await freePort();
     await writeFile(join(dir, 'endpoints.yaml'), `- 127.0.0.1:${dead}@web.test\n`);
-    const op = await startOperator(['--namespaces', ns.name, '--probe-endpoints-file', join(dir, 'endpoints.yaml'), '--probe-interval-ms', '1000']);
+    const op = await startOperator([
+      '--namespaces',
+      ns.name,
+      '--probe-endpoints-file',
+      join(dir, 'endpoints.yaml'),
+      '--probe-interval-ms',
+      '1000',
+    ]);
     started.push(op);
     await waitFor('readyz', async () => (await fetch(`${op.healthUrl}/readyz`)).status === 200);
     expect(await (await fetch(`${op.healthUrl}/healthz`)).text()).toBe('ok');
@@ -95,8 +121,19 @@ describe('controller process', () => {
     await rm(dir, { recursive: true, force: true });
     // endpoints declared on an OcspStaple are probed too, and dropped with the declaration
     const declared = await freePort();
-    await client.create(OcspStapleType, { ...stapleFor(ns.name, 'probed'), metadata: { name: 'probed', namespace: ns.name, annotations: { 'ocsp-operator.dev/probe-endpoints': `127.0.0.1:${declared}@shop.test` } } });
-    const declaredUp = async () => metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_probe_tls_up', { endpoint: `127.0.0.1:${declared}`, servername: 'shop.test' });
+    await client.create(OcspStapleType, {
+      ...stapleFor(ns.name, 'probed'),
+      metadata: {
+        name: 'probed',
+        namespace: ns.name,
+        annotations: { 'ocsp-operator.dev/probe-endpoints': `127.0.0.1:${declared}@shop.test` },
+      },
+    });
+    const declaredUp = async () =>
+      metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_probe_tls_up', {
+        endpoint: `127.0.0.1:${declared}`,
+        servername: 'shop.test',
+      });
     expect(await waitFor('the declared endpoint probed', async () => (await declaredUp()) !== undefined)).toBe(true);
     expect(await declaredUp()).toBe(0);
     await client.delete(OcspStapleType, ns.name, 'probed');
@@ -108,15 +145,29 @@ describe('controller process', () => {
 
   it('elects one leader over a Lease; only it reconciles; a standby takes over when it dies', async () => {
     const lease = `ocsp-operator-test-${ns.name}`;
-    const args = ['--namespaces', ns.name, '--leader-elect', '--leader-election-namespace', ns.name, '--lease-name', lease, '--lease-duration-ms', '4000'];
+    const args = [
+      '--namespaces',
+      ns.name,
+      '--leader-elect',
+      '--leader-election-namespace',
+      ns.name,
+      '--lease-name',
+      lease,
+      '--lease-duration-ms',
+      '4000',
+    ];
     const a = await startOperator(args);
     const b = await startOperator(args);
     started.push(a, b);
-    const holder = await waitFor('a lease holder', async () => (await client.getOrUndefined<Lease>(LeaseType, ns.name, lease))?.spec?.holderIdentity ?? undefined);
+    const holder = await waitFor(
+      'a lease holder',
+      async () => (await client.getOrUndefined<Lease>(LeaseType, ns.name, lease))?.spec?.holderIdentity ?? undefined,
+    );
     const leader = holder.endsWith(`_${a.proc.pid}`) ? a : b;
     const follower = leader === a ? b : a;
     expect(holder.endsWith(`_${leader.proc.pid}`)).toBe(true);
-    const leaderMetric = async (op: OperatorProcess) => metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_operator_leader');
+    const leaderMetric = async (op: OperatorProcess) =>
+      metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_operator_leader');
     expect(await waitFor('leader gauge', async () => (await leaderMetric(leader)) === 1)).toBe(true);
     expect(await leaderMetric(follower)).toBe(0);
 
@@ -127,10 +178,14 @@ describe('controller process', () => {
 
     const killedAt = Date.now();
     leader.proc.kill('SIGKILL');
-    await waitFor('the standby holds the lease', async () => {
-      const h = (await client.getOrUndefined<Lease>(LeaseType, ns.name, lease))?.spec?.holderIdentity;
-      return h?.endsWith(`_${follower.proc.pid}`);
-    }, 20_000);
+    await waitFor(
+      'the standby holds the lease',
+      async () => {
+        const h = (await client.getOrUndefined<Lease>(LeaseType, ns.name, lease))?.spec?.holderIdentity;
+        return h?.endsWith(`_${follower.proc.pid}`);
+      },
+      20_000,
+    );
     const takeoverMs = Date.now() - killedAt;
     // lease duration 4 s + one retry period (~0.5 s) + polling slack
     expect(takeoverMs).toBeLessThan(4000 + 3000);
@@ -165,7 +220,11 @@ describe('apiserver restart', () => {
     expect(op.proc.exitCode).toBeNull();
 
     await client.create(OcspStapleType, stapleFor('default', 'after'));
-    const after = await waitFor('reconcile after restart', async () => readyReason(await client.get<StapleObj>(OcspStapleType, 'default', 'after')), 45_000);
+    const after = await waitFor(
+      'reconcile after restart',
+      async () => readyReason(await client.get<StapleObj>(OcspStapleType, 'default', 'after')),
+      45_000,
+    );
     expect(after).toBe('SecretNotFound');
     expect(op.proc.exitCode).toBeNull();
     const restarts = metricValue(await (await fetch(`${op.healthUrl}/metrics`)).text(), 'ocsp_operator_informer_restarts_total');

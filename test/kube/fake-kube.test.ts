@@ -20,7 +20,13 @@ beforeEach(() => {
 
 kubeContract('in-memory fake', () => ({ api: fake, namespace: 'contract' }));
 
-const secret = (name: string, labels?: Record<string, string>, extra: Partial<Secret> = {}): Secret => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'ns', labels }, data: {}, ...extra });
+const secret = (name: string, labels?: Record<string, string>, extra: Partial<Secret> = {}): Secret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: 'ns', labels },
+  data: {},
+  ...extra,
+});
 
 /** Turns the event loop until `probe` holds, at most 1,000 turns. */
 async function until(what: string, probe: () => boolean): Promise<void> {
@@ -35,7 +41,13 @@ describe('the informer on the fake', () => {
   it('relists after a 410 Gone and ends up with what happened meanwhile', async () => {
     const restarts: string[] = [];
     const changes: string[] = [];
-    const informer = new Informer<Secret>(fake, SecretType, { namespace: 'ns', resyncMs: 3_600_000, clock, log: pino({ level: 'silent' }), onRestart: (r) => restarts.push(r) });
+    const informer = new Informer<Secret>(fake, SecretType, {
+      namespace: 'ns',
+      resyncMs: 3_600_000,
+      clock,
+      log: pino({ level: 'silent' }),
+      onRestart: (r) => restarts.push(r),
+    });
     informer.onChange((kind: ChangeKind, obj) => changes.push(`${kind} ${obj.metadata?.name}`));
     await fake.create(SecretType, secret('s1'));
     informer.start();
@@ -55,7 +67,12 @@ describe('the informer on the fake', () => {
   });
 
   it('resumes a watch that timed out from its last resourceVersion, without relisting', async () => {
-    const informer = new Informer<Secret>(fake, SecretType, { namespace: 'ns', resyncMs: 3_600_000, clock, log: pino({ level: 'silent' }) });
+    const informer = new Informer<Secret>(fake, SecretType, {
+      namespace: 'ns',
+      resyncMs: 3_600_000,
+      clock,
+      log: pino({ level: 'silent' }),
+    });
     informer.start();
     await informer.waitForSync();
     await until('the watch', () => fake.openWatches() === 1);
@@ -73,7 +90,10 @@ describe('fake deletes', () => {
   it('deleting an owner deletes its dependents', async () => {
     const owner = await fake.create(SecretType, secret('owner'));
     const ref = { apiVersion: 'v1', kind: 'Secret', name: 'owner', uid: owner.metadata?.uid ?? '' };
-    await fake.create(SecretType, secret('dependent', undefined, { metadata: { name: 'dependent', namespace: 'ns', ownerReferences: [ref] } }));
+    await fake.create(
+      SecretType,
+      secret('dependent', undefined, { metadata: { name: 'dependent', namespace: 'ns', ownerReferences: [ref] } }),
+    );
     await fake.create(SecretType, secret('bystander'));
     await fake.delete(SecretType, 'ns', 'owner');
     expect((await fake.list(SecretType, { namespace: 'ns' })).items.map((o) => o.metadata?.name)).toEqual(['bystander']);

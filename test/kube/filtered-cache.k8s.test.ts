@@ -5,7 +5,15 @@
 // its index ConfigMap) are held in full.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { OcspResponderPoolType, OcspStapleType, SecretType, objectKey, ConfigMapType, type KubeObject, type Secret } from '../../src/kube/types.js';
+import {
+  OcspResponderPoolType,
+  OcspStapleType,
+  SecretType,
+  objectKey,
+  ConfigMapType,
+  type KubeObject,
+  type Secret,
+} from '../../src/kube/types.js';
 import type { ObjectCache } from '../../src/kube/object-cache.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { systemClock } from '../../src/base/clock.js';
@@ -42,16 +50,32 @@ beforeAll(async () => {
   web = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:9/', dnsNames: ['web.test'] });
   pooled = await issueLeaf(ca, { dnsNames: ['pooled.test'] });
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  await client.create<Secret>(SecretType, { metadata: { name: 'ca', namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } });
+  await client.create<Secret>(SecretType, {
+    metadata: { name: 'ca', namespace: ns.name },
+    data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
+  });
   // Already there when the operator starts, as in a real cluster.
   for (let i = 0; i < UNRELATED; i++) {
     await client.create<Secret>(SecretType, { metadata: { name: unrelatedSecret(i), namespace: ns.name }, data: { filler: b64(FILLER) } });
-    await client.create<ConfigMap>(ConfigMapType, { metadata: { name: unrelatedConfigMap(i), namespace: ns.name }, data: { filler: FILLER } });
+    await client.create<ConfigMap>(ConfigMapType, {
+      metadata: { name: unrelatedConfigMap(i), namespace: ns.name },
+      data: { filler: FILLER },
+    });
   }
   // In the pool's scope by its label, before the pool exists: found only by a new list.
-  await putSecret(client, { ...tlsSecret(ns.name, 'pooled-tls', { certPem: pooled.chainPem, keyPem: pooled.keyPem }), metadata: { name: 'pooled-tls', namespace: ns.name, labels: { 'example.com/ocsp': 'pool' } } });
+  await putSecret(client, {
+    ...tlsSecret(ns.name, 'pooled-tls', { certPem: pooled.chainPem, keyPem: pooled.keyPem }),
+    metadata: { name: 'pooled-tls', namespace: ns.name, labels: { 'example.com/ocsp': 'pool' } },
+  });
 
-  manager = new Manager({ client, clock: systemClock, log: pino({ level: 'silent' }), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [ns.name], resyncMs: 10 * 60_000 });
+  manager = new Manager({
+    client,
+    clock: systemClock,
+    log: pino({ level: 'silent' }),
+    healthAddress: { host: '127.0.0.1', port: 0 },
+    namespaces: [ns.name],
+    resyncMs: 10 * 60_000,
+  });
   addStapleController(manager, { workers: 2 });
   addAutoStapleController(manager, { workers: 1 });
   addPoolController(manager, { workers: 1, images: { operator: 'ocsp-operator:test', signer: 'ocsp-operator:test-signer' } });
@@ -78,7 +102,12 @@ afterAll(async () => {
 describe('the Secret and ConfigMap caches', () => {
   it('hold in full only what a staple or a pool reads; unrelated objects stream past and are never held', async () => {
     await putSecret(client, tlsSecret(ns.name, 'web-tls', { certPem: web.chainPem, keyPem: web.keyPem }));
-    await client.create(OcspStapleType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name: 'web', namespace: ns.name }, spec: { secretName: 'web-tls' } });
+    await client.create(OcspStapleType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspStaple',
+      metadata: { name: 'web', namespace: ns.name },
+      spec: { secretName: 'web-tls' },
+    });
     await client.create(OcspResponderPoolType, {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
@@ -91,28 +120,48 @@ describe('the Secret and ConfigMap caches', () => {
       },
     } as KubeObject);
     // The controllers did their work, which needed the data of the objects they refer to.
-    await waitFor('the staple reconciled with its certificate read', async () => {
-      const s = await client.get<KubeObject & { status?: { certificate?: { serial?: string } } }>(OcspStapleType, ns.name, 'web');
-      return s.status?.certificate?.serial === web.serial.toLowerCase();
-    }, 30_000);
-    const index = await waitFor('the pool index with the in-scope Secret', async () => {
-      const text = (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, 'p-index'))?.data?.['index.txt'];
-      return text?.includes('\t') ? text : undefined;
-    }, 30_000);
-    expect(index.trim().split('\n').map((l) => canonicalSerial(l.split('\t')[3] ?? ''))).toEqual([canonicalSerial(pooled.serial)]);
+    await waitFor(
+      'the staple reconciled with its certificate read',
+      async () => {
+        const s = await client.get<KubeObject & { status?: { certificate?: { serial?: string } } }>(OcspStapleType, ns.name, 'web');
+        return s.status?.certificate?.serial === web.serial.toLowerCase();
+      },
+      30_000,
+    );
+    const index = await waitFor(
+      'the pool index with the in-scope Secret',
+      async () => {
+        const text = (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, 'p-index'))?.data?.['index.txt'];
+        return text?.includes('\t') ? text : undefined;
+      },
+      30_000,
+    );
+    expect(
+      index
+        .trim()
+        .split('\n')
+        .map((l) => canonicalSerial(l.split('\t')[3] ?? '')),
+    ).toEqual([canonicalSerial(pooled.serial)]);
 
     // Every unrelated object changes once the pool's scope was listed (a relist delivers no
     // change of an object nobody keeps, so none may fall in one): the watch delivers each of them.
     for (let i = 0; i < UNRELATED; i++) {
       await client.mergePatch(SecretType, { namespace: ns.name, name: unrelatedSecret(i) }, { metadata: { labels: { touched: 'yes' } } });
-      await client.mergePatch(ConfigMapType, { namespace: ns.name, name: unrelatedConfigMap(i) }, { metadata: { labels: { touched: 'yes' } } });
+      await client.mergePatch(
+        ConfigMapType,
+        { namespace: ns.name, name: unrelatedConfigMap(i) },
+        { metadata: { labels: { touched: 'yes' } } },
+      );
     }
     await waitFor('every unrelated change delivered', () => unrelatedSeen.size === 2 * UNRELATED, 30_000).catch((err: unknown) => {
       throw new Error(`${String(err)}: ${unrelatedSeen.size} of ${2 * UNRELATED} seen`);
     });
 
     expect(heldWhenSeen).toEqual([]);
-    const secretsFull = secrets.heldInFull().map((k) => k.split('/')[1]).sort();
+    const secretsFull = secrets
+      .heldInFull()
+      .map((k) => k.split('/')[1])
+      .sort();
     expect(secretsFull.filter((n) => n?.startsWith('unrelated-'))).toEqual([]);
     expect(secretsFull).toEqual(expect.arrayContaining(['ca', 'pooled-tls', 'web-tls']));
     expect(secrets.list().filter(isUnrelated)).toEqual([]);

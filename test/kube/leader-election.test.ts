@@ -29,7 +29,10 @@ function link(api: KubeApi): { api: KubeApi; cut: boolean } {
     get(target, prop, receiver) {
       const v: unknown = Reflect.get(target, prop, receiver);
       if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => (l.cut ? Promise.reject(new KubeApiError(0, 'Unreachable', 'partitioned', '')) : (v as (...a: unknown[]) => unknown).apply(target, args));
+      return (...args: unknown[]) =>
+        l.cut
+          ? Promise.reject(new KubeApiError(0, 'Unreachable', 'partitioned', ''))
+          : (v as (...a: unknown[]) => unknown).apply(target, args);
     },
   });
   return l;

@@ -41,7 +41,11 @@ describe('check-layers', () => {
   });
 
   it('passes on a tree that imports only downward', async () => {
-    const args = tree('ok', { 'base/a.ts': 'export const a = 1;\n', 'top/b.ts': "import { a } from '../base/a.js';\nexport const b = a;\n" }, [['base'], ['top']]);
+    const args = tree(
+      'ok',
+      { 'base/a.ts': 'export const a = 1;\n', 'top/b.ts': "import { a } from '../base/a.js';\nexport const b = a;\n" },
+      [['base'], ['top']],
+    );
     expect((await check(args)).code).toBe(0);
   });
 

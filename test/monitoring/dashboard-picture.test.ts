@@ -44,19 +44,41 @@ describe('the dashboard picture renderer', () => {
     decode(renderDashboard({ title: 'T', subtitle: 's', rows: [{ title: 'Row', y: 0 }], range: [0, 100], panels: [{ ...base, series }] }));
 
   it('a well-formed PNG, 24 columns wide and as tall as the lowest panel, with the series in the first palette colour', () => {
-    const { width, height, rgb } = picture([{ name: 'a', points: [[0, 1], [50, 3], [100, 2]] }]);
+    const { width, height, rgb } = picture([
+      {
+        name: 'a',
+        points: [
+          [0, 1],
+          [50, 3],
+          [100, 2],
+        ],
+      },
+    ]);
     expect(width).toBe(24 * 60);
     expect(height).toBe(44 + 9 * 32 + 4);
     expect(count(rgb, [0x7e, 0xb2, 0x6d])).toBeGreaterThan(200); // the line, two pixels thick
   });
 
   it('no finite value: no line, "No data"', () => {
-    const { rgb } = picture([{ name: 'a', points: [[0, NaN], [50, NaN]] }]);
+    const { rgb } = picture([
+      {
+        name: 'a',
+        points: [
+          [0, NaN],
+          [50, NaN],
+        ],
+      },
+    ]);
     expect(count(rgb, [0x7e, 0xb2, 0x6d])).toBeLessThan(100); // the legend swatch only
   });
 
-  it('formats values in the panels\' units', () => {
-    expect([formatValue(86_400 * 4, 's'), formatValue(0.0123, 's'), formatValue(3 * 2 ** 20, 'bytes'), formatValue(0.25, 'percentunit'), formatValue(12_345, 'ops')])
-      .toEqual(['4d', '12.3ms', '3 MiB', '25%', '12.3k/s']);
+  it("formats values in the panels' units", () => {
+    expect([
+      formatValue(86_400 * 4, 's'),
+      formatValue(0.0123, 's'),
+      formatValue(3 * 2 ** 20, 'bytes'),
+      formatValue(0.25, 'percentunit'),
+      formatValue(12_345, 'ops'),
+    ]).toEqual(['4d', '12.3ms', '3 MiB', '25%', '12.3k/s']);
   });
 });

@@ -17,7 +17,8 @@ const RATE_INTERVAL = '10s';
 /** What is wrong with a query's answer, or undefined when it has at least one finite value. */
 function noData(q: PanelQuery, samples: Sample[]): string | undefined {
   if (samples.length === 0) return `${q.panel} [${q.refId}] returned nothing: ${q.expr}`;
-  if (!samples.some((s) => Number.isFinite(Number(s.value[1])))) return `${q.panel} [${q.refId}] returned only ${samples.map((s) => s.value[1]).join(', ')}: ${q.expr}`;
+  if (!samples.some((s) => Number.isFinite(Number(s.value[1]))))
+    return `${q.panel} [${q.refId}] returned only ${samples.map((s) => s.value[1]).join(', ')}: ${q.expr}`;
   return undefined;
 }
 
@@ -68,16 +69,28 @@ describe('the dashboard’s queries against Prometheus scraping the operator, a 
 
   it("namespace = the stack's: every query that names the variable returns data", async () => {
     const ns = stack!.namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const filtered = dashboard.panels.flatMap((p) => (p.targets ?? []).filter((t) => t.expr.includes('$namespace')).map((t) => `${p.id} ${t.refId}`));
-    const queries = panelQueries(dashboard, { namespace: ns, rateInterval: RATE_INTERVAL }).filter((q) => filtered.includes(`${q.panelId} ${q.refId}`));
+    const filtered = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).filter((t) => t.expr.includes('$namespace')).map((t) => `${p.id} ${t.refId}`),
+    );
+    const queries = panelQueries(dashboard, { namespace: ns, rateInterval: RATE_INTERVAL }).filter((q) =>
+      filtered.includes(`${q.panelId} ${q.refId}`),
+    );
     expect(queries.length).toBeGreaterThan(20);
     expect(await run(queries)).toEqual([]);
   });
 
   it('the check can fail: a renamed metric, a namespace with no objects, a label nobody exports', async () => {
-    const [q] = panelQueries(dashboard, { namespace: 'no-such-namespace', rateInterval: RATE_INTERVAL }).filter((x) => x.expr.includes('no-such-namespace'));
+    const [q] = panelQueries(dashboard, { namespace: 'no-such-namespace', rateInterval: RATE_INTERVAL }).filter((x) =>
+      x.expr.includes('no-such-namespace'),
+    );
     const renamed = { panelId: 0, panel: 'renamed', refId: 'A', instant: false, expr: 'sum(ocsp_operator_staple_readyy)' };
-    const byMissingLabel = { panelId: 0, panel: 'label', refId: 'A', instant: false, expr: 'sum by (pool) (ocsp_signer_backlog{pool!=""})' };
+    const byMissingLabel = {
+      panelId: 0,
+      panel: 'label',
+      refId: 'A',
+      instant: false,
+      expr: 'sum by (pool) (ocsp_signer_backlog{pool!=""})',
+    };
     expect(await run([q!, renamed, byMissingLabel])).toHaveLength(3);
   });
 });

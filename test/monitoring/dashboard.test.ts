@@ -29,14 +29,29 @@ describe('the Grafana dashboard (charts/ocsp-operator/dashboards/ocsp-operator.j
   });
 
   it('covers staples, pools, signers, responders and the operator process', () => {
-    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr).join('\n');
+    const exprs = dashboard.panels
+      .flatMap((p) => p.targets ?? [])
+      .map((t) => t.expr)
+      .join('\n');
     for (const m of [
-      'ocsp_operator_staple_ready', 'ocsp_operator_staple_condition', 'ocsp_operator_staple_usable_until_timestamp_seconds',
-      'ocsp_operator_staple_next_update_timestamp_seconds', 'ocsp_operator_staple_not_after_timestamp_seconds', 'ocsp_operator_staple_failures_total',
-      'ocsp_operator_staple_refresh_failures_total', 'ocsp_operator_pool_ready', 'ocsp_signer_backlog', 'ocsp_signer_oldest_response_age_seconds',
-      'ocsp_signer_signing_rate', 'ocsp_responder_store_lag_seconds', 'ocsp_responder_requests_total', 'process_cpu_seconds_total',
-      'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds',
-    ]) expect(exprs).toContain(m);
+      'ocsp_operator_staple_ready',
+      'ocsp_operator_staple_condition',
+      'ocsp_operator_staple_usable_until_timestamp_seconds',
+      'ocsp_operator_staple_next_update_timestamp_seconds',
+      'ocsp_operator_staple_not_after_timestamp_seconds',
+      'ocsp_operator_staple_failures_total',
+      'ocsp_operator_staple_refresh_failures_total',
+      'ocsp_operator_pool_ready',
+      'ocsp_signer_backlog',
+      'ocsp_signer_oldest_response_age_seconds',
+      'ocsp_signer_signing_rate',
+      'ocsp_responder_store_lag_seconds',
+      'ocsp_responder_requests_total',
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+    ])
+      expect(exprs).toContain(m);
   });
 
   it('panels: unique ids and titles, on the 24-column grid, none overlapping', () => {
@@ -59,14 +74,16 @@ describe('the Grafana dashboard (charts/ocsp-operator/dashboards/ocsp-operator.j
   });
 
   it("every query on objects' or pool pods' series is filtered by $namespace, and uses no variable but $namespace and $__rate_interval", () => {
-    const perObject = /ocsp_operator_staple_(ready|condition|\w+_timestamp_seconds|refresh_failures_total)|ocsp_operator_pool_|ocsp_signer_|ocsp_responder_/;
+    const perObject =
+      /ocsp_operator_staple_(ready|condition|\w+_timestamp_seconds|refresh_failures_total)|ocsp_operator_pool_|ocsp_signer_|ocsp_responder_/;
     const raw = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
     expect(raw.length).toBeGreaterThan(30);
     for (const { panel, expr } of raw) {
       // Each selector of such a metric, not just one of them.
       for (const sel of expr.matchAll(/(\w+)\{([^}]*)\}|(\w+)\[/g)) {
         const name = sel[1] ?? sel[3] ?? '';
-        if (perObject.test(name)) expect({ panel, selector: sel[0] }).toEqual({ panel, selector: expect.stringContaining('namespace=~"$namespace"') as unknown });
+        if (perObject.test(name))
+          expect({ panel, selector: sel[0] }).toEqual({ panel, selector: expect.stringContaining('namespace=~"$namespace"') as unknown });
       }
     }
     // panelQueries throws on any other variable.
@@ -78,18 +95,34 @@ describe('the chart renders it for Grafana’s sidecar', () => {
   it('off by default; on: a ConfigMap with the sidecar label, the JSON as it is in the chart, namespace and annotations from values', async () => {
     expect(ofKind(parseManifests(await helmTemplate('op', 'ocsp-system')), 'ConfigMap')).toEqual([]);
 
-    const [cm, ...more] = ofKind(parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'grafana.dashboard.enabled': true } })), 'ConfigMap');
+    const [cm, ...more] = ofKind(
+      parseManifests(await helmTemplate('op', 'ocsp-system', { set: { 'grafana.dashboard.enabled': true } })),
+      'ConfigMap',
+    );
     expect(more).toEqual([]);
-    expect(cm?.metadata).toMatchObject({ name: 'op-ocsp-operator-dashboard', namespace: 'ocsp-system', labels: { grafana_dashboard: '1' } });
+    expect(cm?.metadata).toMatchObject({
+      name: 'op-ocsp-operator-dashboard',
+      namespace: 'ocsp-system',
+      labels: { grafana_dashboard: '1' },
+    });
     const data = (cm as unknown as { data: Record<string, string> }).data;
     expect(Object.keys(data)).toEqual(['ocsp-operator.json']);
     expect(JSON.parse(data['ocsp-operator.json'] ?? '')).toEqual(dashboard);
 
-    const [custom] = ofKind(parseManifests(await helmTemplate('op', 'ocsp-system', {
-      set: { 'grafana.dashboard.enabled': true, 'grafana.dashboard.namespace': 'monitoring' },
-      json: { 'grafana.dashboard.labels': { grafana_dashboard: 'ocsp' }, 'grafana.dashboard.annotations': { grafana_folder: 'OCSP' } },
-    })), 'ConfigMap');
-    expect(custom?.metadata).toMatchObject({ namespace: 'monitoring', labels: { grafana_dashboard: 'ocsp' }, annotations: { grafana_folder: 'OCSP' } });
+    const [custom] = ofKind(
+      parseManifests(
+        await helmTemplate('op', 'ocsp-system', {
+          set: { 'grafana.dashboard.enabled': true, 'grafana.dashboard.namespace': 'monitoring' },
+          json: { 'grafana.dashboard.labels': { grafana_dashboard: 'ocsp' }, 'grafana.dashboard.annotations': { grafana_folder: 'OCSP' } },
+        }),
+      ),
+      'ConfigMap',
+    );
+    expect(custom?.metadata).toMatchObject({
+      namespace: 'monitoring',
+      labels: { grafana_dashboard: 'ocsp' },
+      annotations: { grafana_folder: 'OCSP' },
+    });
   }, 240_000);
 
   it('helm lint --strict passes with it on; the values schema rejects a misspelt key and a namespace that is no DNS label', async () => {

@@ -11,7 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { repoRoot } from '../../src/devenv/control-plane.js';
 import { CHART_DIR } from '../install/helm.js';
-import { ALL_GROUPS, alertsOf, promtool, renderRules, RULE_TESTS_DIR, RULES_FILE, unitTestFiles, type RuleGroups, type UnitTestFile } from './rules.js';
+import {
+  ALL_GROUPS,
+  alertsOf,
+  promtool,
+  renderRules,
+  RULE_TESTS_DIR,
+  RULES_FILE,
+  unitTestFiles,
+  type RuleGroups,
+  type UnitTestFile,
+} from './rules.js';
 
 const RUNBOOKS = join(repoRoot(), 'docs', 'runbooks');
 let dir: string;
@@ -20,7 +30,12 @@ let tests: UnitTestFile[];
 
 /** The rules as promtool's unit tests compare them: annotations (checked separately) dropped. */
 function forUnitTests(r: RuleGroups, expr?: (alert: string) => string): RuleGroups {
-  return { groups: r.groups.map((g) => ({ name: g.name, rules: g.rules.map(({ annotations: _a, ...rule }) => ({ ...rule, ...(expr ? { expr: expr(rule.alert) } : {}) })) })) };
+  return {
+    groups: r.groups.map((g) => ({
+      name: g.name,
+      rules: g.rules.map(({ annotations: _a, ...rule }) => ({ ...rule, ...(expr ? { expr: expr(rule.alert) } : {}) })),
+    })),
+  };
 }
 
 async function runUnitTests(r: RuleGroups): Promise<{ code: number; out: string }> {
@@ -42,7 +57,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('the chart\'s alerting rules', () => {
+describe("the chart's alerting rules", () => {
   it('promtool check rules accepts them, annotations included', async () => {
     await writeFile(join(dir, 'full-rules.yaml'), stringify(rules));
     const r = await promtool(['check', 'rules', 'full-rules.yaml'], dir);
@@ -56,9 +71,18 @@ describe('the chart\'s alerting rules', () => {
     const cases = tests.flatMap((t) => t.tests.flatMap((g) => g.alert_rule_test));
     const fires = new Set(cases.filter((c) => (c.exp_alerts ?? []).length > 0).map((c) => c.alertname));
     const quiet = new Set(cases.filter((c) => (c.exp_alerts ?? []).length === 0).map((c) => c.alertname));
-    expect(names.filter((n) => !fires.has(n)), 'alerts without a firing case').toEqual([]);
-    expect(names.filter((n) => !quiet.has(n)), 'alerts without a quiet case').toEqual([]);
-    expect([...new Set(cases.map((c) => c.alertname))].filter((n) => !names.includes(n)), 'cases for alerts the chart does not have').toEqual([]);
+    expect(
+      names.filter((n) => !fires.has(n)),
+      'alerts without a firing case',
+    ).toEqual([]);
+    expect(
+      names.filter((n) => !quiet.has(n)),
+      'alerts without a quiet case',
+    ).toEqual([]);
+    expect(
+      [...new Set(cases.map((c) => c.alertname))].filter((n) => !names.includes(n)),
+      'cases for alerts the chart does not have',
+    ).toEqual([]);
     const r = await runUnitTests(forUnitTests(rules));
     expect(r.code, r.out).toBe(0);
     process.stderr.write(`promtool: ${names.length} alerts, ${cases.length} cases in ${tests.length} files passed\n`);
@@ -87,14 +111,25 @@ describe('the chart\'s alerting rules', () => {
       expect(text, `docs/runbooks/${r.alert}.md`).toMatch(new RegExp(`^# ${r.alert}\\n`));
       for (const section of ['## Meaning', '## Look', '## Act']) expect(text, `${r.alert}: ${section}`).toContain(section);
     }
-    expect(runbooks.map((f) => f.replace(/\.md$/, '')).sort()).toEqual(alertsOf(rules).map((r) => r.alert).sort());
+    expect(runbooks.map((f) => f.replace(/\.md$/, '')).sort()).toEqual(
+      alertsOf(rules)
+        .map((r) => r.alert)
+        .sort(),
+    );
   });
 
   it('prometheusRule.runbookBaseURL moves every runbook_url; the optional groups come and go with their values', async () => {
     const moved = await renderRules({ set: { ...ALL_GROUPS.set, 'prometheusRule.runbookBaseURL': 'https://wiki.example/ocsp/' } });
-    expect(alertsOf(moved).map((r) => r.annotations?.runbook_url)).toEqual(alertsOf(moved).map((r) => `https://wiki.example/ocsp/${r.alert}.md`));
+    expect(alertsOf(moved).map((r) => r.annotations?.runbook_url)).toEqual(
+      alertsOf(moved).map((r) => `https://wiki.example/ocsp/${r.alert}.md`),
+    );
     const plain = await renderRules({ set: { 'prometheusRule.enabled': true, 'pools.enabled': false } });
     expect(plain.groups.map((g) => g.name)).toEqual(['ocsp-operator.staples']);
-    expect(rules.groups.map((g) => g.name)).toEqual(['ocsp-operator.staples', 'ocsp-operator.pools', 'ocsp-operator.signers', 'ocsp-operator.responders']);
+    expect(rules.groups.map((g) => g.name)).toEqual([
+      'ocsp-operator.staples',
+      'ocsp-operator.pools',
+      'ocsp-operator.signers',
+      'ocsp-operator.responders',
+    ]);
   });
 });

@@ -24,7 +24,9 @@ export interface RuleGroups {
 }
 
 /** Every group on: staples, operator, pools (pools.enabled is the default), signers, responders. */
-export const ALL_GROUPS: Values = { set: { 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true } };
+export const ALL_GROUPS: Values = {
+  set: { 'prometheusRule.enabled': true, 'prometheusRule.signers.enabled': true, 'prometheusRule.responders.enabled': true },
+};
 
 /** The PrometheusRule's spec: a plain Prometheus rule file. */
 export async function renderRules(values: Values = ALL_GROUPS): Promise<RuleGroups> {
@@ -47,7 +49,9 @@ export interface UnitTestFile {
 
 export async function unitTestFiles(): Promise<UnitTestFile[]> {
   const names = (await readdir(RULE_TESTS_DIR)).filter((f) => f.endsWith('.yaml')).sort();
-  return Promise.all(names.map(async (file) => ({ file, ...(parse(await readFile(join(RULE_TESTS_DIR, file), 'utf8')) as Omit<UnitTestFile, 'file'>) })));
+  return Promise.all(
+    names.map(async (file) => ({ file, ...(parse(await readFile(join(RULE_TESTS_DIR, file), 'utf8')) as Omit<UnitTestFile, 'file'>) })),
+  );
 }
 
 /** `name{a="x",b="y"}` (promtool's series notation) as a name and its labels. */
@@ -67,7 +71,8 @@ export function promtool(args: string[], cwd: string, timeoutMs = 60_000): Promi
   return new Promise((resolve, reject) => {
     execFile(PROMTOOL, args, { cwd, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
-      if (e?.code === 'ENOENT') return reject(new Error(`${PROMTOOL} not found: hack/install-system-deps.sh installs it (Debian's prometheus package)`));
+      if (e?.code === 'ENOENT')
+        return reject(new Error(`${PROMTOOL} not found: hack/install-system-deps.sh installs it (Debian's prometheus package)`));
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: `${stdout}${stderr}` });
     });
   });

@@ -33,7 +33,8 @@ function samples(text: string): Sample[] {
     .map((l) => parseSeries(l.slice(0, l.lastIndexOf(' '))));
 }
 const families = (text: string) => new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? ''));
-const jobOf = (name: string): MonitoredJob => (name.startsWith('ocsp_signer_') ? 'signer' : name.startsWith('ocsp_responder_') ? 'responder' : 'operator');
+const jobOf = (name: string): MonitoredJob =>
+  name.startsWith('ocsp_signer_') ? 'signer' : name.startsWith('ocsp_responder_') ? 'responder' : 'operator';
 
 let stack: MonitoredStack;
 const scraped = new Map<MonitoredJob, { text: string; samples: Sample[] }>();
@@ -63,7 +64,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describe('the alert tests\' series, against what the processes export', () => {
+describe("the alert tests' series, against what the processes export", () => {
   it('every input series has an exported name and label set, and known label values', async () => {
     const files = await unitTestFiles();
     const problems: string[] = [];
@@ -88,8 +89,13 @@ describe('the alert tests\' series, against what the processes export', () => {
         }
         const names = Object.keys(labels);
         // some exported sample whose labels are these, but for target labels Prometheus adds
-        const fits = mine.some((x) => Object.keys(x.labels).every((k) => k in labels) && names.every((k) => k in x.labels || TARGET_LABELS.has(k)));
-        if (!fits) problems.push(`${f.file}: ${s.series} has labels {${names.join(',')}}; the ${job} exports ${name} with {${Object.keys(mine[0]!.labels).join(',')}}`);
+        const fits = mine.some(
+          (x) => Object.keys(x.labels).every((k) => k in labels) && names.every((k) => k in x.labels || TARGET_LABELS.has(k)),
+        );
+        if (!fits)
+          problems.push(
+            `${f.file}: ${s.series} has labels {${names.join(',')}}; the ${job} exports ${name} with {${Object.keys(mine[0]!.labels).join(',')}}`,
+          );
         for (const k of ENUMERATED) {
           const v = labels[k];
           if (v === undefined) continue;
@@ -102,8 +108,11 @@ describe('the alert tests\' series, against what the processes export', () => {
     }
     expect(problems).toEqual([]);
     // The stack's states reach the alerts: each staple state's reason is fed to a test live.
-    for (const reason of Object.values(stack.staples)) expect(live.has(`ocsp_operator_staple_ready{reason="${reason}"}`), `staple reason ${reason} used live`).toBe(true);
-    process.stderr.write(`alert test series: ${checked.size} metrics; label values seen live: ${live.size}; from the source only: ${[...notLive].sort().join(', ')}\n`);
+    for (const reason of Object.values(stack.staples))
+      expect(live.has(`ocsp_operator_staple_ready{reason="${reason}"}`), `staple reason ${reason} used live`).toBe(true);
+    process.stderr.write(
+      `alert test series: ${checked.size} metrics; label values seen live: ${live.size}; from the source only: ${[...notLive].sort().join(', ')}\n`,
+    );
   });
 
   it('every metric a rule names is exported, and every label value it names is seen live or in the source', async () => {
@@ -117,7 +126,8 @@ describe('the alert tests\' series, against what the processes export', () => {
           const [, label = '', , pattern = ''] = l;
           if (!ENUMERATED.includes(label)) continue;
           for (const v of pattern.split('|')) {
-            if (!got.samples.some((x) => x.name === name && x.labels[label] === v) && !inSource(v)) problems.push(`${r.alert}: ${name}{${label}="${v}"} is neither exported nor in the source`);
+            if (!got.samples.some((x) => x.name === name && x.labels[label] === v) && !inSource(v))
+              problems.push(`${r.alert}: ${name}{${label}="${v}"} is neither exported nor in the source`);
           }
         }
       }

@@ -66,7 +66,8 @@ const SERVER = {
 
 /** openssl prints serials in uppercase hex, sometimes with a leading 00. */
 const norm = (serial: string): string => serial.toUpperCase().replace(/^0+(?=.)/, '');
-const sha256 = (b64: string | undefined): string | undefined => (b64 ? createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex') : undefined);
+const sha256 = (b64: string | undefined): string | undefined =>
+  b64 ? createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex') : undefined;
 
 /** One version of the staple Secret, as the test's watch received it. */
 interface Version {
@@ -128,7 +129,11 @@ function serverObjects(kind: Kind, namespace: string): object[] {
       ? {
           name: 'nginx',
           // nginx refuses to start without its ssl_stapling_file: wait for the Secret to carry one.
-          command: ['sh', '-c', 'until [ -s /etc/tls/tls.ocsp-staple ]; do echo "no staple in the Secret yet"; sleep 2; done; exec nginx -e stderr -c /etc/consumer/nginx.conf -g "daemon off;"'],
+          command: [
+            'sh',
+            '-c',
+            'until [ -s /etc/tls/tls.ocsp-staple ]; do echo "no staple in the Secret yet"; sleep 2; done; exec nginx -e stderr -c /etc/consumer/nginx.conf -g "daemon off;"',
+          ],
         }
       : { name: 'haproxy', command: ['haproxy', '-db', '-f', '/etc/consumer/haproxy.cfg'] };
   return [
@@ -158,7 +163,12 @@ function serverObjects(kind: Kind, namespace: string): object[] {
         { name: 'consumer', configMap: { name: 'consumer' } },
       ],
     }),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: kind, namespace }, spec: { selector: { app: kind }, ports: [{ name: 'https', port: 443, targetPort: 'https' }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: kind, namespace },
+      spec: { selector: { app: kind }, ports: [{ name: 'https', port: 443, targetPort: 'https' }] },
+    },
   ];
 }
 
@@ -192,7 +202,9 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
       certSerial: norm(ls.certSerial),
       stapled: !!d[STAPLE_KEY],
       lockstep: ls.verdict?.ok === true,
-      sha: Object.fromEntries([SERVER.nginx.crtKey, SERVER.nginx.stapleKey, SERVER.haproxy.crtKey, SERVER.haproxy.stapleKey].map((k) => [k, sha256(d[k])])),
+      sha: Object.fromEntries(
+        [SERVER.nginx.crtKey, SERVER.nginx.stapleKey, SERVER.haproxy.crtKey, SERVER.haproxy.stapleKey].map((k) => [k, sha256(d[k])]),
+      ),
     };
     const last = versions[versions.length - 1];
     if (last && last.resourceVersion === v.resourceVersion) return;
@@ -201,18 +213,33 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
 
   /** The first version of the staple Secret publishing `serial` (with or without a staple), once it arrives. */
   function published(serial: string, stapled: boolean, timeoutMs = 120_000): Promise<Version> {
-    return waitFor(`web-tls-ocsp to publish ${serial} ${stapled ? 'with its staple' : 'without a staple'}`, () => versions.find((v) => v.certSerial === norm(serial) && v.stapled === stapled && (!stapled || v.lockstep)), timeoutMs, 100);
+    return waitFor(
+      `web-tls-ocsp to publish ${serial} ${stapled ? 'with its staple' : 'without a staple'}`,
+      () => versions.find((v) => v.certSerial === norm(serial) && v.stapled === stapled && (!stapled || v.lockstep)),
+      timeoutMs,
+      100,
+    );
   }
 
   /** When `kind`'s reloader saw the kubelet swap in `v` (the certificate file of that version). */
   function swapSeen(kind: Kind, v: Version): Promise<ReloaderEvent> {
     const crt = v.sha[SERVER[kind].crtKey];
-    return waitFor(`${kind}'s reloader to see the swap to ${v.certSerial}`, () => reloader.get(kind)!.find((e) => e.event === 'swap' && e.fields.crt === crt && e.ts >= v.at - 1_000), PROPAGATION_TIMEOUT_MS, 200);
+    return waitFor(
+      `${kind}'s reloader to see the swap to ${v.certSerial}`,
+      () => reloader.get(kind)!.find((e) => e.event === 'swap' && e.fields.crt === crt && e.ts >= v.at - 1_000),
+      PROPAGATION_TIMEOUT_MS,
+      200,
+    );
   }
 
   /** When the client was first served `serial` by `kind` (after `since`). */
   function served(kind: Kind, serial: string, since: number, timeoutMs = 30_000): Promise<Sample> {
-    return waitFor(`the client to be served ${serial} by ${kind}`, () => samples.find((s) => s.server === kind && s.ts >= since && s.cert === norm(serial)), timeoutMs, 100);
+    return waitFor(
+      `the client to be served ${serial} by ${kind}`,
+      () => samples.find((s) => s.server === kind && s.ts >= since && s.cert === norm(serial)),
+      timeoutMs,
+      100,
+    );
   }
 
   async function diagnostics(): Promise<string> {
@@ -243,7 +270,14 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
 
     // cert-manager's CA issuer shape: tls.crt = leaf + issuer, tls.key, ca.crt
     await putSecret(client, tlsSecret(ns.name, 'web-tls', { certPem: leaves[0]!.chainPem, keyPem: leaves[0]!.keyPem, caPem: ca.certPem }));
-    await apply([{ apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name: 'web', namespace: ns.name }, spec: { secretName: 'web-tls', refresh: { retryInitial: '1s', retryMax: '5s' } } }]);
+    await apply([
+      {
+        apiVersion: 'ocsp-operator.dev/v1alpha1',
+        kind: 'OcspStaple',
+        metadata: { name: 'web', namespace: ns.name },
+        spec: { secretName: 'web-tls', refresh: { retryInitial: '1s', retryMax: '5s' } },
+      },
+    ]);
     await waitForReason(client, ns.name, 'web', 'Stapled', 120_000);
 
     // Every version of the staple Secret, with the time it arrived here.
@@ -261,12 +295,18 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
     stoppers.push(() => abort.abort());
 
     const fixture = (f: string) => readFile(join(FIXTURES, f), 'utf8');
-    await apply([{
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'consumer', namespace: ns.name },
-      data: Object.fromEntries(await Promise.all(['nginx.conf', 'nginx-reloader.sh', 'haproxy.cfg', 'haproxy-reloader.sh'].map(async (f) => [f, await fixture(f)]))),
-    }]);
+    await apply([
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'consumer', namespace: ns.name },
+        data: Object.fromEntries(
+          await Promise.all(
+            ['nginx.conf', 'nginx-reloader.sh', 'haproxy.cfg', 'haproxy-reloader.sh'].map(async (f) => [f, await fixture(f)]),
+          ),
+        ),
+      },
+    ]);
     await apply(KINDS.flatMap((k) => serverObjects(k, ns!.name)));
     asker = await clientPod(ns.name, 'client', { 'staple-sampler.sh': await fixture('staple-sampler.sh') });
     for (const kind of KINDS) {
@@ -278,13 +318,33 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
       });
       stoppers.push(logs.kill);
     }
-    timeline.push(`set-up (chart installed, 2 operator replicas Ready, CA responder, servers, client): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    timeline.push(
+      `set-up (chart installed, 2 operator replicas Ready, CA responder, servers, client): ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
 
     sampler = kubectlStream(
-      ['-n', ns.name, 'exec', asker.name, '--', 'bash', '/work/staple-sampler.sh', String(SAMPLER_SECONDS), '/tmp/stop', ...KINDS.map((k) => `${k}=${dns(k)}:443@${HOST}`)],
+      [
+        '-n',
+        ns.name,
+        'exec',
+        asker.name,
+        '--',
+        'bash',
+        '/work/staple-sampler.sh',
+        String(SAMPLER_SECONDS),
+        '/tmp/stop',
+        ...KINDS.map((k) => `${k}=${dns(k)}:443@${HOST}`),
+      ],
       (line) => {
         const m = /^sample (\d+) (\w+) (\S+) (\S+) (\S+)$/.exec(line);
-        if (m) samples.push({ ts: Number(m[1]), server: m[2] as Kind, cert: m[3] === '?' ? '?' : norm(m[3]!), staple: m[4] === '-' || m[4] === '?' ? m[4] : norm(m[4]!), status: m[5]! });
+        if (m)
+          samples.push({
+            ts: Number(m[1]),
+            server: m[2] as Kind,
+            cert: m[3] === '?' ? '?' : norm(m[3]!),
+            staple: m[4] === '-' || m[4] === '?' ? m[4] : norm(m[4]!),
+            status: m[5]!,
+          });
         else samplerNoise.push(line);
       },
     );
@@ -304,7 +364,18 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
     const nginxPod = serverPods.get('nginx')!;
     const haproxyPod = serverPods.get('haproxy')!;
     // The nginx master is the process the reloader signals: same uid, seen through the shared PID namespace.
-    const nginxUids = await kubectlOk(['-n', ns!.name, 'exec', nginxPod, '-c', 'reloader', '--', 'sh', '-c', 'id -u; stat -c %u /proc/$(cat /run/nginx/nginx.pid)']);
+    const nginxUids = await kubectlOk([
+      '-n',
+      ns!.name,
+      'exec',
+      nginxPod,
+      '-c',
+      'reloader',
+      '--',
+      'sh',
+      '-c',
+      'id -u; stat -c %u /proc/$(cat /run/nginx/nginx.pid)',
+    ]);
     expect(nginxUids.trim().split('\n'), `${ns!.name}/${nginxPod}: reloader uid, nginx master uid`).toEqual(['65532', '65532']);
     const haproxyUid = await kubectlOk(['-n', ns!.name, 'exec', haproxyPod, '-c', 'haproxy', '--', 'id', '-u']);
     expect(haproxyUid.trim(), `${ns!.name}/${haproxyPod}: haproxy uid`).toBe('65532');
@@ -326,13 +397,19 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
         await putSecret(client, tlsSecret(ns!.name, 'web-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem, caPem: ca.certPem }));
         const v = await published(leaf.serial, true);
         const line = [`renewal ${i} (${leaf.serial}): staple Secret updated ${v.at - written} ms after the certificate Secret`];
-        await Promise.all(KINDS.map(async (kind) => {
-          const swap = await swapSeen(kind, v);
-          expect(swap.fields.staple, `${kind} saw the new certificate and its staple swapped in together`).toBe(v.sha[SERVER[kind].stapleKey]);
-          const s = await served(kind, leaf.serial, v.at);
-          delays.push({ what: `renewal ${i}`, server: kind, toFileMs: swap.ts - v.at, toServedMs: s.ts - v.at });
-          line.push(`${kind}: in the pod after ${((swap.ts - v.at) / 1000).toFixed(1)} s, served after ${((s.ts - v.at) / 1000).toFixed(1)} s`);
-        }));
+        await Promise.all(
+          KINDS.map(async (kind) => {
+            const swap = await swapSeen(kind, v);
+            expect(swap.fields.staple, `${kind} saw the new certificate and its staple swapped in together`).toBe(
+              v.sha[SERVER[kind].stapleKey],
+            );
+            const s = await served(kind, leaf.serial, v.at);
+            delays.push({ what: `renewal ${i}`, server: kind, toFileMs: swap.ts - v.at, toServedMs: s.ts - v.at });
+            line.push(
+              `${kind}: in the pod after ${((swap.ts - v.at) / 1000).toFixed(1)} s, served after ${((s.ts - v.at) / 1000).toFixed(1)} s`,
+            );
+          }),
+        );
         timeline.push(line.join('; '));
       }
     } catch (e) {
@@ -352,26 +429,51 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
       const hs = await served('haproxy', orphan.serial, v.at);
       expect(hs.staple, 'HAProxy serves the staple-less certificate without a staple').toBe('-');
       const nx = await swapSeen('nginx', v);
-      await waitFor("nginx's reloader to keep the previous configuration", () => reloader.get('nginx')!.find((e) => e.event === 'keep' && e.ts >= nx.ts && e.fields.reason === 'no-staple-in-secret'), 10_000, 200);
+      await waitFor(
+        "nginx's reloader to keep the previous configuration",
+        () => reloader.get('nginx')!.find((e) => e.event === 'keep' && e.ts >= nx.ts && e.fields.reason === 'no-staple-in-secret'),
+        10_000,
+        200,
+      );
       // README: nginx refuses to load a configuration whose ssl_stapling_file is missing; on the
       // pod's own files, `nginx -t` fails naming it (a reload would be refused the same way).
-      const check = await kubectl(['-n', ns!.name, 'exec', serverPods.get('nginx')!, '-c', 'nginx', '--', 'nginx', '-t', '-e', 'stderr', '-c', '/etc/consumer/nginx.conf']);
+      const check = await kubectl([
+        '-n',
+        ns!.name,
+        'exec',
+        serverPods.get('nginx')!,
+        '-c',
+        'nginx',
+        '--',
+        'nginx',
+        '-t',
+        '-e',
+        'stderr',
+        '-c',
+        '/etc/consumer/nginx.conf',
+      ]);
       expect(check.code, `nginx -t without the staple file: ${check.stderr}`).not.toBe(0);
       expect(check.stderr, 'nginx names the missing staple file').toMatch(/tls\.ocsp-staple/);
       delays.push({ what: 'staple-less renewal', server: 'haproxy', toFileMs: hx.ts - v.at, toServedMs: hs.ts - v.at });
       delays.push({ what: 'staple-less renewal', server: 'nginx', toFileMs: nx.ts - v.at });
-      timeline.push(`staple-less renewal (${orphan.serial}) published ${v.at - written} ms after the certificate Secret; haproxy: in the pod after ${((hx.ts - v.at) / 1000).toFixed(1)} s, served without a staple after ${((hs.ts - v.at) / 1000).toFixed(1)} s; nginx: in the pod after ${((nx.ts - v.at) / 1000).toFixed(1)} s, not reloaded`);
+      timeline.push(
+        `staple-less renewal (${orphan.serial}) published ${v.at - written} ms after the certificate Secret; haproxy: in the pod after ${((hx.ts - v.at) / 1000).toFixed(1)} s, served without a staple after ${((hs.ts - v.at) / 1000).toFixed(1)} s; nginx: in the pod after ${((nx.ts - v.at) / 1000).toFixed(1)} s, not reloaded`,
+      );
       // nginx goes on serving the previous certificate with its own staple, for as long as we look.
       await new Promise((r) => setTimeout(r, 8_000));
       const nginxAfter = samples.filter((s) => s.server === 'nginx' && s.ts > nx.ts);
       expect(nginxAfter.length, 'nginx samples after its swap').toBeGreaterThan(3);
-      for (const s of nginxAfter) expect([s.cert, s.staple], 'nginx keeps the previous certificate with its own staple').toEqual([norm(last.serial), norm(last.serial)]);
+      for (const s of nginxAfter)
+        expect([s.cert, s.staple], 'nginx keeps the previous certificate with its own staple').toEqual([
+          norm(last.serial),
+          norm(last.serial),
+        ]);
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${await diagnostics()}`);
     }
   });
 
-  it('no sample ever paired a certificate with another certificate\'s staple; no staple only where the Secret had none', async () => {
+  it("no sample ever paired a certificate with another certificate's staple; no staple only where the Secret had none", async () => {
     await asker.exec(['touch', '/tmp/stop'], 15_000);
     const end = await Promise.race([sampler!.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000))]);
     expect(end, 'the sampler stopped when told').toBeDefined();
@@ -388,16 +490,32 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
       const unexplained = unstapled.filter((s) => !staplelessCerts.has(s.cert));
       const notGood = good.filter((s) => s.staple !== '-' && s.status !== 'good');
       const foreign = good.filter((s) => !publishedCerts.has(s.cert));
-      summary.push(`${kind}: ${mine.length} samples, ${mismatched.length} mismatched, ${unstapled.length} without a staple (${unexplained.length} while the Secret had one), ${failed.length} failed handshakes`);
+      summary.push(
+        `${kind}: ${mine.length} samples, ${mismatched.length} mismatched, ${unstapled.length} without a staple (${unexplained.length} while the Secret had one), ${failed.length} failed handshakes`,
+      );
       expect(good.length, `${kind}: samples taken`).toBeGreaterThan(100);
-      expect(mismatched.map((s) => `${new Date(s.ts).toISOString()} certificate ${s.cert} with the staple of ${s.staple}`), `${kind}: mismatched samples`).toEqual([]);
-      expect(unexplained.map((s) => `${new Date(s.ts).toISOString()} certificate ${s.cert} without a staple`), `${kind}: no staple while the staple Secret carried one`).toEqual([]);
-      expect(notGood.map((s) => `${s.cert}: ${s.status}`), `${kind}: staple status`).toEqual([]);
+      expect(
+        mismatched.map((s) => `${new Date(s.ts).toISOString()} certificate ${s.cert} with the staple of ${s.staple}`),
+        `${kind}: mismatched samples`,
+      ).toEqual([]);
+      expect(
+        unexplained.map((s) => `${new Date(s.ts).toISOString()} certificate ${s.cert} without a staple`),
+        `${kind}: no staple while the staple Secret carried one`,
+      ).toEqual([]);
+      expect(
+        notGood.map((s) => `${s.cert}: ${s.status}`),
+        `${kind}: staple status`,
+      ).toEqual([]);
       expect([...new Set(foreign.map((s) => s.cert))], `${kind}: certificates the staple Secret never published`).toEqual([]);
       // at most a handful of handshakes failing (a loaded 2-core machine), none at all expected
-      expect(failed.length, `${kind}: failed handshakes (${samplerNoise.slice(-3).join(' | ')})`).toBeLessThanOrEqual(Math.ceil(mine.length / 100));
+      expect(failed.length, `${kind}: failed handshakes (${samplerNoise.slice(-3).join(' | ')})`).toBeLessThanOrEqual(
+        Math.ceil(mine.length / 100),
+      );
       for (const leaf of leaves) {
-        expect(good.some((s) => s.cert === norm(leaf.serial) && s.staple === norm(leaf.serial)), `${kind} served ${leaf.serial} with its own staple`).toBe(true);
+        expect(
+          good.some((s) => s.cert === norm(leaf.serial) && s.staple === norm(leaf.serial)),
+          `${kind} served ${leaf.serial} with its own staple`,
+        ).toBe(true);
       }
     }
     const lockstepBroken = versions.filter((v) => v.stapled && !v.lockstep).map((v) => v.resourceVersion);
@@ -415,10 +533,14 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
     // The first renewal comes less than a minute after the servers' pods started, while the kubelet
     // still syncs them on their own status changes: their volumes are refreshed at once.
     const settled = delays.filter((d) => d.what !== 'renewal 1');
-    summary.push(`… without renewal 1 (pods under a minute old): to the pod ${stats(settled.map((d) => d.toFileMs))}; served ${stats(settled.filter((d) => d.toServedMs !== undefined).map((d) => d.toServedMs!))}`);
+    summary.push(
+      `… without renewal 1 (pods under a minute old): to the pod ${stats(settled.map((d) => d.toFileMs))}; served ${stats(settled.filter((d) => d.toServedMs !== undefined).map((d) => d.toServedMs!))}`,
+    );
     for (const kind of KINDS) {
       const d = delays.filter((x) => x.server === kind);
-      summary.push(`${kind}: to the pod ${stats(d.map((x) => x.toFileMs))}; swap seen → served ${stats(renewals.filter((x) => x.server === kind).map((x) => x.toServedMs! - x.toFileMs))}`);
+      summary.push(
+        `${kind}: to the pod ${stats(d.map((x) => x.toFileMs))}; swap seen → served ${stats(renewals.filter((x) => x.server === kind).map((x) => x.toServedMs! - x.toFileMs))}`,
+      );
     }
     timeline.push(...summary);
   });

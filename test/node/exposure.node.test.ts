@@ -16,7 +16,11 @@ if (unavailable) process.stderr.write(`[node] skipped: ${unavailable}\n`);
 
 interface Hpa {
   spec: { minReplicas: number; scaleTargetRef: { name: string } };
-  status?: { currentReplicas?: number; desiredReplicas?: number; conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+  status?: {
+    currentReplicas?: number;
+    desiredReplicas?: number;
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  };
 }
 
 describe.skipIf(unavailable)('a responder HPA on the real node', () => {
@@ -44,20 +48,35 @@ describe.skipIf(unavailable)('a responder HPA on the real node', () => {
     const target = (w!.object as unknown as Hpa).spec.scaleTargetRef.name;
     const started = Date.now();
     await apply([
-      restrictedDeployment(ns.name, target, { replicas: 1, containers: [{ name: 'responder', image: nodeImage('toolbox'), command: ['sleep', 'infinity'], resources: { requests: { cpu: '10m' } } }] }),
+      restrictedDeployment(ns.name, target, {
+        replicas: 1,
+        containers: [
+          { name: 'responder', image: nodeImage('toolbox'), command: ['sleep', 'infinity'], resources: { requests: { cpu: '10m' } } },
+        ],
+      }),
       hpa,
     ]);
     const get = async () => JSON.parse(await kubectlOk(['-n', ns.name, 'get', 'horizontalpodautoscaler', target, '-o', 'json'])) as Hpa;
-    const scaled = await waitFor('the Deployment scaled to minReplicas by the HPA', async () => {
-      const d = JSON.parse(await kubectlOk(['-n', ns.name, 'get', 'deployment', target, '-o', 'json'])) as { spec: { replicas: number } };
-      return d.spec.replicas === 2 ? Date.now() - started : undefined;
-    }, 120_000, 1_000);
+    const scaled = await waitFor(
+      'the Deployment scaled to minReplicas by the HPA',
+      async () => {
+        const d = JSON.parse(await kubectlOk(['-n', ns.name, 'get', 'deployment', target, '-o', 'json'])) as { spec: { replicas: number } };
+        return d.spec.replicas === 2 ? Date.now() - started : undefined;
+      },
+      120_000,
+      1_000,
+    );
     process.stderr.write(`[hpa] ${target}: scaled 1 → 2 (minReplicas) by the HPA controller ${scaled} ms after apply\n`);
-    const status = await waitFor('the HPA conditions', async () => {
-      const h = await get();
-      const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive');
-      return active?.status === 'False' ? h.status : undefined;
-    }, 120_000, 1_000);
+    const status = await waitFor(
+      'the HPA conditions',
+      async () => {
+        const h = await get();
+        const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive');
+        return active?.status === 'False' ? h.status : undefined;
+      },
+      120_000,
+      1_000,
+    );
     const able = status.conditions?.find((c) => c.type === 'AbleToScale');
     const active = status.conditions?.find((c) => c.type === 'ScalingActive');
     process.stderr.write(`[hpa] conditions: ${JSON.stringify(status.conditions?.map((c) => `${c.type}=${c.status} ${c.reason}`))}\n`);

@@ -13,7 +13,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseType, SecretType, type Lease } from '../../src/kube/types.js';
 import { helm } from '../install/helm.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret, waitFor, watchCaughtUp } from '../support/kube.js';
-import { apply, caResponderInCluster, caResponderUrl, helmOk, imageValues, installArgs, kubectlOk, nodeImage, nodeUnavailable, pods, restrictedNamespace, waitForReadyPods, OPERATOR_RELEASE as RELEASE } from '../support/node.js';
+import {
+  apply,
+  caResponderInCluster,
+  caResponderUrl,
+  helmOk,
+  imageValues,
+  installArgs,
+  kubectlOk,
+  nodeImage,
+  nodeUnavailable,
+  pods,
+  restrictedNamespace,
+  waitForReadyPods,
+  OPERATOR_RELEASE as RELEASE,
+} from '../support/node.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { getSecret, lockstepOf, waitForReason, watchStapleSecret, type StapleSecretWatch } from '../support/staple-harness.js';
 
@@ -31,11 +45,16 @@ async function leaseHolder(namespace: string): Promise<string | undefined> {
 async function renewAndWait(namespace: string, leaf: Issued, timeoutMs = 120_000): Promise<number> {
   const started = Date.now();
   await putSecret(client, tlsSecret(namespace, 'web-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem }));
-  await waitFor(`${namespace}/web-tls-ocsp publishing ${leaf.serial} with its staple`, async () => {
-    const s = await getSecret(client, namespace, 'web-tls-ocsp');
-    const ls = s && lockstepOf(s);
-    return ls && ls.certSerial === leaf.serial.toLowerCase() && ls.verdict?.ok === true;
-  }, timeoutMs, 250);
+  await waitFor(
+    `${namespace}/web-tls-ocsp publishing ${leaf.serial} with its staple`,
+    async () => {
+      const s = await getSecret(client, namespace, 'web-tls-ocsp');
+      const ls = s && lockstepOf(s);
+      return ls && ls.certSerial === leaf.serial.toLowerCase() && ls.verdict?.ok === true;
+    },
+    timeoutMs,
+    250,
+  );
   return Date.now() - started;
 }
 
@@ -67,18 +86,31 @@ describe.skipIf(unavailable)('the chart installed on the real node', { timeout: 
     cleanup.push(() => helm(['uninstall', RELEASE, '--namespace', operatorNs.name, '--kubeconfig', kubeconfigPath()]));
     const ready = await waitForReadyPods(operatorNs.name, SELECTOR, 2);
     const holder = await waitFor('a Lease holder', () => leaseHolder(operatorNs.name), 60_000, 500);
-    expect(ready.map((p) => p.name), `the Lease ${operatorNs.name}/${RELEASE} is held by one of the release's pods`).toContain(holder);
+    expect(
+      ready.map((p) => p.name),
+      `the Lease ${operatorNs.name}/${RELEASE} is held by one of the release's pods`,
+    ).toContain(holder);
 
     for (const ns of [watched.name, other.name]) {
       await putSecret(client, tlsSecret(ns, 'web-tls', { certPem: leaves[0]!.chainPem, keyPem: leaves[0]!.keyPem }));
-      await apply([{ apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name: 'web', namespace: ns }, spec: { secretName: 'web-tls' } }]);
+      await apply([
+        {
+          apiVersion: 'ocsp-operator.dev/v1alpha1',
+          kind: 'OcspStaple',
+          metadata: { name: 'web', namespace: ns },
+          spec: { secretName: 'web-tls' },
+        },
+      ]);
     }
     await waitForReason(client, watched.name, 'web', 'Stapled', 120_000);
     const s = await getSecret(client, watched.name, 'web-tls-ocsp');
     expect(s && lockstepOf(s).verdict?.ok, `${watched.name}/web-tls-ocsp carries a staple that validates for its certificate`).toBe(true);
     // The unwatched namespace's staple is never looked at: no status at all, and no staple Secret.
     const untouched = await kubectlOk(['-n', other.name, 'get', 'ocspstaple', 'web', '-o', 'json']);
-    expect((JSON.parse(untouched) as { status?: unknown }).status, `${other.name}/web has no status from a namespaced operator`).toBeUndefined();
+    expect(
+      (JSON.parse(untouched) as { status?: unknown }).status,
+      `${other.name}/web has no status from a namespaced operator`,
+    ).toBeUndefined();
     expect(await getSecret(client, other.name, 'web-tls-ocsp'), `${other.name}/web-tls-ocsp was not written`).toBeUndefined();
 
     await helmOk(['uninstall', RELEASE, '--namespace', operatorNs.name, '--wait']);
@@ -93,12 +125,27 @@ describe.skipIf(unavailable)('the chart installed on the real node', { timeout: 
     const ready = await waitForReadyPods(operatorNs.name, SELECTOR, 2);
 
     // The chart's securityContext holds on the real runtime: uid 65532, the root filesystem read-only.
-    const probe = await kubectlOk(['-n', operatorNs.name, 'exec', ready[0]!.name, '--', 'node', '-e',
-      "let w='writable';try{require('fs').writeFileSync('/probe','x')}catch(e){w=e.code}console.log(process.getuid()+' '+w)"]);
+    const probe = await kubectlOk([
+      '-n',
+      operatorNs.name,
+      'exec',
+      ready[0]!.name,
+      '--',
+      'node',
+      '-e',
+      "let w='writable';try{require('fs').writeFileSync('/probe','x')}catch(e){w=e.code}console.log(process.getuid()+' '+w)",
+    ]);
     expect(probe.trim(), `pod ${operatorNs.name}/${ready[0]!.name}: uid and a write to /`).toBe('65532 EROFS');
 
     await putSecret(client, tlsSecret(app.name, 'web-tls', { certPem: leaves[0]!.chainPem, keyPem: leaves[0]!.keyPem }));
-    await apply([{ apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name: 'web', namespace: app.name }, spec: { secretName: 'web-tls', refresh: { retryInitial: '1s', retryMax: '5s' } } }]);
+    await apply([
+      {
+        apiVersion: 'ocsp-operator.dev/v1alpha1',
+        kind: 'OcspStaple',
+        metadata: { name: 'web', namespace: app.name },
+        spec: { secretName: 'web-tls', refresh: { retryInitial: '1s', retryMax: '5s' } },
+      },
+    ]);
     await waitForReason(client, app.name, 'web', 'Stapled', 120_000);
     const watch: StapleSecretWatch = await watchStapleSecret(client, app.name, 'web-tls-ocsp');
     cleanup.push(async () => watch.stop());
@@ -110,36 +157,62 @@ describe.skipIf(unavailable)('the chart installed on the real node', { timeout: 
         const t0 = Date.now();
         await putSecret(client, tlsSecret(app.name, 'web-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem }));
         await kubectlOk(['-n', operatorNs.name, 'delete', 'pod', leader, ...deleteFlags]);
-        const next = await waitFor(`a Lease holder other than ${leader}`, async () => {
-          const h = await leaseHolder(operatorNs.name);
-          return h && h !== leader ? h : undefined;
-        }, timeoutMs, 200);
+        const next = await waitFor(
+          `a Lease holder other than ${leader}`,
+          async () => {
+            const h = await leaseHolder(operatorNs.name);
+            return h && h !== leader ? h : undefined;
+          },
+          timeoutMs,
+          200,
+        );
         const handoverMs = Date.now() - t0;
         await renewAndWait(app.name, leaf);
-        timeline.push(`delete ${deleteFlags.join(' ')} of ${leader}: Lease to ${next} in ${handoverMs} ms; renewal stapled ${Date.now() - t0} ms after it was written`);
+        timeline.push(
+          `delete ${deleteFlags.join(' ')} of ${leader}: Lease to ${next} in ${handoverMs} ms; renewal stapled ${Date.now() - t0} ms after it was written`,
+        );
         return { next, handoverMs };
       };
 
       // 1. Graceful: the leader is deleted right after a renewal lands in the certificate Secret.
       const leader1 = await waitFor('a Lease holder', () => leaseHolder(operatorNs.name), 60_000, 500);
       const graceful = await failover(leader1, leaves[1]!, ['--wait=false'], 60_000);
-      expect(graceful.handoverMs, 'a deleted leader releases its Lease on SIGTERM: handover well within one lease duration').toBeLessThan(15_000);
+      expect(graceful.handoverMs, 'a deleted leader releases its Lease on SIGTERM: handover well within one lease duration').toBeLessThan(
+        15_000,
+      );
 
       // 2. Force delete (grace period 0): the pod object goes at once while the kubelet kills the
       //    container; the standby takes over within the lease duration at worst.
       await waitForReadyPods(operatorNs.name, SELECTOR, 2);
       const forced = await failover(graceful.next, leaves[2]!, ['--grace-period=0', '--force'], 90_000);
-      expect(forced.handoverMs, 'takeover after a crash within lease duration + retry period + margin').toBeLessThan(15_000 + 2_000 + 8_000);
+      expect(forced.handoverMs, 'takeover after a crash within lease duration + retry period + margin').toBeLessThan(
+        15_000 + 2_000 + 8_000,
+      );
 
       // 3. helm upgrade to another image and other values, with a renewal during the rollout.
       await waitForReadyPods(operatorNs.name, SELECTOR, 2);
       const upgraded = nodeImage('operator-upgrade');
-      const upgrade = helmOk(['upgrade', RELEASE, ...installArgs(operatorNs.name, [...imageValues(upgraded, 'image'), '--set', 'controller.logLevel=debug', '--set', 'controller.workers=4'])]);
+      const upgrade = helmOk([
+        'upgrade',
+        RELEASE,
+        ...installArgs(operatorNs.name, [
+          ...imageValues(upgraded, 'image'),
+          '--set',
+          'controller.logLevel=debug',
+          '--set',
+          'controller.workers=4',
+        ]),
+      ]);
       await renewAndWait(app.name, leaves[3]!);
       await upgrade;
       const afterUpgrade = await waitForReadyPods(operatorNs.name, SELECTOR, 2);
-      expect(afterUpgrade.map((p) => p.image), 'both replicas run the upgraded image').toEqual([upgraded, upgraded]);
-      const args = JSON.parse(await kubectlOk(['-n', operatorNs.name, 'get', 'deployment', RELEASE, '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> } } } };
+      expect(
+        afterUpgrade.map((p) => p.image),
+        'both replicas run the upgraded image',
+      ).toEqual([upgraded, upgraded]);
+      const args = JSON.parse(await kubectlOk(['-n', operatorNs.name, 'get', 'deployment', RELEASE, '-o', 'json'])) as {
+        spec: { template: { spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> } } };
+      };
       expect(args.spec.template.spec.containers[0]!.args, 'the new values reach the pods').toContain('--workers=4');
       await renewAndWait(app.name, leaves[4]!);
       timeline.push(`helm upgrade to ${upgraded}: renewals ${leaves[3]!.serial} (during) and ${leaves[4]!.serial} (after) stapled`);
@@ -149,7 +222,10 @@ describe.skipIf(unavailable)('the chart installed on the real node', { timeout: 
       await renewAndWait(app.name, leaves[5]!);
       await rollback;
       const afterRollback = await waitForReadyPods(operatorNs.name, SELECTOR, 2);
-      expect(afterRollback.map((p) => p.image), 'both replicas run the first image again').toEqual([nodeImage('operator'), nodeImage('operator')]);
+      expect(
+        afterRollback.map((p) => p.image),
+        'both replicas run the first image again',
+      ).toEqual([nodeImage('operator'), nodeImage('operator')]);
       await renewAndWait(app.name, leaves[6]!);
       timeline.push(`helm rollback: renewals ${leaves[5]!.serial} (during) and ${leaves[6]!.serial} (after) stapled`);
     } finally {

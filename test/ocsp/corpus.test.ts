@@ -112,14 +112,22 @@ const cases: Case[] = [
   },
   {
     name: 'expired (nextUpdate yesterday)',
-    build: async () => ({ body: await ours({ entries: [entry(leaf, ca, { thisUpdate: new Date(Date.now() - 3 * DAY), nextUpdate: new Date(Date.now() - DAY) })] }) }),
+    build: async () => ({
+      body: await ours({
+        entries: [entry(leaf, ca, { thisUpdate: new Date(Date.now() - 3 * DAY), nextUpdate: new Date(Date.now() - DAY) })],
+      }),
+    }),
     reason: 'Expired',
     message: /nextUpdate \d{4}-\d\d-\d\dT.* has passed \(now /,
     openssl: 'times-invalid',
   },
   {
     name: 'not yet valid (thisUpdate tomorrow)',
-    build: async () => ({ body: await ours({ entries: [entry(leaf, ca, { thisUpdate: new Date(Date.now() + DAY), nextUpdate: new Date(Date.now() + 3 * DAY) })] }) }),
+    build: async () => ({
+      body: await ours({
+        entries: [entry(leaf, ca, { thisUpdate: new Date(Date.now() + DAY), nextUpdate: new Date(Date.now() + 3 * DAY) })],
+      }),
+    }),
     reason: 'NotYetValid',
     message: /thisUpdate .* is in the future \(now .*skew 300s\)/,
     openssl: 'times-invalid',
@@ -156,7 +164,14 @@ const cases: Case[] = [
     name: 'forged: right CertID and issuer name, signed by another key',
     build: async () => {
       const impostor = await createCa({ name: ca.name });
-      return { body: await signOcspResponse({ issuer: impostor.cert, signer: softwareSigner(impostor.keyObject), entries: [entry(leaf, ca)], producedAt: new Date() }) };
+      return {
+        body: await signOcspResponse({
+          issuer: impostor.cert,
+          signer: softwareSigner(impostor.keyObject),
+          entries: [entry(leaf, ca)],
+          producedAt: new Date(),
+        }),
+      };
     },
     reason: 'BadSignature',
     message: /signature by CN=Corpus CA.*does not verify/,
@@ -171,7 +186,10 @@ const cases: Case[] = [
   {
     name: 'delegated signer certificate expired (signed by openssl)',
     build: async () => ({
-      body: await byOpenssl({ responder: await issueResponderCert(ca, { notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) }), nmin: 600 }),
+      body: await byOpenssl({
+        responder: await issueResponderCert(ca, { notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) }),
+        nmin: 600,
+      }),
     }),
     reason: 'SignerCertExpired',
     message: /responder certificate "CN=OCSP Responder .*" expired at /,
@@ -179,7 +197,9 @@ const cases: Case[] = [
   },
   {
     name: 'delegated signer expiring in 10 minutes',
-    build: async () => ({ body: await byOpenssl({ responder: await issueResponderCert(ca, { notAfter: new Date(Date.now() + 10 * MIN) }), nmin: 600 }) }),
+    build: async () => ({
+      body: await byOpenssl({ responder: await issueResponderCert(ca, { notAfter: new Date(Date.now() + 10 * MIN) }), nmin: 600 }),
+    }),
     reason: 'SignerCertExpiringSoon',
     message: /expires at .* within 3600s/,
     openssl: 'accepts',
@@ -208,15 +228,13 @@ const cases: Case[] = [
     message: /signature does not verify with that key/,
     openssl: 'bad-signature-or-chain',
   },
-  ...(['tryLater', 'unauthorized', 'malformedRequest', 'internalError', 'sigRequired'] as const).map(
-    (status): Case => ({
-      name: `${status} error response`,
-      build: async () => ({ body: errorResponse(status) }),
-      reason: (status[0]!.toUpperCase() + status.slice(1)) as FailureReason,
-      message: new RegExp(`responder answered ${status} \\(5 bytes\\)`),
-      openssl: 'error-status',
-    }),
-  ),
+  ...(['tryLater', 'unauthorized', 'malformedRequest', 'internalError', 'sigRequired'] as const).map((status): Case => ({
+    name: `${status} error response`,
+    build: async () => ({ body: errorResponse(status) }),
+    reason: (status[0]!.toUpperCase() + status.slice(1)) as FailureReason,
+    message: new RegExp(`responder answered ${status} \\(5 bytes\\)`),
+    openssl: 'error-status',
+  })),
   {
     name: 'empty body',
     build: async () => ({ body: new Uint8Array(0) }),
@@ -242,7 +260,11 @@ const cases: Case[] = [
   },
   {
     name: 'an HTML page from a captive proxy',
-    build: async () => ({ body: new Uint8Array(Buffer.from('<!DOCTYPE html>\n<html><head><title>Login required</title></head><body>Sign in to Wi-Fi</body></html>\n')) }),
+    build: async () => ({
+      body: new Uint8Array(
+        Buffer.from('<!DOCTYPE html>\n<html><head><title>Login required</title></head><body>Sign in to Wi-Fi</body></html>\n'),
+      ),
+    }),
     reason: 'NotOcsp',
     message: /looks like HTML \(\d+ bytes\)/,
     openssl: 'unreadable',

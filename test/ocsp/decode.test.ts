@@ -29,7 +29,8 @@ const certId = (...extra: Uint8Array[]): Uint8Array => tlv(0x30, tlv(0x30, OID_S
 const GOOD = b(0x80, 0x00);
 const singleFields = (): Uint8Array[] => [certId(), GOOD, gt('20260110120000Z'), tlv(0xa0, gt('20260111120000Z'))];
 const single = (fields = singleFields()): Uint8Array => tlv(0x30, ...fields);
-const nonceExt = (...fields: Uint8Array[]): Uint8Array => tlv(0x30, tlv(0x30, ...(fields.length ? fields : [OID_NONCE, tlv(0x04, tlv(0x04, b(1, 2, 3)))])));
+const nonceExt = (...fields: Uint8Array[]): Uint8Array =>
+  tlv(0x30, tlv(0x30, ...(fields.length ? fields : [OID_NONCE, tlv(0x04, tlv(0x04, b(1, 2, 3)))])));
 const dataFields = (): Uint8Array[] => [tlv(0xa1, NAME), gt('20260110120000Z'), tlv(0x30, single()), tlv(0xa1, nonceExt())];
 const responseData = (fields = dataFields()): Uint8Array => tlv(0x30, ...fields);
 const SIG_ALG = tlv(0x30, OID_ECDSA_SHA256);
@@ -39,7 +40,8 @@ const envelope = (inner: Uint8Array = basic(), o: { status?: Uint8Array; type?: 
   tlv(0x30, o.status ?? b(0x0a, 0x01, 0x00), tlv(0xa0, tlv(0x30, o.type ?? OID_BASIC, tlv(0x04, inner), ...(o.rbExtra ?? []))));
 
 /** The response with the SingleResponse's fields replaced. */
-const withSingle = (fields: Uint8Array[]): Uint8Array => envelope(basic([responseData([tlv(0xa1, NAME), gt('20260110120000Z'), tlv(0x30, single(fields))]), SIG_ALG, SIG]));
+const withSingle = (fields: Uint8Array[]): Uint8Array =>
+  envelope(basic([responseData([tlv(0xa1, NAME), gt('20260110120000Z'), tlv(0x30, single(fields))]), SIG_ALG, SIG]));
 /** The response with the ResponseData's fields replaced. */
 const withData = (fields: Uint8Array[]): Uint8Array => envelope(basic([responseData(fields), SIG_ALG, SIG]));
 
@@ -128,7 +130,10 @@ describe('OCSPResponse and BasicOCSPResponse', () => {
   });
 
   it('included certificates: refused when not DER, kept for validation to judge when DER', () => {
-    malformed(envelope(basic([responseData(), SIG_ALG, SIG, tlv(0xa0, tlv(0x30, tlv(0x30, tlv(0x24, b(0x04, 0x00)))))])), /included certificate #1 is not DER/);
+    malformed(
+      envelope(basic([responseData(), SIG_ALG, SIG, tlv(0xa0, tlv(0x30, tlv(0x30, tlv(0x24, b(0x04, 0x00)))))])),
+      /included certificate #1 is not DER/,
+    );
     const notACert = tlv(0x30, NULL);
     const d = decodeResponse(envelope(basic([responseData(), SIG_ALG, SIG, tlv(0xa0, tlv(0x30, notACert, responderDer))])));
     expect(d.ok && d.certs).toEqual([notACert, responderDer]);
@@ -180,7 +185,9 @@ describe('SingleResponse and CertID', () => {
     const [id, , ...rest] = singleFields();
     const revoked = tlv(0xa1, gt('20260109000000Z'), tlv(0xa0, b(0x0a, 0x01, 0x01)));
     const d = decodeResponse(withSingle([id!, revoked, ...rest]));
-    expect(d.ok && d.data.responses[0]!.certStatus).toEqual({ revoked: { revocationTime: new Date('2026-01-09T00:00:00Z'), revocationReason: 1 } });
+    expect(d.ok && d.data.responses[0]!.certStatus).toEqual({
+      revoked: { revocationTime: new Date('2026-01-09T00:00:00Z'), revocationReason: 1 },
+    });
     const u = decodeResponse(withSingle([id!, b(0x82, 0x00), ...rest]));
     expect(u.ok && u.data.responses[0]!.certStatus).toEqual({ unknown: null });
   });
@@ -212,7 +219,10 @@ describe('SingleResponse and CertID', () => {
     malformed(withSingle([certId(NULL), ...rest]), /CertID: unexpected field/);
     malformed(withSingle([tlv(0x30, tlv(0x30, OID_SHA1, NULL), HASH, HASH, b(0x02, 0x02, 0x00, 0x05)), ...rest]), /non-minimal INTEGER/);
     malformed(withSingle([tlv(0x30, tlv(0x30, OID_SHA1, NULL), HASH, HASH, b(0x02, 0x00)), ...rest]), /empty INTEGER/);
-    malformed(withSingle([tlv(0x30, tlv(0x30, OID_SHA1, NULL), tlv(0x24, HASH), HASH, b(0x02, 0x01, 0x05)), ...rest]), /issuerNameHash has tag 0x24/);
+    malformed(
+      withSingle([tlv(0x30, tlv(0x30, OID_SHA1, NULL), tlv(0x24, HASH), HASH, b(0x02, 0x01, 0x05)), ...rest]),
+      /issuerNameHash has tag 0x24/,
+    );
   });
 });
 
@@ -233,7 +243,9 @@ describe('OCSPRequest', () => {
 
   it('takes a version, a requestor name and a signature with certificates', () => {
     const signature = tlv(0xa0, tlv(0x30, SIG_ALG, SIG, tlv(0xa0, tlv(0x30, responderDer))));
-    const r = parseOcspRequest(request([tlv(0xa0, b(0x02, 0x01, 0x00)), tlv(0xa1, tlv(0xa4, NAME)), tlv(0x30, tlv(0x30, certId()))], signature));
+    const r = parseOcspRequest(
+      request([tlv(0xa0, b(0x02, 0x01, 0x00)), tlv(0xa1, tlv(0xa4, NAME)), tlv(0x30, tlv(0x30, certId()))], signature),
+    );
     expect(r.certIds).toHaveLength(1);
   });
 
@@ -263,7 +275,10 @@ describe('OCSPRequest', () => {
 
   it('says when the list is empty or a hash is not supported', () => {
     refused(request([tlv(0x30)]), /lists no certificates/);
-    refused(request([tlv(0x30, tlv(0x30, tlv(0x30, tlv(0x30, OID_CN), HASH, HASH, b(0x02, 0x01, 0x05))))]), /unsupported CertID hash 2.5.4.3/);
+    refused(
+      request([tlv(0x30, tlv(0x30, tlv(0x30, tlv(0x30, OID_CN), HASH, HASH, b(0x02, 0x01, 0x05))))]),
+      /unsupported CertID hash 2.5.4.3/,
+    );
   });
 });
 

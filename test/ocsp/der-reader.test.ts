@@ -115,14 +115,18 @@ describe('fields of a constructed element (der-fields.ts)', () => {
 
   it('explicit tags hold exactly one element of the right tag', () => {
     expect(on(tlv(0xa0, b(0x02, 0x01, 0x00)), (buf, t) => explicitInner(buf, t, 0x02, 'v').contentStart)).toBe(4);
-    expect(() => on(tlv(0xa0, b(0x02, 0x01, 0x00), b(0x05, 0x00)), (buf, t) => explicitInner(buf, t, 0x02, 'v'))).toThrow(/unexpected field/);
+    expect(() => on(tlv(0xa0, b(0x02, 0x01, 0x00), b(0x05, 0x00)), (buf, t) => explicitInner(buf, t, 0x02, 'v'))).toThrow(
+      /unexpected field/,
+    );
     expect(() => on(tlv(0xa0, b(0x0a, 0x01, 0x00)), (buf, t) => explicitInner(buf, t, 0x02, 'v'))).toThrow(/expected 0x02/);
     expect(() => on(tlv(0xa0), (buf, t) => explicitInner(buf, t, 0x02, 'v'))).toThrow(/missing/);
   });
 
   it('an explicit ANY is checked as DER all the way down', () => {
     expect(on(tlv(0xa1, tlv(0x30, b(0x05, 0x00))), (buf, t) => explicitAny(buf, t, 'any').tag)).toBe(0x30);
-    expect(() => on(tlv(0xa1, tlv(0x30, tlv(0x24, b(0x04, 0x00)))), (buf, t) => explicitAny(buf, t, 'any'))).toThrow(/constructed universal/);
+    expect(() => on(tlv(0xa1, tlv(0x30, tlv(0x24, b(0x04, 0x00)))), (buf, t) => explicitAny(buf, t, 'any'))).toThrow(
+      /constructed universal/,
+    );
   });
 });
 
@@ -216,7 +220,18 @@ describe('times (der-time.ts)', () => {
   });
 
   it('rejects fields out of range instead of rolling them over', () => {
-    for (const s of ['20261310120000Z', '20260010120000Z', '20260132120000Z', '20260100120000Z', '20260229120000Z', '21000229120000Z', '20260431120000Z', '20260110240000Z', '20260110126000Z', '20260110120060Z']) {
+    for (const s of [
+      '20261310120000Z',
+      '20260010120000Z',
+      '20260132120000Z',
+      '20260100120000Z',
+      '20260229120000Z',
+      '21000229120000Z',
+      '20260431120000Z',
+      '20260110240000Z',
+      '20260110126000Z',
+      '20260110120060Z',
+    ]) {
       expect(() => gt(s), s).toThrow(/not a calendar time/);
     }
     expect(gt('20240229120000Z')).toEqual(new Date('2024-02-29T12:00:00Z'));
@@ -246,22 +261,40 @@ describe('X.509 building blocks (x509-der.ts)', () => {
   const cn = (s: string): Uint8Array => tlv(0x30, OID_CN, ascii(0x0c, s));
 
   it('AlgorithmIdentifier: OID, then at most one DER parameter', () => {
-    expect(on(tlv(0x30, OID_SHA256, b(0x05, 0x00)), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toEqual({ algorithm: '2.16.840.1.101.3.4.2.1' });
+    expect(on(tlv(0x30, OID_SHA256, b(0x05, 0x00)), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toEqual({
+      algorithm: '2.16.840.1.101.3.4.2.1',
+    });
     expect(on(tlv(0x30, OID_SHA256), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toEqual({ algorithm: '2.16.840.1.101.3.4.2.1' });
-    expect(() => on(tlv(0x30, OID_SHA256, b(0x05, 0x00), b(0x05, 0x00)), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toThrow(/unexpected field/);
-    expect(() => on(tlv(0x30, OID_SHA256, tlv(0x30, tlv(0x24))), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toThrow(/constructed universal/);
+    expect(() => on(tlv(0x30, OID_SHA256, b(0x05, 0x00), b(0x05, 0x00)), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toThrow(
+      /unexpected field/,
+    );
+    expect(() => on(tlv(0x30, OID_SHA256, tlv(0x30, tlv(0x24))), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toThrow(
+      /constructed universal/,
+    );
     expect(() => on(tlv(0x30, b(0x05, 0x00)), (buf, t) => readAlgorithmIdentifier(buf, t, 'alg'))).toThrow(/algorithm has tag 0x05/);
   });
 
   it('Name: SEQUENCE OF SET OF SEQUENCE { OID, DER value }', () => {
     expect(() => on(name(cn('a'), cn('b')), (buf, t) => checkName(buf, t, 'n'))).not.toThrow();
     expect(() => on(tlv(0x30), (buf, t) => checkName(buf, t, 'n'))).not.toThrow();
-    expect(() => on(tlv(0x30, tlv(0x30, cn('a'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(/RelativeDistinguishedName has tag 0x30, expected 0x31/);
-    expect(() => on(tlv(0x30, tlv(0x31, tlv(0x31, OID_CN, ascii(0x0c, 'a')))), (buf, t) => checkName(buf, t, 'n'))).toThrow(/AttributeTypeAndValue has tag 0x31/);
-    expect(() => on(name(tlv(0x30, OID_CN, ascii(0x0c, 'a'), ascii(0x0c, 'b'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(/unexpected field/);
-    expect(() => on(name(tlv(0x30, ascii(0x0c, 'a'), ascii(0x0c, 'b'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(/attribute type has tag 0x0c/);
-    expect(() => on(name(tlv(0x30, b(0x06, 0x02, 0x55, 0x84), ascii(0x0c, 'a'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(/ends inside an arc/);
-    expect(() => on(name(tlv(0x30, OID_CN, tlv(0x2c, ascii(0x0c, 'a')))), (buf, t) => checkName(buf, t, 'n'))).toThrow(/constructed universal tag 0x2c/);
+    expect(() => on(tlv(0x30, tlv(0x30, cn('a'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(
+      /RelativeDistinguishedName has tag 0x30, expected 0x31/,
+    );
+    expect(() => on(tlv(0x30, tlv(0x31, tlv(0x31, OID_CN, ascii(0x0c, 'a')))), (buf, t) => checkName(buf, t, 'n'))).toThrow(
+      /AttributeTypeAndValue has tag 0x31/,
+    );
+    expect(() => on(name(tlv(0x30, OID_CN, ascii(0x0c, 'a'), ascii(0x0c, 'b'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(
+      /unexpected field/,
+    );
+    expect(() => on(name(tlv(0x30, ascii(0x0c, 'a'), ascii(0x0c, 'b'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(
+      /attribute type has tag 0x0c/,
+    );
+    expect(() => on(name(tlv(0x30, b(0x06, 0x02, 0x55, 0x84), ascii(0x0c, 'a'))), (buf, t) => checkName(buf, t, 'n'))).toThrow(
+      /ends inside an arc/,
+    );
+    expect(() => on(name(tlv(0x30, OID_CN, tlv(0x2c, ascii(0x0c, 'a')))), (buf, t) => checkName(buf, t, 'n'))).toThrow(
+      /constructed universal tag 0x2c/,
+    );
     expect(() => on(name(tlv(0x30, OID_CN)), (buf, t) => checkName(buf, t, 'n'))).toThrow(/attribute value is missing/);
   });
 

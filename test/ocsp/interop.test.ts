@@ -47,23 +47,29 @@ describe('openssl responder -> our validator', () => {
     servers.push(delegated, direct);
   });
 
-  it.each(['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as HashAlgorithm[])('delegated responder, %s CertID, with nonce: good', async (alg) => {
-    const req = buildOcspRequest({ cert: good.cert, issuer: ca.cert, hashAlgorithm: alg, nonce: true });
-    const res = await postOcsp(delegated.url, req.der);
-    expect(res.status).toBe(200);
-    const v = validateOcspResponse(res.body, { cert: good.cert, issuer: ca.cert, now: new Date(), nonce: req.nonce! });
-    expect(v).toMatchObject({ ok: true, response: { certStatus: 'good', certIdHash: alg, signer: { delegated: true } } });
-    if (!v.ok) return;
-    expect(v.response.signer.subject).toBe(responder.cert.subject);
-    expect(v.response.nextUpdate.getTime() - v.response.thisUpdate.getTime()).toBe(60 * 60_000);
-    expect(v.response.usableUntil).toEqual(v.response.nextUpdate);
-  });
+  it.each(['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as HashAlgorithm[])(
+    'delegated responder, %s CertID, with nonce: good',
+    async (alg) => {
+      const req = buildOcspRequest({ cert: good.cert, issuer: ca.cert, hashAlgorithm: alg, nonce: true });
+      const res = await postOcsp(delegated.url, req.der);
+      expect(res.status).toBe(200);
+      const v = validateOcspResponse(res.body, { cert: good.cert, issuer: ca.cert, now: new Date(), nonce: req.nonce! });
+      expect(v).toMatchObject({ ok: true, response: { certStatus: 'good', certIdHash: alg, signer: { delegated: true } } });
+      if (!v.ok) return;
+      expect(v.response.signer.subject).toBe(responder.cert.subject);
+      expect(v.response.nextUpdate.getTime() - v.response.thisUpdate.getTime()).toBe(60 * 60_000);
+      expect(v.response.usableUntil).toEqual(v.response.nextUpdate);
+    },
+  );
 
   it('issuer-signed response with responderID byKey; revoked with reason', async () => {
     const req = buildOcspRequest({ cert: revoked.cert, issuer: ca.cert });
     const res = await postOcsp(direct.url, req.der);
     const v = validateOcspResponse(res.body, { cert: revoked.cert, issuer: ca.cert, now: new Date() });
-    expect(v).toMatchObject({ ok: true, response: { certStatus: 'revoked', revocationReason: 'keyCompromise', signer: { delegated: false } } });
+    expect(v).toMatchObject({
+      ok: true,
+      response: { certStatus: 'revoked', revocationReason: 'keyCompromise', signer: { delegated: false } },
+    });
   });
 
   it('unknown serial: openssl says unknown, and the verdict carries it', async () => {
@@ -103,12 +109,23 @@ describe('our signer -> openssl -respin -verify', () => {
       ...(resp ? { responderCert: resp.cert } : {}),
       responderIdBy: c.by ?? 'name',
       entries: [
-        { certId: certIdFor(leaf.cert, issuer.cert, c.hash), status: { kind: 'good' }, thisUpdate: new Date(now.getTime() - 60_000), nextUpdate: new Date(now.getTime() + 24 * HOUR) },
+        {
+          certId: certIdFor(leaf.cert, issuer.cert, c.hash),
+          status: { kind: 'good' },
+          thisUpdate: new Date(now.getTime() - 60_000),
+          nextUpdate: new Date(now.getTime() + 24 * HOUR),
+        },
       ],
       producedAt: now,
     });
     const digest = c.hash.replace('-', '').toLowerCase() as 'sha1';
-    const ossl = await opensslVerifyResponse({ response: der, issuerPem: issuer.certPem, certPem: leaf.certPem, caPem: issuer.certPem, digest });
+    const ossl = await opensslVerifyResponse({
+      response: der,
+      issuerPem: issuer.certPem,
+      certPem: leaf.certPem,
+      caPem: issuer.certPem,
+      digest,
+    });
     expect(ossl.output).toContain('Response verify OK');
     expect(ossl.status).toBe('good');
     expect(ossl.timesValid).toBe(true);
@@ -125,16 +142,37 @@ describe('our signer -> openssl -respin -verify', () => {
         issuer: ca.cert,
         signer: softwareSigner(responder.keyObject),
         responderCert: responder.cert,
-        entries: parsed.certIds.map((certId) => ({ certId, status: { kind: 'good' as const }, thisUpdate: now, nextUpdate: new Date(now.getTime() + HOUR) })),
+        entries: parsed.certIds.map((certId) => ({
+          certId,
+          status: { kind: 'good' as const },
+          thisUpdate: now,
+          nextUpdate: new Date(now.getTime() + HOUR),
+        })),
         producedAt: now,
         ...(nonce ? { nonce } : {}),
       });
-    const ok = await opensslVerifyResponse({ response: await answer(parsed.nonce), issuerPem: ca.certPem, caPem: ca.certPem, requestDer: req });
+    const ok = await opensslVerifyResponse({
+      response: await answer(parsed.nonce),
+      issuerPem: ca.certPem,
+      caPem: ca.certPem,
+      requestDer: req,
+    });
     expect(ok.output).toContain('Response verify OK');
     expect(ok.output).not.toMatch(/nonce/i);
-    const status = await opensslVerifyResponse({ response: await answer(parsed.nonce), issuerPem: ca.certPem, certPem: good.certPem, digest: 'sha256', caPem: ca.certPem });
+    const status = await opensslVerifyResponse({
+      response: await answer(parsed.nonce),
+      issuerPem: ca.certPem,
+      certPem: good.certPem,
+      digest: 'sha256',
+      caPem: ca.certPem,
+    });
     expect(status.status).toBe('good');
-    const wrong = await opensslVerifyResponse({ response: await answer(new Uint8Array(16)), issuerPem: ca.certPem, caPem: ca.certPem, requestDer: req });
+    const wrong = await opensslVerifyResponse({
+      response: await answer(new Uint8Array(16)),
+      issuerPem: ca.certPem,
+      caPem: ca.certPem,
+      requestDer: req,
+    });
     expect(wrong.output).toMatch(/nonce verify error/i);
   });
 
@@ -145,12 +183,21 @@ describe('our signer -> openssl -respin -verify', () => {
       signer: softwareSigner(ca.keyObject),
       entries: [
         { certId: certIdFor(a.cert, ca.cert), status: { kind: 'good' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + HOUR) },
-        { certId: certIdFor(b.cert, ca.cert), status: { kind: 'revoked', revocationTime: new Date(now.getTime() - HOUR), reason: 'superseded' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + HOUR) },
+        {
+          certId: certIdFor(b.cert, ca.cert),
+          status: { kind: 'revoked', revocationTime: new Date(now.getTime() - HOUR), reason: 'superseded' },
+          thisUpdate: now,
+          nextUpdate: new Date(now.getTime() + HOUR),
+        },
         { certId: certIdFor(d.cert, ca.cert), status: { kind: 'unknown' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + HOUR) },
       ],
       producedAt: now,
     });
-    for (const [leaf, status] of [[a, 'good'], [b, 'revoked'], [d, 'unknown']] as const) {
+    for (const [leaf, status] of [
+      [a, 'good'],
+      [b, 'revoked'],
+      [d, 'unknown'],
+    ] as const) {
       const o = await opensslVerifyResponse({ response: der, issuerPem: ca.certPem, certPem: leaf.certPem, caPem: ca.certPem });
       expect(o.verified).toBe(true);
       expect(o.status).toBe(status);

@@ -2,7 +2,14 @@
 // throw and never validate.
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { buildOcspRequest, certIdFor, signOcspResponse, softwareSigner, validateOcspResponse, type ValidationOptions } from '../../src/ocsp/index.js';
+import {
+  buildOcspRequest,
+  certIdFor,
+  signOcspResponse,
+  softwareSigner,
+  validateOcspResponse,
+  type ValidationOptions,
+} from '../../src/ocsp/index.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { opensslRespond } from '../support/openssl.js';
 
@@ -17,25 +24,59 @@ beforeAll(async () => {
   [p256, rsa] = await Promise.all([createCa({ keyAlg: 'P-256' }), createCa({ keyAlg: 'RSA-2048' })]);
   [leafP, leafR] = await Promise.all([issueLeaf(p256), issueLeaf(rsa)]);
   const now = new Date();
-  const entries = (leaf: Issued, ca: Ca) => [{ certId: certIdFor(leaf.cert, ca.cert), status: { kind: 'good' as const }, thisUpdate: now, nextUpdate: new Date(now.getTime() + DAY) }];
+  const entries = (leaf: Issued, ca: Ca) => [
+    {
+      certId: certIdFor(leaf.cert, ca.cert),
+      status: { kind: 'good' as const },
+      thisUpdate: now,
+      nextUpdate: new Date(now.getTime() + DAY),
+    },
+  ];
   const optsP = { cert: leafP.cert, issuer: p256.cert, now };
   const optsR = { cert: leafR.cert, issuer: rsa.cert, now };
   const responder = await issueResponderCert(p256);
   valid.push(
-    { name: 'ours, P-256 issuer-signed', body: await signOcspResponse({ issuer: p256.cert, signer: softwareSigner(p256.keyObject), entries: entries(leafP, p256), producedAt: now }), opts: optsP },
+    {
+      name: 'ours, P-256 issuer-signed',
+      body: await signOcspResponse({
+        issuer: p256.cert,
+        signer: softwareSigner(p256.keyObject),
+        entries: entries(leafP, p256),
+        producedAt: now,
+      }),
+      opts: optsP,
+    },
     {
       name: 'ours, P-256 delegated, byKey',
-      body: await signOcspResponse({ issuer: p256.cert, signer: softwareSigner(responder.keyObject), responderCert: responder.cert, responderIdBy: 'keyHash', entries: entries(leafP, p256), producedAt: now }),
+      body: await signOcspResponse({
+        issuer: p256.cert,
+        signer: softwareSigner(responder.keyObject),
+        responderCert: responder.cert,
+        responderIdBy: 'keyHash',
+        entries: entries(leafP, p256),
+        producedAt: now,
+      }),
       opts: optsP,
     },
     {
       name: 'openssl, RSA issuer-signed with the CA certificate included',
-      body: await opensslRespond({ ca: rsa, indexEntries: [{ cert: leafR.cert, status: 'V' }], requestDer: buildOcspRequest({ cert: leafR.cert, issuer: rsa.cert }).der, ndays: 1 }),
+      body: await opensslRespond({
+        ca: rsa,
+        indexEntries: [{ cert: leafR.cert, status: 'V' }],
+        requestDer: buildOcspRequest({ cert: leafR.cert, issuer: rsa.cert }).der,
+        ndays: 1,
+      }),
       opts: optsR,
     },
     {
       name: 'openssl, P-256 delegated',
-      body: await opensslRespond({ ca: p256, responder, indexEntries: [{ cert: leafP.cert, status: 'V' }], requestDer: buildOcspRequest({ cert: leafP.cert, issuer: p256.cert }).der, ndays: 1 }),
+      body: await opensslRespond({
+        ca: p256,
+        responder,
+        indexEntries: [{ cert: leafP.cert, status: 'V' }],
+        requestDer: buildOcspRequest({ cert: leafP.cert, issuer: p256.cert }).der,
+        ndays: 1,
+      }),
       opts: optsP,
     },
   );

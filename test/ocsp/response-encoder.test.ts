@@ -44,11 +44,25 @@ describe('ResponseEncoder', () => {
           signer,
           ...(v.delegated ? { responderCert: responder.cert } : {}),
           responderIdBy: v.by,
-          entries: [{ certId: certIdFor(cert.cert, ca.cert, v.hash), status, thisUpdate: new Date(now), nextUpdate: new Date(now + 24 * HOUR) }],
+          entries: [
+            { certId: certIdFor(cert.cert, ca.cert, v.hash), status, thisUpdate: new Date(now), nextUpdate: new Date(now + 24 * HOUR) },
+          ],
           producedAt: new Date(now),
         });
-        const enc = new ResponseEncoder({ issuer: ca.cert, algorithm: signer.algorithm, ...(v.delegated ? { responderCert: responder.cert } : {}), responderIdBy: v.by, certIdHash: v.hash });
-        const tbs = enc.tbs({ serial: cert === small ? 'a' : cert.serial, status, thisUpdate: now, nextUpdate: now + 24 * HOUR, producedAt: now });
+        const enc = new ResponseEncoder({
+          issuer: ca.cert,
+          algorithm: signer.algorithm,
+          ...(v.delegated ? { responderCert: responder.cert } : {}),
+          responderIdBy: v.by,
+          certIdHash: v.hash,
+        });
+        const tbs = enc.tbs({
+          serial: cert === small ? 'a' : cert.serial,
+          status,
+          thisUpdate: now,
+          nextUpdate: now + 24 * HOUR,
+          producedAt: now,
+        });
         const ours = enc.wrap(tbs, await signer.sign(tbs));
         expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(reference).toString('hex'));
       }

@@ -33,10 +33,19 @@ beforeAll(async () => {
 });
 
 function entry(cert: Issued, o: Partial<ResponseEntry> = {}): ResponseEntry {
-  return { certId: certIdFor(cert.cert, ca.cert), status: { kind: 'good' }, thisUpdate: T0, nextUpdate: new Date(T0.getTime() + DAY), ...o };
+  return {
+    certId: certIdFor(cert.cert, ca.cert),
+    status: { kind: 'good' },
+    thisUpdate: T0,
+    nextUpdate: new Date(T0.getTime() + DAY),
+    ...o,
+  };
 }
 
-async function sign(entries: ResponseEntry[], o: { signer?: OcspSigner; responder?: Issued; nonce?: Uint8Array } = {}): Promise<Uint8Array> {
+async function sign(
+  entries: ResponseEntry[],
+  o: { signer?: OcspSigner; responder?: Issued; nonce?: Uint8Array } = {},
+): Promise<Uint8Array> {
   return signOcspResponse({
     issuer: ca.cert,
     signer: o.signer ?? softwareSigner((o.responder ?? ca).keyObject),
@@ -61,14 +70,26 @@ describe('validateOcspResponse', () => {
   it('Expired names both dates, and the skew does not stretch nextUpdate', async () => {
     const body = await sign([entry(leaf)]);
     expect(validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: new Date(T0.getTime() + DAY - 1000) }).ok).toBe(true);
-    const v = validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: new Date(T0.getTime() + DAY + 2 * MIN), clockSkewMs: 10 * MIN });
+    const v = validateOcspResponse(body, {
+      cert: leaf.cert,
+      issuer: ca.cert,
+      now: new Date(T0.getTime() + DAY + 2 * MIN),
+      clockSkewMs: 10 * MIN,
+    });
     expect(v).toMatchObject({ ok: false, reason: 'Expired' });
-    if (!v.ok) expect(v.message).toContain('nextUpdate 2026-01-11T12:00:00.000Z has passed (now 2026-01-11T12:02:00.000Z; thisUpdate 2026-01-10T12:00:00.000Z)');
+    if (!v.ok)
+      expect(v.message).toContain(
+        'nextUpdate 2026-01-11T12:00:00.000Z has passed (now 2026-01-11T12:02:00.000Z; thisUpdate 2026-01-10T12:00:00.000Z)',
+      );
   });
 
   it('nextUpdate not after thisUpdate is malformed', async () => {
     const body = await sign([entry(leaf, { nextUpdate: T0 })]);
-    expect(validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: T0 })).toMatchObject({ ok: false, reason: 'Malformed', message: expect.stringMatching(/not after thisUpdate/) });
+    expect(validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: T0 })).toMatchObject({
+      ok: false,
+      reason: 'Malformed',
+      message: expect.stringMatching(/not after thisUpdate/),
+    });
   });
 
   it('usableUntil is the earliest of nextUpdate, the signer certificate and the certificate', async () => {
@@ -76,7 +97,11 @@ describe('validateOcspResponse', () => {
     const viaResponder = await sign([entry(leaf)], { responder });
     const r1 = validateOcspResponse(viaResponder, { cert: leaf.cert, issuer: ca.cert, now: T0 });
     expect(r1.ok && r1.response.usableUntil).toEqual(responder.cert.notAfter);
-    expect(r1.ok && r1.response.signer).toMatchObject({ delegated: true, subject: responder.cert.subject, serial: responder.serial.toLowerCase() });
+    expect(r1.ok && r1.response.signer).toMatchObject({
+      delegated: true,
+      subject: responder.cert.subject,
+      serial: responder.serial.toLowerCase(),
+    });
     const forShortLeaf = await sign([entry(shortLeaf)]);
     const r2 = validateOcspResponse(forShortLeaf, { cert: shortLeaf.cert, issuer: ca.cert, now: T0 });
     expect(r2.ok && r2.response.usableUntil).toEqual(shortLeaf.cert.notAfter);
@@ -88,7 +113,9 @@ describe('validateOcspResponse', () => {
 
   it('signer certificate: not yet valid, and signerMinRemainingMs', async () => {
     const future = await issueResponderCert(ca, { notBefore: new Date(T0.getTime() + HOUR), notAfter: new Date(T0.getTime() + 30 * DAY) });
-    expect(validateOcspResponse(await sign([entry(leaf)], { responder: future }), { cert: leaf.cert, issuer: ca.cert, now: T0 })).toMatchObject({
+    expect(
+      validateOcspResponse(await sign([entry(leaf)], { responder: future }), { cert: leaf.cert, issuer: ca.cert, now: T0 }),
+    ).toMatchObject({
       ok: false,
       reason: 'SignerCertExpired',
       message: expect.stringMatching(/not valid before 2026-01-10T13:00:00/),
@@ -96,14 +123,20 @@ describe('validateOcspResponse', () => {
     const short = await issueResponderCert(ca, { notBefore: new Date('2025-12-01Z'), notAfter: new Date(T0.getTime() + 3 * HOUR) });
     const body = await sign([entry(leaf)], { responder: short });
     expect(validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: T0 }).ok).toBe(true);
-    expect(validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: T0, signerMinRemainingMs: 4 * HOUR })).toMatchObject({ ok: false, reason: 'SignerCertExpiringSoon' });
+    expect(validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: T0, signerMinRemainingMs: 4 * HOUR })).toMatchObject({
+      ok: false,
+      reason: 'SignerCertExpiringSoon',
+    });
   });
 
   it('nonce: echoed passes; missing and different are NonceMismatch', async () => {
     const nonce = new Uint8Array(16).fill(7);
     const withNonce = await sign([entry(leaf)], { nonce });
     expect(validateOcspResponse(withNonce, { cert: leaf.cert, issuer: ca.cert, now: T0, nonce }).ok).toBe(true);
-    expect(validateOcspResponse(withNonce, { cert: leaf.cert, issuer: ca.cert, now: T0, nonce: new Uint8Array(16) })).toMatchObject({ ok: false, reason: 'NonceMismatch' });
+    expect(validateOcspResponse(withNonce, { cert: leaf.cert, issuer: ca.cert, now: T0, nonce: new Uint8Array(16) })).toMatchObject({
+      ok: false,
+      reason: 'NonceMismatch',
+    });
     expect(validateOcspResponse(await sign([entry(leaf)]), { cert: leaf.cert, issuer: ca.cert, now: T0, nonce })).toMatchObject({
       ok: false,
       reason: 'NonceMismatch',
@@ -115,10 +148,22 @@ describe('validateOcspResponse', () => {
     const other = await issueLeaf(ca);
     const body = await sign([
       entry(other),
-      { ...entry(leaf), certId: certIdFor(leaf.cert, ca.cert, 'SHA-512'), status: { kind: 'revoked', revocationTime: new Date('2026-01-09T00:00:00Z'), reason: 'cessationOfOperation' } },
+      {
+        ...entry(leaf),
+        certId: certIdFor(leaf.cert, ca.cert, 'SHA-512'),
+        status: { kind: 'revoked', revocationTime: new Date('2026-01-09T00:00:00Z'), reason: 'cessationOfOperation' },
+      },
     ]);
     const v = validateOcspResponse(body, { cert: leaf.cert, issuer: ca.cert, now: T0 });
-    expect(v).toMatchObject({ ok: true, response: { certStatus: 'revoked', certIdHash: 'SHA-512', revocationReason: 'cessationOfOperation', revocationTime: new Date('2026-01-09T00:00:00Z') } });
+    expect(v).toMatchObject({
+      ok: true,
+      response: {
+        certStatus: 'revoked',
+        certIdHash: 'SHA-512',
+        revocationReason: 'cessationOfOperation',
+        revocationTime: new Date('2026-01-09T00:00:00Z'),
+      },
+    });
   });
 
   it('a signature algorithm we do not support is UnsupportedAlgorithm, not a crash', async () => {
@@ -128,7 +173,10 @@ describe('validateOcspResponse', () => {
     const at = Buffer.from(body).lastIndexOf(oid);
     const mutated = body.slice();
     mutated[at + oid.length - 1] = 0x09;
-    expect(validateOcspResponse(mutated, { cert: leaf.cert, issuer: ca.cert, now: T0 })).toMatchObject({ ok: false, reason: 'UnsupportedAlgorithm' });
+    expect(validateOcspResponse(mutated, { cert: leaf.cert, issuer: ca.cert, now: T0 })).toMatchObject({
+      ok: false,
+      reason: 'UnsupportedAlgorithm',
+    });
   });
 
   it('the issuer passed in must really be the issuer: another CA with the same name is CertIdMismatch', async () => {
@@ -157,14 +205,24 @@ describe('certificates included in a response', () => {
       publicKey: k.keys.publicKey,
       signingKey: root.keys.privateKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as x509.HashedAlgorithm,
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+      ],
     });
     intermediate = { ...k, keyAlg: 'P-256', cert, certPem: cert.toString('pem'), name };
     leafOfIntermediate = await issueLeaf(intermediate, { notBefore: new Date('2025-12-01Z'), notAfter: new Date('2026-03-01Z') });
     body = await signOcspResponse({
       issuer: intermediate.cert,
       signer: softwareSigner(intermediate.keyObject),
-      entries: [{ certId: certIdFor(leafOfIntermediate.cert, intermediate.cert), status: { kind: 'good' }, thisUpdate: T0, nextUpdate: new Date(T0.getTime() + DAY) }],
+      entries: [
+        {
+          certId: certIdFor(leafOfIntermediate.cert, intermediate.cert),
+          status: { kind: 'good' },
+          thisUpdate: T0,
+          nextUpdate: new Date(T0.getTime() + DAY),
+        },
+      ],
       producedAt: T0,
     });
   });
@@ -206,11 +264,19 @@ describe('certificates included in a response', () => {
   it('a copy of the root with a broken self-signature is malformed', () => {
     const broken = der(root).slice();
     broken[broken.length - 1] = broken[broken.length - 1]! ^ 0x01;
-    expect(validateOcspResponse(withCerts([der(intermediate), broken]), opts())).toMatchObject({ ok: false, reason: 'Malformed', message: expect.stringMatching(/#2 .*nor its issuer/) });
+    expect(validateOcspResponse(withCerts([der(intermediate), broken]), opts())).toMatchObject({
+      ok: false,
+      reason: 'Malformed',
+      message: expect.stringMatching(/#2 .*nor its issuer/),
+    });
   });
 
   it('DER that is no certificate is malformed', () => {
-    expect(validateOcspResponse(withCerts([new Uint8Array([0x30, 0x02, 0x05, 0x00])]), opts())).toMatchObject({ ok: false, reason: 'Malformed', message: 'included certificate #1 does not parse' });
+    expect(validateOcspResponse(withCerts([new Uint8Array([0x30, 0x02, 0x05, 0x00])]), opts())).toMatchObject({
+      ok: false,
+      reason: 'Malformed',
+      message: 'included certificate #1 does not parse',
+    });
   });
 });
 
@@ -220,16 +286,20 @@ describe('signing', () => {
     expect(Buffer.from(errorResponse('unauthorized')).toString('hex')).toBe('30030a0106');
   });
 
-  it('refuses a key that is not the signing certificate\'s, and an unknown reason', async () => {
+  it("refuses a key that is not the signing certificate's, and an unknown reason", async () => {
     const other = await createCa();
     await expect(sign([entry(leaf)], { signer: softwareSigner(other.keyObject) })).rejects.toThrow(/not the key of/);
-    await expect(sign([entry(leaf, { status: { kind: 'revoked', revocationTime: T0, reason: 'stolen' } })])).rejects.toThrow(/unknown revocation reason "stolen"/);
+    await expect(sign([entry(leaf, { status: { kind: 'revoked', revocationTime: T0, reason: 'stolen' } })])).rejects.toThrow(
+      /unknown revocation reason "stolen"/,
+    );
   });
 
   it('a signer without publicKeyDer (an HSM that cannot tell) still produces a response that validates', async () => {
     const soft = softwareSigner(ca.keyObject);
     const hsmLike: OcspSigner = { algorithm: soft.algorithm, sign: (tbs) => soft.sign(tbs) };
-    expect(validateOcspResponse(await sign([entry(leaf)], { signer: hsmLike }), { cert: leaf.cert, issuer: ca.cert, now: T0 }).ok).toBe(true);
+    expect(validateOcspResponse(await sign([entry(leaf)], { signer: hsmLike }), { cert: leaf.cert, issuer: ca.cert, now: T0 }).ok).toBe(
+      true,
+    );
   });
 
   it('drops fractional seconds from every time', async () => {

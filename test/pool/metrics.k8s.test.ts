@@ -34,22 +34,35 @@ describe('per-pool metrics', () => {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
       metadata: { name: 'measured', namespace: ns.name },
-      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        delegatedResponder: { mode: 'None' },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      },
     } as KubeObject);
     const me = { namespace: ns.name, name: 'measured' };
     // The status and the series, once they agree on Ready (the pool resyncs; a scrape can fall between).
-    const { pool, text } = await waitFor('pool status and series to agree', async () => {
-      const p = await client.getOrUndefined<Pool>(OcspResponderPoolType, ns.name, 'measured');
-      const ready = p?.status?.conditions?.find((c) => c.type === 'Ready');
-      if (!ready) return undefined;
-      const t = await scrape();
-      return metricValue(t, 'ocsp_operator_pool_ready', { ...me, reason: ready.reason }) === (ready.status === 'True' ? 1 : 0) ? { pool: p!, text: t } : undefined;
-    }, 20_000);
+    const { pool, text } = await waitFor(
+      'pool status and series to agree',
+      async () => {
+        const p = await client.getOrUndefined<Pool>(OcspResponderPoolType, ns.name, 'measured');
+        const ready = p?.status?.conditions?.find((c) => c.type === 'Ready');
+        if (!ready) return undefined;
+        const t = await scrape();
+        return metricValue(t, 'ocsp_operator_pool_ready', { ...me, reason: ready.reason }) === (ready.status === 'True' ? 1 : 0)
+          ? { pool: p!, text: t }
+          : undefined;
+      },
+      20_000,
+    );
     const conditions = pool.status!.conditions!;
     expect(conditions.length).toBeGreaterThan(1);
     for (const c of conditions) {
       for (const status of ['True', 'False', 'Unknown']) {
-        expect(metricValue(text, 'ocsp_operator_pool_condition', { ...me, type: c.type, status }), `${c.type} ${status}`).toBe(c.status === status ? 1 : 0);
+        expect(metricValue(text, 'ocsp_operator_pool_condition', { ...me, type: c.type, status }), `${c.type} ${status}`).toBe(
+          c.status === status ? 1 : 0,
+        );
       }
     }
     const series = (t: string) => t.split('\n').filter((l) => !l.startsWith('#') && l.includes(`namespace="${ns.name}",name="measured"`));

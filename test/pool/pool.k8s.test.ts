@@ -3,7 +3,18 @@
 // thresholds driven by the reports its pods write (here written by the test, so every threshold
 // can be crossed on a ManualClock). The pods themselves run on the real node: test/node/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeploymentType, OcspResponderPoolType, StatefulSetType, ConfigMapType, EndpointSliceType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, type KubeObject } from '../../src/kube/types.js';
+import {
+  DeploymentType,
+  OcspResponderPoolType,
+  StatefulSetType,
+  ConfigMapType,
+  EndpointSliceType,
+  RoleBindingType,
+  RoleType,
+  ServiceAccountType,
+  ServiceType,
+  type KubeObject,
+} from '../../src/kube/types.js';
 import { canonicalSerial } from '../../src/store/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { LABEL_POOL } from '../../src/api/annotations.js';
@@ -49,7 +60,11 @@ const poolEvents = (name: string) => eventsAbout(client, ns.name, name);
  */
 async function lookAgain(name: string): Promise<void> {
   const since = reconcileCount(`${ns.name}/${name}`);
-  await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name }, { metadata: { annotations: { 'test.ocsp-operator.dev/poke': String(Date.now()) } } });
+  await client.mergePatch(
+    OcspResponderPoolType,
+    { namespace: ns.name, name },
+    { metadata: { annotations: { 'test.ocsp-operator.dev/poke': String(Date.now()) } } },
+  );
   await reconciledAgain(`${ns.name}/${name}`, since);
 }
 
@@ -60,7 +75,11 @@ async function putSlice(pool: string, service: string, endpoints: Array<{ pod: s
     kind: 'EndpointSlice',
     metadata: { name: `${service}-slice`, namespace: ns.name, labels: { [LABEL_SERVICE_NAME]: service, [LABEL_POOL]: pool } },
     addressType: 'IPv4',
-    endpoints: endpoints.map((e, i) => ({ addresses: [`10.0.0.${i + 1}`], conditions: { ready: e.ready, serving: e.ready, terminating: false }, targetRef: { kind: 'Pod', name: e.pod, namespace: ns.name } })),
+    endpoints: endpoints.map((e, i) => ({
+      addresses: [`10.0.0.${i + 1}`],
+      conditions: { ready: e.ready, serving: e.ready, terminating: false },
+      targetRef: { kind: 'Pod', name: e.pod, namespace: ns.name },
+    })),
     ports: [{ name: 'ocsp', port: 8080, protocol: 'TCP' }],
   };
   await client.apply(EndpointSliceType, slice, 'endpointslice-controller-stand-in');
@@ -87,11 +106,31 @@ describe('an embedded pool: what it renders', () => {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
       metadata: { name: 'demo', namespace: ns.name },
-      spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+      spec: {
+        issuer: { secretName: 'ca' },
+        signing: { softwareKey: { secretName: 'ca' } },
+        delegatedResponder: { mode: 'None' },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      },
     } as KubeObject);
-    const statefulSet = await waitFor('the pool StatefulSet', () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate; volumeClaimTemplates?: Array<{ metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }> } }>(StatefulSetType, ns.name, 'demo'));
+    const statefulSet = await waitFor('the pool StatefulSet', () =>
+      client.getOrUndefined<
+        KubeObject & {
+          spec?: {
+            template?: PodTemplate;
+            volumeClaimTemplates?: Array<{ metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }>;
+          };
+        }
+      >(StatefulSetType, ns.name, 'demo'),
+    );
     const pool = await getPool('demo');
-    for (const [type, name] of [[ServiceAccountType, 'demo'], [RoleType, 'demo'], [RoleBindingType, 'demo'], [ServiceType, 'demo'], [ConfigMapType, 'demo-index']] as const) {
+    for (const [type, name] of [
+      [ServiceAccountType, 'demo'],
+      [RoleType, 'demo'],
+      [RoleBindingType, 'demo'],
+      [ServiceType, 'demo'],
+      [ConfigMapType, 'demo-index'],
+    ] as const) {
       const o = await client.get<KubeObject>(type, ns.name, name);
       expect(o.metadata?.ownerReferences?.[0]?.uid, `${type.kind} ${name}`).toBe(pool.metadata?.uid);
     }
@@ -100,7 +139,9 @@ describe('an embedded pool: what it renders', () => {
     expect(index.data?.['index.txt']?.trim().split('\n')).toHaveLength(10);
     expect(statefulSet.spec?.template?.spec.containers.map((c) => c.name)).toEqual(['signer', 'responder']);
     // The store's log on a claim of its own, made from the template: it outlives the pod.
-    expect(statefulSet.spec?.volumeClaimTemplates?.map((t) => [t.metadata.name, t.spec.resources.requests.storage])).toEqual([['data', '1Gi']]);
+    expect(statefulSet.spec?.volumeClaimTemplates?.map((t) => [t.metadata.name, t.spec.resources.requests.storage])).toEqual([
+      ['data', '1Gi'],
+    ]);
   });
 });
 
@@ -122,8 +163,14 @@ describe('certificate sources', () => {
         revocations: [{ serial: 'DEADBEEF', time: '2026-01-01T00:00:00Z', reason: 'superseded' }],
       },
     } as KubeObject);
-    const index = await waitFor('the generated index', async () => (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, 'fromsecrets-index'))?.data?.['index.txt']);
-    const serials = index.trim().split('\n').map((l) => canonicalSerial(l.split('\t')[3] ?? ''));
+    const index = await waitFor(
+      'the generated index',
+      async () => (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, 'fromsecrets-index'))?.data?.['index.txt'],
+    );
+    const serials = index
+      .trim()
+      .split('\n')
+      .map((l) => canonicalSerial(l.split('\t')[3] ?? ''));
     expect(serials).toContain(canonicalSerial(mine.serial));
     expect(serials).not.toContain(canonicalSerial(theirs.serial));
     expect(serials).not.toContain(canonicalSerial(ca.cert.serialNumber)); // the CA's own Secret is in scope too
@@ -154,12 +201,30 @@ describe('a postgres source, read by the signers themselves', () => {
         revocations: [{ serial: 'DEADBEEF', time: '2026-01-01T00:00:00Z', reason: 'superseded' }],
       },
     } as KubeObject);
-    const declared = await waitFor('the declared revocations in the index', async () => (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, `${name}-index`))?.data?.['revocations.json']);
+    const declared = await waitFor(
+      'the declared revocations in the index',
+      async () => (await client.getOrUndefined<ConfigMap>(ConfigMapType, ns.name, `${name}-index`))?.data?.['revocations.json'],
+    );
     expect(JSON.parse(declared)).toEqual([{ serial: 'deadbeef', time: Date.parse('2026-01-01T00:00:00Z'), reason: 'superseded' }]);
     const signer = (sources: NonNullable<Extract<Report, { kind: 'signer' }>['sources']>): Report => ({
-      kind: 'signer', pod: `${name}-0`, time: Date.now(), certificates: 1234, due: 0, missing: 0, revoked: 7, oldestThisUpdate: Date.now() - 60_000, rate: 100, outlivingTheirSigner: 0, issuerNotAfter: Date.now() + 365 * 86_400_000, sources,
+      kind: 'signer',
+      pod: `${name}-0`,
+      time: Date.now(),
+      certificates: 1234,
+      due: 0,
+      missing: 0,
+      revoked: 7,
+      oldestThisUpdate: Date.now() - 60_000,
+      rate: 100,
+      outlivingTheirSigner: 0,
+      issuerNotAfter: Date.now() + 365 * 86_400_000,
+      sources,
     });
-    await writeReport(client, { namespace: ns.name, pool: name, report: signer([{ name: source, state: 'read', lagMs: 0, maxLagMs: 30_000, certificates: 1234 }]) });
+    await writeReport(client, {
+      namespace: ns.name,
+      pool: name,
+      report: signer([{ name: source, state: 'read', lagMs: 0, maxLagMs: 30_000, certificates: 1234 }]),
+    });
     const read = await waitFor('the figures of the signers', async () => {
       const p = await getPool(name);
       return p.status?.certificates === 1234 && cond(p, 'SourcesReadable')?.status === 'True' ? p : undefined;
@@ -167,20 +232,31 @@ describe('a postgres source, read by the signers themselves', () => {
     // the serial the index cannot see is not called unknown: the database may have it
     expect(read.status?.revoked).toBe(7);
     const message = `${source}: the database server lags its primary by 45s, more than maxReplicationLag 30s; nothing signed from it until it catches up`;
-    await writeReport(client, { namespace: ns.name, pool: name, report: signer([{ name: source, state: 'lagging', lagMs: 45_000, maxLagMs: 30_000, message }]) });
+    await writeReport(client, {
+      namespace: ns.name,
+      pool: name,
+      report: signer([{ name: source, state: 'lagging', lagMs: 45_000, maxLagMs: 30_000, message }]),
+    });
     const lagging = await waitFor('SourcesReadable=False SourceReplicaLagging', async () => {
       const p = await getPool(name);
       return cond(p, 'SourcesReadable')?.reason === R.SourceReplicaLagging ? p : undefined;
     });
     expect(cond(lagging, 'SourcesReadable')).toMatchObject({ status: 'False', message });
     expect(cond(lagging, T.Ready)).toMatchObject({ status: 'False', reason: R.SourceReplicaLagging });
-    await waitFor('a Warning Event', async () => (await poolEvents(name)).some((e) => e.reason === R.SourceReplicaLagging && e.type === 'Warning'));
+    await waitFor('a Warning Event', async () =>
+      (await poolEvents(name)).some((e) => e.reason === R.SourceReplicaLagging && e.type === 'Warning'),
+    );
   });
 });
 
 describe('a pod shape the apiserver refuses', () => {
   it('a volume with two sources (the CRD keeps volume sources as Kubernetes has them): Ready=False WorkloadRejected names the workload and the field; fixed, the pool goes on', async () => {
-    const spec = { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] };
+    const spec = {
+      issuer: { secretName: 'ca' },
+      signing: { softwareKey: { secretName: 'ca' } },
+      delegatedResponder: { mode: 'None' },
+      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+    };
     await client.create(OcspResponderPoolType, {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
@@ -196,10 +272,19 @@ describe('a pod shape the apiserver refuses', () => {
     expect(refused?.message).toMatch(/spec\.template\.spec\.volumes\[\d+\]/);
     expect(await client.getOrUndefined(StatefulSetType, ns.name, 'shaped'), `no StatefulSet ${ns.name}/shaped`).toBeUndefined();
 
-    await client.mergePatch(OcspResponderPoolType, { namespace: ns.name, name: 'shaped' }, { spec: { responder: { pod: { volumes: [{ name: 'broken', emptyDir: {} }] } } } });
-    const d = await waitFor(`StatefulSet ${ns.name}/shaped`, () => client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(StatefulSetType, ns.name, 'shaped'));
+    await client.mergePatch(
+      OcspResponderPoolType,
+      { namespace: ns.name, name: 'shaped' },
+      { spec: { responder: { pod: { volumes: [{ name: 'broken', emptyDir: {} }] } } } },
+    );
+    const d = await waitFor(`StatefulSet ${ns.name}/shaped`, () =>
+      client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(StatefulSetType, ns.name, 'shaped'),
+    );
     expect(d.spec?.template?.spec.volumes?.map((v) => v.name)).toContain('broken');
-    await waitFor(`${ns.name}/shaped no longer WorkloadRejected`, async () => cond(await getPool('shaped'), 'Ready')?.reason !== 'WorkloadRejected');
+    await waitFor(
+      `${ns.name}/shaped no longer WorkloadRejected`,
+      async () => cond(await getPool('shaped'), 'Ready')?.reason !== 'WorkloadRejected',
+    );
   });
 });
 
@@ -220,7 +305,8 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     ...over,
   });
   const report = (r: Report) => writeReport(client, { namespace: ns.name, pool: name, report: r });
-  const replicas = async () => (await client.getOrUndefined<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, ns.name, 'big-signer'))?.spec?.replicas;
+  const replicas = async () =>
+    (await client.getOrUndefined<KubeObject & { spec?: { replicas?: number } }>(StatefulSetType, ns.name, 'big-signer'))?.spec?.replicas;
 
   beforeAll(async () => {
     await client.create(OcspResponderPoolType, {
@@ -231,7 +317,10 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
         issuer: { secretName: 'ca' },
         signing: { softwareKey: { secretName: 'ca' } },
         sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
-        store: { type: 'Redis', redis: { primaryURL: 'redis://127.0.0.1:6390', replicaURLs: ['redis://127.0.0.1:6391', 'redis://127.0.0.1:6392'] } },
+        store: {
+          type: 'Redis',
+          redis: { primaryURL: 'redis://127.0.0.1:6390', replicaURLs: ['redis://127.0.0.1:6391', 'redis://127.0.0.1:6392'] },
+        },
         signers: { minReplicas: 1, maxReplicas: 10, stabilizationWindow: '4s', targetDrainTime: '10s' },
       },
     } as KubeObject);
@@ -250,10 +339,14 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     await report(signerReport({ due: 20_000, missing: 20_000 }));
     await waitFor('signers scaled to 10', async () => (await replicas()) === 10, 20_000);
     // the status follows the workloads in the same reconcile (or its retry after a write conflict)
-    await waitFor('status with the backlog', async () => {
-      const s = (await getPool(name)).status;
-      return s?.backlog === 20_000 && s.signers?.desired === 10;
-    }, 10_000);
+    await waitFor(
+      'status with the backlog',
+      async () => {
+        const s = (await getPool(name)).status;
+        return s?.backlog === 20_000 && s.signers?.desired === 10;
+      },
+      10_000,
+    );
     const drainedAt = Date.now();
     await report(signerReport({ due: 0 }));
     await waitFor('signers back to 1', async () => (await replicas()) === 1, 40_000);
@@ -264,10 +357,14 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     await report(signerReport({ oldestThisUpdate: Date.now() - 100 * 3_600_000 }));
     await waitFor('ResponsesStale', async () => cond(await getPool(name), 'Fresh')?.reason === 'ResponsesStale', 20_000);
     await report(signerReport({ oldestThisUpdate: Date.now() - 150 * 3_600_000 }));
-    const p = await waitFor('ResponsesCritical', async () => {
-      const x = await getPool(name);
-      return cond(x, 'Fresh')?.reason === 'ResponsesCritical' ? x : undefined;
-    }, 20_000);
+    const p = await waitFor(
+      'ResponsesCritical',
+      async () => {
+        const x = await getPool(name);
+        return cond(x, 'Fresh')?.reason === 'ResponsesCritical' ? x : undefined;
+      },
+      20_000,
+    );
     expect(cond(p, 'Ready')?.status).toBe('False');
     expect(cond(p, 'BaselineRequirements')?.status).toBe('False'); // older than 96 h
     await lookAgain(name); // one more reconcile with the same conditions: no more Events
@@ -281,33 +378,53 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     await report(signerReport({ signer: { serial: 'abc123', subject: 'CN=Pool OCSP Responder', notAfter: Date.now() + 3_600_000 } }));
     await report({ kind: 'responder', pod: 'big-responder-0-x1', time: Date.now(), ready: true, lagMs: 200, detached: false });
     await report({ kind: 'responder', pod: 'big-responder-1-y2', time: Date.now(), ready: false, lagMs: 60_000, detached: false });
-    const p = await waitFor('conditions', async () => {
-      const x = await getPool(name);
-      return cond(x, 'Replicated')?.status === 'False' && cond(x, 'SignerCertificateExpiring')?.status === 'True' ? x : undefined;
-    }, 20_000);
+    const p = await waitFor(
+      'conditions',
+      async () => {
+        const x = await getPool(name);
+        return cond(x, 'Replicated')?.status === 'False' && cond(x, 'SignerCertificateExpiring')?.status === 'True' ? x : undefined;
+      },
+      20_000,
+    );
     expect(cond(p, 'SignerCertificateExpiring')?.message).toContain('CN=Pool OCSP Responder');
     expect(cond(p, 'Replicated')?.message).toContain('big-responder-1-y2');
     expect(cond(p, 'Replicated')?.message).not.toContain('big-responder-0-x1');
     expect(p.status?.responders?.outOfRotation).toEqual(['big-responder-1-y2']);
     expect(p.status?.replication?.find((r) => r.replica === 'big-responder-1-y2')).toMatchObject({ lagSeconds: 60, inRotation: false });
-    await waitFor('SignerExpiresSoon event', async () => (await poolEvents(name)).some((e) => e.reason === 'SignerExpiresSoon' && e.type === 'Warning'));
+    await waitFor('SignerExpiresSoon event', async () =>
+      (await poolEvents(name)).some((e) => e.reason === 'SignerExpiresSoon' && e.type === 'Warning'),
+    );
   });
 
-  it('responders as the kubelet sees them: readiness from the Service\'s EndpointSlices, reports of pods that are no endpoint do not count', async () => {
+  it("responders as the kubelet sees them: readiness from the Service's EndpointSlices, reports of pods that are no endpoint do not count", async () => {
     await report({ kind: 'responder', pod: 'big-responder-0-gone', time: Date.now(), ready: true, lagMs: 0, detached: false });
-    await putSlice(name, name, [{ pod: 'big-responder-0-x1', ready: true }, { pod: 'big-responder-1-y2', ready: false }]);
-    const p = await waitFor('responders from the EndpointSlice', async () => {
-      const x = await getPool(name);
-      return x.status?.replication?.length === 2 ? x : undefined;
-    }, 20_000);
+    await putSlice(name, name, [
+      { pod: 'big-responder-0-x1', ready: true },
+      { pod: 'big-responder-1-y2', ready: false },
+    ]);
+    const p = await waitFor(
+      'responders from the EndpointSlice',
+      async () => {
+        const x = await getPool(name);
+        return x.status?.replication?.length === 2 ? x : undefined;
+      },
+      20_000,
+    );
     expect(p.status?.responders).toEqual({ ready: 1, outOfRotation: ['big-responder-1-y2'] });
     expect(p.status?.replication?.map((r) => r.replica)).toEqual(['big-responder-0-x1', 'big-responder-1-y2']);
     // the kubelet takes the last ready one out: no responder is ready, whatever the pods say
-    await putSlice(name, name, [{ pod: 'big-responder-0-x1', ready: false }, { pod: 'big-responder-1-y2', ready: false }]);
-    const q = await waitFor('no responder ready', async () => {
-      const x = await getPool(name);
-      return x.status?.responders?.ready === 0 ? x : undefined;
-    }, 20_000);
+    await putSlice(name, name, [
+      { pod: 'big-responder-0-x1', ready: false },
+      { pod: 'big-responder-1-y2', ready: false },
+    ]);
+    const q = await waitFor(
+      'no responder ready',
+      async () => {
+        const x = await getPool(name);
+        return x.status?.responders?.ready === 0 ? x : undefined;
+      },
+      20_000,
+    );
     expect(q.status?.responders?.outOfRotation).toEqual(['big-responder-0-x1', 'big-responder-1-y2']);
   });
 
@@ -319,10 +436,14 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
     // its rounds stop: its readiness fails (src/cmd/signer.ts readyz); its report stays as it was
     const silentAt = Date.now();
     await putSlice(name, 'big-signer', [{ pod: 'big-signer-0', ready: false }]);
-    const p = await waitFor('SignerReportsMissing', async () => {
-      const x = await getPool(name);
-      return cond(x, T.Ready)?.message.includes('no signer pod is ready to report') ? x : undefined;
-    }, 20_000);
+    const p = await waitFor(
+      'SignerReportsMissing',
+      async () => {
+        const x = await getPool(name);
+        return cond(x, T.Ready)?.message.includes('no signer pod is ready to report') ? x : undefined;
+      },
+      20_000,
+    );
     expect(cond(p, 'Fresh')?.reason).toBe('ResponsesCritical'); // still critical: the responses keep aging
     expect(p.status?.backlog).toBe(20_000);
     expect(p.status?.signers?.ready).toBe(0);
@@ -337,7 +458,13 @@ describe('conditions a reconcile can no longer judge', () => {
   const name = 'judged';
   const issuer = 'judged-ca';
   const b64 = (x: string) => Buffer.from(x).toString('base64');
-  const putIssuer = () => client.create(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: issuer, namespace: ns.name }, data: { 'tls.crt': b64(ca.certPem) } } as KubeObject);
+  const putIssuer = () =>
+    client.create(SecretType, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: issuer, namespace: ns.name },
+      data: { 'tls.crt': b64(ca.certPem) },
+    } as KubeObject);
 
   it('issuer Secret deleted: Ready=False IssuerNotFound and every other condition Unknown NotEvaluated (none left standing); restored: judged again', async () => {
     await putIssuer();
@@ -345,7 +472,12 @@ describe('conditions a reconcile can no longer judge', () => {
       apiVersion: 'ocsp-operator.dev/v1alpha1',
       kind: 'OcspResponderPool',
       metadata: { name, namespace: ns.name },
-      spec: { issuer: { secretName: issuer }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+      spec: {
+        issuer: { secretName: issuer },
+        signing: { softwareKey: { secretName: 'ca' } },
+        delegatedResponder: { mode: 'None' },
+        sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+      },
     } as KubeObject);
     const judged = await waitFor('conditions', async () => {
       const x = await getPool(name);

@@ -62,10 +62,23 @@ describe('a postgres source in the signer pod', () => {
 describe('the index of a pool whose signers read a source themselves', () => {
   it('carries the declared revocations and does not call a serial it cannot see unknown', async () => {
     const ca = await createCa();
-    const revocations = [{ serial: '0FF', time: Date.UTC(2026, 0, 1), reason: 'keyCompromise' }, { serial: 'AB', time: Date.UTC(2026, 0, 2) }];
-    const withDb = buildPoolIndex({ issuer: ca.cert, indexTexts: [], secrets: [], revocations, now: Date.UTC(2026, 0, 3), signerReadSources: true });
+    const revocations = [
+      { serial: '0FF', time: Date.UTC(2026, 0, 1), reason: 'keyCompromise' },
+      { serial: 'AB', time: Date.UTC(2026, 0, 2) },
+    ];
+    const withDb = buildPoolIndex({
+      issuer: ca.cert,
+      indexTexts: [],
+      secrets: [],
+      revocations,
+      now: Date.UTC(2026, 0, 3),
+      signerReadSources: true,
+    });
     expect(withDb.problems).toEqual([]);
-    expect(JSON.parse(withDb.revocations!)).toEqual([{ serial: 'ab', time: Date.UTC(2026, 0, 2) }, { serial: 'ff', time: Date.UTC(2026, 0, 1), reason: 'keyCompromise' }]);
+    expect(JSON.parse(withDb.revocations!)).toEqual([
+      { serial: 'ab', time: Date.UTC(2026, 0, 2) },
+      { serial: 'ff', time: Date.UTC(2026, 0, 1), reason: 'keyCompromise' },
+    ]);
     const without = buildPoolIndex({ issuer: ca.cert, indexTexts: [], secrets: [], revocations, now: Date.UTC(2026, 0, 3) });
     expect(without.revocations).toBeUndefined();
     expect(without.problems).toHaveLength(2);
@@ -74,21 +87,38 @@ describe('the index of a pool whose signers read a source themselves', () => {
 
 describe('databaseSources: the signers reports of a source', () => {
   const signer = (pod: string, sources: NonNullable<PoolReports['signers'][number]['sources']>): PoolReports['signers'][number] => ({
-    kind: 'signer', pod, time: 0, certificates: 10, due: 0, missing: 0, revoked: 1, outlivingTheirSigner: 0, sources,
+    kind: 'signer',
+    pod,
+    time: 0,
+    certificates: 10,
+    due: 0,
+    missing: 0,
+    revoked: 1,
+    outlivingTheirSigner: 0,
+    sources,
   });
   const name = 'pki/ca sources[1].postgres';
 
   it('is lagging when one signer refuses, with its message; the figures count once every signer has read', () => {
     const d = databaseSources([
       signer('a', [{ name, state: 'read', maxLagMs: 30_000, lagMs: 0, certificates: 10 }]),
-      signer('b', [{ name, state: 'lagging', maxLagMs: 30_000, lagMs: 50_000, message: `${name}: the database server lags its primary by 45s` }]),
+      signer('b', [
+        { name, state: 'lagging', maxLagMs: 30_000, lagMs: 50_000, message: `${name}: the database server lags its primary by 45s` },
+      ]),
     ]);
     expect(d).toEqual({ read: true, lagging: [`${name}: the database server lags its primary by 45s`], problems: [] });
   });
 
   it('names a failed read and unusable rows as problems; a source not yet read does not count the figures', () => {
-    expect(databaseSources([signer('a', [{ name, state: 'failed', maxLagMs: 30_000, message: `${name}: cannot connect` }])])).toEqual({ read: true, lagging: [], problems: [`${name}: cannot connect`] });
-    expect(databaseSources([signer('a', [{ name, state: 'read', maxLagMs: 30_000, problems: 2, message: `${name}: 2 rows unusable` }])]).problems).toEqual([`${name}: 2 rows unusable`]);
+    expect(databaseSources([signer('a', [{ name, state: 'failed', maxLagMs: 30_000, message: `${name}: cannot connect` }])])).toEqual({
+      read: true,
+      lagging: [],
+      problems: [`${name}: cannot connect`],
+    });
+    expect(
+      databaseSources([signer('a', [{ name, state: 'read', maxLagMs: 30_000, problems: 2, message: `${name}: 2 rows unusable` }])])
+        .problems,
+    ).toEqual([`${name}: 2 rows unusable`]);
     expect(databaseSources([signer('a', [{ name, state: 'pending', maxLagMs: 30_000 }])]).read).toBe(false);
     expect(databaseSources([{ ...signer('a', []), sources: undefined }])).toEqual({ read: false, lagging: [], problems: [] });
   });

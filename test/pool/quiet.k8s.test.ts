@@ -14,7 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/devenv/control-plane.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { DeploymentType, OcspResponderPoolType, StatefulSetType, ConfigMapType, ServiceType, type KubeObject, type ResourceType } from '../../src/kube/types.js';
+import {
+  DeploymentType,
+  OcspResponderPoolType,
+  StatefulSetType,
+  ConfigMapType,
+  ServiceType,
+  type KubeObject,
+  type ResourceType,
+} from '../../src/kube/types.js';
 import { PoolConditionType as T } from '../../src/pool/conditions.js';
 import { reportConfigMapName } from '../../src/report/protocol.js';
 import { indexConfigMapName } from '../../src/pool/workloads.js';
@@ -94,14 +102,49 @@ beforeAll(async () => {
     apiVersion: 'ocsp-operator.dev/v1alpha1',
     kind: 'OcspResponderPool',
     metadata: { name: POOL, namespace: ns.name },
-    spec: { issuer: { secretName: 'ca' }, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'None' }, sources: [{ opensslIndex: { configMapName: 'ca-db' } }] },
+    spec: {
+      issuer: { secretName: 'ca' },
+      signing: { softwareKey: { secretName: 'ca' } },
+      delegatedResponder: { mode: 'None' },
+      sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
+    },
   } as KubeObject);
   const metricsPort = await freePort();
   signerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
   // the signer looks every 500 ms, the responder every 2 s: each would write on every look before
-  start(['signer', '--index', join(dir, 'index.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'), '--store-dir', join(dir, 'store'), '--interval', '500ms', '--sessions', '2', '--report-pool', POOL, '--metrics-addr', `127.0.0.1:${metricsPort}`]);
+  start([
+    'signer',
+    '--index',
+    join(dir, 'index.txt'),
+    '--ca-cert',
+    join(dir, 'ca.pem'),
+    '--key-file',
+    join(dir, 'ca.key'),
+    '--store-dir',
+    join(dir, 'store'),
+    '--interval',
+    '500ms',
+    '--sessions',
+    '2',
+    '--report-pool',
+    POOL,
+    '--metrics-addr',
+    `127.0.0.1:${metricsPort}`,
+  ]);
   await waitFor('the store', () => existsSync(join(dir, 'store', 'responses.log')) || undefined, 20_000);
-  start(['responder', '--ca-cert', join(dir, 'ca.pem'), '--store-dir', join(dir, 'store'), '--lag-policy', 'TryLater', '--listen', `127.0.0.1:${await freePort()}`, '--report-pool', POOL]);
+  start([
+    'responder',
+    '--ca-cert',
+    join(dir, 'ca.pem'),
+    '--store-dir',
+    join(dir, 'store'),
+    '--lag-policy',
+    'TryLater',
+    '--listen',
+    `127.0.0.1:${await freePort()}`,
+    '--report-pool',
+    POOL,
+  ]);
 }, 90_000);
 
 afterAll(async () => {
@@ -115,10 +158,20 @@ afterAll(async () => {
 describe('a pool at rest', { timeout: 120_000 }, () => {
   it('settles Ready, then makes no report write, no workload apply and no status write while the controller and the pods keep looking', async () => {
     const key = `${ns.name}/${POOL}`;
-    await waitFor('the pool Ready with every certificate signed', async () => {
-      const p = await admin.get<KubeObject & { status?: { backlog?: number; certificates?: number; conditions?: Array<{ type: string; status: string }> } }>(OcspResponderPoolType, ns.name, POOL);
-      return p.status?.certificates === 10 && p.status.backlog === 0 && p.status.conditions?.find((c) => c.type === T.Ready)?.status === 'True' ? p : undefined;
-    }, 60_000).catch((e: unknown) => {
+    await waitFor(
+      'the pool Ready with every certificate signed',
+      async () => {
+        const p = await admin.get<
+          KubeObject & { status?: { backlog?: number; certificates?: number; conditions?: Array<{ type: string; status: string }> } }
+        >(OcspResponderPoolType, ns.name, POOL);
+        return p.status?.certificates === 10 &&
+          p.status.backlog === 0 &&
+          p.status.conditions?.find((c) => c.type === T.Ready)?.status === 'True'
+          ? p
+          : undefined;
+      },
+      60_000,
+    ).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${output.join('').slice(-3000)}`);
     });
     // Settled: one reconcile after the last change has seen the status it wrote come back.
@@ -145,16 +198,22 @@ describe('a pool at rest', { timeout: 120_000 }, () => {
     expect(await rounds(), 'signing rounds in the window').toBeGreaterThanOrEqual(roundsBefore + 5);
     expect(reconcileCount(key)).toBeGreaterThan(reconcilesBefore);
     expect(controllerClient.writes.slice(writesBefore), 'controller writes at rest').toEqual([]);
-    expect(Object.fromEntries(watched.map(([t, n], i) => [`${t.kind} ${n}`, after[i]])), 'resourceVersions at rest').toEqual(Object.fromEntries(watched.map(([t, n], i) => [`${t.kind} ${n}`, before[i]])));
+    expect(Object.fromEntries(watched.map(([t, n], i) => [`${t.kind} ${n}`, after[i]])), 'resourceVersions at rest').toEqual(
+      Object.fromEntries(watched.map(([t, n], i) => [`${t.kind} ${n}`, before[i]])),
+    );
   });
 
   it('a deleted workload is put back, although nothing it renders changed', async () => {
     const uid = (await admin.get<KubeObject>(ServiceType, ns.name, POOL)).metadata?.uid;
     await admin.delete(ServiceType, ns.name, POOL);
-    const back = await waitFor('the Service back', async () => {
-      const s = await admin.getOrUndefined<KubeObject>(ServiceType, ns.name, POOL);
-      return s && s.metadata?.uid !== uid ? s : undefined;
-    }, 20_000);
+    const back = await waitFor(
+      'the Service back',
+      async () => {
+        const s = await admin.getOrUndefined<KubeObject>(ServiceType, ns.name, POOL);
+        return s && s.metadata?.uid !== uid ? s : undefined;
+      },
+      20_000,
+    );
     expect(back.metadata?.ownerReferences?.[0]?.name).toBe(POOL);
   });
 });

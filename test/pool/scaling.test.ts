@@ -21,7 +21,13 @@ describe('signer scaling', () => {
     let history: Recommendation[] = [];
     let current = 1;
     const step = (now: number, backlog: number) => {
-      const r = stabilize({ now, recommendation: recommendReplicas({ ...base, perPodRate: 10, backlog, current }), current, history, windowMs: window });
+      const r = stabilize({
+        now,
+        recommendation: recommendReplicas({ ...base, perPodRate: 10, backlog, current }),
+        current,
+        history,
+        windowMs: window,
+      });
       history = r.history;
       current = r.replicas;
       return current;

@@ -15,7 +15,9 @@ interface Rendered {
 }
 
 function signerSet(replicas: number): Rendered {
-  const sts = renderPool(spec, { signerReplicas: replicas }).workloads.map((w) => w.object as Rendered).find((o) => o.kind === 'StatefulSet');
+  const sts = renderPool(spec, { signerReplicas: replicas })
+    .workloads.map((w) => w.object as Rendered)
+    .find((o) => o.kind === 'StatefulSet');
   if (!sts) throw new Error('no signer StatefulSet rendered');
   return sts;
 }
@@ -37,7 +39,10 @@ describe('signer shares are not in the pod template', () => {
   });
 
   it("the pods' Role: get and watch of that one StatefulSet, nothing else of apps; an embedded pool gets none", () => {
-    const roleOf = (s: Record<string, unknown>) => renderPool(s).workloads.map((w) => w.object as Rendered).find((o) => o.kind === 'Role');
+    const roleOf = (s: Record<string, unknown>) =>
+      renderPool(s)
+        .workloads.map((w) => w.object as Rendered)
+        .find((o) => o.kind === 'Role');
     const apps = roleOf(spec)?.rules?.filter((r) => r.apiGroups.includes('apps'));
     expect(apps).toEqual([{ apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'watch'], resourceNames: ['ca-signer'] }]);
     const embedded = roleOf({ ...spec, store: { type: 'Embedded' } });

@@ -8,14 +8,26 @@ import { renderPool, type RenderedContainer, type RenderedTemplate } from '../su
 
 const redisSpec = {
   issuer: { secretName: 'ca' },
-  signing: { pkcs11: { module: '/opt/hsm/lib/libvendor.so', tokenLabel: 'tok', keyLabel: 'key', pinSecretRef: { name: 'hsm-pin', key: 'the-pin' }, sessions: 7 } },
+  signing: {
+    pkcs11: {
+      module: '/opt/hsm/lib/libvendor.so',
+      tokenLabel: 'tok',
+      keyLabel: 'key',
+      pinSecretRef: { name: 'hsm-pin', key: 'the-pin' },
+      sessions: 7,
+    },
+  },
   delegatedResponder: { mode: 'Issue', validity: '500h', renewBefore: '100h' },
   responseValidity: '100h',
   refreshAge: '40h',
   sources: [{ opensslIndex: { configMapName: 'db' } }],
   store: {
     type: 'Redis',
-    redis: { primaryURL: 'redis://primary:6379/2', replicaURLs: ['redis://r0:6379/2', 'redis://r1:6379/2'], passwordSecretRef: { name: 'redis-auth', key: 'pw' } },
+    redis: {
+      primaryURL: 'redis://primary:6379/2',
+      replicaURLs: ['redis://r0:6379/2', 'redis://r1:6379/2'],
+      passwordSecretRef: { name: 'redis-auth', key: 'pw' },
+    },
   },
   responder: { replicas: 5, port: 8181, maxReplicationLag: '7s', lagPolicy: 'Unauthorized', cacheMaxAge: '90m' },
   thresholds: { freshnessWarningAge: '50h', freshnessCriticalAge: '60h', signerExpiryWarning: '50h' },
@@ -71,13 +83,19 @@ describe('every pool field reaches the pods it concerns', () => {
       expect(arg(r, '--cache-max-age'), t.workload).toBe('90m');
     });
     // 5 responders over 2 replicas: at least 5 in all, spread evenly.
-    const replicas = workloads.filter((w) => w.object.kind === 'Deployment').map((w) => (w.object as { spec: { replicas?: number } }).spec.replicas ?? 0);
+    const replicas = workloads
+      .filter((w) => w.object.kind === 'Deployment')
+      .map((w) => (w.object as { spec: { replicas?: number } }).spec.replicas ?? 0);
     expect(replicas.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(5);
     expect(Math.max(...replicas) - Math.min(...replicas)).toBeLessThanOrEqual(1);
   });
 
   it('a delegated responder from a Secret: its certificate, for the signing key of the spec', () => {
-    const { templates } = renderPool({ ...redisSpec, signing: { softwareKey: { secretName: 'ca' } }, delegatedResponder: { mode: 'FromSecret', secretName: 'ocsp-signer' } });
+    const { templates } = renderPool({
+      ...redisSpec,
+      signing: { softwareKey: { secretName: 'ca' } },
+      delegatedResponder: { mode: 'FromSecret', secretName: 'ocsp-signer' },
+    });
     const t = templates.find((x) => x.workload === 'StatefulSet pki/ca-signer');
     const signer = container(t, 'signer');
     expect(arg(signer, '--responder-cert')).toMatch(/\/tls\.crt$/);
@@ -91,7 +109,13 @@ describe('every pool field reaches the pods it concerns', () => {
   const embeddedBase = { ...redisSpec, store: { type: 'Embedded' }, responder: { port: 8181, cacheMaxAge: '90m' } };
   const embedded = (store: Record<string, unknown>) => {
     const { workloads } = renderPool({ ...embeddedBase, store: { type: 'Embedded', embedded: store } });
-    const sts = workloads.find((w) => w.object.kind === 'StatefulSet')?.object as { spec: { replicas: number; template: RenderedTemplate['template']; volumeClaimTemplates?: Array<{ metadata: { name: string }; spec: Record<string, unknown> }> } };
+    const sts = workloads.find((w) => w.object.kind === 'StatefulSet')?.object as {
+      spec: {
+        replicas: number;
+        template: RenderedTemplate['template'];
+        volumeClaimTemplates?: Array<{ metadata: { name: string }; spec: Record<string, unknown> }>;
+      };
+    };
     return { sts, volumes: sts.spec.template.spec.volumes ?? [] };
   };
 
@@ -99,11 +123,15 @@ describe('every pool field reaches the pods it concerns', () => {
     const { sts, volumes } = embedded({ storageSize: '3Gi', storageClassName: 'fast-ssd' });
     expect(sts.spec.replicas).toBe(1);
     expect(sts.spec.volumeClaimTemplates).toEqual([
-      expect.objectContaining({ metadata: expect.objectContaining({ name: 'data' }), spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '3Gi' } }, storageClassName: 'fast-ssd' } }),
+      expect.objectContaining({
+        metadata: expect.objectContaining({ name: 'data' }),
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '3Gi' } }, storageClassName: 'fast-ssd' },
+      }),
     ]);
     // The template's claim is the volume: the pod spec declares no `data` volume of its own.
     expect(volumes.map((v) => v.name)).not.toContain('data');
-    for (const c of sts.spec.template.spec.containers) expect(c.volumeMounts, c.name).toContainEqual({ name: 'data', mountPath: '/var/lib/ocsp' });
+    for (const c of sts.spec.template.spec.containers)
+      expect(c.volumeMounts, c.name).toContainEqual({ name: 'data', mountPath: '/var/lib/ocsp' });
     expect(arg(container({ workload: 'sts', template: sts.spec.template, claimVolumes: [] }, 'responder'), '--cache-max-age')).toBe('90m');
   });
 
@@ -118,7 +146,11 @@ describe('every pool field reaches the pods it concerns', () => {
 
   it('refuses what it could not honour: more than one responder, or two homes for the log, with the Embedded store', () => {
     expect(() => renderPool({ ...embeddedBase, responder: { replicas: 3 } })).toThrow(/responder\.replicas must be 1/);
-    expect(() => renderPool({ ...embeddedBase, store: { type: 'Embedded', embedded: { ephemeral: true, claimName: 'x' } } })).toThrow(/claimName and ephemeral exclude each other/);
-    expect(() => renderPool({ ...embeddedBase, store: { type: 'Embedded', embedded: { claimName: 'x', storageClassName: 'y' } } })).toThrow(/storageClassName applies only/);
+    expect(() => renderPool({ ...embeddedBase, store: { type: 'Embedded', embedded: { ephemeral: true, claimName: 'x' } } })).toThrow(
+      /claimName and ephemeral exclude each other/,
+    );
+    expect(() => renderPool({ ...embeddedBase, store: { type: 'Embedded', embedded: { claimName: 'x', storageClassName: 'y' } } })).toThrow(
+      /storageClassName applies only/,
+    );
   });
 });

@@ -33,18 +33,31 @@ describe('checkStaple', () => {
     expect(without.problems[0]?.reason).toBe('IssuerUnknown');
   });
 
-  it("a response from another CA for the same serial does not match", async () => {
+  it('a response from another CA for the same serial does not match', async () => {
     const other = await createCa();
     const forged = await signOcspResponse({
       issuer: other.cert,
       signer: softwareSigner(other.keyObject),
-      entries: [{ certId: certIdFor(pki.current.cert, other.cert, 'SHA-256'), status: { kind: 'good' }, thisUpdate: new Date(Date.now() - 60_000), nextUpdate: new Date(Date.now() + 3_600_000) }],
+      entries: [
+        {
+          certId: certIdFor(pki.current.cert, other.cert, 'SHA-256'),
+          status: { kind: 'good' },
+          thisUpdate: new Date(Date.now() - 60_000),
+          nextUpdate: new Date(Date.now() + 3_600_000),
+        },
+      ],
       producedAt: new Date(),
     });
     const c = checkStaple({ chain: [pki.current.cert, pki.ca.cert], staple: forged, now: now() });
     expect(c.staple.matchesCertificate).toBe(false);
-    expect(c.staple.entries?.[0]).toMatchObject({ serial: pki.current.serial.toLowerCase(), hashAlgorithm: 'SHA-256', issuerMatches: false });
-    expect(c.problems[0]?.message).toBe(`not in lockstep: the staple is for serial ${pki.current.serial.toLowerCase()} (other issuer), the certificate is ${pki.current.serial.toLowerCase()}`);
+    expect(c.staple.entries?.[0]).toMatchObject({
+      serial: pki.current.serial.toLowerCase(),
+      hashAlgorithm: 'SHA-256',
+      issuerMatches: false,
+    });
+    expect(c.problems[0]?.message).toBe(
+      `not in lockstep: the staple is for serial ${pki.current.serial.toLowerCase()} (other issuer), the certificate is ${pki.current.serial.toLowerCase()}`,
+    );
   });
 
   it('a tryLater body names no certificate', () => {
@@ -58,12 +71,24 @@ describe('checkStaple', () => {
     const revoked = await signOcspResponse({
       issuer: pki.ca.cert,
       signer: softwareSigner(pki.ca.keyObject),
-      entries: [{ certId: certIdFor(pki.current.cert, pki.ca.cert, 'SHA-1'), status: { kind: 'revoked', revocationTime: new Date('2026-01-02T03:04:05Z'), reason: 'keyCompromise' }, thisUpdate: new Date(Date.now() - 60_000), nextUpdate: new Date(Date.now() + 3_600_000) }],
+      entries: [
+        {
+          certId: certIdFor(pki.current.cert, pki.ca.cert, 'SHA-1'),
+          status: { kind: 'revoked', revocationTime: new Date('2026-01-02T03:04:05Z'), reason: 'keyCompromise' },
+          thisUpdate: new Date(Date.now() - 60_000),
+          nextUpdate: new Date(Date.now() + 3_600_000),
+        },
+      ],
       producedAt: new Date(),
     });
     const c = checkStaple({ chain: [pki.current.cert, pki.ca.cert], staple: revoked, now: now() });
     expect(c.staple.valid).toBe(true);
-    expect(c.problems).toEqual([{ reason: 'Revoked', message: `certificate ${pki.current.serial.toLowerCase()} is revoked since 2026-01-02T03:04:05.000Z (keyCompromise)` }]);
+    expect(c.problems).toEqual([
+      {
+        reason: 'Revoked',
+        message: `certificate ${pki.current.serial.toLowerCase()} is revoked since 2026-01-02T03:04:05.000Z (keyCompromise)`,
+      },
+    ]);
   });
 
   it('no staple: a problem only when the certificate has OCSP (or must-staple); an expired certificate always is', async () => {
@@ -72,7 +97,11 @@ describe('checkStaple', () => {
     expect(checkStaple({ chain: [pki.current.cert, pki.ca.cert], now: now() }).problems.map((p) => p.reason)).toEqual(['NoStaple']);
     const mustStaple = await issueLeaf(pki.ca, { ocspUrl: null, mustStaple: true });
     expect(checkStaple({ chain: [mustStaple.cert, pki.ca.cert], now: now() }).problems[0]?.message).toContain('must-staple');
-    const old = await issueLeaf(pki.ca, { ocspUrl: null, notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    const old = await issueLeaf(pki.ca, {
+      ocspUrl: null,
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
     expect(checkStaple({ chain: [old.cert, pki.ca.cert], now: now() }).problems.map((p) => p.reason)).toEqual(['CertificateExpired']);
   });
 });
@@ -103,7 +132,10 @@ describe('endpoints', () => {
 
   it('reads a file of objects and short forms, and names the bad entry', async () => {
     const f = join(dir, 'ok.yaml');
-    await writeFile(f, 'endpoints:\n  - address: 10.0.0.1:443\n    servername: a.test\n    issuerFile: /etc/ca.pem\n  - "10.0.0.2:8443@b.test"\n');
+    await writeFile(
+      f,
+      'endpoints:\n  - address: 10.0.0.1:443\n    servername: a.test\n    issuerFile: /etc/ca.pem\n  - "10.0.0.2:8443@b.test"\n',
+    );
     expect(readEndpointsFile(f)).toEqual([
       { host: '10.0.0.1', port: 443, servername: 'a.test', issuerFile: '/etc/ca.pem' },
       { host: '10.0.0.2', port: 8443, servername: 'b.test' },

@@ -58,7 +58,13 @@ beforeAll(async () => {
   pki = await makePki();
   servers = await startCaseServers(pki);
   tmp = await mkdtemp(join(tmpdir(), 'ocsp-commands-'));
-  files = { current: join(tmp, 'leaf.pem'), currentChain: join(tmp, 'chain.pem'), previousChain: join(tmp, 'previous.pem'), ca: join(tmp, 'ca.pem'), other: join(tmp, 'other.pem') };
+  files = {
+    current: join(tmp, 'leaf.pem'),
+    currentChain: join(tmp, 'chain.pem'),
+    previousChain: join(tmp, 'previous.pem'),
+    ca: join(tmp, 'ca.pem'),
+    other: join(tmp, 'other.pem'),
+  };
   await writeFile(files.current, pki.current.certPem);
   await writeFile(files.currentChain, pki.current.chainPem);
   await writeFile(files.previousChain, pki.previous.chainPem);
@@ -77,15 +83,33 @@ const prev = () => pki.previous.serial.toLowerCase();
 describe('kubectl-ocsp probe HOST:PORT@SNI', () => {
   // what HAProxy serves for each file: nothing for the expired and the mismatched one (it refuses them at load)
   type E = { code: number; present: string; valid?: RegExp; lockstep: RegExp; verdict: RegExp };
-  const ok: E = { code: 0, present: 'yes', valid: /^yes$/, lockstep: /^yes: the staple is for serial CUR from CN=Probe Test CA/, verdict: /^OK$/ };
+  const ok: E = {
+    code: 0,
+    present: 'yes',
+    valid: /^yes$/,
+    lockstep: /^yes: the staple is for serial CUR from CN=Probe Test CA/,
+    verdict: /^OK$/,
+  };
   const none: E = { code: 1, present: 'no', lockstep: /^no staple/, verdict: /^PROBLEM: NoStaple: no OCSP staple for certificate CUR$/ };
   const expectations: Record<Kind, Record<CaseName, E>> = {
     haproxy: { good: ok, missing: none, expired: none, mismatched: none },
     nginx: {
       good: ok,
       missing: none,
-      expired: { code: 1, present: 'yes', valid: /^no: Expired: nextUpdate \S+ has passed/, lockstep: /^yes: the staple is for serial CUR/, verdict: /^PROBLEM: Expired: / },
-      mismatched: { code: 1, present: 'yes', valid: /^no: CertIdMismatch: /, lockstep: /^NO: the staple is for serial PREV, the certificate is CUR$/, verdict: /^PROBLEM: StapleMismatch: not in lockstep/ },
+      expired: {
+        code: 1,
+        present: 'yes',
+        valid: /^no: Expired: nextUpdate \S+ has passed/,
+        lockstep: /^yes: the staple is for serial CUR/,
+        verdict: /^PROBLEM: Expired: /,
+      },
+      mismatched: {
+        code: 1,
+        present: 'yes',
+        valid: /^no: CertIdMismatch: /,
+        lockstep: /^NO: the staple is for serial PREV, the certificate is CUR$/,
+        verdict: /^PROBLEM: StapleMismatch: not in lockstep/,
+      },
     },
   };
   const re = (r: RegExp) => new RegExp(r.source.replace('CUR', cur()).replace('PREV', prev()));
@@ -110,7 +134,11 @@ describe('kubectl-ocsp probe HOST:PORT@SNI', () => {
     expect(field(text.stdout, 'Lockstep')).toBe(`NO: the staple is for serial ${prev()}, the certificate is ${cur()}`);
     const json = await plugin(['probe', endpoint, '-o', 'json']);
     expect(json.code).toBe(1);
-    const j = JSON.parse(json.stdout) as { lockstep: boolean; staple: { present: boolean; valid: boolean; matchesCertificate: boolean; failure: { reason: string } }; problems: Array<{ reason: string }> };
+    const j = JSON.parse(json.stdout) as {
+      lockstep: boolean;
+      staple: { present: boolean; valid: boolean; matchesCertificate: boolean; failure: { reason: string } };
+      problems: Array<{ reason: string }>;
+    };
     expect(j.lockstep).toBe(false);
     expect(j.staple).toMatchObject({ present: true, valid: false, matchesCertificate: false, failure: { reason: 'CertIdMismatch' } });
     expect(j.problems.map((p) => p.reason)).toEqual(['StapleMismatch']);
@@ -129,13 +157,37 @@ describe('kubectl-ocsp probe HOST:PORT@SNI', () => {
 
 describe('ocsp-operator probe', () => {
   it('--once exits 0 when every endpoint staples a good response, 1 otherwise, logging endpoint and reason', async () => {
-    const good = await run(process.execPath, [CLI, 'probe', '--once', '--endpoint', servers.get('haproxy', 'good').endpoint, '--endpoint', servers.get('nginx', 'good').endpoint]);
+    const good = await run(process.execPath, [
+      CLI,
+      'probe',
+      '--once',
+      '--endpoint',
+      servers.get('haproxy', 'good').endpoint,
+      '--endpoint',
+      servers.get('nginx', 'good').endpoint,
+    ]);
     expect(good.code, good.stdout + good.stderr).toBe(0);
-    const mixed = await run(process.execPath, [CLI, 'probe', '--once', '--endpoint', servers.get('nginx', 'good').endpoint, '--endpoint', servers.get('nginx', 'mismatched').endpoint]);
+    const mixed = await run(process.execPath, [
+      CLI,
+      'probe',
+      '--once',
+      '--endpoint',
+      servers.get('nginx', 'good').endpoint,
+      '--endpoint',
+      servers.get('nginx', 'mismatched').endpoint,
+    ]);
     expect(mixed.code).toBe(1);
-    const lines = mixed.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = mixed.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const warn = lines.find((l) => l.level === 'warn');
-    expect(warn).toMatchObject({ endpoint: servers.get('nginx', 'mismatched').endpoint, reason: 'StapleMismatch', certificateSerial: cur(), stapleFor: [prev()] });
+    expect(warn).toMatchObject({
+      endpoint: servers.get('nginx', 'mismatched').endpoint,
+      reason: 'StapleMismatch',
+      certificateSerial: cur(),
+      stapleFor: [prev()],
+    });
   });
 
   it('serves the metrics of every endpoint on /metrics, is ready once all were probed, and stops on SIGTERM', async () => {
@@ -144,10 +196,19 @@ describe('ocsp-operator probe', () => {
     // the file form: objects and the short string form
     await writeFile(
       file,
-      ['endpoints:', ...servers.all.filter((s) => s.kind === 'nginx').map((s) => `  - address: 127.0.0.1:${s.port}\n    servername: ${HOST}`), `  - "${servers.get('haproxy', 'good').endpoint}"`, ''].join('\n'),
+      [
+        'endpoints:',
+        ...servers.all.filter((s) => s.kind === 'nginx').map((s) => `  - address: 127.0.0.1:${s.port}\n    servername: ${HOST}`),
+        `  - "${servers.get('haproxy', 'good').endpoint}"`,
+        '',
+      ].join('\n'),
     );
     const port = await freePort();
-    const proc = spawn(process.execPath, [CLI, 'probe', '--endpoints-file', file, '--interval', '1s', '--health-addr', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'probe', '--endpoints-file', file, '--interval', '1s', '--health-addr', `127.0.0.1:${port}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -156,7 +217,10 @@ describe('ocsp-operator probe', () => {
       const url = `http://127.0.0.1:${port}`;
       await waitFor('the prober to be ready', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 15_000);
       const text = await (await fetch(`${url}/metrics`)).text();
-      const l = (kind: Kind, c: CaseName) => ({ endpoint: endpointAddress({ host: '127.0.0.1', port: servers.get(kind, c).port }), servername: HOST });
+      const l = (kind: Kind, c: CaseName) => ({
+        endpoint: endpointAddress({ host: '127.0.0.1', port: servers.get(kind, c).port }),
+        servername: HOST,
+      });
       expect(metricValue(text, 'ocsp_probe_staple_valid', l('nginx', 'good'))).toBe(1);
       expect(metricValue(text, 'ocsp_probe_staple_valid', l('haproxy', 'good'))).toBe(1);
       expect(metricValue(text, 'ocsp_probe_staple_present', l('nginx', 'missing'))).toBe(0);
@@ -165,7 +229,10 @@ describe('ocsp-operator probe', () => {
       expect(metricValue(text, 'ocsp_probe_result', { ...l('nginx', 'expired'), reason: 'Expired' })).toBe(1);
       expect(metricValue(text, 'ocsp_probe_last_success_timestamp_seconds', l('nginx', 'good'))).toBeGreaterThan(Date.now() / 1000 - 60);
       // probed again every second
-      const total = () => fetch(`${url}/metrics`).then(async (r) => metricValue(await r.text(), 'ocsp_probe_total', { ...l('nginx', 'good'), result: 'ok' }) ?? 0);
+      const total = () =>
+        fetch(`${url}/metrics`).then(
+          async (r) => metricValue(await r.text(), 'ocsp_probe_total', { ...l('nginx', 'good'), result: 'ok' }) ?? 0,
+        );
       const first = await total();
       await waitFor('a second round of probes', async () => (await total()) > first, 10_000);
       proc.kill('SIGTERM');
@@ -247,7 +314,10 @@ describe('kubectl-ocsp fetch CERT.pem', () => {
   it('a revoked certificate is a problem found (1), with time and reason', async () => {
     const r = await plugin(['fetch', files.previousChain, '--url', responder.url, '-o', 'json']);
     expect(r.code).toBe(1);
-    const j = JSON.parse(r.stdout) as { verdict: { ok: boolean; response: { certStatus: string; revocationReason: string } }; problems: Array<{ reason: string; message: string }> };
+    const j = JSON.parse(r.stdout) as {
+      verdict: { ok: boolean; response: { certStatus: string; revocationReason: string } };
+      problems: Array<{ reason: string; message: string }>;
+    };
     expect(j.verdict.ok).toBe(true);
     expect(j.verdict.response).toMatchObject({ certStatus: 'revoked', revocationReason: 'keyCompromise' });
     expect(j.problems[0]?.reason).toBe('Revoked');
@@ -282,9 +352,21 @@ describe('kubectl-ocsp fetch CERT.pem', () => {
 
   it.each([
     ['an expired response', () => pki.expired, 'application/ocsp-response', 'no: Expired', ['why', /^nextUpdate \S+ has passed/]],
-    ["the previous certificate's response", () => pki.previousGood, 'application/ocsp-response', 'no: CertIdMismatch', ['why', /^response is for PREV, expected serial CUR/]],
+    [
+      "the previous certificate's response",
+      () => pki.previousGood,
+      'application/ocsp-response',
+      'no: CertIdMismatch',
+      ['why', /^response is for PREV, expected serial CUR/],
+    ],
     ['tryLater', () => errorResponse('tryLater'), 'application/ocsp-response', 'no: TryLater', ['why', /^responder answered tryLater/]],
-    ['a captive portal page', () => new TextEncoder().encode('<html><body>Sign in to the Wi-Fi</body></html>'), 'text/html', 'no: NotOcsp', ['body', /^looks like HTML/]],
+    [
+      'a captive portal page',
+      () => new TextEncoder().encode('<html><body>Sign in to the Wi-Fi</body></html>'),
+      'text/html',
+      'no: NotOcsp',
+      ['body', /^looks like HTML/],
+    ],
   ] as const)('%s is a problem found (1), named', async (_what, make, type, valid, [key, detail]) => {
     body = make();
     contentType = type;

@@ -51,7 +51,14 @@ export async function makePki(): Promise<Pki> {
       issuer: ca.cert,
       signer,
       // SHA-1 CertIDs: what HAProxy 2.6 matches a .ocsp against
-      entries: [{ certId: certIdFor(leaf.cert, ca.cert, 'SHA-1'), status: { kind: 'good' }, thisUpdate: new Date(thisUpdate), nextUpdate: new Date(nextUpdate) }],
+      entries: [
+        {
+          certId: certIdFor(leaf.cert, ca.cert, 'SHA-1'),
+          status: { kind: 'good' },
+          thisUpdate: new Date(thisUpdate),
+          nextUpdate: new Date(nextUpdate),
+        },
+      ],
       producedAt: new Date(thisUpdate),
     });
   const goodNextUpdate = new Date(Math.floor((now + 2 * DAY) / 1000) * 1000);
@@ -74,7 +81,9 @@ export function signFor(pki: Pki, nextUpdate: number): Promise<Uint8Array> {
   return signOcspResponse({
     issuer: pki.ca.cert,
     signer: softwareSigner(pki.ca.keyObject),
-    entries: [{ certId: certIdFor(pki.current.cert, pki.ca.cert, 'SHA-1'), status: { kind: 'good' }, thisUpdate, nextUpdate: new Date(nextUpdate) }],
+    entries: [
+      { certId: certIdFor(pki.current.cert, pki.ca.cert, 'SHA-1'), status: { kind: 'good' }, thisUpdate, nextUpdate: new Date(nextUpdate) },
+    ],
     producedAt: thisUpdate,
   });
 }
@@ -135,7 +144,11 @@ export async function startNginxWithoutStapleFile(o: { certPath: string; keyPath
     ].join('\n'),
   );
   const fd = openSync(p('nginx.out'), 'a');
-  const child = spawn(NGINX, ['-p', dir, '-e', p('error.log'), '-c', p('nginx.conf')], { cwd: dir, stdio: ['ignore', fd, fd], detached: true });
+  const child = spawn(NGINX, ['-p', dir, '-e', p('error.log'), '-c', p('nginx.conf')], {
+    cwd: dir,
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
   closeSync(fd);
   const stop = async () => {
     await stopProcessGroup(child, 5_000);

@@ -82,7 +82,8 @@ function expected(kind: Kind, c: CaseName): Expected {
   if (c === 'good') return { present: 1, valid: 1, matches: 1, expiry: secondsTo(pki.goodNextUpdate), success: true, reason: 'Ok' };
   if (c === 'missing') return none;
   if (kind === 'haproxy') return none;
-  if (c === 'expired') return { present: 1, valid: 0, matches: 1, expiry: secondsTo(pki.expiredNextUpdate), success: false, reason: 'Expired' };
+  if (c === 'expired')
+    return { present: 1, valid: 0, matches: 1, expiry: secondsTo(pki.expiredNextUpdate), success: false, reason: 'Expired' };
   return { present: 1, valid: 0, matches: 0, expiry: secondsTo(pki.goodNextUpdate), success: false, reason: 'StapleMismatch' };
 }
 
@@ -120,11 +121,12 @@ describe('one round of probes, read from /metrics', () => {
   });
 
   it('logs name the endpoint and the reason; the mismatch names both serials', () => {
-    const warn = (kind: Kind, c: CaseName) =>
-      logs.find((l) => l.level === 40 && l.endpoint === servers.get(kind, c).endpoint);
+    const warn = (kind: Kind, c: CaseName) => logs.find((l) => l.level === 40 && l.endpoint === servers.get(kind, c).endpoint);
     const mismatch = warn('nginx', 'mismatched');
     expect(mismatch?.reason).toBe('StapleMismatch');
-    expect(mismatch?.msg).toContain(`the staple is for serial ${pki.previous.serial.toLowerCase()}, the certificate is ${pki.current.serial.toLowerCase()}`);
+    expect(mismatch?.msg).toContain(
+      `the staple is for serial ${pki.previous.serial.toLowerCase()}, the certificate is ${pki.current.serial.toLowerCase()}`,
+    );
     expect(warn('nginx', 'expired')?.reason).toBe('Expired');
     expect(String(warn('nginx', 'expired')?.msg)).toMatch(/nextUpdate .* has passed/);
     expect(warn('haproxy', 'missing')?.reason).toBe('NoStaple');
@@ -143,7 +145,7 @@ describe('HAProxy runtime API: it refuses the wrong staples there too, and the p
   const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
   it.each([
-    ['the previous certificate\'s response', () => pki.previousGood, /Certificate ID does not match any certificate or issuer/],
+    ["the previous certificate's response", () => pki.previousGood, /Certificate ID does not match any certificate or issuer/],
     ['an expired response', () => pki.expired, /OCSP single response: no longer valid/],
   ] as const)('%s is refused', async (_what, staple, message) => {
     const s = servers.get('haproxy', 'good');

@@ -40,7 +40,15 @@ export async function startCaseServers(pki: Pki): Promise<CaseServers> {
       dirs.push(dir);
       await writeSecretVolume(dir, secretData(pki, c));
       const h = await startHaproxy({ secretDir: dir });
-      all.push({ kind: 'haproxy', case: c, port: h.port, endpoint: `127.0.0.1:${h.port}@${HOST}`, socket: h.socket, log: h.log, stop: h.stop });
+      all.push({
+        kind: 'haproxy',
+        case: c,
+        port: h.port,
+        endpoint: `127.0.0.1:${h.port}@${HOST}`,
+        socket: h.socket,
+        log: h.log,
+        stop: h.stop,
+      });
       if (c === 'missing') {
         const n = await startNginxWithoutStapleFile({ certPath: join(dir, 'tls.crt'), keyPath: join(dir, 'tls.key') });
         all.push({ kind: 'nginx', case: c, port: n.port, endpoint: `127.0.0.1:${n.port}@${HOST}`, log: async () => '', stop: n.stop });

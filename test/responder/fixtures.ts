@@ -5,7 +5,11 @@ import { issuerIdOf } from '../../src/responder/issuers.js';
 import type { ResponseRecord } from '../../src/store/types.js';
 import type { Ca, Issued } from '../support/pki.js';
 
-export async function presign(ca: Ca, leaf: Issued, o: { status?: ResponseEntryStatus; thisUpdate?: Date; nextUpdate?: Date } = {}): Promise<ResponseRecord> {
+export async function presign(
+  ca: Ca,
+  leaf: Issued,
+  o: { status?: ResponseEntryStatus; thisUpdate?: Date; nextUpdate?: Date } = {},
+): Promise<ResponseRecord> {
   const thisUpdate = new Date(Math.floor((o.thisUpdate ?? new Date(Date.now() - 60_000)).getTime() / 1000) * 1000);
   const nextUpdate = new Date(Math.floor((o.nextUpdate ?? new Date(thisUpdate.getTime() + 3 * 86_400_000)).getTime() / 1000) * 1000);
   const status = o.status ?? { kind: 'good' };

@@ -31,7 +31,14 @@ describe('HTTP surface fuzz', { timeout: 120_000 }, () => {
     leaf = await issueLeaf(ca);
     store = await EmbeddedStore.open({ path: join(dir, 'r.log') });
     await store.put([await presign(ca, leaf)]);
-    responder = await startResponder({ store, issuers: [ca.cert], lagPolicy: 'Unauthorized', logLevel: 'silent', requestTimeoutMs: 3_000, headersTimeoutMs: 2_000 });
+    responder = await startResponder({
+      store,
+      issuers: [ca.cert],
+      lagPolicy: 'Unauthorized',
+      logLevel: 'silent',
+      requestTimeoutMs: 3_000,
+      headersTimeoutMs: 2_000,
+    });
     port = Number(new URL(responder.url).port);
     valid = Buffer.from(buildOcspRequest({ cert: leaf.cert, issuer: ca.cert }).der);
   });
@@ -68,7 +75,11 @@ describe('HTTP surface fuzz', { timeout: 120_000 }, () => {
       if (op === 'insert') return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]);
       return b;
     });
-    const body = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)), mutated, fc.constant(valid));
+    const body = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+      mutated,
+      fc.constant(valid),
+    );
     const pathPart = fc.oneof(
       fc.string({ maxLength: 200 }).map((s) => encodeURI(s)),
       body.map((b) => b.toString('base64')),
@@ -78,7 +89,11 @@ describe('HTTP surface fuzz', { timeout: 120_000 }, () => {
     );
     const path = fc.array(pathPart, { minLength: 1, maxLength: 3 }).map((parts) => '/' + parts.join(''));
     const method = fc.constantFrom('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'FOO');
-    const headers = fc.dictionary(fc.constantFrom('content-type', 'if-none-match', 'x-junk', 'accept', 'range'), fc.string({ maxLength: 50 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')), { maxKeys: 3 });
+    const headers = fc.dictionary(
+      fc.constantFrom('content-type', 'if-none-match', 'x-junk', 'accept', 'range'),
+      fc.string({ maxLength: 50 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')),
+      { maxKeys: 3 },
+    );
     return { method, path, headers, body };
   }
 
@@ -106,16 +121,22 @@ describe('HTTP surface fuzz', { timeout: 120_000 }, () => {
 
   it('raw bytes on the socket: no crash', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 2000 }), fc.string({ maxLength: 300 }).map((s) => Buffer.from(`GET /${s} HTTP/1.1\r\n\r\n`))), async (bytes) => {
-        await new Promise<void>((resolve) => {
-          const s = connect(port, '127.0.0.1', () => s.end(Buffer.from(bytes)));
-          s.setTimeout(3_000, () => s.destroy());
-          s.on('data', () => undefined);
-          s.on('close', () => resolve());
-          s.on('error', () => resolve());
-        });
-        return true;
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 2000 }),
+          fc.string({ maxLength: 300 }).map((s) => Buffer.from(`GET /${s} HTTP/1.1\r\n\r\n`)),
+        ),
+        async (bytes) => {
+          await new Promise<void>((resolve) => {
+            const s = connect(port, '127.0.0.1', () => s.end(Buffer.from(bytes)));
+            s.setTimeout(3_000, () => s.destroy());
+            s.on('data', () => undefined);
+            s.on('close', () => resolve());
+            s.on('error', () => resolve());
+          });
+          return true;
+        },
+      ),
       { numRuns: 200, interruptAfterTimeLimit: 30_000 },
     );
   });

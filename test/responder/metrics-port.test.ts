@@ -48,7 +48,10 @@ describe.each([1, 2])('a responder with --metrics-addr and %i worker(s)', (worke
     expect((await get(`${metricsBase}/healthz`)).status).toBe(200);
     const ready = await get(`${metricsBase}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body.toString())).toMatchObject({ ready: true, ...(workers > 1 ? { workers: { wanted: workers, ready: workers } } : {}) });
+    expect(JSON.parse(ready.body.toString())).toMatchObject({
+      ready: true,
+      ...(workers > 1 ? { workers: { wanted: workers, ready: workers } } : {}),
+    });
     expect((await get(`${metricsBase}${served.getPath}`)).status).toBe(404);
   });
 });

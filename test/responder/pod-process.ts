@@ -63,9 +63,25 @@ export interface PodProcess {
 export async function startPod(served: ServedCertificate, extra: string[]): Promise<PodProcess> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'responder', '--ca-cert', join(served.dir, 'ca.pem'), '--store-dir', served.dir, '--lag-policy', 'Unauthorized', '--listen', `127.0.0.1:${port}`, ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      'responder',
+      '--ca-cert',
+      join(served.dir, 'ca.pem'),
+      '--store-dir',
+      served.dir,
+      '--lag-policy',
+      'Unauthorized',
+      '--listen',
+      `127.0.0.1:${port}`,
+      ...extra,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: LogLine[] = [];
   let stderr = '';
   createInterface({ input: proc.stdout }).on('line', (l) => {

@@ -30,7 +30,10 @@ function start(args: string[]): ChildProcess {
 /** Asks the responder about a certificate with `openssl ocsp -url` and lets openssl verify the answer. */
 async function ask(leaf: Issued): Promise<{ verified: boolean; status?: string; output: string }> {
   await writeFile(join(dir, 'leaf.pem'), leaf.certPem);
-  const r = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-url', url, '-CAfile', 'ca.pem', '-no_nonce', '-timeout', '5'], { cwd: dir });
+  const r = await runOpenssl(
+    ['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-url', url, '-CAfile', 'ca.pem', '-no_nonce', '-timeout', '5'],
+    { cwd: dir },
+  );
   const out = r.stdout + r.stderr;
   return { verified: /Response verify OK/.test(out), status: /leaf\.pem: (\w+)/.exec(out)?.[1], output: out };
 }
@@ -40,7 +43,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   for (;;) {
     const v = await probe();
     if (v !== undefined) return { value: v, ms: Date.now() - started };
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${output.join('').slice(-3000)}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${output.join('').slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -53,13 +57,43 @@ beforeAll(async () => {
   for (let i = 0; i < 22; i++) leaves.push(await issueLeaf(ca, { dnsNames: [`pool${i}.test`] }));
   await writeFile(join(dir, 'ca.pem'), ca.certPem);
   await writeFile(join(dir, 'ca.key'), ca.keyPem);
-  await writeFile(join(dir, 'index.txt'), leaves.slice(0, 20).map((l) => indexLine({ cert: l.cert, status: 'V' })).join('\n') + '\n');
+  await writeFile(
+    join(dir, 'index.txt'),
+    leaves
+      .slice(0, 20)
+      .map((l) => indexLine({ cert: l.cert, status: 'V' }))
+      .join('\n') + '\n',
+  );
   const port = await freePort();
   url = `http://127.0.0.1:${port}/`;
-  start(['signer', '--index', join(dir, 'index.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'), '--store-dir', join(dir, 'store'), '--interval', '500ms', '--sessions', '2']);
+  start([
+    'signer',
+    '--index',
+    join(dir, 'index.txt'),
+    '--ca-cert',
+    join(dir, 'ca.pem'),
+    '--key-file',
+    join(dir, 'ca.key'),
+    '--store-dir',
+    join(dir, 'store'),
+    '--interval',
+    '500ms',
+    '--sessions',
+    '2',
+  ]);
   // the responder starts once the signer has created the store
   await until('the store', async () => (existsSync(join(dir, 'store', 'responses.log')) ? true : undefined), 20_000);
-  start(['responder', '--ca-cert', join(dir, 'ca.pem'), '--store-dir', join(dir, 'store'), '--lag-policy', 'Unauthorized', '--listen', `127.0.0.1:${port}`]);
+  start([
+    'responder',
+    '--ca-cert',
+    join(dir, 'ca.pem'),
+    '--store-dir',
+    join(dir, 'store'),
+    '--lag-policy',
+    'Unauthorized',
+    '--listen',
+    `127.0.0.1:${port}`,
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -70,10 +104,14 @@ afterAll(async () => {
 
 describe('signer and responder processes sharing an embedded store', () => {
   it('answers for every certificate of the CA database, verified by openssl', async () => {
-    const first = await until('the first answer', async () => {
-      const r = await ask(leaves[0]!).catch(() => undefined);
-      return r?.status === 'good' ? r : undefined;
-    }, 30_000);
+    const first = await until(
+      'the first answer',
+      async () => {
+        const r = await ask(leaves[0]!).catch(() => undefined);
+        return r?.status === 'good' ? r : undefined;
+      },
+      30_000,
+    );
     expect(first.value.verified).toBe(true);
     for (const l of leaves.slice(1, 20)) {
       const r = await ask(l);
@@ -97,14 +135,23 @@ describe('signer and responder processes sharing an embedded store', () => {
 
   it('a revocation is served within seconds, with its reason', async () => {
     const index = await readFile(join(dir, 'index.txt'), 'utf8');
-    const revokedLine = indexLine({ cert: leaves[5]!.cert, status: 'R', revokedAt: new Date(Date.now() - 60_000), reason: 'keyCompromise' });
+    const revokedLine = indexLine({
+      cert: leaves[5]!.cert,
+      status: 'R',
+      revokedAt: new Date(Date.now() - 60_000),
+      reason: 'keyCompromise',
+    });
     const original = indexLine({ cert: leaves[5]!.cert, status: 'V' });
     expect(index).toContain(original);
     await writeFile(join(dir, 'index.txt'), index.replace(original, revokedLine));
-    const revoked = await until('the revocation', async () => {
-      const r = await ask(leaves[5]!);
-      return r.status === 'revoked' ? r : undefined;
-    }, 15_000);
+    const revoked = await until(
+      'the revocation',
+      async () => {
+        const r = await ask(leaves[5]!);
+        return r.status === 'revoked' ? r : undefined;
+      },
+      15_000,
+    );
     process.stderr.write(`revocation served ${revoked.ms} ms after index.txt changed\n`);
     expect(revoked.value.output).toMatch(/Reason: keyCompromise/);
     expect(revoked.value.verified).toBe(true);

@@ -34,7 +34,9 @@ describe('responder over an embedded store', { timeout: 60_000 }, () => {
     const sameWindow = { thisUpdate: new Date(Date.now() - 60_000), nextUpdate: new Date(Date.now() + 2 * 86_400_000) };
     await store.put([
       await presign(ca, good),
-      await presign(ca, revoked, { status: { kind: 'revoked', revocationTime: new Date(Date.now() - 3_600_000), reason: 'keyCompromise' } }),
+      await presign(ca, revoked, {
+        status: { kind: 'revoked', revocationTime: new Date(Date.now() - 3_600_000), reason: 'keyCompromise' },
+      }),
       await presign(ca, expired, { thisUpdate: new Date(Date.now() - 4 * 86_400_000), nextUpdate: new Date(Date.now() - 60_000) }),
       ...(await Promise.all(leaves.map((l) => presign(ca, l, sameWindow)))),
     ]);
@@ -58,17 +60,28 @@ describe('responder over an embedded store', { timeout: 60_000 }, () => {
   it('answers `openssl ocsp -url` (POST) with a response openssl verifies', async () => {
     const tmp = await tempFiles({ 'ca.pem': ca.certPem, 'good.pem': good.certPem, 'revoked.pem': revoked.certPem });
     try {
-      const r = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-no_nonce', '-cert', 'good.pem', '-cert', 'revoked.pem', '-url', responder.url], { cwd: tmp.dir });
+      const r = await runOpenssl(
+        ['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-no_nonce', '-cert', 'good.pem', '-cert', 'revoked.pem', '-url', responder.url],
+        { cwd: tmp.dir },
+      );
       // Two certificates in one request is not what RFC 5019 clients send: malformedRequest.
       expect(r.stdout + r.stderr).toMatch(/malformedrequest/i);
-      const g = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-no_nonce', '-cert', 'good.pem', '-url', responder.url, '-resp_text'], { cwd: tmp.dir });
+      const g = await runOpenssl(
+        ['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-no_nonce', '-cert', 'good.pem', '-url', responder.url, '-resp_text'],
+        { cwd: tmp.dir },
+      );
       expect(g.stdout + g.stderr).toMatch(/Response verify OK/);
       expect(g.stdout).toMatch(/good\.pem: good/);
-      const v = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-no_nonce', '-cert', 'revoked.pem', '-url', responder.url], { cwd: tmp.dir });
+      const v = await runOpenssl(
+        ['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-no_nonce', '-cert', 'revoked.pem', '-url', responder.url],
+        { cwd: tmp.dir },
+      );
       expect(v.stdout + v.stderr).toMatch(/Response verify OK/);
       expect(v.stdout).toMatch(/revoked\.pem: revoked/);
       // openssl sends a nonce by default; a pre-signed response cannot echo it, openssl warns but verifies.
-      const n = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-cert', 'good.pem', '-url', responder.url], { cwd: tmp.dir });
+      const n = await runOpenssl(['ocsp', '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-cert', 'good.pem', '-url', responder.url], {
+        cwd: tmp.dir,
+      });
       expect(n.stdout + n.stderr).toMatch(/Response verify OK/);
       expect(n.stdout).toMatch(/good\.pem: good/);
     } finally {
@@ -114,7 +127,12 @@ describe('responder over an embedded store', { timeout: 60_000 }, () => {
     }
     expect(pick).toBeDefined();
     const { leaf, b64 } = pick!;
-    for (const path of [b64, encodeURIComponent(b64), b64.replace(/=+$/, ''), b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')]) {
+    for (const path of [
+      b64,
+      encodeURIComponent(b64),
+      b64.replace(/=+$/, ''),
+      b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
+    ]) {
       const r = await curl(responder.url + path);
       expect(r.status, path).toBe(200);
       const v = await verify(r.body, leaf);
@@ -136,7 +154,10 @@ describe('responder over an embedded store', { timeout: 60_000 }, () => {
   });
 
   it('never says good for a serial it does not have: unauthorized, uncached; same for another CA', async () => {
-    for (const [leaf, issuer] of [[unknown, ca], [foreign, otherCa]] as const) {
+    for (const [leaf, issuer] of [
+      [unknown, ca],
+      [foreign, otherCa],
+    ] as const) {
       const b64 = Buffer.from(buildOcspRequest({ cert: leaf.cert, issuer: issuer.cert }).der).toString('base64');
       const r = await curl(responder.url + encodeURIComponent(b64));
       expect(r.status).toBe(200);

@@ -100,7 +100,11 @@ describe('a slow-client flood against the pod (primary and two workers)', { time
     const floodStart = Date.now();
     // In batches, so the flood is not also a SYN flood overflowing the listen backlog.
     for (let i = 0; i < FLOOD; i += 200) {
-      const batch = await Promise.all(Array.from({ length: Math.min(200, FLOOD - i) }, (_, j) => slowClient(pod.port, (i + j) % 10 === 0 ? '' : 'GET /MFMwUTBPME0wSzAJBgUr')));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(200, FLOOD - i) }, (_, j) =>
+          slowClient(pod.port, (i + j) % 10 === 0 ? '' : 'GET /MFMwUTBPME0wSzAJBgUr'),
+        ),
+      );
       clients.push(...batch);
     }
     const floodOpened = Date.now() - floodStart;
@@ -119,7 +123,10 @@ describe('a slow-client flood against the pod (primary and two workers)', { time
     process.stderr.write(
       `flood of ${FLOOD} opened in ${floodOpened} ms; ${timedOut.length} closed by the headers timeout after ${Math.min(...heldMs)}–${Math.max(...heldMs)} ms ` +
         `(bound ${bound} ms), ${evicted.length} evicted at the cap; real client ${real.filter((r) => r.ok).length}/${real.length} ok, ` +
-        `p99 ${percentile(real.map((r) => r.ms), 99)} ms; descriptor growth primary ${growth[0]}, workers ${growth.slice(1).join(', ')} (cap ${CAP})\n`,
+        `p99 ${percentile(
+          real.map((r) => r.ms),
+          99,
+        )} ms; descriptor growth primary ${growth[0]}, workers ${growth.slice(1).join(', ')} (cap ${CAP})\n`,
     );
 
     // Every flood connection was closed by the server, none left open.
@@ -157,7 +164,16 @@ describe('the connection cap in one process', { timeout: 30_000 }, () => {
     served = await oneResponseStore();
     store = await EmbeddedStore.open({ path: `${served.dir}/responses.log` });
     const [ca] = parsePemChain(await readFile(`${served.dir}/ca.pem`, 'utf8'));
-    const r = await startResponder({ store, issuers: [ca!], lagPolicy: 'Unauthorized', logLevel: 'silent', maxConnections: 3, headersTimeoutMs: 1_000, keepAliveTimeoutMs: 20_000, requestTimeoutMs: 2_000 });
+    const r = await startResponder({
+      store,
+      issuers: [ca!],
+      lagPolicy: 'Unauthorized',
+      logLevel: 'silent',
+      maxConnections: 3,
+      headersTimeoutMs: 1_000,
+      keepAliveTimeoutMs: 20_000,
+      requestTimeoutMs: 2_000,
+    });
     port = Number(new URL(r.url).port);
     close = () => r.close();
     metrics = () => r.metrics.registry.metrics();
@@ -239,7 +255,9 @@ describe('the connection cap in one process', { timeout: 30_000 }, () => {
     const start = Date.now();
     while ((await open()) > 0 && Date.now() - start < 15_000) await new Promise((r) => setTimeout(r, 200));
     expect(await open()).toBe(0);
-    process.stderr.write(`a client that stopped reading was closed ${Date.now() - start} ms after its requests (headers timeout 1000 ms, request timeout 2000 ms)\n`);
+    process.stderr.write(
+      `a client that stopped reading was closed ${Date.now() - start} ms after its requests (headers timeout 1000 ms, request timeout 2000 ms)\n`,
+    );
   });
 
   it('closes a connection that sent garbage and then keeps its side open', async () => {

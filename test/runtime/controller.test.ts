@@ -42,7 +42,12 @@ async function until(what: string, probe: () => boolean): Promise<void> {
 }
 
 const idle = () => fake.delivered() && controller!.queue.len() === 0 && !controller!.queue.isProcessing('ns/s');
-const secret = (data: Record<string, string> = {}): Secret => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'ns' }, data });
+const secret = (data: Record<string, string> = {}): Secret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 's', namespace: 'ns' },
+  data,
+});
 
 function start(reconcile: (key: string) => Promise<ReconcileResult | void>): string[] {
   const calls: string[] = [];
@@ -66,7 +71,8 @@ describe('the controller loop', () => {
     const calls = start(() => (gated ? new Promise<void>((r) => (release = r)) : Promise.resolve()));
     await fake.create(SecretType, secret());
     await until('the first reconcile to start', () => calls.length === 1);
-    for (let i = 0; i < 5; i++) await fake.mergePatch(SecretType, { namespace: 'ns', name: 's' }, { data: { n: Buffer.from(String(i)).toString('base64') } });
+    for (let i = 0; i < 5; i++)
+      await fake.mergePatch(SecretType, { namespace: 'ns', name: 's' }, { data: { n: Buffer.from(String(i)).toString('base64') } });
     await until('the burst delivered', () => fake.delivered() && informer.get('ns', 's')?.data?.n === Buffer.from('4').toString('base64'));
     expect(calls).toHaveLength(1); // never two workers on one key
     gated = false;
@@ -96,7 +102,11 @@ describe('the controller loop', () => {
     });
     await fake.create(SecretType, secret());
     await until('the first failure', () => calls.length === 1 && idle());
-    for (const [wait, n] of [[500, 2], [1000, 3], [2000, 4]] as const) {
+    for (const [wait, n] of [
+      [500, 2],
+      [1000, 3],
+      [2000, 4],
+    ] as const) {
       clock.advance(wait - 1);
       await until('idle', idle);
       expect(calls).toHaveLength(n - 1);

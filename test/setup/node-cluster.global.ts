@@ -63,10 +63,17 @@ async function images(log: (m: string) => void): Promise<{ built: BuiltImage[]; 
  */
 function imageRefsFromEnv(): Record<string, string> {
   const text = process.env.OCSP_NODE_IMAGE_REFS ?? '';
-  const refs = Object.fromEntries(text.split(',').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string]));
+  const refs = Object.fromEntries(
+    text
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=', 2) as [string, string]),
+  );
   const missing = [...ALL_IMAGES.filter((n) => n !== 'pause'), 'operator-upgrade'].filter((n) => !refs[n]);
   if (missing.length > 0) {
-    throw new Error(`KUBECONFIG names an existing cluster, so the node tests use the images loaded into its nodes: set OCSP_NODE_IMAGE_REFS=name=ref,… for ${missing.join(', ')} (test/kind/e2e.sh does)`);
+    throw new Error(
+      `KUBECONFIG names an existing cluster, so the node tests use the images loaded into its nodes: set OCSP_NODE_IMAGE_REFS=name=ref,… for ${missing.join(', ')} (test/kind/e2e.sh does)`,
+    );
   }
   return refs;
 }

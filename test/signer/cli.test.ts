@@ -29,7 +29,16 @@ beforeAll(async () => {
   for (let i = 0; i < 50; i++) leaves.push(await issueLeaf(ca));
   dir = await mkdtemp(join(tmpdir(), 'ocsp-signer-cli-'));
   await writeFile(join(dir, 'ca.pem'), ca.certPem);
-  await writeFile(join(dir, 'index.txt'), indexTxt(leaves.map((l, i) => (i === 3 ? { cert: l.cert, status: 'R', revokedAt: new Date(Date.now() - 60_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' }))));
+  await writeFile(
+    join(dir, 'index.txt'),
+    indexTxt(
+      leaves.map((l, i) =>
+        i === 3
+          ? { cert: l.cert, status: 'R', revokedAt: new Date(Date.now() - 60_000), reason: 'keyCompromise' }
+          : { cert: l.cert, status: 'V' },
+      ),
+    ),
+  );
 });
 afterAll(async () => {
   await hsm?.remove();
@@ -46,7 +55,17 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const base = () => ['--index', join(dir, 'index.txt'), '--ca-cert', join(dir, 'ca.pem'), '--token-label', hsm.tokenLabel, '--key-label', 'ca-key', '--once'];
+const base = () => [
+  '--index',
+  join(dir, 'index.txt'),
+  '--ca-cert',
+  join(dir, 'ca.pem'),
+  '--token-label',
+  hsm.tokenLabel,
+  '--key-label',
+  'ca-key',
+  '--once',
+];
 
 describe('ocsp-operator signer', () => {
   it('--once signs every certificate into the embedded store, with the threadpool sized from --sessions', async () => {
@@ -54,7 +73,10 @@ describe('ocsp-operator signer', () => {
     const r = await run([...base(), '--sessions', '6', '--store-dir', storeDir], { OCSP_SIGNER_PIN: hsm.pin });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     // the re-executed child runs with UV_THREADPOOL_SIZE = sessions + 2
     expect(lines.find((l) => l.msg === 'signer starting')).toMatchObject({ sessions: 6, threadpool: '8', algorithm: 'ECDSA-SHA256' });
     expect(lines.at(-1)).toMatchObject({ planned: 50, signed: 50, failed: 0, byReason: { status: 1, new: 49 }, backlog: 0 });
@@ -100,15 +122,26 @@ describe('ocsp-operator signer', () => {
     const cluster = await startRedisCluster(1);
     const reader = new RedisReader({ replica: { host: '127.0.0.1', port: cluster.replicas[0]!.port } });
     try {
-      const r = await run([...base(), '--sessions', '2', '--redis-url', `redis://127.0.0.1:${cluster.primary.port}`], { OCSP_SIGNER_PIN: hsm.pin });
+      const r = await run([...base(), '--sessions', '2', '--redis-url', `redis://127.0.0.1:${cluster.primary.port}`], {
+        OCSP_SIGNER_PIN: hsm.pin,
+      });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       await cluster.waitInSync(cluster.replicas[0]!);
-      const issuerId = [...(await (async () => { const ids = new Set<string>(); for await (const e of reader.entries()) ids.add(e.issuerId); return ids; })())];
+      const issuerId = [
+        ...(await (async () => {
+          const ids = new Set<string>();
+          for await (const e of reader.entries()) ids.add(e.issuerId);
+          return ids;
+        })()),
+      ];
       expect(issuerId).toHaveLength(1);
       for (const [i, l] of leaves.entries()) {
         const got = await reader.get(issuerId[0]!, canonicalSerial(l.serial));
-        expect(validateOcspResponse(got!.der, { cert: l.cert, issuer: ca.cert, now: new Date() })).toMatchObject({ ok: true, response: { certStatus: i === 3 ? 'revoked' : 'good' } });
+        expect(validateOcspResponse(got!.der, { cert: l.cert, issuer: ca.cert, now: new Date() })).toMatchObject({
+          ok: true,
+          response: { certStatus: i === 3 ? 'revoked' : 'good' },
+        });
       }
     } finally {
       await reader.close();
@@ -122,7 +155,10 @@ describe('ocsp-operator signer', () => {
     await writeFile(join(dir, 'responder.pem'), responder.certPem);
     const withKey = (label: string) => base().map((a) => (a === 'ca-key' ? label : a));
     const storeDir = join(dir, 'store-fromsecret');
-    const r = await run([...withKey('responder-key'), '--sessions', '1', '--store-dir', storeDir, '--responder-cert', join(dir, 'responder.pem')], { OCSP_SIGNER_PIN: hsm.pin });
+    const r = await run(
+      [...withKey('responder-key'), '--sessions', '1', '--store-dir', storeDir, '--responder-cert', join(dir, 'responder.pem')],
+      { OCSP_SIGNER_PIN: hsm.pin },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const store = await EmbeddedStore.open({ path: join(storeDir, 'responses.log') });
@@ -130,14 +166,20 @@ describe('ocsp-operator signer', () => {
       let checked = 0;
       for await (const e of store.entries()) {
         const leaf = leaves.find((l) => canonicalSerial(l.serial) === e.serial)!;
-        expect(validateOcspResponse(e.der, { cert: leaf.cert, issuer: ca.cert, now: new Date() })).toMatchObject({ ok: true, response: { signer: { delegated: true, serial: expect.any(String) } } });
+        expect(validateOcspResponse(e.der, { cert: leaf.cert, issuer: ca.cert, now: new Date() })).toMatchObject({
+          ok: true,
+          response: { signer: { delegated: true, serial: expect.any(String) } },
+        });
         checked++;
       }
       expect(checked).toBe(50);
     } finally {
       await store.close();
     }
-    const wrong = await run([...base(), '--sessions', '1', '--store-dir', join(dir, 'store-fromsecret-wrong'), '--responder-cert', join(dir, 'responder.pem')], { OCSP_SIGNER_PIN: hsm.pin });
+    const wrong = await run(
+      [...base(), '--sessions', '1', '--store-dir', join(dir, 'store-fromsecret-wrong'), '--responder-cert', join(dir, 'responder.pem')],
+      { OCSP_SIGNER_PIN: hsm.pin },
+    );
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('its public key is not the key of the signing key');
   });
@@ -147,12 +189,17 @@ describe('ocsp-operator signer', () => {
     try {
       await cluster.primary.admin.config('SET', 'requirepass', 'pool-secret');
       const url = `redis://127.0.0.1:${cluster.primary.port}`;
-      const ok = await run([...base(), '--sessions', '1', '--redis-url', url, '--redis-password-env', 'POOL_REDIS_PW'], { OCSP_SIGNER_PIN: hsm.pin, POOL_REDIS_PW: 'pool-secret' });
+      const ok = await run([...base(), '--sessions', '1', '--redis-url', url, '--redis-password-env', 'POOL_REDIS_PW'], {
+        OCSP_SIGNER_PIN: hsm.pin,
+        POOL_REDIS_PW: 'pool-secret',
+      });
       expect(ok.stderr).toBe('');
       expect(ok.code).toBe(0);
       expect(JSON.parse(ok.stdout.trim().split('\n').at(-1)!)).toMatchObject({ signed: leaves.length, failed: 0 });
       expect(await cluster.primary.admin.dbsize()).toBeGreaterThan(0);
-      const unset = await run([...base(), '--sessions', '1', '--redis-url', url, '--redis-password-env', 'POOL_REDIS_PW'], { OCSP_SIGNER_PIN: hsm.pin });
+      const unset = await run([...base(), '--sessions', '1', '--redis-url', url, '--redis-password-env', 'POOL_REDIS_PW'], {
+        OCSP_SIGNER_PIN: hsm.pin,
+      });
       expect(unset.code).toBe(1);
       expect(unset.stderr).toContain('--redis-password-env POOL_REDIS_PW: the environment variable is not set');
     } finally {
@@ -164,7 +211,10 @@ describe('ocsp-operator signer', () => {
     const wrong = await run([...base(), '--sessions', '1', '--store-dir', join(dir, 'store-c')], { OCSP_SIGNER_PIN: '0000' });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain(`PKCS#11 token "${hsm.tokenLabel}": PIN rejected (CKR_PIN_INCORRECT)`);
-    const missing = await run([...base().map((a) => (a === 'ca-key' ? 'nope' : a)), '--sessions', '1', '--store-dir', join(dir, 'store-c')], { OCSP_SIGNER_PIN: hsm.pin });
+    const missing = await run(
+      [...base().map((a) => (a === 'ca-key' ? 'nope' : a)), '--sessions', '1', '--store-dir', join(dir, 'store-c')],
+      { OCSP_SIGNER_PIN: hsm.pin },
+    );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`no private key labelled "nope"`);
     const noPin = await run([...base(), '--store-dir', join(dir, 'store-c'), '--sessions', '1']);

@@ -43,8 +43,15 @@ describe('delegated responder certificates', () => {
     }
     try {
       const now = new Date();
-      const key = generateResponderKey(alg === 'Ed25519' ? 'P-256' : (alg));
-      const cert = await issueDelegatedResponder({ issuer: ca.cert, issuerSigner, responderPublicKey: key.privateKey, now, validityMs: 30 * DAY, subject: 'CN=Test OCSP Responder' });
+      const key = generateResponderKey(alg === 'Ed25519' ? 'P-256' : alg);
+      const cert = await issueDelegatedResponder({
+        issuer: ca.cert,
+        issuerSigner,
+        responderPublicKey: key.privateKey,
+        now,
+        validityMs: 30 * DAY,
+        subject: 'CN=Test OCSP Responder',
+      });
       expect(lintResponderCert(cert, ca.cert, now)).toEqual([]);
       expect(cert.notAfter.getTime()).toBe(Math.floor((now.getTime() + 30 * DAY) / 1000) * 1000);
 
@@ -53,7 +60,10 @@ describe('delegated responder certificates', () => {
       const t = now.getTime();
       const tbs = enc.tbs({ serial: leaf.serial, status: { kind: 'good' }, thisUpdate: t, nextUpdate: t + 7 * DAY, producedAt: t });
       const der = enc.wrap(tbs, await key.signer.sign(tbs));
-      expect(validateOcspResponse(der, { cert: leaf.cert, issuer: ca.cert, now })).toMatchObject({ ok: true, response: { certStatus: 'good', signer: { delegated: true } } });
+      expect(validateOcspResponse(der, { cert: leaf.cert, issuer: ca.cert, now })).toMatchObject({
+        ok: true,
+        response: { certStatus: 'good', signer: { delegated: true } },
+      });
       const o = await opensslVerifyResponse({ response: der, issuerPem: ca.certPem, certPem: leaf.certPem, caPem: ca.certPem });
       expect(o.output).toContain('Response verify OK');
       expect(o.status).toBe('good');
@@ -66,15 +76,23 @@ describe('delegated responder certificates', () => {
     const ca = await createCa();
     const other = await createCa();
     const now = new Date();
-    const codes = async (p: Promise<{ cert: import('@peculiar/x509').X509Certificate }>, issuer = ca) => lintResponderCert((await p).cert, issuer.cert, now).map((x) => x.code);
+    const codes = async (p: Promise<{ cert: import('@peculiar/x509').X509Certificate }>, issuer = ca) =>
+      lintResponderCert((await p).cert, issuer.cert, now).map((x) => x.code);
     expect(await codes(issueResponderCert(ca))).toEqual([]);
     expect(await codes(issueResponderCert(ca, { ekuOcspSigning: false }))).toEqual(['EkuNotExactlyOcspSigning']);
     expect(await codes(issueResponderCert(ca, { noCheck: false }))).toEqual(['NoCheckMissing']);
     expect(await codes(issueResponderCert(other))).toEqual(['NotIssuedByIssuer']);
-    expect(await codes(issueResponderCert(ca, { notBefore: new Date(now.getTime() - 10 * DAY), notAfter: new Date(now.getTime() - DAY) }))).toEqual(['Expired']);
+    expect(
+      await codes(issueResponderCert(ca, { notBefore: new Date(now.getTime() - 10 * DAY), notAfter: new Date(now.getTime() - DAY) })),
+    ).toEqual(['Expired']);
     expect(await codes(issueResponderCert(ca, { notBefore: new Date(now.getTime() + DAY) }))).toEqual(['NotYetValid']);
     // a CA certificate used as a responder: no EKU, no nocheck, CA:true, keyUsage only keyCertSign|cRLSign
-    expect(lintResponderCert(ca.cert, ca.cert, now).map((x) => x.code)).toEqual(['EkuMissing', 'NoCheckMissing', 'IsCa', 'KeyUsageLacksDigitalSignature']);
+    expect(lintResponderCert(ca.cert, ca.cert, now).map((x) => x.code)).toEqual([
+      'EkuMissing',
+      'NoCheckMissing',
+      'IsCa',
+      'KeyUsageLacksDigitalSignature',
+    ]);
     const msg = lintResponderCert((await issueResponderCert(ca, { ekuOcspSigning: false })).cert, ca.cert, now)[0]!.message;
     expect(msg).toMatch(/extendedKeyUsage is \[1\.3\.6\.1\.5\.5\.7\.3\.1\], not exactly id-kp-OCSPSigning/);
   });
@@ -82,7 +100,10 @@ describe('delegated responder certificates', () => {
   it('rotates renewBefore ahead of notAfter, never later', async () => {
     const ca = await createCa();
     const rotations: string[] = [];
-    const r = new ResponderRotator({ issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 30 * DAY, renewBeforeMs: 7 * DAY }, (c) => rotations.push(c.serialNumber));
+    const r = new ResponderRotator(
+      { issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 30 * DAY, renewBeforeMs: 7 * DAY },
+      (c) => rotations.push(c.serialNumber),
+    );
     const t0 = Date.now();
     const first = await r.current(new Date(t0));
     expect(needsRotation(first.responderCert!, new Date(t0), 7 * DAY)).toBe(false);
@@ -96,12 +117,24 @@ describe('delegated responder certificates', () => {
     expect(lintResponderCert(second.responderCert!, ca.cert, new Date(t0 + 23 * DAY))).toEqual([]);
 
     // a restarted signer given the persisted responder keeps it until its own renewal time
-    const restarted = new ResponderRotator({ issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 30 * DAY, renewBeforeMs: 7 * DAY, initial: second });
+    const restarted = new ResponderRotator({
+      issuer: ca.cert,
+      issuerSigner: softwareSigner(ca.keyObject),
+      validityMs: 30 * DAY,
+      renewBeforeMs: 7 * DAY,
+      initial: second,
+    });
     expect((await restarted.current(new Date(t0 + 24 * DAY))).responderCert).toBe(second.responderCert);
     // one that fails lint (another CA's) is not taken
     const other = await createCa();
     const foreign = await issueResponderCert(other);
-    const r2 = new ResponderRotator({ issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 30 * DAY, renewBeforeMs: 7 * DAY, initial: { signer: softwareSigner(foreign.keyObject), responderCert: foreign.cert } });
+    const r2 = new ResponderRotator({
+      issuer: ca.cert,
+      issuerSigner: softwareSigner(ca.keyObject),
+      validityMs: 30 * DAY,
+      renewBeforeMs: 7 * DAY,
+      initial: { signer: softwareSigner(foreign.keyObject), responderCert: foreign.cert },
+    });
     expect((await r2.current(new Date())).responderCert).not.toBe(foreign.cert);
   });
 });

@@ -29,7 +29,13 @@ afterAll(async () => {
 });
 
 const open = (keyLabel: string, o: { pin?: string; tokenLabel?: string; sessions?: number } = {}) =>
-  openPkcs11Signer({ module: hsm.module, tokenLabel: o.tokenLabel ?? hsm.tokenLabel, keyLabel, pin: o.pin ?? hsm.pin, sessions: o.sessions ?? 2 });
+  openPkcs11Signer({
+    module: hsm.module,
+    tokenLabel: o.tokenLabel ?? hsm.tokenLabel,
+    keyLabel,
+    pin: o.pin ?? hsm.pin,
+    sessions: o.sessions ?? 2,
+  });
 
 describe('PKCS#11 signer on SoftHSM2', () => {
   it.each(['P-256', 'P-384', 'RSA-2048'] as const)('%s: responses verify with our validator and openssl', async (alg) => {
@@ -45,15 +51,34 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       const viaReference = await signOcspResponse({
         issuer: ca.cert,
         signer,
-        entries: [{ certId: certIdFor(leaf.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now), nextUpdate: new Date(now + 24 * HOUR) }],
+        entries: [
+          {
+            certId: certIdFor(leaf.cert, ca.cert),
+            status: { kind: 'good' },
+            thisUpdate: new Date(now),
+            nextUpdate: new Date(now + 24 * HOUR),
+          },
+        ],
         producedAt: new Date(now),
       });
       // ... and through the pipeline's template encoder
       const enc = new ResponseEncoder({ issuer: ca.cert, algorithm: signer.algorithm });
-      const tbs = enc.tbs({ serial: leaf.serial, status: { kind: 'revoked', revocationTime: new Date(now - HOUR), reason: 'keyCompromise' }, thisUpdate: now, nextUpdate: now + 24 * HOUR, producedAt: now });
+      const tbs = enc.tbs({
+        serial: leaf.serial,
+        status: { kind: 'revoked', revocationTime: new Date(now - HOUR), reason: 'keyCompromise' },
+        thisUpdate: now,
+        nextUpdate: now + 24 * HOUR,
+        producedAt: now,
+      });
       const viaEncoder = enc.wrap(tbs, await signer.sign(tbs));
-      for (const [der, status] of [[viaReference, 'good'], [viaEncoder, 'revoked']] as const) {
-        expect(validateOcspResponse(der, { cert: leaf.cert, issuer: ca.cert, now: new Date(now) })).toMatchObject({ ok: true, response: { certStatus: status } });
+      for (const [der, status] of [
+        [viaReference, 'good'],
+        [viaEncoder, 'revoked'],
+      ] as const) {
+        expect(validateOcspResponse(der, { cert: leaf.cert, issuer: ca.cert, now: new Date(now) })).toMatchObject({
+          ok: true,
+          response: { certStatus: status },
+        });
         const o = await opensslVerifyResponse({ response: der, issuerPem: ca.certPem, certPem: leaf.certPem, caPem: ca.certPem });
         expect(o.output).toContain('Response verify OK');
         expect(o.status).toBe(status);
@@ -83,11 +108,13 @@ describe('PKCS#11 signer on SoftHSM2', () => {
     const data = Array.from({ length: 400 }, (_, i) => new TextEncoder().encode(`message ${i}`));
     const sample = setInterval(() => (maxInFlight = Math.max(maxInFlight, signer.inFlight)), 0);
     try {
-      const sigs = await Promise.all(data.map(async (d) => {
-        const s = await signer.sign(d);
-        maxInFlight = Math.max(maxInFlight, signer.inFlight);
-        return s;
-      }));
+      const sigs = await Promise.all(
+        data.map(async (d) => {
+          const s = await signer.sign(d);
+          maxInFlight = Math.max(maxInFlight, signer.inFlight);
+          return s;
+        }),
+      );
       sigs.forEach((s, i) => expect(nodeVerify('sha256', data[i]!, { key: pub, dsaEncoding: 'der' }, s)).toBe(true));
       expect(maxInFlight).toBe(4);
     } finally {
@@ -106,9 +133,15 @@ describe('PKCS#11 signer on SoftHSM2', () => {
 
   it('wrong PIN, missing key and missing token give errors that name them', () => {
     expect(() => open(LABEL['P-256']!, { pin: '0000' })).toThrow('PKCS#11 token "ocsp-test": PIN rejected (CKR_PIN_INCORRECT)');
-    expect(() => open('no-such-key')).toThrow(/token "ocsp-test": no private key labelled "no-such-key" \(private keys on the token: .*"ca-p256"/);
-    expect(() => open('x', { tokenLabel: 'other-token' })).toThrow(/PKCS#11 token "other-token" not found in \/usr\/lib\/softhsm\/libsofthsm2.so \(tokens present: "ocsp-test"\)/);
-    expect(() => openPkcs11Signer({ module: '/nonexistent/lib.so', tokenLabel: 't', keyLabel: 'k', pin: '1' })).toThrow(/cannot load PKCS#11 module \/nonexistent\/lib.so/);
+    expect(() => open('no-such-key')).toThrow(
+      /token "ocsp-test": no private key labelled "no-such-key" \(private keys on the token: .*"ca-p256"/,
+    );
+    expect(() => open('x', { tokenLabel: 'other-token' })).toThrow(
+      /PKCS#11 token "other-token" not found in \/usr\/lib\/softhsm\/libsofthsm2.so \(tokens present: "ocsp-test"\)/,
+    );
+    expect(() => openPkcs11Signer({ module: '/nonexistent/lib.so', tokenLabel: 't', keyLabel: 'k', pin: '1' })).toThrow(
+      /cannot load PKCS#11 module \/nonexistent\/lib.so/,
+    );
     // after all those failures the module is still usable
     const ok = open(LABEL['P-256']!);
     return ok.close();

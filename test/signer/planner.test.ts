@@ -76,7 +76,11 @@ describe('planner', () => {
   it('a response signed by the issuer is "retired" once a delegated signer is current, and current when none is', () => {
     const certs = [cert('01')];
     const responses = new Map([['01', resp('01', 1, { signerSerial: undefined })]]);
-    expect(createPlanner(certs, responses, policy).plan(NOW).map((w) => w.reason)).toEqual(['signer']);
+    expect(
+      createPlanner(certs, responses, policy)
+        .plan(NOW)
+        .map((w) => w.reason),
+    ).toEqual(['signer']);
     expect(createPlanner(certs, responses, { ...policy, currentSignerSerial: undefined }).plan(NOW)).toEqual([]);
   });
 
@@ -91,7 +95,11 @@ describe('planner', () => {
 
   it('shards split the certificates without overlap', () => {
     const certs = Array.from({ length: 1000 }, (_, i) => cert(i.toString(16)));
-    const parts = [0, 1, 2].map((index) => createPlanner(certs, new Map(), { ...policy, shard: { index, count: 3 } }).plan(NOW).map((w) => w.serial));
+    const parts = [0, 1, 2].map((index) =>
+      createPlanner(certs, new Map(), { ...policy, shard: { index, count: 3 } })
+        .plan(NOW)
+        .map((w) => w.serial),
+    );
     expect(parts.flat().sort()).toEqual(certs.map((c) => c.serial).sort());
     for (const p of parts) expect(p.length).toBeGreaterThan(250);
   });

@@ -110,14 +110,22 @@ describe('the PostgreSQL reader', () => {
   it('pages through every row once, in keyset order, bounded per page; names a bad row and reads the rest', async () => {
     const q = pg.primary.query;
     await q('CREATE TABLE bulk (sn text PRIMARY KEY, expires timestamp, revoked timestamptz, why integer)');
-    await q("INSERT INTO bulk SELECT lpad(to_hex(i), 8, '0'), now() + interval '30 days', CASE WHEN i % 100 = 0 THEN now() END, CASE WHEN i % 100 = 0 THEN 1 END FROM generate_series(1, 50000) i");
+    await q(
+      "INSERT INTO bulk SELECT lpad(to_hex(i), 8, '0'), now() + interval '30 days', CASE WHEN i % 100 = 0 THEN now() END, CASE WHEN i % 100 = 0 THEN 1 END FROM generate_series(1, 50000) i",
+    );
     await q("INSERT INTO bulk VALUES ('zz-not-hex', now() + interval '1 day', NULL, NULL)");
     await pg.waitReplayed();
-    const reader = new PostgresCertificateReader({ url: pg.replica.url, source: { table: 'bulk', columns: { serial: 'sn', notAfter: 'expires', revokedAt: 'revoked', reason: 'why' } }, pageSize: 5_000 });
+    const reader = new PostgresCertificateReader({
+      url: pg.replica.url,
+      source: { table: 'bulk', columns: { serial: 'sn', notAfter: 'expires', revokedAt: 'revoked', reason: 'why' } },
+      pageSize: 5_000,
+    });
     try {
       const r = await reader.read();
       if (r.kind !== 'read') throw new Error(`not read: ${r.kind}`);
-      console.log(`read ${r.rows} rows in ${r.pages} pages from the replica in ${Math.round(r.durationMs)} ms: ${Math.round(r.rows / (r.durationMs / 1000))} rows/s; lag ${r.lagMs} ms`);
+      console.log(
+        `read ${r.rows} rows in ${r.pages} pages from the replica in ${Math.round(r.durationMs)} ms: ${Math.round(r.rows / (r.durationMs / 1000))} rows/s; lag ${r.lagMs} ms`,
+      );
       expect(r.rows).toBe(50_001);
       expect(r.pages).toBe(11); // 10 full pages, then the last one with a single row
       expect(r.certificates).toHaveLength(50_000);
@@ -127,7 +135,13 @@ describe('the PostgreSQL reader', () => {
       expect(r.problems).toEqual([{ line: 50_001, message: 'serial "zz-not-hex" is not hex' }]);
       expect(r.lagMs).toBe(0); // caught up, receiver streaming
       // a small page size reaches the same rows
-      const small = new PostgresCertificateReader({ url: pg.replica.url, source: { query: 'SELECT sn AS serial, expires AS not_after, revoked AS revoked_at, why AS reason FROM bulk WHERE sn < \'00000400\';' }, pageSize: 100 });
+      const small = new PostgresCertificateReader({
+        url: pg.replica.url,
+        source: {
+          query: "SELECT sn AS serial, expires AS not_after, revoked AS revoked_at, why AS reason FROM bulk WHERE sn < '00000400';",
+        },
+        pageSize: 100,
+      });
       try {
         const s = await small.read();
         expect(s).toMatchObject({ kind: 'read', rows: 1023, pages: 11 });
@@ -147,7 +161,9 @@ describe('the PostgreSQL reader', () => {
     try {
       // The naive measure grows while nothing is written ...
       await until('the last replayed commit to be older than the maximum lag', async () => {
-        const r = await pg.replica.query<{ age: number }>('SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS age');
+        const r = await pg.replica.query<{ age: number }>(
+          'SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS age',
+        );
         return r.rows[0]!.age * 1000 > MAX_LAG_MS + 500 || undefined;
       });
       // ... the reader, unprivileged, sees a replica that replayed all it received from a live stream.
@@ -192,7 +208,13 @@ describe('the signer reading a replica', () => {
   let signer: ResponseSigner;
 
   beforeAll(() => {
-    source = new PostgresSource({ reader: new PostgresCertificateReader({ url: readerUrl, source: {}, pageSize: 7 }), name: SOURCE, maxLagMs: MAX_LAG_MS, registry, log: logger });
+    source = new PostgresSource({
+      reader: new PostgresCertificateReader({ url: readerUrl, source: {}, pageSize: 7 }),
+      name: SOURCE,
+      maxLagMs: MAX_LAG_MS,
+      registry,
+      log: logger,
+    });
     signer = signerOver(source, registry, logger);
   });
   afterAll(async () => source?.close());
@@ -208,7 +230,9 @@ describe('the signer reading a replica', () => {
 
   it('signs a revocation made on the primary once the replica has it', async () => {
     const target = leaves[3]!;
-    await pg.primary.query("UPDATE certificates SET revoked_at = now() - interval '1 minute', reason = 'keyCompromise' WHERE serial = $1", [target.serial]);
+    await pg.primary.query("UPDATE certificates SET revoked_at = now() - interval '1 minute', reason = 'keyCompromise' WHERE serial = $1", [
+      target.serial,
+    ]);
     await pg.waitReplayed();
     const r = await signer.runOnce();
     expect(r).toMatchObject({ planned: 1, signed: 1, byReason: { status: 1 } });
@@ -230,10 +254,14 @@ describe('the signer reading a replica', () => {
       const revokedAt = Date.now();
       // The replica has received the change but not replayed it: it still says `good`.
       await until('the replica to receive WAL it does not replay', async () => {
-        const r = await pg.replica.query<{ pending: number }>('SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS pending');
+        const r = await pg.replica.query<{ pending: number }>(
+          'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS pending',
+        );
         return r.rows[0]!.pending > 0 || undefined;
       });
-      expect((await pg.replica.query<{ r: unknown }>('SELECT revoked_at AS r FROM certificates WHERE serial = $1', [target.serial])).rows[0]!.r).toBeNull();
+      expect(
+        (await pg.replica.query<{ r: unknown }>('SELECT revoked_at AS r FROM certificates WHERE serial = $1', [target.serial])).rows[0]!.r,
+      ).toBeNull();
       const before = await metric(registry, 'ocsp_signer_source_reads_total', { source: SOURCE, result: 'lagging' });
       // A signer of its own: run()'s abort leaves a signer stopping for good. Its metrics on a
       // registry of their own; the source's stay on `registry`.
@@ -241,22 +269,39 @@ describe('the signer reading a replica', () => {
         intervalMs: 200,
         errorBackoffMs: 200,
         signal: ac.signal,
-        onRound: (r) => rounds.push(r instanceof Error
-          ? { at: Date.now(), refused: r instanceof SourceUnusableError, ...(r instanceof SourceUnusableError && r.state.lagMs !== undefined ? { lagMs: r.state.lagMs } : {}), signedStatus: 0 }
-          : { at: Date.now(), refused: false, ...(source.state.lagMs !== undefined ? { lagMs: source.state.lagMs } : {}), signedStatus: r.byReason.status }),
+        onRound: (r) =>
+          rounds.push(
+            r instanceof Error
+              ? {
+                  at: Date.now(),
+                  refused: r instanceof SourceUnusableError,
+                  ...(r instanceof SourceUnusableError && r.state.lagMs !== undefined ? { lagMs: r.state.lagMs } : {}),
+                  signedStatus: 0,
+                }
+              : {
+                  at: Date.now(),
+                  refused: false,
+                  ...(source.state.lagMs !== undefined ? { lagMs: source.state.lagMs } : {}),
+                  signedStatus: r.byReason.status,
+                },
+          ),
       });
       // Proof that it looked: refused rounds, counted, with the lag it measured past the maximum.
       await until('three refused rounds', () => rounds.filter((r) => r.refused).length >= 3 || undefined);
       const refused = rounds.filter((r) => r.refused);
       expect(refused.every((r) => (r.lagMs ?? 0) > MAX_LAG_MS)).toBe(true);
-      expect((await metric(registry, 'ocsp_signer_source_reads_total', { source: SOURCE, result: 'lagging' }))! - (before ?? 0)).toBeGreaterThanOrEqual(3);
+      expect(
+        (await metric(registry, 'ocsp_signer_source_reads_total', { source: SOURCE, result: 'lagging' }))! - (before ?? 0),
+      ).toBeGreaterThanOrEqual(3);
       expect(await metric(registry, 'ocsp_signer_source_replication_lag_seconds', { source: SOURCE })).toBeGreaterThan(MAX_LAG_MS / 1000);
       expect(source.state).toMatchObject({ name: SOURCE, state: 'lagging', maxLagMs: MAX_LAG_MS });
-      expect(source.state.message).toMatch(/^test\/pool sources\[0\]\.postgres: the database server lags its primary by \d+s, more than maxReplicationLag 2s; nothing signed from it/);
+      expect(source.state.message).toMatch(
+        /^test\/pool sources\[0\]\.postgres: the database server lags its primary by \d+s, more than maxReplicationLag 2s; nothing signed from it/,
+      );
       const refusal = lines.find((l) => l.msg === 'certificate source lags more than its maximum: refusing this read');
       expect(refusal).toMatchObject({ level: 40, source: SOURCE, maxLagSeconds: 2, receiverRunning: true });
       expect(refusal!.lagSeconds as number).toBeGreaterThan(2);
-      expect((refusal!.pendingBytes as number)).toBeGreaterThan(0);
+      expect(refusal!.pendingBytes as number).toBeGreaterThan(0);
       // Nothing was signed from the lagging replica; the previous response stands.
       expect(rounds.every((r) => r.signedStatus === 0)).toBe(true);
       expect(statusOf(signer, target)).toEqual({ certStatus: 'good' });
@@ -265,7 +310,9 @@ describe('the signer reading a replica', () => {
       resumed = true;
       const resumedAt = Date.now();
       await until('the revocation to be signed', () => (statusOf(signer, target)?.certStatus === 'revoked' ? true : undefined));
-      console.log(`revocation on the primary signed ${Date.now() - revokedAt} ms later; ${refused.length}+ rounds refused at lag ${refused.map((r) => Math.round((r.lagMs ?? 0) / 100) / 10).join(', ')} s; signed ${Date.now() - resumedAt} ms after replay resumed`);
+      console.log(
+        `revocation on the primary signed ${Date.now() - revokedAt} ms later; ${refused.length}+ rounds refused at lag ${refused.map((r) => Math.round((r.lagMs ?? 0) / 100) / 10).join(', ')} s; signed ${Date.now() - resumedAt} ms after replay resumed`,
+      );
       expect(statusOf(signer, target)).toEqual({ certStatus: 'revoked', revocationReason: 'superseded' });
       expect(source.state).toMatchObject({ state: 'read', lagMs: 0 });
       expect(lines.some((l) => l.msg === 'signed status change' && l.serial === canonicalSerial(target.serial))).toBe(true);
@@ -278,7 +325,10 @@ describe('the signer reading a replica', () => {
 
   it('a bad row is named with its source and skipped; a revocation with an unknown reason is still signed revoked', async () => {
     const extra = await issueLeaf(ca);
-    await pg.primary.query("INSERT INTO certificates VALUES ('not-hex', now() + interval '1 day', NULL, NULL), ($1, $2, now(), 'lost it')", [extra.serial, extra.cert.notAfter]);
+    await pg.primary.query(
+      "INSERT INTO certificates VALUES ('not-hex', now() + interval '1 day', NULL, NULL), ($1, $2, now(), 'lost it')",
+      [extra.serial, extra.cert.notAfter],
+    );
     await pg.waitReplayed();
     const r = await signer.runOnce();
     // and leaf 5's revocation, which the previous test's signer stored and this one's view has yet to rescan
@@ -287,23 +337,38 @@ describe('the signer reading a replica', () => {
     expect(source.state).toMatchObject({ state: 'read', certificates: 21, problems: 2 });
     expect(source.state.message).toMatch(/^test\/pool sources\[0\]\.postgres: 2 rows unusable \(skipped\), first: /);
     const named = lines.filter((l) => l.msg === 'certificate source row unusable');
-    expect(named.map((l) => [l.level, l.source, l.problem]).sort()).toEqual([
-      [40, SOURCE, 'serial "not-hex" is not hex'],
-      [40, SOURCE, `serial ${canonicalSerial(extra.serial)}: unknown revocation reason "lost it"; signed as revoked without a reason`],
-    ].sort());
+    expect(named.map((l) => [l.level, l.source, l.problem]).sort()).toEqual(
+      [
+        [40, SOURCE, 'serial "not-hex" is not hex'],
+        [40, SOURCE, `serial ${canonicalSerial(extra.serial)}: unknown revocation reason "lost it"; signed as revoked without a reason`],
+      ].sort(),
+    );
   });
 
   it('an unreachable database fails the round naming the source and the server; nothing signed is lost', async () => {
     const port = await freePort();
     const registry2 = new Registry();
     const { logger: log2, lines: lines2 } = logSink();
-    const down = new PostgresSource({ reader: new PostgresCertificateReader({ url: `postgres://ocsp_reader:secret@127.0.0.1:${port}/ca`, source: {}, timeoutMs: 3_000 }), name: SOURCE, maxLagMs: MAX_LAG_MS, registry: registry2, log: log2 });
+    const down = new PostgresSource({
+      reader: new PostgresCertificateReader({ url: `postgres://ocsp_reader:secret@127.0.0.1:${port}/ca`, source: {}, timeoutMs: 3_000 }),
+      name: SOURCE,
+      maxLagMs: MAX_LAG_MS,
+      registry: registry2,
+      log: log2,
+    });
     try {
       const before = (await store.stats()).count;
       const s2 = signerOver(down, registry2, log2);
-      const err = await s2.runOnce().then(() => undefined, (e: unknown) => e);
+      const err = await s2.runOnce().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(SourceUnusableError);
-      expect((err as Error).message).toMatch(new RegExp(`^test/pool sources\\[0\\]\\.postgres: cannot connect postgres://127\\.0\\.0\\.1:${port}/ca: .*ECONNREFUSED.*; nothing signed this round, responses already signed are still served$`));
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^test/pool sources\\[0\\]\\.postgres: cannot connect postgres://127\\.0\\.0\\.1:${port}/ca: .*ECONNREFUSED.*; nothing signed this round, responses already signed are still served$`,
+        ),
+      );
       expect((err as Error).message).not.toContain('secret');
       expect(down.state).toMatchObject({ state: 'failed' });
       expect(await metric(registry2, 'ocsp_signer_source_reads_total', { source: SOURCE, result: 'failed' })).toBe(1);
@@ -325,14 +390,32 @@ describe('ocsp-operator signer --postgres-url-env', () => {
     });
   }
 
-  it('--once signs the replica\'s certificates, declared revocations laid over them; a lagging replica fails the run and names the source', async () => {
+  it("--once signs the replica's certificates, declared revocations laid over them; a lagging replica fails the run and names the source", async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     await writeFile(join(dir, 'ca.pem'), ca.certPem);
     await writeFile(join(dir, 'ca.key'), ca.keyPem);
     const declared = leaves[9]!;
-    await writeFile(join(dir, 'revocations.json'), JSON.stringify([{ serial: declared.serial, time: Date.now() - H, reason: 'cessationOfOperation' }]));
-    const args = ['--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'), '--store-dir', join(dir, 'cli-store'), '--once',
-      '--postgres-url-env', 'CA_DB_URL', '--postgres-name', SOURCE, '--postgres-max-lag', '2s', '--revocations', join(dir, 'revocations.json')];
+    await writeFile(
+      join(dir, 'revocations.json'),
+      JSON.stringify([{ serial: declared.serial, time: Date.now() - H, reason: 'cessationOfOperation' }]),
+    );
+    const args = [
+      '--ca-cert',
+      join(dir, 'ca.pem'),
+      '--key-file',
+      join(dir, 'ca.key'),
+      '--store-dir',
+      join(dir, 'cli-store'),
+      '--once',
+      '--postgres-url-env',
+      'CA_DB_URL',
+      '--postgres-name',
+      SOURCE,
+      '--postgres-max-lag',
+      '2s',
+      '--revocations',
+      join(dir, 'revocations.json'),
+    ];
     const ok = await cli(args, { CA_DB_URL: readerUrl });
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
@@ -343,7 +426,10 @@ describe('ocsp-operator signer --postgres-url-env', () => {
     try {
       const got = s.get(issuerIdFromKeyHash(issuerHashes(ca.cert, 'SHA-256').keyHash), canonicalSerial(declared.serial));
       if (!got || got instanceof Promise) throw new Error('no response for the declared revocation');
-      expect(validateOcspResponse(got.der, { cert: declared.cert, issuer: ca.cert, now: new Date() })).toMatchObject({ ok: true, response: { certStatus: 'revoked', revocationReason: 'cessationOfOperation' } });
+      expect(validateOcspResponse(got.der, { cert: declared.cert, issuer: ca.cert, now: new Date() })).toMatchObject({
+        ok: true,
+        response: { certStatus: 'revoked', revocationReason: 'cessationOfOperation' },
+      });
     } finally {
       await s.close();
     }
@@ -355,12 +441,16 @@ describe('ocsp-operator signer --postgres-url-env', () => {
     try {
       await pg.primary.query('INSERT INTO heartbeat VALUES (now())');
       await until('the replica to lag more than 2s', async () => {
-        const r = await pg.replica.query<{ lag: number }>('SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS lag');
+        const r = await pg.replica.query<{ lag: number }>(
+          'SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS lag',
+        );
         return r.rows[0]!.lag > 2.5 || undefined;
       });
       const refused = await cli(args, { CA_DB_URL: readerUrl });
       expect(refused.code).not.toBe(0);
-      expect(refused.stderr).toMatch(/test\/pool sources\[0\]\.postgres: the database server lags its primary by \d+s, more than maxReplicationLag 2s/);
+      expect(refused.stderr).toMatch(
+        /test\/pool sources\[0\]\.postgres: the database server lags its primary by \d+s, more than maxReplicationLag 2s/,
+      );
     } finally {
       await pg.replica.query('SELECT pg_wal_replay_resume()');
     }

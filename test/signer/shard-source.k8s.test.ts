@@ -60,22 +60,30 @@ function statefulSet(namespace: string, name: string, replicas: number): KubeObj
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: { name, namespace },
-    spec: { replicas, serviceName: name, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'unused:1' }] } } },
+    spec: {
+      replicas,
+      serviceName: name,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'unused:1' }] } },
+    },
   };
 }
 
-describe('StatefulSetShare with the pool pods\' Role', () => {
+describe("StatefulSetShare with the pool pods' Role", () => {
   let ns: { name: string; remove(): Promise<void> };
   let dir: string;
   let sa: KubeClient;
   let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
   const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'info' }, new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  );
 
   beforeAll(async () => {
     ns = await createNamespace(admin, 'share');
@@ -93,7 +101,9 @@ describe('StatefulSetShare with the pool pods\' Role', () => {
     const server = new URL(loadKubeConfig(file).getCurrentCluster()!.server);
     proxy = await cuttableProxy(server);
     const proxied = join(dir, 'proxied.kubeconfig');
-    await writeFile(proxied, (await readFile(file, 'utf8')).replace(/server: .*/, `server: https://127.0.0.1:${proxy.port}`), { mode: 0o600 });
+    await writeFile(proxied, (await readFile(file, 'utf8')).replace(/server: .*/, `server: https://127.0.0.1:${proxy.port}`), {
+      mode: 0o600,
+    });
     sa = new KubeClient(loadKubeConfig(proxied), { timeoutMs: 5_000 });
   }, 60_000);
 
@@ -104,7 +114,14 @@ describe('StatefulSetShare with the pool pods\' Role', () => {
   });
 
   it('learns 1/2, follows 3 and 1 through one watch; cannot read another StatefulSet or list them', async () => {
-    const share = new StatefulSetShare({ client: sa, namespace: ns.name, name: 'ca-signer', podName: 'ca-signer-1', log, backoff: { baseDelayMs: 100, maxDelayMs: 500 } });
+    const share = new StatefulSetShare({
+      client: sa,
+      namespace: ns.name,
+      name: 'ca-signer',
+      podName: 'ca-signer-1',
+      log,
+      backoff: { baseDelayMs: 100, maxDelayMs: 500 },
+    });
     share.start();
     try {
       expect(await share.ready()).toBe(true);
@@ -116,17 +133,31 @@ describe('StatefulSetShare with the pool pods\' Role', () => {
       await waitFor('share 1/1 (nothing)', () => share.current().count === 1, 10_000, 20);
       expect(share.requests, 'one GET, then the watch carried both changes').toEqual({ gets: 1, watches: 1 });
 
-      const denied = async (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof KubeApiError ? e.status : String(e)));
+      const denied = async (p: Promise<unknown>) =>
+        p.then(
+          () => 200,
+          (e: unknown) => (e instanceof KubeApiError ? e.status : String(e)),
+        );
       expect(await denied(sa.get(StatefulSetType, ns.name, 'other')), 'another StatefulSet').toBe(403);
       expect(await denied(sa.list(StatefulSetType, { namespace: ns.name })), 'a list of them').toBe(403);
-      expect(await denied(sa.mergePatch(StatefulSetType, { namespace: ns.name, name: 'ca-signer' }, { spec: { replicas: 9 } })), 'a write').toBe(403);
+      expect(
+        await denied(sa.mergePatch(StatefulSetType, { namespace: ns.name, name: 'ca-signer' }, { spec: { replicas: 9 } })),
+        'a write',
+      ).toBe(403);
     } finally {
       share.stop();
     }
   });
 
   it('cut off from the apiserver: keeps the last share (logged once), learns the new count when reachable again', async () => {
-    const share = new StatefulSetShare({ client: sa, namespace: ns.name, name: 'ca-signer', podName: 'ca-signer-0', log, backoff: { baseDelayMs: 100, maxDelayMs: 400 } });
+    const share = new StatefulSetShare({
+      client: sa,
+      namespace: ns.name,
+      name: 'ca-signer',
+      podName: 'ca-signer-0',
+      log,
+      backoff: { baseDelayMs: 100, maxDelayMs: 400 },
+    });
     share.start();
     try {
       expect(await share.ready()).toBe(true);

@@ -15,7 +15,8 @@ import { createCa, type Ca } from '../support/pki.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis.js';
 
 const H = 3_600_000;
-const certs = (n: number): CertificateInfo[] => Array.from({ length: n }, (_, i) => ({ serial: (0x1000 + i).toString(16), notAfter: Date.now() + 1000 * H }));
+const certs = (n: number): CertificateInfo[] =>
+  Array.from({ length: n }, (_, i) => ({ serial: (0x1000 + i).toString(16), notAfter: Date.now() + 1000 * H }));
 
 let ca: Ca;
 let redis: RedisCluster;
@@ -46,7 +47,17 @@ function signerOn(prefix: string, list: CertificateInfo[], shard: () => Shard, s
   const store = new RedisWriter({ redis: { host: '127.0.0.1', port: redis.primary.port }, prefix });
   writers.push(store);
   const { logger, lines } = logSink();
-  const s = new ResponseSigner({ issuer: ca.cert, identity: { signer }, certificates: () => list, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, concurrency: 4, logger, shard });
+  const s = new ResponseSigner({
+    issuer: ca.cert,
+    identity: { signer },
+    certificates: () => list,
+    store,
+    responseValidityMs: 168 * H,
+    refreshAgeMs: 72 * H,
+    concurrency: 4,
+    logger,
+    shard,
+  });
   return { signer: s, lines };
 }
 
@@ -59,7 +70,7 @@ describe('shares', () => {
     expect(plan({ index: 0, count: 2 }) + plan({ index: 1, count: 2 })).toBe(300);
   });
 
-  it('the ordinal comes from the StatefulSet\'s own pod name only', () => {
+  it("the ordinal comes from the StatefulSet's own pod name only", () => {
     expect(ordinalOf('ca-signer-12', 'ca-signer')).toBe(12);
     expect(() => ordinalOf('other-signer-1', 'ca-signer')).toThrow(/not <ca-signer>-<ordinal>/);
     expect(() => ordinalOf('ca-signer-x', 'ca-signer')).toThrow(/POD_NAME/);
@@ -110,7 +121,12 @@ describe('shares', () => {
     expect(next.shareChanged).toBe(false);
     expect(next.after.due).toBe(0);
     // its third, minus what the interrupted round already signed of it
-    const third = createPlanner(list, new Map(), { refreshAgeMs: 72 * H, responseValidityMs: 168 * H, currentSignerSerial: undefined, shard: { index: 0, count: 3 } }).backlog(Date.now()).certificates;
+    const third = createPlanner(list, new Map(), {
+      refreshAgeMs: 72 * H,
+      responseValidityMs: 168 * H,
+      currentSignerSerial: undefined,
+      shard: { index: 0, count: 3 },
+    }).backlog(Date.now()).certificates;
     expect(next.after.certificates).toBe(third);
     expect(next.signed).toBeLessThan(third);
     expect(next.signed).toBeGreaterThan(third - r.signed - 1);
@@ -132,10 +148,12 @@ describe('shares', () => {
     };
     const a = signerOn('sync:', list, () => share, slow);
     // The watch event, as a macrotask: it runs only when the round lets the event loop turn.
-    const moved = new Promise<number>((resolve) => setTimeout(() => {
-      share = { index: 0, count: 3 };
-      resolve(performance.now());
-    }, 200));
+    const moved = new Promise<number>((resolve) =>
+      setTimeout(() => {
+        share = { index: 0, count: 3 };
+        resolve(performance.now());
+      }, 200),
+    );
     const started = performance.now();
     const r = await a.signer.runOnce();
     const seenAfter = (await moved) - started;

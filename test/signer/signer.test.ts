@@ -64,7 +64,14 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
   it(`signs ${N} certificates from index.txt; every response verifies; the event loop is not blocked`, async () => {
     const indexPath = join(dir, 'index.txt');
     const revoked = new Set([leaves[7]!.serial, leaves[1500]!.serial]);
-    await writeIndex(indexPath, leaves.map((l) => (revoked.has(l.serial) ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - H), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const })));
+    await writeIndex(
+      indexPath,
+      leaves.map((l) =>
+        revoked.has(l.serial)
+          ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - H), reason: 'keyCompromise' }
+          : { cert: l.cert, status: 'V' as const },
+      ),
+    );
     const store = await EmbeddedStore.open({ path: join(dir, 'a', 'responses.log') });
     const registry = new Registry();
     const { logger, lines } = logSink();
@@ -85,7 +92,9 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     lag.disable();
     const p99 = lag.percentile(99) / 1e6;
     const max = lag.max / 1e6;
-    console.log(`signed ${r.signed} in ${Math.round(r.durationMs)} ms (${Math.round(r.rate)}/s); event-loop delay p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
+    console.log(
+      `signed ${r.signed} in ${Math.round(r.durationMs)} ms (${Math.round(r.rate)}/s); event-loop delay p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`,
+    );
     expect(r).toMatchObject({ planned: N, signed: N, failed: 0, byReason: { status: 2, new: N - 2, refresh: 0, signer: 0 } });
     expect(r.after.due).toBe(0);
     // Signing runs off the main thread: timers keep firing while thousands of signatures run. A
@@ -122,23 +131,51 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     expect(value('ocsp_signer_signatures_total', { reason: 'status' })).toBe(2);
     expect(value('ocsp_signer_backlog', { kind: 'due' })).toBe(0);
     expect(value('ocsp_signer_signing_rate')).toBeGreaterThan(100);
-    expect(lines.filter((l) => l.msg === 'signed status change').map((l) => l.serial).sort()).toEqual([...revoked].map((s) => s.toLowerCase().replace(/^0+/, '')).sort());
+    expect(
+      lines
+        .filter((l) => l.msg === 'signed status change')
+        .map((l) => l.serial)
+        .sort(),
+    ).toEqual([...revoked].map((s) => s.toLowerCase().replace(/^0+/, '')).sort());
 
     // A second round has nothing to do; a new revocation in index.txt is signed alone, first.
     expect((await signer.runOnce()).planned).toBe(0);
     const target = leaves[42]!;
-    await writeIndex(indexPath, leaves.map((l) => (revoked.has(l.serial) || l === target ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - H), reason: l === target ? 'superseded' : 'keyCompromise' } : { cert: l.cert, status: 'V' as const })));
+    await writeIndex(
+      indexPath,
+      leaves.map((l) =>
+        revoked.has(l.serial) || l === target
+          ? {
+              cert: l.cert,
+              status: 'R' as const,
+              revokedAt: new Date(Date.now() - H),
+              reason: l === target ? 'superseded' : 'keyCompromise',
+            }
+          : { cert: l.cert, status: 'V' as const },
+      ),
+    );
     const t0 = performance.now();
     const r3 = await signer.runOnce();
     expect(r3).toMatchObject({ planned: 1, signed: 1, byReason: { status: 1 } });
     expect(performance.now() - t0).toBeLessThan(2_000);
-    const v = validateOcspResponse(store.get(signer.issuerId, target.serial.toLowerCase().replace(/^0+/, ''))!.der, { cert: target.cert, issuer: ca.cert, now: new Date() });
+    const v = validateOcspResponse(store.get(signer.issuerId, target.serial.toLowerCase().replace(/^0+/, ''))!.der, {
+      cert: target.cert,
+      issuer: ca.cert,
+      now: new Date(),
+    });
     expect(v).toMatchObject({ ok: true, response: { certStatus: 'revoked', revocationReason: 'superseded' } });
 
     // A restarted signer reads the store back and finds nothing due.
     await store.close();
     const reopened = await EmbeddedStore.open({ path: join(dir, 'a', 'responses.log') });
-    const again = new ResponseSigner({ issuer: ca.cert, identity: { signer: hsmSigner }, certificates: async () => (await readIndexTxt(indexPath)).certificates, store: reopened, responseValidityMs: 168 * H, refreshAgeMs: 72 * H });
+    const again = new ResponseSigner({
+      issuer: ca.cert,
+      identity: { signer: hsmSigner },
+      certificates: async () => (await readIndexTxt(indexPath)).certificates,
+      store: reopened,
+      responseValidityMs: 168 * H,
+      refreshAgeMs: 72 * H,
+    });
     expect((await again.runOnce()).planned).toBe(0);
     await reopened.close();
   });
@@ -150,7 +187,15 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     const store = await EmbeddedStore.open({ path: join(dir, 'rsa', 'responses.log') });
     try {
       const certs = Array.from({ length: 1000 }, (_, i) => ({ serial: (0x5000 + i).toString(16), notAfter: Date.now() + 24 * H }));
-      const signer = new ResponseSigner({ issuer: rsaCa.cert, identity: { signer: rsa }, certificates: () => certs, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, concurrency: 4 });
+      const signer = new ResponseSigner({
+        issuer: rsaCa.cert,
+        identity: { signer: rsa },
+        certificates: () => certs,
+        store,
+        responseValidityMs: 168 * H,
+        refreshAgeMs: 72 * H,
+        concurrency: 4,
+      });
       const lag = monitorEventLoopDelay({ resolution: 5 });
       lag.enable();
       const r = await signer.runOnce();
@@ -162,7 +207,10 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
       const lib = mod.lib;
       const slot = lib.C_GetSlotList(true).find((x) => lib.C_GetTokenInfo(x).label.trim() === hsm.tokenLabel)!;
       const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: 'rsa-ca' }]);
+      lib.C_FindObjectsInit(session, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+        { type: pkcs11js.CKA_LABEL, value: 'rsa-ca' },
+      ]);
       const [key] = lib.C_FindObjects(session, 1);
       lib.C_FindObjectsFinal(session);
       const blocked = monitorEventLoopDelay({ resolution: 5 });
@@ -197,7 +245,9 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     const store = await EmbeddedStore.open({ path: join(dir, 'b', 'responses.log') });
     const rotations: string[] = [];
     // responder certificates valid 10 days, renewed 7 days ahead; responses valid 7 days, refreshed at 3
-    const rotator = new ResponderRotator({ issuer: ca.cert, issuerSigner: hsmSigner, validityMs: 240 * H, renewBeforeMs: 168 * H }, (c) => rotations.push(c.serialNumber));
+    const rotator = new ResponderRotator({ issuer: ca.cert, issuerSigner: hsmSigner, validityMs: 240 * H, renewBeforeMs: 168 * H }, (c) =>
+      rotations.push(c.serialNumber),
+    );
     const signer = new ResponseSigner({
       issuer: ca.cert,
       identity: (now) => rotator.current(now),
@@ -234,7 +284,12 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     const clock = new ManualClock(Date.now());
     const store = await EmbeddedStore.open({ path: join(dir, 'c', 'responses.log') });
     // 9-day responder, renewed 7 days ahead: rotation at day 2, between the refreshes at 0 and 3
-    const rotator = new ResponderRotator({ issuer: ca.cert, issuerSigner: softwareSigner(ca.keyObject), validityMs: 216 * H, renewBeforeMs: 168 * H });
+    const rotator = new ResponderRotator({
+      issuer: ca.cert,
+      issuerSigner: softwareSigner(ca.keyObject),
+      validityMs: 216 * H,
+      renewBeforeMs: 168 * H,
+    });
     const signer = new ResponseSigner({
       issuer: ca.cert,
       identity: (now) => rotator.current(now),
@@ -262,18 +317,44 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     const store = await EmbeddedStore.open({ path: join(dir, 'd', 'responses.log') });
     let fail = true;
     const base = softwareSigner(ca.keyObject);
-    const flaky = { algorithm: base.algorithm, sign: (d: Uint8Array) => (fail ? Promise.reject(new Error('HSM unavailable')) : base.sign(d)) };
+    const flaky = {
+      algorithm: base.algorithm,
+      sign: (d: Uint8Array) => (fail ? Promise.reject(new Error('HSM unavailable')) : base.sign(d)),
+    };
     const { logger, lines } = logSink();
-    const certs = leaves.slice(0, 10).map((l) => ({ serial: l.serial.toLowerCase().replace(/^0+/, ''), notAfter: l.cert.notAfter.getTime() }));
-    const signer = new ResponseSigner({ issuer: ca.cert, identity: { signer: flaky }, certificates: () => certs, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, clock, logger });
+    const certs = leaves
+      .slice(0, 10)
+      .map((l) => ({ serial: l.serial.toLowerCase().replace(/^0+/, ''), notAfter: l.cert.notAfter.getTime() }));
+    const signer = new ResponseSigner({
+      issuer: ca.cert,
+      identity: { signer: flaky },
+      certificates: () => certs,
+      store,
+      responseValidityMs: 168 * H,
+      refreshAgeMs: 72 * H,
+      clock,
+      logger,
+    });
     const ac = new AbortController();
     const rounds: { signed: number; failed: number }[] = [];
     let notify: () => void = () => {};
-    const loop = signer.run({ intervalMs: 10_000, errorBackoffMs: 30_000, signal: ac.signal, onRound: (r) => (rounds.push(r instanceof Error ? { signed: -1, failed: -1 } : { signed: r.signed, failed: r.failed }), notify()) });
+    const loop = signer.run({
+      intervalMs: 10_000,
+      errorBackoffMs: 30_000,
+      signal: ac.signal,
+      onRound: (r) => (rounds.push(r instanceof Error ? { signed: -1, failed: -1 } : { signed: r.signed, failed: r.failed }), notify()),
+    });
     const nextRound = () => new Promise<void>((r) => (notify = r));
     while (rounds.length < 1) await nextRound();
     expect(rounds[0]).toEqual({ signed: 0, failed: 10 });
-    expect(lines.some((l) => l.msg === 'signing failed' && typeof l.serial === 'string' && String((l.err as { message?: string })?.message).includes('HSM unavailable'))).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.msg === 'signing failed' &&
+          typeof l.serial === 'string' &&
+          String((l.err as { message?: string })?.message).includes('HSM unavailable'),
+      ),
+    ).toBe(true);
     fail = false;
     const p = nextRound();
     // a round that signed nothing and failed backs off: no round after the normal interval ...
@@ -296,8 +377,19 @@ describe('ResponseSigner over SoftHSM and the embedded store', () => {
     let signatures = 0;
     // The abort arrives while the round is under way, from inside the signing (as a signal would).
     const counting = { algorithm: base.algorithm, sign: async (d: Uint8Array) => (++signatures === 100 && ac.abort(), base.sign(d)) };
-    const certs = leaves.slice(0, 1000).map((l) => ({ serial: l.serial.toLowerCase().replace(/^0+/, ''), notAfter: l.cert.notAfter.getTime() }));
-    const signer = new ResponseSigner({ issuer: ca.cert, identity: { signer: counting }, certificates: () => certs, store, responseValidityMs: 168 * H, refreshAgeMs: 72 * H, concurrency: 4, batchSize: 16 });
+    const certs = leaves
+      .slice(0, 1000)
+      .map((l) => ({ serial: l.serial.toLowerCase().replace(/^0+/, ''), notAfter: l.cert.notAfter.getTime() }));
+    const signer = new ResponseSigner({
+      issuer: ca.cert,
+      identity: { signer: counting },
+      certificates: () => certs,
+      store,
+      responseValidityMs: 168 * H,
+      refreshAgeMs: 72 * H,
+      concurrency: 4,
+      batchSize: 16,
+    });
     const rounds: number[] = [];
     await signer.run({ intervalMs: 10_000, signal: ac.signal, onRound: (r) => rounds.push(r instanceof Error ? -1 : r.signed) });
     // At most the workers' signatures in flight past the 100th (2 per session).

@@ -52,17 +52,37 @@ function signer(args: string[], o: { index?: string; threadpool?: number } = {})
   delete env.UV_THREADPOOL_SIZE;
   delete env.POD_NAME;
   if (o.threadpool !== undefined) env.UV_THREADPOOL_SIZE = String(o.threadpool);
-  const proc = spawn(process.execPath, [CLI, 'signer', '--index', join(dir, o.index ?? 'index-20.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      'signer',
+      '--index',
+      join(dir, o.index ?? 'index-20.txt'),
+      '--ca-cert',
+      join(dir, 'ca.pem'),
+      '--key-file',
+      join(dir, 'ca.key'),
+      ...args,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.once('exit', (code, signal) => res({ code, signal })),
+  );
   // 'exit' comes before the pipes are drained; wait for 'close' so output() is complete.
   const closed = new Promise<void>((res) => proc.once('close', () => res()));
   const s: Signer = {
     proc,
     output: () => out,
-    lines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     exit: exit.then(async (r) => {
       await closed;
       return r;
@@ -84,7 +104,12 @@ afterEach(() => {
   }
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, context = () => ''): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  context = () => '',
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await probe();
@@ -121,14 +146,22 @@ describe('two signers on one embedded store', () => {
   it('the second waits up to --store-lock-wait, then exits non-zero naming the first and the lock', async () => {
     const storeDir = join(dir, 'store-refused');
     const first = signer(['--store-dir', storeDir, '--interval', '500ms'], { threadpool: 8 });
-    await until('the first signer to hold the lock and sign', async () => ((await lockHolder(storeDir))?.pid === first.proc.pid && first.lines().some((l) => l.msg === 'signing round') ? true : undefined), 20_000, first.output);
+    await until(
+      'the first signer to hold the lock and sign',
+      async () =>
+        (await lockHolder(storeDir))?.pid === first.proc.pid && first.lines().some((l) => l.msg === 'signing round') ? true : undefined,
+      20_000,
+      first.output,
+    );
 
     const t0 = Date.now();
     const second = signer(['--store-dir', storeDir, '--once', '--store-lock-wait', '1500ms'], { threadpool: 8 });
     const { code } = await second.exit;
     const waitedMs = Date.now() - t0;
     expect(code, second.output()).toBe(1);
-    expect(second.output()).toContain(`ocsp-operator: ${storeDir}/responses.log.lock is held by another writer (host ${hostname()}, pid ${first.proc.pid}, since `);
+    expect(second.output()).toContain(
+      `ocsp-operator: ${storeDir}/responses.log.lock is held by another writer (host ${hostname()}, pid ${first.proc.pid}, since `,
+    );
     expect(second.output()).toContain('still after waiting 1500 ms');
     // It said once, before failing, whom it waited for.
     const waits = second.lines().filter((l) => l.msg === WAITING);
@@ -145,10 +178,20 @@ describe('two signers on one embedded store', () => {
   it('when the first stops during the wait, the second takes over and signs; every response in the log reads back whole', async () => {
     const storeDir = join(dir, 'store-takeover');
     const first = signer(['--store-dir', storeDir, '--interval', '500ms'], { threadpool: 8 });
-    await until('the first signer to sign its 20', () => (first.lines().some((l) => l.msg === 'signing round' && l.signed === 20) ? true : undefined), 20_000, first.output);
+    await until(
+      'the first signer to sign its 20',
+      () => (first.lines().some((l) => l.msg === 'signing round' && l.signed === 20) ? true : undefined),
+      20_000,
+      first.output,
+    );
 
     const second = signer(['--store-dir', storeDir, '--once', '--store-lock-wait', '30s'], { index: 'index-30.txt', threadpool: 8 });
-    await until('the second signer to wait for the lock', () => (second.lines().some((l) => l.msg === WAITING) ? true : undefined), 20_000, second.output);
+    await until(
+      'the second signer to wait for the lock',
+      () => (second.lines().some((l) => l.msg === WAITING) ? true : undefined),
+      20_000,
+      second.output,
+    );
     const stoppedAt = Date.now();
     first.proc.kill('SIGTERM');
     expect((await first.exit).code, first.output()).toBe(0);
@@ -168,7 +211,10 @@ describe('two signers on one embedded store', () => {
       for await (const e of store.entries()) {
         const leaf = bySerial.get(e.serial);
         expect(leaf, `serial ${e.serial}`).toBeDefined();
-        expect(validateOcspResponse(e.der, { cert: leaf!.cert, issuer: ca.cert, now: new Date() })).toMatchObject({ ok: true, response: { certStatus: 'good' } });
+        expect(validateOcspResponse(e.der, { cert: leaf!.cert, issuer: ca.cert, now: new Date() })).toMatchObject({
+          ok: true,
+          response: { certStatus: 'good' },
+        });
         verified++;
       }
       expect(verified).toBe(30);
@@ -193,19 +239,32 @@ describe('a re-executed signer dies with its parent', () => {
       parent.output,
     );
     extraPids.push(childPid);
-    await until('the child to sign', () => (parent.lines().some((l) => l.msg === 'signing round' && l.pid === childPid) ? true : undefined), 20_000, parent.output);
+    await until(
+      'the child to sign',
+      () => (parent.lines().some((l) => l.msg === 'signing round' && l.pid === childPid) ? true : undefined),
+      20_000,
+      parent.output,
+    );
 
     const killedAt = Date.now();
     parent.proc.kill('SIGKILL');
     expect((await parent.exited).signal).toBe('SIGKILL');
     // Gone, or a zombie that nobody reaps (its parent is dead): either way it no longer runs.
-    await until('the orphaned child to exit', async () => {
-      const s = await procStat(childPid);
-      return s === undefined || s.state === 'Z' ? true : undefined;
-    }, 5000, parent.output);
+    await until(
+      'the orphaned child to exit',
+      async () => {
+        const s = await procStat(childPid);
+        return s === undefined || s.state === 'Z' ? true : undefined;
+      },
+      5000,
+      parent.output,
+    );
     const childExitMs = Date.now() - killedAt;
     // It stopped the clean way (the SIGTERM path), not by the grace period's hard exit.
-    expect(parent.lines().some((l) => l.msg === 'signer stopping' && l.pid === childPid), parent.output()).toBe(true);
+    expect(
+      parent.lines().some((l) => l.msg === 'signer stopping' && l.pid === childPid),
+      parent.output(),
+    ).toBe(true);
 
     const t0 = Date.now();
     const next = signer(['--store-dir', storeDir, '--once', '--store-lock-wait', '0s']);
@@ -213,6 +272,8 @@ describe('a re-executed signer dies with its parent', () => {
     const nextMs = Date.now() - t0;
     expect(code, next.output()).toBe(0);
     expect(next.lines().some((l) => l.msg === WAITING)).toBe(false);
-    console.log(`orphaned child exited ${childExitMs} ms after its parent's SIGKILL; the next signer took the lock without waiting (--store-lock-wait 0s) and finished in ${nextMs} ms (two Node start-ups and a round)`);
+    console.log(
+      `orphaned child exited ${childExitMs} ms after its parent's SIGKILL; the next signer took the lock without waiting (--store-lock-wait 0s) and finished in ${nextMs} ms (two Node start-ups and a round)`,
+    );
   });
 });

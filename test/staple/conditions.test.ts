@@ -20,7 +20,8 @@ describe('condition polarity', () => {
   it('types both kinds have mean the same, with the same polarity', () => {
     for (const type of [T.Ready, T.Fresh, T.SignerCertificateExpiring] as const) {
       expect(Object.values(P), type).toContain(type);
-      for (const status of ['True', 'False'] as const) expect(isBadStapleCondition({ type, status }), `${type}=${status}`).toBe(isBadPoolCondition({ type: type, status }));
+      for (const status of ['True', 'False'] as const)
+        expect(isBadStapleCondition({ type, status }), `${type}=${status}`).toBe(isBadPoolCondition({ type: type, status }));
     }
   });
 });

@@ -63,7 +63,9 @@ function waitForPublished(leaf: Issued, extra: (s: Secret) => boolean = () => tr
     `web-tls-ocsp to publish ${leaf.serial} with its staple`,
     async () => {
       const s = await getSecret(h.client, ns.name, 'web-tls-ocsp');
-      return s && s.metadata?.annotations?.[ANNOTATION_SERIAL] === leaf.serial.toLowerCase() && s.data?.[STAPLE_KEY] && extra(s) ? s : undefined;
+      return s && s.metadata?.annotations?.[ANNOTATION_SERIAL] === leaf.serial.toLowerCase() && s.data?.[STAPLE_KEY] && extra(s)
+        ? s
+        : undefined;
     },
     20_000,
   );
@@ -133,7 +135,10 @@ describe('TLS servers serve the staple Secret', () => {
   });
 
   it('after a renewal, reloaded from the updated Secret, both serve the new certificate with its new staple', async () => {
-    await putSecret(h.client, tlsSecret(ns.name, 'web-tls', { certPem: leaves[1]!.chainPem, keyPem: leaves[1]!.keyPem, caPem: ca.certPem }));
+    await putSecret(
+      h.client,
+      tlsSecret(ns.name, 'web-tls', { certPem: leaves[1]!.chainPem, keyPem: leaves[1]!.keyPem, caPem: ca.certPem }),
+    );
     renewed = await waitForPublished(leaves[1]!);
     expect(lockstepOf(renewed).verdict?.ok).toBe(true);
     expect(data(renewed)[STAPLE_KEY]).not.toBe(data(first)[STAPLE_KEY]);
@@ -157,7 +162,10 @@ describe('TLS servers serve the staple Secret', () => {
     await new Promise((r) => setTimeout(r, 1_100)); // the refreshed response gets a later thisUpdate
     // a spec change is a new generation: the controller fetches at once
     await h.client.mergePatch(OcspStapleType, { namespace: ns.name, name: 'web' }, { spec: { clockSkew: '301s' } });
-    const refreshed = await waitForPublished(leaves[1]!, (s) => s.metadata?.annotations?.[ANNOTATION_STAPLE_SHA256] !== current.metadata?.annotations?.[ANNOTATION_STAPLE_SHA256]);
+    const refreshed = await waitForPublished(
+      leaves[1]!,
+      (s) => s.metadata?.annotations?.[ANNOTATION_STAPLE_SHA256] !== current.metadata?.annotations?.[ANNOTATION_STAPLE_SHA256],
+    );
     const staple = data(refreshed)[HAPROXY_OCSP_KEY]!;
     expect(staple).not.toBe(data(current)[HAPROXY_OCSP_KEY]);
 
@@ -176,7 +184,11 @@ describe('TLS servers serve the staple Secret', () => {
     expect(b64(await stapleBytes(nginx.port, HOST))).toBe(data(current)[STAPLE_KEY]);
     await writeSecretVolume(volume, data(refreshed));
     await nginx.reload();
-    await waitFor('nginx to staple the refreshed response', async () => b64(await stapleBytes(nginx.port, HOST)) === data(refreshed)[STAPLE_KEY], 10_000);
+    await waitFor(
+      'nginx to staple the refreshed response',
+      async () => b64(await stapleBytes(nginx.port, HOST)) === data(refreshed)[STAPLE_KEY],
+      10_000,
+    );
     expect(stapleBelongs(await probeTls(nginx.port, HOST))).toEqual({ ok: true });
   });
 
@@ -193,7 +205,10 @@ describe('TLS servers serve the staple Secret', () => {
       started.push(hx);
       const nx = await startNginx({ secretDir: dir, serverName: HOST });
       started.push(nx);
-      bad = new Map<Kind, TlsServer>([['haproxy', hx], ['nginx', nx]]);
+      bad = new Map<Kind, TlsServer>([
+        ['haproxy', hx],
+        ['nginx', nx],
+      ]);
     });
 
     it('the lockstep check on the Secret rejects it', () => {

@@ -44,7 +44,12 @@ async function startResponder(ca: Ca, clock: ManualClock): Promise<Responder> {
       signOcspResponse({
         issuer: ca.cert,
         signer: softwareSigner(ca.keyObject),
-        entries: certIds.map((certId) => ({ certId, status: { kind: 'good' as const }, thisUpdate: now, nextUpdate: new Date(now.getTime() + WINDOW) })),
+        entries: certIds.map((certId) => ({
+          certId,
+          status: { kind: 'good' as const },
+          thisUpdate: now,
+          nextUpdate: new Date(now.getTime() + WINDOW),
+        })),
         producedAt: now,
       }).then(
         (der) => res.writeHead(200, { 'Content-Type': 'application/ocsp-response' }).end(Buffer.from(der)),
@@ -80,7 +85,14 @@ beforeEach(async () => {
   responder = await startResponder(ca, clock);
   leaf = await issueLeaf(ca, { ocspUrl: responder.url, dnsNames: ['fake.test'] });
   fake = new FakeKube({ clock });
-  manager = new Manager({ client: fake, clock, log: pino({ level: 'silent' }), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [NS], resyncMs: RESYNC });
+  manager = new Manager({
+    client: fake,
+    clock,
+    log: pino({ level: 'silent' }),
+    healthAddress: { host: '127.0.0.1', port: 0 },
+    namespaces: [NS],
+    resyncMs: RESYNC,
+  });
   controller = addStapleController(manager, { workers: 2 });
   await manager.start();
 });
@@ -111,7 +123,9 @@ const settle = (name: string) => until(`${NS}/${name} to settle`, () => idle(`${
 
 async function reconciles(result?: string): Promise<number> {
   const m = await manager.metrics.reconcileTotal.get();
-  return m.values.filter((v) => v.labels.controller === 'staple' && (result === undefined || v.labels.result === result)).reduce((n, v) => n + v.value, 0);
+  return m.values
+    .filter((v) => v.labels.controller === 'staple' && (result === undefined || v.labels.result === result))
+    .reduce((n, v) => n + v.value, 0);
 }
 
 const staple = (name: string) => fake.get<StapleObject>(OcspStapleType, NS, name);
@@ -120,15 +134,25 @@ const lastAttempt = (s: StapleObject): string | undefined => (s.status as { last
 async function createStaple(name: string): Promise<void> {
   await fake.create(SecretType, tlsSecret(NS, `${name}-tls`, { certPem: leaf.chainPem, keyPem: leaf.keyPem }));
   // No jitter: the refresh is planned at exactly the window's midpoint.
-  await fake.create(OcspStapleType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name, namespace: NS }, spec: { secretName: `${name}-tls`, refresh: { jitter: 0 } } });
+  await fake.create(OcspStapleType, {
+    apiVersion: 'ocsp-operator.dev/v1alpha1',
+    kind: 'OcspStaple',
+    metadata: { name, namespace: NS },
+    spec: { secretName: `${name}-tls`, refresh: { jitter: 0 } },
+  });
 }
 
 /** Every version of a Secret, as a watch delivers them. */
 async function versionsOf(name: string): Promise<{ versions: Secret[]; stop(): void }> {
   const versions: Secret[] = [];
-  const abort = await fake.watch(SecretType, { namespace: NS, resourceVersion: fake.resourceVersion(), fieldSelector: `metadata.name=${name}`, timeoutSeconds: 0 }, (phase, obj) => {
-    if (phase === 'ADDED' || phase === 'MODIFIED') versions.push(obj as Secret);
-  }, () => {});
+  const abort = await fake.watch(
+    SecretType,
+    { namespace: NS, resourceVersion: fake.resourceVersion(), fieldSelector: `metadata.name=${name}`, timeoutSeconds: 0 },
+    (phase, obj) => {
+      if (phase === 'ADDED' || phase === 'MODIFIED') versions.push(obj as Secret);
+    },
+    () => {},
+  );
   return { versions, stop: () => abort.abort() };
 }
 
@@ -181,7 +205,10 @@ describe('the staple controller on the in-memory API', () => {
 
     // The midpoint: the planned requeue fires, the staple is refreshed and published with its certificate.
     clock.advance(1000);
-    await until('the refresh at the midpoint', async () => idle(`${NS}/mid`) && Date.parse((await staple('mid')).status?.staple?.thisUpdate ?? '0') === midpoint);
+    await until(
+      'the refresh at the midpoint',
+      async () => idle(`${NS}/mid`) && Date.parse((await staple('mid')).status?.staple?.thisUpdate ?? '0') === midpoint,
+    );
     expect(responder.fetches).toBe(2);
     expect(applies()).toBe(2);
     const refreshed = await staple('mid');

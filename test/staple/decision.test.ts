@@ -7,7 +7,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../../src/api/group.js';
 import { parseOcspStaple, type OcspStapleSpec, type OcspStapleStatus } from '../../src/api/staple.js';
 import { formatDateTime as iso } from '../../src/api/time.js';
-import { certIdFor, errorResponse, signOcspResponse, softwareSigner, validateOcspResponse, type ValidatedResponse } from '../../src/ocsp/index.js';
+import {
+  certIdFor,
+  errorResponse,
+  signOcspResponse,
+  softwareSigner,
+  validateOcspResponse,
+  type ValidatedResponse,
+} from '../../src/ocsp/index.js';
 import type { ResponseEntryStatus } from '../../src/ocsp/sign.js';
 import type { Secret } from '../../src/kube/types.js';
 import {
@@ -35,13 +42,23 @@ const NOW = Math.floor(Date.now() / 1000) * 1000;
 const URL = 'http://127.0.0.1:9/ocsp';
 
 function specWith(spec: Record<string, unknown> = {}): OcspStapleSpec {
-  const parsed = parseOcspStaple({ apiVersion: API_GROUP_VERSION, kind: KIND_STAPLE, metadata: { name: 's', namespace: 'ns' }, spec: { secretName: 'tls', ...spec } });
+  const parsed = parseOcspStaple({
+    apiVersion: API_GROUP_VERSION,
+    kind: KIND_STAPLE,
+    metadata: { name: 's', namespace: 'ns' },
+    spec: { secretName: 'tls', ...spec },
+  });
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.value.spec;
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const tlsSecret = (leaf: Issued, keyPem = leaf.keyPem): Secret => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: 'ns' }, data: { 'tls.crt': b64(leaf.chainPem), 'tls.key': b64(keyPem) } });
+const tlsSecret = (leaf: Issued, keyPem = leaf.keyPem): Secret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'tls', namespace: 'ns' },
+  data: { 'tls.crt': b64(leaf.chainPem), 'tls.key': b64(keyPem) },
+});
 
 function source(secret: Secret, at = NOW): CertificateSource {
   const r = readCertificateSecret(secret, 'ns/tls', at);
@@ -86,14 +103,26 @@ beforeAll(async () => {
     expiredA: await sign(leafA, good, NOW - 4 * DAY, NOW - HOUR),
     futureA: await sign(leafA, good, NOW + HOUR, NOW + 4 * DAY),
     otherCaA: await sign(leafA, good, NOW - HOUR, NOW + 3 * DAY, other),
-    revokedA: await sign(leafA, { kind: 'revoked', revocationTime: new Date(NOW - DAY), reason: 'keyCompromise' }, NOW - 5 * MIN, NOW + 3 * DAY),
+    revokedA: await sign(
+      leafA,
+      { kind: 'revoked', revocationTime: new Date(NOW - DAY), reason: 'keyCompromise' },
+      NOW - 5 * MIN,
+      NOW + 3 * DAY,
+    ),
     unknownA: await sign(leafA, { kind: 'unknown' }, NOW - 5 * MIN, NOW + 3 * DAY),
     goodB: await sign(leafB, good, NOW - HOUR, NOW + 3 * DAY),
     goodOld: await sign(leafOld, good, NOW - HOUR, NOW + 3 * DAY),
     tryLater: errorResponse('tryLater'),
     html: new Uint8Array(Buffer.from('<html><body>captive portal</body></html>')),
   };
-  f = { ca, a: source(tlsSecret(leafA)), b: source(tlsSecret(leafB)), expiredPrev: source(tlsSecret(leafOld), NOW - 2 * DAY) /* read while it was valid */, keyMismatch: tlsSecret(leafA, stranger.keyPem), res };
+  f = {
+    ca,
+    a: source(tlsSecret(leafA)),
+    b: source(tlsSecret(leafB)),
+    expiredPrev: source(tlsSecret(leafOld), NOW - 2 * DAY) /* read while it was valid */,
+    keyMismatch: tlsSecret(leafA, stranger.keyPem),
+    res,
+  };
 });
 
 /** A staple Secret as the reconciler writes it, read back the way it reads it. */
@@ -104,7 +133,12 @@ function publishedOf(cert: CertificateSource, staple?: { der: Uint8Array; thisUp
     nextUpdate: iso(new Date(staple.nextUpdate)),
     usableUntil: iso(new Date(Math.min(staple.nextUpdate, cert.leaf.notAfter.getTime()))),
   };
-  const secret = buildStapleSecret({ namespace: 'ns', name: 'tls-ocsp', owner: { name: 's', uid: 'u' }, published: { pair: pairOf(cert), staple: s } });
+  const secret = buildStapleSecret({
+    namespace: 'ns',
+    name: 'tls-ocsp',
+    owner: { name: 's', uid: 'u' },
+    published: { pair: pairOf(cert), staple: s },
+  });
   const p = readPublished(secret);
   if (!p) throw new Error('unreadable staple Secret');
   return p;
@@ -146,34 +180,150 @@ interface Row {
 
 const rows: Row[] = [
   // first look
-  { name: 'first look: a good response is published with its certificate', source: 'a', answer: 'goodA', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'goodA', write: true } },
-  { name: 'first look, responder unreachable: the certificate goes out alone', source: 'a', answer: { fetchFailed: 'ResponderUnreachable' }, expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: true } },
-  { name: 'first look, tryLater: the certificate goes out alone', source: 'a', answer: 'tryLater', expect: { action: 'PublishWithoutStaple', attempt: 'TryLater', pair: 'a', staple: null, write: true } },
+  {
+    name: 'first look: a good response is published with its certificate',
+    source: 'a',
+    answer: 'goodA',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'goodA', write: true },
+  },
+  {
+    name: 'first look, responder unreachable: the certificate goes out alone',
+    source: 'a',
+    answer: { fetchFailed: 'ResponderUnreachable' },
+    expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: true },
+  },
+  {
+    name: 'first look, tryLater: the certificate goes out alone',
+    source: 'a',
+    answer: 'tryLater',
+    expect: { action: 'PublishWithoutStaple', attempt: 'TryLater', pair: 'a', staple: null, write: true },
+  },
   // steady state
-  { name: 'not due, staple held: nothing to write', published: { cert: 'a', staple: 'goodA' }, source: 'a', expect: { action: 'KeepStaple', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'a newer response replaces the held one', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'newerA', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'newerA', write: true } },
-  { name: 'the same response again: nothing to write', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'goodA', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'goodA', write: false } },
+  {
+    name: 'not due, staple held: nothing to write',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    expect: { action: 'KeepStaple', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'a newer response replaces the held one',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'newerA',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'newerA', write: true },
+  },
+  {
+    name: 'the same response again: nothing to write',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'goodA',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'goodA', write: false },
+  },
   // bad answers never replace a good staple
-  { name: 'responder times out: the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: { fetchFailed: 'ResponderTimeout' }, expect: { action: 'KeepStaple', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'tryLater: the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'tryLater', expect: { action: 'KeepStaple', attempt: 'TryLater', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'an older response (NotNewer): the held one stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'olderA', expect: { action: 'KeepStaple', attempt: 'NotNewer', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'an expired response: refused, the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'expiredA', expect: { action: 'KeepStaple', attempt: 'Expired', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'a response from the future: refused, the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'futureA', expect: { action: 'KeepStaple', attempt: 'NotYetValid', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'a response signed by another CA: refused, the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'otherCaA', expect: { action: 'KeepStaple', attempt: 'SignerNotAuthorized', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'a response for another certificate: refused, the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'goodB', expect: { action: 'KeepStaple', attempt: 'CertIdMismatch', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'HTML from a captive proxy: refused, the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'html', expect: { action: 'KeepStaple', attempt: 'NotOcsp', pair: 'a', staple: 'goodA', write: false } },
+  {
+    name: 'responder times out: the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: { fetchFailed: 'ResponderTimeout' },
+    expect: { action: 'KeepStaple', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'tryLater: the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'tryLater',
+    expect: { action: 'KeepStaple', attempt: 'TryLater', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'an older response (NotNewer): the held one stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'olderA',
+    expect: { action: 'KeepStaple', attempt: 'NotNewer', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'an expired response: refused, the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'expiredA',
+    expect: { action: 'KeepStaple', attempt: 'Expired', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'a response from the future: refused, the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'futureA',
+    expect: { action: 'KeepStaple', attempt: 'NotYetValid', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'a response signed by another CA: refused, the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'otherCaA',
+    expect: { action: 'KeepStaple', attempt: 'SignerNotAuthorized', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'a response for another certificate: refused, the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'goodB',
+    expect: { action: 'KeepStaple', attempt: 'CertIdMismatch', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'HTML from a captive proxy: refused, the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'html',
+    expect: { action: 'KeepStaple', attempt: 'NotOcsp', pair: 'a', staple: 'goodA', write: false },
+  },
   // revoked and unknown
-  { name: 'revoked: the truthful revoked response replaces the good one', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'revokedA', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'revokedA', write: true } },
-  { name: 'unknown: refused by default, the good staple stays', published: { cert: 'a', staple: 'goodA' }, source: 'a', answer: 'unknownA', expect: { action: 'KeepStaple', attempt: 'ResponderSaysUnknown', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'unknown with nothing held: the certificate goes out alone', source: 'a', answer: 'unknownA', expect: { action: 'PublishWithoutStaple', attempt: 'ResponderSaysUnknown', pair: 'a', staple: null, write: true } },
-  { name: 'publishUnknown: the unknown response is published', source: 'a', spec: { publishUnknown: true }, answer: 'unknownA', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'unknownA', write: true } },
-  { name: 'publishUnknown, a published unknown: it stays', published: { cert: 'a', staple: 'unknownA' }, source: 'a', spec: { publishUnknown: true }, expect: { action: 'KeepStaple', pair: 'a', staple: 'unknownA', write: false } },
+  {
+    name: 'revoked: the truthful revoked response replaces the good one',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'revokedA',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'revokedA', write: true },
+  },
+  {
+    name: 'unknown: refused by default, the good staple stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    answer: 'unknownA',
+    expect: { action: 'KeepStaple', attempt: 'ResponderSaysUnknown', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'unknown with nothing held: the certificate goes out alone',
+    source: 'a',
+    answer: 'unknownA',
+    expect: { action: 'PublishWithoutStaple', attempt: 'ResponderSaysUnknown', pair: 'a', staple: null, write: true },
+  },
+  {
+    name: 'publishUnknown: the unknown response is published',
+    source: 'a',
+    spec: { publishUnknown: true },
+    answer: 'unknownA',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'unknownA', write: true },
+  },
+  {
+    name: 'publishUnknown, a published unknown: it stays',
+    published: { cert: 'a', staple: 'unknownA' },
+    source: 'a',
+    spec: { publishUnknown: true },
+    expect: { action: 'KeepStaple', pair: 'a', staple: 'unknownA', write: false },
+  },
   {
     name: 'publishUnknown turned off: the published unknown is taken down (not as expired)',
     published: { cert: 'a', staple: 'unknownA' },
     source: 'a',
     answer: 'unknownA',
-    expect: { action: 'PublishWithoutStaple', attempt: 'ResponderSaysUnknown', pair: 'a', staple: null, write: true, removedExpired: false },
+    expect: {
+      action: 'PublishWithoutStaple',
+      attempt: 'ResponderSaysUnknown',
+      pair: 'a',
+      staple: null,
+      write: true,
+      removedExpired: false,
+    },
   },
   // expiry
   {
@@ -183,16 +333,28 @@ const rows: Row[] = [
     answer: 'tryLater',
     expect: { action: 'RemoveExpiredStaple', attempt: 'TryLater', pair: 'a', staple: null, write: true, removedExpired: true },
   },
-  { name: 'the staple passed its usable-until and a new one arrives: published', published: { cert: 'a', staple: 'expiredA' }, source: 'a', answer: 'goodA', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'goodA', write: true } },
   {
-    name: 'the Secret staples another certificate\'s response beside this one: taken down',
+    name: 'the staple passed its usable-until and a new one arrives: published',
+    published: { cert: 'a', staple: 'expiredA' },
+    source: 'a',
+    answer: 'goodA',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'a', staple: 'goodA', write: true },
+  },
+  {
+    name: "the Secret staples another certificate's response beside this one: taken down",
     published: { cert: 'a', staple: 'goodB' },
     source: 'a',
     answer: { fetchFailed: 'ResponderUnreachable' },
     expect: { action: 'RemoveExpiredStaple', pair: 'a', staple: null, write: true, removedExpired: true },
   },
   // renewal
-  { name: 'renewal with a good staple for the new certificate: the new pair with its staple', published: { cert: 'a', staple: 'goodA' }, source: 'b', answer: 'goodB', expect: { action: 'PublishStaple', attempt: 'ok', pair: 'b', staple: 'goodB', write: true } },
+  {
+    name: 'renewal with a good staple for the new certificate: the new pair with its staple',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'b',
+    answer: 'goodB',
+    expect: { action: 'PublishStaple', attempt: 'ok', pair: 'b', staple: 'goodB', write: true },
+  },
   {
     name: 'renewal, the responder answers for the previous certificate: never stapled to the new one (KeepPreviousPair)',
     published: { cert: 'a', staple: 'goodA' },
@@ -208,7 +370,13 @@ const rows: Row[] = [
     answer: 'goodA',
     expect: { action: 'PublishWithoutStaple', attempt: 'CertIdMismatch', pair: 'b', staple: null, write: true },
   },
-  { name: 'renewal, no staple obtainable, KeepPreviousPair: the previous pair stays', published: { cert: 'a', staple: 'goodA' }, source: 'b', answer: 'tryLater', expect: { action: 'KeepPreviousPair', attempt: 'TryLater', pair: 'a', staple: 'goodA', write: false } },
+  {
+    name: 'renewal, no staple obtainable, KeepPreviousPair: the previous pair stays',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'b',
+    answer: 'tryLater',
+    expect: { action: 'KeepPreviousPair', attempt: 'TryLater', pair: 'a', staple: 'goodA', write: false },
+  },
   {
     name: 'renewal, no staple obtainable, PublishWithoutStaple: the new certificate alone',
     published: { cert: 'a', staple: 'goodA' },
@@ -224,7 +392,13 @@ const rows: Row[] = [
     answer: 'tryLater',
     expect: { action: 'KeepPreviousPair', attempt: 'TryLater', pair: 'a', staple: null, write: true },
   },
-  { name: 'renewal, KeepPreviousPair, the previous pair had no staple: it stays', published: { cert: 'a' }, source: 'b', answer: 'tryLater', expect: { action: 'KeepPreviousPair', attempt: 'TryLater', pair: 'a', staple: null, write: false } },
+  {
+    name: 'renewal, KeepPreviousPair, the previous pair had no staple: it stays',
+    published: { cert: 'a' },
+    source: 'b',
+    answer: 'tryLater',
+    expect: { action: 'KeepPreviousPair', attempt: 'TryLater', pair: 'a', staple: null, write: false },
+  },
   {
     name: 'renewal, KeepPreviousPair, the previous certificate expired: the new one goes out alone',
     published: { cert: 'expiredPrev', staple: 'goodOld' },
@@ -233,21 +407,65 @@ const rows: Row[] = [
     expect: { action: 'PublishWithoutStaple', attempt: 'TryLater', pair: 'b', staple: null, write: true },
   },
   // the source cannot be read
-  { name: 'key mismatch: the published pair and its staple stay', published: { cert: 'a', staple: 'goodA' }, source: 'keyMismatch', expect: { action: 'KeepPublished', pair: 'a', staple: 'goodA', write: false } },
-  { name: 'key mismatch, the published staple expired: removed, the certificate stays', published: { cert: 'a', staple: 'expiredA' }, source: 'keyMismatch', expect: { action: 'RemoveExpiredStaple', pair: 'a', staple: null, write: true } },
+  {
+    name: 'key mismatch: the published pair and its staple stay',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'keyMismatch',
+    expect: { action: 'KeepPublished', pair: 'a', staple: 'goodA', write: false },
+  },
+  {
+    name: 'key mismatch, the published staple expired: removed, the certificate stays',
+    published: { cert: 'a', staple: 'expiredA' },
+    source: 'keyMismatch',
+    expect: { action: 'RemoveExpiredStaple', pair: 'a', staple: null, write: true },
+  },
   { name: 'key mismatch, nothing published: nothing to do', source: 'keyMismatch', expect: { action: 'Nothing', write: false } },
   // no OCSP
-  { name: 'no OCSP URL (NotApplicable): the certificate alone', source: 'a', noResponder: true, expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: true } },
-  { name: 'no OCSP URL, a staple was published: taken down', published: { cert: 'a', staple: 'goodA' }, source: 'a', noResponder: true, expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: true } },
-  { name: 'no OCSP URL, already published alone: nothing to write', published: { cert: 'a' }, source: 'a', noResponder: true, expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: false } },
+  {
+    name: 'no OCSP URL (NotApplicable): the certificate alone',
+    source: 'a',
+    noResponder: true,
+    expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: true },
+  },
+  {
+    name: 'no OCSP URL, a staple was published: taken down',
+    published: { cert: 'a', staple: 'goodA' },
+    source: 'a',
+    noResponder: true,
+    expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: true },
+  },
+  {
+    name: 'no OCSP URL, already published alone: nothing to write',
+    published: { cert: 'a' },
+    source: 'a',
+    noResponder: true,
+    expect: { action: 'PublishWithoutStaple', pair: 'a', staple: null, write: false },
+  },
 ];
 
 /** Runs one row the way the reconciler does: read the source, re-check what is held, judge the answer, decide. */
 function run(row: Row): { decision: Decision; attempt?: Attempt } {
   const cert = (c: Cert) => f[c];
-  const published = row.published && publishedOf(cert(row.published.cert), row.published.staple ? { der: f.res[row.published.staple]!, thisUpdate: WINDOWS[row.published.staple]![0], nextUpdate: WINDOWS[row.published.staple]![1] } : undefined);
+  const published =
+    row.published &&
+    publishedOf(
+      cert(row.published.cert),
+      row.published.staple
+        ? {
+            der: f.res[row.published.staple]!,
+            thisUpdate: WINDOWS[row.published.staple]![0],
+            nextUpdate: WINDOWS[row.published.staple]![1],
+          }
+        : undefined,
+    );
   const spec = specWith(row.spec);
-  const src = readCertificateSecret(row.source === 'keyMismatch' ? f.keyMismatch : { data: { 'tls.crt': b64(cert(row.source).certPem), 'tls.key': b64(cert(row.source).keyPem) } }, 'ns/tls', NOW);
+  const src = readCertificateSecret(
+    row.source === 'keyMismatch'
+      ? f.keyMismatch
+      : { data: { 'tls.crt': b64(cert(row.source).certPem), 'tls.key': b64(cert(row.source).keyPem) } },
+    'ns/tls',
+    NOW,
+  );
   if (!src.ok) {
     expect(src.reason).toBe('KeyMismatch');
     return { decision: decide({ now: NOW, published, hasResponder: false, onRenewal: spec.onRenewal }) };
@@ -257,11 +475,30 @@ function run(row: Row): { decision: Decision; attempt?: Attempt } {
   const held = heldStaple({ published, certSha256: current.sha256, checks, now: NOW, publishUnknown: spec.publishUnknown });
   let attempt: Attempt | undefined;
   if (typeof row.answer === 'string') {
-    attempt = judgeResponse({ body: f.res[row.answer]!, url: URL, serial: current.serial, checks, now: NOW, held: held.response, publishUnknown: spec.publishUnknown });
+    attempt = judgeResponse({
+      body: f.res[row.answer]!,
+      url: URL,
+      serial: current.serial,
+      checks,
+      now: NOW,
+      held: held.response,
+      publishUnknown: spec.publishUnknown,
+    });
   } else if (row.answer) {
     attempt = { ok: false, reason: row.answer.fetchFailed, message: `responder ${URL}: ${row.answer.fetchFailed}` };
   }
-  return { decision: decide({ now: NOW, published, current: pairOf(current), hasResponder: !row.noResponder, onRenewal: spec.onRenewal, held, attempt }), attempt };
+  return {
+    decision: decide({
+      now: NOW,
+      published,
+      current: pairOf(current),
+      hasResponder: !row.noResponder,
+      onRenewal: spec.onRenewal,
+      held,
+      attempt,
+    }),
+    attempt,
+  };
 }
 
 describe('the lockstep decision', () => {
@@ -293,8 +530,20 @@ describe('the lockstep decision', () => {
   });
 
   it('covers every action', () => {
-    const actions: PublishAction[] = ['PublishStaple', 'KeepStaple', 'KeepPreviousPair', 'PublishWithoutStaple', 'RemoveExpiredStaple', 'KeepPublished', 'Nothing'];
-    for (const a of actions) expect(rows.some((r) => r.expect.action === a), a).toBe(true);
+    const actions: PublishAction[] = [
+      'PublishStaple',
+      'KeepStaple',
+      'KeepPreviousPair',
+      'PublishWithoutStaple',
+      'RemoveExpiredStaple',
+      'KeepPublished',
+      'Nothing',
+    ];
+    for (const a of actions)
+      expect(
+        rows.some((r) => r.expect.action === a),
+        a,
+      ).toBe(true);
   });
 });
 
@@ -312,7 +561,13 @@ describe('when a refresh is due', () => {
     consecutiveFailures: 0,
     ...o,
   });
-  const cases: Array<[string, { prev: OcspStapleStatus; sha?: string; generation?: number; held?: boolean; refresh?: { value: string; notBefore: number } }, boolean]> = [
+  const cases: Array<
+    [
+      string,
+      { prev: OcspStapleStatus; sha?: string; generation?: number; held?: boolean; refresh?: { value: string; notBefore: number } },
+      boolean,
+    ]
+  > = [
     ['planned time not reached, staple held: not due', { prev: settled() }, false],
     ['planned time reached: due', { prev: settled({ nextRefreshTime: iso(new Date(NOW)) }) }, true],
     ['a new certificate: due at once', { prev: settled(), sha: 'B' }, true],
@@ -324,7 +579,14 @@ describe('when a refresh is due', () => {
     ['never looked at: due', { prev: {} }, true],
   ];
   it.each(cases)('%s', (_name, c, due) => {
-    const r = refreshDue({ now: NOW, prev: c.prev, certSha256: c.sha ?? 'A', generation: c.generation ?? 1, held: c.held === false ? undefined : held, refresh: c.refresh });
+    const r = refreshDue({
+      now: NOW,
+      prev: c.prev,
+      certSha256: c.sha ?? 'A',
+      generation: c.generation ?? 1,
+      held: c.held === false ? undefined : held,
+      refresh: c.refresh,
+    });
     expect(r.due).toBe(due);
   });
 });
@@ -335,7 +597,15 @@ describe('when to look again', () => {
     if (!v.ok) throw new Error(v.message);
     return v.response;
   };
-  const look = (o: { failures?: number; served?: ValidatedResponse; stapleUntil?: number; due?: boolean; scheduled?: number; waiting?: number; spec?: Record<string, unknown> }) =>
+  const look = (o: {
+    failures?: number;
+    served?: ValidatedResponse;
+    stapleUntil?: number;
+    due?: boolean;
+    scheduled?: number;
+    waiting?: number;
+    spec?: Record<string, unknown>;
+  }) =>
     nextLook({
       now: NOW,
       spec: specWith(o.spec),
@@ -344,7 +614,13 @@ describe('when to look again', () => {
       failures: o.failures ?? 0,
       decision: {
         served: o.served,
-        desired: { pair: pairOf(f.a), staple: o.stapleUntil === undefined ? undefined : { der: new Uint8Array(), thisUpdate: '', nextUpdate: '', usableUntil: iso(new Date(o.stapleUntil)) } },
+        desired: {
+          pair: pairOf(f.a),
+          staple:
+            o.stapleUntil === undefined
+              ? undefined
+              : { der: new Uint8Array(), thisUpdate: '', nextUpdate: '', usableUntil: iso(new Date(o.stapleUntil)) },
+        },
       },
       due: o.due ?? true,
       scheduled: o.scheduled ?? 0,
@@ -393,7 +669,14 @@ describe('when to look again', () => {
       issuer: f.ca.cert,
       signer: softwareSigner(responder.keyObject),
       responderCert: responder.cert,
-      entries: [{ certId: certIdFor(leaf, f.ca.cert), status: { kind: 'good' }, thisUpdate: new Date(NOW - HOUR), nextUpdate: new Date(NOW + 9 * DAY) }],
+      entries: [
+        {
+          certId: certIdFor(leaf, f.ca.cert),
+          status: { kind: 'good' },
+          thisUpdate: new Date(NOW - HOUR),
+          nextUpdate: new Date(NOW + 9 * DAY),
+        },
+      ],
       producedAt: new Date(NOW - HOUR),
     });
     const r = validated(der, f.a);
@@ -410,9 +693,13 @@ describe('the published staple, re-checked', () => {
     const published = publishedOf(f.a, { der: f.res.goodA!, thisUpdate: WINDOWS.goodA![0], nextUpdate: WINDOWS.goodA![1] });
     expect(heldStaple({ published, certSha256: f.b.sha256, checks: checksB, now: NOW, publishUnknown: false })).toEqual({ refused: false });
     const checksA = responseChecks(f.a, specWith());
-    expect(heldStaple({ published, certSha256: f.a.sha256, checks: checksA, now: NOW, publishUnknown: false }).response?.certStatus).toBe('good');
+    expect(heldStaple({ published, certSha256: f.a.sha256, checks: checksA, now: NOW, publishUnknown: false }).response?.certStatus).toBe(
+      'good',
+    );
     // and not once its window is over
-    expect(heldStaple({ published, certSha256: f.a.sha256, checks: checksA, now: NOW + 4 * DAY, publishUnknown: false }).response).toBeUndefined();
+    expect(
+      heldStaple({ published, certSha256: f.a.sha256, checks: checksA, now: NOW + 4 * DAY, publishUnknown: false }).response,
+    ).toBeUndefined();
   });
 
   it('a published staple is the validated response unchanged', () => {

@@ -14,7 +14,16 @@ import { createNamespace, kubeClient, putSecret, tlsSecret, waitFor, type EventO
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 import { SecretType } from '../../src/kube/types.js';
-import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import {
+  condition,
+  createStaple,
+  getSecret,
+  getStaple,
+  lockstepOf,
+  startStapleController,
+  waitForReason,
+  type Harness,
+} from '../support/staple-harness.js';
 
 const MIN = 60_000;
 
@@ -31,10 +40,13 @@ const leaf: Record<string, Issued> = {};
 beforeAll(async () => {
   proxy = await startFaultProxy();
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Lifecycle Test CA' });
-  for (const name of ['expiry', 'signerexp', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked', 'reissue']) leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
+  for (const name of ['expiry', 'signerexp', 'keep1', 'keep2', 'publish1', 'publish2', 'revoked', 'reissue'])
+    leaf[name] = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`${name}.test`] });
   leaf.muststaple = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['muststaple.test'], mustStaple: true });
   const entries = Object.entries(leaf).map(([name, l]) =>
-    name === 'revoked' || name === 'reissue' ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' } : { cert: l.cert, status: 'V' as const },
+    name === 'revoked' || name === 'reissue'
+      ? { cert: l.cert, status: 'R' as const, revokedAt: new Date(Date.now() - 3600_000), reason: 'keyCompromise' }
+      : { cert: l.cert, status: 'V' as const },
   );
   responder = await startOpensslResponder({ ca, indexEntries: entries, nmin: 60 });
   proxy.upstream = responder.url;
@@ -76,7 +88,10 @@ describe('a staple that can no longer be refreshed', () => {
       expect((await getSecret(h.client, timeNs.name, 'expiry-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
       // retries keep failing, with backoff, until just before nextUpdate
       clock.advance(nextUpdate - clock.now() - 2 * MIN);
-      await waitFor('more failed retries', async () => ((await getStaple(h.client, timeNs.name, 'expiry')).status?.consecutiveFailures ?? 0) >= 2);
+      await waitFor(
+        'more failed retries',
+        async () => ((await getStaple(h.client, timeNs.name, 'expiry')).status?.consecutiveFailures ?? 0) >= 2,
+      );
       expect((await getSecret(h.client, timeNs.name, 'expiry-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
       // nextUpdate passes: the staple goes, the certificate stays
       clock.advance(3 * MIN);
@@ -99,7 +114,14 @@ describe('a staple that can no longer be refreshed', () => {
       body: await signOcspResponse({
         issuer: ca.cert,
         signer: softwareSigner(ca.keyObject),
-        entries: [{ certId: certIdFor(leaf.expiry!.cert, ca.cert), status: { kind: 'good' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + 60 * MIN) }],
+        entries: [
+          {
+            certId: certIdFor(leaf.expiry!.cert, ca.cert),
+            status: { kind: 'good' },
+            thisUpdate: now,
+            nextUpdate: new Date(now.getTime() + 60 * MIN),
+          },
+        ],
         producedAt: now,
       }),
     };
@@ -120,12 +142,22 @@ describe('a delegated responder certificate near its end', () => {
       issuer: ca.cert,
       responderCert: responderCert.cert,
       signer: softwareSigner(responderCert.keyObject),
-      entries: [{ certId: certIdFor(leaf.signerexp!.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now), nextUpdate: new Date(now + 48 * 3_600_000) }],
+      entries: [
+        {
+          certId: certIdFor(leaf.signerexp!.cert, ca.cert),
+          status: { kind: 'good' },
+          thisUpdate: new Date(now),
+          nextUpdate: new Date(now + 48 * 3_600_000),
+        },
+      ],
       producedAt: new Date(now),
     });
     proxy.mode = { kind: 'body', body };
     try {
-      await putSecret(h.client, tlsSecret(timeNs.name, 'signerexp-tls', { certPem: leaf.signerexp!.chainPem, keyPem: leaf.signerexp!.keyPem }));
+      await putSecret(
+        h.client,
+        tlsSecret(timeNs.name, 'signerexp-tls', { certPem: leaf.signerexp!.chainPem, keyPem: leaf.signerexp!.keyPem }),
+      );
       // 120 h left, warning at 108 h: the window opens 12 h from now, long before the refresh (~24 h).
       await createStaple(h.client, timeNs.name, 'signerexp', { secretName: 'signerexp-tls', signerExpiryWarning: '108h' });
       const before = await waitForReason(h.client, timeNs.name, 'signerexp', 'SignerValid', 20_000, 'SignerCertificateExpiring');
@@ -165,7 +197,9 @@ describe('renewal while the responder cannot answer', () => {
       return s?.metadata?.annotations?.[ANNOTATION_SERIAL] === leaf.keep2!.serial.toLowerCase() && lockstepOf(s).verdict?.ok;
     });
     // The Event follows the status write, which follows the Secret's: wait for it, do not race it.
-    await waitFor('the RenewedCertificateStapled Event', async () => (await eventsFor('keep')).some((e) => e.reason === 'RenewedCertificateStapled'));
+    await waitFor('the RenewedCertificateStapled Event', async () =>
+      (await eventsFor('keep')).some((e) => e.reason === 'RenewedCertificateStapled'),
+    );
   });
 
   it('PublishWithoutStaple publishes the new certificate with no staple at all', async () => {
@@ -193,7 +227,9 @@ describe('what the responder says', () => {
     expect(s.status?.staple?.revocationReason).toBe('keyCompromise');
     expect(condition(s, 'Revoked')).toMatchObject({ status: 'True', reason: 'KeyCompromise' });
     expect((await getSecret(h.client, ns.name, 'revoked-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
-    await waitFor('Revoked warning', async () => (await eventsFor('revoked')).some((e) => e.reason === 'KeyCompromise' && e.type === 'Warning'));
+    await waitFor('Revoked warning', async () =>
+      (await eventsFor('revoked')).some((e) => e.reason === 'KeyCompromise' && e.type === 'Warning'),
+    );
     // The certificate Secret goes: no condition may still speak of the certificate it held.
     await h.client.delete(SecretType, ns.name, 'revoked-tls');
     const gone = await waitForReason(h.client, ns.name, 'revoked', 'SecretNotFound');
@@ -203,11 +239,16 @@ describe('what the responder says', () => {
   it('a must-staple certificate without a staple gets a Warning', async () => {
     proxy.mode = { kind: 'status', code: 500 };
     try {
-      await putSecret(h.client, tlsSecret(ns.name, 'muststaple-tls', { certPem: leaf.muststaple!.chainPem, keyPem: leaf.muststaple!.keyPem }));
+      await putSecret(
+        h.client,
+        tlsSecret(ns.name, 'muststaple-tls', { certPem: leaf.muststaple!.chainPem, keyPem: leaf.muststaple!.keyPem }),
+      );
       await createStaple(h.client, ns.name, 'muststaple', { secretName: 'muststaple-tls' });
       const s = await waitForReason(h.client, ns.name, 'muststaple', 'MissingStaple', 20_000, 'MustStapleSatisfied');
       expect(condition(s, 'MustStapleSatisfied')?.status).toBe('False');
-      await waitFor('MissingStaple warning', async () => (await eventsFor('muststaple')).some((e) => e.reason === 'MissingStaple' && e.type === 'Warning'));
+      await waitFor('MissingStaple warning', async () =>
+        (await eventsFor('muststaple')).some((e) => e.reason === 'MissingStaple' && e.type === 'Warning'),
+      );
     } finally {
       proxy.mode = { kind: 'pass' };
     }
@@ -218,7 +259,11 @@ describe('what the responder says', () => {
     // on a cluster with the real cert-manager, its CRD is used as it is
     if (!(await h.client.getOrUndefined(CrdType, undefined, 'certificates.cert-manager.io'))) await h.client.create(CrdType, crd);
     await waitFor('Certificate CRD established', async () => {
-      const c = await h.client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(CrdType, undefined, 'certificates.cert-manager.io');
+      const c = await h.client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
+        CrdType,
+        undefined,
+        'certificates.cert-manager.io',
+      );
       return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
     });
     await h.client.create(CertificateType, {
@@ -227,9 +272,20 @@ describe('what the responder says', () => {
       metadata: { name: 'reissue', namespace: ns.name },
       spec: { secretName: 'reissue-tls', dnsNames: ['reissue.test'], issuerRef: { name: 'ca' } },
     } as KubeObject);
-    await putSecret(h.client, tlsSecret(ns.name, 'reissue-tls', { certPem: leaf.reissue!.chainPem, keyPem: leaf.reissue!.keyPem }, { 'cert-manager.io/certificate-name': 'reissue' }));
+    await putSecret(
+      h.client,
+      tlsSecret(
+        ns.name,
+        'reissue-tls',
+        { certPem: leaf.reissue!.chainPem, keyPem: leaf.reissue!.keyPem },
+        { 'cert-manager.io/certificate-name': 'reissue' },
+      ),
+    );
     await createStaple(h.client, ns.name, 'reissue', { secretName: 'reissue-tls', onRevoked: { reissue: true } });
-    type Cert = KubeObject & { spec?: { privateKey?: { rotationPolicy?: string } }; status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    type Cert = KubeObject & {
+      spec?: { privateKey?: { rotationPolicy?: string } };
+      status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+    };
     const cert = await waitFor('Issuing on the Certificate', async () => {
       const c = await h.client.get<Cert>(CertificateType, ns.name, 'reissue');
       return c.status?.conditions?.some((x) => x.type === 'Issuing' && x.status === 'True') ? c : undefined;

@@ -48,7 +48,9 @@ describe('per-staple metrics', () => {
     });
     for (const c of s.status!.conditions!) {
       for (const status of ['True', 'False', 'Unknown']) {
-        expect(metricValue(text, 'ocsp_operator_staple_condition', { ...me, type: c.type, status }), `${c.type} ${status}`).toBe(c.status === status ? 1 : 0);
+        expect(metricValue(text, 'ocsp_operator_staple_condition', { ...me, type: c.type, status }), `${c.type} ${status}`).toBe(
+          c.status === status ? 1 : 0,
+        );
       }
     }
     expect(metricValue(text, 'ocsp_operator_staple_condition', { ...me, type: 'Ready', status: 'True' })).toBe(1);
@@ -62,14 +64,20 @@ describe('per-staple metrics', () => {
 
   it('a failed refresh is counted by reason on the staple, and Ready=0 carries the reason', async () => {
     await putSecret(h.client, tlsSecret(ns.name, 'bad-tls', { certPem: stranger.chainPem, keyPem: stranger.keyPem }));
-    await createStaple(h.client, ns.name, 'bad', { secretName: 'bad-tls', responderURL: responder.url, refresh: { retryInitial: '30s', retryMax: '5m' } });
+    await createStaple(h.client, ns.name, 'bad', {
+      secretName: 'bad-tls',
+      responderURL: responder.url,
+      refresh: { retryInitial: '30s', retryMax: '5m' },
+    });
     const s = await waitForReason(h.client, ns.name, 'bad', 'ResponderSaysUnknown');
     const me = { namespace: ns.name, name: 'bad' };
     const text = await waitFor('the staple ready series', async () => {
       const t = await scrape();
       return metricValue(t, 'ocsp_operator_staple_ready', { ...me, reason: 'ResponderSaysUnknown' }) === 0 ? t : undefined;
     });
-    expect(metricValue(text, 'ocsp_operator_staple_refresh_failures_total', { ...me, reason: 'ResponderSaysUnknown' })).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(text, 'ocsp_operator_staple_refresh_failures_total', { ...me, reason: 'ResponderSaysUnknown' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'ocsp_operator_staple_condition', { ...me, type: 'Ready', status: 'False' })).toBe(1);
     expect(metricValue(text, 'ocsp_operator_staple_condition', { ...me, type: 'Ready', status: 'True' })).toBe(0);
     // no staple published: no next-update or usable-until series, but the certificate's expiry is known

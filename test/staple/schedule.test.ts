@@ -14,7 +14,14 @@ describe('refresh schedule', () => {
 
   it('spreads ten thousand staples of one responder over the jitter window', () => {
     const times = Array.from({ length: 10_000 }, (_, i) =>
-      refreshTime({ thisUpdate: 0, nextUpdate: 24 * H, usableUntil: 24 * H, now: 0, policy, seed: jitterSeed(`uid-${i}`, 'cert', 'thisUpdate') }),
+      refreshTime({
+        thisUpdate: 0,
+        nextUpdate: 24 * H,
+        usableUntil: 24 * H,
+        now: 0,
+        policy,
+        seed: jitterSeed(`uid-${i}`, 'cert', 'thisUpdate'),
+      }),
     );
     const perMinute = new Map<number, number>();
     for (const t of times) perMinute.set(Math.floor(t / 60_000), (perMinute.get(Math.floor(t / 60_000)) ?? 0) + 1);
@@ -37,7 +44,9 @@ describe('refresh schedule', () => {
 
   it('retries back off exponentially, capped, and never past the staple deadline', () => {
     const o = { initialMs: 10_000, maxMs: 600_000, now: 0, seed: 0.5 };
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map((failures) => retryDelay({ ...o, failures }))).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 600_000, 600_000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((failures) => retryDelay({ ...o, failures }))).toEqual([
+      10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 600_000, 600_000,
+    ]);
     expect(retryDelay({ ...o, failures: 8, deadline: 30_000 })).toBe(30_000);
     expect(retryDelay({ ...o, failures: 1, seed: 0 })).toBe(9_000);
     expect(retryDelay({ ...o, failures: 1, seed: 1 })).toBe(11_000);

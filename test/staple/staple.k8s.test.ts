@@ -9,7 +9,16 @@ import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '.
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createNamespace, kubectl, putSecret, tlsSecret, waitFor, type EventObject, eventsAbout, watchCaughtUp } from '../support/kube.js';
-import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import {
+  condition,
+  createStaple,
+  getSecret,
+  getStaple,
+  lockstepOf,
+  startStapleController,
+  waitForReason,
+  type Harness,
+} from '../support/staple-harness.js';
 
 const RENEWALS = 100;
 
@@ -27,7 +36,11 @@ beforeAll(async () => {
   leaves = [];
   for (let i = 0; i <= RENEWALS + 2; i++) leaves.push(await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: [`web${i}.test`] }));
   other = await issueLeaf(ca, { ocspUrl: proxy.url, dnsNames: ['other.test'] });
-  responder = await startOpensslResponder({ ca, indexEntries: [...leaves, other].map((l) => ({ cert: l.cert, status: 'V' as const })), nmin: 60 });
+  responder = await startOpensslResponder({
+    ca,
+    indexEntries: [...leaves, other].map((l) => ({ cert: l.cert, status: 'V' as const })),
+    nmin: 60,
+  });
   proxy.upstream = responder.url;
   const { kubeClient } = await import('../support/kube.js');
   ns = await createNamespace(kubeClient(), 'staple');
@@ -91,7 +104,16 @@ describe('staple controller', () => {
     const cases: Array<[string, Secret | undefined, string]> = [
       ['missing', undefined, 'SecretNotFound'],
       ['notpem', { ...tlsSecret(ns.name, 'notpem-tls', { certPem: 'hello', keyPem: 'x' }) }, 'CertificateInvalid'],
-      ['nokey', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'nokey-tls', namespace: ns.name }, data: { 'tls.crt': Buffer.from(leaves[1]!.chainPem).toString('base64') } }, 'KeyMissing'],
+      [
+        'nokey',
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'nokey-tls', namespace: ns.name },
+          data: { 'tls.crt': Buffer.from(leaves[1]!.chainPem).toString('base64') },
+        },
+        'KeyMissing',
+      ],
       ['mismatch', tlsSecret(ns.name, 'mismatch-tls', { certPem: leaves[1]!.chainPem, keyPem: ca.keyPem }), 'KeyMismatch'],
       ['noissuer', tlsSecret(ns.name, 'noissuer-tls', { certPem: leaves[1]!.certPem, keyPem: leaves[1]!.keyPem }), 'IssuerNotFound'],
     ];
@@ -136,10 +158,14 @@ describe('staple controller', () => {
         await new Promise((r) => setTimeout(r, i % 10 === 0 ? 400 : 40)); // bursts and pauses
       }
       const last = leaves[RENEWALS]!.serial.toLowerCase();
-      await waitFor('the last certificate stapled', async () => {
-        const s = await getSecret(h.client, ns.name, 'renew-tls-ocsp');
-        return s && lockstepOf(s).certSerial === last && lockstepOf(s).verdict?.ok;
-      }, 30_000);
+      await waitFor(
+        'the last certificate stapled',
+        async () => {
+          const s = await getSecret(h.client, ns.name, 'renew-tls-ocsp');
+          return s && lockstepOf(s).certSerial === last && lockstepOf(s).verdict?.ok;
+        },
+        30_000,
+      );
       await watchCaughtUp(h.client, SecretType, ns.name, 'renew-tls-ocsp', versions);
     } finally {
       proxy.mode = { kind: 'pass' };
@@ -147,7 +173,9 @@ describe('staple controller', () => {
     }
     const mismatched = versions.map((v) => lockstepOf(v)).filter((l) => l.verdict && !l.verdict.ok);
     const stapled = versions.filter((v) => v.data?.[STAPLE_KEY]).length;
-    process.stderr.write(`renewals: ${RENEWALS}, staple Secret versions seen: ${versions.length} (${stapled} with a staple), mismatched: ${mismatched.length}\n`);
+    process.stderr.write(
+      `renewals: ${RENEWALS}, staple Secret versions seen: ${versions.length} (${stapled} with a staple), mismatched: ${mismatched.length}\n`,
+    );
     expect(versions.length).toBeGreaterThan(RENEWALS / 4); // the watcher really saw the churn
     expect(stapled).toBeGreaterThan(0);
     expect(mismatched.map((m) => `${m.certSerial}: ${m.verdict && !m.verdict.ok ? m.verdict.message : ''}`)).toEqual([]);
@@ -158,8 +186,15 @@ describe('staple controller', () => {
     let n = 0;
 
     beforeAll(async () => {
-      await putSecret(h.client, tlsSecret(ns.name, 'faults-tls', { certPem: leaves[RENEWALS + 1]!.chainPem, keyPem: leaves[RENEWALS + 1]!.keyPem }));
-      await createStaple(h.client, ns.name, 'faults', { secretName: 'faults-tls', requestTimeout: '1s', refresh: { retryInitial: '30s', retryMax: '5m' } });
+      await putSecret(
+        h.client,
+        tlsSecret(ns.name, 'faults-tls', { certPem: leaves[RENEWALS + 1]!.chainPem, keyPem: leaves[RENEWALS + 1]!.keyPem }),
+      );
+      await createStaple(h.client, ns.name, 'faults', {
+        secretName: 'faults-tls',
+        requestTimeout: '1s',
+        refresh: { retryInitial: '30s', retryMax: '5m' },
+      });
       await waitForReason(h.client, ns.name, 'faults', 'Stapled');
       goodStaple = (await getSecret(h.client, ns.name, 'faults-tls-ocsp'))!.data![STAPLE_KEY]!;
     });
@@ -187,7 +222,15 @@ describe('staple controller', () => {
       ['unauthorized', 'Unauthorized', () => ({ kind: 'body' as const, body: errorResponse('unauthorized') })],
       // 30 03 0a 01 03 is a whole OCSPResponse: the 5-byte tryLater body an updater once wrote as a staple
       ['a 5-byte body cut short', 'Truncated', () => ({ kind: 'body' as const, body: new Uint8Array([0x30, 0x82, 0x01, 0x00, 0x0a]) })],
-      ['an HTML page', 'NotOcsp', () => ({ kind: 'body' as const, body: new TextEncoder().encode('<html><body>Please log in</body></html>'), contentType: 'text/html' })],
+      [
+        'an HTML page',
+        'NotOcsp',
+        () => ({
+          kind: 'body' as const,
+          body: new TextEncoder().encode('<html><body>Please log in</body></html>'),
+          contentType: 'text/html',
+        }),
+      ],
     ] as const)('%s → %s', async (_label, reason, mode) => {
       proxy.mode = mode();
       await refreshWith(reason);
@@ -198,7 +241,14 @@ describe('staple controller', () => {
       const body = await signOcspResponse({
         issuer: ca.cert,
         signer: softwareSigner(ca.keyObject),
-        entries: [{ certId: certIdFor(other.cert, ca.cert), status: { kind: 'good' }, thisUpdate: now, nextUpdate: new Date(now.getTime() + 3600_000) }],
+        entries: [
+          {
+            certId: certIdFor(other.cert, ca.cert),
+            status: { kind: 'good' },
+            thisUpdate: now,
+            nextUpdate: new Date(now.getTime() + 3600_000),
+          },
+        ],
         producedAt: now,
       });
       proxy.mode = { kind: 'body', body };
@@ -213,7 +263,14 @@ describe('staple controller', () => {
       const body = await signOcspResponse({
         issuer: ca.cert,
         signer: softwareSigner(ca.keyObject),
-        entries: [{ certId: certIdFor(leaves[RENEWALS + 1]!.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now - 2 * 86400_000), nextUpdate: new Date(now - 86400_000) }],
+        entries: [
+          {
+            certId: certIdFor(leaves[RENEWALS + 1]!.cert, ca.cert),
+            status: { kind: 'good' },
+            thisUpdate: new Date(now - 2 * 86400_000),
+            nextUpdate: new Date(now - 86400_000),
+          },
+        ],
         producedAt: new Date(now - 2 * 86400_000),
       });
       proxy.mode = { kind: 'body', body };
@@ -227,7 +284,14 @@ describe('staple controller', () => {
         issuer: ca.cert,
         signer: softwareSigner(signer.keyObject),
         responderCert: signer.cert,
-        entries: [{ certId: certIdFor(leaves[RENEWALS + 1]!.cert, ca.cert), status: { kind: 'good' }, thisUpdate: new Date(now), nextUpdate: new Date(now + 86400_000) }],
+        entries: [
+          {
+            certId: certIdFor(leaves[RENEWALS + 1]!.cert, ca.cert),
+            status: { kind: 'good' },
+            thisUpdate: new Date(now),
+            nextUpdate: new Date(now + 86400_000),
+          },
+        ],
         producedAt: new Date(now),
       });
       proxy.mode = { kind: 'body', body };
@@ -239,7 +303,10 @@ describe('staple controller', () => {
       const evs = await events('faults');
       const reasons = evs.filter((e) => e.type === 'Warning').map((e) => e.reason);
       for (const r of ['ResponderUnreachable', 'ResponderTimeout', 'TryLater', 'Truncated', 'NotOcsp', 'CertIdMismatch', 'Expired']) {
-        expect(reasons.filter((x) => x === r), r).toHaveLength(1);
+        expect(
+          reasons.filter((x) => x === r),
+          r,
+        ).toHaveLength(1);
       }
       const s = await getStaple(h.client, ns.name, 'faults');
       expect(s.status?.consecutiveFailures).toBeGreaterThanOrEqual(9);
@@ -260,30 +327,59 @@ describe('automatic staples', () => {
   const annotations = { 'cert-manager.io/certificate-name': 'auto', 'ocsp-operator.dev/staple': 'true' };
 
   it('a cert-manager Secret that opts in gets an OcspStaple it owns, and a staple; opting out removes it', async () => {
-    await putSecret(h.client, tlsSecret(ns.name, 'auto-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }, annotations));
+    await putSecret(
+      h.client,
+      tlsSecret(ns.name, 'auto-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }, annotations),
+    );
     const s = await waitForReason(h.client, ns.name, 'auto-tls', 'Stapled');
     const source = (await getSecret(h.client, ns.name, 'auto-tls'))!;
     expect(s.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Secret', name: 'auto-tls', uid: source.metadata?.uid });
     expect((await getSecret(h.client, ns.name, 'auto-tls-ocsp'))?.data?.[STAPLE_KEY]).toBeTruthy();
 
     // without the opt-in nothing is created; a Secret without cert-manager's annotation neither
-    await putSecret(h.client, tlsSecret(ns.name, 'plain-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }, { 'ocsp-operator.dev/staple': 'true' }));
+    await putSecret(
+      h.client,
+      tlsSecret(
+        ns.name,
+        'plain-tls',
+        { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem },
+        { 'ocsp-operator.dev/staple': 'true' },
+      ),
+    );
 
-    await h.client.mergePatch(SecretType, { namespace: ns.name, name: 'auto-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });
-    await waitFor('the automatic OcspStaple deleted', async () => (await h.client.getOrUndefined(OcspStapleType, ns.name, 'auto-tls')) === undefined);
+    await h.client.mergePatch(
+      SecretType,
+      { namespace: ns.name, name: 'auto-tls' },
+      { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } },
+    );
+    await waitFor(
+      'the automatic OcspStaple deleted',
+      async () => (await h.client.getOrUndefined(OcspStapleType, ns.name, 'auto-tls')) === undefined,
+    );
     expect(await h.client.getOrUndefined(OcspStapleType, ns.name, 'plain-tls')).toBeUndefined();
   });
 
   it('never touches an OcspStaple a person made under the same name', async () => {
-    await putSecret(h.client, tlsSecret(ns.name, 'manual-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }));
+    await putSecret(
+      h.client,
+      tlsSecret(ns.name, 'manual-tls', { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem }),
+    );
     await createStaple(h.client, ns.name, 'manual-tls', { secretName: 'manual-tls', stapleSecretName: 'manual-staple' });
     await waitForReason(h.client, ns.name, 'manual-tls', 'Stapled');
     await h.client.mergePatch(SecretType, { namespace: ns.name, name: 'manual-tls' }, { metadata: { annotations } });
     // The automatic controller looked at the opted-in Secret, found the person's staple, left it.
     await waitFor('the auto-staple controller looked at manual-tls', () =>
-      h.logs.some((l) => l.object === `${ns.name}/manual-tls` && l.msg === 'an OcspStaple of this name exists and was not made automatically; leaving it alone'),
+      h.logs.some(
+        (l) =>
+          l.object === `${ns.name}/manual-tls` &&
+          l.msg === 'an OcspStaple of this name exists and was not made automatically; leaving it alone',
+      ),
     );
-    await h.client.mergePatch(SecretType, { namespace: ns.name, name: 'manual-tls' }, { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } });
+    await h.client.mergePatch(
+      SecretType,
+      { namespace: ns.name, name: 'manual-tls' },
+      { metadata: { annotations: { 'ocsp-operator.dev/staple': null } } },
+    );
     const s = await getStaple(h.client, ns.name, 'manual-tls');
     expect(s.metadata?.labels?.['ocsp-operator.dev/auto']).toBeUndefined();
     expect(s.spec?.stapleSecretName).toBe('manual-staple');
@@ -313,11 +409,14 @@ describe('restart', () => {
     const requests = proxy.requests;
     h = await startStapleController(ns.name);
     // The new controller has looked at every staple (its own log says so), and fetched nothing.
-    await waitFor('the restarted controller reconciled every staple', () => names.every((n) => h.logs.some((l) => l.msg === 'reconciled' && l.object === `${ns.name}/${n}`)));
+    await waitFor('the restarted controller reconciled every staple', () =>
+      names.every((n) => h.logs.some((l) => l.msg === 'reconciled' && l.object === `${ns.name}/${n}`)),
+    );
     expect(proxy.requests - requests).toBe(0);
     const after = await h.client.list<KubeObject>(OcspStapleType, { namespace: ns.name });
     const secretsAfter = await h.client.list<Secret>(SecretType, { namespace: ns.name });
-    const versions = (l: { items: KubeObject[] }) => Object.fromEntries(l.items.map((o) => [o.metadata?.name, o.metadata?.resourceVersion]));
+    const versions = (l: { items: KubeObject[] }) =>
+      Object.fromEntries(l.items.map((o) => [o.metadata?.name, o.metadata?.resourceVersion]));
     expect(versions(after)).toEqual(versions(before));
     expect(versions(secretsAfter)).toEqual(versions(secretsBefore));
   });

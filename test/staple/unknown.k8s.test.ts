@@ -10,7 +10,16 @@ import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { opensslVerifyResponse, postOcsp, startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
 import { createNamespace, eventsAbout, kubeClient, metricValue, putSecret, tlsSecret, waitFor, type EventObject } from '../support/kube.js';
-import { condition, createStaple, getSecret, getStaple, lockstepOf, startStapleController, waitForReason, type Harness } from '../support/staple-harness.js';
+import {
+  condition,
+  createStaple,
+  getSecret,
+  getStaple,
+  lockstepOf,
+  startStapleController,
+  waitForReason,
+  type Harness,
+} from '../support/staple-harness.js';
 
 let ca: Ca;
 let known: Issued; // in the first responder's index
@@ -43,11 +52,15 @@ afterAll(async () => {
 });
 
 async function warnings(name: string, reason: string): Promise<EventObject[]> {
-  return (await eventsAbout(h.client, ns.name, name)).filter((e) => e.regarding?.kind === 'OcspStaple' && e.type === 'Warning' && e.reason === reason);
+  return (await eventsAbout(h.client, ns.name, name)).filter(
+    (e) => e.regarding?.kind === 'OcspStaple' && e.type === 'Warning' && e.reason === reason,
+  );
 }
 
 async function unknownFailures(): Promise<number> {
-  return metricValue(await h.manager.metrics.registry.metrics(), 'ocsp_operator_staple_failures_total', { reason: 'ResponderSaysUnknown' }) ?? 0;
+  return (
+    metricValue(await h.manager.metrics.registry.metrics(), 'ocsp_operator_staple_failures_total', { reason: 'ResponderSaysUnknown' }) ?? 0
+  );
 }
 
 describe('a responder that says unknown', () => {
@@ -62,7 +75,11 @@ describe('a responder that says unknown', () => {
   it('with no previous staple: the certificate is published without one, Ready=False ResponderSaysUnknown, a Warning, the failure backoff', async () => {
     const before = await unknownFailures();
     await putSecret(h.client, tlsSecret(ns.name, 'first-tls', { certPem: strangers[0]!.chainPem, keyPem: strangers[0]!.keyPem }));
-    await createStaple(h.client, ns.name, 'first', { secretName: 'first-tls', responderURL: ignorant.url, refresh: { retryInitial: '30s', retryMax: '5m' } });
+    await createStaple(h.client, ns.name, 'first', {
+      secretName: 'first-tls',
+      responderURL: ignorant.url,
+      refresh: { retryInitial: '30s', retryMax: '5m' },
+    });
     const s = await waitForReason(h.client, ns.name, 'first', 'ResponderSaysUnknown');
     expect(condition(s, 'Ready')?.status).toBe('False');
     expect(condition(s, 'Ready')?.message).toContain('unknown');

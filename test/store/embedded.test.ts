@@ -3,7 +3,15 @@ import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedFollower, EmbeddedStore, etagFor, openStore, WriterLockHeldError, type LockHolder, type ResponseRecord } from '../../src/store/index.js';
+import {
+  EmbeddedFollower,
+  EmbeddedStore,
+  etagFor,
+  openStore,
+  WriterLockHeldError,
+  type LockHolder,
+  type ResponseRecord,
+} from '../../src/store/index.js';
 import { transpileDir } from './transpile.js';
 
 const ISSUER = 'ab'.repeat(32);
@@ -11,7 +19,15 @@ const OTHER = 'cd'.repeat(32);
 const T0 = Date.UTC(2030, 0, 1);
 
 function rec(serial: string, i = 0, issuerId = ISSUER, extra: Partial<ResponseRecord> = {}): ResponseRecord {
-  return { issuerId, serial, der: Buffer.from(`response-${serial}-${i}`), thisUpdate: T0 + i, nextUpdate: T0 + i + 86_400_000, status: 'good', ...extra };
+  return {
+    issuerId,
+    serial,
+    der: Buffer.from(`response-${serial}-${i}`),
+    thisUpdate: T0 + i,
+    nextUpdate: T0 + i + 86_400_000,
+    status: 'good',
+    ...extra,
+  };
 }
 
 let dir: string;
@@ -189,7 +205,9 @@ describe('kill -9 of the writer process', { timeout: 90_000 }, () => {
   });
 
   async function runAndKill(path: string, start: number, minAcks: number): Promise<{ acked: Map<string, number>; opened: string }> {
-    const child = spawn(process.execPath, [resolve('test/store/fixtures/writer-child.mjs'), storeJs, path, String(start), '16'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve('test/store/fixtures/writer-child.mjs'), storeJs, path, String(start), '16'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const acked = new Map<string, number>();
     let opened = '';
     let buf = '';
@@ -258,7 +276,10 @@ describe('one writer per log (flock on <log>.lock)', { timeout: 60_000 }, () => 
 
   /** A writer in another process (appending flat out), once it has opened the log. */
   async function startWriter(path: string, env: Record<string, string>): Promise<{ child: ChildProcess; acked: Map<string, number> }> {
-    const child = spawn(process.execPath, [resolve('test/store/fixtures/writer-child.mjs'), storeJs, path, '0', '16'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [resolve('test/store/fixtures/writer-child.mjs'), storeJs, path, '0', '16'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     children.push(child);
     const acked = new Map<string, number>();
     let buf = '';
@@ -288,7 +309,10 @@ describe('one writer per log (flock on <log>.lock)', { timeout: 60_000 }, () => 
     const path = join(dir, 'locked-here.log');
     const first = await EmbeddedStore.open({ path });
     const started = Date.now();
-    const err = await EmbeddedStore.open({ path }).then(() => undefined, (e: unknown) => e);
+    const err = await EmbeddedStore.open({ path }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WriterLockHeldError);
     expect((err as Error).message).toContain(`${path}.lock is held by another writer (host ${hostname()}, pid ${process.pid}, since `);
     expect(Date.now() - started).toBeLessThan(1000);
@@ -314,7 +338,9 @@ describe('one writer per log (flock on <log>.lock)', { timeout: 60_000 }, () => 
 
     const waits: string[] = [];
     started = Date.now();
-    await expect(EmbeddedStore.open({ path, lockWaitMs: 400, onLockWait: (h) => waits.push(h) })).rejects.toThrow(/still after waiting 400 ms/);
+    await expect(EmbeddedStore.open({ path, lockWaitMs: 400, onLockWait: (h) => waits.push(h) })).rejects.toThrow(
+      /still after waiting 400 ms/,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(waits).toHaveLength(1);
@@ -337,7 +363,8 @@ describe('one writer per log (flock on <log>.lock)', { timeout: 60_000 }, () => 
       expect(killedAt).toBeGreaterThan(0);
       expect(takeoverMs).toBeLessThan(5000);
       expect(acked.size).toBeGreaterThan(0);
-      for (const [serial, thisUpdate] of acked) expect(s.get(ISSUER, serial)?.thisUpdate, `serial ${serial}`).toBeGreaterThanOrEqual(thisUpdate);
+      for (const [serial, thisUpdate] of acked)
+        expect(s.get(ISSUER, serial)?.thisUpdate, `serial ${serial}`).toBeGreaterThanOrEqual(thisUpdate);
       // and appends after what the killed writer left.
       await s.put([rec('abcdef', 1)]);
       expect(s.get(ISSUER, 'abcdef')).toBeDefined();

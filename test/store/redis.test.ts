@@ -5,7 +5,15 @@ import { startRedisCluster, type RedisCluster } from '../support/redis.js';
 const ISSUER = 'ab'.repeat(32);
 
 function rec(serial: string, thisUpdate: number, extra: Partial<ResponseRecord> = {}): ResponseRecord {
-  return { issuerId: ISSUER, serial, der: Buffer.from(`r-${serial}-${thisUpdate}`), thisUpdate, nextUpdate: thisUpdate + 86_400_000, status: 'good', ...extra };
+  return {
+    issuerId: ISSUER,
+    serial,
+    der: Buffer.from(`r-${serial}-${thisUpdate}`),
+    thisUpdate,
+    nextUpdate: thisUpdate + 86_400_000,
+    status: 'good',
+    ...extra,
+  };
 }
 
 describe('Redis store', { timeout: 60_000 }, () => {

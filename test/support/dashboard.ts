@@ -24,7 +24,13 @@ export interface DashboardPanel {
   title: string;
   gridPos: { h: number; w: number; x: number; y: number };
   targets?: DashboardTarget[];
-  fieldConfig?: { defaults?: { unit?: string; thresholds?: { steps: Array<{ color: string; value: number | null }> }; custom?: { thresholdsStyle?: { mode: string } } } };
+  fieldConfig?: {
+    defaults?: {
+      unit?: string;
+      thresholds?: { steps: Array<{ color: string; value: number | null }> };
+      custom?: { thresholdsStyle?: { mode: string } };
+    };
+  };
 }
 
 export interface DashboardJson {
@@ -68,7 +74,14 @@ export function panelQueries(d: DashboardJson, vars: QueryVariables): PanelQuery
       return v;
     });
   return d.panels.flatMap((p) =>
-    (p.targets ?? []).map((t) => ({ panelId: p.id, panel: p.title, refId: t.refId, legendFormat: t.legendFormat, instant: t.instant === true, expr: substitute(t.expr) })),
+    (p.targets ?? []).map((t) => ({
+      panelId: p.id,
+      panel: p.title,
+      refId: t.refId,
+      legendFormat: t.legendFormat,
+      instant: t.instant === true,
+      expr: substitute(t.expr),
+    })),
   );
 }
 
@@ -78,7 +91,10 @@ export function panelQueries(d: DashboardJson, vars: QueryVariables): PanelQuery
  * embedded pool: one pod, the signer and responder containers); the operator's own series carry
  * the objects' namespaces (honor_labels, as the ServiceMonitor does).
  */
-export function dashboardScrapeTargets(stack: { namespace: string; targets: ReadonlyArray<{ job: string; url: string }> }): Array<{ job: string; url: string; labels: Record<string, string> }> {
+export function dashboardScrapeTargets(stack: {
+  namespace: string;
+  targets: ReadonlyArray<{ job: string; url: string }>;
+}): Array<{ job: string; url: string; labels: Record<string, string> }> {
   const pod: Record<string, string> = { namespace: stack.namespace, pod: 'served-embedded-0' };
   return stack.targets.map((t) => ({ ...t, labels: t.job === 'operator' ? {} : { ...pod, container: t.job } }));
 }
@@ -86,7 +102,9 @@ export function dashboardScrapeTargets(stack: { namespace: string; targets: Read
 /** A series' name as Grafana's legend shows it: legendFormat's {{label}}s filled in, or the labels. */
 export function legendName(legendFormat: string | undefined, metric: Record<string, string>): string {
   if (legendFormat && legendFormat !== '__auto') return legendFormat.replace(/\{\{\s*(\w+)\s*\}\}/g, (_m, l: string) => metric[l] ?? '');
-  const labels = Object.entries(metric).filter(([k]) => k !== '__name__').map(([k, v]) => `${k}="${v}"`);
+  const labels = Object.entries(metric)
+    .filter(([k]) => k !== '__name__')
+    .map(([k, v]) => `${k}="${v}"`);
   return `${metric.__name__ ?? ''}{${labels.join(', ')}}`;
 }
 
@@ -181,7 +199,8 @@ export function dashboardSchemaErrors(json: string): string[] {
     if (!d.file || d.start === undefined) return text;
     const { line } = d.file.getLineAndCharacterOfPosition(d.start);
     // Lines of the JSON file are numbered as in the file.
-    const where = d.file.fileName === fileName && line >= jsonStart ? `ocsp-operator.json:${line - jsonStart + 1}` : `${d.file.fileName}:${line + 1}`;
+    const where =
+      d.file.fileName === fileName && line >= jsonStart ? `ocsp-operator.json:${line - jsonStart + 1}` : `${d.file.fileName}:${line + 1}`;
     return `${where}: ${text}`;
   });
 }

@@ -30,7 +30,15 @@
 // deletionTimestamp, bookmarks, pagination, RBAC, dry-run, rate limits and Retry-After.
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type Timer } from '../../src/base/clock.js';
-import { KubeApiError, type CreateQuery, type JsonPatchOp, type KubeApi, type ListOptions, type ObjectRef, type WatchOptions } from '../../src/kube/api.js';
+import {
+  KubeApiError,
+  type CreateQuery,
+  type JsonPatchOp,
+  type KubeApi,
+  type ListOptions,
+  type ObjectRef,
+  type WatchOptions,
+} from '../../src/kube/api.js';
 import { resourcePath } from '../../src/kube/client.js';
 import type { KubeList, KubeObject, ObjectMeta, ResourceType } from '../../src/kube/types.js';
 import { sameJson } from '../../src/runtime/same-json.js';
@@ -80,7 +88,8 @@ export interface FakeKubeOptions {
 }
 
 /** Kinds with a status subresource and metadata.generation: custom resources and apps/* (not core, events, leases). */
-const hasStatusSubresource = (t: ResourceType): boolean => t.group !== '' && t.group !== 'events.k8s.io' && t.group !== 'coordination.k8s.io';
+const hasStatusSubresource = (t: ResourceType): boolean =>
+  t.group !== '' && t.group !== 'events.k8s.io' && t.group !== 'coordination.k8s.io';
 
 const typeKeyOf = (t: ResourceType): string => `${t.group}/${t.plural}`;
 const keyOf = (namespace: string | undefined, name: string): string => (namespace ? `${namespace}/${name}` : name);
@@ -146,7 +155,11 @@ export class FakeKube implements KubeApi {
 
   writesOf(type: ResourceType, f: Partial<Pick<FakeWrite, 'verb' | 'name' | 'subresource'>> = {}): FakeWriteRecord[] {
     return this.writes.filter(
-      (w) => typeKeyOf(w.type) === typeKeyOf(type) && (f.verb === undefined || w.verb === f.verb) && (f.name === undefined || w.name === f.name) && (f.subresource === undefined || w.subresource === f.subresource),
+      (w) =>
+        typeKeyOf(w.type) === typeKeyOf(type) &&
+        (f.verb === undefined || w.verb === f.verb) &&
+        (f.name === undefined || w.name === f.name) &&
+        (f.subresource === undefined || w.subresource === f.subresource),
     );
   }
 
@@ -169,7 +182,9 @@ export class FakeKube implements KubeApi {
     const items = [...(this.store.get(typeKeyOf(type))?.values() ?? [])]
       .map((s) => s.obj)
       .filter((o) => (!opts.namespace || o.metadata?.namespace === opts.namespace) && selector(o.metadata?.labels))
-      .sort((a, b) => keyOf(a.metadata?.namespace, a.metadata?.name ?? '').localeCompare(keyOf(b.metadata?.namespace, b.metadata?.name ?? '')))
+      .sort((a, b) =>
+        keyOf(a.metadata?.namespace, a.metadata?.name ?? '').localeCompare(keyOf(b.metadata?.namespace, b.metadata?.name ?? '')),
+      )
       .map((o) => (opts.metadataOnly ? partial(o) : clone(o)) as T);
     return { items, metadata: { resourceVersion: String(this.rv) } };
   }
@@ -179,11 +194,22 @@ export class FakeKube implements KubeApi {
   async create<T extends KubeObject>(type: ResourceType, obj: T, query: CreateQuery = {}): Promise<T> {
     const m = obj.metadata ?? {};
     const name = m.name ?? '';
-    if (!name) throw new KubeApiError(422, 'Invalid', `${type.kind} is invalid: metadata.name: Required value`, resourcePath(type, { namespace: m.namespace }));
+    if (!name)
+      throw new KubeApiError(
+        422,
+        'Invalid',
+        `${type.kind} is invalid: metadata.name: Required value`,
+        resourcePath(type, { namespace: m.namespace }),
+      );
     const fieldManager = typeof query.fieldManager === 'string' ? query.fieldManager : undefined;
     await this.hook({ verb: 'create', type, namespace: m.namespace, name, fieldManager });
     if (this.find(type, m.namespace, name)) {
-      throw new KubeApiError(409, 'AlreadyExists', `${resourceName(type)} "${name}" already exists`, resourcePath(type, { namespace: m.namespace }));
+      throw new KubeApiError(
+        409,
+        'AlreadyExists',
+        `${resourceName(type)} "${name}" already exists`,
+        resourcePath(type, { namespace: m.namespace }),
+      );
     }
     const created = this.insert(type, { ...(clone(obj) as Obj), metadata: { ...clone(m), name } });
     this.record({ verb: 'create', type, namespace: m.namespace, name, fieldManager }, true, created);
@@ -253,7 +279,12 @@ export class FakeKube implements KubeApi {
     this.record(w, true, s.obj);
   }
 
-  watch(type: ResourceType, opts: WatchOptions, onEvent: (phase: string, obj: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
+  watch(
+    type: ResourceType,
+    opts: WatchOptions,
+    onEvent: (phase: string, obj: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
     this.counts.watch++;
     const abort = new AbortController();
     const watch = new FakeWatch(type, opts, onEvent, done, () => this.watchers.delete(watch));
@@ -263,7 +294,8 @@ export class FakeKube implements KubeApi {
     const from = opts.resourceVersion;
     if (from === '' || from === '0') {
       // "Any version": the current objects as ADDED, then the changes.
-      for (const s of this.store.get(typeKeyOf(type))?.values() ?? []) watch.offer({ rv: Number(s.obj.metadata?.resourceVersion), typeKey: typeKeyOf(type), phase: 'ADDED', obj: s.obj });
+      for (const s of this.store.get(typeKeyOf(type))?.values() ?? [])
+        watch.offer({ rv: Number(s.obj.metadata?.resourceVersion), typeKey: typeKeyOf(type), phase: 'ADDED', obj: s.obj });
     } else if (Number(from) < this.compactedThrough) {
       watch.expire(`too old resource version: ${from} (${this.compactedThrough})`);
     } else {
@@ -280,7 +312,12 @@ export class FakeKube implements KubeApi {
 
   private mustFind(type: ResourceType, namespace: string | undefined, name: string, subresource?: string): Stored {
     if (subresource && (subresource !== 'status' || !hasStatusSubresource(type))) {
-      throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource', resourcePath(type, { namespace, name, subresource }));
+      throw new KubeApiError(
+        404,
+        'NotFound',
+        'the server could not find the requested resource',
+        resourcePath(type, { namespace, name, subresource }),
+      );
     }
     const s = this.find(type, namespace, name);
     if (!s) throw this.notFound(type, namespace, name, subresource);
@@ -288,7 +325,12 @@ export class FakeKube implements KubeApi {
   }
 
   private notFound(type: ResourceType, namespace: string | undefined, name: string, subresource?: string): KubeApiError {
-    return new KubeApiError(404, 'NotFound', `${resourceName(type)} "${name}" not found`, resourcePath(type, { namespace, name, subresource }));
+    return new KubeApiError(
+      404,
+      'NotFound',
+      `${resourceName(type)} "${name}" not found`,
+      resourcePath(type, { namespace, name, subresource }),
+    );
   }
 
   private checkVersion(s: Stored, resourceVersion: string | undefined): void {
@@ -311,7 +353,12 @@ export class FakeKube implements KubeApi {
     const m: ObjectMeta & { managedFields?: unknown } = obj.metadata ?? {};
     delete m.managedFields;
     const namespace = type.namespaced ? m.namespace : undefined;
-    const metadata: ObjectMeta = { ...m, namespace, uid: randomUUID(), creationTimestamp: new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    const metadata: ObjectMeta = {
+      ...m,
+      namespace,
+      uid: randomUUID(),
+      creationTimestamp: new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
     if (hasStatusSubresource(type)) metadata.generation = 1;
     delete metadata.resourceVersion;
     delete metadata.deletionTimestamp;
@@ -336,7 +383,15 @@ export class FakeKube implements KubeApi {
       delete m.managedFields;
       const b = before.metadata ?? {};
       next = { ...incoming, apiVersion: before.apiVersion, kind: before.kind };
-      next.metadata = { ...m, name: b.name, namespace: b.namespace, uid: b.uid, creationTimestamp: b.creationTimestamp, generation: b.generation, resourceVersion: b.resourceVersion };
+      next.metadata = {
+        ...m,
+        name: b.name,
+        namespace: b.namespace,
+        uid: b.uid,
+        creationTimestamp: b.creationTimestamp,
+        generation: b.generation,
+        resourceVersion: b.resourceVersion,
+      };
       if (hasStatusSubresource(s.type)) {
         if (before.status === undefined) delete next.status;
         else next.status = clone(before.status);
@@ -519,7 +574,12 @@ function mergeApplied(target: unknown, applied: unknown): unknown {
 /** The leaves an applied object sets (lists count as one leaf), minus the identifying fields. */
 function leafPaths(o: unknown, prefix: Path = []): Path[] {
   if (!isRecord(o) || (prefix.length > 0 && Object.keys(o).length === 0)) return [prefix];
-  const skip = prefix.length === 0 ? ['apiVersion', 'kind'] : prefix.length === 1 && prefix[0] === 'metadata' ? ['name', 'namespace', 'resourceVersion', 'managedFields'] : [];
+  const skip =
+    prefix.length === 0
+      ? ['apiVersion', 'kind']
+      : prefix.length === 1 && prefix[0] === 'metadata'
+        ? ['name', 'namespace', 'resourceVersion', 'managedFields']
+        : [];
   return Object.entries(o)
     .filter(([k]) => !skip.includes(k))
     .flatMap(([k, v]) => leafPaths(v, [...prefix, k]));

@@ -65,7 +65,11 @@ function forward(upstream: string, req: IncomingMessage, body: Buffer, res: Serv
   const target = new URL(req.url ?? '/', upstream);
   const up = request(
     target,
-    { method: req.method, headers: { 'Content-Type': req.headers['content-type'] ?? 'application/ocsp-request', 'Content-Length': body.length }, timeout: 10_000 },
+    {
+      method: req.method,
+      headers: { 'Content-Type': req.headers['content-type'] ?? 'application/ocsp-request', 'Content-Length': body.length },
+      timeout: 10_000,
+    },
     (ures) => {
       res.writeHead(ures.statusCode ?? 502, { 'Content-Type': ures.headers['content-type'] ?? 'application/octet-stream' });
       ures.pipe(res);

@@ -80,18 +80,30 @@ export function kubeContract(label: string, target: () => ContractTarget): void 
       const { api, namespace } = target();
       const s1 = await api.create(OcspStapleType, stapleObject(namespace, 'g1', 'a-tls'));
       expect(s1.metadata?.generation).toBe(1);
-      const s2 = await api.replace<StapleLike>(OcspStapleType, { ...s1, spec: { secretName: 'b-tls' }, status: { consecutiveFailures: 4 } });
+      const s2 = await api.replace<StapleLike>(OcspStapleType, {
+        ...s1,
+        spec: { secretName: 'b-tls' },
+        status: { consecutiveFailures: 4 },
+      });
       expect(s2.metadata?.generation).toBe(2);
       expect(s2.status).toBeUndefined(); // status through the object is ignored
       const s3 = await api.mergePatch<StapleLike>(OcspStapleType, { namespace, name: 'g1' }, { metadata: { labels: { x: 'y' } } });
       expect(s3.metadata?.generation).toBe(2);
-      const s4 = await api.replace<StapleLike>(OcspStapleType, { ...s3, spec: { secretName: 'c-tls' }, status: { consecutiveFailures: 4 } }, 'status');
+      const s4 = await api.replace<StapleLike>(
+        OcspStapleType,
+        { ...s3, spec: { secretName: 'c-tls' }, status: { consecutiveFailures: 4 } },
+        'status',
+      );
       expect(s4.metadata?.generation).toBe(2);
       expect(s4.spec?.secretName).toBe('b-tls'); // spec through /status is ignored (the apiserver also defaults the rest; the fake does not)
       expect(s4.status).toEqual({ consecutiveFailures: 4 });
       const stale = await refusal(api.replace(OcspStapleType, { ...s3, status: { consecutiveFailures: 5 } }, 'status'));
       expect(stale.status).toBe(409);
-      const s5 = await api.mergePatch<StapleLike>(OcspStapleType, { namespace, name: 'g1', subresource: 'status' }, { status: { consecutiveFailures: 6 } });
+      const s5 = await api.mergePatch<StapleLike>(
+        OcspStapleType,
+        { namespace, name: 'g1', subresource: 'status' },
+        { status: { consecutiveFailures: 6 } },
+      );
       expect(s5.status).toEqual({ consecutiveFailures: 6 });
       expect(s5.metadata?.generation).toBe(2);
     });
@@ -101,7 +113,8 @@ export function kubeContract(label: string, target: () => ContractTarget): void 
       await api.create(SecretType, secret(namespace, 'l1', {}, { tier: 'one', app: 'x' }));
       await api.create(SecretType, secret(namespace, 'l2', {}, { tier: 'two', app: 'x' }));
       await api.create(SecretType, secret(namespace, 'l3', {}, { other: 'z' }));
-      const names = async (labelSelector: string) => (await api.list(SecretType, { namespace, labelSelector })).items.map((o) => o.metadata?.name).sort();
+      const names = async (labelSelector: string) =>
+        (await api.list(SecretType, { namespace, labelSelector })).items.map((o) => o.metadata?.name).sort();
       expect(await names('tier=one')).toEqual(['l1']);
       expect(await names('app=x,tier!=one')).toEqual(['l2']);
       expect(await names('tier')).toEqual(['l1', 'l2']);
@@ -118,10 +131,15 @@ export function kubeContract(label: string, target: () => ContractTarget): void 
       const { api, namespace } = target();
       const start = await api.list(SecretType, { namespace });
       const seen: string[] = [];
-      const abort = await api.watch(SecretType, { namespace, resourceVersion: start.metadata?.resourceVersion ?? '', timeoutSeconds: 60 }, (phase, obj) => {
-        const name = (obj as KubeObject).metadata?.name ?? '';
-        if (name.startsWith('w')) seen.push(`${phase} ${name}`);
-      }, () => {});
+      const abort = await api.watch(
+        SecretType,
+        { namespace, resourceVersion: start.metadata?.resourceVersion ?? '', timeoutSeconds: 60 },
+        (phase, obj) => {
+          const name = (obj as KubeObject).metadata?.name ?? '';
+          if (name.startsWith('w')) seen.push(`${phase} ${name}`);
+        },
+        () => {},
+      );
       try {
         const w1 = await api.create(SecretType, secret(namespace, 'w1', { a: '1' }));
         await api.mergePatch(SecretType, { namespace, name: 'w1' }, { data: { a: Buffer.from('2').toString('base64') } });
@@ -140,11 +158,16 @@ export function kubeContract(label: string, target: () => ContractTarget): void 
       const start = await api.list(SecretType, { namespace });
       const seen: string[] = [];
       let deletedAt: string | undefined;
-      const abort = await api.watch(SecretType, { namespace, resourceVersion: start.metadata?.resourceVersion ?? '', labelSelector: 'keep=yes', timeoutSeconds: 60 }, (phase, obj) => {
-        const m = (obj as KubeObject).metadata;
-        if (m?.name === 'sel') seen.push(`${phase} ${m.labels?.keep}`);
-        if (m?.name === 'sel' && phase === 'DELETED') deletedAt = m.resourceVersion;
-      }, () => {});
+      const abort = await api.watch(
+        SecretType,
+        { namespace, resourceVersion: start.metadata?.resourceVersion ?? '', labelSelector: 'keep=yes', timeoutSeconds: 60 },
+        (phase, obj) => {
+          const m = (obj as KubeObject).metadata;
+          if (m?.name === 'sel') seen.push(`${phase} ${m.labels?.keep}`);
+          if (m?.name === 'sel' && phase === 'DELETED') deletedAt = m.resourceVersion;
+        },
+        () => {},
+      );
       try {
         await api.create(SecretType, secret(namespace, 'sel', {}, { keep: 'yes' }));
         const left = await api.mergePatch(SecretType, { namespace, name: 'sel' }, { metadata: { labels: { keep: 'no' } } });
@@ -171,11 +194,22 @@ export function kubeContract(label: string, target: () => ContractTarget): void 
 
     it('a JSON patch whose test fails is refused with 422; one whose test holds applies', async () => {
       const { api, namespace } = target();
-      await api.create(SecretType, { ...secret(namespace, 'j1', {}), metadata: { name: 'j1', namespace, annotations: { 'example.dev/k': 'v1' } } });
+      await api.create(SecretType, {
+        ...secret(namespace, 'j1', {}),
+        metadata: { name: 'j1', namespace, annotations: { 'example.dev/k': 'v1' } },
+      });
       const path = '/metadata/annotations/example.dev~1k';
-      const refused = await refusal(api.jsonPatch(SecretType, { namespace, name: 'j1' }, [{ op: 'test', path, value: 'v0' }, { op: 'remove', path }]));
+      const refused = await refusal(
+        api.jsonPatch(SecretType, { namespace, name: 'j1' }, [
+          { op: 'test', path, value: 'v0' },
+          { op: 'remove', path },
+        ]),
+      );
       expect(refused.status).toBe(422);
-      const done = await api.jsonPatch(SecretType, { namespace, name: 'j1' }, [{ op: 'test', path, value: 'v1' }, { op: 'remove', path }]);
+      const done = await api.jsonPatch(SecretType, { namespace, name: 'j1' }, [
+        { op: 'test', path, value: 'v1' },
+        { op: 'remove', path },
+      ]);
       expect(done.metadata?.annotations?.['example.dev/k']).toBeUndefined();
       const gone = await refusal(api.jsonPatch(SecretType, { namespace, name: 'j-missing' }, [{ op: 'remove', path }]));
       expect(gone.status).toBe(404);

@@ -22,9 +22,16 @@ export function kubeClient(): KubeClient {
   return new KubeClient(loadKubeConfig(kubeconfigPath()));
 }
 
-export async function kubectl(args: string[], kubeconfig = kubeconfigPath(), timeoutMs = 30_000): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function kubectl(
+  args: string[],
+  kubeconfig = kubeconfigPath(),
+  timeoutMs = 30_000,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+    const { stdout, stderr } = await run(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
+      timeout: timeoutMs,
+      maxBuffer: 16 << 20,
+    });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number };
@@ -40,7 +47,12 @@ export async function createNamespace(client: KubeClient, prefix: string): Promi
 }
 
 /** Polls `probe` until it returns a value other than undefined/false, or fails with `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -50,7 +62,8 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -70,7 +83,12 @@ export async function eventsAbout(client: KubeClient, namespace: string, name: s
   return list.items.filter((e) => e.regarding?.name === name);
 }
 
-export function tlsSecret(namespace: string, name: string, data: { certPem: string; keyPem: string; caPem?: string }, annotations: Record<string, string> = {}): Secret {
+export function tlsSecret(
+  namespace: string,
+  name: string,
+  data: { certPem: string; keyPem: string; caPem?: string },
+  annotations: Record<string, string> = {},
+): Secret {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const d: Record<string, string> = { 'tls.crt': b64(data.certPem), 'tls.key': b64(data.keyPem) };
   if (data.caPem) d['ca.crt'] = b64(data.caPem);
@@ -92,7 +110,11 @@ export interface OperatorProcess {
 }
 
 /** Runs `ocsp-operator controller` from dist/ against the test cluster. */
-export async function startOperator(args: string[] = [], env: Record<string, string> = {}, kubeconfig = kubeconfigPath()): Promise<OperatorProcess> {
+export async function startOperator(
+  args: string[] = [],
+  env: Record<string, string> = {},
+  kubeconfig = kubeconfigPath(),
+): Promise<OperatorProcess> {
   const cli = join(repoRoot(), 'dist', 'src', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
   const port = await freePort();
@@ -156,10 +178,22 @@ export function serviceAccountKubeconfig(admin: KubeClient, namespace: string, s
  * Resolves once a watch that collects `versions` of one object has delivered the version the
  * apiserver holds now: what it saw is then the whole story so far (no sleep to hope for it).
  */
-export async function watchCaughtUp(client: KubeClient, type: ResourceType, namespace: string, name: string, versions: readonly KubeObject[], timeoutMs = 10_000): Promise<void> {
+export async function watchCaughtUp(
+  client: KubeClient,
+  type: ResourceType,
+  namespace: string,
+  name: string,
+  versions: readonly KubeObject[],
+  timeoutMs = 10_000,
+): Promise<void> {
   const now = (await client.getOrUndefined<KubeObject>(type, namespace, name))?.metadata?.resourceVersion;
   if (now === undefined) return;
-  await waitFor(`the watch on ${type.kind} ${namespace}/${name} at resourceVersion ${now}`, () => versions.some((v) => v.metadata?.resourceVersion === now), timeoutMs, 20);
+  await waitFor(
+    `the watch on ${type.kind} ${namespace}/${name} at resourceVersion ${now}`,
+    () => versions.some((v) => v.metadata?.resourceVersion === now),
+    timeoutMs,
+    20,
+  );
 }
 
 /**

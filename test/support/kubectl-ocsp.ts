@@ -25,7 +25,10 @@ export function exec(cmd: string, args: string[], env: Record<string, string> = 
 
 /** `kubectl ocsp ARGS` with bin/ on the PATH and KUBECONFIG set. */
 export function kubectlOcsp(args: string[], kubeconfig = kubeconfigPath()): Promise<Run> {
-  return exec(join(inject('kubeBinDir'), 'kubectl'), ['ocsp', ...args], { PATH: `${BIN}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig });
+  return exec(join(inject('kubeBinDir'), 'kubectl'), ['ocsp', ...args], {
+    PATH: `${BIN}:${process.env.PATH ?? ''}`,
+    KUBECONFIG: kubeconfig,
+  });
 }
 
 /** The value printed after `key:` (whatever the padding), first occurrence. */

@@ -15,7 +15,16 @@ import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { OcspResponderPoolType, SecretType, type KubeObject, type Secret } from '../../src/kube/types.js';
-import { createNamespace, kubeconfigPath, metricValue, putSecret, startOperator, tlsSecret, waitFor, type OperatorProcess } from './kube.js';
+import {
+  createNamespace,
+  kubeconfigPath,
+  metricValue,
+  putSecret,
+  startOperator,
+  tlsSecret,
+  waitFor,
+  type OperatorProcess,
+} from './kube.js';
 import { startOpensslResponder, type ResponderHandle } from './openssl.js';
 import { createCa, indexLine, issueLeaf, issueResponderCert } from './pki.js';
 import { createCaObjects } from './pool-harness.js';
@@ -118,19 +127,32 @@ export async function startMonitoredStack(o: MonitoredStackOptions = {}): Promis
     const mustStaple = await issueLeaf(ca, { dnsNames: ['must.test'], mustStaple: true }); // AIA: a dead port
     const otherKey = await issueLeaf(ca, { dnsNames: ['other.test'], freshKey: true });
     const noOcsp = await issueLeaf(ca, { dnsNames: ['no-ocsp.test'], ocspUrl: null });
-    const expired = await issueLeaf(ca, { dnsNames: ['expired.test'], notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    const expired = await issueLeaf(ca, {
+      dnsNames: ['expired.test'],
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
     // A second responder, openssl's, signing with a delegated certificate that expires within the
     // staples' signerExpiryWarning (168 h), and answering `unknown` for what its index lacks.
     const delegated = await issueLeaf(ca, { dnsNames: ['delegated.test'] });
     const stranger = await issueLeaf(ca, { dnsNames: ['stranger.test'] });
     const responderCert = await issueResponderCert(ca, { notAfter: new Date(Date.now() + 2 * 86_400_000) });
-    openssl = await startOpensslResponder({ ca, responder: responderCert, indexEntries: [{ cert: delegated.cert, status: 'V' }], ndays: 1 });
+    openssl = await startOpensslResponder({
+      ca,
+      responder: responderCert,
+      indexEntries: [{ cert: delegated.cert, status: 'V' }],
+      ndays: 1,
+    });
 
     // The serving pool: its CA objects for the controller, its index for the signer.
     await createCaObjects(client, namespace, ca, [good, revoked]);
     await writeFile(join(dir, 'ca.pem'), ca.certPem);
     await writeFile(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
-    await writeFile(join(dir, 'index.txt'), [indexLine({ cert: good.cert, status: 'V' }), indexLine({ cert: revoked.cert, status: 'R', reason: 'keyCompromise' })].join('\n') + '\n');
+    await writeFile(
+      join(dir, 'index.txt'),
+      [indexLine({ cert: good.cert, status: 'V' }), indexLine({ cert: revoked.cert, status: 'R', reason: 'keyCompromise' })].join('\n') +
+        '\n',
+    );
     await writeFile(join(dir, 'index.txt.attr'), 'unique_subject = no\n');
     const poolSpec = (issuer: string) => ({
       issuer: { secretName: issuer },
@@ -138,21 +160,61 @@ export async function startMonitoredStack(o: MonitoredStackOptions = {}): Promis
       delegatedResponder: { mode: 'None' },
       sources: [{ opensslIndex: { configMapName: 'ca-db' } }],
     });
-    for (const [name, issuer] of [[POOL, 'ca'], [BROKEN_POOL, 'absent-ca']] as const) {
-      await client.create(OcspResponderPoolType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata: { name, namespace }, spec: poolSpec(issuer) } as KubeObject);
+    for (const [name, issuer] of [
+      [POOL, 'ca'],
+      [BROKEN_POOL, 'absent-ca'],
+    ] as const) {
+      await client.create(OcspResponderPoolType, {
+        apiVersion: 'ocsp-operator.dev/v1alpha1',
+        kind: 'OcspResponderPool',
+        metadata: { name, namespace },
+        spec: poolSpec(issuer),
+      } as KubeObject);
     }
 
     op = await startOperator(['--namespaces', namespace], {}, kubeconfig);
     const signerMetrics = await freePort();
     const responderMetrics = await freePort();
     start([
-      'signer', '--index', join(dir, 'index.txt'), '--ca-cert', join(dir, 'ca.pem'), '--key-file', join(dir, 'ca.key'), '--store-dir', join(dir, 'store'),
-      '--interval', '1s', '--sessions', '1', '--report-pool', POOL, '--metrics-addr', `127.0.0.1:${signerMetrics}`, '--log-level', 'warn',
+      'signer',
+      '--index',
+      join(dir, 'index.txt'),
+      '--ca-cert',
+      join(dir, 'ca.pem'),
+      '--key-file',
+      join(dir, 'ca.key'),
+      '--store-dir',
+      join(dir, 'store'),
+      '--interval',
+      '1s',
+      '--sessions',
+      '1',
+      '--report-pool',
+      POOL,
+      '--metrics-addr',
+      `127.0.0.1:${signerMetrics}`,
+      '--log-level',
+      'warn',
     ]);
-    await waitFor('the signer\'s store', () => existsSync(join(dir!, 'store', 'responses.log')) || undefined, 30_000);
+    await waitFor("the signer's store", () => existsSync(join(dir!, 'store', 'responses.log')) || undefined, 30_000);
     start([
-      'responder', '--ca-cert', join(dir, 'ca.pem'), '--store-dir', join(dir, 'store'), '--lag-policy', 'TryLater', '--listen', `127.0.0.1:${responderPort}`,
-      '--metrics-addr', `127.0.0.1:${responderMetrics}`, '--workers', '1', '--report-pool', POOL, '--log-level', 'warn',
+      'responder',
+      '--ca-cert',
+      join(dir, 'ca.pem'),
+      '--store-dir',
+      join(dir, 'store'),
+      '--lag-policy',
+      'TryLater',
+      '--listen',
+      `127.0.0.1:${responderPort}`,
+      '--metrics-addr',
+      `127.0.0.1:${responderMetrics}`,
+      '--workers',
+      '1',
+      '--report-pool',
+      POOL,
+      '--log-level',
+      'warn',
     ]);
     const targets: MonitoredStack['targets'] = [
       { job: 'operator', url: `${op.healthUrl}/metrics` },
@@ -160,11 +222,23 @@ export async function startMonitoredStack(o: MonitoredStackOptions = {}): Promis
       { job: 'responder', url: `http://127.0.0.1:${responderMetrics}/metrics` },
     ];
     // Both responses signed and the responder serving them: the staples' first fetch succeeds.
-    await waitFor('the signer to sign both certificates', async () => {
-      const t = await scrape(targets[1]!.url);
-      return t !== undefined && (metricValue(t, 'ocsp_signer_backlog', { kind: 'due' }) ?? 1) === 0 && (metricValue(t, 'ocsp_signer_certificates') ?? 0) >= 2;
-    }, settle);
-    await waitFor('the responder ready', async () => metricValue((await scrape(targets[2]!.url)) ?? '', 'ocsp_responder_ready') === 1, settle);
+    await waitFor(
+      'the signer to sign both certificates',
+      async () => {
+        const t = await scrape(targets[1]!.url);
+        return (
+          t !== undefined &&
+          (metricValue(t, 'ocsp_signer_backlog', { kind: 'due' }) ?? 1) === 0 &&
+          (metricValue(t, 'ocsp_signer_certificates') ?? 0) >= 2
+        );
+      },
+      settle,
+    );
+    await waitFor(
+      'the responder ready',
+      async () => metricValue((await scrape(targets[2]!.url)) ?? '', 'ocsp_responder_ready') === 1,
+      settle,
+    );
 
     // The certificate Secrets and the staples (a short retry so no state waits on a 10 s backoff).
     const secrets: Array<[string, { certPem: string; keyPem: string }]> = [
@@ -179,7 +253,12 @@ export async function startMonitoredStack(o: MonitoredStackOptions = {}): Promis
     ];
     for (const [name, pair] of secrets) await putSecret(client, tlsSecret(namespace, name, pair));
     // Not owned by any OcspStaple: the `conflict` staple must refuse to overwrite it.
-    await client.create<Secret>(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'taken', namespace }, data: { note: Buffer.from('someone else').toString('base64') } });
+    await client.create<Secret>(SecretType, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'taken', namespace },
+      data: { note: Buffer.from('someone else').toString('base64') },
+    });
     const refresh = { retryInitial: '1s', retryMax: '5s' };
     const specs: Record<keyof typeof STAPLE_STATES, Record<string, unknown>> = {
       good: { secretName: 'good-tls' },
@@ -198,22 +277,43 @@ export async function startMonitoredStack(o: MonitoredStackOptions = {}): Promis
 
     const staples: Record<string, string> = {};
     for (const [name, reason] of Object.entries(STAPLE_STATES)) {
-      await waitFor(`staple ${namespace}/${name} Ready reason ${reason}`, async () => condition(await getStaple(client, namespace, name), 'Ready')?.reason === reason, settle);
+      await waitFor(
+        `staple ${namespace}/${name} Ready reason ${reason}`,
+        async () => condition(await getStaple(client, namespace, name), 'Ready')?.reason === reason,
+        settle,
+      );
       staples[name] = reason;
     }
     type Pool = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } };
-    const poolReady = async (name: string) => (await client.get<Pool>(OcspResponderPoolType, namespace, name)).status?.conditions?.find((c) => c.type === 'Ready');
+    const poolReady = async (name: string) =>
+      (await client.get<Pool>(OcspResponderPoolType, namespace, name)).status?.conditions?.find((c) => c.type === 'Ready');
     const pools: Record<string, string> = {};
-    pools[POOL] = await waitFor(`pool ${POOL} Ready`, async () => ((await poolReady(POOL))?.status === 'True' ? 'Serving' : undefined), settle);
-    pools[BROKEN_POOL] = await waitFor(`pool ${BROKEN_POOL} IssuerNotFound`, async () => ((await poolReady(BROKEN_POOL))?.reason === 'IssuerNotFound' ? 'IssuerNotFound' : undefined), settle);
+    pools[POOL] = await waitFor(
+      `pool ${POOL} Ready`,
+      async () => ((await poolReady(POOL))?.status === 'True' ? 'Serving' : undefined),
+      settle,
+    );
+    pools[BROKEN_POOL] = await waitFor(
+      `pool ${BROKEN_POOL} IssuerNotFound`,
+      async () => ((await poolReady(BROKEN_POOL))?.reason === 'IssuerNotFound' ? 'IssuerNotFound' : undefined),
+      settle,
+    );
     // The operator's series say what the statuses say (they are set after each status write).
-    await waitFor('every staple and pool in the operator\'s /metrics', async () => {
-      const t = (await scrape(targets[0]!.url)) ?? '';
-      return (
-        Object.entries(staples).every(([name, reason]) => metricValue(t, 'ocsp_operator_staple_ready', { namespace, name, reason }) !== undefined) &&
-        Object.entries(pools).every(([name, reason]) => metricValue(t, 'ocsp_operator_pool_ready', { namespace, name, reason }) !== undefined)
-      );
-    }, settle);
+    await waitFor(
+      "every staple and pool in the operator's /metrics",
+      async () => {
+        const t = (await scrape(targets[0]!.url)) ?? '';
+        return (
+          Object.entries(staples).every(
+            ([name, reason]) => metricValue(t, 'ocsp_operator_staple_ready', { namespace, name, reason }) !== undefined,
+          ) &&
+          Object.entries(pools).every(
+            ([name, reason]) => metricValue(t, 'ocsp_operator_pool_ready', { namespace, name, reason }) !== undefined,
+          )
+        );
+      },
+      settle,
+    );
     return { targets, namespace, staples, pools, stop };
   } catch (err) {
     const logs = `${op?.logs().slice(-2000) ?? ''}\n${output.join('').slice(-2000)}`;

@@ -54,30 +54,39 @@ export async function kubectlOk(args: string[], timeoutMs?: number): Promise<str
  * arrives. `kill()` ends the local kubectl only; what it runs in a pod must end by itself (give it
  * a deadline) or be told to.
  */
-export function kubectlStream(args: string[], onLine: (line: string) => void): { exited: Promise<{ code: number | null; stderr: string }>; kill(): void } {
-  const child = spawn(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfigPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function kubectlStream(
+  args: string[],
+  onLine: (line: string) => void,
+): { exited: Promise<{ code: number | null; stderr: string }>; kill(): void } {
+  const child = spawn(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfigPath(), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8_000)));
   createInterface({ input: child.stdout }).on('line', onLine);
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once('close', (code) => resolve({ code, stderr })));
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code, stderr })),
+  );
   return { exited, kill: () => void child.kill('SIGTERM') };
 }
 
 /** A namespace that enforces PodSecurity `restricted`, as hardened clusters label them. */
 export async function restrictedNamespace(prefix: string): Promise<{ name: string; remove(): Promise<void> }> {
   const name = `${prefix}-${Math.random().toString(36).slice(2, 7)}`;
-  await apply([{
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: {
-      name,
-      labels: {
-        'pod-security.kubernetes.io/enforce': 'restricted',
-        'pod-security.kubernetes.io/enforce-version': 'latest',
-        'pod-security.kubernetes.io/warn': 'restricted',
+  await apply([
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+          'pod-security.kubernetes.io/warn': 'restricted',
+        },
       },
     },
-  }]);
+  ]);
   return { name, remove: async () => void (await kubectl(['delete', 'namespace', name, '--wait=false'])) };
 }
 
@@ -91,7 +100,13 @@ export const restrictedContainer = {
 };
 
 /** The pod-level half of PodSecurity `restricted`, as the tests' own pods run: uid/gid 65532. */
-export const restrictedPod = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } };
+export const restrictedPod = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  fsGroup: 65532,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
 
 type Fields = Record<string, unknown>;
 
@@ -135,7 +150,18 @@ export interface PodSummary {
 /** The pods matching a label selector, as the kubelet reports them. */
 export async function pods(namespace: string, selector: string): Promise<PodSummary[]> {
   const out = await kubectlOk(['-n', namespace, 'get', 'pods', '-l', selector, '-o', 'json']);
-  const list = JSON.parse(out) as { items: Array<{ metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { containers: Array<{ image: string }> }; status: { podIP?: string; phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount: number }> } }> };
+  const list = JSON.parse(out) as {
+    items: Array<{
+      metadata: { name: string; uid: string; deletionTimestamp?: string };
+      spec: { containers: Array<{ image: string }> };
+      status: {
+        podIP?: string;
+        phase?: string;
+        conditions?: Array<{ type: string; status: string }>;
+        containerStatuses?: Array<{ restartCount: number }>;
+      };
+    }>;
+  };
   return list.items.map((p) => ({
     name: p.metadata.name,
     uid: p.metadata.uid,
@@ -150,11 +176,16 @@ export async function pods(namespace: string, selector: string): Promise<PodSumm
 
 /** Waits until exactly `count` pods of the selector are Running and Ready (none terminating). */
 export function waitForReadyPods(namespace: string, selector: string, count: number, timeoutMs = 180_000): Promise<PodSummary[]> {
-  return waitFor(`${count} Ready pods of ${namespace}/${selector}`, async () => {
-    const ps = await pods(namespace, selector);
-    const ready = ps.filter((p) => p.ready && !p.deleting);
-    return ready.length === count && ps.length === count ? ready : undefined;
-  }, timeoutMs, 500);
+  return waitFor(
+    `${count} Ready pods of ${namespace}/${selector}`,
+    async () => {
+      const ps = await pods(namespace, selector);
+      const ready = ps.filter((p) => p.ready && !p.deleting);
+      return ready.length === count && ps.length === count ? ready : undefined;
+    },
+    timeoutMs,
+    500,
+  );
 }
 
 /**
@@ -167,30 +198,70 @@ export async function caResponderInCluster(namespace: string, name: string, ca: 
   const first = certs[0];
   if (!first) throw new Error('caResponderInCluster: no certificate to answer for');
   await apply([
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: {
-      'index.txt': indexTxt(certs.map((c) => ({ cert: c.cert, status: 'V' as const }))),
-      'index.txt.attr': 'unique_subject = no\n',
-      'ca.crt': ca.certPem,
-      'probe.crt': first.certPem,
-    } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace },
+      data: {
+        'index.txt': indexTxt(certs.map((c) => ({ cert: c.cert, status: 'V' as const }))),
+        'index.txt.attr': 'unique_subject = no\n',
+        'ca.crt': ca.certPem,
+        'probe.crt': first.certPem,
+      },
+    },
     { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData: { 'ca.key': ca.keyPem } },
     restrictedDeployment(namespace, name, {
-      containers: [{
-        name: 'openssl-ocsp',
-        image: nodeImage('toolbox'),
-        command: ['openssl', 'ocsp', '-index', '/ca/index.txt', '-port', '8080', '-rsigner', '/ca/ca.crt', '-rkey', '/key/ca.key', '-CA', '/ca/ca.crt', '-nmin', '60', '-ignore_err'],
-        ports: [{ name: 'ocsp', containerPort: 8080 }],
-        // Ready when it answers a whole OCSP request (an empty connection makes openssl spin).
-        readinessProbe: {
-          exec: { command: ['sh', '-c', 'openssl ocsp -issuer /ca/ca.crt -cert /ca/probe.crt -url http://127.0.0.1:8080/ -timeout 3 -noverify >/dev/null'] },
-          periodSeconds: 2,
-          timeoutSeconds: 5,
+      containers: [
+        {
+          name: 'openssl-ocsp',
+          image: nodeImage('toolbox'),
+          command: [
+            'openssl',
+            'ocsp',
+            '-index',
+            '/ca/index.txt',
+            '-port',
+            '8080',
+            '-rsigner',
+            '/ca/ca.crt',
+            '-rkey',
+            '/key/ca.key',
+            '-CA',
+            '/ca/ca.crt',
+            '-nmin',
+            '60',
+            '-ignore_err',
+          ],
+          ports: [{ name: 'ocsp', containerPort: 8080 }],
+          // Ready when it answers a whole OCSP request (an empty connection makes openssl spin).
+          readinessProbe: {
+            exec: {
+              command: [
+                'sh',
+                '-c',
+                'openssl ocsp -issuer /ca/ca.crt -cert /ca/probe.crt -url http://127.0.0.1:8080/ -timeout 3 -noverify >/dev/null',
+              ],
+            },
+            periodSeconds: 2,
+            timeoutSeconds: 5,
+          },
+          volumeMounts: [
+            { name: 'ca', mountPath: '/ca' },
+            { name: 'key', mountPath: '/key' },
+          ],
         },
-        volumeMounts: [{ name: 'ca', mountPath: '/ca' }, { name: 'key', mountPath: '/key' }],
-      }],
-      volumes: [{ name: 'ca', configMap: { name } }, { name: 'key', secret: { secretName: name } }],
+      ],
+      volumes: [
+        { name: 'ca', configMap: { name } },
+        { name: 'key', secret: { secretName: name } },
+      ],
     }),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'ocsp' }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace },
+      spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'ocsp' }] },
+    },
   ]);
   await waitForReadyPods(namespace, `app=${name}`, 1);
 }
@@ -216,9 +287,19 @@ export async function helmOk(args: string[]): Promise<string> {
 
 /** `install`/`upgrade` arguments after the release name: the chart with the images built here. */
 export const installArgs = (namespace: string, extra: string[] = []): string[] => [
-  CHART_DIR, '--namespace', namespace, '--wait', '--timeout', '240s',
-  ...imageValues(nodeImage('operator'), 'image'), ...imageValues(nodeImage('signer'), 'signerImage'),
-  '--set', 'image.pullPolicy=IfNotPresent', '--set', 'leaderElection.leaseDurationMs=15000', ...extra,
+  CHART_DIR,
+  '--namespace',
+  namespace,
+  '--wait',
+  '--timeout',
+  '240s',
+  ...imageValues(nodeImage('operator'), 'image'),
+  ...imageValues(nodeImage('signer'), 'signerImage'),
+  '--set',
+  'image.pullPolicy=IfNotPresent',
+  '--set',
+  'leaderElection.leaseDurationMs=15000',
+  ...extra,
 ];
 
 /** Installs the operator from the chart into a fresh restricted namespace; uninstall removes both. */
@@ -254,23 +335,32 @@ export async function clientPod(namespace: string, name: string, files: Record<s
       spec: {
         securityContext: restrictedPod,
         terminationGracePeriodSeconds: 1,
-        containers: [{
-          name: 'client',
-          image: nodeImage('toolbox'),
-          imagePullPolicy: 'IfNotPresent',
-          command: ['sleep', 'infinity'],
-          securityContext: restrictedContainer,
-          // /tmp: the one writable place on the read-only root (a sampler's stop file, scratch)
-          volumeMounts: [{ name: 'work', mountPath: '/work' }, { name: 'tmp', mountPath: '/tmp' }],
-        }],
-        volumes: [{ name: 'work', configMap: { name } }, { name: 'tmp', emptyDir: {} }],
+        containers: [
+          {
+            name: 'client',
+            image: nodeImage('toolbox'),
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sleep', 'infinity'],
+            securityContext: restrictedContainer,
+            // /tmp: the one writable place on the read-only root (a sampler's stop file, scratch)
+            volumeMounts: [
+              { name: 'work', mountPath: '/work' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'work', configMap: { name } },
+          { name: 'tmp', emptyDir: {} },
+        ],
       },
     },
   ]);
   await waitForReadyPods(namespace, `app=${name}`, 1);
   return {
     name,
-    exec: (command, timeoutMs = 60_000) => retryingLookups(() => kubectl(['-n', namespace, 'exec', name, '--', ...command], undefined, timeoutMs)),
+    exec: (command, timeoutMs = 60_000) =>
+      retryingLookups(() => kubectl(['-n', namespace, 'exec', name, '--', ...command], undefined, timeoutMs)),
   };
 }
 
@@ -299,23 +389,32 @@ export async function retryingLookups<R extends { stdout: string; stderr: string
  * hostPath. Bound by its class (a claim template's claim) or ahead to one claim. `remove` deletes
  * it and its directory: after the namespace whose pods hold it.
  */
-export async function localVolume(o: { name: string; size: string; storageClassName?: string; claimRef?: { namespace: string; name: string } }): Promise<{ name: string; dir: string; remove(): Promise<void> }> {
+export async function localVolume(o: {
+  name: string;
+  size: string;
+  storageClassName?: string;
+  claimRef?: { namespace: string; name: string };
+}): Promise<{ name: string; dir: string; remove(): Promise<void> }> {
   const dir = join(STATE_DIR, 'test-volumes', o.name);
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await apply([{
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: o.name },
-    spec: {
-      capacity: { storage: o.size },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: o.storageClassName ?? '',
-      local: { path: dir },
-      nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE_NAME] }] }] } },
-      ...(o.claimRef ? { claimRef: o.claimRef } : {}),
+  await apply([
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: o.name },
+      spec: {
+        capacity: { storage: o.size },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        storageClassName: o.storageClassName ?? '',
+        local: { path: dir },
+        nodeAffinity: {
+          required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE_NAME] }] }] },
+        },
+        ...(o.claimRef ? { claimRef: o.claimRef } : {}),
+      },
     },
-  }]);
+  ]);
   return {
     name: o.name,
     dir,
@@ -331,11 +430,43 @@ export async function localVolume(o: { name: string; size: string; storageClassN
  * and its database: one real leaf (serial 0BADC0DE0001) plus `count` synthetic entries (signers
  * sign by serial). Made with openssl in `dir`.
  */
-export async function slowCa(dir: string, count: number, subject: string): Promise<{ caCrt: string; caKey: string; leafCrt: string; index: string; serials: string[] }> {
+export async function slowCa(
+  dir: string,
+  count: number,
+  subject: string,
+): Promise<{ caCrt: string; caKey: string; leafCrt: string; index: string; serials: string[] }> {
   const o = (args: string[]) => run('openssl', args, { cwd: dir });
   await o(['req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '365', '-subj', subject]);
-  await o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leaf.test']);
-  await o(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '0x0BADC0DE0001', '-out', 'leaf.crt', '-days', '20']);
+  await o([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'leaf.key',
+    '-out',
+    'leaf.csr',
+    '-subj',
+    '/CN=leaf.test',
+  ]);
+  await o([
+    'x509',
+    '-req',
+    '-in',
+    'leaf.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    '0x0BADC0DE0001',
+    '-out',
+    'leaf.crt',
+    '-days',
+    '20',
+  ]);
   const [caCrt, caKey, leafCrt] = await Promise.all(['ca.crt', 'ca.key', 'leaf.crt'].map((f) => readFile(join(dir, f), 'utf8')));
   const expiry = '361231235959Z';
   const serials = ['0BADC0DE0001', ...Array.from({ length: count }, (_, i) => (0x10000000 + i).toString(16).toUpperCase())];

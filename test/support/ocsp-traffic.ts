@@ -19,7 +19,12 @@ export interface OcspTraffic {
 }
 
 /** Every `intervalMs`, one POST and one GET per certificate of the named Secrets, to the first one's responder. */
-export async function startOcspTraffic(client: KubeClient, namespace: string, secretNames: readonly string[], o: { intervalMs?: number } = {}): Promise<OcspTraffic> {
+export async function startOcspTraffic(
+  client: KubeClient,
+  namespace: string,
+  secretNames: readonly string[],
+  o: { intervalMs?: number } = {},
+): Promise<OcspTraffic> {
   const requests: Uint8Array[] = [];
   let url: string | undefined;
   for (const name of secretNames) {
@@ -40,10 +45,12 @@ export async function startOcspTraffic(client: KubeClient, namespace: string, se
   };
   let inFlight: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    inFlight = Promise.all(requests.flatMap((der) => [
-      ask(() => postOcsp(target, der, 2_000)),
-      ask(() => fetch(ocspGetUrl(target, der), { signal: AbortSignal.timeout(2_000) }).then(async (r) => (await r.arrayBuffer(), r))),
-    ]));
+    inFlight = Promise.all(
+      requests.flatMap((der) => [
+        ask(() => postOcsp(target, der, 2_000)),
+        ask(() => fetch(ocspGetUrl(target, der), { signal: AbortSignal.timeout(2_000) }).then(async (r) => (await r.arrayBuffer(), r))),
+      ]),
+    );
   }, o.intervalMs ?? 250);
   return {
     url: target,

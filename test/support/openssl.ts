@@ -42,7 +42,9 @@ export function runOpenssl(args: string[], o: { cwd?: string; timeoutMs?: number
 }
 
 /** A temp dir holding named files; `remove()` deletes it. */
-export async function tempFiles(files: Record<string, string | Uint8Array>): Promise<{ dir: string; path(name: string): string; remove(): Promise<void> }> {
+export async function tempFiles(
+  files: Record<string, string | Uint8Array>,
+): Promise<{ dir: string; path(name: string): string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'ocsp-openssl-'));
   await Promise.all(Object.entries(files).map(([name, data]) => writeFile(join(dir, name), data)));
   return { dir, path: (name) => join(dir, name), remove: () => rm(dir, { recursive: true, force: true }) };
@@ -51,7 +53,11 @@ export async function tempFiles(files: Record<string, string | Uint8Array>): Pro
 export { freePort };
 
 /** POSTs an OCSP request; resolves with the status code and body. */
-export function postOcsp(url: string, der: Uint8Array, timeoutMs = 5_000): Promise<{ status: number; body: Uint8Array; headers: Record<string, string | string[] | undefined> }> {
+export function postOcsp(
+  url: string,
+  der: Uint8Array,
+  timeoutMs = 5_000,
+): Promise<{ status: number; body: Uint8Array; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
@@ -166,9 +172,16 @@ export async function startOpensslResponder(o: OpensslResponderOptions): Promise
 }
 
 /** Has openssl answer `requestDer` from an index, without a server (`-reqin … -respout …`). */
-export async function opensslRespond(o: SignerFiles & { indexEntries: IndexEntry[]; requestDer: Uint8Array; nmin?: number; ndays?: number; extraArgs?: string[] }): Promise<Uint8Array> {
+export async function opensslRespond(
+  o: SignerFiles & { indexEntries: IndexEntry[]; requestDer: Uint8Array; nmin?: number; ndays?: number; extraArgs?: string[] },
+): Promise<Uint8Array> {
   const s = signerArgs(o);
-  const tmp = await tempFiles({ ...s.files, 'index.txt': indexTxt(o.indexEntries), 'index.txt.attr': 'unique_subject = no\n', 'req.der': o.requestDer });
+  const tmp = await tempFiles({
+    ...s.files,
+    'index.txt': indexTxt(o.indexEntries),
+    'index.txt.attr': 'unique_subject = no\n',
+    'req.der': o.requestDer,
+  });
   try {
     const r = await runOpenssl(
       ['ocsp', '-index', 'index.txt', ...s.args, '-reqin', 'req.der', '-respout', 'resp.der', ...validityArgs(o), ...(o.extraArgs ?? [])],
@@ -182,11 +195,26 @@ export async function opensslRespond(o: SignerFiles & { indexEntries: IndexEntry
 }
 
 /** Has openssl write a request (`-reqout`) for `cert` issued by `issuer`. */
-export async function opensslRequest(o: { certPem: string; issuerPem: string; digest?: 'sha1' | 'sha256' | 'sha384' | 'sha512'; nonce?: boolean }): Promise<Uint8Array> {
+export async function opensslRequest(o: {
+  certPem: string;
+  issuerPem: string;
+  digest?: 'sha1' | 'sha256' | 'sha384' | 'sha512';
+  nonce?: boolean;
+}): Promise<Uint8Array> {
   const tmp = await tempFiles({ 'cert.pem': o.certPem, 'issuer.pem': o.issuerPem });
   try {
     const r = await runOpenssl(
-      ['ocsp', '-issuer', 'issuer.pem', ...(o.digest ? [`-${o.digest}`] : []), '-cert', 'cert.pem', o.nonce === false ? '-no_nonce' : '-nonce', '-reqout', 'req.der'],
+      [
+        'ocsp',
+        '-issuer',
+        'issuer.pem',
+        ...(o.digest ? [`-${o.digest}`] : []),
+        '-cert',
+        'cert.pem',
+        o.nonce === false ? '-no_nonce' : '-nonce',
+        '-reqout',
+        'req.der',
+      ],
       { cwd: tmp.dir },
     );
     if (r.code !== 0) throw new Error(`openssl ocsp -reqout failed (${r.code}): ${r.stderr}`);
@@ -235,7 +263,13 @@ export async function opensslVerifyResponse(o: {
   try {
     const r = await runOpenssl(
       [
-        'ocsp', '-respin', 'resp.der', '-issuer', 'issuer.pem', '-CAfile', 'ca.pem',
+        'ocsp',
+        '-respin',
+        'resp.der',
+        '-issuer',
+        'issuer.pem',
+        '-CAfile',
+        'ca.pem',
         ...(o.requestDer ? ['-reqin', 'req.der'] : ['-no_nonce']),
         ...(o.certPem && !o.requestDer ? [...(o.digest ? [`-${o.digest}`] : []), '-cert', 'cert.pem'] : []),
         ...(o.verifyOther?.length ? ['-verify_other', 'other.pem'] : []),

@@ -67,7 +67,7 @@ function keyParams(alg: KeyAlg): { gen: RsaHashedKeyGenParams | EcKeyGenParams |
 
 /** A fresh key pair of `alg`, with its PKCS#8 PEM and node KeyObject. */
 export async function generateKey(alg: KeyAlg): Promise<KeyPairPem> {
-  const keys = (await webcrypto.subtle.generateKey(keyParams(alg).gen as EcKeyGenParams, true, ['sign', 'verify']));
+  const keys = await webcrypto.subtle.generateKey(keyParams(alg).gen as EcKeyGenParams, true, ['sign', 'verify']);
   const keyObject = KeyObject.from(keys.privateKey);
   return { keys, keyObject, keyPem: keyObject.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
@@ -122,10 +122,7 @@ async function issue(
     publicKey,
     signingKey: ca.keys.privateKey,
     signingAlgorithm: keyParams(ca.keyAlg).sign,
-    extensions: [
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
-      ...o.extensions,
-    ],
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false), ...o.extensions],
   });
 }
 
@@ -206,7 +203,11 @@ export async function issueResponderCert(ca: Ca, o: ResponderOptions = {}): Prom
  * A subordinate CA certificate issued by `ca` for a key held elsewhere (an HSM token): only its
  * public key is known here, as DER SubjectPublicKeyInfo.
  */
-export async function issueCaCertFor(ca: Ca, spkiDer: Uint8Array, o: { name: string }): Promise<{ cert: x509.X509Certificate; certPem: string; chainPem: string }> {
+export async function issueCaCertFor(
+  ca: Ca,
+  spkiDer: Uint8Array,
+  o: { name: string },
+): Promise<{ cert: x509.X509Certificate; certPem: string; chainPem: string }> {
   const publicKey = new x509.PublicKey(spkiDer);
   const cert = await issue(ca, publicKey, {
     name: o.name,

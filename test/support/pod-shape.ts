@@ -27,12 +27,21 @@ export function fullPodShape(component: Component): Record<string, unknown> {
       },
       podAffinity: {
         preferredDuringSchedulingIgnoredDuringExecution: [
-          { weight: 10, podAffinityTerm: { topologyKey: 'topology.kubernetes.io/zone', labelSelector: { matchLabels: { app: 'hsm-proxy' } } } },
+          {
+            weight: 10,
+            podAffinityTerm: { topologyKey: 'topology.kubernetes.io/zone', labelSelector: { matchLabels: { app: 'hsm-proxy' } } },
+          },
         ],
       },
       podAntiAffinity: {
         preferredDuringSchedulingIgnoredDuringExecution: [
-          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/component': component } } } },
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: { matchLabels: { 'app.kubernetes.io/component': component } },
+            },
+          },
         ],
       },
     },
@@ -41,7 +50,10 @@ export function fullPodShape(component: Component): Record<string, unknown> {
         maxSkew: 1,
         topologyKey: 'topology.kubernetes.io/zone',
         whenUnsatisfiable: 'DoNotSchedule',
-        labelSelector: { matchLabels: { 'app.kubernetes.io/component': component }, matchExpressions: [{ key: 'ocsp-operator.dev/pool', operator: 'Exists' }] },
+        labelSelector: {
+          matchLabels: { 'app.kubernetes.io/component': component },
+          matchExpressions: [{ key: 'ocsp-operator.dev/pool', operator: 'Exists' }],
+        },
         minDomains: 2,
         nodeAffinityPolicy: 'Honor',
         nodeTaintsPolicy: 'Ignore',

@@ -14,7 +14,12 @@ import { indexLine, type Ca, type Issued } from './pki.js';
 
 export async function createCaObjects(client: KubeClient, namespace: string, ca: Ca, certificates: Issued[]): Promise<void> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  await client.create<Secret>(SecretType, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca', namespace }, data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } });
+  await client.create<Secret>(SecretType, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'ca', namespace },
+    data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
+  });
   await client.create<ConfigMap>(ConfigMapType, {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -31,7 +36,8 @@ const counting = new Writable({
       if (!line.includes('"reconciled"')) continue;
       try {
         const r = JSON.parse(line) as { msg?: string; kind?: string; object?: string };
-        if (r.msg === 'reconciled' && r.kind === 'OcspResponderPool' && r.object) reconciles.set(r.object, (reconciles.get(r.object) ?? 0) + 1);
+        if (r.msg === 'reconciled' && r.kind === 'OcspResponderPool' && r.object)
+          reconciles.set(r.object, (reconciles.get(r.object) ?? 0) + 1);
       } catch {
         // not one of ours
       }
@@ -53,7 +59,13 @@ export async function reconciledAgain(key: string, since: number, n = 1, timeout
 
 export async function startPoolController(client: KubeClient, namespace: string, clock: Clock = systemClock): Promise<Manager> {
   // debug: the reconciler's "reconciled" line, counted above; nothing is printed
-  const manager = new Manager({ client, clock, log: pino({ level: 'debug' }, counting), healthAddress: { host: '127.0.0.1', port: 0 }, namespaces: [namespace] });
+  const manager = new Manager({
+    client,
+    clock,
+    log: pino({ level: 'debug' }, counting),
+    healthAddress: { host: '127.0.0.1', port: 0 },
+    namespaces: [namespace],
+  });
   addPoolController(manager, { workers: 2, images: { operator: 'ocsp-operator:test', signer: 'ocsp-operator:test-signer' } });
   await manager.start();
   return manager;

@@ -35,15 +35,25 @@ export interface RenderedTemplate {
 export const RENDER_IMAGES = { operator: 'ocsp-operator:test', signer: 'ocsp-operator-signer:test' };
 
 /** Renders the pool `name` in `namespace` with `spec` (input form: defaults not yet applied). */
-export function renderPool(spec: Record<string, unknown>, o: { name?: string; namespace?: string; signerReplicas?: number } = {}): { workloads: Workload[]; templates: RenderedTemplate[] } {
+export function renderPool(
+  spec: Record<string, unknown>,
+  o: { name?: string; namespace?: string; signerReplicas?: number } = {},
+): { workloads: Workload[]; templates: RenderedTemplate[] } {
   const metadata = { name: o.name ?? 'ca', namespace: o.namespace ?? 'pki', uid: '00000000-0000-0000-0000-000000000000' };
   const pool = parseOcspResponderPool({ apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspResponderPool', metadata, spec });
   if (!pool.ok) throw new Error(pool.message);
   const workloads = poolWorkloads(pool.value, { images: RENDER_IMAGES, signerReplicas: o.signerReplicas ?? 2 });
   const templates = workloads.flatMap((w) => {
-    const obj = w.object as KubeObject & { spec?: { template?: RenderedPodTemplate; volumeClaimTemplates?: Array<{ metadata: { name: string } }> } };
-    const claimVolumes = (obj.spec?.volumeClaimTemplates ?? []).map((c) => ({ name: c.metadata.name, persistentVolumeClaim: { claimName: `${c.metadata.name}-${obj.metadata?.name}-0` } }));
-    return obj.spec?.template ? [{ workload: `${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`, template: obj.spec.template, claimVolumes }] : [];
+    const obj = w.object as KubeObject & {
+      spec?: { template?: RenderedPodTemplate; volumeClaimTemplates?: Array<{ metadata: { name: string } }> };
+    };
+    const claimVolumes = (obj.spec?.volumeClaimTemplates ?? []).map((c) => ({
+      name: c.metadata.name,
+      persistentVolumeClaim: { claimName: `${c.metadata.name}-${obj.metadata?.name}-0` },
+    }));
+    return obj.spec?.template
+      ? [{ workload: `${obj.kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`, template: obj.spec.template, claimVolumes }]
+      : [];
   });
   return { workloads, templates };
 }

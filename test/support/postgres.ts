@@ -58,13 +58,43 @@ function queryOn(url: string) {
   };
 }
 
-async function startServer(bin: string, dataDir: string, socketDir: string, as: { uid: number; gid: number } | undefined): Promise<PgServer> {
+async function startServer(
+  bin: string,
+  dataDir: string,
+  socketDir: string,
+  as: { uid: number; gid: number } | undefined,
+): Promise<PgServer> {
   const port = await freePort();
   // fsync off and small buffers: test data, two cores shared with other servers. Commits stay
   // synchronous: a commit that returned is in the WAL the replica streams.
-  const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`,
-    '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=20',
-    '-c', 'logging_collector=off', '-c', 'log_min_messages=warning', '-c', 'wal_level=replica', '-c', 'max_wal_senders=4', '-c', 'hot_standby=on'];
+  const args = [
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${socketDir}`,
+    '-c',
+    'fsync=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'shared_buffers=16MB',
+    '-c',
+    'max_connections=20',
+    '-c',
+    'logging_collector=off',
+    '-c',
+    'log_min_messages=warning',
+    '-c',
+    'wal_level=replica',
+    '-c',
+    'max_wal_senders=4',
+    '-c',
+    'hot_standby=on',
+  ];
   const proc = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], ...(as ?? {}) });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -109,10 +139,33 @@ export async function startPostgresPair(): Promise<PgPair> {
   try {
     if (as) await chown(root, as.uid, as.gid);
     const opts = { ...(as ?? {}), timeout: 60_000 };
-    await run(join(bin, 'initdb'), ['-D', join(root, 'primary'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], opts);
+    await run(
+      join(bin, 'initdb'),
+      ['-D', join(root, 'primary'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      opts,
+    );
     primary = await startServer(bin, join(root, 'primary'), root, as);
     // -R writes standby.signal and primary_conninfo: the copy starts as a streaming replica.
-    await run(join(bin, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', join(root, 'replica'), '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], opts);
+    await run(
+      join(bin, 'pg_basebackup'),
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(primary.port),
+        '-U',
+        'postgres',
+        '-D',
+        join(root, 'replica'),
+        '-R',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+        '--no-sync',
+      ],
+      opts,
+    );
     replica = await startServer(bin, join(root, 'replica'), root, as);
     const pair: PgPair = {
       primary,

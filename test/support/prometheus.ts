@@ -60,7 +60,10 @@ async function api<T>(base: string, path: string, params: Array<[string, string]
   } catch {
     throw new Error(`prometheus ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
   }
-  if (body.status !== 'success') throw new Error(`prometheus ${path} ${params.map(([k, v]) => `${k}=${v}`).join(' ')}: ${body.errorType ?? ''} ${body.error ?? res.status}`);
+  if (body.status !== 'success')
+    throw new Error(
+      `prometheus ${path} ${params.map(([k, v]) => `${k}=${v}`).join(' ')}: ${body.errorType ?? ''} ${body.error ?? res.status}`,
+    );
   return body.data;
 }
 
@@ -105,19 +108,26 @@ export async function startPrometheus(targets: readonly ScrapeTarget[], o: { ret
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       let log = '';
-      const p = spawn(PROMETHEUS_BIN, [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--storage.tsdb.retention.time=${o.retention ?? '1d'}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(
+        PROMETHEUS_BIN,
+        [
+          `--config.file=${config}`,
+          `--storage.tsdb.path=${join(dir, 'data')}`,
+          `--storage.tsdb.retention.time=${o.retention ?? '1d'}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--log.level=warn',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       child = p;
       p.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-8_000)));
       const deadline = Date.now() + 30_000;
       let ready = false;
       while (!ready && p.exitCode === null && Date.now() < deadline) {
-        ready = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+        ready = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1_000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!ready) await new Promise((r) => setTimeout(r, 100));
       }
       if (ready) return server(base);
@@ -133,16 +143,28 @@ export async function startPrometheus(targets: readonly ScrapeTarget[], o: { ret
     return {
       url: base,
       async query(expr, time) {
-        const r = await api<{ resultType: string; result: Sample[] | [number, string] }>(base, '/api/v1/query', [['query', expr], ...(time === undefined ? [] : [['time', String(time)] as [string, string]])]);
+        const r = await api<{ resultType: string; result: Sample[] | [number, string] }>(base, '/api/v1/query', [
+          ['query', expr],
+          ...(time === undefined ? [] : [['time', String(time)] as [string, string]]),
+        ]);
         if (r.resultType === 'scalar' || r.resultType === 'string') return [{ metric: {}, value: r.result as [number, string] }];
         return r.result as Sample[];
       },
       async queryRange(expr, start, end, step) {
-        const r = await api<{ resultType: string; result: Series[] }>(base, '/api/v1/query_range', [['query', expr], ['start', String(start)], ['end', String(end)], ['step', String(step)]]);
+        const r = await api<{ resultType: string; result: Series[] }>(base, '/api/v1/query_range', [
+          ['query', expr],
+          ['start', String(start)],
+          ['end', String(end)],
+          ['step', String(step)],
+        ]);
         return r.result;
       },
       labelValues(label, match) {
-        return api<string[]>(base, `/api/v1/label/${encodeURIComponent(label)}/values`, match.map((m) => ['match[]', m]));
+        return api<string[]>(
+          base,
+          `/api/v1/label/${encodeURIComponent(label)}/values`,
+          match.map((m) => ['match[]', m]),
+        );
       },
       async waitForScrapes(scrapes, timeoutMs = 60_000) {
         const deadline = Date.now() + timeoutMs;
@@ -152,8 +174,13 @@ export async function startPrometheus(targets: readonly ScrapeTarget[], o: { ret
           const waiting = targets.filter((t) => (seen.get(`${t.job} ${new URL(t.url).host}`) ?? 0) < scrapes);
           if (waiting.length === 0) return;
           if (Date.now() > deadline) {
-            const health = await fetch(`${base}/api/v1/targets`).then((r) => r.text(), (e: unknown) => String(e));
-            throw new Error(`targets not scraped ${scrapes} times within ${timeoutMs} ms: ${waiting.map((t) => t.url).join(', ')}\n${health}`);
+            const health = await fetch(`${base}/api/v1/targets`).then(
+              (r) => r.text(),
+              (e: unknown) => String(e),
+            );
+            throw new Error(
+              `targets not scraped ${scrapes} times within ${timeoutMs} ms: ${waiting.map((t) => t.url).join(', ')}\n${health}`,
+            );
           }
           await new Promise((r) => setTimeout(r, 500));
         }

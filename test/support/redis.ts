@@ -36,8 +36,26 @@ export async function freePort(): Promise<number> {
 
 async function startNode(dir: string, replicaOf?: number): Promise<RedisNode> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-    '--dbfilename', `dump-${port}.rdb`, '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--dbfilename',
+    `dump-${port}.rdb`,
+    '--protected-mode',
+    'yes',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
   if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
   const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

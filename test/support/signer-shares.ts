@@ -52,12 +52,26 @@ const pushNew = <T>(list: T[], v: T) => {
 };
 
 /** Starts sampling; `stop()` ends it (bounded anyway by `maxMs`) and returns what was seen. */
-export function watchSignerShares(client: KubeClient, namespace: string, pool: string, o: { everyMs?: number; maxMs?: number } = {}): { now(): SharesObservation; stop(): Promise<SharesObservation> } {
+export function watchSignerShares(
+  client: KubeClient,
+  namespace: string,
+  pool: string,
+  o: { everyMs?: number; maxMs?: number } = {},
+): { now(): SharesObservation; stop(): Promise<SharesObservation> } {
   const t0 = Date.now();
   const everyMs = o.everyMs ?? 1_000;
   const deadline = t0 + (o.maxMs ?? 1_200_000);
   const atS = () => Math.round((Date.now() - t0) / 100) / 10;
-  const obs: SharesObservation = { replicas: [], ready: [], existing: [], revisions: [], pods: new Map(), reports: new Map(), samples: 0, errors: [] };
+  const obs: SharesObservation = {
+    replicas: [],
+    ready: [],
+    existing: [],
+    revisions: [],
+    pods: new Map(),
+    reports: new Map(),
+    samples: 0,
+    errors: [],
+  };
   // per report key: the running process's last value, and what earlier processes reported
   const last = new Map<string, { current: number; before: number }>();
   let stopped = false;

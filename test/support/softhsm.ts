@@ -63,7 +63,26 @@ export async function createSoftHsm(o: { tokenLabel?: string; pin?: string } = {
     },
     async generateKey(label, keyType) {
       const id = (nextId++).toString(16).padStart(4, '0');
-      await run('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', tokenLabel, '--login', '--pin', pin, '--keypairgen', '--key-type', keyType, '--label', label, '--id', id], { env });
+      await run(
+        'pkcs11-tool',
+        [
+          '--module',
+          SOFTHSM_MODULE,
+          '--token-label',
+          tokenLabel,
+          '--login',
+          '--pin',
+          pin,
+          '--keypairgen',
+          '--key-type',
+          keyType,
+          '--label',
+          label,
+          '--id',
+          id,
+        ],
+        { env },
+      );
     },
     async remove() {
       await rm(dir, { recursive: true, force: true });

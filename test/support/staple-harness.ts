@@ -60,16 +60,37 @@ export async function getStaple(client: KubeClient, namespace: string, name: str
   return client.get<StapleObject>(OcspStapleType, namespace, name);
 }
 
-export async function createStaple(client: KubeClient, namespace: string, name: string, spec: Record<string, unknown>): Promise<StapleObject> {
-  return client.create<StapleObject>(OcspStapleType, { apiVersion: 'ocsp-operator.dev/v1alpha1', kind: 'OcspStaple', metadata: { name, namespace }, spec });
+export async function createStaple(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<StapleObject> {
+  return client.create<StapleObject>(OcspStapleType, {
+    apiVersion: 'ocsp-operator.dev/v1alpha1',
+    kind: 'OcspStaple',
+    metadata: { name, namespace },
+    spec,
+  });
 }
 
 /** Waits until the staple's Ready condition has this reason (and returns the object). */
-export function waitForReason(client: KubeClient, namespace: string, name: string, reason: string, timeoutMs = 20_000, type = 'Ready'): Promise<StapleObject> {
-  return waitFor(`${namespace}/${name} ${type} reason ${reason}`, async () => {
-    const s = await getStaple(client, namespace, name);
-    return condition(s, type)?.reason === reason ? s : undefined;
-  }, timeoutMs);
+export function waitForReason(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  reason: string,
+  timeoutMs = 20_000,
+  type = 'Ready',
+): Promise<StapleObject> {
+  return waitFor(
+    `${namespace}/${name} ${type} reason ${reason}`,
+    async () => {
+      const s = await getStaple(client, namespace, name);
+      return condition(s, type)?.reason === reason ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export interface Lockstep {
@@ -90,7 +111,13 @@ export function lockstepOf(secret: Secret, now = new Date()): Lockstep {
   const issuer = findIssuer(leaf, [...chain.slice(1), ...extra]);
   const staple = d[STAPLE_KEY];
   if (!staple || !issuer) return { certSerial: serialHex(leaf) };
-  const verdict = validateOcspResponse(new Uint8Array(Buffer.from(staple, 'base64')), { cert: leaf, issuer, now, clockSkewMs: 5 * 60_000, signerMinRemainingMs: 0 });
+  const verdict = validateOcspResponse(new Uint8Array(Buffer.from(staple, 'base64')), {
+    cert: leaf,
+    issuer,
+    now,
+    clockSkewMs: 5 * 60_000,
+    signerMinRemainingMs: 0,
+  });
   return { certSerial: serialHex(leaf), stapleSerial: verdict.ok ? serialHex(leaf) : undefined, verdict };
 }
 

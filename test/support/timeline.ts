@@ -70,7 +70,9 @@ export class Timeline {
       const wall = `+${(e.wallMs / 1000).toFixed(2)}s`.padStart(9);
       const sim = clockCol ? ` ${e.clockMs === undefined ? '' : formatClock(e.clockMs)}`.padEnd(12) : '';
       const tag = e.kind.toUpperCase().padEnd(7);
-      const by = [e.condition && `condition ${e.condition}`, e.event && `Event ${e.event}`, e.metric && `metric ${e.metric}`].filter(Boolean).join('; ');
+      const by = [e.condition && `condition ${e.condition}`, e.event && `Event ${e.event}`, e.metric && `metric ${e.metric}`]
+        .filter(Boolean)
+        .join('; ');
       lines.push(`${wall}${sim} ${tag} ${e.what}${by ? `  [${by}]` : ''}`);
     }
     return lines.join('\n') + '\n';

@@ -61,7 +61,13 @@ export interface TlsServer {
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const p of running) if (p.pid && p.exitCode === null && p.signalCode === null) try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of running)
+    if (p.pid && p.exitCode === null && p.signalCode === null)
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 async function sleep(ms: number): Promise<void> {
@@ -128,7 +134,8 @@ async function startedOrExplain(kind: string, s: Spawned, port: number, log: () 
   await until(
     `${kind} to listen on 127.0.0.1:${port}`,
     async () => {
-      if (s.child.exitCode !== null || s.child.signalCode !== null) throw new Error(`${kind} exited (${s.child.exitCode ?? s.child.signalCode}) before listening:\n${await log()}`);
+      if (s.child.exitCode !== null || s.child.signalCode !== null)
+        throw new Error(`${kind} exited (${s.child.exitCode ?? s.child.signalCode}) before listening:\n${await log()}`);
       return accepts(port);
     },
     timeoutMs,
@@ -264,7 +271,13 @@ export async function startNginx(o: ServerOptions & { serverName: string }): Pro
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await startedOrExplain('nginx', s, port, async () => (await log()) + (await readFile(p('nginx.out'), 'utf8').catch(() => '')), o.startTimeoutMs ?? 10_000);
+    await startedOrExplain(
+      'nginx',
+      s,
+      port,
+      async () => (await log()) + (await readFile(p('nginx.out'), 'utf8').catch(() => '')),
+      o.startTimeoutMs ?? 10_000,
+    );
   } catch (e) {
     await stop();
     throw e;
@@ -348,12 +361,15 @@ export function parseSClient(output: string): { chainPem: string[]; staple?: Sta
 
 /** `openssl s_client -connect 127.0.0.1:<port> -servername <name> -status -showcerts </dev/null`, parsed. */
 export async function probeTls(port: number, servername: string): Promise<TlsProbe> {
-  const r = await runOpenssl(['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-status', '-showcerts'], { timeoutMs: 10_000 });
+  const r = await runOpenssl(['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-status', '-showcerts'], {
+    timeoutMs: 10_000,
+  });
   const output = r.stdout + r.stderr;
   const parsed = parseSClient(output);
   const leafPem = parsed.chainPem[0];
   if (!leafPem) throw new Error(`s_client to 127.0.0.1:${port} got no certificate (exit ${r.code}):\n${output}`);
-  if (!parsed.staple && !parsed.noStaple) throw new Error(`s_client to 127.0.0.1:${port} printed neither a staple nor "no response sent":\n${output}`);
+  if (!parsed.staple && !parsed.noStaple)
+    throw new Error(`s_client to 127.0.0.1:${port} printed neither a staple nor "no response sent":\n${output}`);
   const probe: TlsProbe = { certSerial: new X509Certificate(leafPem).serialNumber.toUpperCase(), output };
   if (parsed.staple) probe.staple = parsed.staple;
   const issuerPem = parsed.chainPem[1];
@@ -382,7 +398,10 @@ export function stapleBelongs(p: TlsProbe): { ok: true } | { ok: false; why: str
   if (s.serial !== p.certSerial) return { ok: false, why: `staple for serial ${s.serial ?? '?'} served with certificate ${p.certSerial}` };
   if (s.hashAlgorithm === 'sha1' && p.issuerHashes) {
     if (s.issuerNameHash !== p.issuerHashes.name || s.issuerKeyHash !== p.issuerHashes.key) {
-      return { ok: false, why: `staple's issuer hashes ${s.issuerNameHash}/${s.issuerKeyHash} are not the served issuer's ${p.issuerHashes.name}/${p.issuerHashes.key}` };
+      return {
+        ok: false,
+        why: `staple's issuer hashes ${s.issuerNameHash}/${s.issuerKeyHash} are not the served issuer's ${p.issuerHashes.name}/${p.issuerHashes.key}`,
+      };
     }
   }
   return { ok: true };
@@ -393,7 +412,13 @@ export function stapleBytes(port: number, servername: string, timeoutMs = 5_000)
   return new Promise((resolve, reject) => {
     let staple: Uint8Array | undefined;
     // tls.connect hands requestOCSP to the TLSSocket it makes; @types/node lists it only there
-    const options: ConnectionOptions & { requestOCSP: boolean } = { host: '127.0.0.1', port, servername, requestOCSP: true, rejectUnauthorized: false };
+    const options: ConnectionOptions & { requestOCSP: boolean } = {
+      host: '127.0.0.1',
+      port,
+      servername,
+      requestOCSP: true,
+      rejectUnauthorized: false,
+    };
     const s = tlsConnect(options);
     const t = setTimeout(() => s.destroy(new Error(`TLS handshake with 127.0.0.1:${port} took over ${timeoutMs} ms`)), timeoutMs);
     s.on('OCSPResponse', (b: Buffer | null) => (staple = b && b.length ? new Uint8Array(b) : undefined));
@@ -407,7 +432,13 @@ export function stapleBytes(port: number, servername: string, timeoutMs = 5_000)
 }
 
 /** Probes until `done(probe)` holds (e.g. the new certificate is served), bounded. */
-export async function probeUntil(port: number, servername: string, what: string, done: (p: TlsProbe) => boolean, timeoutMs = 10_000): Promise<TlsProbe> {
+export async function probeUntil(
+  port: number,
+  servername: string,
+  what: string,
+  done: (p: TlsProbe) => boolean,
+  timeoutMs = 10_000,
+): Promise<TlsProbe> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const p = await probeTls(port, servername);

@@ -13,7 +13,10 @@ const POD_CGROUP = 'kubepods';
 export async function nodeMounts(): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   const ours = (p: string) =>
-    p === STATE_DIR || p.startsWith(`${STATE_DIR}/`) || p === RUN_DIR || p.startsWith(`${RUN_DIR}/`) ||
+    p === STATE_DIR ||
+    p.startsWith(`${STATE_DIR}/`) ||
+    p === RUN_DIR ||
+    p.startsWith(`${RUN_DIR}/`) ||
     /^\/(var\/)?run\/netns\/cni-/.test(p);
   const points = info
     .split('\n')

@@ -5,7 +5,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import {
-  CLUSTER_DOMAIN, COREDNS_HEALTH_PORT, COREDNS_READY_PORT, KUBELET_PORT, NODE_IP, NODE_NAME, POD_CIDR, SERVICE_CIDR, paths,
+  CLUSTER_DOMAIN,
+  COREDNS_HEALTH_PORT,
+  COREDNS_READY_PORT,
+  KUBELET_PORT,
+  NODE_IP,
+  NODE_NAME,
+  POD_CIDR,
+  SERVICE_CIDR,
+  paths,
 } from './config.js';
 import { startDaemon, type Daemon } from './processes.js';
 

@@ -85,7 +85,11 @@ export async function startContainerd(snapshotter: string): Promise<Daemon> {
 /** Imports docker-archive tarballs into the CRI's namespace, unpacked for the node's snapshotter. */
 export async function importImages(tarballs: string[], snapshotter: string): Promise<void> {
   for (const tarball of tarballs) {
-    await shOk(CTR, ['--address', paths.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, tarball], 10 * 60_000);
+    await shOk(
+      CTR,
+      ['--address', paths.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, tarball],
+      10 * 60_000,
+    );
   }
 }
 

@@ -24,5 +24,10 @@ export async function writeNodePki(server: string): Promise<void> {
     await issueCert(paths.pki, name, subject, client);
     await writeFile(paths.kubeconfig(name), await kubeconfigFor(paths.pki, server, name), { mode: 0o600 });
   }
-  await issueCert(paths.pki, 'kubelet-serving', `/CN=${NODE_NAME}`, `subjectAltName=IP:${NODE_IP},DNS:${NODE_NAME}\nextendedKeyUsage=serverAuth\n`);
+  await issueCert(
+    paths.pki,
+    'kubelet-serving',
+    `/CN=${NODE_NAME}`,
+    `subjectAltName=IP:${NODE_IP},DNS:${NODE_NAME}\nextendedKeyUsage=serverAuth\n`,
+  );
 }

@@ -29,7 +29,10 @@ export function startDaemon(name: string, bin: string, args: string[]): Daemon {
 /** The last lines of a component's log, for error messages. */
 export async function logTail(name: string, lines = 15): Promise<string> {
   const text = await readFile(logFile(name), 'utf8').catch(() => '');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 /** The command line of a running process, or undefined when it is gone (or a zombie). */
@@ -147,7 +150,14 @@ export function fatal(message: string): Error {
 
 /** Polls `probe` until it returns something other than undefined/false; fails naming `what`,
  *  at once when the probe throws a `fatal` error. */
-export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 250, detail?: () => Promise<string>, signal?: AbortSignal): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  intervalMs = 250,
+  detail?: () => Promise<string>,
+  signal?: AbortSignal,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -164,7 +174,9 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
     }
     if (Date.now() > deadline) {
       const more = detail ? `\n${await detail().catch(() => '')}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}${more}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}${more}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
