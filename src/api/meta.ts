@@ -15,7 +15,7 @@ export const ObjectMetaSchema = z.looseObject({
   annotations: z.record(z.string(), z.string()).optional(),
   finalizers: z.array(z.string()).optional(),
 });
-export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+export type ParsedObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
 /** The DNS-1123 subdomain rule Kubernetes applies to Secret and ConfigMap names. */
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';

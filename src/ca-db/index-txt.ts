@@ -4,7 +4,7 @@
 // controller's cluster-Secrets source (cert-manager Secrets chaining to the pool's issuer) yields
 // the same CertificateInfo (src/pool/index-builder.ts).
 import { readFile } from 'node:fs/promises';
-import { CRL_REASONS } from '../ocsp/oids.js';
+import { CRL_REASON_BY_CODE } from '../ocsp/oids.js';
 import { canonicalSerial } from '../store/index.js';
 
 export interface CertificateInfo {
@@ -111,7 +111,7 @@ export async function readIndexTxt(path: string): Promise<IndexParseResult> {
   return parseIndexTxt(await readFile(path, 'utf8'));
 }
 
-export interface DeclaredRevocation {
+export interface IndexRevocation {
   serial: string;
   /** epoch ms */
   time: number;
@@ -124,13 +124,13 @@ export interface DeclaredRevocation {
  * Declared serials that the source does not know are ignored: the pool never answers for
  * certificates it cannot see (BR: no `good` for a serial it did not issue).
  */
-export function applyDeclaredRevocations(certs: readonly CertificateInfo[], declared: readonly DeclaredRevocation[]): CertificateInfo[] {
+export function applyDeclaredRevocations(certs: readonly CertificateInfo[], declared: readonly IndexRevocation[]): CertificateInfo[] {
   if (declared.length === 0) return [...certs];
   const bySerial = new Map(declared.map((d) => [canonicalSerial(d.serial), d]));
   return certs.map((c) => {
     const d = bySerial.get(c.serial);
     if (!d) return c;
-    if (d.reason !== undefined && !CRL_REASONS.includes(d.reason))
+    if (d.reason !== undefined && !CRL_REASON_BY_CODE.includes(d.reason))
       throw new Error(`declared revocation of ${c.serial}: unknown reason ${JSON.stringify(d.reason)}`);
     return { ...c, revoked: d.reason !== undefined ? { time: d.time, reason: d.reason } : { time: d.time } };
   });

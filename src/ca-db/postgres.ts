@@ -12,7 +12,7 @@
 //   revoked_at  timestamptz  NULL while the certificate is not revoked
 //   reason      text         NULL, an RFC 5280 CRLReason name (any case) or its number
 import pg from 'pg';
-import { CRL_REASONS } from '../ocsp/oids.js';
+import { CRL_REASON_BY_CODE } from '../ocsp/oids.js';
 import { canonicalSerial } from '../store/index.js';
 import type { CertificateInfo, IndexProblem } from './index-txt.js';
 
@@ -77,7 +77,7 @@ export interface PostgresRow {
 
 /** RFC 5280 CRLReason names lowercased (openssl's spellings are the same), and their numbers. */
 const REASONS = new Map<string, string>(
-  CRL_REASONS.flatMap((name, code) =>
+  CRL_REASON_BY_CODE.flatMap((name, code) =>
     name ? [[name.toLowerCase(), name] as [string, string], [String(code), name] as [string, string]] : [],
   ),
 );

@@ -23,7 +23,7 @@ import type { Shard } from '../signer/planner.js';
 import { StatefulSetShare } from '../signer/shard-source.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import { applyDeclaredRevocations, readIndexTxt, type CertificateInfo, type DeclaredRevocation } from '../ca-db/index-txt.js';
+import { applyDeclaredRevocations, readIndexTxt, type CertificateInfo, type IndexRevocation } from '../ca-db/index-txt.js';
 import { PostgresCertificateReader, type PostgresColumns, type PostgresRowSource } from '../ca-db/postgres.js';
 import { mergeCertificates, PostgresSource, SourceUnusableError } from '../signer/postgres-source.js';
 import { ensureThreadpool, threadpoolSizeFor } from '../signer/threadpool.js';
@@ -437,7 +437,7 @@ const DeclaredRevocationsSchema = z.array(
 );
 
 /** The declared revocations file (the pool's index ConfigMap key): none while it is missing (the kubelet has yet to project it). */
-async function readDeclaredRevocations(path: string): Promise<DeclaredRevocation[]> {
+async function readDeclaredRevocations(path: string): Promise<IndexRevocation[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

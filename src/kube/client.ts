@@ -7,7 +7,7 @@ import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } fro
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../base/clock.js';
 import { parseProxyUrl, TunnelingHttpAgent, TunnelingHttpsAgent } from './proxy.js';
-import { defaultRetryPolicy, parseRetryAfter, retryDelay, TokenBucket, type RetryPolicy } from './rate-limit.js';
+import { defaultRetryPolicy, parseRetryAfter, throttleRetryDelay, TokenBucket, type RetryPolicy } from './rate-limit.js';
 import type { KubeObject, KubeList, ResourceType } from './types.js';
 import { isNotFound, KubeApiError, type JsonPatchOp, type KubeApi, type ListOptions, type ObjectRef, type WatchOptions } from './api.js';
 
@@ -135,7 +135,7 @@ export class KubeClient implements KubeApi {
             err.retryAfterMs,
           );
         }
-        const wait = retryDelay(this.retry, attempt, err.retryAfterMs, this.options.random);
+        const wait = throttleRetryDelay(this.retry, attempt, err.retryAfterMs, this.options.random);
         this.stats.retries++;
         await new Promise<void>((resolve) => this.clock.setTimer(resolve, wait));
       }

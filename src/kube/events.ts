@@ -7,7 +7,8 @@ import type { KubeApi } from './api.js';
 import { EventType, apiVersionOf, type KubeObject, type ResourceType } from './types.js';
 import type { Clock } from '../base/clock.js';
 
-export type EventKind = 'Normal' | 'Warning';
+/** An Event's `type`, in Kubernetes' words: Normal, or Warning for something a person should look at. */
+export type EventSeverity = 'Normal' | 'Warning';
 
 export interface EventRecorderOptions {
   controller: string; // reportingController, e.g. ocsp-operator.dev/staple-controller
@@ -25,10 +26,18 @@ export class EventRecorder {
     private readonly opts: EventRecorderOptions,
   ) {}
 
-  async record(type: ResourceType, obj: KubeObject, kind: EventKind, reason: string, note: string, action = 'Reconcile'): Promise<void> {
-    const m = obj.metadata ?? {};
+  /** An Event `regarding` an object of the `resource` type, as events.k8s.io/v1 names its fields. */
+  async record(
+    resource: ResourceType,
+    regarding: KubeObject,
+    type: EventSeverity,
+    reason: string,
+    note: string,
+    action = 'Reconcile',
+  ): Promise<void> {
+    const m = regarding.metadata ?? {};
     const now = this.opts.clock.now();
-    const key = `${m.uid}|${kind}|${reason}|${note}`;
+    const key = `${m.uid}|${type}|${reason}|${note}`;
     const window = this.opts.dedupeWindowMs ?? 10 * 60_000;
     const last = this.recent.get(key);
     if (last !== undefined && now - last < window) return;
@@ -47,17 +56,17 @@ export class EventRecorder {
         action,
         reason,
         note: note.slice(0, 1024), // the API rejects longer notes
-        type: kind,
+        type,
         regarding: {
-          apiVersion: apiVersionOf(type),
-          kind: type.kind,
+          apiVersion: apiVersionOf(resource),
+          kind: resource.kind,
           name: m.name,
           namespace: m.namespace,
           uid: m.uid,
           resourceVersion: m.resourceVersion,
         },
       } as KubeObject);
-      this.opts.log.info({ object: `${m.namespace}/${m.name}`, kind, reason, note }, 'event');
+      this.opts.log.info({ object: `${m.namespace}/${m.name}`, type, reason, note }, 'event');
     } catch (err) {
       // An event is a notice, not state: failing to write one must not fail the reconcile.
       this.opts.log.warn({ err: String(err), object: `${m.namespace}/${m.name}`, reason }, 'could not record event');

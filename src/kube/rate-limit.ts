@@ -62,7 +62,7 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
  * How long to wait before retry number `retry` (0-based): the server's Retry-After when it gave
  * one (client-go honours it as is), else exponential backoff with full jitter; both capped.
  */
-export function retryDelay(
+export function throttleRetryDelay(
   policy: RetryPolicy,
   retry: number,
   retryAfterMs: number | undefined,

@@ -51,7 +51,7 @@ export const SIGNATURE_OIDS = {
 } as const satisfies Record<string, { kind: 'rsa' | 'ecdsa' | 'ed25519'; hash: HashAlgorithm | undefined }>;
 
 /** RFC 5280 CRLReason names, by code. */
-export const CRL_REASONS: readonly (string | undefined)[] = [
+export const CRL_REASON_BY_CODE: readonly (string | undefined)[] = [
   'unspecified',
   'keyCompromise',
   'cACompromise',

@@ -15,7 +15,7 @@ import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { X509Certificate } from '@peculiar/x509';
 import { certDer } from './cert-der.js';
 import { issuerHashes } from './cert-id.js';
-import { CRL_REASONS, HASH_OIDS, type HashAlgorithm } from './oids.js';
+import { CRL_REASON_BY_CODE, HASH_OIDS, type HashAlgorithm } from './oids.js';
 import type { ResponseEntryStatus, SignatureAlgorithmName } from './sign.js';
 import { signerAlgorithmDer } from './signer-algorithms.js';
 
@@ -209,8 +209,8 @@ export class ResponseEncoder {
     if (s.kind === 'unknown') return UNKNOWN;
     const time = generalizedTime(Math.floor(s.revocationTime.getTime() / 1000) * 1000);
     if (s.reason === undefined) return tlv(0xa1, time);
-    const code = CRL_REASONS.indexOf(s.reason);
-    if (code < 0) throw new Error(`unknown revocation reason "${s.reason}"; one of ${CRL_REASONS.filter(Boolean).join(', ')}`);
+    const code = CRL_REASON_BY_CODE.indexOf(s.reason);
+    if (code < 0) throw new Error(`unknown revocation reason "${s.reason}"; one of ${CRL_REASON_BY_CODE.filter(Boolean).join(', ')}`);
     return tlv(0xa1, time, tlv(0xa0, new Uint8Array([0x0a, 0x01, code])));
   }
 }

@@ -21,7 +21,7 @@ import { certDer } from './cert-der.js';
 import { toAsn1CertId, type CertIdInfo } from './cert-id.js';
 import { equalBytes, readTlv } from './der.js';
 import { nonceExtension } from './nonce.js';
-import { CRL_REASONS, OID_OCSP_BASIC, OID_RSASSA_PSS, OID_MGF1, HASH_OIDS, OID_ED25519 } from './oids.js';
+import { CRL_REASON_BY_CODE, OID_OCSP_BASIC, OID_RSASSA_PSS, OID_MGF1, HASH_OIDS, OID_ED25519 } from './oids.js';
 import type { ResponseStatusName } from './response.js';
 
 export type SignatureAlgorithmName = 'ECDSA-SHA256' | 'ECDSA-SHA384' | 'RSA-SHA256' | 'RSA-PSS-SHA256' | 'Ed25519';
@@ -131,8 +131,8 @@ function certStatus(s: ResponseEntryStatus): CertStatus {
   if (s.kind === 'unknown') return new CertStatus({ unknown: null });
   const info = new RevokedInfo({ revocationTime: wholeSeconds(s.revocationTime) });
   if (s.reason !== undefined) {
-    const code = CRL_REASONS.indexOf(s.reason);
-    if (code < 0) throw new Error(`unknown revocation reason "${s.reason}"; one of ${CRL_REASONS.filter(Boolean).join(', ')}`);
+    const code = CRL_REASON_BY_CODE.indexOf(s.reason);
+    if (code < 0) throw new Error(`unknown revocation reason "${s.reason}"; one of ${CRL_REASON_BY_CODE.filter(Boolean).join(', ')}`);
     info.revocationReason = new CRLReason(code);
   }
   return new CertStatus({ revoked: info });

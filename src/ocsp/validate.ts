@@ -7,7 +7,7 @@ import { equalBytes, toHex } from './der.js';
 import { nameString } from './dn.js';
 import type { IncludedCert } from './included-cert.js';
 import { findNonce } from './nonce.js';
-import { CRL_REASONS, hashAlgorithmFromOid, type HashAlgorithm } from './oids.js';
+import { CRL_REASON_BY_CODE, hashAlgorithmFromOid, type HashAlgorithm } from './oids.js';
 import { fail, readResponse, type Failure, type Included, type SingleResponse } from './response.js';
 import { verifySignature } from './signature.js';
 
@@ -140,7 +140,7 @@ function validate(body: Uint8Array, o: ValidationOptions): Verdict {
   if (status.revoked) {
     response.revocationTime = status.revoked.revocationTime;
     const r = status.revoked.revocationReason;
-    if (r !== undefined) response.revocationReason = CRL_REASONS[r] ?? `reason(${r})`;
+    if (r !== undefined) response.revocationReason = CRL_REASON_BY_CODE[r] ?? `reason(${r})`;
   }
   return { ok: true, response };
 }

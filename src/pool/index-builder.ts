@@ -3,7 +3,7 @@
 // opensslIndex sources, and the revocations declared in the spec. Deterministic (sorted), so an
 // unchanged world writes nothing.
 import type { X509Certificate } from '@peculiar/x509';
-import type { DeclaredRevocation } from '../ca-db/index-txt.js';
+import type { IndexRevocation } from '../ca-db/index-txt.js';
 import { applyDeclaredRevocations, parseIndexTxt, type CertificateInfo } from '../ca-db/index-txt.js';
 import { isIssuedBy, parsePemChain } from '../ocsp/index.js';
 import { canonicalSerial } from '../store/index.js';
@@ -28,7 +28,7 @@ export function buildPoolIndex(o: {
   issuer: X509Certificate;
   indexTexts: Array<{ source: string; text: string }>;
   secrets: Secret[];
-  revocations: DeclaredRevocation[];
+  revocations: IndexRevocation[];
   now: number;
   /** The pool also has sources the signers read themselves: a declared serial unknown here may be theirs. */
   signerReadSources?: boolean;

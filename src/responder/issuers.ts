@@ -3,7 +3,7 @@
 // configured issuer is indexed under all four. A CertID matching none is another CA's: refused.
 import type { X509Certificate } from '@peculiar/x509';
 import { issuerHashes, type CertIdInfo, type HashAlgorithm } from '../ocsp/index.js';
-import { issuerIdFromKeyHash, toHex } from '../store/keys.js';
+import { issuerIdFromKeyHash, hexOf } from '../store/keys.js';
 
 const ALGS: readonly HashAlgorithm[] = ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'];
 
@@ -32,5 +32,5 @@ export class IssuerIndex {
 }
 
 function key(alg: HashAlgorithm, nameHash: Uint8Array, keyHash: Uint8Array): string {
-  return `${alg}:${toHex(nameHash)}:${toHex(keyHash)}`;
+  return `${alg}:${hexOf(nameHash)}:${hexOf(keyHash)}`;
 }

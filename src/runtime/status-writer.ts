@@ -4,7 +4,7 @@
 import { findCondition, replaceConditions, type Condition, type ConditionStatus } from '../api/condition.js';
 import type { Clock } from '../base/clock.js';
 import type { KubeApi } from '../kube/api.js';
-import type { EventKind, EventRecorder } from '../kube/events.js';
+import type { EventSeverity, EventRecorder } from '../kube/events.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
 import { sameJson } from './same-json.js';
 
@@ -18,7 +18,7 @@ export interface ProducedCondition {
 
 /** An Event to record about the object: `type` is Kubernetes' Normal or Warning. */
 export interface PendingEvent {
-  type: EventKind;
+  type: EventSeverity;
   reason: string;
   note: string;
 }

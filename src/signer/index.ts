@@ -27,7 +27,7 @@ export {
   readIndexTxt,
   applyDeclaredRevocations,
   type CertificateInfo,
-  type DeclaredRevocation,
+  type IndexRevocation,
   type IndexParseResult,
   type IndexProblem,
 } from '../ca-db/index-txt.js';

@@ -12,14 +12,14 @@
 //                response must move to the new signer before the old one expires), or that expires
 //                before the response's nextUpdate: soonest signer expiry first
 // Expired certificates are skipped: nothing is signed for them and they are not counted.
-import type { CertStatus } from '../store/index.js';
+import type { StoredStatus } from '../store/index.js';
 import type { CertificateInfo } from '../ca-db/index-txt.js';
 
 export interface ResponseInfo {
   serial: string;
   thisUpdate: number;
   nextUpdate: number;
-  status: CertStatus;
+  status: StoredStatus;
   /** serial of the delegated responder certificate included in the response; undefined: signed by the issuer */
   signerSerial?: string;
   /** notAfter of the certificate that signed it (epoch ms) */

@@ -6,12 +6,12 @@ import { X509Certificate } from '@peculiar/x509';
 import { includedSignerCert } from '../ocsp/included-cert.js';
 import { certDerFromBytes } from '../ocsp/cert-der.js';
 import type { ResponseStore, StoredEntry } from '../store/index.js';
-import { toHex } from '../store/index.js';
+import { hexOf } from '../store/index.js';
 import type { ResponseInfo } from './planner.js';
 
 /** How responses name their signer: hex of the responder certificate's serial INTEGER content. */
 export function signerSerialOf(cert: X509Certificate): string {
-  return toHex(certDerFromBytes(new Uint8Array(cert.rawData)).serial);
+  return hexOf(certDerFromBytes(new Uint8Array(cert.rawData)).serial);
 }
 
 /** Reads signer identities from responses, parsing each distinct signer certificate once. */
@@ -28,7 +28,7 @@ export class SignerIdentityReader {
   read(der: Uint8Array): { signerSerial?: string; signerNotAfter: number } {
     const cert = includedSignerCert(der);
     if (!cert) return { signerNotAfter: this.issuerNotAfter };
-    const serial = toHex(certDerFromBytes(cert).serial);
+    const serial = hexOf(certDerFromBytes(cert).serial);
     let notAfter = this.bySerial.get(serial);
     if (notAfter === undefined) {
       notAfter = new X509Certificate(cert).notAfter.getTime();

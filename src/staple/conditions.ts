@@ -10,7 +10,7 @@ import { formatDateTime as iso } from '../api/time.js';
 import type { ValidatedResponse } from '../ocsp/index.js';
 import type { ProducedCondition } from '../runtime/status-writer.js';
 import type { Attempt } from './decision.js';
-import type { CertificateSource } from './source.js';
+import type { SourceCertificate } from './source.js';
 import type { Published } from './staple-secret.js';
 
 export const StapleConditionType = {
@@ -37,7 +37,7 @@ export function isBadStapleCondition(c: { type: string; status: string }): boole
 
 /** The conditions of a reconcile that fetched or held a staple (or tried to): what it publishes and how fresh it is. */
 export function stapleConditions(o: {
-  cert: CertificateSource;
+  cert: SourceCertificate;
   /** The response published beside the current certificate, if any. */
   served: ValidatedResponse | undefined;
   attempt: Attempt | undefined;

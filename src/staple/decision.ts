@@ -16,7 +16,7 @@ import type { OcspStapleSpec, OcspStapleStatus } from '../api/staple.js';
 import { parsePemChain, validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
 import type { RefreshRequest } from './refresh-request.js';
 import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
-import type { CertificateSource } from './source.js';
+import type { SourceCertificate } from './source.js';
 import { samePublication, type CertificatePair, type Published, type PublishedStaple } from './staple-secret.js';
 
 /** The outcome of one refresh attempt: a response fit to publish, or why there is none. */
@@ -31,7 +31,7 @@ export interface ResponseChecks {
 }
 
 export function responseChecks(
-  cert: Pick<CertificateSource, 'leaf' | 'issuer'>,
+  cert: Pick<SourceCertificate, 'leaf' | 'issuer'>,
   spec: Pick<OcspStapleSpec, 'clockSkew' | 'signerMinRemaining'>,
 ): ResponseChecks {
   return {
@@ -274,7 +274,7 @@ export function expiryWake(desired: Published | undefined): number | undefined {
 }
 
 /** The current certificate as the staple Secret publishes it: certificate, key and the issuer validated against travel together. */
-export function pairOf(cert: CertificateSource): CertificatePair {
+export function pairOf(cert: SourceCertificate): CertificatePair {
   return {
     certPem: cert.certPem,
     keyPem: cert.keyPem,

@@ -24,7 +24,7 @@ import type { StapleMetrics } from './metrics.js';
 import { attemptRefresh } from './refresh.js';
 import { clearRefreshRequest, refreshRequest } from './refresh-request.js';
 import { requestReissue } from './reissue.js';
-import { CertificateSourceMemo, type CertificateSource } from './source.js';
+import { SourceCertificateMemo, type SourceCertificate } from './source.js';
 import { buildStapleSecret, readPublished, stapleSha256 } from './staple-secret.js';
 
 export const FIELD_MANAGER = 'ocsp-operator-staple';
@@ -42,7 +42,7 @@ export interface StapleReconcilerDeps {
 
 export class StapleReconciler implements Reconciler {
   /** Source Secrets parsed once per version (source.ts): sized for one per staple and then some. */
-  private readonly sources = new CertificateSourceMemo();
+  private readonly sources = new SourceCertificateMemo();
   /** This reconciler's own writes, one entry per staple, until the cache shows them (last-write.ts). */
   private readonly lastWrites = new LastWrites();
   private readonly statusWriter: StatusWriter;
@@ -229,7 +229,7 @@ export class StapleReconciler implements Reconciler {
   private async reissue(
     ns: string,
     secretName: string,
-    cert: CertificateSource,
+    cert: SourceCertificate,
     r: ValidatedResponse,
     now: number,
   ): Promise<PendingEvent[]> {

@@ -10,10 +10,10 @@ import { buildOcspRequest, type ValidatedResponse } from '../ocsp/index.js';
 import { judgeResponse, type Attempt, type ResponseChecks } from './decision.js';
 import { fetchOcspResponse } from './fetch.js';
 import type { StapleMetrics } from './metrics.js';
-import type { CertificateSource } from './source.js';
+import type { SourceCertificate } from './source.js';
 
 export async function attemptRefresh(o: {
-  cert: CertificateSource;
+  cert: SourceCertificate;
   url: string;
   spec: Pick<OcspStapleSpec, 'hashAlgorithm' | 'nonce' | 'method' | 'requestTimeout' | 'publishUnknown'>;
   checks: ResponseChecks;

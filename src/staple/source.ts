@@ -15,7 +15,7 @@ import {
 } from '../ocsp/index.js';
 import type { Secret } from '../kube/types.js';
 
-export interface CertificateSource {
+export interface SourceCertificate {
   leaf: X509Certificate;
   issuer: X509Certificate;
   certPem: string; // tls.crt as found: the server sends this chain
@@ -37,7 +37,7 @@ export type SourceProblemReason =
   | 'TemporaryCertificate'
   | 'CertificateExpired';
 
-export type SourceResult = { ok: true; source: CertificateSource } | { ok: false; reason: SourceProblemReason; message: string };
+export type SourceResult = { ok: true; source: SourceCertificate } | { ok: false; reason: SourceProblemReason; message: string };
 
 const decode = (data: Record<string, string> | undefined, key: string): string | undefined => {
   const v = data?.[key];
@@ -127,7 +127,7 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
  * the least recently read going first; `forget` drops one whose Secret is gone. A Secret without a
  * resourceVersion (never stored by an apiserver) is parsed every time.
  */
-export class CertificateSourceMemo {
+export class SourceCertificateMemo {
   private readonly entries = new Map<string, MemoEntry>();
   /** One issuer object per issuer certificate, shared by the entries: most staples have a few CAs. */
   private readonly issuers = new Map<string, X509Certificate>();

@@ -3,10 +3,10 @@
 //
 // layout: u8 version | u8 status | f64 thisUpdate | f64 nextUpdate
 //         | u8 len issuerId | issuerId | u8 len serial | serial | u8 len etag | etag | der...
-import type { CertStatus, StoredEntry } from './types.js';
+import type { StoredStatus, StoredEntry } from './types.js';
 
 const VERSION = 1;
-const STATUS: readonly CertStatus[] = ['good', 'revoked', 'unknown'];
+const STATUS: readonly StoredStatus[] = ['good', 'revoked', 'unknown'];
 
 /** Byte length encodeEntry will produce (ASCII key parts, as keys.ts guarantees). */
 export function encodedLength(e: StoredEntry): number {

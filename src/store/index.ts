@@ -1,5 +1,5 @@
-export type { CertStatus, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
-export { canonicalSerial, issuerIdFromKeyHash, isIssuerId, toHex } from './keys.js';
+export type { StoredStatus, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+export { canonicalSerial, issuerIdFromKeyHash, isIssuerId, hexOf } from './keys.js';
 export { etagFor } from './etag.js';
 export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.js';
 export { WriterLockHeldError, type LockHolder } from './writer-lock.js';

@@ -6,7 +6,7 @@ const HEX = /^[0-9a-f]+$/;
 
 /** Lowercase hex without leading zeros ("0" for zero); throws on anything that is not hex. */
 export function canonicalSerial(serial: string | Uint8Array): string {
-  const hex = typeof serial === 'string' ? serial.toLowerCase().replace(/^0x/, '').replace(/:/g, '') : toHex(serial);
+  const hex = typeof serial === 'string' ? serial.toLowerCase().replace(/^0x/, '').replace(/:/g, '') : hexOf(serial);
   if (hex.length === 0 || !HEX.test(hex)) throw new Error(`serial is not hex: ${JSON.stringify(serial)}`);
   const trimmed = hex.replace(/^0+/, '');
   return trimmed === '' ? '0' : trimmed;
@@ -19,13 +19,13 @@ export function canonicalSerial(serial: string | Uint8Array): string {
  */
 export function issuerIdFromKeyHash(sha256KeyHash: Uint8Array): string {
   if (sha256KeyHash.length !== 32) throw new Error(`issuer key hash must be SHA-256 (32 bytes), got ${sha256KeyHash.length}`);
-  return toHex(sha256KeyHash);
+  return hexOf(sha256KeyHash);
 }
 
 export function isIssuerId(s: string): boolean {
   return s.length === 64 && HEX.test(s);
 }
 
-export function toHex(bytes: Uint8Array): string {
+export function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

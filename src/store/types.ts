@@ -3,7 +3,7 @@
 // canonical lowercase hex. Values carry what the HTTP layer needs without re-parsing the DER.
 
 /** The certificate status the signed response asserts (kept so that pools can count them). */
-export type CertStatus = 'good' | 'revoked' | 'unknown';
+export type StoredStatus = 'good' | 'revoked' | 'unknown';
 
 /** What a signer hands to `put`. */
 export interface ResponseRecord {
@@ -15,7 +15,7 @@ export interface ResponseRecord {
   thisUpdate: number;
   /** Epoch milliseconds; the response is useless after it. */
   nextUpdate: number;
-  status: CertStatus;
+  status: StoredStatus;
 }
 
 /** What a responder reads. `etag` is derived from the DER at write time so it is stable everywhere. */
@@ -24,7 +24,7 @@ export interface StoredResponse {
   thisUpdate: number;
   nextUpdate: number;
   etag: string;
-  status: CertStatus;
+  status: StoredStatus;
 }
 
 export interface StoreStats {

@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
 import { KubeApiError, KubeClient, type KubeClientOptions } from '../../src/kube/client.js';
-import { parseRetryAfter, retryDelay, TokenBucket } from '../../src/kube/rate-limit.js';
+import { parseRetryAfter, throttleRetryDelay, TokenBucket } from '../../src/kube/rate-limit.js';
 import { ConfigMapType } from '../../src/kube/types.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 
@@ -178,10 +178,10 @@ describe('429 and Retry-After', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
     const policy = { maxRetries: 5, maxWaitMs: 10_000, baseDelayMs: 250 };
-    expect(retryDelay(policy, 0, 60_000)).toBe(10_000);
+    expect(throttleRetryDelay(policy, 0, 60_000)).toBe(10_000);
     for (let retry = 0; retry < 30; retry++) {
-      const low = retryDelay(policy, retry, undefined, () => 0);
-      const high = retryDelay(policy, retry, undefined, () => 0.999);
+      const low = throttleRetryDelay(policy, retry, undefined, () => 0);
+      const high = throttleRetryDelay(policy, retry, undefined, () => 0.999);
       expect(low).toBeGreaterThan(0);
       expect(high).toBeLessThanOrEqual(10_000);
       expect(high).toBeGreaterThanOrEqual(low);

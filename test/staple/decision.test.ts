@@ -30,7 +30,7 @@ import {
   type Decision,
   type PublishAction,
 } from '../../src/staple/decision.js';
-import { readCertificateSecret, type CertificateSource } from '../../src/staple/source.js';
+import { readCertificateSecret, type SourceCertificate } from '../../src/staple/source.js';
 import { buildStapleSecret, readPublished, type Published } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 
@@ -60,7 +60,7 @@ const tlsSecret = (leaf: Issued, keyPem = leaf.keyPem): Secret => ({
   data: { 'tls.crt': b64(leaf.chainPem), 'tls.key': b64(keyPem) },
 });
 
-function source(secret: Secret, at = NOW): CertificateSource {
+function source(secret: Secret, at = NOW): SourceCertificate {
   const r = readCertificateSecret(secret, 'ns/tls', at);
   if (!r.ok) throw new Error(r.message);
   return r.source;
@@ -69,10 +69,10 @@ function source(secret: Secret, at = NOW): CertificateSource {
 interface Fixtures {
   ca: Ca;
   /** the certificate before renewal, and the renewed one */
-  a: CertificateSource;
-  b: CertificateSource;
+  a: SourceCertificate;
+  b: SourceCertificate;
   /** a previous certificate that has expired since */
-  expiredPrev: CertificateSource;
+  expiredPrev: SourceCertificate;
   /** the certificate Secret whose key is not the certificate's */
   keyMismatch: Secret;
   res: Record<string, Uint8Array>;
@@ -126,7 +126,7 @@ beforeAll(async () => {
 });
 
 /** A staple Secret as the reconciler writes it, read back the way it reads it. */
-function publishedOf(cert: CertificateSource, staple?: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): Published {
+function publishedOf(cert: SourceCertificate, staple?: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): Published {
   const s = staple && {
     der: staple.der,
     thisUpdate: iso(new Date(staple.thisUpdate)),
@@ -592,7 +592,7 @@ describe('when a refresh is due', () => {
 });
 
 describe('when to look again', () => {
-  const validated = (der: Uint8Array, cert: CertificateSource, issuer = f.ca.cert) => {
+  const validated = (der: Uint8Array, cert: SourceCertificate, issuer = f.ca.cert) => {
     const v = validateOcspResponse(der, { cert: cert.leaf, issuer, now: new Date(NOW), signerMinRemainingMs: 0 });
     if (!v.ok) throw new Error(v.message);
     return v.response;

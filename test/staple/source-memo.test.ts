@@ -1,7 +1,7 @@
 // The source memo: a certificate Secret is parsed once per version (uid + resourceVersion + issuer
 // input), the time-dependent expiry check is made on every read, and the memo stays bounded.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CertificateSourceMemo, readCertificateSecret } from '../../src/staple/source.js';
+import { SourceCertificateMemo, readCertificateSecret } from '../../src/staple/source.js';
 import type { Secret } from '../../src/kube/types.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 
@@ -16,7 +16,7 @@ function secretOf(name: string, leaf: Issued, meta: { uid?: string; resourceVers
   };
 }
 
-describe('CertificateSourceMemo', () => {
+describe('SourceCertificateMemo', () => {
   let ca: Ca;
   let leafA: Issued;
   let leafB: Issued;
@@ -29,7 +29,7 @@ describe('CertificateSourceMemo', () => {
   });
 
   it('returns the same result object for the same resourceVersion, and what readCertificateSecret says', () => {
-    const memo = new CertificateSourceMemo();
+    const memo = new SourceCertificateMemo();
     const s = secretOf('a', leafA);
     const first = memo.read(s, 'ns/a', now);
     expect(first).toEqual(readCertificateSecret(s, 'ns/a', now));
@@ -41,7 +41,7 @@ describe('CertificateSourceMemo', () => {
   });
 
   it('parses again when the resourceVersion, the uid or the issuer input changes', () => {
-    const memo = new CertificateSourceMemo();
+    const memo = new SourceCertificateMemo();
     const first = memo.read(secretOf('a', leafA), 'ns/a', now);
     const renewed = memo.read(secretOf('a', leafB, { resourceVersion: '2' }), 'ns/a', now);
     expect(renewed).not.toBe(first);
@@ -55,7 +55,7 @@ describe('CertificateSourceMemo', () => {
   });
 
   it('remembers failures too, and still checks expiry on every read', () => {
-    const memo = new CertificateSourceMemo();
+    const memo = new SourceCertificateMemo();
     const mismatch = secretOf('m', leafA, {}, leafB.keyPem);
     const r1 = memo.read(mismatch, 'ns/m', now);
     expect(r1).toMatchObject({ ok: false, reason: 'KeyMismatch' });
@@ -72,7 +72,7 @@ describe('CertificateSourceMemo', () => {
   });
 
   it('stays bounded: the least recently read Secret goes first; a missing Secret or forget drops it', () => {
-    const memo = new CertificateSourceMemo(3);
+    const memo = new SourceCertificateMemo(3);
     const secrets = ['a', 'b', 'c', 'd'].map((n) => secretOf(n, leafA));
     const [a, b, c, d] = secrets as [Secret, Secret, Secret, Secret];
     const ra = memo.read(a, 'ns/a', now);
@@ -92,11 +92,11 @@ describe('CertificateSourceMemo', () => {
     expect(memo.size).toBe(2);
     memo.forget('ns/x48');
     expect(memo.size).toBe(1);
-    expect(() => new CertificateSourceMemo(0)).toThrow();
+    expect(() => new SourceCertificateMemo(0)).toThrow();
   });
 
   it('does not remember a Secret without a resourceVersion', () => {
-    const memo = new CertificateSourceMemo();
+    const memo = new SourceCertificateMemo();
     const s = secretOf('n', leafA);
     if (s.metadata) delete s.metadata.resourceVersion;
     const r1 = memo.read(s, 'ns/n', now);
