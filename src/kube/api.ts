@@ -22,6 +22,8 @@ export class KubeApiError extends Error {
 export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
 export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
 export const isAlreadyExists = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
+/** 422: the apiserver refused the object (schema, CEL or admission validation). */
+export const isInvalid = (e: unknown): boolean => e instanceof KubeApiError && e.status === 422;
 
 export interface ObjectRef {
   namespace?: string;

@@ -5,7 +5,7 @@
 // OcspStaple a person made under that name is never touched.
 import type { Logger } from 'pino';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../api/group.js';
-import { isAlreadyExists, type KubeApi } from '../kube/api.js';
+import { isAlreadyExists, isInvalid, type KubeApi } from '../kube/api.js';
 import type { EventRecorder } from '../kube/events.js';
 import { OcspStapleType, SecretType, objectKey, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
@@ -73,14 +73,14 @@ export class AutoStapleReconciler implements Reconciler {
       await this.deps.client.create(OcspStapleType, staple, { fieldManager: FIELD_MANAGER });
     } catch (err) {
       if (isAlreadyExists(err)) return; // the cache was behind; the next event says what is there
-      if (err instanceof Error && /\b422\b/.test(err.message) && secret) {
+      if (isInvalid(err) && secret) {
         // e.g. an invalid on-renewal value: say so on the Secret instead of retrying forever
         await this.deps.events.record(
           SecretType,
           secret,
           'Warning',
           'AutoStapleRejected',
-          `could not create OcspStaple ${key}: ${err.message}`,
+          `could not create OcspStaple ${key}: ${err instanceof Error ? err.message : String(err)}`,
         );
         return;
       }

@@ -359,6 +359,26 @@ describe('automatic staples', () => {
     expect(await h.client.getOrUndefined(OcspStapleType, ns.name, 'plain-tls')).toBeUndefined();
   });
 
+  it('an opt-in the apiserver refuses (a bad on-renewal value) is a Warning Event on the Secret, not a retry loop', async () => {
+    await putSecret(
+      h.client,
+      tlsSecret(
+        ns.name,
+        'badopt-tls',
+        { certPem: leaves[RENEWALS + 2]!.chainPem, keyPem: leaves[RENEWALS + 2]!.keyPem },
+        { ...annotations, 'ocsp-operator.dev/on-renewal': 'Sometimes' },
+      ),
+    );
+    const ev = await waitFor('an AutoStapleRejected Warning on the Secret', async () =>
+      (await eventsAbout(h.client, ns.name, 'badopt-tls')).find(
+        (e) => e.regarding?.kind === 'Secret' && e.type === 'Warning' && e.reason === 'AutoStapleRejected',
+      ),
+    );
+    expect(ev.note).toContain(`OcspStaple ${ns.name}/badopt-tls`);
+    expect(ev.note).toContain('onRenewal');
+    expect(await h.client.getOrUndefined(OcspStapleType, ns.name, 'badopt-tls')).toBeUndefined();
+  });
+
   it('never touches an OcspStaple a person made under the same name', async () => {
     await putSecret(
       h.client,
