@@ -87,15 +87,34 @@ export async function ensureControlPlaneBinaries(log: (msg: string) => void = ()
   return runBuildScript('build-control-plane.sh');
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** Binds `port` on 127.0.0.1 and releases it; resolves the port bound (0: the kernel's pick), or undefined when taken. */
+function tryPort(port: number): Promise<number | undefined> {
+  return new Promise((resolvePort) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolvePort(undefined));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolvePort(addr.port) : reject(new Error('no port'))));
+      srv.close(() => resolvePort(typeof addr === 'object' && addr ? addr.port : undefined));
     });
   });
+}
+
+// Ports for servers started later (etcd, kube-apiserver, test peers) come from below Linux's
+// ephemeral range (32768-60999), where the kernel never places the local end of an outbound
+// connection: a port picked there and released cannot be taken by one of the thousands of client
+// connections a test run opens before the server binds it (seen: kube-apiserver failing with
+// "address already in use" under load). 30000+ is left to Kubernetes NodePorts.
+const PICK_FROM = 20_000;
+const PICK_TO = 30_000;
+
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await tryPort(PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM)));
+    if (port !== undefined) return port;
+  }
+  const port = await tryPort(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {

@@ -2,10 +2,10 @@
 // ports, no persistence, each in its own temp dir, all stopped by stop().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../../src/devenv/control-plane.js';
 
 export interface RedisNode {
   port: number;
@@ -22,17 +22,8 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+// One port picker for the whole project (below the ephemeral range: see src/devenv/control-plane.ts).
+export { freePort };
 
 async function startNode(dir: string, replicaOf?: number): Promise<RedisNode> {
   const port = await freePort();
