@@ -4,6 +4,7 @@
 // still counts is judged from the pod's readiness, not from the report's age. A failed write is
 // logged and retried at the next tick; it never stops the pod from signing or serving.
 import type { Logger } from 'pino';
+import type { KubeApi } from '../kube/api.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { systemClock, type Clock, type Timer } from '../base/clock.js';
@@ -23,12 +24,13 @@ export function startReportLoop(o: {
   produce: () => Report | undefined;
   log: Logger;
   clock?: Clock;
-  client?: KubeClient;
+  /** The API the reports go to (a test passes the in-memory one); by default the pod's own client. */
+  client?: KubeApi;
 }): ReportLoop {
   const namespace = process.env.POD_NAMESPACE;
   if (!namespace || !process.env.POD_NAME)
     throw new Error('--report-pool needs POD_NAME and POD_NAMESPACE in the environment (the downward API)');
-  const client = o.client ?? new KubeClient(loadKubeConfig(), { userAgent: 'ocsp-operator-pool-pod', timeoutMs: 10_000 });
+  const client: KubeApi = o.client ?? new KubeClient(loadKubeConfig(), { userAgent: 'ocsp-operator-pool-pod', timeoutMs: 10_000 });
   const clock = o.clock ?? systemClock;
   let timer: Timer | undefined;
   let stopped = false;

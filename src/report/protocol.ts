@@ -6,7 +6,7 @@
 // wakes the pool controller, so a pool at rest must not write at all. `time` is when the report
 // last changed; whether it still counts is the kubelet's word (the pod's endpoint), not its age.
 import { z } from 'zod';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeApi } from '../kube/api.js';
 import { ConfigMapType, type KubeObject } from '../kube/types.js';
 import { sameJson } from '../runtime/same-json.js';
 import { LABEL_POOL } from '../api/annotations.js';
@@ -78,7 +78,7 @@ export type Report = SignerReport | ResponderReport;
 const ReportSchema = z.discriminatedUnion('kind', [SignerReportSchema, ResponderReportSchema]);
 
 /** Writes this pod's report under its own key. */
-export async function writeReport(client: KubeClient, o: { namespace: string; pool: string; report: Report }): Promise<void> {
+export async function writeReport(client: KubeApi, o: { namespace: string; pool: string; report: Report }): Promise<void> {
   const key = `${o.report.kind}.${o.report.pod}`;
   const cm: ConfigMap = {
     apiVersion: 'v1',

@@ -4,6 +4,7 @@
 // more reconcile of that pool (reconciledAgain), so it knows the controller looked.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { KubeApi } from '../../src/kube/api.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { SecretType, ConfigMapType, type Secret } from '../../src/kube/types.js';
 import { addPoolController } from '../../src/pool/controller.js';
@@ -12,7 +13,7 @@ import { systemClock, type Clock } from '../../src/base/clock.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { indexLine, type Ca, type Issued } from './pki.js';
 
-export async function createCaObjects(client: KubeClient, namespace: string, ca: Ca, certificates: Issued[]): Promise<void> {
+export async function createCaObjects(client: KubeApi, namespace: string, ca: Ca, certificates: Issued[]): Promise<void> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   await client.create<Secret>(SecretType, {
     apiVersion: 'v1',
