@@ -389,33 +389,39 @@ describe.skipIf(unavailable)('staples consumed by nginx and HAProxy pods on the 
     }
   });
 
-  it(`${RENEWALS} renewals: after each kubelet swap and reload, each server serves the new certificate with its own staple`, async () => {
-    try {
-      for (let i = 1; i <= RENEWALS; i++) {
-        const leaf = leaves[i]!;
-        const written = Date.now();
-        await putSecret(client, tlsSecret(ns!.name, 'web-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem, caPem: ca.certPem }));
-        const v = await published(leaf.serial, true);
-        const line = [`renewal ${i} (${leaf.serial}): staple Secret updated ${v.at - written} ms after the certificate Secret`];
-        await Promise.all(
-          KINDS.map(async (kind) => {
-            const swap = await swapSeen(kind, v);
-            expect(swap.fields.staple, `${kind} saw the new certificate and its staple swapped in together`).toBe(
-              v.sha[SERVER[kind].stapleKey],
-            );
-            const s = await served(kind, leaf.serial, v.at);
-            delays.push({ what: `renewal ${i}`, server: kind, toFileMs: swap.ts - v.at, toServedMs: s.ts - v.at });
-            line.push(
-              `${kind}: in the pod after ${((swap.ts - v.at) / 1000).toFixed(1)} s, served after ${((s.ts - v.at) / 1000).toFixed(1)} s`,
-            );
-          }),
-        );
-        timeline.push(line.join('; '));
+  // Each renewal waits for the kubelet's periodic Secret sync (42-88 s measured, more under load;
+  // the waits inside are bounded): the project's 300 s default was met with 283-303 s.
+  it(
+    `${RENEWALS} renewals: after each kubelet swap and reload, each server serves the new certificate with its own staple`,
+    async () => {
+      try {
+        for (let i = 1; i <= RENEWALS; i++) {
+          const leaf = leaves[i]!;
+          const written = Date.now();
+          await putSecret(client, tlsSecret(ns!.name, 'web-tls', { certPem: leaf.chainPem, keyPem: leaf.keyPem, caPem: ca.certPem }));
+          const v = await published(leaf.serial, true);
+          const line = [`renewal ${i} (${leaf.serial}): staple Secret updated ${v.at - written} ms after the certificate Secret`];
+          await Promise.all(
+            KINDS.map(async (kind) => {
+              const swap = await swapSeen(kind, v);
+              expect(swap.fields.staple, `${kind} saw the new certificate and its staple swapped in together`).toBe(
+                v.sha[SERVER[kind].stapleKey],
+              );
+              const s = await served(kind, leaf.serial, v.at);
+              delays.push({ what: `renewal ${i}`, server: kind, toFileMs: swap.ts - v.at, toServedMs: s.ts - v.at });
+              line.push(
+                `${kind}: in the pod after ${((swap.ts - v.at) / 1000).toFixed(1)} s, served after ${((s.ts - v.at) / 1000).toFixed(1)} s`,
+              );
+            }),
+          );
+          timeline.push(line.join('; '));
+        }
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${await diagnostics()}`);
       }
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await diagnostics()}`);
-    }
-  });
+    },
+    RENEWALS * 150_000,
+  );
 
   it('a renewal that can get no staple (PublishWithoutStaple): HAProxy serves it without a staple, nginx keeps the previous pair', async () => {
     const last = leaves[RENEWALS]!;
