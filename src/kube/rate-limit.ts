@@ -60,7 +60,9 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 
 /**
  * How long to wait before retry number `retry` (0-based): the server's Retry-After when it gave
- * one (client-go honours it as is), else exponential backoff with full jitter; both capped.
+ * one, never less, spread over one more Retry-After so that a burst the server refused at once
+ * does not come back at once (client-go waits exactly Retry-After, and a refused burst returns as
+ * the same burst); else exponential backoff with full jitter; both capped.
  */
 export function throttleRetryDelay(
   policy: RetryPolicy,
@@ -68,7 +70,7 @@ export function throttleRetryDelay(
   retryAfterMs: number | undefined,
   random: () => number = Math.random,
 ): number {
-  if (retryAfterMs !== undefined) return Math.min(policy.maxWaitMs, retryAfterMs);
+  if (retryAfterMs !== undefined) return Math.min(policy.maxWaitMs, Math.round(retryAfterMs * (1 + random())));
   const ceiling = Math.min(policy.maxWaitMs, policy.baseDelayMs * 2 ** Math.min(retry, 20));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

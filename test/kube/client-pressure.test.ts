@@ -179,6 +179,9 @@ describe('429 and Retry-After', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
     const policy = { maxRetries: 5, maxWaitMs: 10_000, baseDelayMs: 250 };
     expect(throttleRetryDelay(policy, 0, 60_000)).toBe(10_000);
+    // Never sooner than Retry-After; a refused burst spreads over one more Retry-After.
+    expect(throttleRetryDelay(policy, 0, 1_000, () => 0)).toBe(1_000);
+    expect(throttleRetryDelay(policy, 0, 1_000, () => 0.999)).toBe(1_999);
     for (let retry = 0; retry < 30; retry++) {
       const low = throttleRetryDelay(policy, retry, undefined, () => 0);
       const high = throttleRetryDelay(policy, retry, undefined, () => 0.999);
