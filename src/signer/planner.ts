@@ -67,6 +67,12 @@ export interface Backlog {
   /** age of the oldest response of an unexpired certificate (ms); undefined when there is none */
   oldestAgeMs: number | undefined;
   oldestSerial: string | undefined;
+  /**
+   * The earliest time a certificate not due now becomes due (its response ages into the refresh
+   * window) or expires (leaves the counts): until then, with the same certificates and responses,
+   * a plan finds nothing and the backlog is the same. Infinity when no such time exists.
+   */
+  nextChangeAt: number;
 }
 
 export interface Planner {
@@ -100,6 +106,7 @@ function emptyBacklog(): Backlog {
     revoked: 0,
     oldestAgeMs: undefined,
     oldestSerial: undefined,
+    nextChangeAt: Infinity,
   };
 }
 
@@ -146,7 +153,13 @@ export function createPlanner(
         b.oldestSerial = c.serial;
       }
       const reason = classify(c, r, now);
-      if (reason === undefined) continue;
+      if (reason === undefined) {
+        // Not due: r exists, is current and under the current signer; it turns due at the first of these.
+        const at = Math.min(c.notAfter, r!.thisUpdate + policy.refreshAgeMs, r!.nextUpdate - margin);
+        if (at < b.nextChangeAt) b.nextChangeAt = at;
+        continue;
+      }
+      if (c.notAfter < b.nextChangeAt) b.nextChangeAt = c.notAfter;
       b.due++;
       if (!r) b.missing++;
       if (reason !== 'new') b[reason]++;

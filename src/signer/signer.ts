@@ -25,7 +25,11 @@ export interface ResponseSignerOptions {
   issuer: X509Certificate;
   /** the key (and delegated certificate) to sign with, or a function asked at the start of each round (rotation) */
   identity: SigningIdentity | ((now: Date) => SigningIdentity | Promise<SigningIdentity>);
-  /** the certificates of the issuer, read at the start of each round */
+  /**
+   * The certificates of the issuer, read at the start of each round. Returning the very same
+   * array as last time says nothing changed: a round with nothing due then skips the planner
+   * (its cost no longer grows with the CA's size).
+   */
   certificates: () => readonly CertificateInfo[] | Promise<readonly CertificateInfo[]>;
   store: ResponseStore;
   responseValidityMs: number;
@@ -72,6 +76,18 @@ export interface RoundResult {
   shard?: Shard;
   /** the share changed during the round, which ended early: the next round starts at once */
   shareChanged: boolean;
+  /** certificates the planner went through: 0 when nothing changed and nothing was due */
+  evaluated: number;
+}
+
+/** What a round that left nothing due saw: while all of it holds, the next round has nothing to plan. */
+interface Settled {
+  certs: readonly CertificateInfo[];
+  view: Map<string, ResponseInfo>;
+  share: string;
+  signerSerial: string | undefined;
+  backlog: Backlog;
+  at: number;
 }
 
 /** The longest stretch of signing without letting the event loop's I/O run. */
@@ -93,6 +109,7 @@ export class ResponseSigner {
   private lastCerts: readonly CertificateInfo[] = [];
   private lastSignerSerial: string | undefined;
   private lastShard: Shard | undefined;
+  private settled: Settled | undefined;
   private signed = 0;
   /** Set when run()'s signal aborts: the round in progress stops taking new work. */
   private stopping = false;
@@ -144,6 +161,26 @@ export class ResponseSigner {
       this.lastScan = now;
     }
     const view = this.view ?? new Map<string, ResponseInfo>();
+    const quiet = this.quietBacklog(now, view, share, signerSerial);
+    if (quiet) {
+      this.metrics?.setBacklog(quiet);
+      this.metrics?.roundDuration.observe(0);
+      return {
+        planned: 0,
+        signed: 0,
+        failed: 0,
+        byReason: { status: 0, new: 0, refresh: 0, signer: 0 },
+        durationMs: 0,
+        rate: 0,
+        before: quiet,
+        after: quiet,
+        newSerials: [],
+        ...(shard ? { shard } : {}),
+        shareChanged: false,
+        evaluated: 0,
+      };
+    }
+    this.settled = undefined;
     const planner = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard));
     const { work, backlog: before } = planner.evaluate(now, this.o.maxPerRound);
     this.metrics?.setBacklog(before);
@@ -250,8 +287,11 @@ export class ResponseSigner {
     const rate = signed > 0 ? signed / (durationMs / 1000) : 0;
     if (signed > 0) this.metrics?.rate.set(rate);
     this.metrics?.roundDuration.observe(durationMs / 1000);
-    const after = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard)).backlog(this.clock.now());
+    const afterAt = this.clock.now();
+    const after = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard)).backlog(afterAt);
     this.metrics?.setBacklog(after);
+    if (after.due === 0 && !shareChanged && !this.stopping)
+      this.settled = { certs: this.lastCerts, view, share, signerSerial, backlog: after, at: afterAt };
     if (work.length > 0 || failed > 0) {
       this.log.info(
         {
@@ -286,7 +326,22 @@ export class ResponseSigner {
       newSerials,
       ...(shard ? { shard } : {}),
       shareChanged,
+      evaluated: this.lastCerts.length,
     };
+  }
+
+  /**
+   * The backlog without planning, when the last round left nothing due and nothing it planned
+   * from has changed since (the same certificates, store view, share and signer) and no response
+   * has aged into its refresh window or certificate expired (nextChangeAt): only the oldest
+   * response has aged, by the time since. Undefined when a plan is needed.
+   */
+  private quietBacklog(now: number, view: Map<string, ResponseInfo>, share: string, signerSerial: string | undefined): Backlog | undefined {
+    const s = this.settled;
+    if (!s || s.certs !== this.lastCerts || s.view !== view || s.share !== share || s.signerSerial !== signerSerial) return undefined;
+    if (now >= s.backlog.nextChangeAt) return undefined;
+    const b = s.backlog;
+    return b.oldestAgeMs === undefined ? b : { ...b, oldestAgeMs: b.oldestAgeMs + (now - s.at) };
   }
 
   /**

@@ -70,6 +70,7 @@ describe('planner', () => {
       revoked: 3,
       oldestAgeMs: 100 * H,
       oldestSerial: '05',
+      nextChangeAt: NOW + 68 * H, // 0b, answered 4 h ago, turns due at refreshAge (72 h)
     });
   });
 
@@ -89,8 +90,19 @@ describe('planner', () => {
     const responses = new Map([resp('01', 0), resp('02', 0)].map((r) => [r.serial, r]));
     const p = createPlanner(certs, responses, policy);
     expect(p.backlog(NOW).due).toBe(0);
+    expect(p.backlog(NOW).nextChangeAt).toBe(NOW + 72 * H);
     expect(p.backlog(NOW + 72 * H - 1).due).toBe(0);
     expect(p.backlog(NOW + 72 * H).due).toBe(2);
+  });
+
+  it('says when the plan next changes: a response reaching its margin, a certificate expiring', () => {
+    const responses = new Map([resp('01', 0, { nextUpdate: NOW + 100 * H }), resp('02', 0)].map((r) => [r.serial, r]));
+    // 01 enters the margin (validity - refreshAge = 96 h) before it reaches refreshAge
+    expect(createPlanner([cert('01'), cert('02')], responses, policy).backlog(NOW).nextChangeAt).toBe(NOW + 4 * H);
+    // 03 expires in 2 h: the counts change then, though nothing turns due
+    const expiring = createPlanner([cert('01'), cert('02'), cert('03', { notAfter: NOW + 2 * H })], responses, policy).backlog(NOW);
+    expect(expiring.nextChangeAt).toBe(NOW + 2 * H);
+    expect(createPlanner([], responses, policy).backlog(NOW).nextChangeAt).toBe(Infinity);
   });
 
   it('shards split the certificates without overlap', () => {
