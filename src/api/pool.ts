@@ -121,6 +121,10 @@ export const PostgresSourceSchema = z
     maxReplicationLag: durationString().default('30s'),
     /** Rows per page of a read: the signer's memory per page. */
     pageSize: z.int().min(100).max(100000).default(5000),
+    /** A timestamptz column set on every insert and update: reads after the first ask only for changed rows. */
+    changedAt: sqlIdentifier().optional(),
+    /** With changedAt, how often a full read still runs (deleted rows, changes without a stamp). */
+    fullReadInterval: durationString().default('10m'),
   })
   .refine((p) => p.query === undefined || (p.table === undefined && p.columns === undefined), {
     path: ['query'],

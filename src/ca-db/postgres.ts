@@ -11,6 +11,14 @@
 //   not_after   timestamptz  expiry (a `timestamp` without zone is read as UTC)
 //   revoked_at  timestamptz  NULL while the certificate is not revoked
 //   reason      text         NULL, an RFC 5280 CRLReason name (any case) or its number
+//
+// With a change column (`changedAt`: a timestamptz the CA sets on every insert and update, indexed),
+// a read after the first asks only for the rows changed since the previous read began, less
+// CHANGE_OVERLAP_MS (a transaction stamps its rows with its start time and may commit after a read
+// began; a replica shows commits late by its lag), and a full read still runs every
+// `fullReadEveryMs` to catch what no change stamp says: deleted rows, a transaction longer than
+// the overlap, a stamp the CA forgot. Unchanged results come back as the very same array, which is
+// how the signer knows it has nothing new to plan.
 import pg from 'pg';
 import { CRL_REASON_BY_CODE } from '../ocsp/oids.js';
 import { canonicalSerial } from '../store/index.js';
@@ -39,34 +47,45 @@ const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 /** `schema.table` or `table`, each part quoted as written. */
 const quoteTable = (s: string): string => s.split('.').map(quoteIdent).join('.');
 
-/** The rows as the four columns every source yields, before pagination. */
-export function innerQuery(src: PostgresRowSource): string {
+/**
+ * The rows as the four columns every source yields (and the change column, when there is one),
+ * before pagination. A user's query returns the change column under its own name.
+ */
+export function innerQuery(src: PostgresRowSource, changedAt?: string): string {
   if ('query' in src) {
     const q = src.query.replace(/[\s;]+$/, '').trim();
     if (q === '') throw new Error('postgres source: the query is empty');
     return q;
   }
   const c = { ...POSTGRES_DEFAULT_COLUMNS, ...src.columns };
-  return `SELECT ${quoteIdent(c.serial)} AS serial, ${quoteIdent(c.notAfter)} AS not_after, ${quoteIdent(c.revokedAt)} AS revoked_at, ${quoteIdent(c.reason)} AS reason FROM ${quoteTable(src.table ?? POSTGRES_DEFAULT_TABLE)}`;
+  const change = changedAt !== undefined ? `, ${quoteIdent(changedAt)}` : '';
+  return `SELECT ${quoteIdent(c.serial)} AS serial, ${quoteIdent(c.notAfter)} AS not_after, ${quoteIdent(c.revokedAt)} AS revoked_at, ${quoteIdent(c.reason)} AS reason${change} FROM ${quoteTable(src.table ?? POSTGRES_DEFAULT_TABLE)}`;
 }
 
 /**
- * One page: the rows after `$1` in serial order, at most `$2`. Times come back as epoch
- * milliseconds (float8: a JS number, whatever the column's time type); the predicate and the order
- * are on the source's own serial column, so a plain table's index on it serves both.
+ * One page: the rows after `$1` in serial order, at most `$2`; with `changedAt`, only those whose
+ * change column is at or after `$3` (epoch ms). Times come back as epoch milliseconds (float8: a
+ * JS number, whatever the column's time type); the predicates and the order are on the source's
+ * own columns, so a plain table's indexes serve them.
  */
-export function pageQuery(src: PostgresRowSource): string {
+export function pageQuery(src: PostgresRowSource, changedAt?: string): string {
   return [
     'SELECT source.serial::text AS serial,',
     '  (extract(epoch FROM source.not_after) * 1000)::float8 AS not_after,',
     '  (extract(epoch FROM source.revoked_at) * 1000)::float8 AS revoked_at,',
     '  source.reason::text AS reason',
-    `FROM (${innerQuery(src)}) AS source`,
-    'WHERE source.serial > $1',
+    `FROM (${innerQuery(src, changedAt)}) AS source`,
+    changedAt === undefined
+      ? 'WHERE source.serial > $1'
+      : `WHERE source.serial > $1 AND source.${quoteIdent(changedAt)} >= to_timestamp($3::float8 / 1000)`,
     'ORDER BY source.serial',
     'LIMIT $2',
   ].join('\n');
 }
+
+/** How far before the previous read's start a read for changes looks (see the header). */
+export const CHANGE_OVERLAP_MS = 5 * 60_000;
+export const DEFAULT_FULL_READ_EVERY_MS = 10 * 60_000;
 
 export interface PostgresRow {
   serial: unknown;
@@ -157,6 +176,10 @@ export interface PostgresReaderOptions {
   /** connecting and each statement (default 30 s) */
   timeoutMs?: number;
   applicationName?: string;
+  /** The change column: reads after the first ask only for changed rows (see the header). */
+  changedAt?: string;
+  /** With changedAt: a full read at least this often (default 10 minutes). */
+  fullReadEveryMs?: number;
 }
 
 export type PostgresRead =
@@ -165,13 +188,22 @@ export type PostgresRead =
       kind: 'read';
       lagMs: number;
       sample: ReplicationSample;
-      certificates: CertificateInfo[];
-      /** rows that could not be read, numbered from 1 in serial order */
+      /** every certificate: the very same array as the previous read's when nothing changed */
+      certificates: readonly CertificateInfo[];
+      /** rows that could not be read (the last full read's, and this read's), numbered from 1 in serial order */
       problems: IndexProblem[];
+      /** only rows changed since the previous read were asked for */
+      incremental: boolean;
+      /** certificates new or different from the previous read's (a full read also counts removed ones) */
+      changed: number;
       rows: number;
       pages: number;
       durationMs: number;
     };
+
+function sameCertificate(a: CertificateInfo, b: CertificateInfo): boolean {
+  return a.notAfter === b.notAfter && a.revoked?.time === b.revoked?.time && a.revoked?.reason === b.revoked?.reason;
+}
 
 /** `postgres://host:port/db` of a URL, without its credentials or options: for messages. */
 export function describeUrl(url: string): string {
@@ -195,12 +227,21 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 export class PostgresCertificateReader {
   private readonly pool: pg.Pool;
   private readonly sql: string;
+  private readonly changesSql: string | undefined;
   private readonly pageSize: number;
+  /** What the reads so far found, by serial; the list handed out, until a change. */
+  private known = new Map<string, CertificateInfo>();
+  private list: readonly CertificateInfo[] = [];
+  private fullProblems: IndexProblem[] = [];
+  /** The server's clock when the last full read began (NaN: none yet), and when the last read began. */
+  private lastFullAt = NaN;
+  private lastReadAt = NaN;
   /** The last error of an idle connection (the server went away between reads): said with the next read's error. */
   private idleError: Error | undefined;
 
   constructor(private readonly o: PostgresReaderOptions) {
     this.sql = pageQuery(o.source);
+    this.changesSql = o.changedAt !== undefined ? pageQuery(o.source, o.changedAt) : undefined;
     this.pageSize = o.pageSize ?? POSTGRES_DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
       throw new Error(`postgres source: page size must be a positive integer, got ${this.pageSize}`);
@@ -252,13 +293,21 @@ export class PostgresCertificateReader {
         if (attempt > 0 || !sample.pendingBytes) return { kind: 'lagging', lagMs, sample };
         await new Promise((r) => setTimeout(r, SECOND_LOOK_MS));
       }
+      const startedAt = sample.now;
+      const full =
+        this.changesSql === undefined ||
+        Number.isNaN(this.lastFullAt) ||
+        startedAt - this.lastFullAt >= (this.o.fullReadEveryMs ?? DEFAULT_FULL_READ_EVERY_MS);
+      const since = this.lastReadAt - CHANGE_OVERLAP_MS;
       const certificates: CertificateInfo[] = [];
       const problems: IndexProblem[] = [];
       let after = '';
       let rows = 0;
       let pages = 0;
       for (;;) {
-        const page = await client.query<PostgresRow>({ text: this.sql, values: [after, this.pageSize] });
+        const page = await client.query<PostgresRow>(
+          full ? { text: this.sql, values: [after, this.pageSize] } : { text: this.changesSql, values: [after, this.pageSize, since] },
+        );
         pages++;
         for (const row of page.rows) {
           rows++;
@@ -272,7 +321,26 @@ export class PostgresCertificateReader {
         after = last;
       }
       await client.query('COMMIT');
-      return { kind: 'read', lagMs, sample, certificates, problems, rows, pages, durationMs: performance.now() - started };
+      const changed = full ? this.replaceAll(certificates) : this.update(certificates);
+      if (full) {
+        this.fullProblems = problems;
+        this.lastFullAt = startedAt;
+      }
+      this.lastReadAt = startedAt;
+      return {
+        kind: 'read',
+        lagMs,
+        sample,
+        certificates: this.list,
+        problems: full
+          ? problems
+          : [...this.fullProblems, ...problems.filter((p) => !this.fullProblems.some((f) => f.message === p.message))],
+        incremental: !full,
+        changed,
+        rows,
+        pages,
+        durationMs: performance.now() - started,
+      };
     } catch (e) {
       broken = e instanceof Error ? e : new Error(String(e));
       throw this.wrap(e, 'cannot read');
@@ -284,6 +352,34 @@ export class PostgresCertificateReader {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /** A full read's certificates replace what was known; the list keeps its identity if none differs. */
+  private replaceAll(certificates: CertificateInfo[]): number {
+    const next = new Map<string, CertificateInfo>();
+    let changed = 0;
+    for (const c of certificates) {
+      next.set(c.serial, c);
+      const prev = this.known.get(c.serial);
+      if (!prev || !sameCertificate(prev, c)) changed++;
+    }
+    for (const serial of this.known.keys()) if (!next.has(serial)) changed++;
+    this.known = next;
+    if (changed > 0) this.list = certificates;
+    return changed;
+  }
+
+  /** Changed rows over what was known; a new list only when one of them differs. */
+  private update(certificates: CertificateInfo[]): number {
+    let changed = 0;
+    for (const c of certificates) {
+      const prev = this.known.get(c.serial);
+      if (prev && sameCertificate(prev, c)) continue;
+      this.known.set(c.serial, c);
+      changed++;
+    }
+    if (changed > 0) this.list = [...this.known.values()];
+    return changed;
   }
 
   private toLag(row: Record<string, unknown>): { lagMs: number; sample: ReplicationSample } {

@@ -23,9 +23,10 @@ import type { Shard } from '../signer/planner.js';
 import { StatefulSetShare } from '../signer/shard-source.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import { applyDeclaredRevocations, readIndexTxt, type CertificateInfo, type IndexRevocation } from '../ca-db/index-txt.js';
+import { applyDeclaredRevocations, parseIndexTxt, type CertificateInfo, type IndexRevocation } from '../ca-db/index-txt.js';
 import { PostgresCertificateReader, type PostgresColumns, type PostgresRowSource } from '../ca-db/postgres.js';
 import { mergeCertificates, PostgresSource, SourceUnusableError } from '../signer/postgres-source.js';
+import { SameInputs } from '../signer/same-inputs.js';
 import { ensureThreadpool, threadpoolSizeFor } from '../signer/threadpool.js';
 import { helpRequested } from './flags.js';
 
@@ -39,6 +40,9 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                  --postgres-columns serial=C,notAfter=C,revokedAt=C,reason=C   other column names
                  --postgres-query SQL       instead of a table: a SELECT returning those four columns
                  --postgres-page-size N     rows per page (default 5000)
+                 --postgres-changed-at COLUMN  a timestamptz set on every insert and update: reads
+                                            after the first ask only for rows changed since the last
+                 --postgres-full-read-every DURATION  with it, a full read still this often (default 10m)
                  --postgres-max-lag DURATION  refuse a read (sign nothing) from a replica lagging more
                                             (default 30s)
                  --postgres-name TEXT       the source in messages and metrics (default postgres)
@@ -93,6 +97,8 @@ export async function run(argv: string[]): Promise<number> {
       'postgres-columns': { type: 'string' },
       'postgres-query': { type: 'string' },
       'postgres-page-size': { type: 'string', default: '5000' },
+      'postgres-changed-at': { type: 'string' },
+      'postgres-full-read-every': { type: 'string', default: '10m' },
       'postgres-max-lag': { type: 'string', default: '30s' },
       'postgres-name': { type: 'string', default: 'postgres' },
       revocations: { type: 'string' },
@@ -145,7 +151,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!issuer) throw new Error(`--ca-cert ${v['ca-cert']}: no certificate`);
   const duration = (
     flag:
-      'validity' | 'refresh-age' | 'interval' | 'responder-validity' | 'responder-renew-before' | 'store-lock-wait' | 'postgres-max-lag',
+      | 'validity'
+      | 'refresh-age'
+      | 'interval'
+      | 'responder-validity'
+      | 'responder-renew-before'
+      | 'store-lock-wait'
+      | 'postgres-max-lag'
+      | 'postgres-full-read-every',
   ): number => {
     try {
       return parseDuration(v[flag]);
@@ -245,22 +258,32 @@ export async function run(argv: string[]): Promise<number> {
       throw new Error(`--max-per-round must be a positive integer, got ${JSON.stringify(v['max-per-round'])}`);
     const registry = new Registry();
     registerDefaultMetrics(registry);
-    const postgres = v['postgres-url-env'] ? postgresSource(v, registry, log, duration('postgres-max-lag')) : undefined;
+    const postgres = v['postgres-url-env']
+      ? postgresSource(v, registry, log, duration('postgres-max-lag'), duration('postgres-full-read-every'))
+      : undefined;
     if (postgres) closers.push(() => postgres.close());
+    // Parsed and merged again only when an input changed: an unchanged list lets a round at rest skip planning.
+    const index = new SameInputs<readonly CertificateInfo[]>();
+    const declared = new SameInputs<IndexRevocation[]>();
+    const merged = new SameInputs<readonly CertificateInfo[]>();
+    const parseIndexLogged = (text: string): readonly CertificateInfo[] => {
+      const r = parseIndexTxt(text);
+      for (const p of r.problems) log.warn({ file: indexPath, line: p.line }, p.message);
+      return r.certificates;
+    };
     const signer = new ResponseSigner({
       issuer,
       identity,
       certificates: async () => {
-        const lists: CertificateInfo[][] = [];
-        if (indexPath) {
-          const r = await readIndexTxt(indexPath);
-          for (const p of r.problems) log.warn({ file: indexPath, line: p.line }, p.message);
-          lists.push(r.certificates);
-        }
+        const fromIndex = indexPath ? index.get([await readFile(indexPath, 'utf8')], parseIndexLogged) : undefined;
         // A lagging or unreadable database throws here, before anything is planned: the round signs nothing.
-        if (postgres) lists.push(await postgres.certificates());
-        const certs = postgres ? mergeCertificates(lists) : lists[0]!;
-        return v.revocations ? applyDeclaredRevocations(certs, await readDeclaredRevocations(v.revocations)) : certs;
+        const fromDb = postgres ? await postgres.certificates() : undefined;
+        const revocations = v.revocations ? declared.get([await readTextOrEmpty(v.revocations)], parseDeclaredRevocations) : undefined;
+        return merged.get([fromIndex, fromDb, revocations] as const, (a, b, declaredRevocations) => {
+          const lists = [a, b].filter((l) => l !== undefined);
+          const certs = lists.length === 1 ? lists[0]! : mergeCertificates(lists);
+          return declaredRevocations ? applyDeclaredRevocations(certs, declaredRevocations) : certs;
+        });
       },
       store,
       responseValidityMs: duration('validity'),
@@ -401,6 +424,7 @@ function postgresSource(
   registry: Registry,
   log: Logger,
   maxLagMs: number,
+  fullReadEveryMs: number,
 ): PostgresSource {
   const envName = String(v['postgres-url-env']);
   const url = process.env[envName];
@@ -428,7 +452,14 @@ function postgresSource(
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1_000_000)
     throw new Error(`--postgres-page-size must be an integer 1..1000000, got ${JSON.stringify(v['postgres-page-size'])}`);
   const name = str('postgres-name') ?? 'postgres';
-  const reader = new PostgresCertificateReader({ url, source, pageSize, applicationName: `ocsp-signer ${podName()}`.slice(0, 63) });
+  const changedAt = str('postgres-changed-at');
+  const reader = new PostgresCertificateReader({
+    url,
+    source,
+    pageSize,
+    applicationName: `ocsp-signer ${podName()}`.slice(0, 63),
+    ...(changedAt ? { changedAt, fullReadEveryMs } : {}),
+  });
   return new PostgresSource({ reader, name, maxLagMs, registry, log });
 }
 
@@ -436,16 +467,20 @@ const DeclaredRevocationsSchema = z.array(
   z.object({ serial: z.string().regex(/^[0-9a-fA-F]{1,40}$/), time: z.number().finite(), reason: z.string().optional() }),
 );
 
-/** The declared revocations file (the pool's index ConfigMap key): none while it is missing (the kubelet has yet to project it). */
-async function readDeclaredRevocations(path: string): Promise<IndexRevocation[]> {
-  let text: string;
+/** A file's text, empty while it is missing (the kubelet has yet to project it). */
+async function readTextOrEmpty(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw e;
   }
+}
+
+/** The declared revocations file (the pool's index ConfigMap key): none while it is missing. */
+function parseDeclaredRevocations(text: string): IndexRevocation[] {
+  if (text === '') return [];
   const r = DeclaredRevocationsSchema.safeParse(JSON.parse(text));
-  if (!r.success) throw new Error(`--revocations ${path}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new Error(`--revocations: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return r.data.map((d) => ({ serial: d.serial, time: d.time, ...(d.reason !== undefined ? { reason: d.reason } : {}) }));
 }

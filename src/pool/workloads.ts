@@ -151,6 +151,7 @@ function signerContainer(pool: OcspResponderPool, images: PoolImages, store: str
       p.maxReplicationLag,
       '--postgres-page-size',
       String(p.pageSize),
+      ...(p.changedAt !== undefined ? ['--postgres-changed-at', p.changedAt, '--postgres-full-read-every', p.fullReadInterval] : []),
       ...(p.query !== undefined ? ['--postgres-query', p.query] : []),
       ...(p.table !== undefined ? ['--postgres-table', p.table] : []),
       ...(p.columns

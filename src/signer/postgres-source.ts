@@ -91,8 +91,11 @@ export class PostgresSource {
     return this.last;
   }
 
-  /** The source's certificates, or a SourceUnusableError naming the source and why nothing may be signed from it. */
-  async certificates(): Promise<CertificateInfo[]> {
+  /**
+   * The source's certificates (the same array as last time when nothing changed), or a
+   * SourceUnusableError naming the source and why nothing may be signed from it.
+   */
+  async certificates(): Promise<readonly CertificateInfo[]> {
     const { name, maxLagMs } = this.o;
     const t0 = performance.now();
     let r;
@@ -134,14 +137,17 @@ export class PostgresSource {
     const message = r.problems.length
       ? `${name}: ${r.problems.length} rows unusable (skipped), first: ${r.problems[0]!.message}`.slice(0, 512)
       : undefined;
-    // Said at info when the source's state changes (back from lagging, new problems), else at debug: rounds run every few seconds.
-    const changed = this.last.state !== 'read' || this.last.message !== message;
-    this.o.log[changed ? 'info' : 'debug'](
+    // Said at info when the source's state or its certificates change (back from lagging, new
+    // problems, rows added or revoked), else at debug: rounds run every few seconds.
+    const news = this.last.state !== 'read' || this.last.message !== message || r.changed > 0;
+    this.o.log[news ? 'info' : 'debug'](
       {
         source: name,
         certificates: r.certificates.length,
         rows: r.rows,
         pages: r.pages,
+        incremental: r.incremental,
+        changed: r.changed,
         problems: r.problems.length,
         lagSeconds: r.lagMs / 1000,
         durationMs: Math.round(r.durationMs),

@@ -50,6 +50,14 @@ describe('a postgres source in the signer pod', () => {
     expect(arg(c, '--postgres-max-lag')).toBe('30s');
     expect(arg(c, '--postgres-page-size')).toBe('5000');
     expect(arg(c, '--postgres-table')).toBeUndefined();
+    expect(arg(c, '--postgres-changed-at')).toBeUndefined();
+  });
+
+  it('a change column becomes reads for changes, with the full-read interval (default 10m)', () => {
+    const c = signerOf(spec({ changedAt: 'updated_at' }));
+    expect(arg(c, '--postgres-changed-at')).toBe('updated_at');
+    expect(arg(c, '--postgres-full-read-every')).toBe('10m');
+    expect(arg(signerOf(spec({ changedAt: 'modified', fullReadInterval: '1h' })), '--postgres-full-read-every')).toBe('1h');
   });
 
   it('renders nothing of it for a pool without one', () => {
