@@ -78,11 +78,16 @@ export class Informer<T extends KubeObject> {
     return this.cache.get(namespace ? `${namespace}/${name}` : name);
   }
 
-  /** Puts an object read outside the watch (a live GET) into the cache if it is one to keep and is not there yet. */
+  /**
+   * Puts an object read outside the watch (a live GET) into the cache if it is one to keep and is
+   * not there yet; a metadata-only cache takes its metadata alone, as the watch would send it.
+   */
   adopt(obj: T): void {
     const key = objectKey(obj);
     if (this.opts.namespace && obj.metadata?.namespace !== this.opts.namespace) return;
-    if (!this.cache.has(key) && this.kept(obj)) this.cache.set(key, slim(obj));
+    if (this.cache.has(key) || !this.kept(obj)) return;
+    const held = slim(obj);
+    this.cache.set(key, this.opts.metadataOnly ? ({ apiVersion: held.apiVersion, kind: held.kind, metadata: held.metadata } as T) : held);
   }
 
   private kept(obj: T): boolean {

@@ -3,7 +3,9 @@
 // says it is interested in (a staple's certificate, issuer and staple Secrets, an opted-in
 // cert-manager Secret, a pool's issuer and in-scope source Secrets and ConfigMaps). The data of
 // those is read with a GET when a reconciler first needs it and held until the watch reports a
-// newer version; every other object passes through as a change notification and is dropped.
+// newer version, unless the interest is in metadata only (`wantMetadata`: a reconciler that keeps
+// what it derived from the data, and needs the data again only when the version changes); every
+// other object passes through as a change notification and is dropped.
 import type { KubeApi } from './api.js';
 import { slim, type ChangeHandler } from './informer.js';
 import { objectKey, type KubeObject, type ResourceType } from './types.js';
@@ -32,6 +34,7 @@ export interface ObjectCacheStats {
 export class ObjectCache<T extends KubeObject & { data?: Record<string, string> }> {
   private readonly full = new Map<string, T>();
   private readonly interests: Array<(meta: KubeObject) => boolean> = [];
+  private readonly metadataInterests: Array<(meta: KubeObject) => boolean> = [];
   private readonly loading = new Map<string, Promise<T | undefined>>();
   private metas: MetadataSource | undefined;
 
@@ -49,7 +52,8 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
       const key = objectKey(obj);
       const held = this.full.get(key);
       if (!held) return;
-      if (kind === 'delete' || !this.wanted(obj) || held.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.full.delete(key);
+      if (kind === 'delete' || !this.holdsData(obj) || held.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+        this.full.delete(key);
     });
   }
 
@@ -72,7 +76,19 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
     this.interests.push(predicate);
   }
 
-  readonly wanted = (meta: KubeObject): boolean => this.interests.some((p) => p(meta));
+  /**
+   * Declares objects a controller needs the metadata of, and whose data it reads (with `load`) but
+   * does not need held: `load` reads them live and nothing keeps the data.
+   */
+  wantMetadata(predicate: (meta: KubeObject) => boolean): void {
+    this.metadataInterests.push(predicate);
+  }
+
+  readonly wanted = (meta: KubeObject): boolean => this.holdsData(meta) || this.metadataInterests.some((p) => p(meta));
+
+  private holdsData(meta: KubeObject): boolean {
+    return this.interests.some((p) => p(meta));
+  }
 
   onChange(handler: ChangeHandler<KubeObject>): void {
     this.source().onChange(handler);
@@ -89,7 +105,8 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
 
   /**
    * The whole object, data included: from the cache while the watch reports no newer version,
-   * else read live (a miss on an object nobody wanted yet, or one that changed). Not found: undefined.
+   * else read live (a miss on an object nobody wanted yet, one that changed, or one wanted for its
+   * metadata only). Not found: undefined.
    */
   async load(namespace: string | undefined, name: string): Promise<T | undefined> {
     const key = namespace ? `${namespace}/${name}` : name;
@@ -125,18 +142,19 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
     return out.filter((o): o is T => !!o);
   }
 
-  /** Holds an object the operator just read or wrote (the answer of its own apply). */
+  /** Holds an object the operator just read or wrote (the answer of its own apply): its data only if an interest needs it. */
   put(obj: T): void {
     if (!this.wanted(obj)) return;
-    this.full.set(objectKey(obj), slim(obj));
+    if (this.holdsData(obj)) this.full.set(objectKey(obj), slim(obj));
+    else this.full.delete(objectKey(obj));
     this.source().adopt(obj);
   }
 
-  /** Drops the data of an object nobody wants any more (its staple or pool went away). */
+  /** Drops the data of an object nobody needs held any more (its staple or pool went away). */
   recheck(namespace: string | undefined, name: string): void {
     const key = namespace ? `${namespace}/${name}` : name;
     const held = this.full.get(key);
-    if (held && !this.wanted(held)) this.full.delete(key);
+    if (held && !this.holdsData(held)) this.full.delete(key);
   }
 
   /** The keys held in full, for tests and diagnostics. */

@@ -11,7 +11,7 @@ import type { ValidatedResponse } from '../ocsp/index.js';
 import type { ProducedCondition } from '../runtime/status-writer.js';
 import type { Attempt } from './decision.js';
 import type { SourceCertificate } from './source.js';
-import type { Published } from './staple-secret.js';
+import type { Publication, Published } from './staple-secret.js';
 
 export const StapleConditionType = {
   Ready: 'Ready',
@@ -42,7 +42,7 @@ export function stapleConditions(o: {
   served: ValidatedResponse | undefined;
   attempt: Attempt | undefined;
   prev: OcspStapleStatus;
-  desired: Published;
+  desired: Published | Publication;
   spec: OcspStapleSpec;
   now: number;
   failures: number;

@@ -13,11 +13,11 @@ import type { X509Certificate } from '@peculiar/x509';
 import { parseDuration } from '../api/duration.js';
 import { formatDateTime as iso } from '../api/time.js';
 import type { OcspStapleSpec, OcspStapleStatus } from '../api/staple.js';
-import { parsePemChain, validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
+import { validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
 import type { RefreshRequest } from './refresh-request.js';
 import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
 import type { SourceCertificate } from './source.js';
-import { samePublication, type CertificatePair, type Published, type PublishedStaple } from './staple-secret.js';
+import { samePublication, type CertificatePair, type Publication, type Published, type PublishedStaple } from './staple-secret.js';
 
 /** The outcome of one refresh attempt: a response fit to publish, or why there is none. */
 export type Attempt = { ok: true; response: ValidatedResponse } | { ok: false; reason: string; message: string; detail?: string };
@@ -89,7 +89,7 @@ export interface Held {
 }
 
 export function heldStaple(o: {
-  published?: Published;
+  published?: Publication;
   certSha256: string;
   checks: ResponseChecks;
   now: number;
@@ -144,7 +144,7 @@ export type PublishAction =
 export interface DecisionInput {
   now: number;
   /** What the staple Secret publishes now (undefined: no staple Secret of ours yet). */
-  published?: Published;
+  published?: Publication;
   /** The current certificate; undefined when its source Secret cannot be read. */
   current?: CertificatePair;
   /** The current certificate has an OCSP responder (its AIA or spec.responderURL). */
@@ -157,8 +157,8 @@ export interface DecisionInput {
 
 export interface Decision {
   action: PublishAction;
-  /** What the staple Secret must hold; undefined: nothing to publish. */
-  desired?: Published;
+  /** What the staple Secret must hold (what it publishes, maybe without its staple, or a new publication); undefined: nothing to publish. */
+  desired?: Published | Publication;
   /** `desired` differs from what is published: the Secret is written. */
   write: boolean;
   /** The response published beside the current certificate, if any. */
@@ -168,11 +168,11 @@ export interface Decision {
 }
 
 /** With a current certificate there is always something to publish. */
-export function decide(i: DecisionInput & { current: CertificatePair }): Decision & { desired: Published };
+export function decide(i: DecisionInput & { current: CertificatePair }): Decision & { desired: Published | Publication };
 export function decide(i: DecisionInput): Decision;
 export function decide(i: DecisionInput): Decision {
   const { now, published } = i;
-  const done = (action: PublishAction, desired: Published | undefined, extra: Partial<Decision> = {}): Decision => ({
+  const done = (action: PublishAction, desired: Published | Publication | undefined, extra: Partial<Decision> = {}): Decision => ({
     action,
     desired,
     write: !!desired && !samePublication(published, desired),
@@ -269,7 +269,7 @@ export function nextLook(o: {
 }
 
 /** With the source unreadable: look again when the published staple must go. */
-export function expiryWake(desired: Published | undefined): number | undefined {
+export function expiryWake(desired: Published | Publication | undefined): number | undefined {
   return desired?.staple ? Date.parse(desired.staple.usableUntil) : undefined;
 }
 
@@ -291,15 +291,10 @@ export function publishedStaple(r: ValidatedResponse): PublishedStaple {
 }
 
 /** The same publication without a staple that is past its usable-until time. */
-function dropExpired(p: Published, now: number): Published {
-  return p.staple && Date.parse(p.staple.usableUntil) <= now ? { pair: p.pair } : p;
+function dropExpired(p: Publication, now: number): Publication {
+  return p.staple && Date.parse(p.staple.usableUntil) <= now ? { ...p, staple: undefined } : p;
 }
 
-function pairStillValid(p: Published, now: number): boolean {
-  try {
-    const leaf = parsePemChain(p.pair.certPem)[0];
-    return !!leaf && leaf.notAfter.getTime() > now;
-  } catch {
-    return false;
-  }
+function pairStillValid(p: Publication, now: number): boolean {
+  return p.pair.notAfter > now;
 }

@@ -24,8 +24,16 @@ import type { StapleMetrics } from './metrics.js';
 import { attemptRefresh } from './refresh.js';
 import { clearRefreshRequest, refreshRequest } from './refresh-request.js';
 import { requestReissue } from './reissue.js';
-import { SourceCertificateMemo, type SourceCertificate } from './source.js';
-import { buildStapleSecret, readPublished, stapleSha256 } from './staple-secret.js';
+import { SourceCertificateMemo, type SourceCertificate, type SourceResult } from './source.js';
+import {
+  buildStapleSecret,
+  Publications,
+  readPair,
+  readPublished,
+  stapleSha256,
+  type Publication,
+  type Published,
+} from './staple-secret.js';
 
 export const FIELD_MANAGER = 'ocsp-operator-staple';
 
@@ -35,8 +43,12 @@ export interface StapleReconcilerDeps {
   log: Logger;
   events: EventRecorder;
   staples: ReadCache<KubeObject>;
-  /** Data read through the filtered cache (kube/object-cache.ts); `put` holds what the reconciler wrote. */
-  secrets: { load(namespace: string | undefined, name: string): Promise<Secret | undefined>; put(obj: Secret): void };
+  /** Read through the filtered cache (kube/object-cache.ts): metadata held, data loaded; `put` passes on what the reconciler wrote. */
+  secrets: {
+    get(namespace: string | undefined, name: string): KubeObject | undefined;
+    load(namespace: string | undefined, name: string): Promise<Secret | undefined>;
+    put(obj: Secret): void;
+  };
   metrics: StapleMetrics;
 }
 
@@ -45,6 +57,8 @@ export class StapleReconciler implements Reconciler {
   private readonly sources = new SourceCertificateMemo();
   /** This reconciler's own writes, one entry per staple, until the cache shows them (last-write.ts). */
   private readonly lastWrites = new LastWrites();
+  /** What each staple's Secret publishes, per version of it (staple-secret.ts): the Secret's data is not held. */
+  private readonly publications = new Publications();
   private readonly statusWriter: StatusWriter;
 
   constructor(private readonly deps: StapleReconcilerDeps) {
@@ -63,6 +77,7 @@ export class StapleReconciler implements Reconciler {
     if (!raw || raw.metadata?.deletionTimestamp) {
       this.deps.metrics.forget(key); // its series go with it
       this.lastWrites.forget(key);
+      this.publications.forget(key);
       return; // the staple Secret goes with it (owner reference)
     }
     const log = this.deps.log.child({ object: key, kind: 'OcspStaple' });
@@ -87,17 +102,16 @@ export class StapleReconciler implements Reconciler {
       return this.finish(raw, status, readyOnly('Unknown', 'Paused', 'spec.paused is true; nothing is fetched or written'), log);
     }
 
-    const current = await secrets.load(ns, stapleSecretName);
+    const { current, published } = await this.readStapleSecret(key, ns, stapleSecretName);
     if (current && !ownedBy(current, staple.metadata.uid)) {
       const message = `Secret ${ns}/${stapleSecretName} exists and is not owned by this OcspStaple; refusing to overwrite it`;
       return this.finish(raw, status, readyOnly('False', 'StapleSecretConflict', message), log);
     }
-    const published = readPublished(current);
 
     const issuerRef = spec.issuerSecretRef;
     const issuerData = issuerRef ? (await secrets.load(ns, issuerRef.name))?.data?.[issuerRef.key] : undefined;
     const issuerPem = issuerData ? Buffer.from(issuerData, 'base64').toString('utf8') : undefined;
-    const src = this.sources.read(await secrets.load(ns, spec.secretName), `${ns}/${spec.secretName}`, now, issuerPem);
+    const src = await this.readSource(ns, spec.secretName, now, issuerPem);
 
     if (!src.ok) {
       const decision = decide({ now, published, hasResponder: false, onRenewal: spec.onRenewal });
@@ -225,6 +239,36 @@ export class StapleReconciler implements Reconciler {
     return result;
   }
 
+  /** Whether this version of the staple's Secret is the one the reconciler last read or wrote. */
+  knows(key: string, secret: KubeObject): boolean {
+    return !!this.publications.get(key, secret);
+  }
+
+  /**
+   * The staple Secret (its metadata) and what it publishes: remembered per version, so its data is
+   * read (and parsed) only when it changed.
+   */
+  private async readStapleSecret(key: string, ns: string, name: string): Promise<{ current?: KubeObject; published?: Publication }> {
+    const meta = this.deps.secrets.get(ns, name);
+    const known = meta && this.publications.get(key, meta);
+    if (known) return { current: meta, published: known.publication };
+    const live = await this.deps.secrets.load(ns, name);
+    if (!live) return {};
+    const published = readPublished(live);
+    this.publications.set(key, live, published);
+    return { current: live, published };
+  }
+
+  /** The source Secret, parsed once per version: while the cache shows the version read, its data is not needed again. */
+  private async readSource(ns: string, name: string, now: number, issuerPem: string | undefined): Promise<SourceResult> {
+    const ref = `${ns}/${name}`;
+    const meta = this.deps.secrets.get(ns, name);
+    return (
+      (meta && this.sources.cached(meta, ref, now, issuerPem)) ??
+      this.sources.read(await this.deps.secrets.load(ns, name), ref, now, issuerPem)
+    );
+  }
+
   /** spec.onRevoked.reissue: ask cert-manager for a new certificate (and key, after keyCompromise). */
   private async reissue(
     ns: string,
@@ -277,13 +321,16 @@ export class StapleReconciler implements Reconciler {
     const desired = decision.desired;
     if (!desired || !decision.write) return;
     const m = staple.metadata;
+    const namespace = m.namespace ?? 'default';
     const secret = buildStapleSecret({
-      namespace: m.namespace ?? 'default',
+      namespace,
       name,
       owner: { name: m.name ?? '', uid: m.uid ?? '' },
-      published: desired,
+      published: 'digest' in desired ? await this.republished(namespace, name, desired) : desired,
     });
-    this.deps.secrets.put(await this.deps.client.apply<Secret>(SecretType, secret, FIELD_MANAGER));
+    const stored = await this.deps.client.apply<Secret>(SecretType, secret, FIELD_MANAGER);
+    this.publications.set(`${namespace}/${m.name}`, stored, readPublished(stored));
+    this.deps.secrets.put(stored);
     this.deps.metrics.secretWrites.inc({ kind: desired.staple ? 'stapled' : 'unstapled' });
     log.info(
       {
@@ -294,6 +341,14 @@ export class StapleReconciler implements Reconciler {
       },
       'staple Secret written',
     );
+  }
+
+  /** The publication a staple Secret holds, PEMs read back: it must still be the one decided on. */
+  private async republished(namespace: string, name: string, desired: Publication): Promise<Published> {
+    const live = await this.deps.client.getOrUndefined<Secret>(SecretType, namespace, name);
+    const pair = live && readPublished(live)?.digest === desired.digest ? readPair(live) : undefined;
+    if (!pair) throw new Error(`staple Secret ${namespace}/${name} changed while it was being rewritten; looking again`);
+    return { pair, staple: desired.staple };
   }
 
   /** Writes status if it changed (remembering the write until the cache shows it), records Events, updates the series. */

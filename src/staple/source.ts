@@ -13,7 +13,7 @@ import {
   serialHex,
   sha256Fingerprint,
 } from '../ocsp/index.js';
-import type { Secret } from '../kube/types.js';
+import type { KubeObject, Secret } from '../kube/types.js';
 
 export interface SourceCertificate {
   leaf: X509Certificate;
@@ -56,16 +56,19 @@ function tryParse(pem: string): X509Certificate[] | Error {
  * @param issuerPem the issuer from spec.issuerSecretRef, when tls.crt carries only the leaf
  */
 export function readCertificateSecret(secret: Secret | undefined, ref: string, now: number, issuerPem?: string): SourceResult {
-  return checkExpiry(parseCertificateSecret(secret, ref, issuerPem), ref, now);
+  return checkExpiry(parseCertificateSecret(secret, ref, issuerPem, tryParse), ref, now);
 }
 
+/** Parses a PEM text into its certificates; `caOnly`: none of them is a leaf (ca.crt, an issuer input). */
+type ChainParser = (pem: string, caOnly: boolean) => X509Certificate[] | Error;
+
 /** The checks in their order; the expiry check (after TemporaryCertificate) is left to checkExpiry. */
-function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerPem: string | undefined): Parsed {
+function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerPem: string | undefined, parse: ChainParser): Parsed {
   const fail = (reason: SourceProblemReason, message: string): Parsed => ({ done: { ok: false, reason, message } });
   if (!secret) return fail('SecretNotFound', `certificate Secret ${ref} does not exist (yet)`);
   const certPem = decode(secret.data, 'tls.crt');
   if (!certPem) return fail('CertificateMissing', `Secret ${ref} has no tls.crt`);
-  const chain = tryParse(certPem);
+  const chain = parse(certPem, false);
   if (chain instanceof Error) return fail('CertificateInvalid', `Secret ${ref} tls.crt: ${chain.message}`);
   const leaf = chain[0];
   if (!leaf) return fail('CertificateInvalid', `Secret ${ref} tls.crt holds no certificate`);
@@ -82,7 +85,7 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
   const candidates = [...chain.slice(1)];
   for (const extra of [caPem, issuerPem]) {
     if (!extra) continue;
-    const parsed = tryParse(extra);
+    const parsed = parse(extra, true);
     if (!(parsed instanceof Error)) candidates.push(...parsed);
   }
   const issuer = findIssuer(leaf, candidates);
@@ -129,8 +132,11 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
  */
 export class SourceCertificateMemo {
   private readonly entries = new Map<string, MemoEntry>();
-  /** One issuer object per issuer certificate, shared by the entries: most staples have a few CAs. */
-  private readonly issuers = new Map<string, X509Certificate>();
+  /**
+   * CA certificates by their PEM block: the same few CAs follow the leaf in every tls.crt (and fill
+   * ca.crt), so each is parsed once and one object serves every entry.
+   */
+  private readonly cas = new Map<string, X509Certificate>();
   hits = 0;
   misses = 0;
 
@@ -142,25 +148,32 @@ export class SourceCertificateMemo {
     return this.entries.size;
   }
 
+  /** The result for this version of the Secret (its metadata suffices), if it was read before. */
+  cached(meta: KubeObject, ref: string, now: number, issuerPem?: string): SourceResult | undefined {
+    const entry = this.entries.get(ref);
+    const m = meta.metadata;
+    if (!entry || !m?.uid || entry.uid !== m.uid || entry.resourceVersion !== m.resourceVersion || entry.issuerPem !== issuerPem) return;
+    this.hits++;
+    this.entries.delete(ref); // re-inserted: Map order is the LRU order
+    this.entries.set(ref, entry);
+    return checkExpiry(entry.parsed, ref, now);
+  }
+
   read(secret: Secret | undefined, ref: string, now: number, issuerPem?: string): SourceResult {
     const uid = secret?.metadata?.uid;
-    const rv = secret?.metadata?.resourceVersion;
-    if (!secret || !uid || !rv) {
+    const resourceVersion = secret?.metadata?.resourceVersion;
+    if (!secret || !uid || !resourceVersion) {
       this.entries.delete(ref);
       return readCertificateSecret(secret, ref, now, issuerPem);
     }
-    let entry = this.entries.get(ref);
-    if (entry && entry.uid === uid && entry.resourceVersion === rv && entry.issuerPem === issuerPem) {
-      this.hits++;
-      this.entries.delete(ref); // re-inserted below: Map order is the LRU order
-    } else {
-      this.misses++;
-      entry = { uid, resourceVersion: rv, issuerPem, parsed: this.shareIssuer(parseCertificateSecret(secret, ref, issuerPem)) };
-      this.entries.delete(ref);
-      if (this.entries.size >= this.maxEntries) {
-        const oldest = this.entries.keys().next();
-        if (!oldest.done) this.entries.delete(oldest.value);
-      }
+    const hit = this.cached(secret, ref, now, issuerPem);
+    if (hit) return hit;
+    this.misses++;
+    const entry = { uid, resourceVersion, issuerPem, parsed: parseCertificateSecret(secret, ref, issuerPem, this.parseChain) };
+    this.entries.delete(ref);
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
     }
     this.entries.set(ref, entry);
     return checkExpiry(entry.parsed, ref, now);
@@ -171,22 +184,30 @@ export class SourceCertificateMemo {
     this.entries.delete(ref);
   }
 
-  private shareIssuer(parsed: Parsed): Parsed {
-    if ('done' in parsed || !parsed.rest.ok) return parsed;
-    const source = parsed.rest.source;
-    const key = sha256Fingerprint(source.issuer); // same bytes, same certificate
-    const held = this.issuers.get(key);
-    if (held) {
-      source.issuer = held;
-    } else {
-      if (this.issuers.size >= MAX_SHARED_ISSUERS) this.issuers.delete(this.issuers.keys().next().value as string);
-      this.issuers.set(key, source.issuer);
+  /** tryParse, with the CA certificates (every block after the leaf) taken from `cas` when seen before. */
+  private readonly parseChain: ChainParser = (pem, caOnly) => {
+    const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
+    const first = caOnly ? 0 : 1;
+    const cas = blocks.slice(first).map((b) => this.cas.get(b));
+    // Only a text of certificate blocks alone, where the blocks found are the ones parsePemChain finds.
+    if (blocks.length > first && cas.every((c) => c !== undefined) && pem.replace(CERTIFICATE_BLOCK, '').trim() === '') {
+      const leaf = caOnly ? [] : tryParse(blocks[0]!);
+      if (!(leaf instanceof Error) && leaf.length === first) return [...leaf, ...cas];
     }
-    return parsed;
-  }
+    // Parsed whole, as readCertificateSecret does (its errors name the block by its place).
+    const chain = tryParse(pem);
+    if (chain instanceof Error || chain.length !== blocks.length) return chain;
+    for (let i = first; i < blocks.length; i++) {
+      if (this.cas.size >= MAX_SHARED_CAS) this.cas.delete(this.cas.keys().next().value as string);
+      this.cas.set(blocks[i]!, chain[i]!);
+    }
+    return chain;
+  };
 }
 
-const MAX_SHARED_ISSUERS = 256;
+const MAX_SHARED_CAS = 256;
+/** The CERTIFICATE blocks of a PEM text, as parsePemChain finds them. */
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 interface MemoEntry {
   uid: string;

@@ -7,8 +7,10 @@
 //                                HAProxy `crt haproxy.pem` loads `<pem>.ocsp` and `<pem>.issuer` next to
 //                                it; the issuer lets it compute the CertID when tls.crt is leaf-only
 import { createHash } from 'node:crypto';
+import { children, readTlv } from '../ocsp/der.js';
+import { x509Time } from '../ocsp/der-time.js';
 import { API_GROUP_VERSION, KIND_STAPLE } from '../api/group.js';
-import type { Secret } from '../kube/types.js';
+import type { KubeObject, Secret } from '../kube/types.js';
 import {
   ANNOTATION_NEXT_UPDATE,
   ANNOTATION_SERIAL,
@@ -42,9 +44,23 @@ export interface PublishedStaple {
   usableUntil: string;
 }
 
+/** What the reconciler writes: a certificate generation, and the staple validated for it. */
 export interface Published {
   pair: CertificatePair;
   staple?: PublishedStaple;
+}
+
+/**
+ * What a staple Secret publishes, as read from it: the pair by its identity (annotations, and its
+ * leaf's notAfter), the staple, and a digest of everything this controller writes there. The PEMs
+ * are not kept: a controller holding ten thousand of them would hold the cluster's key material
+ * twice over, and the digest says all a comparison needs (publish() reads them back on the rare
+ * write that keeps the published pair).
+ */
+export interface Publication {
+  pair: { serial: string; sha256: string; notAfter: number };
+  staple?: PublishedStaple;
+  digest: string;
 }
 
 const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
@@ -53,13 +69,9 @@ export function stapleSha256(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
-export function buildStapleSecret(o: {
-  namespace: string;
-  name: string;
-  owner: { name: string; uid: string };
-  published: Published;
-}): Secret {
-  const { pair, staple } = o.published;
+/** The data keys and annotations this controller writes into a staple Secret. */
+function stapleSecretFields(published: Published): { data: Record<string, string>; annotations: Record<string, string> } {
+  const { pair, staple } = published;
   const data: Record<string, string> = {
     'tls.crt': b64(pair.certPem),
     'tls.key': b64(pair.keyPem),
@@ -79,6 +91,34 @@ export function buildStapleSecret(o: {
     annotations[ANNOTATION_STAPLE_SHA256] = stapleSha256(staple.der);
     annotations[ANNOTATION_USABLE_UNTIL] = staple.usableUntil;
   }
+  return { data, annotations };
+}
+
+const DATA_KEYS = ['tls.crt', 'tls.key', 'ca.crt', HAPROXY_PEM_KEY, HAPROXY_ISSUER_KEY, STAPLE_KEY, HAPROXY_OCSP_KEY];
+const ANNOTATION_KEYS = [
+  ANNOTATION_SERIAL,
+  ANNOTATION_SHA256,
+  ANNOTATION_THIS_UPDATE,
+  ANNOTATION_NEXT_UPDATE,
+  ANNOTATION_STAPLE_SHA256,
+  ANNOTATION_USABLE_UNTIL,
+];
+
+/** SHA-256 over the fields this controller writes (data as base64, as stored): equal digests, an apply would change nothing. */
+function fieldsDigest(data: Record<string, string>, annotations: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const k of DATA_KEYS) h.update(`${k}\0${data[k] ?? '-'}\0`);
+  for (const k of ANNOTATION_KEYS) h.update(`${k}\0${annotations[k] ?? '-'}\0`);
+  return h.digest('hex');
+}
+
+export function buildStapleSecret(o: {
+  namespace: string;
+  name: string;
+  owner: { name: string; uid: string };
+  published: Published;
+}): Secret {
+  const { data, annotations } = stapleSecretFields(o.published);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -104,24 +144,15 @@ export function buildStapleSecret(o: {
 }
 
 /** What a staple Secret currently publishes, or undefined when it is not ours or not readable. */
-export function readPublished(secret: Secret | undefined): Published | undefined {
+export function readPublished(secret: Secret | undefined): Publication | undefined {
   const a = secret?.metadata?.annotations ?? {};
   const d = secret?.data ?? {};
   const serial = a[ANNOTATION_SERIAL];
   const sha256 = a[ANNOTATION_SHA256];
   const cert = d['tls.crt'];
-  const key = d['tls.key'];
-  const issuer = d[HAPROXY_ISSUER_KEY];
-  if (!serial || !sha256 || !cert || !key || !issuer) return undefined;
-  const text = (v: string) => Buffer.from(v, 'base64').toString('utf8');
-  const pair: CertificatePair = {
-    certPem: text(cert),
-    keyPem: text(key),
-    issuerPem: text(issuer),
-    serial,
-    sha256,
-    caPem: d['ca.crt'] ? text(d['ca.crt']) : undefined,
-  };
+  if (!serial || !sha256 || !cert || !d['tls.key'] || !d[HAPROXY_ISSUER_KEY]) return undefined;
+  const notAfter = leafNotAfter(Buffer.from(cert, 'base64').toString('latin1'));
+  if (notAfter === undefined) return undefined;
   const der = d[STAPLE_KEY];
   const thisUpdate = a[ANNOTATION_THIS_UPDATE];
   const nextUpdate = a[ANNOTATION_NEXT_UPDATE];
@@ -130,20 +161,79 @@ export function readPublished(secret: Secret | undefined): Published | undefined
     der && thisUpdate && nextUpdate && usableUntil
       ? { der: new Uint8Array(Buffer.from(der, 'base64')), thisUpdate, nextUpdate, usableUntil }
       : undefined;
-  return { pair, staple };
+  return { pair: { serial, sha256, notAfter }, staple, digest: fieldsDigest(d, a) };
 }
 
-/** True when two publications would write the same Secret contents. */
-export function samePublication(a: Published | undefined, b: Published): boolean {
+/**
+ * The notAfter of the first certificate of a PEM text, read from its DER where it stands (a full
+ * parse of the certificate costs a hundred times more, and only this date is wanted); undefined
+ * when it cannot be read.
+ */
+function leafNotAfter(pem: string): number | undefined {
+  const body = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem)?.[1];
+  if (!body) return undefined;
+  try {
+    const der = new Uint8Array(Buffer.from(body, 'base64'));
+    const tbs = children(der, readTlv(der, 0))[0];
+    const fields = tbs ? children(der, tbs) : [];
+    const validity = fields[fields[0]?.tag === 0xa0 ? 4 : 3];
+    const notAfter = validity && children(der, validity)[1];
+    return notAfter ? x509Time(der, notAfter).getTime() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pair a staple Secret publishes, PEMs included: for a write that keeps it (and drops its staple). */
+export function readPair(secret: Secret): CertificatePair | undefined {
+  const a = secret.metadata?.annotations ?? {};
+  const d = secret.data ?? {};
+  const serial = a[ANNOTATION_SERIAL];
+  const sha256 = a[ANNOTATION_SHA256];
+  const [cert, key, issuer] = [d['tls.crt'], d['tls.key'], d[HAPROXY_ISSUER_KEY]];
+  if (!serial || !sha256 || !cert || !key || !issuer) return undefined;
+  const text = (v: string) => Buffer.from(v, 'base64').toString('utf8');
+  return {
+    certPem: text(cert),
+    keyPem: text(key),
+    issuerPem: text(issuer),
+    serial,
+    sha256,
+    caPem: d['ca.crt'] ? text(d['ca.crt']) : undefined,
+  };
+}
+
+/**
+ * True when the Secret publishing `a` already holds `b`: a publication to write (compared by
+ * digest), or `a` itself with or without its staple.
+ */
+export function samePublication(a: Publication | undefined, b: Published | Publication): boolean {
   if (!a) return false;
-  const stapleA = a.staple ? stapleSha256(a.staple.der) : '';
-  const stapleB = b.staple ? stapleSha256(b.staple.der) : '';
-  return (
-    a.pair.sha256 === b.pair.sha256 &&
-    a.pair.certPem === b.pair.certPem &&
-    a.pair.keyPem === b.pair.keyPem &&
-    a.pair.caPem === b.pair.caPem &&
-    a.pair.issuerPem === b.pair.issuerPem &&
-    stapleA === stapleB
-  );
+  if ('digest' in b) return b.digest === a.digest && b.staple === a.staple;
+  const { data, annotations } = stapleSecretFields(b);
+  return fieldsDigest(data, annotations) === a.digest;
+}
+
+/**
+ * What each staple's Secret publishes, remembered per version of the Secret (by uid and
+ * resourceVersion, which its metadata shows): one small entry per staple in place of the Secret.
+ */
+export class Publications {
+  private readonly byStaple = new Map<string, { uid: string; resourceVersion: string; publication?: Publication }>();
+
+  get(stapleKey: string, meta: KubeObject): { publication?: Publication } | undefined {
+    const e = this.byStaple.get(stapleKey);
+    const m = meta.metadata;
+    return e && e.uid === m?.uid && e.resourceVersion === m.resourceVersion ? e : undefined;
+  }
+
+  set(stapleKey: string, secret: Secret, publication: Publication | undefined): void {
+    const { uid, resourceVersion } = secret.metadata ?? {};
+    if (uid && resourceVersion) this.byStaple.set(stapleKey, { uid, resourceVersion, publication });
+    else this.byStaple.delete(stapleKey);
+  }
+
+  forget(stapleKey: string): void {
+    this.byStaple.delete(stapleKey);
+  }
 }

@@ -1,8 +1,9 @@
 // Memory that follows the work: against the real apiserver, with the staple, auto-staple and pool
 // controllers running, Secrets and ConfigMaps the operator does not need stream past its watch
 // (counted, so the test knows it saw them) and are never held, in full or at all; the ones it
-// needs (a staple's certificate and staple Secrets, a pool's issuer and in-scope source Secret,
-// its index ConfigMap) are held in full.
+// needs are held: a pool's issuer and in-scope source Secret and its index ConfigMap in full, a
+// staple's certificate and staple Secrets by their metadata only (the staple reconciler keeps what
+// it read from their data per version, one per staple, not the Secrets: their data is never held).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import {
@@ -38,6 +39,10 @@ let web: Issued;
 let pooled: Issued;
 const unrelatedSeen = new Set<string>();
 const heldWhenSeen: string[] = [];
+/** Deliveries of the staple's certificate and staple Secrets, and those at which their data was held. */
+const stapleSecretsSeen: string[] = [];
+const stapleDataHeld: string[] = [];
+const STAPLE_SECRETS = ['web-tls', 'web-tls-ocsp'];
 
 const unrelatedSecret = (i: number) => `unrelated-${i}`;
 const unrelatedConfigMap = (i: number) => `unrelated-cm-${i}`;
@@ -85,6 +90,11 @@ beforeAll(async () => {
   // delivery of an unrelated object, nothing of it may be held.
   for (const cache of [secrets, configMaps] as Array<ObjectCache<KubeObject>>) {
     cache.onChange((_kind, obj) => {
+      if (cache === secrets && STAPLE_SECRETS.includes(obj.metadata?.name ?? '')) {
+        stapleSecretsSeen.push(objectKey(obj));
+        const meta = secrets.get(obj.metadata?.namespace, obj.metadata?.name ?? '');
+        if (secrets.heldInFull().includes(objectKey(obj)) || (meta && 'data' in meta)) stapleDataHeld.push(objectKey(obj));
+      }
       if (!isUnrelated(obj)) return;
       unrelatedSeen.add(`${cache.type.plural}/${objectKey(obj)}`);
       const { namespace, name } = { namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' };
@@ -163,7 +173,19 @@ describe('the Secret and ConfigMap caches', () => {
       .map((k) => k.split('/')[1])
       .sort();
     expect(secretsFull.filter((n) => n?.startsWith('unrelated-'))).toEqual([]);
-    expect(secretsFull).toEqual(expect.arrayContaining(['ca', 'pooled-tls', 'web-tls']));
+    expect(secretsFull).toEqual(expect.arrayContaining(['ca', 'pooled-tls']));
+    // The staple's Secrets: known by their metadata, their data read (the staple Secret written)
+    // and never held, at any delivery of them (counted: the watch delivered them) nor now.
+    const stapleSecret = await client.get<Secret>(SecretType, ns.name, 'web-tls-ocsp');
+    expect(Object.keys(stapleSecret.data ?? {})).toContain('tls.crt');
+    expect(stapleSecretsSeen.filter((k) => k.endsWith('/web-tls-ocsp')).length).toBeGreaterThan(0);
+    expect(stapleDataHeld).toEqual([]);
+    expect(secretsFull.filter((n) => STAPLE_SECRETS.includes(n ?? ''))).toEqual([]);
+    for (const name of STAPLE_SECRETS) {
+      const meta = secrets.get(ns.name, name);
+      expect(meta?.metadata?.uid, name).toBeTruthy();
+      expect(meta && 'data' in meta, name).toBe(false);
+    }
     expect(secrets.list().filter(isUnrelated)).toEqual([]);
     const cmFull = configMaps.heldInFull().map((k) => k.split('/')[1]);
     expect(cmFull.filter((n) => n?.startsWith('unrelated-'))).toEqual([]);
@@ -177,8 +199,10 @@ describe('the Secret and ConfigMap caches', () => {
     expect(metrics).toMatch(new RegExp(`ocsp_operator_cache_objects\\{resource="secrets",form="full"\\} ${secrets.stats().full}\\b`));
   }, 120_000);
 
-  it('a Secret whose staple goes away is no longer held in full', async () => {
+  it('a Secret whose staple goes away is no longer held, its metadata gone at its next change', async () => {
     await client.delete(OcspStapleType, ns.name, 'web');
-    await waitFor('web-tls dropped from the cache', () => !secrets.heldInFull().includes(`${ns.name}/web-tls`), 20_000);
+    await client.mergePatch(SecretType, { namespace: ns.name, name: 'web-tls' }, { metadata: { labels: { touched: 'yes' } } });
+    await waitFor('web-tls dropped from the cache', () => !secrets.get(ns.name, 'web-tls'), 20_000);
+    expect(secrets.heldInFull()).not.toContain(`${ns.name}/web-tls`);
   });
 });

@@ -31,7 +31,7 @@ import {
   type PublishAction,
 } from '../../src/staple/decision.js';
 import { readCertificateSecret, type SourceCertificate } from '../../src/staple/source.js';
-import { buildStapleSecret, readPublished, type Published } from '../../src/staple/staple-secret.js';
+import { buildStapleSecret, readPublished, type Publication } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 
 const MIN = 60_000;
@@ -126,7 +126,7 @@ beforeAll(async () => {
 });
 
 /** A staple Secret as the reconciler writes it, read back the way it reads it. */
-function publishedOf(cert: SourceCertificate, staple?: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): Published {
+function publishedOf(cert: SourceCertificate, staple?: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): Publication {
   const s = staple && {
     der: staple.der,
     thisUpdate: iso(new Date(staple.thisUpdate)),

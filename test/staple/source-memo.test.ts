@@ -71,6 +71,25 @@ describe('SourceCertificateMemo', () => {
     expect(memo.hits).toBe(2); // the expiry verdict came from the remembered leaf, not a new parse
   });
 
+  it('parses a CA certificate once for every Secret it follows the leaf in, and reads what readCertificateSecret reads', () => {
+    const memo = new SourceCertificateMemo();
+    const ra = memo.read(secretOf('a', leafA), 'ns/a', now);
+    const rb = memo.read(secretOf('b', leafB), 'ns/b', now);
+    if (!ra.ok || !rb.ok) throw new Error('unreadable');
+    expect(rb.source.issuer).toBe(ra.source.issuer); // one object: the CA's block was not parsed again
+    expect(rb).toEqual(readCertificateSecret(secretOf('b', leafB), 'ns/b', now));
+    // A tls.crt with more than certificate blocks is parsed as a whole, as readCertificateSecret does.
+    const odd = secretOf('odd', leafB);
+    odd.data!['tls.crt'] = b64(`${leafB.chainPem}\n-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n`);
+    expect(memo.read(odd, 'ns/odd', now)).toEqual(readCertificateSecret(odd, 'ns/odd', now));
+    // A broken leaf before a known CA: the same verdict, naming the block by its place.
+    const broken = secretOf('broken', leafB);
+    broken.data!['tls.crt'] = b64(leafB.chainPem.replace(/(-----BEGIN CERTIFICATE-----\n)MII/, '$1XYZ'));
+    const verdict = memo.read(broken, 'ns/broken', now);
+    expect(verdict).toMatchObject({ ok: false, reason: 'CertificateInvalid' });
+    expect(verdict).toEqual(readCertificateSecret(broken, 'ns/broken', now));
+  });
+
   it('stays bounded: the least recently read Secret goes first; a missing Secret or forget drops it', () => {
     const memo = new SourceCertificateMemo(3);
     const secrets = ['a', 'b', 'c', 'd'].map((n) => secretOf(n, leafA));
