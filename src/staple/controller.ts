@@ -92,6 +92,7 @@ export function addStapleController(manager: Manager, opts: { workers: number })
     secrets,
     metrics: new StapleMetrics(manager.metrics.registry, manager.clock),
   });
+  staples.onChange((_kind, obj) => reconciler.cacheShows(obj));
   const controller = new Controller({
     name: 'staple',
     reconciler,

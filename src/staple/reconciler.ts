@@ -11,7 +11,7 @@ import { formatDateTime } from '../api/time.js';
 import type { ValidatedResponse } from '../ocsp/index.js';
 import type { KubeApi } from '../kube/api.js';
 import type { EventRecorder } from '../kube/events.js';
-import { OcspStapleType, SecretType, splitKey, type KubeObject, type Secret } from '../kube/types.js';
+import { OcspStapleType, SecretType, objectKey, splitKey, type KubeObject, type Secret } from '../kube/types.js';
 import type { Clock } from '../base/clock.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import type { ReadCache } from '../runtime/read-cache.js';
@@ -237,6 +237,11 @@ export class StapleReconciler implements Reconciler {
       this.lastWrites.servedRefresh(key, refresh.value);
     }
     return result;
+  }
+
+  /** The staple cache changed: a status write it now shows (or went past) need not be held any more. */
+  cacheShows(staple: KubeObject): void {
+    this.lastWrites.newest(objectKey(staple), staple);
   }
 
   /** Whether this version of the staple's Secret is the one the reconciler last read or wrote. */

@@ -91,7 +91,8 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
   const issuer = findIssuer(leaf, candidates);
   if (!issuer) {
     return {
-      leaf,
+      notAfter: leaf.notAfter,
+      serial: serialHex(leaf),
       rest: {
         ok: false,
         reason: 'IssuerNotFound',
@@ -100,7 +101,8 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
     };
   }
   return {
-    leaf,
+    notAfter: leaf.notAfter,
+    serial: serialHex(leaf),
     rest: {
       ok: true,
       source: {
@@ -128,10 +130,15 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
  *
  * Bounded: one entry per Secret (a new version replaces the old), at most `maxEntries` of them,
  * the least recently read going first; `forget` drops one whose Secret is gone. A Secret without a
- * resourceVersion (never stored by an apiserver) is parsed every time.
+ * resourceVersion (never stored by an apiserver) is parsed every time. An entry holds no parsed
+ * leaf (its objects are most of a parsed Secret's memory) except for the `recentLeaves` Secrets
+ * read last: an older entry's leaf is parsed again from its PEM (the CA and key checks are not
+ * made again), once per read after a quiet spell, as at a refresh.
  */
 export class SourceCertificateMemo {
   private readonly entries = new Map<string, MemoEntry>();
+  /** The parsed results, leaf included, of the Secrets read last (Map order is the LRU order). */
+  private readonly recent = new Map<string, { entry: MemoEntry; parsed: Parsed }>();
   /**
    * CA certificates by their PEM block: the same few CAs follow the leaf in every tls.crt (and fill
    * ca.crt), so each is parsed once and one object serves every entry.
@@ -140,7 +147,10 @@ export class SourceCertificateMemo {
   hits = 0;
   misses = 0;
 
-  constructor(readonly maxEntries = 20_000) {
+  constructor(
+    readonly maxEntries = 20_000,
+    readonly recentLeaves = 512,
+  ) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error(`maxEntries must be a positive integer, got ${maxEntries}`);
   }
 
@@ -156,32 +166,55 @@ export class SourceCertificateMemo {
     this.hits++;
     this.entries.delete(ref); // re-inserted: Map order is the LRU order
     this.entries.set(ref, entry);
-    return checkExpiry(entry.parsed, ref, now);
+    const recent = this.recent.get(ref);
+    return checkExpiry(
+      recent?.entry === entry ? this.remember(ref, entry, recent.parsed) : this.remember(ref, entry, this.unfold(entry.held)),
+      ref,
+      now,
+    );
   }
 
   read(secret: Secret | undefined, ref: string, now: number, issuerPem?: string): SourceResult {
     const uid = secret?.metadata?.uid;
     const resourceVersion = secret?.metadata?.resourceVersion;
     if (!secret || !uid || !resourceVersion) {
-      this.entries.delete(ref);
+      this.forget(ref);
       return readCertificateSecret(secret, ref, now, issuerPem);
     }
     const hit = this.cached(secret, ref, now, issuerPem);
     if (hit) return hit;
     this.misses++;
-    const entry = { uid, resourceVersion, issuerPem, parsed: parseCertificateSecret(secret, ref, issuerPem, this.parseChain) };
+    const parsed = parseCertificateSecret(secret, ref, issuerPem, this.parseChain);
+    const entry = { uid, resourceVersion, issuerPem, held: fold(parsed) };
     this.entries.delete(ref);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+      if (!oldest.done) this.forget(oldest.value);
     }
     this.entries.set(ref, entry);
-    return checkExpiry(entry.parsed, ref, now);
+    return checkExpiry(this.remember(ref, entry, parsed), ref, now);
   }
 
   /** The Secret was deleted, or no staple reads it any more. */
   forget(ref: string): void {
     this.entries.delete(ref);
+    this.recent.delete(ref);
+  }
+
+  private remember(ref: string, entry: MemoEntry, parsed: Parsed): Parsed {
+    this.recent.delete(ref);
+    if (this.recent.size >= this.recentLeaves) this.recent.delete(this.recent.keys().next().value as string);
+    this.recent.set(ref, { entry, parsed });
+    return parsed;
+  }
+
+  /** A held entry with its leaf parsed again from tls.crt (checked when it was first read). */
+  private unfold(held: Held): Parsed {
+    if ('done' in held || !held.rest.ok) return held as Parsed;
+    const chain = this.parseChain(held.rest.source.certPem, false);
+    const leaf = chain instanceof Error ? undefined : chain[0];
+    if (!leaf) return { done: { ok: false, reason: 'CertificateInvalid', message: `tls.crt no longer parses: ${String(chain)}` } };
+    return { ...held, rest: { ok: true, source: { ...held.rest.source, leaf } } };
   }
 
   /** tryParse, with the CA certificates (every block after the leaf) taken from `cas` when seen before. */
@@ -213,20 +246,34 @@ interface MemoEntry {
   uid: string;
   resourceVersion: string;
   issuerPem: string | undefined;
-  parsed: Parsed;
+  held: Held;
 }
 
-/** Everything readCertificateSecret finds that does not depend on the time. */
-type Parsed = { done: SourceResult } | { leaf: X509Certificate; rest: SourceResult };
+/** Everything readCertificateSecret finds that does not depend on the time (the leaf's dates and serial for the expiry check). */
+type Parsed = { done: SourceResult } | { notAfter: Date; serial: string; rest: SourceResult };
+
+/** A Parsed without the parsed leaf. */
+type Held =
+  | { done: SourceResult }
+  | {
+      notAfter: Date;
+      serial: string;
+      rest: Exclude<SourceResult, { ok: true }> | { ok: true; source: Omit<SourceCertificate, 'leaf'> };
+    };
+
+function fold(parsed: Parsed): Held {
+  if ('done' in parsed || !parsed.rest.ok) return parsed;
+  const { leaf: _leaf, ...source } = parsed.rest.source;
+  return { ...parsed, rest: { ok: true, source } };
+}
 
 function checkExpiry(parsed: Parsed, ref: string, now: number): SourceResult {
   if ('done' in parsed) return parsed.done;
-  const { leaf } = parsed;
-  if (leaf.notAfter.getTime() <= now) {
+  if (parsed.notAfter.getTime() <= now) {
     return {
       ok: false,
       reason: 'CertificateExpired',
-      message: `certificate in Secret ${ref} (serial ${serialHex(leaf)}) expired at ${leaf.notAfter.toISOString()}`,
+      message: `certificate in Secret ${ref} (serial ${parsed.serial}) expired at ${parsed.notAfter.toISOString()}`,
     };
   }
   return parsed.rest;

@@ -90,6 +90,19 @@ describe('SourceCertificateMemo', () => {
     expect(verdict).toEqual(readCertificateSecret(broken, 'ns/broken', now));
   });
 
+  it('holds parsed leaves for the Secrets read last only; an older entry parses its leaf again, nothing else', () => {
+    const memo = new SourceCertificateMemo(10, 1);
+    const a = secretOf('a', leafA);
+    const ra = memo.read(a, 'ns/a', now);
+    memo.read(secretOf('b', leafB), 'ns/b', now);
+    const again = memo.read(structuredClone(a), 'ns/a', now);
+    expect(again).not.toBe(ra); // its leaf was let go, and parsed again
+    expect(again).toEqual(readCertificateSecret(a, 'ns/a', now));
+    expect({ hits: memo.hits, misses: memo.misses }).toEqual({ hits: 1, misses: 2 }); // no new verdict: a hit
+    expect(memo.read(a, 'ns/a', now)).toBe(again); // the most recent again
+    expect(memo.read(a, 'ns/a', leafA.cert.notAfter.getTime())).toMatchObject({ ok: false, reason: 'CertificateExpired' });
+  });
+
   it('stays bounded: the least recently read Secret goes first; a missing Secret or forget drops it', () => {
     const memo = new SourceCertificateMemo(3);
     const secrets = ['a', 'b', 'c', 'd'].map((n) => secretOf(n, leafA));
