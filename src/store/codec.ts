@@ -34,6 +34,15 @@ export function encodeEntry(e: StoredEntry): Buffer {
   return buf;
 }
 
+/** The last issuer id decoded: a log holds one or a few issuers, and a million copies of one 64-character string cost time and memory. */
+let lastIssuer = { bytes: Buffer.alloc(0), text: '' };
+
+function issuerText(buf: Buffer, start: number, end: number): string {
+  const bytes = buf.subarray(start, end);
+  if (!bytes.equals(lastIssuer.bytes)) lastIssuer = { bytes: Buffer.from(bytes), text: bytes.toString('latin1') };
+  return lastIssuer.text;
+}
+
 /** Throws on a malformed buffer; callers that read untrusted storage treat that as corruption. */
 export function decodeEntry(buf: Buffer): StoredEntry {
   if (buf.length < 21 || buf[0] !== VERSION) throw new Error('stored entry: bad version or length');
@@ -48,7 +57,7 @@ export function decodeEntry(buf: Buffer): StoredEntry {
   for (let i = 0; i < 3; i++) {
     const len = buf[o++];
     if (len === undefined || o + len > buf.length) throw new Error('stored entry: truncated');
-    parts.push(buf.toString('latin1', o, o + len));
+    parts.push(i === 0 ? issuerText(buf, o, o + len) : buf.toString('latin1', o, o + len));
     o += len;
   }
   // A copy, so the entry does not pin a large read buffer (the whole log at start-up) in memory.

@@ -4,7 +4,7 @@
 // renames a new one into place) or a rewritten tail (a writer restarting after a crash cuts its
 // torn frame off) is detected and the file is read again from the start.
 import { open, stat } from 'node:fs/promises';
-import { hasMagic, MAGIC, scanFrames } from './log-format.js';
+import { hasMagic, MAGIC, readFrames, scanFrames } from './log-format.js';
 import { MemoryIndex } from './memory-index.js';
 import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
 
@@ -87,16 +87,15 @@ export class EmbeddedFollower implements ResponseStore {
     const fh = await open(this.opts.path, 'r');
     try {
       const st = await fh.stat();
-      const buf = Buffer.alloc(st.size);
-      const { bytesRead } = await fh.read(buf, 0, st.size, 0);
-      const data = buf.subarray(0, bytesRead);
-      if (!hasMagic(data)) throw new Error(`${this.opts.path} is not a response log (yet)`);
-      const scan = scanFrames(data, MAGIC.length);
+      const magic = Buffer.alloc(MAGIC.length);
+      const { bytesRead } = await fh.read(magic, 0, MAGIC.length, 0);
+      if (!hasMagic(magic.subarray(0, bytesRead))) throw new Error(`${this.opts.path} is not a response log (yet)`);
+      // Read in chunks into a new index; the old one serves until the new one is whole.
       const index = new MemoryIndex();
-      for (const e of scan.entries) index.apply(e);
+      const validEnd = await readFrames(fh, MAGIC.length, st.size, (e) => index.apply(e));
       this.index = index;
       this.ino = st.ino;
-      this.offset = scan.validEnd;
+      this.offset = validEnd;
       this.remainder = Buffer.alloc(0);
       this.detail = undefined;
       this.caughtUpAt = this.now();

@@ -4,12 +4,12 @@
 // fsync for everything queued while the previous fsync ran), which is what keeps fsync-per-ack
 // affordable. Exactly one writer per file, enforced by an flock on `<path>.lock` (writer-lock.ts),
 // taken before the log is read or its torn tail cut, and held until close.
-import { open, readFile, rename, mkdir, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, mkdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { encodedLength } from './codec.js';
 import { etagFor } from './etag.js';
 import { canonicalSerial, isIssuerId } from './keys.js';
-import { encodeFrame, hasMagic, MAGIC, scanFrames } from './log-format.js';
+import { encodeFrame, hasMagic, MAGIC, readFrames } from './log-format.js';
 import { MemoryIndex } from './memory-index.js';
 import { acquireWriterLock, type WriterLock } from './writer-lock.js';
 import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
@@ -43,19 +43,19 @@ export class EmbeddedStore implements ResponseStore {
   private flushing: Promise<void> | undefined;
   private fileBytes = 0;
   private liveBytes = 0;
-  /** Frame size per key, to know how much of the file is dead after an overwrite. */
-  private readonly frameSize = new Map<string, number>();
   private closed = false;
   private failed: unknown;
-  readonly tornBytesDiscarded: number;
+  private torn = 0;
 
   private constructor(
     private readonly opts: Required<EmbeddedStoreOptions>,
     private fh: FileHandle,
-    tornBytes: number,
     private readonly lock: WriterLock,
-  ) {
-    this.tornBytesDiscarded = tornBytes;
+  ) {}
+
+  /** Bytes of a torn last frame cut off when the log was opened. */
+  get tornBytesDiscarded(): number {
+    return this.torn;
   }
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
@@ -80,39 +80,39 @@ export class EmbeddedStore implements ResponseStore {
 
   /** Reads the log and cuts its torn tail: only under the lock, or it could cut another's frame. */
   private static async load(opts: Required<EmbeddedStoreOptions>, lock: WriterLock): Promise<EmbeddedStore> {
-    let buf: Buffer;
+    let size = 0;
     try {
-      buf = await readFile(opts.path);
+      size = (await stat(opts.path)).size;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      buf = Buffer.alloc(0);
     }
-    let validEnd: number;
-    let entries: StoredEntry[] = [];
-    if (buf.length < MAGIC.length && MAGIC.subarray(0, buf.length).equals(buf)) {
+    if (size < MAGIC.length) {
       // New file, or a crash while writing the header: start over.
+      const head = size > 0 ? await readFile(opts.path) : Buffer.alloc(0);
+      if (!MAGIC.subarray(0, head.length).equals(head)) throw new Error(`${opts.path} is not an ocsp-operator response log`);
       await writeFresh(opts.path, []);
-      validEnd = MAGIC.length;
-      buf = Buffer.alloc(0);
-    } else if (!hasMagic(buf)) {
-      throw new Error(`${opts.path} is not an ocsp-operator response log`);
-    } else {
-      const scan = scanFrames(buf, MAGIC.length);
-      entries = scan.entries;
-      validEnd = scan.validEnd;
+      size = MAGIC.length;
     }
     const fh = await open(opts.path, 'r+');
-    const torn = Math.max(0, buf.length - validEnd);
-    if (torn > 0) {
-      // Cut the torn tail off before appending, or the next frame would sit behind garbage
-      // and be unreachable on the following restart.
-      await fh.truncate(validEnd);
-      await fh.datasync();
+    try {
+      const magic = Buffer.alloc(MAGIC.length);
+      await fh.read(magic, 0, MAGIC.length, 0);
+      if (!hasMagic(magic)) throw new Error(`${opts.path} is not an ocsp-operator response log`);
+      const store = new EmbeddedStore(opts, fh, lock);
+      const validEnd = await readFrames(fh, MAGIC.length, size, (e) => store.applyEntry(e));
+      if (validEnd < size) {
+        // Cut the torn tail off before appending, or the next frame would sit behind garbage
+        // and be unreachable on the following restart.
+        await fh.truncate(validEnd);
+        await fh.datasync();
+      }
+      store.torn = size - validEnd;
+      store.fileBytes = validEnd;
+      return store;
+    } catch (e) {
+      await fh.close();
+      throw e;
     }
-    const store = new EmbeddedStore(opts, fh, torn, lock);
-    store.fileBytes = validEnd;
-    for (const e of entries) store.applyEntry(e, frameLength(e));
-    return store;
   }
 
   get(issuerId: string, serial: string): StoredResponse | undefined {
@@ -170,7 +170,7 @@ export class EmbeddedStore implements ResponseStore {
       }
       this.fileBytes = at + data.length;
       for (const p of writes) {
-        p.entries.forEach((e, i) => this.applyEntry(e, p.frames[i]!.length));
+        for (const e of p.entries) this.applyEntry(e);
         p.resolve();
       }
       const requested = batch.filter((p) => p.compact === true);
@@ -185,12 +185,10 @@ export class EmbeddedStore implements ResponseStore {
     }
   }
 
-  private applyEntry(e: StoredEntry, size: number): void {
-    const key = e.issuerId + '/' + e.serial;
-    if (this.index.apply(e)) {
-      this.liveBytes += size - (this.frameSize.get(key) ?? 0);
-      this.frameSize.set(key, size);
-    }
+  /** Applies an entry, counting the bytes of the frame it replaces as dead (no per-key size map: the replaced response has its size). */
+  private applyEntry(e: StoredEntry): void {
+    if (this.index.apply(e, (prev) => (this.liveBytes -= frameLength({ ...e, etag: prev.etag, der: prev.der }))))
+      this.liveBytes += frameLength(e);
   }
 
   private shouldCompact(): boolean {
@@ -226,7 +224,6 @@ export class EmbeddedStore implements ResponseStore {
 
   private dropKey(issuerId: string, serial: string): void {
     this.index.delete(issuerId, serial);
-    this.frameSize.delete(issuerId + '/' + serial);
   }
 
   async *entries(): AsyncIterable<StoredEntry> {

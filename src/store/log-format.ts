@@ -3,6 +3,7 @@
 // A crash can leave only a torn last frame (we never append after an unacknowledged write
 // without first cutting it off), so a scan stops at the first frame that is short or whose
 // checksum fails and reports where the valid log ends.
+import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { decodeEntry, encodeEntry } from './codec.js';
 import type { StoredEntry } from './types.js';
@@ -36,6 +37,12 @@ export interface ScanResult {
  */
 export function scanFrames(buf: Buffer, start: number): ScanResult {
   const entries: StoredEntry[] = [];
+  const { validEnd, tornTail } = scanFramesInto(buf, start, (e) => entries.push(e));
+  return { entries, validEnd, tornTail };
+}
+
+/** scanFrames, handing each entry over as it is decoded instead of collecting them. */
+export function scanFramesInto(buf: Buffer, start: number, onEntry: (e: StoredEntry) => void): Omit<ScanResult, 'entries'> {
   let o = start;
   while (o < buf.length) {
     if (buf.length - o < FRAME_HEADER) break;
@@ -50,10 +57,46 @@ export function scanFrames(buf: Buffer, start: number): ScanResult {
     } catch {
       break;
     }
-    entries.push(entry);
+    onEntry(entry);
     o += FRAME_HEADER + len;
   }
-  return { entries, validEnd: o, tornTail: o < buf.length };
+  return { validEnd: o, tornTail: o < buf.length };
+}
+
+/** How much of a log a chunked read holds at once (a frame longer than this is read whole). */
+const READ_CHUNK = 8 << 20;
+
+/**
+ * Reads the frames of a log file from `from` to `size` in chunks, handing each entry over as it
+ * is decoded: a log of a million responses (half a gigabyte) is never in memory whole, and no
+ * list of its entries is built. Stops at the first frame that is short or does not parse, and
+ * returns the file offset where the valid frames end.
+ */
+export async function readFrames(fh: FileHandle, from: number, size: number, onEntry: (e: StoredEntry) => void): Promise<number> {
+  let pos = from;
+  let validEnd = from;
+  let carry: Buffer = Buffer.alloc(0);
+  while (pos < size) {
+    const want = Math.max(READ_CHUNK, frameNeed(carry) - carry.length);
+    const chunk = Buffer.allocUnsafe(Math.min(want, size - pos));
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos);
+    if (bytesRead === 0) break;
+    pos += bytesRead;
+    const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    const scan = scanFramesInto(buf, 0, onEntry);
+    validEnd += scan.validEnd;
+    carry = buf.subarray(scan.validEnd);
+    // A whole frame that did not parse is where the valid log ends, whatever follows it.
+    if (carry.length >= FRAME_HEADER && carry.length >= frameNeed(carry)) break;
+  }
+  return validEnd;
+}
+
+/** Bytes the frame starting `buf` needs in all (header included); a header not yet read needs FRAME_HEADER. */
+function frameNeed(buf: Buffer): number {
+  if (buf.length < FRAME_HEADER) return FRAME_HEADER;
+  const len = buf.readUInt32BE(0);
+  return len > MAX_PAYLOAD || len === 0 ? 0 : FRAME_HEADER + len;
 }
 
 export function hasMagic(buf: Buffer): boolean {

@@ -11,8 +11,11 @@ export class MemoryIndex {
     return this.byIssuer.get(issuerId)?.get(serial);
   }
 
-  /** Returns false when an existing response is newer and the entry was not applied. */
-  apply(e: StoredEntry): boolean {
+  /**
+   * Returns false when an existing response is newer and the entry was not applied; `onReplace`
+   * hears of the response an applied entry replaces (one lookup for both).
+   */
+  apply(e: StoredEntry, onReplace?: (previous: StoredResponse) => void): boolean {
     let serials = this.byIssuer.get(e.issuerId);
     if (serials === undefined) {
       serials = new Map();
@@ -21,6 +24,7 @@ export class MemoryIndex {
     const prev = serials.get(e.serial);
     if (prev !== undefined && prev.thisUpdate > e.thisUpdate) return false;
     if (prev === undefined) this.n++;
+    else onReplace?.(prev);
     serials.set(e.serial, { der: e.der, thisUpdate: e.thisUpdate, nextUpdate: e.nextUpdate, etag: e.etag, status: e.status });
     return true;
   }

@@ -137,6 +137,51 @@ describe('EmbeddedStore', { timeout: 30_000 }, () => {
     await r.close();
   });
 
+  it('opens a log larger than its read chunk (8 MiB): frames across chunk ends, one frame longer than a chunk, a torn tail, a corrupt frame mid-file', async () => {
+    const path = join(dir, 'chunks.log');
+    const s = await EmbeddedStore.open({ path });
+    const der = Buffer.alloc(600, 7);
+    const N = 20_000; // ~13 MiB of frames of an odd length: chunk ends fall inside frames
+    for (let i = 0; i < N; i += 2_000)
+      await s.put(
+        Array.from({ length: 2_000 }, (_, j) =>
+          rec((i + j).toString(16), 0, ISSUER, { der: Buffer.concat([der, Buffer.from(String(i + j))]) }),
+        ),
+      );
+    await s.put([rec('b16', 0, OTHER, { der: Buffer.alloc(9 << 20, 1) })]); // longer than a chunk
+    await s.put([rec('fffff', 0)]);
+    await s.close();
+    const good = (await stat(path)).size;
+    await appendFile(path, Buffer.from([0, 0, 4, 0, 1, 2, 3, 4, 9, 9]));
+
+    const reopened = await EmbeddedStore.open({ path });
+    expect(reopened.tornBytesDiscarded).toBe(10);
+    expect((await stat(path)).size).toBe(good);
+    expect((await reopened.stats()).count).toBe(N + 2);
+    expect(
+      Buffer.from(reopened.get(ISSUER, (N - 1).toString(16))!.der)
+        .subarray(600)
+        .toString(),
+    ).toBe(String(N - 1));
+    expect(reopened.get(OTHER, 'b16')!.der.byteLength).toBe(9 << 20);
+    await reopened.close();
+    const follower = await EmbeddedFollower.open({ path, pollMs: 60_000 });
+    expect((await follower.stats()).count).toBe(N + 2);
+    await follower.close();
+
+    // A flipped bit in a frame 10 MiB in: the valid log ends before it, and the writer cuts there.
+    const bytes = await readFile(path);
+    bytes[10 << 20]! ^= 0x40;
+    await writeFile(path, bytes);
+    const cut = await EmbeddedStore.open({ path });
+    const kept = (await cut.stats()).count;
+    expect(kept).toBeGreaterThan(10_000);
+    expect(kept).toBeLessThan(N);
+    expect(cut.get(ISSUER, 'fffff')).toBeUndefined();
+    expect(cut.bytes).toBeLessThanOrEqual(10 << 20);
+    await cut.close();
+  });
+
   it('compacts on its own once garbage passes the threshold', async () => {
     const s = await EmbeddedStore.open({ path: join(dir, 'auto.log'), minCompactBytes: 4096, compactGarbageRatio: 0.5 });
     for (let i = 0; i < 200; i++) await s.put([rec('7', i)]);
