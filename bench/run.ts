@@ -13,6 +13,8 @@ export const BENCHMARKS: Record<string, string> = {
   responder: 'the responder under wrk, against nginx serving the same DER and a bare node:http server',
   signer: 'signatures per second through the signing pipeline on SoftHSM, against raw C_Sign',
   'pool-writes': 'apiserver writes an OcspResponderPool costs per minute, during a backlog and at rest',
+  'pool-scale':
+    "a pool over 1,000,000 PostgreSQL rows on the real node: signatures/s against the bare key's, RSS, start-up, new/revoked latency",
   'dashboard-picture': "draws the Grafana dashboard's queries from a running stack into docs/dashboard.png",
 };
 

@@ -5,17 +5,17 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { EventType, NamespaceType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { serviceAccountKubeconfig as mintServiceAccountKubeconfig } from '../../src/devenv/service-account.js';
+import { provided } from './provided.js';
 
 const run = promisify(execFile);
 
 export function kubeconfigPath(): string {
-  return inject('kubeconfig');
+  return provided('kubeconfig');
 }
 
 export function kubeClient(): KubeClient {
@@ -28,7 +28,7 @@ export async function kubectl(
   timeoutMs = 30_000,
 ): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
+    const { stdout, stderr } = await run(join(provided('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
       timeout: timeoutMs,
       maxBuffer: 16 << 20,
     });

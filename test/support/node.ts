@@ -7,23 +7,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
 import { NODE_NAME, STATE_DIR } from '../../src/devenv/node/config.js';
 import type { Ca, Issued } from './pki.js';
 import { indexTxt } from './pki.js';
 import { CHART_DIR, helm } from '../install/helm.js';
 import { kubeconfigPath, kubectl, waitFor } from './kube.js';
+import { provided } from './provided.js';
 
 const run = promisify(execFile);
 
 /** Why the real node cannot run here ('' when it can): a skip must name a missing capability. */
 export function nodeUnavailable(): string {
-  return inject('nodeUnavailable');
+  return provided('nodeUnavailable');
 }
 
 /** The reference of an image the global setup built and imported (see hack/build-images.sh). */
-export function nodeImage(name: 'operator' | 'operator-upgrade' | 'signer' | 'nginx' | 'haproxy' | 'redis' | 'toolbox'): string {
-  const ref = inject('nodeImages')[name];
+export function nodeImage(
+  name: 'operator' | 'operator-upgrade' | 'signer' | 'nginx' | 'haproxy' | 'redis' | 'postgres' | 'toolbox',
+): string {
+  const ref = provided('nodeImages')[name];
   if (!ref) throw new Error(`the node's global setup provided no image '${name}'`);
   return ref;
 }
@@ -58,7 +60,7 @@ export function kubectlStream(
   args: string[],
   onLine: (line: string) => void,
 ): { exited: Promise<{ code: number | null; stderr: string }>; kill(): void } {
-  const child = spawn(join(inject('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfigPath(), ...args], {
+  const child = spawn(join(provided('kubeBinDir'), 'kubectl'), ['--kubeconfig', kubeconfigPath(), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
