@@ -80,14 +80,61 @@ export interface RoundResult {
   evaluated: number;
 }
 
-/** What a round that left nothing due saw: while all of it holds, the next round has nothing to plan. */
-interface Settled {
+/**
+ * What the last plan was made from, and what of it is left: while the certificates, the store
+ * view, the share and the signer are the same, the next round signs the next slice of `work`
+ * without planning again (a backlog of a million costs one plan, not one per --max-per-round), and
+ * once nothing is left, a round before `backlog.nextChangeAt` has nothing to plan at all.
+ */
+interface Plan {
   certs: readonly CertificateInfo[];
   view: Map<string, ResponseInfo>;
   share: string;
   signerSerial: string | undefined;
+  /** the backlog at `at`, after the round that made or last took from this plan */
   backlog: Backlog;
   at: number;
+  /** the whole planned list, most urgent first, and where the next round starts in it */
+  work: readonly WorkItem[];
+  next: number;
+}
+
+/** A backlog `ms` later with nothing signed: only the oldest response is older. */
+function aged(b: Backlog, ms: number): Backlog {
+  return b.oldestAgeMs === undefined ? b : { ...b, oldestAgeMs: b.oldestAgeMs + ms };
+}
+
+/**
+ * The backlog after a round that signed `signed` of a plan made at `planAt`, without looking at
+ * every response: each signature takes one certificate off the counts of its reason. Undefined
+ * when the oldest response was re-signed (which one is oldest now is not known without a look).
+ */
+function afterSigning(
+  before: Backlog,
+  planAt: number,
+  signed: Record<WorkReason, number>,
+  work: readonly WorkItem[],
+  view: ReadonlyMap<string, ResponseInfo>,
+  at: number,
+): Backlog | undefined {
+  let oldest = before.oldestAgeMs === undefined ? undefined : { serial: before.oldestSerial, thisUpdate: planAt - before.oldestAgeMs };
+  if (oldest?.serial !== undefined && (view.get(oldest.serial)?.thisUpdate ?? -Infinity) > oldest.thisUpdate) return undefined;
+  // What this round signed may now be the oldest (the first responses of a fill).
+  for (const w of work) {
+    const r = view.get(w.serial);
+    if (r && (oldest === undefined || r.thisUpdate < oldest.thisUpdate)) oldest = { serial: w.serial, thisUpdate: r.thisUpdate };
+  }
+  const total = REASONS.reduce((n, r) => n + signed[r], 0);
+  return {
+    ...before,
+    due: before.due - total,
+    missing: Math.max(0, before.missing - signed.new),
+    status: before.status - signed.status,
+    refresh: before.refresh - signed.refresh,
+    signer: before.signer - signed.signer,
+    oldestAgeMs: oldest === undefined ? undefined : at - oldest.thisUpdate,
+    oldestSerial: oldest?.serial,
+  };
 }
 
 /** The longest stretch of signing without letting the event loop's I/O run. */
@@ -109,7 +156,7 @@ export class ResponseSigner {
   private lastCerts: readonly CertificateInfo[] = [];
   private lastSignerSerial: string | undefined;
   private lastShard: Shard | undefined;
-  private settled: Settled | undefined;
+  private plan: Plan | undefined;
   private signed = 0;
   /** Set when run()'s signal aborts: the round in progress stops taking new work. */
   private stopping = false;
@@ -161,8 +208,9 @@ export class ResponseSigner {
       this.lastScan = now;
     }
     const view = this.view ?? new Map<string, ResponseInfo>();
-    const quiet = this.quietBacklog(now, view, share, signerSerial);
-    if (quiet) {
+    const kept = this.keptPlan(view, share, signerSerial);
+    if (kept && kept.next >= kept.work.length && now < kept.backlog.nextChangeAt) {
+      const quiet = aged(kept.backlog, now - kept.at);
       this.metrics?.setBacklog(quiet);
       this.metrics?.roundDuration.observe(0);
       return {
@@ -180,9 +228,19 @@ export class ResponseSigner {
         evaluated: 0,
       };
     }
-    this.settled = undefined;
-    const planner = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard));
-    const { work, backlog: before } = planner.evaluate(now, this.o.maxPerRound);
+    this.plan = undefined;
+    let planned: readonly WorkItem[];
+    let before: Backlog;
+    let from: number;
+    if (kept && kept.next < kept.work.length) {
+      ({ work: planned, next: from } = kept);
+      before = aged(kept.backlog, now - kept.at);
+    } else {
+      ({ work: planned, backlog: before } = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard)).evaluate(now));
+      from = 0;
+    }
+    const evaluated = planned === kept?.work ? 0 : this.lastCerts.length;
+    const work = planned.slice(from, from + (this.o.maxPerRound ?? Infinity));
     this.metrics?.setBacklog(before);
 
     const byReason: Record<WorkReason, number> = { status: 0, new: 0, refresh: 0, signer: 0 };
@@ -288,10 +346,15 @@ export class ResponseSigner {
     if (signed > 0) this.metrics?.rate.set(rate);
     this.metrics?.roundDuration.observe(durationMs / 1000);
     const afterAt = this.clock.now();
-    const after = createPlanner(this.lastCerts, view, this.policy(signerSerial, shard)).backlog(afterAt);
+    const taken = from + work.length;
+    // Work left in the plan: the backlog follows from what was signed, unless the oldest response
+    // was among it (then only a look at every response says which is oldest now).
+    const cheap =
+      taken < planned.length && !shareChanged && !this.stopping ? afterSigning(before, now, byReason, work, view, afterAt) : undefined;
+    const after = cheap ?? createPlanner(this.lastCerts, view, this.policy(signerSerial, shard)).backlog(afterAt);
     this.metrics?.setBacklog(after);
-    if (after.due === 0 && !shareChanged && !this.stopping)
-      this.settled = { certs: this.lastCerts, view, share, signerSerial, backlog: after, at: afterAt };
+    if (!shareChanged && !this.stopping && (taken < planned.length || after.due === 0))
+      this.plan = { certs: this.lastCerts, view, share, signerSerial, backlog: after, at: afterAt, work: planned, next: taken };
     if (work.length > 0 || failed > 0) {
       this.log.info(
         {
@@ -326,22 +389,14 @@ export class ResponseSigner {
       newSerials,
       ...(shard ? { shard } : {}),
       shareChanged,
-      evaluated: this.lastCerts.length,
+      evaluated,
     };
   }
 
-  /**
-   * The backlog without planning, when the last round left nothing due and nothing it planned
-   * from has changed since (the same certificates, store view, share and signer) and no response
-   * has aged into its refresh window or certificate expired (nextChangeAt): only the oldest
-   * response has aged, by the time since. Undefined when a plan is needed.
-   */
-  private quietBacklog(now: number, view: Map<string, ResponseInfo>, share: string, signerSerial: string | undefined): Backlog | undefined {
-    const s = this.settled;
-    if (!s || s.certs !== this.lastCerts || s.view !== view || s.share !== share || s.signerSerial !== signerSerial) return undefined;
-    if (now >= s.backlog.nextChangeAt) return undefined;
-    const b = s.backlog;
-    return b.oldestAgeMs === undefined ? b : { ...b, oldestAgeMs: b.oldestAgeMs + (now - s.at) };
+  /** The last plan, if it was made from the same certificates, store view, share and signer. */
+  private keptPlan(view: Map<string, ResponseInfo>, share: string, signerSerial: string | undefined): Plan | undefined {
+    const p = this.plan;
+    return p && p.certs === this.lastCerts && p.view === view && p.share === share && p.signerSerial === signerSerial ? p : undefined;
   }
 
   /**

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
 import type { CertificateInfo } from '../../src/ca-db/index-txt.js';
 import { softwareSigner } from '../../src/ocsp/index.js';
-import { ResponseSigner } from '../../src/signer/signer.js';
+import { ResponseSigner, type RoundResult } from '../../src/signer/signer.js';
 import { EmbeddedStore } from '../../src/store/index.js';
 import { createCa, type Ca } from '../support/pki.js';
 
@@ -79,6 +79,63 @@ describe('a signer at rest', () => {
     clock.advance(start + 72 * H - clock.now());
     const refresh = await signer.runOnce();
     expect(refresh).toMatchObject({ evaluated: N + 1, byReason: { refresh: N - 2 } });
+    await store.close();
+  });
+
+  it('a backlog larger than a round is planned once and signed slice by slice, the counts kept exact', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 1));
+    const start = clock.now();
+    const list: CertificateInfo[] = Array.from({ length: N }, (_, i) => ({
+      serial: (0x20000 + i).toString(16),
+      notAfter: start + 90 * 24 * H,
+    }));
+    let current = list;
+    const store = await EmbeddedStore.open({ path: join(dir, 'slices.log') });
+    const signer = new ResponseSigner({
+      issuer: ca.cert,
+      identity: { signer: softwareSigner(ca.keyObject) },
+      certificates: () => current,
+      store,
+      responseValidityMs: 168 * H,
+      refreshAgeMs: 72 * H,
+      maxPerRound: 1_000,
+      rescanEveryMs: 1_000 * H,
+      clock,
+    });
+    /** The counts a round derived, against a full look at every certificate and response. */
+    const round = async () => {
+      const r = await signer.runOnce();
+      const { nextChangeAt: _a, ...derived } = r.after;
+      const { nextChangeAt: _b, ...full } = signer.backlog(clock.now());
+      expect(derived).toEqual(full);
+      return r;
+    };
+    const fill: RoundResult[] = [];
+    for (let i = 0; i < 6; i++) fill.push(await round());
+    expect(fill.map((r) => [r.evaluated, r.signed, r.after.due, r.after.missing])).toEqual([
+      [N, 1_000, 4_000, 4_000],
+      [0, 1_000, 3_000, 3_000],
+      [0, 1_000, 2_000, 2_000],
+      [0, 1_000, 1_000, 1_000],
+      [0, 1_000, 0, 0],
+      [0, 0, 0, 0], // at rest
+    ]);
+
+    // A refresh wave re-signs the oldest first (so each slice looks at every response again for
+    // the oldest one); a certificate added in mid-wave is a changed list: planned again, and
+    // signed first (new before refresh).
+    clock.advance(72 * H);
+    const wave: RoundResult[] = [await round(), await round()];
+    current = [...list, { serial: 'abcdef1', notAfter: start + 90 * 24 * H }];
+    for (let i = 0; i < 4; i++) wave.push(await round());
+    expect(wave.map((r) => [r.evaluated, r.signed, r.byReason.new, r.after.due])).toEqual([
+      [N, 1_000, 0, 4_000],
+      [0, 1_000, 0, 3_000],
+      [N + 1, 1_000, 1, 2_001],
+      [0, 1_000, 0, 1_001],
+      [0, 1_000, 0, 1],
+      [0, 1, 0, 0],
+    ]);
     await store.close();
   });
 });
