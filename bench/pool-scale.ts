@@ -23,6 +23,7 @@
 //     [--bare-seconds S] [--drain-timeout-s S] [--keep]
 //   --certificates N       rows in the P-256 pool's table (default 1,000,000)
 //   --hsm-certificates M   rows in the SoftHSM pool's table (default 20,000; 0: no SoftHSM slice)
+//   --responder-cpu C      the software pool's responder CPU limit (its workers: one per core)
 //   --hsm-sessions S       the SoftHSM pool's spec.signing.pkcs11.sessions, and the bare loop's (default 2)
 //   --bare-seconds S       length of each bare signing loop (default 10)
 //   --drain-timeout-s S    bound on each pool's drain (default: 10 min + 5 ms per certificate)
@@ -70,6 +71,7 @@ const { values: flags } = parseArgs({
   options: {
     certificates: { type: 'string', default: '1000000' },
     'hsm-certificates': { type: 'string', default: '20000' },
+    'responder-cpu': { type: 'string' },
     'hsm-sessions': { type: 'string', default: '2' },
     'bare-seconds': { type: 'string', default: '10' },
     'drain-timeout-s': { type: 'string' },
@@ -471,7 +473,7 @@ const p = require('/app/node_modules/pkcs11js');
 const [seconds, sessions, token, label] = process.argv.slice(1);
 const lib = new p.PKCS11();
 lib.load(process.env.PKCS11_MODULE || '/usr/lib/softhsm/libsofthsm2.so');
-lib.C_Initialize();
+lib.C_Initialize({ flags: p.CKF_OS_LOCKING_OK }); // sessions sign at once from the threadpool
 const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token);
 const ss = Array.from({ length: Number(sessions) }, () => lib.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION));
 lib.C_Login(ss[0], p.CKU_USER, process.env.OCSP_SIGNER_PIN);
@@ -558,6 +560,8 @@ async function softwarePool(dir: string, dbUrl: string): Promise<SoftwareResult>
       signing: { softwareKey: { secretName: 'ca' } },
       sources: postgresSource('ca-db', TABLE),
       store: { type: 'Embedded', embedded: { claimName: 'store' } },
+      // A CPU limit sizes the responder's workers (one per core, each with its own index).
+      ...(flags['responder-cpu'] ? { responder: { pod: { resources: { limits: { cpu: flags['responder-cpu'] } } } } } : {}),
     }),
   ]);
   log(`pool ${POOL} applied over ${N} certificates (software P-256 key, embedded store on ${volume.dir})`);
