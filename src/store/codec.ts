@@ -38,29 +38,54 @@ export function encodeEntry(e: StoredEntry): Buffer {
 let lastIssuer = { bytes: Buffer.alloc(0), text: '' };
 
 function issuerText(buf: Buffer, start: number, end: number): string {
-  const bytes = buf.subarray(start, end);
-  if (!bytes.equals(lastIssuer.bytes)) lastIssuer = { bytes: Buffer.from(bytes), text: bytes.toString('latin1') };
+  const last = lastIssuer.bytes;
+  let same = last.length === end - start;
+  for (let i = 0; same && i < last.length; i++) same = last[i] === buf[start + i];
+  if (!same) lastIssuer = { bytes: Buffer.from(buf.subarray(start, end)), text: buf.toString('latin1', start, end) };
   return lastIssuer.text;
 }
 
+/** What an index needs of a stored entry: its key and validity, without copying the DER. */
+export interface EntryHead {
+  issuerId: string;
+  serial: string;
+  thisUpdate: number;
+  nextUpdate: number;
+}
+
 /** Throws on a malformed buffer; callers that read untrusted storage treat that as corruption. */
-export function decodeEntry(buf: Buffer): StoredEntry {
+export function decodeHead(buf: Buffer): EntryHead {
+  return decode(buf, false, false);
+}
+
+/**
+ * Throws on a malformed buffer; callers that read untrusted storage treat that as corruption.
+ * The DER is copied, so the entry does not pin a large read buffer in memory, unless `buf` is
+ * the caller's own buffer of this one entry (`view`).
+ */
+export function decodeEntry(buf: Buffer, view = false): StoredEntry {
+  return decode(buf, true, view);
+}
+
+// One straight-line decoder for both: the serving path reads an entry per request.
+function decode(buf: Buffer, whole: false, view: boolean): EntryHead;
+function decode(buf: Buffer, whole: true, view: boolean): StoredEntry;
+function decode(buf: Buffer, whole: boolean, view: boolean): EntryHead | StoredEntry {
   if (buf.length < 21 || buf[0] !== VERSION) throw new Error('stored entry: bad version or length');
   const status = STATUS[buf[1]!];
   if (status === undefined) throw new Error('stored entry: bad status');
-  let o = 2;
-  const thisUpdate = buf.readDoubleBE(o);
-  o += 8;
-  const nextUpdate = buf.readDoubleBE(o);
-  o += 8;
-  const parts: string[] = [];
-  for (let i = 0; i < 3; i++) {
-    const len = buf[o++];
-    if (len === undefined || o + len > buf.length) throw new Error('stored entry: truncated');
-    parts.push(i === 0 ? issuerText(buf, o, o + len) : buf.toString('latin1', o, o + len));
-    o += len;
-  }
-  // A copy, so the entry does not pin a large read buffer (the whole log at start-up) in memory.
-  const der = Buffer.from(buf.subarray(o));
-  return { issuerId: parts[0]!, serial: parts[1]!, etag: parts[2]!, status, thisUpdate, nextUpdate, der };
+  const thisUpdate = buf.readDoubleBE(2);
+  const nextUpdate = buf.readDoubleBE(10);
+  let o = 18;
+  const issuerEnd = o + 1 + buf[o]!;
+  const serialEnd = issuerEnd < buf.length ? issuerEnd + 1 + buf[issuerEnd]! : Infinity;
+  const etagEnd = serialEnd < buf.length ? serialEnd + 1 + buf[serialEnd]! : Infinity;
+  if (etagEnd > buf.length) throw new Error('stored entry: truncated');
+  const issuerId = issuerText(buf, o + 1, issuerEnd);
+  const serial = buf.toString('latin1', issuerEnd + 1, serialEnd);
+  if (!whole) return { issuerId, serial, thisUpdate, nextUpdate };
+  o = etagEnd;
+  const etag = buf.toString('latin1', serialEnd + 1, etagEnd);
+  const der = view ? buf.subarray(o) : Buffer.from(buf.subarray(o));
+  return { issuerId, serial, thisUpdate, nextUpdate, status, etag, der };
 }

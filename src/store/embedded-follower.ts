@@ -1,11 +1,12 @@
 // A read-only view of an embedded log written by another process on the same machine (a signer
-// and a responder sharing a volume). It tails the file by polling: new complete frames are
+// and a responder sharing a volume), indexed as the writer indexes it (log-index.ts). It tails the file by polling: new complete frames are
 // applied, an incomplete last frame waits for the next poll, and a replaced file (compaction
 // renames a new one into place) or a rewritten tail (a writer restarting after a crash cuts its
 // torn frame off) is detected and the file is read again from the start.
-import { open, stat } from 'node:fs/promises';
-import { hasMagic, MAGIC, readFrames, scanFrames } from './log-format.js';
-import { MemoryIndex } from './memory-index.js';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { hasMagic, MAGIC, readFrames, scanFramesInto } from './log-format.js';
+import { LogIndex } from './log-index.js';
+import { LogView, walkEntries } from './log-view.js';
 import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
 
 export interface EmbeddedFollowerOptions {
@@ -17,7 +18,8 @@ export interface EmbeddedFollowerOptions {
 const MAX_FRAME = (1 << 24) + 8;
 
 export class EmbeddedFollower implements ResponseStore {
-  private index = new MemoryIndex();
+  /** Undefined until the log was first read. */
+  private view: LogView | undefined;
   private ino = -1;
   private offset = 0;
   private remainder: Buffer = Buffer.alloc(0);
@@ -41,7 +43,7 @@ export class EmbeddedFollower implements ResponseStore {
   }
 
   get(issuerId: string, serial: string): StoredResponse | undefined {
-    return this.index.get(issuerId, serial);
+    return this.view?.get(issuerId, serial);
   }
 
   put(_records: readonly ResponseRecord[]): Promise<void> {
@@ -63,12 +65,13 @@ export class EmbeddedFollower implements ResponseStore {
         await this.reload();
         return;
       }
-      if (st.size > this.offset) {
-        const fresh = await readRange(this.opts.path, this.offset, st.size - this.offset);
+      const view = this.view;
+      if (st.size > this.offset && view !== undefined) {
+        const fresh = await readRange(view.fh, this.offset, st.size - this.offset);
+        const base = this.offset - this.remainder.length;
         this.offset += fresh.length;
         const buf = this.remainder.length > 0 ? Buffer.concat([this.remainder, fresh]) : fresh;
-        const scan = scanFrames(buf, 0);
-        for (const e of scan.entries) this.index.apply(e);
+        const scan = scanFramesInto(buf, 0, (head, at, frame) => view.index.apply(head, base + at, frame.length));
         this.remainder = Buffer.from(buf.subarray(scan.validEnd));
         if (isCorrupt(this.remainder)) {
           // Not an unfinished frame but bytes that will never parse: the writer rewrote its tail.
@@ -85,31 +88,35 @@ export class EmbeddedFollower implements ResponseStore {
 
   private async reload(): Promise<void> {
     const fh = await open(this.opts.path, 'r');
+    let old: FileHandle | undefined = fh;
     try {
       const st = await fh.stat();
       const magic = Buffer.alloc(MAGIC.length);
       const { bytesRead } = await fh.read(magic, 0, MAGIC.length, 0);
       if (!hasMagic(magic.subarray(0, bytesRead))) throw new Error(`${this.opts.path} is not a response log (yet)`);
-      // Read in chunks into a new index; the old one serves until the new one is whole.
-      const index = new MemoryIndex();
-      const validEnd = await readFrames(fh, MAGIC.length, st.size, (e) => index.apply(e));
-      this.index = index;
+      // Read in chunks into a new index; the old index and file serve until the new one is whole,
+      // then both are swapped in one synchronous step.
+      const index = new LogIndex();
+      const validEnd = await readFrames(fh, MAGIC.length, st.size, (head, at, frame) => index.apply(head, at, frame.length));
+      old = this.view?.fh;
+      this.view = new LogView(fh, index);
       this.ino = st.ino;
       this.offset = validEnd;
       this.remainder = Buffer.alloc(0);
       this.detail = undefined;
       this.caughtUpAt = this.now();
     } finally {
-      await fh.close();
+      await old?.close();
     }
   }
 
+  /** Every stored response, read back from the log one at a time. */
   async *entries(): AsyncIterable<StoredEntry> {
-    yield* this.index.entries();
+    yield* walkEntries(() => this.view);
   }
 
   async stats(): Promise<StoreStats> {
-    return this.index.stats();
+    return this.view?.index.stats() ?? { count: 0, oldestThisUpdate: undefined, soonestNextUpdate: undefined };
   }
 
   async lag(): Promise<StoreLag> {
@@ -120,6 +127,8 @@ export class EmbeddedFollower implements ResponseStore {
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.polling;
+    await this.view?.fh.close();
+    this.view = undefined;
   }
 }
 
@@ -129,13 +138,8 @@ function isCorrupt(rem: Buffer): boolean {
   return len === 0 || len + 8 > MAX_FRAME || rem.length >= len + 8;
 }
 
-async function readRange(path: string, position: number, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, position);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+async function readRange(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = await fh.read(buf, 0, length, position);
+  return buf.subarray(0, bytesRead);
 }

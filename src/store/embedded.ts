@@ -1,4 +1,5 @@
-// The embedded store's writer: an append-only log on local disk plus the in-memory index.
+// The embedded store's writer: an append-only log on local disk plus an index of where each live
+// response sits in it (log-index.ts); reads come back from the file.
 // `put` resolves only after the frames are written and fdatasync'ed, so a process killed at any
 // instant loses nothing it acknowledged. Concurrent puts are group-committed (one write + one
 // fsync for everything queued while the previous fsync ran), which is what keeps fsync-per-ack
@@ -6,11 +7,12 @@
 // taken before the log is read or its torn tail cut, and held until close.
 import { open, readFile, rename, mkdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { encodedLength } from './codec.js';
 import { etagFor } from './etag.js';
 import { canonicalSerial, isIssuerId } from './keys.js';
+import type { EntryHead } from './codec.js';
 import { encodeFrame, hasMagic, MAGIC, readFrames } from './log-format.js';
-import { MemoryIndex } from './memory-index.js';
+import { LogIndex } from './log-index.js';
+import { LogView, walkEntries } from './log-view.js';
 import { acquireWriterLock, type WriterLock } from './writer-lock.js';
 import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
 
@@ -38,7 +40,6 @@ interface Pending {
 }
 
 export class EmbeddedStore implements ResponseStore {
-  private readonly index = new MemoryIndex();
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private fileBytes = 0;
@@ -49,7 +50,7 @@ export class EmbeddedStore implements ResponseStore {
 
   private constructor(
     private readonly opts: Required<EmbeddedStoreOptions>,
-    private fh: FileHandle,
+    private view: LogView,
     private readonly lock: WriterLock,
   ) {}
 
@@ -98,8 +99,8 @@ export class EmbeddedStore implements ResponseStore {
       const magic = Buffer.alloc(MAGIC.length);
       await fh.read(magic, 0, MAGIC.length, 0);
       if (!hasMagic(magic)) throw new Error(`${opts.path} is not an ocsp-operator response log`);
-      const store = new EmbeddedStore(opts, fh, lock);
-      const validEnd = await readFrames(fh, MAGIC.length, size, (e) => store.applyEntry(e));
+      const store = new EmbeddedStore(opts, new LogView(fh), lock);
+      const validEnd = await readFrames(fh, MAGIC.length, size, (head, at, frame) => store.applyFrame(head, at, frame.length));
       if (validEnd < size) {
         // Cut the torn tail off before appending, or the next frame would sit behind garbage
         // and be unreachable on the following restart.
@@ -116,7 +117,7 @@ export class EmbeddedStore implements ResponseStore {
   }
 
   get(issuerId: string, serial: string): StoredResponse | undefined {
-    return this.index.get(issuerId, serial);
+    return this.view.get(issuerId, serial);
   }
 
   put(records: readonly ResponseRecord[]): Promise<void> {
@@ -155,13 +156,13 @@ export class EmbeddedStore implements ResponseStore {
       const data = Buffer.concat(writes.flatMap((p) => p.frames));
       const at = this.fileBytes;
       try {
-        await writeAll(this.fh, data, at);
-        await this.fh.datasync();
+        await writeAll(this.view.fh, data, at);
+        await this.view.fh.datasync();
       } catch (e) {
         // Cut back to the last acknowledged byte so no garbage sits before later frames; if even
         // that fails the store refuses further writes rather than risk an unreachable tail.
         try {
-          await this.fh.truncate(at);
+          await this.view.fh.truncate(at);
         } catch (e2) {
           this.failed = e2;
         }
@@ -169,8 +170,13 @@ export class EmbeddedStore implements ResponseStore {
         continue;
       }
       this.fileBytes = at + data.length;
+      let frameAt = at;
       for (const p of writes) {
-        for (const e of p.entries) this.applyEntry(e);
+        p.entries.forEach((e, i) => {
+          const length = p.frames[i]!.length;
+          this.applyFrame(e, frameAt, length);
+          frameAt += length;
+        });
         p.resolve();
       }
       const requested = batch.filter((p) => p.compact === true);
@@ -185,10 +191,9 @@ export class EmbeddedStore implements ResponseStore {
     }
   }
 
-  /** Applies an entry, counting the bytes of the frame it replaces as dead (no per-key size map: the replaced response has its size). */
-  private applyEntry(e: StoredEntry): void {
-    if (this.index.apply(e, (prev) => (this.liveBytes -= frameLength({ ...e, etag: prev.etag, der: prev.der }))))
-      this.liveBytes += frameLength(e);
+  /** Indexes a frame, counting the bytes of the frame it replaces as dead. */
+  private applyFrame(head: EntryHead, at: number, frameLength: number): void {
+    if (this.view.index.apply(head, at, frameLength, (previous) => (this.liveBytes -= previous))) this.liveBytes += frameLength;
   }
 
   private shouldCompact(): boolean {
@@ -206,32 +211,61 @@ export class EmbeddedStore implements ResponseStore {
     });
   }
 
+  /**
+   * Copies the live, not-long-expired frames to a fresh file, chunk by chunk (the log is never in
+   * memory whole), then swaps file and index in one synchronous step: a read in between sees the
+   * old pair, one after the new.
+   */
   private async compactNow(): Promise<void> {
     const cutoff = this.opts.now() - this.opts.expiredRetentionMs;
-    const keep: StoredEntry[] = [];
-    for (const e of this.index.entries()) {
-      if (e.nextUpdate >= cutoff) keep.push(e);
-      else this.dropKey(e.issuerId, e.serial);
+    const index = new LogIndex();
+    const tmp = `${this.opts.path}.compact-${process.pid}`;
+    const out = await open(tmp, 'w');
+    let size = MAGIC.length;
+    try {
+      await writeAll(out, MAGIC, 0);
+      let kept: Buffer[] = [];
+      const live = (head: EntryHead, at: number): boolean => {
+        const slot = this.view.index.slotOf(head.issuerId, head.serial);
+        return slot >= 0 && this.view.index.place(slot).at === at && head.nextUpdate >= cutoff;
+      };
+      await readFrames(
+        this.view.fh,
+        MAGIC.length,
+        this.fileBytes,
+        (head, at, frame) => {
+          if (!live(head, at)) return;
+          index.apply(head, size, frame.length);
+          size += frame.length;
+          kept.push(frame);
+        },
+        async () => {
+          const data = Buffer.concat(kept);
+          kept = [];
+          await writeAll(out, data, size - data.length);
+        },
+      );
+      await out.sync();
+    } finally {
+      await out.close();
     }
-    const frames = keep.map(encodeFrame);
-    const size = await writeFresh(this.opts.path, frames);
-    const old = this.fh;
-    this.fh = await open(this.opts.path, 'r+');
-    await old.close();
+    await rename(tmp, this.opts.path);
+    await syncDir(this.opts.path);
+    const fresh = await open(this.opts.path, 'r+');
+    const old = this.view.fh;
+    this.view = new LogView(fresh, index);
     this.fileBytes = size;
     this.liveBytes = size - MAGIC.length;
+    await old.close();
   }
 
-  private dropKey(issuerId: string, serial: string): void {
-    this.index.delete(issuerId, serial);
-  }
-
+  /** Every stored response, read back from the log one at a time. */
   async *entries(): AsyncIterable<StoredEntry> {
-    yield* this.index.entries();
+    yield* walkEntries(() => this.view);
   }
 
   async stats(): Promise<StoreStats> {
-    return this.index.stats();
+    return this.view.index.stats();
   }
 
   async lag(): Promise<StoreLag> {
@@ -249,7 +283,7 @@ export class EmbeddedStore implements ResponseStore {
     this.closed = true;
     while (this.flushing !== undefined) await this.flushing;
     try {
-      await this.fh.close();
+      await this.view.fh.close();
     } finally {
       await this.lock.release();
     }
@@ -275,10 +309,6 @@ export function toEntry(r: ResponseRecord): StoredEntry {
   };
 }
 
-function frameLength(e: StoredEntry): number {
-  return 8 + encodedLength(e);
-}
-
 async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
   let off = 0;
   while (off < data.length) {
@@ -299,11 +329,16 @@ async function writeFresh(path: string, frames: Buffer[]): Promise<number> {
     await fh.close();
   }
   await rename(tmp, path);
+  await syncDir(path);
+  return data.length;
+}
+
+/** Makes a rename in the directory of `path` durable. */
+async function syncDir(path: string): Promise<void> {
   const dir = await open(dirname(path), 'r');
   try {
     await dir.sync();
   } finally {
     await dir.close();
   }
-  return data.length;
 }

@@ -3,9 +3,10 @@
 // A crash can leave only a torn last frame (we never append after an unacknowledged write
 // without first cutting it off), so a scan stops at the first frame that is short or whose
 // checksum fails and reports where the valid log ends.
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { decodeEntry, encodeEntry } from './codec.js';
+import { decodeEntry, decodeHead, encodeEntry, type EntryHead } from './codec.js';
 import type { StoredEntry } from './types.js';
 
 export const MAGIC = Buffer.from('OCSPLOG1', 'latin1');
@@ -30,6 +31,9 @@ export interface ScanResult {
   tornTail: boolean;
 }
 
+/** A frame's decoded head, where it starts, and the frame itself (header included; a view of the read buffer). */
+export type OnFrame = (head: EntryHead, at: number, frame: Buffer) => void;
+
 /**
  * Scan frames in buf starting at `start`. Whether a tail that does not parse is torn (the writer
  * opening the file after a crash) or not written yet (a follower reading a growing file) is the
@@ -37,12 +41,15 @@ export interface ScanResult {
  */
 export function scanFrames(buf: Buffer, start: number): ScanResult {
   const entries: StoredEntry[] = [];
-  const { validEnd, tornTail } = scanFramesInto(buf, start, (e) => entries.push(e));
+  const { validEnd, tornTail } = scanFramesInto(buf, start, (_head, _at, frame) => entries.push(decodeEntry(frame.subarray(FRAME_HEADER))));
   return { entries, validEnd, tornTail };
 }
 
-/** scanFrames, handing each entry over as it is decoded instead of collecting them. */
-export function scanFramesInto(buf: Buffer, start: number, onEntry: (e: StoredEntry) => void): Omit<ScanResult, 'entries'> {
+/**
+ * scanFrames, handing each frame over (`at` relative to buf) instead of decoding and collecting
+ * entries; a payload whose head does not decode ends the valid frames.
+ */
+export function scanFramesInto(buf: Buffer, start: number, onFrame: OnFrame): Omit<ScanResult, 'entries'> {
   let o = start;
   while (o < buf.length) {
     if (buf.length - o < FRAME_HEADER) break;
@@ -51,13 +58,13 @@ export function scanFramesInto(buf: Buffer, start: number, onEntry: (e: StoredEn
     if (buf.length - o - FRAME_HEADER < len) break;
     const payload = buf.subarray(o + FRAME_HEADER, o + FRAME_HEADER + len);
     if (crc32(payload) !== buf.readUInt32BE(o + 4)) break;
-    let entry: StoredEntry;
+    let head: EntryHead;
     try {
-      entry = decodeEntry(payload);
+      head = decodeHead(payload);
     } catch {
       break;
     }
-    onEntry(entry);
+    onFrame(head, o, buf.subarray(o, o + FRAME_HEADER + len));
     o += FRAME_HEADER + len;
   }
   return { validEnd: o, tornTail: o < buf.length };
@@ -67,12 +74,19 @@ export function scanFramesInto(buf: Buffer, start: number, onEntry: (e: StoredEn
 const READ_CHUNK = 8 << 20;
 
 /**
- * Reads the frames of a log file from `from` to `size` in chunks, handing each entry over as it
- * is decoded: a log of a million responses (half a gigabyte) is never in memory whole, and no
- * list of its entries is built. Stops at the first frame that is short or does not parse, and
+ * Reads the frames of a log file from `from` to `size` in chunks, handing each over with its file
+ * offset: a log of a million responses (half a gigabyte) is never in memory whole, and
+ * no list of its entries is built. Stops at the first frame that is short or does not parse, and
  * returns the file offset where the valid frames end.
  */
-export async function readFrames(fh: FileHandle, from: number, size: number, onEntry: (e: StoredEntry) => void): Promise<number> {
+export async function readFrames(
+  fh: FileHandle,
+  from: number,
+  size: number,
+  onFrame: OnFrame,
+  /** Awaited after each chunk's frames were handed over, before the next read (a copier writes them out). */
+  afterChunk?: () => Promise<void>,
+): Promise<number> {
   let pos = from;
   let validEnd = from;
   let carry: Buffer = Buffer.alloc(0);
@@ -83,13 +97,30 @@ export async function readFrames(fh: FileHandle, from: number, size: number, onE
     if (bytesRead === 0) break;
     pos += bytesRead;
     const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-    const scan = scanFramesInto(buf, 0, onEntry);
+    const base = validEnd;
+    const scan = scanFramesInto(buf, 0, (head, at, frame) => onFrame(head, base + at, frame));
     validEnd += scan.validEnd;
     carry = buf.subarray(scan.validEnd);
+    await afterChunk?.();
     // A whole frame that did not parse is where the valid log ends, whatever follows it.
     if (carry.length >= FRAME_HEADER && carry.length >= frameNeed(carry)) break;
   }
   return validEnd;
+}
+
+/**
+ * Reads back the frame an index points at. Synchronous on purpose: the serving path answers from
+ * the page cache without a promise per request. Throws when the bytes are not the frame that was
+ * indexed (a log damaged since), so a caller never serves them.
+ */
+export function readFrameAt(fd: number, at: number, frameLength: number): StoredEntry {
+  const frame = Buffer.allocUnsafe(frameLength);
+  const n = readSync(fd, frame, 0, frameLength, at);
+  if (n !== frameLength || frame.readUInt32BE(0) !== frameLength - FRAME_HEADER)
+    throw new Error(`response log: short or moved frame at ${at}`);
+  const payload = frame.subarray(FRAME_HEADER);
+  if (crc32(payload) !== frame.readUInt32BE(4)) throw new Error(`response log: checksum mismatch at ${at}`);
+  return decodeEntry(payload, true);
 }
 
 /** Bytes the frame starting `buf` needs in all (header included); a header not yet read needs FRAME_HEADER. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   type LockHolder,
   type ResponseRecord,
 } from '../../src/store/index.js';
+import { storeSource } from '../../src/responder/source.js';
 import { transpileDir } from './transpile.js';
 
 const ISSUER = 'ab'.repeat(32);
@@ -135,6 +136,53 @@ describe('EmbeddedStore', { timeout: 30_000 }, () => {
     expect(r.get(ISSUER, '1')?.thisUpdate).toBe(T0 + 19);
     expect(r.get(ISSUER, 'b')?.thisUpdate).toBe(T0 + 50);
     await r.close();
+  });
+
+  it('reads responses back from the file: a frame damaged on disk is refused, not served from memory', async () => {
+    const path = join(dir, 'readback.log');
+    const s = await EmbeddedStore.open({ path });
+    await s.put([rec('1'), rec('2')]);
+    const f = await EmbeddedFollower.open({ path, pollMs: 60_000 });
+    expect(Buffer.from(f.get(ISSUER, '1')!.der).toString()).toBe('response-1-0');
+    // Flip one byte of the second response's DER (the file ends with it).
+    const fh = await open(path, 'r+');
+    const size = (await fh.stat()).size;
+    await fh.write(Buffer.from('X'), 0, 1, size - 1);
+    await fh.close();
+    expect(() => s.get(ISSUER, '2')).toThrow(/checksum mismatch/);
+    expect(() => f.get(ISSUER, '2')).toThrow(/checksum mismatch/);
+    // The serving path turns that into "unavailable" (tryLater), never a wrong or missing answer.
+    expect(storeSource(s).lookup(ISSUER, '2')).toBe('unavailable');
+    expect(Buffer.from(s.get(ISSUER, '1')!.der).toString()).toBe('response-1-0');
+    // Read twice (the second from the recent reads), then superseded: the newer one is served.
+    expect(Buffer.from(f.get(ISSUER, '1')!.der).toString()).toBe('response-1-0');
+    await s.put([rec('1', 1)]);
+    await f.poll();
+    expect(Buffer.from(s.get(ISSUER, '1')!.der).toString()).toBe('response-1-1');
+    expect(Buffer.from(f.get(ISSUER, '1')!.der).toString()).toBe('response-1-1');
+    await f.close();
+    await s.close();
+  });
+
+  it('lists every response while a compaction replaces the file mid-way', async () => {
+    const path = join(dir, 'list-compact.log');
+    const s = await EmbeddedStore.open({ path, minCompactBytes: 1 << 30 });
+    for (let i = 0; i < 3; i++) await s.put(Array.from({ length: 100 }, (_, k) => rec(String(k + 1), i)));
+    const seen = new Map<string, string>();
+    let compacted = false;
+    for await (const e of s.entries()) {
+      seen.set(e.serial, Buffer.from(e.der).toString());
+      if (seen.size === 50 && !compacted) {
+        const before = s.bytes;
+        await s.compact();
+        expect(s.bytes).toBeLessThan(before / 2);
+        compacted = true;
+      }
+    }
+    expect(compacted).toBe(true);
+    expect(seen.size).toBe(100);
+    for (let k = 1; k <= 100; k++) expect(seen.get(String(k))).toBe(`response-${k}-2`);
+    await s.close();
   });
 
   it('opens a log larger than its read chunk (8 MiB): frames across chunk ends, one frame longer than a chunk, a torn tail, a corrupt frame mid-file', async () => {
