@@ -7,7 +7,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { hasMagic, MAGIC, readFrames, scanFramesInto } from './log-format.js';
 import { LogIndex } from './log-index.js';
 import { LogView, walkEntries } from './log-view.js';
-import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 
 export interface EmbeddedFollowerOptions {
   path: string;
@@ -113,10 +113,6 @@ export class EmbeddedFollower implements ResponseStore {
   /** Every stored response, read back from the log one at a time. */
   async *entries(): AsyncIterable<StoredEntry> {
     yield* walkEntries(() => this.view);
-  }
-
-  async stats(): Promise<StoreStats> {
-    return this.view?.index.stats() ?? { count: 0, oldestThisUpdate: undefined, soonestNextUpdate: undefined };
   }
 
   async lag(): Promise<StoreLag> {

@@ -14,7 +14,7 @@ import { encodeFrame, hasMagic, MAGIC, readFrames } from './log-format.js';
 import { LogIndex } from './log-index.js';
 import { LogView, walkEntries } from './log-view.js';
 import { acquireWriterLock, type WriterLock } from './writer-lock.js';
-import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 
 export interface EmbeddedStoreOptions {
   path: string;
@@ -262,10 +262,6 @@ export class EmbeddedStore implements ResponseStore {
   /** Every stored response, read back from the log one at a time. */
   async *entries(): AsyncIterable<StoredEntry> {
     yield* walkEntries(() => this.view);
-  }
-
-  async stats(): Promise<StoreStats> {
-    return this.view.index.stats();
   }
 
   async lag(): Promise<StoreLag> {

@@ -6,7 +6,6 @@
 // signer finishing late cannot replace a fresher response with an older one; on a tie the later
 // write wins.
 import type { EntryHead } from './codec.js';
-import type { StoreStats } from './types.js';
 
 /** Where a frame is: its file offset and whole length (header included). */
 export interface FramePlace {
@@ -70,17 +69,6 @@ export class LogIndex {
     for (const [issuerId, serials] of this.byIssuer) {
       for (const [serial, slot] of serials) yield [issuerId, serial, slot];
     }
-  }
-
-  /** From the numbers held here: no frame is read. */
-  stats(): StoreStats {
-    let oldest: number | undefined;
-    let soonest: number | undefined;
-    for (let i = 0; i < this.n; i++) {
-      if (oldest === undefined || this.thisUpdate[i]! < oldest) oldest = this.thisUpdate[i];
-      if (soonest === undefined || this.nextUpdate[i]! < soonest) soonest = this.nextUpdate[i];
-    }
-    return { count: this.n, oldestThisUpdate: oldest, soonestNextUpdate: soonest };
   }
 
   private grow(): void {

@@ -5,8 +5,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { decodeEntry } from './codec.js';
 import { DEFAULT_PREFIX, heartbeatKey, parseInfo, responseKey } from './redis-keys.js';
-import { scanEntries, statsOf } from './redis-writer.js';
-import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+import { scanEntries } from './redis-writer.js';
+import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 
 export interface RedisReaderOptions {
   /** Connection to the replica this responder reads from. */
@@ -70,10 +70,6 @@ export class RedisReader implements ResponseStore {
 
   entries(): AsyncIterable<StoredEntry> {
     return scanEntries(this.replica, this.prefix);
-  }
-
-  stats(): Promise<StoreStats> {
-    return statsOf(this.entries());
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { decodeEntry, encodeEntry } from './codec.js';
 import { toEntry } from './embedded.js';
 import { DEFAULT_PREFIX, heartbeatKey, responseKey, responsePattern } from './redis-keys.js';
-import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag, StoreStats } from './types.js';
+import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 
 export interface RedisWriterOptions {
   /** Connection to the primary. */
@@ -89,10 +89,6 @@ export class RedisWriter implements ResponseStore {
     return scanEntries(this.client, this.prefix);
   }
 
-  stats(): Promise<StoreStats> {
-    return statsOf(this.entries());
-  }
-
   async lag(): Promise<StoreLag> {
     return { lagMs: 0, detached: this.client.status !== 'ready' };
   }
@@ -119,16 +115,4 @@ export async function* scanEntries(client: Redis, prefix: string): AsyncIterable
       }
     }
   } while (cursor !== '0');
-}
-
-export async function statsOf(entries: AsyncIterable<StoredEntry>): Promise<StoreStats> {
-  let count = 0;
-  let oldest: number | undefined;
-  let soonest: number | undefined;
-  for await (const e of entries) {
-    count++;
-    if (oldest === undefined || e.thisUpdate < oldest) oldest = e.thisUpdate;
-    if (soonest === undefined || e.nextUpdate < soonest) soonest = e.nextUpdate;
-  }
-  return { count, oldestThisUpdate: oldest, soonestNextUpdate: soonest };
 }

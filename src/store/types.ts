@@ -27,14 +27,6 @@ export interface StoredResponse {
   status: StoredStatus;
 }
 
-export interface StoreStats {
-  count: number;
-  /** Oldest thisUpdate among stored responses (epoch ms), undefined when empty. */
-  oldestThisUpdate: number | undefined;
-  /** Soonest nextUpdate among stored responses (epoch ms), undefined when empty. */
-  soonestNextUpdate: number | undefined;
-}
-
 /**
  * How far behind the authoritative copy this reader may be. `lagMs` is the age of the newest proof
  * of freshness (a heartbeat, or for a writer 0); `detached` means the reader knows it is not
@@ -63,7 +55,6 @@ export interface ResponseStore {
   get(issuerId: string, serial: string): StoredResponse | undefined | Promise<StoredResponse | undefined>;
   /** Every stored response, for pool-wide freshness checks; order is unspecified. */
   entries(): AsyncIterable<StoredEntry>;
-  stats(): Promise<StoreStats>;
   /** Freshness probe; a store that is its own source of truth reports lag 0. */
   lag(): Promise<StoreLag>;
   close(): Promise<void>;

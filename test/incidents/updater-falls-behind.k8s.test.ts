@@ -29,6 +29,7 @@ import { createNamespace, kubeClient, metricValue, waitFor, eventsAbout } from '
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { Timeline } from '../support/timeline.js';
 import { createCaObjects, reconcileCount, reconciledAgain, startPoolController } from '../support/pool-harness.js';
+import { storeStats } from '../support/store-stats.js';
 
 const H = 3_600_000;
 const POOL = 'updater';
@@ -121,7 +122,7 @@ function signer(o: { slow: boolean }): ResponseSigner {
 async function report(s: ResponseSigner, round: RoundResult): Promise<{ due: number; missing: number; oldestAgeMs: number | undefined }> {
   const now = clock.now();
   const b = s.backlog(now);
-  const stats = await store.stats();
+  const stats = await storeStats(store);
   const missingSerials = certs.filter((c) => store.get(s.issuerId, c.serial) === undefined).map((c) => c.serial);
   const oldest = missingSerials.sort((a, b2) => addedAt.get(a)! - addedAt.get(b2)!)[0];
   await writeReport(client, {
@@ -262,7 +263,7 @@ describe('incident: the updater falls behind', { timeout: 85_000 }, () => {
       }
       if (fresh === 'ResponsesCritical') {
         criticalAt = clock.now() - t0;
-        const stats = await store.stats();
+        const stats = await storeStats(store);
         // before any response expires: the soonest nextUpdate of all is still ahead
         expect(stats.soonestNextUpdate!).toBeGreaterThan(clock.now());
         tl.detect(`"${cond(p, 'Fresh')?.message}"; soonest nextUpdate still ${hours(stats.soonestNextUpdate! - clock.now())} away`, {

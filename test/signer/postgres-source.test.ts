@@ -21,6 +21,7 @@ import { canonicalSerial, EmbeddedStore, issuerIdFromKeyHash } from '../../src/s
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { startPostgresPair, type PgPair } from '../support/postgres.js';
 import { freePort } from '../support/redis.js';
+import { storeStats } from '../support/store-stats.js';
 
 const H = 3_600_000;
 const MAX_LAG_MS = 2_000;
@@ -431,7 +432,7 @@ describe('the signer reading a replica', () => {
       log: log2,
     });
     try {
-      const before = (await store.stats()).count;
+      const before = (await storeStats(store)).count;
       const s2 = signerOver(down, registry2, log2);
       const err = await s2.runOnce().then(
         () => undefined,
@@ -447,7 +448,7 @@ describe('the signer reading a replica', () => {
       expect(down.state).toMatchObject({ state: 'failed' });
       expect(await metric(registry2, 'ocsp_signer_source_reads_total', { source: SOURCE, result: 'failed' })).toBe(1);
       expect(lines2.find((l) => l.msg === 'certificate source unreadable')).toMatchObject({ level: 50, source: SOURCE });
-      expect((await store.stats()).count).toBe(before);
+      expect((await storeStats(store)).count).toBe(before);
       for (const l of leaves) expect(statusOf(signer, l)?.certStatus).toMatch(/^(good|revoked)$/);
     } finally {
       await down.close();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReader, RedisWriter, type ResponseRecord } from '../../src/store/index.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis.js';
+import { storeStats } from '../support/store-stats.js';
 
 const ISSUER = 'ab'.repeat(32);
 
@@ -45,7 +46,7 @@ describe('Redis store', { timeout: 60_000 }, () => {
       expect(got!.thisUpdate).toBe(now);
       expect(await reader.get(ISSUER, 'c')).toBeUndefined();
     }
-    const stats = await readers[0]!.stats();
+    const stats = await storeStats(readers[0]!);
     expect(stats.count).toBe(2);
     expect(stats.oldestThisUpdate).toBe(now);
     await expect(readers[0]!.put([rec('d', now)])).rejects.toThrow(/read-only/);
