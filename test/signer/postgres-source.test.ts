@@ -252,6 +252,42 @@ function scannedRows(n: PlanNode): number {
   return own + (n.Plans ?? []).reduce((sum, c) => sum + scannedRows(c), 0);
 }
 
+describe('rounds back to back', () => {
+  it('hand out the last read for minReadIntervalMs instead of reading again; a change is read once it has passed', async () => {
+    const q = pg.primary.query;
+    await q('CREATE TABLE spaced (serial text PRIMARY KEY, not_after timestamptz, revoked_at timestamptz, reason text)');
+    await q("INSERT INTO spaced SELECT lpad(to_hex(i), 8, '0'), now() + interval '30 days', NULL, NULL FROM generate_series(1, 100) i");
+    const registry = new Registry();
+    let now = Date.UTC(2030, 0, 1);
+    const source = new PostgresSource({
+      reader: new PostgresCertificateReader({ url: pg.primary.url, source: { table: 'spaced' } }),
+      name: SOURCE,
+      maxLagMs: MAX_LAG_MS,
+      minReadIntervalMs: 10_000,
+      now: () => now,
+      registry,
+      log: logSink().logger,
+    });
+    const reads = async () =>
+      (await registry.getSingleMetric('ocsp_signer_source_reads_total')!.get()).values.find((v) => v.labels.result === 'read')!.value;
+    try {
+      const first = await source.certificates();
+      expect(first).toHaveLength(100);
+      expect(await reads()).toBe(1);
+      await q("UPDATE spaced SET revoked_at = now() WHERE serial = '00000001'");
+      now += 9_999;
+      expect(await source.certificates()).toBe(first);
+      expect(await reads()).toBe(1);
+      now += 1;
+      const next = await source.certificates();
+      expect(await reads()).toBe(2);
+      expect(next.find((c) => c.serial === '1')?.revoked).toBeDefined();
+    } finally {
+      await source.close();
+    }
+  });
+});
+
 describe('the lag of the first write after an idle spell', () => {
   it('is looked at twice before a read is refused: a replica that replays it at once is read', async () => {
     const reader = new PostgresCertificateReader({ url: readerUrl, source: {} });
