@@ -452,6 +452,7 @@ async function memory(pod: string, container: string): Promise<ProcMemory> {
   }
   return m;
 }
+const fmtHeap = (h: { used: number; external: number }) => `V8 heap in use ${mib(h.used)}, outside it ${mib(h.external)}`;
 const fmtMem = (m: ProcMemory) => `RSS ${mib(m.rss)} (${m.processes} process${m.processes === 1 ? '' : 'es'}), peak ${mib(m.hwm)}`;
 
 // --- Bare signing rates, in the signer containers -------------------------------------------------
@@ -521,6 +522,8 @@ interface SoftwareResult {
   bare: number;
   storeBytes: number;
   signer: ProcMemory;
+  /** The signer's V8 heap in use and its memory outside the heap (buffers, typed arrays), from its metrics. */
+  signerHeap: { used: number; external: number };
   responder: ProcMemory;
   restart: { seenMs: number; readyMs: number; answerMs: number; responder: ProcMemory };
   newMs: number;
@@ -569,8 +572,13 @@ async function softwarePool(dir: string, dbUrl: string): Promise<SoftwareResult>
   log(`pool ${POOL}: drained and served in ${seconds(drain.drainedMs)} (${drain.rate.toFixed(0)} signatures/s)`);
 
   const [signer, responder] = [await memory(drain.pod, 'signer'), await memory(drain.pod, 'responder')];
+  const signerMetrics = await httpText(`http://${drain.podIp}:9090/metrics`);
+  const signerHeap = {
+    used: metricSum(signerMetrics, 'nodejs_heap_size_used_bytes') ?? NaN,
+    external: metricSum(signerMetrics, 'nodejs_external_memory_bytes') ?? NaN,
+  };
   const storeBytes = Number((await run('du', ['-sb', volume.dir])).stdout.split(/\s/)[0]);
-  log(`store ${mib(storeBytes)}; signer ${fmtMem(signer)}; responder ${fmtMem(responder)}`);
+  log(`store ${mib(storeBytes)}; signer ${fmtMem(signer)}, ${fmtHeap(signerHeap)}; responder ${fmtMem(responder)}`);
   const idleCpu = await cpuShare(`http://${drain.podIp}:9090/metrics`, 20_000);
   log(`signer at rest, nothing due: ${(idleCpu * 100).toFixed(0)} % of a core over 20 s`);
   log(`bare signing loop in ${drain.pod}/signer for ${BARE_S} s`);
@@ -590,7 +598,7 @@ async function softwarePool(dir: string, dbUrl: string): Promise<SoftwareResult>
   log(`revocation of ${fresh}: served revoked ${seconds(revokedMs)} after the UPDATE began`);
 
   const restart = await restartPod(POOL, drain.pod, pki);
-  return { fillMs, drain, bare, storeBytes, signer, responder, restart, newMs, revokedMs, idleCpu };
+  return { fillMs, drain, bare, storeBytes, signer, signerHeap, responder, restart, newMs, revokedMs, idleCpu };
 }
 
 /** Deletes the pool's pod; times the new one: seen → Ready, and → its first correct answer at its own IP. */
@@ -759,7 +767,7 @@ function summary(sw: SoftwareResult, hsm: HsmResult | undefined, load: string): 
     `all ${N} signed and served  ${seconds(sw.drain.drainedMs)} after the apply (first signature at ${seconds(sw.drain.firstSignatureMs)})`,
     `signer rounds              mean round ${sw.drain.roundMeanS.toFixed(2)} s, mean whole read of the table ${sw.drain.readMeanS.toFixed(2)} s; at rest ${(sw.idleCpu * 100).toFixed(0)} % of a core`,
     `store on disk              ${mib(sw.storeBytes)} (${(sw.storeBytes / N).toFixed(0)} bytes per certificate)`,
-    `signer                     ${fmtMem(sw.signer)}`,
+    `signer                     ${fmtMem(sw.signer)}, ${fmtHeap(sw.signerHeap)}`,
     `responder                  ${fmtMem(sw.responder)}; after the restart ${fmtMem(sw.restart.responder)} (target < 1 GiB: ${target(Math.max(sw.responder.rss, sw.restart.responder.rss) < 2 ** 30)})`,
     `responder start-up         new pod seen ${seconds(sw.restart.seenMs)} after the delete; Ready ${seconds(sw.restart.readyMs)}, first answer ${seconds(sw.restart.answerMs)} after (target < 10 s: ${target(sw.restart.answerMs < 10_000)})`,
     `new certificate served     ${seconds(sw.newMs)} after the INSERT (target < 60 s: ${target(sw.newMs < 60_000)})`,

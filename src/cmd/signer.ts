@@ -71,10 +71,9 @@ export const signerUsage = `  signer       pre-sign OCSP responses for an issuer
                  --redis-password-env NAME  the password from this environment variable (when the URL has none)
                --validity DURATION          response validity (default 168h)
                --refresh-age DURATION       re-sign responses this old (default 72h)
-               --interval DURATION          pause between rounds (default 10s); rounds that follow
-                                            at once (a backlog) read a database source at most this often
+               --interval DURATION          pause between rounds (default 10s)
                --max-per-round N            signatures per round (default 10000): rounds stay short,
-                                            so a new revocation waits at most one interval and a round
+                                            so a new revocation waits at most one short round
                --shard I/N                  sign only this signer's share of the serials
                --shard-from-statefulset NAME  the share of this pod of StatefulSet NAME, learned at run
                                             time: its ordinal (from POD_NAME) of the StatefulSet's
@@ -260,7 +259,7 @@ export async function run(argv: string[]): Promise<number> {
     const registry = new Registry();
     registerDefaultMetrics(registry);
     const postgres = v['postgres-url-env']
-      ? postgresSource(v, registry, log, duration('postgres-max-lag'), duration('postgres-full-read-every'), duration('interval'))
+      ? postgresSource(v, registry, log, duration('postgres-max-lag'), duration('postgres-full-read-every'))
       : undefined;
     if (postgres) closers.push(() => postgres.close());
     // Parsed and merged again only when an input changed: an unchanged list lets a round at rest skip planning.
@@ -426,7 +425,6 @@ function postgresSource(
   log: Logger,
   maxLagMs: number,
   fullReadEveryMs: number,
-  minReadIntervalMs: number,
 ): PostgresSource {
   const envName = String(v['postgres-url-env']);
   const url = process.env[envName];
@@ -462,7 +460,7 @@ function postgresSource(
     applicationName: `ocsp-signer ${podName()}`.slice(0, 63),
     ...(changedAt ? { changedAt, fullReadEveryMs } : {}),
   });
-  return new PostgresSource({ reader, name, maxLagMs, minReadIntervalMs, registry, log });
+  return new PostgresSource({ reader, name, maxLagMs, registry, log });
 }
 
 const DeclaredRevocationsSchema = z.array(
