@@ -114,8 +114,9 @@ mirror_host=$(sed -E 's#^[a-z]+://([^/]+).*#\1#' <<<"$mirror")
 # only mount points: buildah leaves an empty file in the image where it mounts a file.
 mkdir -p "$work/apt" "$work/mnt"
 apt_options=
+apt_config=$(apt-config dump 2>/dev/null || true) # searched apart: `| grep -q` under pipefail can SIGPIPE
 for o in Valid-Until Date; do
-  if apt-config dump 2>/dev/null | grep -qx "Acquire::Check-$o \"false\";"; then apt_options+="Check-$o: no"$'\n'; fi
+  if grep -qx "Acquire::Check-$o \"false\";" <<<"$apt_config"; then apt_options+="Check-$o: no"$'\n'; fi
 done
 while read -r uri suite; do
   printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n%s\n' \

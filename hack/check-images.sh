@@ -89,7 +89,10 @@ c version >/dev/null 2>&1 || { tail -n 20 "$tmp/containerd.log" >&2; die "contai
 for n in "${!ref[@]}"; do
   started=$SECONDS
   c images import "${tarball[$n]}" >/dev/null
-  c images ls -q | grep -qx "${ref[$n]}" || die "$n: ${ref[$n]} not in containerd after import"
+  # Listed first, then searched: with pipefail, `ctr ... | grep -q` fails when grep exits on its
+  # match while ctr still writes the names after it (SIGPIPE).
+  listed=$(c images ls -q)
+  grep -qx "${ref[$n]}" <<<"$listed" || die "$n: ${ref[$n]} not in containerd after import"
   log "$n: imported ${ref[$n]} in $((SECONDS - started)) s"
 done
 
