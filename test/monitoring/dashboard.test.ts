@@ -3,8 +3,8 @@
 // every query filtered by the namespace variable where its series carry object namespaces, and
 // rendered by the chart as a ConfigMap Grafana's sidecar loads. That every query returns data from
 // a real Prometheus scraping the real programs is dashboard-queries.k8s.test.ts.
-import { describe, expect, it } from 'vitest';
-import { CHART_DIR, helm, helmTemplate, ofKind, parseManifests, valueArgs } from '../install/helm.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CHART_DIR, helm, helmBinary, helmTemplate, ofKind, parseManifests, valueArgs } from '../install/helm.js';
 import { dashboardSchemaErrors, panelQueries, readDashboard, type DashboardPanel } from '../support/dashboard.js';
 
 const { text, dashboard } = readDashboard();
@@ -92,6 +92,10 @@ describe('the Grafana dashboard (charts/ocsp-operator/dashboards/ocsp-operator.j
 });
 
 describe('the chart renders it for Grafana’s sidecar', () => {
+  beforeAll(async () => {
+    await helmBinary(); // a fresh machine's first run builds helm: minutes, not the test's own time
+  }, 15 * 60_000);
+
   it('off by default; on: a ConfigMap with the sidecar label, the JSON as it is in the chart, namespace and annotations from values', async () => {
     expect(ofKind(parseManifests(await helmTemplate('op', 'ocsp-system')), 'ConfigMap')).toEqual([]);
 
