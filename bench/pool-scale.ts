@@ -20,10 +20,12 @@
 //                 against a bare pkcs11js C_Sign loop with the same sessions in its signer container
 //
 //   npm run bench -- pool-scale [--certificates N] [--hsm-certificates M] [--hsm-sessions S]
-//     [--bare-seconds S] [--drain-timeout-s S] [--keep]
+//     [--responder-cpu C] [--signer-memory Q] [--bare-seconds S] [--drain-timeout-s S] [--keep]
 //   --certificates N       rows in the P-256 pool's table (default 1,000,000)
 //   --hsm-certificates M   rows in the SoftHSM pool's table (default 20,000; 0: no SoftHSM slice)
 //   --responder-cpu C      the software pool's responder CPU limit (its workers: one per core)
+//   --signer-memory Q      the software pool's signer memory limit (default 1Gi: V8's heap gets
+//                          three quarters of it, src/pool/heap.ts; '' for none)
 //   --hsm-sessions S       the SoftHSM pool's spec.signing.pkcs11.sessions, and the bare loop's (default 2)
 //   --bare-seconds S       length of each bare signing loop (default 10)
 //   --drain-timeout-s S    bound on each pool's drain (default: 10 min + 5 ms per certificate)
@@ -72,6 +74,7 @@ const { values: flags } = parseArgs({
     certificates: { type: 'string', default: '1000000' },
     'hsm-certificates': { type: 'string', default: '20000' },
     'responder-cpu': { type: 'string' },
+    'signer-memory': { type: 'string', default: '1Gi' },
     'hsm-sessions': { type: 'string', default: '2' },
     'bare-seconds': { type: 'string', default: '10' },
     'drain-timeout-s': { type: 'string' },
@@ -524,6 +527,8 @@ interface SoftwareResult {
   signer: ProcMemory;
   /** The signer's V8 heap in use and its memory outside the heap (buffers, typed arrays), from its metrics. */
   signerHeap: { used: number; external: number };
+  /** The signer container's restarts and the last one's reason (OOMKilled under its limit). */
+  signerRestarts: string;
   responder: ProcMemory;
   restart: { seenMs: number; readyMs: number; answerMs: number; responder: ProcMemory };
   newMs: number;
@@ -565,6 +570,8 @@ async function softwarePool(dir: string, dbUrl: string): Promise<SoftwareResult>
       store: { type: 'Embedded', embedded: { claimName: 'store' } },
       // A CPU limit sizes the responder's workers (one per core, each with its own index).
       ...(flags['responder-cpu'] ? { responder: { pod: { resources: { limits: { cpu: flags['responder-cpu'] } } } } } : {}),
+      // A memory limit caps the signer's V8 heap below it.
+      ...(flags['signer-memory'] ? { signers: { pod: { resources: { limits: { memory: flags['signer-memory'] } } } } } : {}),
     }),
   ]);
   log(`pool ${POOL} applied over ${N} certificates (software P-256 key, embedded store on ${volume.dir})`);
@@ -577,8 +584,22 @@ async function softwarePool(dir: string, dbUrl: string): Promise<SoftwareResult>
     used: metricSum(signerMetrics, 'nodejs_heap_size_used_bytes') ?? NaN,
     external: metricSum(signerMetrics, 'nodejs_external_memory_bytes') ?? NaN,
   };
+  // An OOM kill under the signer's memory limit shows here, not in its RSS.
+  const signerRestarts = (
+    await kubectlOk([
+      '-n',
+      ns(),
+      'get',
+      'pod',
+      drain.pod,
+      '-o',
+      'jsonpath={.status.containerStatuses[?(@.name=="signer")].restartCount} {.status.containerStatuses[?(@.name=="signer")].lastState.terminated.reason}',
+    ])
+  ).trim();
   const storeBytes = Number((await run('du', ['-sb', volume.dir])).stdout.split(/\s/)[0]);
-  log(`store ${mib(storeBytes)}; signer ${fmtMem(signer)}, ${fmtHeap(signerHeap)}; responder ${fmtMem(responder)}`);
+  log(
+    `store ${mib(storeBytes)}; signer ${fmtMem(signer)}, ${fmtHeap(signerHeap)}, restarts ${signerRestarts}; responder ${fmtMem(responder)}`,
+  );
   const idleCpu = await cpuShare(`http://${drain.podIp}:9090/metrics`, 20_000);
   log(`signer at rest, nothing due: ${(idleCpu * 100).toFixed(0)} % of a core over 20 s`);
   log(`bare signing loop in ${drain.pod}/signer for ${BARE_S} s`);
@@ -598,7 +619,7 @@ async function softwarePool(dir: string, dbUrl: string): Promise<SoftwareResult>
   log(`revocation of ${fresh}: served revoked ${seconds(revokedMs)} after the UPDATE began`);
 
   const restart = await restartPod(POOL, drain.pod, pki);
-  return { fillMs, drain, bare, storeBytes, signer, signerHeap, responder, restart, newMs, revokedMs, idleCpu };
+  return { fillMs, drain, bare, storeBytes, signer, signerHeap, signerRestarts, responder, restart, newMs, revokedMs, idleCpu };
 }
 
 /** Deletes the pool's pod; times the new one: seen → Ready, and → its first correct answer at its own IP. */
@@ -767,7 +788,7 @@ function summary(sw: SoftwareResult, hsm: HsmResult | undefined, load: string): 
     `all ${N} signed and served  ${seconds(sw.drain.drainedMs)} after the apply (first signature at ${seconds(sw.drain.firstSignatureMs)})`,
     `signer rounds              mean round ${sw.drain.roundMeanS.toFixed(2)} s, mean whole read of the table ${sw.drain.readMeanS.toFixed(2)} s; at rest ${(sw.idleCpu * 100).toFixed(0)} % of a core`,
     `store on disk              ${mib(sw.storeBytes)} (${(sw.storeBytes / N).toFixed(0)} bytes per certificate)`,
-    `signer                     ${fmtMem(sw.signer)}, ${fmtHeap(sw.signerHeap)}`,
+    `signer                     ${fmtMem(sw.signer)}, ${fmtHeap(sw.signerHeap)}; memory limit ${flags['signer-memory'] || 'none'}, restarts ${sw.signerRestarts}`,
     `responder                  ${fmtMem(sw.responder)}; after the restart ${fmtMem(sw.restart.responder)} (target < 1 GiB: ${target(Math.max(sw.responder.rss, sw.restart.responder.rss) < 2 ** 30)})`,
     `responder start-up         new pod seen ${seconds(sw.restart.seenMs)} after the delete; Ready ${seconds(sw.restart.readyMs)}, first answer ${seconds(sw.restart.answerMs)} after (target < 10 s: ${target(sw.restart.answerMs < 10_000)})`,
     `new certificate served     ${seconds(sw.newMs)} after the INSERT (target < 60 s: ${target(sw.newMs < 60_000)})`,

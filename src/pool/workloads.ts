@@ -12,6 +12,7 @@ import { METRICS_PORTS, type OcspResponderPool } from '../api/pool.js';
 import { API_GROUP_VERSION, KIND_POOL } from '../api/group.js';
 import { DeploymentType, RoleBindingType, RoleType, ServiceAccountType, ServiceType, StatefulSetType } from '../kube/types.js';
 import { exposureWorkloads } from './exposure.js';
+import { heapEnv } from './heap.js';
 import type { Workload } from './workload.js';
 import { ANNOTATION_REDIS_REPLICA, LABEL_POOL, LABEL_REPLICA } from '../api/annotations.js';
 import { reportConfigMapName } from '../report/protocol.js';
@@ -342,7 +343,7 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
     const store = ['--store-dir', MOUNT.data];
     const data = { name: 'data', mountPath: MOUNT.data };
     const withData = (c: Container) => ({ ...c, volumeMounts: [...c.volumeMounts, data] });
-    const signer = shaped(withData(signerContainer(pool, o.images, store)), spec.signers.pod);
+    const signer = shaped(withData(signerContainer(pool, o.images, store)), spec.signers.pod, heapEnv(spec.signers.pod));
     // Here the signer shares the responder's pod: its readiness (a signing round lately) must not
     // take a responder that still serves valid responses out of the Service; its liveness stays.
     delete signer.readinessProbe;
@@ -399,7 +400,7 @@ export function poolWorkloads(pool: OcspResponderPool, o: { images: PoolImages; 
   const signer = shaped(
     signerContainer(pool, o.images, ['--redis-url', redis.primaryURL, ...passwordArgs], signerWorkloadName(name)),
     spec.signers.pod,
-    password,
+    [...password, ...heapEnv(spec.signers.pod)],
   );
   const statefulSet = {
     apiVersion: 'apps/v1',
