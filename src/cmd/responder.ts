@@ -147,7 +147,9 @@ function parseFlags(argv: string[]): Flags {
 
 /** One responder process: on its own, or one worker of a pod (then `pod` links it to the primary). */
 async function serve(flags: Flags, issuers: X509Certificate[], log: Logger, pod: WorkerLink | undefined): Promise<number> {
+  const opening = performance.now();
   const store = await openStore(flags.spec);
+  if (store.lastLoad) log.info({ ms: Math.round(performance.now() - opening), ...store.lastLoad }, 'response log indexed');
   const responder = await startResponder({
     store,
     issuers,

@@ -222,12 +222,15 @@ export async function run(argv: string[]): Promise<number> {
       store = new RedisWriter({ redis: redisOptionsFromUrl(v['redis-url'], redisPasswordFromEnv(v['redis-password-env'])) });
     } else {
       // One writer per store: a rolling update's old pod (or an orphaned signer) holds it a while.
-      store = await EmbeddedStore.open({
+      const opening = performance.now();
+      const embedded = await EmbeddedStore.open({
         path: join(need('store-dir'), 'responses.log'),
         lockWaitMs: duration('store-lock-wait'),
         onLockWait: (holder, lockPath) =>
           log.warn({ lock: lockPath, holder, waitMs: duration('store-lock-wait') }, 'another writer holds the store; waiting for it'),
       });
+      log.info({ ms: Math.round(performance.now() - opening), ...embedded.lastLoad }, 'response log indexed');
+      store = embedded;
     }
     closers.unshift(() => store.close());
 

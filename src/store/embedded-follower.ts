@@ -1,13 +1,15 @@
 // A read-only view of an embedded log written by another process on the same machine (a signer
-// and a responder sharing a volume), indexed as the writer indexes it (log-index.ts). It tails the file by polling: new complete frames are
+// and a responder sharing a volume), indexed as the writer indexes it (log-index.ts), starting
+// from the writer's checkpoint of that index (index-snapshot.ts). It tails the file by polling: new complete frames are
 // applied, an incomplete last frame waits for the next poll, and a replaced file (compaction
 // renames a new one into place) or a rewritten tail (a writer restarting after a crash cuts its
 // torn frame off) is detected and the file is read again from the start.
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { readIndexSnapshot } from './index-snapshot.js';
 import { hasMagic, MAGIC, readFrames, scanFramesInto } from './log-format.js';
 import { LogIndex } from './log-index.js';
 import { LogView, walkEntries } from './log-view.js';
-import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
+import type { LogLoad, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 
 export interface EmbeddedFollowerOptions {
   path: string;
@@ -28,6 +30,7 @@ export class EmbeddedFollower implements ResponseStore {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private readonly now: () => number;
+  private loaded: LogLoad = { checkpointBytes: 0, scannedBytes: 0 };
 
   private constructor(private readonly opts: EmbeddedFollowerOptions) {
     this.now = opts.now ?? Date.now;
@@ -40,6 +43,10 @@ export class EmbeddedFollower implements ResponseStore {
     f.timer = setInterval(() => void f.poll(), opts.pollMs ?? 250);
     f.timer.unref();
     return f;
+  }
+
+  get lastLoad(): LogLoad {
+    return this.loaded;
   }
 
   get(issuerId: string, serial: string): StoredResponse | undefined {
@@ -94,14 +101,18 @@ export class EmbeddedFollower implements ResponseStore {
       const magic = Buffer.alloc(MAGIC.length);
       const { bytesRead } = await fh.read(magic, 0, MAGIC.length, 0);
       if (!hasMagic(magic.subarray(0, bytesRead))) throw new Error(`${this.opts.path} is not a response log (yet)`);
-      // Read in chunks into a new index; the old index and file serve until the new one is whole,
-      // then both are swapped in one synchronous step.
-      const index = new LogIndex();
-      const validEnd = await readFrames(fh, MAGIC.length, st.size, (head, at, frame) => index.apply(head, at, frame.length));
+      // Read in chunks into a new index (from the writer's checkpoint on, when it has one of this
+      // file); the old index and file serve until the new one is whole, then both are swapped in
+      // one synchronous step.
+      const snapshot = await readIndexSnapshot(this.opts.path, fh, st.ino, st.size);
+      const index = snapshot?.index ?? new LogIndex();
+      const from = snapshot?.covered ?? MAGIC.length;
+      const validEnd = await readFrames(fh, from, st.size, (head, at, frame) => index.apply(head, at, frame.length));
       old = this.view?.fh;
       this.view = new LogView(fh, index);
       this.ino = st.ino;
       this.offset = validEnd;
+      this.loaded = { checkpointBytes: snapshot?.covered ?? 0, scannedBytes: validEnd - from };
       this.remainder = Buffer.alloc(0);
       this.detail = undefined;
       this.caughtUpAt = this.now();

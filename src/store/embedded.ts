@@ -4,17 +4,20 @@
 // instant loses nothing it acknowledged. Concurrent puts are group-committed (one write + one
 // fsync for everything queued while the previous fsync ran), which is what keeps fsync-per-ack
 // affordable. Exactly one writer per file, enforced by an flock on `<path>.lock` (writer-lock.ts),
-// taken before the log is read or its torn tail cut, and held until close.
+// taken before the log is read or its torn tail cut, and held until close. The writer keeps a
+// checkpoint of its index beside the log (index-snapshot.ts), so the next open (its own, or a
+// responder's) reads only the frames appended since.
 import { open, readFile, rename, mkdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { etagFor } from './etag.js';
 import { canonicalSerial, isIssuerId } from './keys.js';
 import type { EntryHead } from './codec.js';
+import { readIndexSnapshot, writeIndexSnapshot } from './index-snapshot.js';
 import { encodeFrame, hasMagic, MAGIC, readFrames } from './log-format.js';
 import { LogIndex } from './log-index.js';
 import { LogView, walkEntries } from './log-view.js';
 import { acquireWriterLock, type WriterLock } from './writer-lock.js';
-import type { ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
+import type { LogLoad, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 
 export interface EmbeddedStoreOptions {
   path: string;
@@ -29,6 +32,9 @@ export interface EmbeddedStoreOptions {
   /** Called once when another writer holds the log and this one starts waiting. */
   onLockWait?: (holder: string, lockPath: string) => void;
 }
+
+/** Log bytes appended since the last checkpoint before the next is written (and at least 1/8 of the log). */
+const SNAPSHOT_EVERY_BYTES = 32 << 20;
 
 /** A queued write, or (with compact set) a request to compact after the writes before it. */
 interface Pending {
@@ -47,12 +53,22 @@ export class EmbeddedStore implements ResponseStore {
   private closed = false;
   private failed: unknown;
   private torn = 0;
+  /** The log file's inode, which a checkpoint names. */
+  private ino = 0;
+  /** Log bytes the last checkpoint written covers (0: none of this file). */
+  private snapshotCovered = 0;
+  private snapshotting: Promise<void> | undefined;
+  private loaded: LogLoad = { checkpointBytes: 0, scannedBytes: 0 };
 
   private constructor(
     private readonly opts: Required<EmbeddedStoreOptions>,
     private view: LogView,
     private readonly lock: WriterLock,
   ) {}
+
+  get lastLoad(): LogLoad {
+    return this.loaded;
+  }
 
   /** Bytes of a torn last frame cut off when the log was opened. */
   get tornBytesDiscarded(): number {
@@ -99,8 +115,18 @@ export class EmbeddedStore implements ResponseStore {
       const magic = Buffer.alloc(MAGIC.length);
       await fh.read(magic, 0, MAGIC.length, 0);
       if (!hasMagic(magic)) throw new Error(`${opts.path} is not an ocsp-operator response log`);
-      const store = new EmbeddedStore(opts, new LogView(fh), lock);
-      const validEnd = await readFrames(fh, MAGIC.length, size, (head, at, frame) => store.applyFrame(head, at, frame.length));
+      const { ino } = await fh.stat();
+      let snapshot = await readIndexSnapshot(opts.path, fh, ino, size);
+      // The writer alone cuts a damaged log short, so it checks the checksum of every frame the
+      // checkpoint covers (without indexing them again): a damaged one means reading it all, as
+      // without a checkpoint, and cutting there.
+      if (snapshot && (await readFrames(fh, MAGIC.length, snapshot.covered, undefined)) < snapshot.covered) snapshot = undefined;
+      const store = new EmbeddedStore(opts, new LogView(fh, snapshot?.index), lock);
+      store.ino = ino;
+      store.liveBytes = snapshot?.index.liveBytes() ?? 0;
+      store.snapshotCovered = snapshot?.covered ?? 0;
+      const from = snapshot?.covered ?? MAGIC.length;
+      const validEnd = await readFrames(fh, from, size, (head, at, frame) => store.applyFrame(head, at, frame.length));
       if (validEnd < size) {
         // Cut the torn tail off before appending, or the next frame would sit behind garbage
         // and be unreachable on the following restart.
@@ -109,6 +135,8 @@ export class EmbeddedStore implements ResponseStore {
       }
       store.torn = size - validEnd;
       store.fileBytes = validEnd;
+      store.loaded = { checkpointBytes: snapshot?.covered ?? 0, scannedBytes: validEnd - from };
+      store.checkpoint();
       return store;
     } catch (e) {
       await fh.close();
@@ -179,6 +207,7 @@ export class EmbeddedStore implements ResponseStore {
         });
         p.resolve();
       }
+      this.checkpoint();
       const requested = batch.filter((p) => p.compact === true);
       if (requested.length > 0 || this.shouldCompact()) {
         try {
@@ -253,10 +282,35 @@ export class EmbeddedStore implements ResponseStore {
     await syncDir(this.opts.path);
     const fresh = await open(this.opts.path, 'r+');
     const old = this.view.fh;
+    // A checkpoint of the old file still being written would be taken for the new file's.
+    await this.snapshotting;
     this.view = new LogView(fresh, index);
     this.fileBytes = size;
     this.liveBytes = size - MAGIC.length;
+    this.ino = (await fresh.stat()).ino;
+    this.snapshotCovered = 0;
+    this.checkpoint(true);
     await old.close();
+  }
+
+  /**
+   * Writes a checkpoint of the index in the background when the log grew enough since the last
+   * one (or at all, with `always`). Encoded now, so later appends cannot tear it. A checkpoint only
+   * saves the next open time: one that fails is left for the next, and the log stays whole.
+   */
+  private checkpoint(always = false): void {
+    const behind = this.fileBytes - Math.max(this.snapshotCovered, MAGIC.length);
+    if (this.snapshotting !== undefined || behind <= 0) return;
+    if (!always && behind < Math.max(SNAPSHOT_EVERY_BYTES, this.fileBytes / 8)) return;
+    const cover = { ino: this.ino, covered: this.fileBytes };
+    this.snapshotting = writeIndexSnapshot(this.opts.path, this.view.index, cover)
+      .then(() => {
+        if (cover.ino === this.ino) this.snapshotCovered = cover.covered;
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
   }
 
   /** Every stored response, read back from the log one at a time. */
@@ -279,6 +333,12 @@ export class EmbeddedStore implements ResponseStore {
     this.closed = true;
     while (this.flushing !== undefined) await this.flushing;
     try {
+      // The next open (a restarted pod's) then reads no frame twice.
+      await this.snapshotting;
+      if (this.failed === undefined) {
+        this.checkpoint(true);
+        await this.snapshotting;
+      }
       await this.view.fh.close();
     } finally {
       await this.lock.release();

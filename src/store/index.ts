@@ -1,4 +1,4 @@
-export type { StoredStatus, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
+export type { LogLoad, StoredStatus, ResponseRecord, ResponseStore, StoredEntry, StoredResponse, StoreLag } from './types.js';
 export { canonicalSerial, issuerIdFromKeyHash, isIssuerId, hexOf } from './keys.js';
 export { etagFor } from './etag.js';
 export { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.js';

@@ -47,9 +47,10 @@ export function scanFrames(buf: Buffer, start: number): ScanResult {
 
 /**
  * scanFrames, handing each frame over (`at` relative to buf) instead of decoding and collecting
- * entries; a payload whose head does not decode ends the valid frames.
+ * entries; a payload whose head does not decode ends the valid frames. Without `onFrame` only the
+ * lengths and checksums are checked (no head is decoded).
  */
-export function scanFramesInto(buf: Buffer, start: number, onFrame: OnFrame): Omit<ScanResult, 'entries'> {
+export function scanFramesInto(buf: Buffer, start: number, onFrame?: OnFrame): Omit<ScanResult, 'entries'> {
   let o = start;
   while (o < buf.length) {
     if (buf.length - o < FRAME_HEADER) break;
@@ -58,6 +59,10 @@ export function scanFramesInto(buf: Buffer, start: number, onFrame: OnFrame): Om
     if (buf.length - o - FRAME_HEADER < len) break;
     const payload = buf.subarray(o + FRAME_HEADER, o + FRAME_HEADER + len);
     if (crc32(payload) !== buf.readUInt32BE(o + 4)) break;
+    if (onFrame === undefined) {
+      o += FRAME_HEADER + len;
+      continue;
+    }
     let head: EntryHead;
     try {
       head = decodeHead(payload);
@@ -83,7 +88,8 @@ export async function readFrames(
   fh: FileHandle,
   from: number,
   size: number,
-  onFrame: OnFrame,
+  /** Absent: the frames' lengths and checksums are only checked. */
+  onFrame: OnFrame | undefined,
   /** Awaited after each chunk's frames were handed over, before the next read (a copier writes them out). */
   afterChunk?: () => Promise<void>,
 ): Promise<number> {
@@ -98,7 +104,7 @@ export async function readFrames(
     pos += bytesRead;
     const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
     const base = validEnd;
-    const scan = scanFramesInto(buf, 0, (head, at, frame) => onFrame(head, base + at, frame));
+    const scan = scanFramesInto(buf, 0, onFrame && ((head, at, frame) => onFrame(head, base + at, frame)));
     validEnd += scan.validEnd;
     carry = buf.subarray(scan.validEnd);
     await afterChunk?.();

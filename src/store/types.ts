@@ -58,4 +58,14 @@ export interface ResponseStore {
   /** Freshness probe; a store that is its own source of truth reports lag 0. */
   lag(): Promise<StoreLag>;
   close(): Promise<void>;
+  /** An embedded log's: how its last (re)load indexed it. */
+  readonly lastLoad?: LogLoad;
+}
+
+/** How an embedded log was indexed when it was opened (or read again after a compaction). */
+export interface LogLoad {
+  /** Log bytes a checkpoint of the index covered (0: none was used). */
+  checkpointBytes: number;
+  /** Log bytes whose frames were read and indexed one by one. */
+  scannedBytes: number;
 }
