@@ -5,7 +5,8 @@
 // temporary file renamed into place, without fsync: a torn, stale or foreign checkpoint fails its
 // checks and the log is read whole, as without one. It is trusted only for the file it names (its
 // inode), up to the offset it covers, after frames it points at were read back and agreed.
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { readFrameAt } from './log-format.js';
 import { LogIndex, type LogIndexState } from './log-index.js';
@@ -29,8 +30,11 @@ export function snapshotPath(logPath: string): string {
   return `${logPath}.index`;
 }
 
-/** The checkpoint's bytes, copied from the index now (the index may change once this returns). */
-export function encodeIndexSnapshot(index: LogIndex, cover: SnapshotCover): Buffer {
+/**
+ * The checkpoint's bytes in parts: a small head, then views of the index's own arrays (no copy of
+ * a million entries' worth), then the CRC32 of all. Valid until the index next changes.
+ */
+export function indexSnapshotParts(index: LogIndex, cover: SnapshotCover): Buffer[] {
   const s = index.state();
   const issuers = s.issuerIds.map((id) => Buffer.from(id, 'latin1'));
   const head = Buffer.alloc(MAGIC.length + 4 * 2 + 8 * 2 + 4 * 4);
@@ -45,11 +49,10 @@ export function encodeIndexSnapshot(index: LogIndex, cover: SnapshotCover): Buff
   head.writeUInt32LE(issuers.length, o);
   const issuerBytes = Buffer.concat(issuers.flatMap((b) => [Buffer.from([b.length]), b]));
   const padding = Buffer.alloc(pad8(head.length + issuerBytes.length));
-  const body = Buffer.concat([head, issuerBytes, padding, ...arraysOf(s).map(bytesOf)]);
-  const out = Buffer.allocUnsafe(body.length + 4);
-  body.copy(out);
-  out.writeUInt32LE(crc32(body), body.length);
-  return out;
+  const parts = [head, issuerBytes, padding, ...arraysOf(s).map(bytesOf)];
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(parts.reduce((crc, part) => crc32(part, crc), 0));
+  return [...parts, trailer];
 }
 
 /** The index and what it covers, or undefined when the bytes are not a whole, sound checkpoint. */
@@ -111,16 +114,20 @@ export function decodeIndexSnapshot(buf: Buffer): { index: LogIndex; cover: Snap
   return { index: LogIndex.restore(state), cover };
 }
 
-/** Writes the checkpoint of `index` for the log at `logPath`: encoded now, written and renamed after. */
+/**
+ * Writes the checkpoint of `index` for the log at `logPath`. The parts are the live index's arrays,
+ * so they are written synchronously, before any frame can change them (some tens of milliseconds
+ * at a million entries, instead of a copy of them in memory); the rename comes after.
+ */
 export async function writeIndexSnapshot(logPath: string, index: LogIndex, cover: SnapshotCover): Promise<void> {
-  const bytes = encodeIndexSnapshot(index, cover);
   const tmp = `${snapshotPath(logPath)}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
+  const fd = openSync(tmp, 'w');
   try {
-    let off = 0;
-    while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off, off)).bytesWritten;
+    for (const part of indexSnapshotParts(index, cover)) {
+      for (let off = 0; off < part.length;) off += writeSync(fd, part, off);
+    }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   try {
     await rename(tmp, snapshotPath(logPath));

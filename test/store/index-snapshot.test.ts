@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedFollower, EmbeddedStore, type ResponseRecord, type ResponseStore } from '../../src/store/index.js';
-import { decodeIndexSnapshot, encodeIndexSnapshot, snapshotPath, writeIndexSnapshot } from '../../src/store/index-snapshot.js';
+import { decodeIndexSnapshot, indexSnapshotParts, snapshotPath, writeIndexSnapshot } from '../../src/store/index-snapshot.js';
 import { LogIndex } from '../../src/store/log-index.js';
 
 const ISSUER = 'ab'.repeat(32);
@@ -46,7 +46,7 @@ describe('index checkpoint', () => {
     serials(3000).forEach((s, i) =>
       index.apply({ issuerId: i % 3 ? ISSUER : OTHER, serial: s, thisUpdate: i, nextUpdate: i + 1 }, 8 + i * 100, 100),
     );
-    const bytes = encodeIndexSnapshot(index, { ino: 1234, covered: 300_008 });
+    const bytes = Buffer.concat(indexSnapshotParts(index, { ino: 1234, covered: 300_008 }));
     const back = decodeIndexSnapshot(bytes);
     expect(back?.cover).toEqual({ ino: 1234, covered: 300_008 });
     expect([...back!.index.slots()]).toEqual([...index.slots()]);
