@@ -295,8 +295,9 @@ export class EmbeddedStore implements ResponseStore {
 
   /**
    * Writes a checkpoint of the index in the background when the log grew enough since the last
-   * one (or at all, with `always`). Encoded now, so later appends cannot tear it. A checkpoint only
-   * saves the next open time: one that fails is left for the next, and the log stays whole.
+   * one (or at all, with `always`). Its arrays are written out before this returns, so later
+   * appends cannot tear it. A checkpoint only saves the next open time: one that fails is left
+   * for the next, and the log stays whole.
    */
   private checkpoint(always = false): void {
     const behind = this.fileBytes - Math.max(this.snapshotCovered, MAGIC.length);

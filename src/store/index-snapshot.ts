@@ -1,5 +1,5 @@
 // A checkpoint of a log's index beside the log (`<log>.index`): a process opening a log of a
-// million responses reads some forty megabytes of arrays and the frames appended since, instead
+// million responses reads 60–80 MB of arrays and the frames appended since, instead
 // of decoding every frame of the log (seconds of CPU in each process: the signer and every
 // responder worker open the same log at a pod's start). Only the log's writer writes it, to a
 // temporary file renamed into place, without fsync: a torn, stale or foreign checkpoint fails its
