@@ -15,6 +15,8 @@ const MAGIC = Buffer.from('OCSPIDX1', 'latin1');
 const VERSION = 1;
 /** Read back in the reader's byte order: arrays are written as they lie in memory. */
 const BYTE_ORDER = 0x01020304;
+/** magic, byte order, version, ino, covered, n, table length, serials' length, issuer count */
+const HEAD_BYTES = MAGIC.length + 4 * 2 + 8 * 2 + 4 * 4;
 /** Frames read back to check a checkpoint against its log before trusting it. */
 const SPOT_CHECKS = 64;
 
@@ -37,7 +39,7 @@ export function snapshotPath(logPath: string): string {
 export function indexSnapshotParts(index: LogIndex, cover: SnapshotCover): Buffer[] {
   const s = index.state();
   const issuers = s.issuerIds.map((id) => Buffer.from(id, 'latin1'));
-  const head = Buffer.alloc(MAGIC.length + 4 * 2 + 8 * 2 + 4 * 4);
+  const head = Buffer.alloc(HEAD_BYTES);
   let o = MAGIC.copy(head, 0);
   o = head.writeUInt32LE(BYTE_ORDER, o);
   o = head.writeUInt32LE(VERSION, o);
@@ -57,8 +59,7 @@ export function indexSnapshotParts(index: LogIndex, cover: SnapshotCover): Buffe
 
 /** The index and what it covers, or undefined when the bytes are not a whole, sound checkpoint. */
 export function decodeIndexSnapshot(buf: Buffer): { index: LogIndex; cover: SnapshotCover } | undefined {
-  const fixed = MAGIC.length + 4 * 2 + 8 * 2 + 4 * 4;
-  if (buf.length < fixed + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  if (buf.length < HEAD_BYTES + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
   if (crc32(buf.subarray(0, buf.length - 4)) !== buf.readUInt32LE(buf.length - 4)) return undefined;
   let o = MAGIC.length;
   if (buf.readUInt32LE(o) !== BYTE_ORDER || buf.readUInt32LE(o + 4) !== VERSION) return undefined;
