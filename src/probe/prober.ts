@@ -12,9 +12,10 @@
 //   ocsp_probe_result{reason}                   1 for the latest result: Ok or the problem (NoStaple, StapleMismatch, Expired, …)
 //
 // Labels: endpoint (host:port) and servername (the SNI sent, "" for none).
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Clock, Timer } from '../base/clock.js';
 import type { Logger } from '../runtime/logger.js';
+import { ScrapedGauge, seriesOf } from '../runtime/scraped-gauge.js';
 import { endpointAddress, endpointName, type Endpoint } from './endpoint.js';
 import { probeEndpoint, type ProbeResult } from './tls-probe.js';
 
@@ -69,18 +70,17 @@ export class Prober {
     const lastSuccess = this.lastSuccess;
     const clock = o.clock;
     const gauge = (name: string, help: string, value: (r: ProbeResult, key: string) => number | undefined) =>
-      new Gauge({
+      new ScrapedGauge({
         name,
         help,
         labelNames: ['endpoint', 'servername'] as const,
-        registers: [o.registry],
-        collect() {
-          this.reset();
-          for (const [key, r] of latest) {
-            const v = value(r, key);
-            if (v !== undefined) this.set(labelsOf(r.endpoint), v);
-          }
-        },
+        registry: o.registry,
+        series: () =>
+          seriesOf(
+            latest,
+            ([, r]) => labelsOf(r.endpoint),
+            ([key, r]) => value(r, key),
+          ),
       });
     const staple = (r: ProbeResult) => (r.ok ? r.check.staple : undefined);
     const bool = (b: boolean) => (b ? 1 : 0);
@@ -121,15 +121,17 @@ export class Prober {
         return t === undefined ? undefined : t / 1000;
       },
     );
-    new Gauge({
+    new ScrapedGauge({
       name: 'ocsp_probe_result',
       help: 'The latest probe result per endpoint: reason Ok, or the problem found (NoStaple, StapleMismatch, Expired, HandshakeFailed, ...)',
       labelNames: ['endpoint', 'servername', 'reason'] as const,
-      registers: [o.registry],
-      collect() {
-        this.reset();
-        for (const r of latest.values()) this.set({ ...labelsOf(r.endpoint), reason: r.problem?.reason ?? 'Ok' }, 1);
-      },
+      registry: o.registry,
+      series: () =>
+        seriesOf(
+          latest.values(),
+          (r) => ({ ...labelsOf(r.endpoint), reason: r.problem?.reason ?? 'Ok' }),
+          () => 1,
+        ),
     });
     this.probes = new Counter({
       name: 'ocsp_probe_total',

@@ -4,7 +4,8 @@
 // Ready is True, else 0, labelled with Ready's reason so an alert can say why. Values are kept per
 // object and emitted at scrape time, so a deleted object's series go with `forget`, and the count
 // per object is fixed: 3 per condition type plus 1.
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ScrapedGauge } from './scraped-gauge.js';
 import { splitKey } from '../kube/types.js';
 
 export interface ObjectCondition {
@@ -20,33 +21,31 @@ export class ObjectConditionMetrics {
 
   constructor(registry: Registry, prefix: string, kind: string) {
     const objects = this.objects;
-    new Gauge({
+    new ScrapedGauge({
       name: `${prefix}_condition`,
       help: `${kind} status conditions: 1 for the current status of each type, 0 for the others`,
       labelNames: ['namespace', 'name', 'type', 'status'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
+      registry,
+      *series() {
         for (const [key, conditions] of objects) {
           const { namespace = '', name } = splitKey(key);
           for (const c of conditions) {
-            for (const status of STATUSES) this.set({ namespace, name, type: c.type, status }, c.status === status ? 1 : 0);
+            for (const status of STATUSES) yield { labels: { namespace, name, type: c.type, status }, value: c.status === status ? 1 : 0 };
           }
         }
       },
     });
-    new Gauge({
+    new ScrapedGauge({
       name: `${prefix}_ready`,
       help: `1 when the ${kind}'s Ready condition is True, else 0; reason is Ready's reason`,
       labelNames: ['namespace', 'name', 'reason'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
+      registry,
+      *series() {
         for (const [key, conditions] of objects) {
           const ready = conditions.find((c) => c.type === 'Ready');
           if (!ready) continue;
           const { namespace = '', name } = splitKey(key);
-          this.set({ namespace, name, reason: ready.reason ?? '' }, ready.status === 'True' ? 1 : 0);
+          yield { labels: { namespace, name, reason: ready.reason ?? '' }, value: ready.status === 'True' ? 1 : 0 };
         }
       },
     });

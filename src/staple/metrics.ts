@@ -4,9 +4,10 @@
 // certificate's notAfter, the served response's nextUpdate and the published staple's usable-until
 // as Unix timestamps (the ecosystem's shape for expiry: alerts can say "expires at"), and refresh
 // failures by reason. Never per request: the series count per staple is bounded (README).
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../base/clock.js';
 import { ObjectConditionMetrics, type ObjectCondition } from '../runtime/object-metrics.js';
+import { ScrapedGauge, seriesOf } from '../runtime/scraped-gauge.js';
 import { splitKey } from '../kube/types.js';
 
 /** What a reconcile last reported for one staple; times are epoch milliseconds. */
@@ -14,6 +15,11 @@ export interface StapleObservation {
   conditions: readonly ObjectCondition[];
   notAfter?: number;
   nextUpdate?: number;
+}
+
+function stapleLabels(key: string): { namespace: string; name: string } {
+  const { namespace = '', name } = splitKey(key);
+  return { namespace, name };
 }
 
 export class StapleMetrics {
@@ -31,39 +37,32 @@ export class StapleMetrics {
     const usableUntil = this.usableUntil;
     const times = this.times;
     this.conditions = new ObjectConditionMetrics(registry, 'ocsp_operator_staple', 'OcspStaple');
-    const timestamp = (name: string, help: string, value: (key: string) => number | undefined, keys: () => Iterable<string>) =>
-      new Gauge({
+    const perStaple = (name: string, help: string, keys: () => Iterable<string>, value: (key: string) => number | undefined) =>
+      new ScrapedGauge({
         name,
         help,
         labelNames: ['namespace', 'name'] as const,
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const key of keys()) {
-            const v = value(key);
-            if (v === undefined) continue;
-            const { namespace = '', name } = splitKey(key);
-            this.set({ namespace, name }, v / 1000);
-          }
-        },
+        registry,
+        series: () => seriesOf(keys(), stapleLabels, value),
       });
-    timestamp(
+    const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+    perStaple(
       'ocsp_operator_staple_not_after_timestamp_seconds',
       "The certificate's notAfter (Unix seconds)",
-      (k) => times.get(k)?.notAfter,
       () => times.keys(),
+      (k) => seconds(times.get(k)?.notAfter),
     );
-    timestamp(
+    perStaple(
       'ocsp_operator_staple_next_update_timestamp_seconds',
       "The served OCSP response's nextUpdate (Unix seconds)",
-      (k) => times.get(k)?.nextUpdate,
       () => times.keys(),
+      (k) => seconds(times.get(k)?.nextUpdate),
     );
-    timestamp(
+    perStaple(
       'ocsp_operator_staple_usable_until_timestamp_seconds',
       'When the published staple must be removed (Unix seconds): nextUpdate, or its signer or certificate expiry if earlier',
-      (k) => usableUntil.get(k),
       () => usableUntil.keys(),
+      (k) => seconds(usableUntil.get(k)),
     );
     this.refreshFailures = new Counter({
       name: 'ocsp_operator_staple_refresh_failures_total',
@@ -71,20 +70,15 @@ export class StapleMetrics {
       labelNames: ['namespace', 'name', 'reason'] as const,
       registers: [registry],
     });
-    new Gauge({
-      name: 'ocsp_operator_staple_expiry_seconds',
-      help: 'Seconds until the published staple must be removed (nextUpdate, or its signer or certificate expiry if earlier); negative = already past',
-      labelNames: ['namespace', 'name'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        const now = clock.now();
-        for (const [key, until] of usableUntil) {
-          const [namespace = '', name = ''] = key.split('/');
-          this.set({ namespace, name }, (until - now) / 1000);
-        }
+    perStaple(
+      'ocsp_operator_staple_expiry_seconds',
+      'Seconds until the published staple must be removed (nextUpdate, or its signer or certificate expiry if earlier); negative = already past',
+      () => usableUntil.keys(),
+      (k) => {
+        const until = usableUntil.get(k);
+        return until === undefined ? undefined : (until - clock.now()) / 1000;
       },
-    });
+    );
     this.fetchDuration = new Histogram({
       name: 'ocsp_operator_staple_fetch_duration_seconds',
       help: 'OCSP fetches from CA responders, by result (ok or the failure reason)',
@@ -115,8 +109,7 @@ export class StapleMetrics {
   /** A failed refresh of one staple: the global counter by reason and the staple's own. */
   refreshFailed(key: string, reason: string): void {
     this.fetchFailures.inc({ reason });
-    const { namespace = '', name } = splitKey(key);
-    this.refreshFailures.inc({ namespace, name, reason });
+    this.refreshFailures.inc({ ...stapleLabels(key), reason });
     let reasons = this.failureReasons.get(key);
     if (!reasons) this.failureReasons.set(key, (reasons = new Set()));
     reasons.add(reason);
@@ -127,8 +120,7 @@ export class StapleMetrics {
     this.usableUntil.delete(key);
     this.times.delete(key);
     this.conditions.forget(key);
-    const { namespace = '', name } = splitKey(key);
-    for (const reason of this.failureReasons.get(key) ?? []) this.refreshFailures.remove({ namespace, name, reason });
+    for (const reason of this.failureReasons.get(key) ?? []) this.refreshFailures.remove({ ...stapleLabels(key), reason });
     this.failureReasons.delete(key);
   }
 
