@@ -8,6 +8,7 @@ import { children, contentOf, DerError, oidToString, readTlv, toHex } from './de
 import { DerFields } from './der-fields.js';
 import { readExtensions, type Extension } from './x509-der.js';
 import { OcspInputError } from './errors.js';
+import { publicHalfMatches, statedPublicHalf } from './private-key-public-half.js';
 import { OID_AD_OCSP, OID_AIA, OID_TLS_FEATURE } from './oids.js';
 
 export interface CertificateBundle {
@@ -129,8 +130,12 @@ export function isMustStaple(cert: X509Certificate): boolean {
 
 /** Whether the PEM private key is the one whose public half is in `cert`. False for an unreadable key. */
 export function keyMatchesCertificate(keyPem: string, cert: X509Certificate): boolean {
+  const der = certDer(cert);
+  const stated = statedPublicHalf(keyPem);
+  if (stated && publicHalfMatches(stated, der.spki)) return true;
+  // Any other key, or one that states another public key: node:crypto decides.
   try {
-    return createPublicKey(createPrivateKey(keyPem)).equals(certDer(cert).publicKey);
+    return createPublicKey(createPrivateKey(keyPem)).equals(der.publicKey);
   } catch {
     return false;
   }
