@@ -28,12 +28,20 @@ export interface CertDer {
   readonly publicKey: KeyObject;
 }
 
-const byObject = new WeakMap<X509Certificate, CertDer>();
+/**
+ * What the protocol code reads of a certificate: its DER (every field it checks is read from
+ * there) and the fields messages and status print. An @peculiar/x509 X509Certificate is one; so is
+ * the small plain object certificateView() reads straight from DER, which a long-lived cache can
+ * hold without a parsed object graph.
+ */
+export type CertificateView = Pick<X509Certificate, 'rawData' | 'subject' | 'issuer' | 'notBefore' | 'notAfter'>;
+
+const byObject = new WeakMap<CertificateView, CertDer>();
 // Callers parse the same issuer again and again (each reconcile reads its Secret anew): by content,
 // its hashes and imported key outlive the X509Certificate object they came from.
 const byBytes = new BytesCache<CertDer>(256);
 
-export function certDer(cert: X509Certificate): CertDer {
+export function certDer(cert: CertificateView): CertDer {
   let c = byObject.get(cert);
   if (!c) {
     c = byBytes.get(new Uint8Array(cert.rawData), certDerFromBytes);

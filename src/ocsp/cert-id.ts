@@ -4,8 +4,7 @@ import { createHash } from 'node:crypto';
 import { OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { CertID } from '@peculiar/asn1-ocsp';
-import type { X509Certificate } from '@peculiar/x509';
-import { certDer, type CertDer } from './cert-der.js';
+import { certDer, type CertDer, type CertificateView } from './cert-der.js';
 import { contentOf, equalBytes, type Tlv } from './der.js';
 import { DerFields, integerBytes } from './der-fields.js';
 import { readAlgorithmIdentifier, type AlgorithmIdentifierFields } from './x509-der.js';
@@ -22,7 +21,7 @@ export interface CertIdInfo {
 const hashCache = new WeakMap<CertDer, Map<HashAlgorithm, { nameHash: Uint8Array; keyHash: Uint8Array }>>();
 
 /** The issuer name hash and key hash under `alg` (from the exact DER of the issuer's subject and key). */
-export function issuerHashes(issuer: X509Certificate, alg: HashAlgorithm): { nameHash: Uint8Array; keyHash: Uint8Array } {
+export function issuerHashes(issuer: CertificateView, alg: HashAlgorithm): { nameHash: Uint8Array; keyHash: Uint8Array } {
   return certHashes(certDer(issuer), alg);
 }
 
@@ -42,7 +41,7 @@ export function digest(alg: HashAlgorithm, data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash(nodeHashName(alg)).update(data).digest());
 }
 
-export function certIdFor(cert: X509Certificate, issuer: X509Certificate, alg: HashAlgorithm = 'SHA-1'): CertIdInfo {
+export function certIdFor(cert: CertificateView, issuer: CertificateView, alg: HashAlgorithm = 'SHA-1'): CertIdInfo {
   const { nameHash, keyHash } = issuerHashes(issuer, alg);
   return { hashAlgorithm: alg, issuerNameHash: nameHash, issuerKeyHash: keyHash, serialNumber: certDer(cert).serial };
 }

@@ -3,9 +3,19 @@
 import 'reflect-metadata';
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { X509Certificate } from '@peculiar/x509';
-import { certDer, derIssuedBy } from './cert-der.js';
+import { BytesCache } from './bytes-cache.js';
+import {
+  certDer,
+  certDerFromBytes,
+  derIssuedBy,
+  readCertificate,
+  type CertDer,
+  type CertificateFields,
+  type CertificateView,
+} from './cert-der.js';
 import { children, contentOf, DerError, oidToString, readTlv, toHex } from './der.js';
 import { DerFields } from './der-fields.js';
+import { nameString } from './dn.js';
 import { readExtensions, type Extension } from './x509-der.js';
 import { OcspInputError } from './errors.js';
 import { publicHalfMatches, statedPublicHalf } from './private-key-public-half.js';
@@ -21,11 +31,20 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /** Every CERTIFICATE block of a PEM text (or one DER certificate), in order. */
 export function parsePemChain(pem: string | Uint8Array): X509Certificate[] {
+  return pemCertificates(pem, parseOne);
+}
+
+/** parsePemChain as small plain views (certificateView): for what a long-lived cache holds. */
+export function parsePemViews(pem: string | Uint8Array): CertificateView[] {
+  return pemCertificates(pem, certificateView);
+}
+
+function pemCertificates<C>(pem: string | Uint8Array, read: (der: Uint8Array, what: string) => C): C[] {
   if (typeof pem !== 'string') {
-    if (pem[0] === 0x30) return [parseOne(pem, 'DER input')];
+    if (pem[0] === 0x30) return [read(pem, 'DER input')];
     pem = Buffer.from(pem).toString('utf8');
   }
-  const certs: X509Certificate[] = [];
+  const certs: C[] = [];
   const others: string[] = [];
   let index = 0;
   for (const m of pem.matchAll(PEM_BLOCK)) {
@@ -36,7 +55,7 @@ export function parsePemChain(pem: string | Uint8Array): X509Certificate[] {
     index++;
     const body = m[2]!.replace(/\s+/g, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new OcspInputError(`PEM certificate #${index} is not base64`);
-    certs.push(parseOne(Buffer.from(body, 'base64'), `PEM certificate #${index}`));
+    certs.push(read(Buffer.from(body, 'base64'), `PEM certificate #${index}`));
   }
   if (certs.length === 0) {
     const found = others.length ? `found only ${others.join(', ')} blocks` : pem.trim() === '' ? 'input is empty' : 'no PEM blocks';
@@ -44,6 +63,41 @@ export function parsePemChain(pem: string | Uint8Array): X509Certificate[] {
   }
   return certs;
 }
+
+/**
+ * A certificate read straight from its DER into a small plain object (no parsed object graph):
+ * checked against RFC 5280 field by field, its names printed as X509Certificate prints them. A
+ * certificate that is not strict DER is read by @peculiar/x509 instead, which tolerates BER, so
+ * this accepts what parsePemChain accepts. About 7 times faster than parsePemChain's object.
+ */
+export function certificateView(der: Uint8Array, what = 'certificate'): CertificateView {
+  let fields: CertificateFields;
+  let split: CertDer;
+  try {
+    fields = readCertificate(der);
+    split = certDerFromBytes(der);
+  } catch {
+    const c = parseOne(der, what);
+    return { rawData: c.rawData, subject: c.subject, issuer: c.issuer, notBefore: c.notBefore, notAfter: c.notAfter };
+  }
+  return {
+    rawData: der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer,
+    subject: printedName(split.subjectName),
+    issuer: printedName(split.issuerName),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
+  };
+}
+
+/** PEM of one certificate, as X509Certificate.toString('pem') writes it (64-character lines, no final newline). */
+export function certificatePem(cert: CertificateView): string {
+  const b64 = Buffer.from(cert.rawData).toString('base64');
+  return `-----BEGIN CERTIFICATE-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----`;
+}
+
+// Every leaf of a CA names the same issuer: printed once.
+const printedNames = new BytesCache<string>(256);
+const printedName = (der: Uint8Array) => printedNames.get(der, nameString);
 
 function parseOne(der: Uint8Array, what: string): X509Certificate {
   try {
@@ -56,11 +110,11 @@ function parseOne(der: Uint8Array, what: string): X509Certificate {
 }
 
 /** True when `issuer`'s subject is `cert`'s issuer name (byte for byte) and its key verifies `cert`'s signature. */
-export function isIssuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+export function isIssuedBy(cert: CertificateView, issuer: CertificateView): boolean {
   return derIssuedBy(certDer(cert), certDer(issuer));
 }
 
-export function findIssuer(leaf: X509Certificate, candidates: X509Certificate[]): X509Certificate | undefined {
+export function findIssuer<C extends CertificateView>(leaf: CertificateView, candidates: C[]): C | undefined {
   return candidates.find((c) => isIssuedBy(leaf, c));
 }
 
@@ -69,7 +123,7 @@ export function findIssuer(leaf: X509Certificate, candidates: X509Certificate[])
  * re-encodes and parses every extension into objects the certificate then keeps (a quarter of
  * the staple controller's parsing time, and most of a held certificate's memory).
  */
-function extensionsOf(cert: X509Certificate): Extension[] {
+function extensionsOf(cert: CertificateView): Extension[] {
   const { tbs } = certDer(cert);
   const ext = children(tbs, readTlv(tbs, 0)).find((t) => t.tag === 0xa3);
   if (!ext) return [];
@@ -77,7 +131,7 @@ function extensionsOf(cert: X509Certificate): Extension[] {
 }
 
 /** OCSP responder URLs from the Authority Information Access extension; [] when there are none. */
-export function ocspUrls(cert: X509Certificate): string[] {
+export function ocspUrls(cert: CertificateView): string[] {
   const aia = extensionsOf(cert).find((e) => e.extnID === OID_AIA)?.extnValue;
   if (!aia) return [];
   // AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation }
@@ -97,7 +151,7 @@ export function ocspUrls(cert: X509Certificate): string[] {
 }
 
 /** Serial number as lowercase unsigned hex, leading zero bytes removed (one byte kept for zero). */
-export function serialHex(cert: X509Certificate): string {
+export function serialHex(cert: CertificateView): string {
   return serialBytesToHex(certDer(cert).serial);
 }
 
@@ -107,12 +161,12 @@ export function serialBytesToHex(serial: Uint8Array): string {
   return toHex(serial.subarray(i));
 }
 
-export function sha256Fingerprint(cert: X509Certificate): string {
+export function sha256Fingerprint(cert: CertificateView): string {
   return createHash('sha256').update(certDer(cert).der).digest('hex');
 }
 
 /** RFC 7633 Must-Staple: a TLS Feature extension listing status_request (5). */
-export function isMustStaple(cert: X509Certificate): boolean {
+export function isMustStaple(cert: CertificateView): boolean {
   const value = extensionsOf(cert).find((e) => e.extnID === OID_TLS_FEATURE)?.extnValue;
   if (!value) return false;
   try {
@@ -129,7 +183,7 @@ export function isMustStaple(cert: X509Certificate): boolean {
 }
 
 /** Whether the PEM private key is the one whose public half is in `cert`. False for an unreadable key. */
-export function keyMatchesCertificate(keyPem: string, cert: X509Certificate): boolean {
+export function keyMatchesCertificate(keyPem: string, cert: CertificateView): boolean {
   const der = certDer(cert);
   const stated = statedPublicHalf(keyPem);
   if (stated && publicHalfMatches(stated, der.spki)) return true;

@@ -4,6 +4,7 @@ export { OcspInputError } from './errors.js';
 export {
   type CertificateBundle,
   parsePemChain,
+  parsePemViews,
   findIssuer,
   isIssuedBy,
   ocspUrls,
@@ -12,7 +13,10 @@ export {
   sha256Fingerprint,
   isMustStaple,
   keyMatchesCertificate,
+  certificateView,
+  certificatePem,
 } from './certificate.js';
+export type { CertificateView } from './cert-der.js';
 export { type CertIdInfo, certIdFor, certIdEquals, issuerHashes, fromAsn1CertId } from './cert-id.js';
 export { decodeResponse, describeBody } from './response.js';
 export { equalBytes } from './der.js';

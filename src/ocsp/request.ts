@@ -2,9 +2,8 @@
 import 'reflect-metadata';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
-import type { X509Certificate } from '@peculiar/x509';
 import { certIdFor, fromAsn1CertId, readCertId, toAsn1CertId, type CertIdFields, type CertIdInfo } from './cert-id.js';
-import { readCertificate } from './cert-der.js';
+import { readCertificate, type CertificateView } from './cert-der.js';
 import { assertStrictTree, bytesOf, DerError, readTlv, type Tlv } from './der.js';
 import { checkBitString, DerFields, explicitAny, explicitInner, smallInteger } from './der-fields.js';
 import { OcspInputError } from './errors.js';
@@ -23,8 +22,8 @@ export interface OcspRequestInfo {
 
 /** A one-certificate request. SHA-1 CertID by default (RFC 5019: what responders must support). */
 export function buildOcspRequest(o: {
-  cert: X509Certificate;
-  issuer: X509Certificate;
+  cert: CertificateView;
+  issuer: CertificateView;
   hashAlgorithm?: HashAlgorithm;
   nonce?: boolean | Uint8Array;
 }): OcspRequestInfo {

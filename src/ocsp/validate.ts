@@ -1,6 +1,5 @@
 // Strict validation of an OCSP response for one certificate: the gate before anything is stapled.
-import type { X509Certificate } from '@peculiar/x509';
-import { certDer, derIssuedBy, type CertDer } from './cert-der.js';
+import { certDer, derIssuedBy, type CertDer, type CertificateView } from './cert-der.js';
 import { certHashes, issuerHashes } from './cert-id.js';
 import { serialBytesToHex } from './certificate.js';
 import { equalBytes, toHex } from './der.js';
@@ -33,8 +32,8 @@ export interface ValidatedResponse {
 export type Verdict = { ok: true; response: ValidatedResponse } | Failure;
 
 export interface ValidationOptions {
-  cert: X509Certificate;
-  issuer: X509Certificate;
+  cert: CertificateView;
+  issuer: CertificateView;
   now: Date;
   /** how far thisUpdate/producedAt may be ahead of now (the responder's clock is ahead); default 5 minutes. Not applied to nextUpdate. */
   clockSkewMs?: number;
@@ -155,8 +154,8 @@ function serialHexOf(d: CertDer): string {
 
 function pickSingle(
   responses: SingleResponse[],
-  cert: X509Certificate,
-  issuer: X509Certificate,
+  cert: CertificateView,
+  issuer: CertificateView,
 ): { single: SingleResponse; certIdHash: HashAlgorithm } | Failure {
   const serial = certDer(cert).serial;
   const got: string[] = [];
@@ -205,7 +204,7 @@ function responderIdMatches(d: CertDer, rid: ResponderIdBytes): boolean {
   return false;
 }
 
-function findSigner(certs: Included[], rid: ResponderIdBytes, issuer: X509Certificate): Signer | Failure {
+function findSigner(certs: Included[], rid: ResponderIdBytes, issuer: CertificateView): Signer | Failure {
   const issuerDer = certDer(issuer);
   const asIssuer = (): Signer => ({
     der: issuerDer,
@@ -270,7 +269,7 @@ function checkDelegated(signer: Signer, o: ValidationOptions, now: number, skew:
  * The certs field is outside the signature, and TLS clients look for the signer there first: a stapled
  * response carrying a corrupted or foreign certificate can fail at the client even though ours verified.
  */
-function checkIncludedCerts(certs: Included[], issuer: X509Certificate): Failure | undefined {
+function checkIncludedCerts(certs: Included[], issuer: CertificateView): Failure | undefined {
   const i = certDer(issuer);
   for (const [n, { raw, cert: c }] of certs.entries()) {
     if (equalBytes(raw, i.der)) continue;

@@ -9,11 +9,10 @@
 //   2. while a renewed certificate has no validated response yet: the previous pair if it is still
 //      usable (KeepPreviousPair), or the new certificate with no staple (PublishWithoutStaple);
 //   3. never a staple past its usable-until time: it is removed.
-import type { X509Certificate } from '@peculiar/x509';
 import { parseDuration } from '../api/duration.js';
 import { formatDateTime as iso } from '../api/time.js';
 import type { OcspStapleSpec, OcspStapleStatus } from '../api/staple.js';
-import { validateOcspResponse, type ValidatedResponse } from '../ocsp/index.js';
+import { certificatePem, validateOcspResponse, type CertificateView, type ValidatedResponse } from '../ocsp/index.js';
 import type { RefreshRequest } from './refresh-request.js';
 import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
 import type { SourceCertificate } from './source.js';
@@ -24,8 +23,8 @@ export type Attempt = { ok: true; response: ValidatedResponse } | { ok: false; r
 
 /** What a response must be checked against: the current certificate, its issuer and the spec's margins. */
 export interface ResponseChecks {
-  cert: X509Certificate;
-  issuer: X509Certificate;
+  cert: CertificateView;
+  issuer: CertificateView;
   clockSkewMs: number;
   signerMinRemainingMs: number;
 }
@@ -279,7 +278,7 @@ export function pairOf(cert: SourceCertificate): CertificatePair {
     certPem: cert.certPem,
     keyPem: cert.keyPem,
     caPem: cert.caPem,
-    issuerPem: cert.issuer.toString('pem'),
+    issuerPem: certificatePem(cert.issuer),
     serial: cert.serial,
     sha256: cert.sha256,
   };

@@ -2,22 +2,23 @@
 // maybe ca.crt) into what the staple controller needs: the leaf, its issuer, where its OCSP
 // responder is, and the identity (serial, SHA-256) of this certificate generation. Every problem
 // comes back as a reason and a message that name the Secret and the field.
-import type { X509Certificate } from '@peculiar/x509';
 import {
   findIssuer,
   isIssuedBy,
   isMustStaple,
   keyMatchesCertificate,
   ocspUrls,
-  parsePemChain,
+  parsePemViews,
   serialHex,
   sha256Fingerprint,
+  type CertificateView,
 } from '../ocsp/index.js';
 import type { KubeObject, Secret } from '../kube/types.js';
 
+/** Certificates as small plain views (certificateView), so a memo of ten thousand costs little. */
 export interface SourceCertificate {
-  leaf: X509Certificate;
-  issuer: X509Certificate;
+  leaf: CertificateView;
+  issuer: CertificateView;
   certPem: string; // tls.crt as found: the server sends this chain
   keyPem: string;
   caPem?: string;
@@ -44,9 +45,9 @@ const decode = (data: Record<string, string> | undefined, key: string): string |
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 };
 
-function tryParse(pem: string): X509Certificate[] | Error {
+function tryParse(pem: string): CertificateView[] | Error {
   try {
-    return parsePemChain(pem);
+    return parsePemViews(pem);
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -60,7 +61,7 @@ export function readCertificateSecret(secret: Secret | undefined, ref: string, n
 }
 
 /** Parses a PEM text into its certificates; `caOnly`: none of them is a leaf (ca.crt, an issuer input). */
-type ChainParser = (pem: string, caOnly: boolean) => X509Certificate[] | Error;
+type ChainParser = (pem: string, caOnly: boolean) => CertificateView[] | Error;
 
 /** The checks in their order; the expiry check (after TemporaryCertificate) is left to checkExpiry. */
 function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerPem: string | undefined, parse: ChainParser): Parsed {
@@ -130,27 +131,21 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
  *
  * Bounded: one entry per Secret (a new version replaces the old), at most `maxEntries` of them,
  * the least recently read going first; `forget` drops one whose Secret is gone. A Secret without a
- * resourceVersion (never stored by an apiserver) is parsed every time. An entry holds no parsed
- * leaf (its objects are most of a parsed Secret's memory) except for the `recentLeaves` Secrets
- * read last: an older entry's leaf is parsed again from its PEM (the CA and key checks are not
- * made again), once per read after a quiet spell, as at a refresh.
+ * resourceVersion (never stored by an apiserver) is parsed every time. An entry holds its
+ * certificates as plain views (their DER, names and dates; no parsed object graph), so it is
+ * kept whole: about the size of the Secret's tls.crt.
  */
 export class SourceCertificateMemo {
   private readonly entries = new Map<string, MemoEntry>();
-  /** The parsed results, leaf included, of the Secrets read last (Map order is the LRU order). */
-  private readonly recent = new Map<string, { entry: MemoEntry; parsed: Parsed }>();
   /**
    * CA certificates by their PEM block: the same few CAs follow the leaf in every tls.crt (and fill
    * ca.crt), so each is parsed once and one object serves every entry.
    */
-  private readonly cas = new Map<string, X509Certificate>();
+  private readonly cas = new Map<string, CertificateView>();
   hits = 0;
   misses = 0;
 
-  constructor(
-    readonly maxEntries = 20_000,
-    readonly recentLeaves = 512,
-  ) {
+  constructor(readonly maxEntries = 20_000) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error(`maxEntries must be a positive integer, got ${maxEntries}`);
   }
 
@@ -166,12 +161,7 @@ export class SourceCertificateMemo {
     this.hits++;
     this.entries.delete(ref); // re-inserted: Map order is the LRU order
     this.entries.set(ref, entry);
-    const recent = this.recent.get(ref);
-    return checkExpiry(
-      recent?.entry === entry ? this.remember(ref, entry, recent.parsed) : this.remember(ref, entry, this.unfold(entry.held)),
-      ref,
-      now,
-    );
+    return checkExpiry(entry.parsed, ref, now);
   }
 
   read(secret: Secret | undefined, ref: string, now: number, issuerPem?: string): SourceResult {
@@ -185,36 +175,18 @@ export class SourceCertificateMemo {
     if (hit) return hit;
     this.misses++;
     const parsed = parseCertificateSecret(secret, ref, issuerPem, this.parseChain);
-    const entry = { uid, resourceVersion, issuerPem, held: fold(parsed) };
     this.entries.delete(ref);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.forget(oldest.value);
     }
-    this.entries.set(ref, entry);
-    return checkExpiry(this.remember(ref, entry, parsed), ref, now);
+    this.entries.set(ref, { uid, resourceVersion, issuerPem, parsed });
+    return checkExpiry(parsed, ref, now);
   }
 
   /** The Secret was deleted, or no staple reads it any more. */
   forget(ref: string): void {
     this.entries.delete(ref);
-    this.recent.delete(ref);
-  }
-
-  private remember(ref: string, entry: MemoEntry, parsed: Parsed): Parsed {
-    this.recent.delete(ref);
-    if (this.recent.size >= this.recentLeaves) this.recent.delete(this.recent.keys().next().value as string);
-    this.recent.set(ref, { entry, parsed });
-    return parsed;
-  }
-
-  /** A held entry with its leaf parsed again from tls.crt (checked when it was first read). */
-  private unfold(held: Held): Parsed {
-    if ('done' in held || !held.rest.ok) return held as Parsed;
-    const chain = this.parseChain(held.rest.source.certPem, false);
-    const leaf = chain instanceof Error ? undefined : chain[0];
-    if (!leaf) return { done: { ok: false, reason: 'CertificateInvalid', message: `tls.crt no longer parses: ${String(chain)}` } };
-    return { ...held, rest: { ok: true, source: { ...held.rest.source, leaf } } };
   }
 
   /** tryParse, with the CA certificates (every block after the leaf) taken from `cas` when seen before. */
@@ -222,7 +194,7 @@ export class SourceCertificateMemo {
     const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
     const first = caOnly ? 0 : 1;
     const cas = blocks.slice(first).map((b) => this.cas.get(b));
-    // Only a text of certificate blocks alone, where the blocks found are the ones parsePemChain finds.
+    // Only a text of certificate blocks alone, where the blocks found are the ones parsePemViews finds.
     if (blocks.length > first && cas.every((c) => c !== undefined) && pem.replace(CERTIFICATE_BLOCK, '').trim() === '') {
       const leaf = caOnly ? [] : tryParse(blocks[0]!);
       if (!(leaf instanceof Error) && leaf.length === first) return [...leaf, ...cas];
@@ -246,26 +218,11 @@ interface MemoEntry {
   uid: string;
   resourceVersion: string;
   issuerPem: string | undefined;
-  held: Held;
+  parsed: Parsed;
 }
 
 /** Everything readCertificateSecret finds that does not depend on the time (the leaf's dates and serial for the expiry check). */
 type Parsed = { done: SourceResult } | { notAfter: Date; serial: string; rest: SourceResult };
-
-/** A Parsed without the parsed leaf. */
-type Held =
-  | { done: SourceResult }
-  | {
-      notAfter: Date;
-      serial: string;
-      rest: Exclude<SourceResult, { ok: true }> | { ok: true; source: Omit<SourceCertificate, 'leaf'> };
-    };
-
-function fold(parsed: Parsed): Held {
-  if ('done' in parsed || !parsed.rest.ok) return parsed;
-  const { leaf: _leaf, ...source } = parsed.rest.source;
-  return { ...parsed, rest: { ok: true, source } };
-}
 
 function checkExpiry(parsed: Parsed, ref: string, now: number): SourceResult {
   if ('done' in parsed) return parsed.done;
@@ -279,7 +236,7 @@ function checkExpiry(parsed: Parsed, ref: string, now: number): SourceResult {
   return parsed.rest;
 }
 
-function safeKeyMatch(keyPem: string, leaf: X509Certificate): boolean {
+function safeKeyMatch(keyPem: string, leaf: CertificateView): boolean {
   try {
     return keyMatchesCertificate(keyPem, leaf);
   } catch {

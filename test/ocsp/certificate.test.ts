@@ -5,12 +5,16 @@ import {
   findIssuer,
   isMustStaple,
   keyMatchesCertificate,
+  certificatePem,
+  certificateView,
   ocspUrls,
+  parsePemViews,
   OcspInputError,
   parsePemChain,
   serialHex,
   sha256Fingerprint,
 } from '../../src/ocsp/index.js';
+import { readCertificate } from '../../src/ocsp/cert-der.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 
 let ca: Ca;
@@ -61,6 +65,37 @@ describe('certificate helpers', () => {
     expect(isMustStaple(leaf.cert)).toBe(true);
     const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: leaf.certPem }).toString();
     expect(text).toMatch(/TLS Feature:\s*\n\s*status_request/);
+  });
+
+  it('reads a certificate view from DER that says what X509Certificate says, and falls back to it for BER', () => {
+    for (const cert of [leaf.cert, ca.cert]) {
+      const der = new Uint8Array(cert.rawData);
+      const view = certificateView(der);
+      expect({ ...view, rawData: Buffer.from(view.rawData) }).toEqual({
+        subject: cert.subject,
+        issuer: cert.issuer,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        rawData: Buffer.from(der),
+      });
+      expect(certificatePem(view)).toBe(cert.toString('pem'));
+      expect(serialHex(view)).toBe(serialHex(cert));
+      expect(ocspUrls(view)).toEqual(ocspUrls(cert));
+      expect(isMustStaple(view)).toBe(isMustStaple(cert));
+      expect(keyMatchesCertificate(leaf.keyPem, view)).toBe(cert === leaf.cert);
+    }
+    expect(parsePemViews(leaf.chainPem).map((v) => v.subject)).toEqual([leaf.cert.subject, ca.cert.subject]);
+    // A critical flag written as BOOLEAN 0x01 (BER; DER says 0xFF): the strict reader refuses it, X509Certificate reads it.
+    const ber = Buffer.from(leaf.cert.rawData);
+    const at = ber.indexOf(Buffer.from([0x01, 0x01, 0xff]));
+    expect(at).toBeGreaterThan(0);
+    ber[at + 2] = 0x01;
+    expect(() => readCertificate(ber)).toThrow(/BOOLEAN/);
+    expect(certificateView(ber)).toMatchObject({ subject: leaf.cert.subject, notAfter: leaf.cert.notAfter });
+    // Not a certificate: the error parsePemChain gives.
+    const broken = leaf.certPem.replace(/(-----BEGIN CERTIFICATE-----\n)MII/, '$1MIA');
+    expect(() => parsePemViews(broken)).toThrow(OcspInputError);
+    expect(() => parsePemViews(broken)).toThrow(/PEM certificate #1 does not parse as an X.509 certificate/);
   });
 
   it('matches tls.key against tls.crt', () => {
