@@ -104,6 +104,22 @@ export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
   return out;
 }
 
+/** An OBJECT IDENTIFIER TLV from its dotted form (the inverse of oidToString). */
+export function encodeOid(dotted: string): Uint8Array {
+  const arcs = dotted.split('.').map(Number);
+  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0)) throw new Error(`not an OID: ${dotted}`);
+  const out: number[] = [];
+  for (const arc of [arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]) {
+    const base128: number[] = [];
+    for (let v = arc; ; v = Math.floor(v / 128)) {
+      base128.unshift((v % 128) | (base128.length ? 0x80 : 0));
+      if (v < 128) break;
+    }
+    out.push(...base128);
+  }
+  return encodeTlv(0x06, new Uint8Array(out));
+}
+
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   // Certificates and names are compared on every validation: past a few dozen bytes memcmp wins

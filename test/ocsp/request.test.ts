@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOcspRequest, issuerHashes, ocspGetUrl, OcspInputError, parseOcspRequest, type HashAlgorithm } from '../../src/ocsp/index.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { OCSPRequest, Request, TBSRequest } from '@peculiar/asn1-ocsp';
+import { toAsn1CertId } from '../../src/ocsp/cert-id.js';
+import { nonceExtension } from '../../src/ocsp/nonce.js';
+import { encodeOid, oidToString } from '../../src/ocsp/der.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 import { opensslRequest, runOpenssl, tempFiles } from '../support/openssl.js';
 
@@ -14,6 +19,19 @@ beforeAll(async () => {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('OCSP requests', () => {
+  it('are written byte for byte as the asn1-schema encoding of the same request, with and without a nonce', () => {
+    for (const hashAlgorithm of ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as const) {
+      for (const nonce of [undefined, new Uint8Array(32).fill(7), new Uint8Array(200).fill(1)]) {
+        const ours = buildOcspRequest({ cert: leaf.cert, issuer: ca.cert, hashAlgorithm, nonce });
+        const tbs = new TBSRequest({ requestList: [new Request({ reqCert: toAsn1CertId(ours.certId) })] });
+        if (nonce) tbs.requestExtensions = [nonceExtension(nonce)];
+        expect(hex(ours.der)).toBe(hex(new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest: tbs })))));
+      }
+    }
+    for (const oid of ['1.3.14.3.2.26', '2.16.840.1.101.3.4.2.3', '1.3.6.1.5.5.7.48.1.2', '2.999.16384.0'])
+      expect(oidToString(encodeOid(oid).subarray(2))).toBe(oid);
+  });
+
   it('a request made by openssl -reqout parses, with the same CertID and nonce', async () => {
     for (const digest of ['sha1', 'sha256'] as const) {
       const der = await opensslRequest({ certPem: leaf.certPem, issuerPem: ca.certPem, digest });
