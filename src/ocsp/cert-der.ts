@@ -50,6 +50,14 @@ export function certDer(cert: CertificateView): CertDer {
   return c;
 }
 
+/**
+ * Records the split of a view made from the same bytes (certificateView), so that certDer finds it
+ * without copying the DER into the content cache: a held view then costs one copy of its DER.
+ */
+export function rememberCertDer(view: CertificateView, split: CertDer): void {
+  byObject.set(view, split);
+}
+
 /** Splits a DER certificate; throws DerError or Error when the structure is not a certificate. */
 export function certDerFromBytes(der: Uint8Array): CertDer {
   const top = readTlv(der, 0);

@@ -14,7 +14,7 @@ import {
   serialHex,
   sha256Fingerprint,
 } from '../../src/ocsp/index.js';
-import { readCertificate } from '../../src/ocsp/cert-der.js';
+import { certDer, readCertificate } from '../../src/ocsp/cert-der.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
 
 let ca: Ca;
@@ -79,6 +79,7 @@ describe('certificate helpers', () => {
         rawData: Buffer.from(der),
       });
       expect(certificatePem(view)).toBe(cert.toString('pem'));
+      expect(certDer(view).der.buffer).toBe(view.rawData); // its split shares its bytes: one copy held
       expect(serialHex(view)).toBe(serialHex(cert));
       expect(ocspUrls(view)).toEqual(ocspUrls(cert));
       expect(isMustStaple(view)).toBe(isMustStaple(cert));
