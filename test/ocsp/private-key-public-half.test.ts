@@ -52,7 +52,7 @@ describe('statedPublicHalf', () => {
     expect(compared).toBe(keys.length * 2 * keys.length);
   });
 
-  it('leaves to the import what it does not read: Ed25519, encrypted, two keys, no public point, damaged', () => {
+  it('leaves to the import what it does not read (Ed25519, encrypted, two keys, no public point, damaged), takes a stated point as the import does', () => {
     const ed = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     expect(statedPublicHalf(ed)).toBeUndefined();
     const { privateKey: ec } = keys[2]!;
@@ -68,6 +68,15 @@ describe('statedPublicHalf', () => {
     const withoutPoint = encodeTlv(0x30, Buffer.concat(fields.map((t) => bytesOf(der, t))));
     expect(statedPublicHalf(pemOf('EC PRIVATE KEY', withoutPoint))).toBeUndefined();
     expect(imported(pemOf('EC PRIVATE KEY', withoutPoint), spkiOf(ec))).toBe(true); // the case the fallback serves
+
+    // A SEC1 key carrying another key's public point: the import takes the point as written, and so does this.
+    const sameCurve = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const foreign = new Uint8Array(sameCurve.privateKey.export({ type: 'sec1', format: 'der' }));
+    const point = children(foreign, readTlv(foreign, 0)).find((t) => t.tag === 0xa1)!;
+    const mixed = pemOf('EC PRIVATE KEY', encodeTlv(0x30, Buffer.concat([...fields.map((t) => bytesOf(der, t)), bytesOf(foreign, point)])));
+    const foreignSpki = spkiOf(sameCurve.privateKey);
+    expect(imported(mixed, foreignSpki)).toBe(true);
+    expect(publicHalfMatches(statedPublicHalf(mixed)!, foreignSpki)).toBe(true);
 
     // An RSA key cut after its public exponent is not a key, whatever its first fields say.
     const rsa = new Uint8Array(keys[0]!.privateKey.export({ type: 'pkcs1', format: 'der' }));
