@@ -330,7 +330,10 @@ describe('a Redis pool: scaling and thresholds from its pods’ reports', () => 
   it('renders a signer StatefulSet and one responder Deployment per Redis replica', async () => {
     expect(await waitFor('the signer StatefulSet', replicas)).toBe(1);
     for (const i of [0, 1]) {
-      const d = await client.get<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, `big-responder-${i}`);
+      // Applied after the StatefulSet (in the same reconcile, or its retry): waited for too.
+      const d = await waitFor(`responder Deployment ${i}`, () =>
+        client.getOrUndefined<KubeObject & { spec?: { template?: PodTemplate } }>(DeploymentType, ns.name, `big-responder-${i}`),
+      );
       expect(d.spec?.template?.spec.containers[0]?.args).toContain(`redis://127.0.0.1:${6391 + i}`);
     }
   });
