@@ -29,8 +29,14 @@ export class LastWrites {
     return cached;
   }
 
-  wroteStatus(key: string, from: string, obj: KubeObject): void {
-    this.set(key, { status: { from, obj } });
+  /**
+   * A status write that replaced `from` and stored `obj`. Not held when the cache already shows it:
+   * its watch event can arrive before the write's own answer, and nothing would drop it then until
+   * the staple's next reconcile (a status object a staple, ten thousand after a fill).
+   */
+  wroteStatus(key: string, from: string, obj: KubeObject, cached: KubeObject | undefined): void {
+    const shown = cached !== undefined && cached.metadata?.resourceVersion === obj.metadata?.resourceVersion;
+    this.set(key, { status: shown ? undefined : { from, obj } });
   }
 
   /** The request pending on the staple, unless it is the one already served. */
@@ -45,6 +51,11 @@ export class LastWrites {
   /** The request was served and its annotation removed: a patch that also moved the staple past the status write held. */
   servedRefresh(key: string, value: string): void {
     this.set(key, { refresh: value, status: undefined });
+  }
+
+  /** Staples with something held, for tests and diagnostics. */
+  get size(): number {
+    return this.byKey.size;
   }
 
   forget(key: string): void {

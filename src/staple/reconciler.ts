@@ -370,7 +370,8 @@ export class StapleReconciler implements Reconciler {
     const written = await this.statusWriter.write(staple, status, conditions, {
       events,
       observe: ({ status: next, conditions: all, stored }) => {
-        if (stored && m.resourceVersion) this.lastWrites.wroteStatus(key, m.resourceVersion, stored);
+        if (stored && m.resourceVersion)
+          this.lastWrites.wroteStatus(key, m.resourceVersion, stored, this.deps.staples.get(m.namespace, m.name ?? ''));
         // After the write succeeded: the series say what the status says.
         this.deps.metrics.observe(key, {
           conditions: all,
