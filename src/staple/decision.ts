@@ -15,7 +15,7 @@ import type { OcspStapleSpec, OcspStapleStatus } from '../api/staple.js';
 import { certificatePem, validateOcspResponse, type CertificateView, type ValidatedResponse } from '../ocsp/index.js';
 import type { RefreshRequest } from './refresh-request.js';
 import { jitterSeed, refreshTime, retryDelay } from './schedule.js';
-import type { SourceCertificate } from './source.js';
+import { tlsCrtPem, type SourceCertificate } from './source.js';
 import { samePublication, type CertificatePair, type Publication, type Published, type PublishedStaple } from './staple-secret.js';
 
 /** The outcome of one refresh attempt: a response fit to publish, or why there is none. */
@@ -275,12 +275,10 @@ export function expiryWake(desired: Published | Publication | undefined): number
 /** The current certificate as the staple Secret publishes it: certificate, key and the issuer validated against travel together. */
 export function pairOf(cert: SourceCertificate): CertificatePair {
   return {
-    certPem: cert.certPem,
-    keyPem: cert.keyPem,
-    caPem: cert.caPem,
-    issuerPem: certificatePem(cert.issuer),
     serial: cert.serial,
     sha256: cert.sha256,
+    digest: cert.pairDigest,
+    pems: () => ({ certPem: tlsCrtPem(cert), keyPem: cert.keyPem, caPem: cert.caPem, issuerPem: certificatePem(cert.issuer) }),
   };
 }
 

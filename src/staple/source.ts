@@ -3,6 +3,7 @@
 // responder is, and the identity (serial, SHA-256) of this certificate generation. Every problem
 // comes back as a reason and a message that name the Secret and the field.
 import {
+  certificatePem,
   findIssuer,
   isIssuedBy,
   isMustStaple,
@@ -14,14 +15,21 @@ import {
   type CertificateView,
 } from '../ocsp/index.js';
 import type { KubeObject, Secret } from '../kube/types.js';
+import { pairDigest } from './staple-secret.js';
 
 /** Certificates as small plain views (certificateView), so a memo of ten thousand costs little. */
 export interface SourceCertificate {
   leaf: CertificateView;
   issuer: CertificateView;
-  certPem: string; // tls.crt as found: the server sends this chain
+  /**
+   * tls.crt, the chain the server sends: the certificates read from it when they print back to
+   * the same text (cert-manager's PEM does), so a memo of ten thousand holds no second copy of it.
+   */
+  tlsCrt: string | readonly CertificateView[];
   keyPem: string;
   caPem?: string;
+  /** pairDigest of the pair this generation publishes: compared on every reconcile, computed once. */
+  pairDigest: string;
   serial: string;
   sha256: string;
   ocspUrl?: string;
@@ -101,24 +109,39 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
       },
     };
   }
+  const serial = serialHex(leaf);
+  const sha256 = sha256Fingerprint(leaf);
   return {
     notAfter: leaf.notAfter,
-    serial: serialHex(leaf),
+    serial,
     rest: {
       ok: true,
       source: {
         leaf,
         issuer,
-        certPem,
+        tlsCrt: printsAs(chain, certPem) ? chain : certPem,
         keyPem,
         caPem,
-        serial: serialHex(leaf),
-        sha256: sha256Fingerprint(leaf),
+        pairDigest: pairDigest({ certPem, keyPem, caPem, issuerPem: certificatePem(issuer) }, serial, sha256),
+        serial,
+        sha256,
         ocspUrl: ocspUrls(leaf)[0],
         mustStaple: isMustStaple(leaf),
       },
     },
   };
+}
+
+/** Whether the certificates print back to exactly this text (blocks joined by newlines, one at the end). */
+function printsAs(chain: readonly CertificateView[], pem: string): boolean {
+  return printChain(chain) === pem;
+}
+
+const printChain = (chain: readonly CertificateView[]) => `${chain.map(certificatePem).join('\n')}\n`;
+
+/** tls.crt as found in the Secret. */
+export function tlsCrtPem(source: SourceCertificate): string {
+  return typeof source.tlsCrt === 'string' ? source.tlsCrt : printChain(source.tlsCrt);
 }
 
 /**

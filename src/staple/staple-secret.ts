@@ -26,15 +26,23 @@ export const HAPROXY_PEM_KEY = 'haproxy.pem';
 export const HAPROXY_OCSP_KEY = 'haproxy.pem.ocsp';
 export const HAPROXY_ISSUER_KEY = 'haproxy.pem.issuer';
 
-/** One certificate generation as published: the certificate and key travel together. */
-export interface CertificatePair {
+/** A certificate generation's PEM texts, as the staple Secret carries them. */
+export interface PairPems {
   certPem: string;
   keyPem: string;
   caPem?: string;
   /** The issuer the staple was validated against (from the chain, ca.crt or spec.issuerSecretRef). */
   issuerPem: string;
+}
+
+/** One certificate generation as published: the certificate and key travel together. */
+export interface CertificatePair {
   serial: string;
   sha256: string;
+  /** pairDigest of what the pair writes: comparing a publication needs no PEM. */
+  digest: string;
+  /** The PEMs, printed only for a write. */
+  pems(): PairPems;
 }
 
 export interface PublishedStaple {
@@ -69,47 +77,56 @@ export function stapleSha256(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
-/** The data keys and annotations this controller writes into a staple Secret. */
-function stapleSecretFields(published: Published): { data: Record<string, string>; annotations: Record<string, string> } {
-  const { pair, staple } = published;
+const PAIR_DATA_KEYS = ['tls.crt', 'tls.key', 'ca.crt', HAPROXY_PEM_KEY, HAPROXY_ISSUER_KEY];
+const PAIR_ANNOTATION_KEYS = [ANNOTATION_SERIAL, ANNOTATION_SHA256];
+const STAPLE_DATA_KEYS = [STAPLE_KEY, HAPROXY_OCSP_KEY];
+const STAPLE_ANNOTATION_KEYS = [ANNOTATION_THIS_UPDATE, ANNOTATION_NEXT_UPDATE, ANNOTATION_STAPLE_SHA256, ANNOTATION_USABLE_UNTIL];
+
+type Fields = { data: Record<string, string>; annotations: Record<string, string> };
+
+function pairFields(pems: PairPems, serial: string, sha256: string): Fields {
   const data: Record<string, string> = {
-    'tls.crt': b64(pair.certPem),
-    'tls.key': b64(pair.keyPem),
-    [HAPROXY_PEM_KEY]: b64(`${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`),
-    [HAPROXY_ISSUER_KEY]: b64(pair.issuerPem),
+    'tls.crt': b64(pems.certPem),
+    'tls.key': b64(pems.keyPem),
+    [HAPROXY_PEM_KEY]: b64(`${pems.certPem.trimEnd()}\n${pems.keyPem.trimEnd()}\n`),
+    [HAPROXY_ISSUER_KEY]: b64(pems.issuerPem),
   };
-  if (pair.caPem) data['ca.crt'] = b64(pair.caPem);
-  const annotations: Record<string, string> = {
-    [ANNOTATION_SERIAL]: pair.serial,
-    [ANNOTATION_SHA256]: pair.sha256,
-  };
-  if (staple) {
-    data[STAPLE_KEY] = b64(staple.der);
-    data[HAPROXY_OCSP_KEY] = b64(staple.der);
-    annotations[ANNOTATION_THIS_UPDATE] = staple.thisUpdate;
-    annotations[ANNOTATION_NEXT_UPDATE] = staple.nextUpdate;
-    annotations[ANNOTATION_STAPLE_SHA256] = stapleSha256(staple.der);
-    annotations[ANNOTATION_USABLE_UNTIL] = staple.usableUntil;
-  }
-  return { data, annotations };
+  if (pems.caPem) data['ca.crt'] = b64(pems.caPem);
+  return { data, annotations: { [ANNOTATION_SERIAL]: serial, [ANNOTATION_SHA256]: sha256 } };
 }
 
-const DATA_KEYS = ['tls.crt', 'tls.key', 'ca.crt', HAPROXY_PEM_KEY, HAPROXY_ISSUER_KEY, STAPLE_KEY, HAPROXY_OCSP_KEY];
-const ANNOTATION_KEYS = [
-  ANNOTATION_SERIAL,
-  ANNOTATION_SHA256,
-  ANNOTATION_THIS_UPDATE,
-  ANNOTATION_NEXT_UPDATE,
-  ANNOTATION_STAPLE_SHA256,
-  ANNOTATION_USABLE_UNTIL,
-];
+function stapleFields(staple: PublishedStaple | undefined): Fields {
+  if (!staple) return { data: {}, annotations: {} };
+  const der = b64(staple.der);
+  return {
+    data: { [STAPLE_KEY]: der, [HAPROXY_OCSP_KEY]: der },
+    annotations: {
+      [ANNOTATION_THIS_UPDATE]: staple.thisUpdate,
+      [ANNOTATION_NEXT_UPDATE]: staple.nextUpdate,
+      [ANNOTATION_STAPLE_SHA256]: stapleSha256(staple.der),
+      [ANNOTATION_USABLE_UNTIL]: staple.usableUntil,
+    },
+  };
+}
 
-/** SHA-256 over the fields this controller writes (data as base64, as stored): equal digests, an apply would change nothing. */
-function fieldsDigest(data: Record<string, string>, annotations: Record<string, string>): string {
-  const h = createHash('sha256');
-  for (const k of DATA_KEYS) h.update(`${k}\0${data[k] ?? '-'}\0`);
-  for (const k of ANNOTATION_KEYS) h.update(`${k}\0${annotations[k] ?? '-'}\0`);
+/** SHA-256 over the given fields (data as base64, as stored), absent ones marked. */
+function digestOf(f: Fields, dataKeys: string[], annotationKeys: string[], prefix = ''): string {
+  const h = createHash('sha256').update(prefix);
+  for (const k of dataKeys) h.update(`${k}\0${f.data[k] ?? '-'}\0`);
+  for (const k of annotationKeys) h.update(`${k}\0${f.annotations[k] ?? '-'}\0`);
   return h.digest('hex');
+}
+
+const pairDigestOf = (f: Fields) => digestOf(f, PAIR_DATA_KEYS, PAIR_ANNOTATION_KEYS);
+
+/** The digest of the pair's fields in a staple Secret: computed once per certificate generation read. */
+export function pairDigest(pems: PairPems, serial: string, sha256: string): string {
+  return pairDigestOf(pairFields(pems, serial, sha256));
+}
+
+/** Equal digests of everything this controller writes into a staple Secret: an apply would change nothing. */
+function publicationDigest(pairDigestHex: string, f: Fields): string {
+  return digestOf(f, STAPLE_DATA_KEYS, STAPLE_ANNOTATION_KEYS, `${pairDigestHex}\0`);
 }
 
 export function buildStapleSecret(o: {
@@ -118,7 +135,11 @@ export function buildStapleSecret(o: {
   owner: { name: string; uid: string };
   published: Published;
 }): Secret {
-  const { data, annotations } = stapleSecretFields(o.published);
+  const { pair, staple } = o.published;
+  const fromPair = pairFields(pair.pems(), pair.serial, pair.sha256);
+  const fromStaple = stapleFields(staple);
+  const data = { ...fromPair.data, ...fromStaple.data };
+  const annotations = { ...fromPair.annotations, ...fromStaple.annotations };
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -161,7 +182,9 @@ export function readPublished(secret: Secret | undefined): Publication | undefin
     der && thisUpdate && nextUpdate && usableUntil
       ? { der: new Uint8Array(Buffer.from(der, 'base64')), thisUpdate, nextUpdate, usableUntil }
       : undefined;
-  return { pair: { serial, sha256, notAfter }, staple, digest: fieldsDigest(d, a) };
+  const stored = { data: d, annotations: a };
+  const digest = publicationDigest(pairDigestOf(stored), stored);
+  return { pair: { serial, sha256, notAfter }, staple, digest };
 }
 
 /**
@@ -193,14 +216,13 @@ export function readPair(secret: Secret): CertificatePair | undefined {
   const [cert, key, issuer] = [d['tls.crt'], d['tls.key'], d[HAPROXY_ISSUER_KEY]];
   if (!serial || !sha256 || !cert || !key || !issuer) return undefined;
   const text = (v: string) => Buffer.from(v, 'base64').toString('utf8');
-  return {
+  const pems: PairPems = {
     certPem: text(cert),
     keyPem: text(key),
     issuerPem: text(issuer),
-    serial,
-    sha256,
     caPem: d['ca.crt'] ? text(d['ca.crt']) : undefined,
   };
+  return { serial, sha256, digest: pairDigestOf({ data: d, annotations: a }), pems: () => pems };
 }
 
 /**
@@ -210,8 +232,7 @@ export function readPair(secret: Secret): CertificatePair | undefined {
 export function samePublication(a: Publication | undefined, b: Published | Publication): boolean {
   if (!a) return false;
   if ('digest' in b) return b.digest === a.digest && b.staple === a.staple;
-  const { data, annotations } = stapleSecretFields(b);
-  return fieldsDigest(data, annotations) === a.digest;
+  return publicationDigest(b.pair.digest, stapleFields(b.staple)) === a.digest;
 }
 
 /**

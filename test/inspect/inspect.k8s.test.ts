@@ -18,7 +18,7 @@ import {
 } from '../../src/kube/types.js';
 import { buildOcspRequest, parsePemChain, sha256Fingerprint, validateOcspResponse } from '../../src/ocsp/index.js';
 import { ANNOTATION_SERIAL } from '../../src/api/annotations.js';
-import { buildStapleSecret, type Published } from '../../src/staple/staple-secret.js';
+import { buildStapleSecret, pairDigest, type Published } from '../../src/staple/staple-secret.js';
 import { createNamespace, kubeClient, kubeconfigPath, putSecret, tlsSecret } from '../support/kube.js';
 import { BIN, exec, field, kubectlOcsp, type Run } from '../support/kubectl-ocsp.js';
 import { startOpensslResponder, type ResponderHandle } from '../support/openssl.js';
@@ -65,18 +65,12 @@ describe('inspect secret / staple: staple Secrets with good, missing, expired an
     for (const c of CASES) {
       const owner = await createStaple(client, ns.name, `web-${c}`, { secretName: `src-${c}` });
       const staple = stapleFor(pki, c);
-      const published: Published = {
-        pair: {
-          certPem: pki.current.chainPem,
-          keyPem: pki.current.keyPem,
-          caPem: pki.ca.certPem,
-          issuerPem: pki.ca.certPem,
-          serial: cur(),
-          sha256: '',
-        },
-      };
       // the annotations describe what the Secret holds (a writer that paired the wrong staple consistently)
-      published.pair.sha256 = sha256Fingerprint(pki.current.cert);
+      const sha256 = sha256Fingerprint(pki.current.cert);
+      const pems = { certPem: pki.current.chainPem, keyPem: pki.current.keyPem, caPem: pki.ca.certPem, issuerPem: pki.ca.certPem };
+      const published: Published = {
+        pair: { serial: cur(), sha256, digest: pairDigest(pems, cur(), sha256), pems: () => pems },
+      };
       if (staple) {
         const nextUpdate = c === 'expired' ? pki.expiredNextUpdate : pki.goodNextUpdate;
         published.staple = {

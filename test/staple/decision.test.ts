@@ -30,7 +30,7 @@ import {
   type Decision,
   type PublishAction,
 } from '../../src/staple/decision.js';
-import { readCertificateSecret, type SourceCertificate } from '../../src/staple/source.js';
+import { readCertificateSecret, tlsCrtPem, type SourceCertificate } from '../../src/staple/source.js';
 import { buildStapleSecret, readPublished, type Publication } from '../../src/staple/staple-secret.js';
 import { createCa, issueLeaf, issueResponderCert, type Ca, type Issued } from '../support/pki.js';
 
@@ -462,7 +462,7 @@ function run(row: Row): { decision: Decision; attempt?: Attempt } {
   const src = readCertificateSecret(
     row.source === 'keyMismatch'
       ? f.keyMismatch
-      : { data: { 'tls.crt': b64(cert(row.source).certPem), 'tls.key': b64(cert(row.source).keyPem) } },
+      : { data: { 'tls.crt': b64(tlsCrtPem(cert(row.source))), 'tls.key': b64(cert(row.source).keyPem) } },
     'ns/tls',
     NOW,
   );

@@ -1,7 +1,9 @@
 // The source memo: a certificate Secret is parsed once per version (uid + resourceVersion + issuer
 // input), the time-dependent expiry check is made on every read, and the memo stays bounded.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SourceCertificateMemo, readCertificateSecret } from '../../src/staple/source.js';
+import { SourceCertificateMemo, readCertificateSecret, tlsCrtPem } from '../../src/staple/source.js';
+import { pairOf } from '../../src/staple/decision.js';
+import { buildStapleSecret, readPair, readPublished, samePublication } from '../../src/staple/staple-secret.js';
 import type { Secret } from '../../src/kube/types.js';
 import { serialHex } from '../../src/ocsp/index.js';
 import { createCa, issueLeaf, type Ca, type Issued } from '../support/pki.js';
@@ -142,5 +144,37 @@ describe('SourceCertificateMemo', () => {
     const r1 = memo.read(s, 'ns/n', now);
     expect(memo.read(s, 'ns/n', now)).not.toBe(r1);
     expect(memo.size).toBe(0);
+  });
+
+  it('holds tls.crt as its certificates when they print back to it, and gives back the text as found either way', () => {
+    const memo = new SourceCertificateMemo();
+    const canonical = memo.read(secretOf('a', leafA), 'ns/a', now);
+    if (!canonical.ok) throw new Error(canonical.message);
+    expect(Array.isArray(canonical.source.tlsCrt)).toBe(true);
+    expect(tlsCrtPem(canonical.source)).toBe(leafA.chainPem);
+    // CRLF line ends and a comment before the first block: kept as the text itself.
+    const odd = `# issued by the bench CA\r\n${leafA.chainPem.replace(/\n/g, '\r\n')}`;
+    const s = secretOf('odd', leafA);
+    s.data!['tls.crt'] = b64(odd);
+    const kept = memo.read(s, 'ns/odd', now);
+    if (!kept.ok) throw new Error(kept.message);
+    expect(kept.source.tlsCrt).toBe(odd);
+    expect(tlsCrtPem(kept.source)).toBe(odd);
+  });
+
+  it("computes the pair's digest as a staple Secret holding that pair reads back", () => {
+    const memo = new SourceCertificateMemo();
+    const read = memo.read(secretOf('a', leafA), 'ns/a', now);
+    if (!read.ok) throw new Error(read.message);
+    const pair = pairOf(read.source);
+    const written = buildStapleSecret({ namespace: 'ns', name: 'a-ocsp', owner: { name: 'a', uid: 'u' }, published: { pair } });
+    expect(Buffer.from(written.data!['tls.crt']!, 'base64').toString()).toBe(leafA.chainPem);
+    expect(readPair(written)?.digest).toBe(pair.digest);
+    expect(samePublication(readPublished(written), { pair })).toBe(true);
+    // Another key in the Secret: another pair.
+    const other = memo.read(secretOf('b', leafB), 'ns/b', now);
+    if (!other.ok) throw new Error(other.message);
+    expect(other.source.pairDigest).not.toBe(pair.digest);
+    expect(samePublication(readPublished(written), { pair: pairOf(other.source) })).toBe(false);
   });
 });
