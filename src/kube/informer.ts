@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { KubeApi } from './api.js';
 import type { KubeObject, ObjectMeta, ResourceType } from './types.js';
 import { objectKey } from './types.js';
+import { heldStrings } from './string-pool.js';
 import type { Clock, Timer } from '../base/clock.js';
 import { backoffDelay, type BackoffPolicy } from '../base/backoff.js';
 
@@ -87,7 +88,12 @@ export class Informer<T extends KubeObject> {
     if (this.opts.namespace && obj.metadata?.namespace !== this.opts.namespace) return;
     if (this.cache.has(key) || !this.kept(obj)) return;
     const held = slim(obj);
-    this.cache.set(key, this.opts.metadataOnly ? ({ apiVersion: held.apiVersion, kind: held.kind, metadata: held.metadata } as T) : held);
+    this.hold(key, this.opts.metadataOnly ? ({ apiVersion: held.apiVersion, kind: held.kind, metadata: held.metadata } as T) : held);
+  }
+
+  /** Keeps an object, its repeated strings shared with the other held objects (string-pool.ts). */
+  private hold(key: string, obj: T): void {
+    this.cache.set(key, heldStrings.internAll(obj));
   }
 
   private kept(obj: T): boolean {
@@ -184,7 +190,7 @@ export class Informer<T extends KubeObject> {
         continue;
       }
       seen.add(key);
-      this.cache.set(key, obj);
+      this.hold(key, obj);
       if (!old) this.emit('add', obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
       else if (isResync) this.emit('resync', obj);
@@ -225,7 +231,7 @@ export class Informer<T extends KubeObject> {
         this.cache.delete(key);
         this.emit('delete', old ?? obj);
       } else {
-        if (this.kept(obj)) this.cache.set(key, obj);
+        if (this.kept(obj)) this.hold(key, obj);
         else this.cache.delete(key);
         this.emit(old ? 'update' : 'add', obj, old);
       }

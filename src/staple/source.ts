@@ -15,7 +15,11 @@ import {
   type CertificateView,
 } from '../ocsp/index.js';
 import type { KubeObject, Secret } from '../kube/types.js';
+import { heldStrings } from '../kube/string-pool.js';
 import { pairDigest } from './staple-secret.js';
+
+/** The leaves of one CA name the same responder: one copy of its URL across the memo. */
+const pooled = (s: string | undefined) => (s === undefined ? undefined : heldStrings.intern(s));
 
 /** Certificates as small plain views (certificateView), so a memo of ten thousand costs little. */
 export interface SourceCertificate {
@@ -125,7 +129,7 @@ function parseCertificateSecret(secret: Secret | undefined, ref: string, issuerP
         pairDigest: pairDigest({ certPem, keyPem, caPem, issuerPem: certificatePem(issuer) }, serial, sha256),
         serial,
         sha256,
-        ocspUrl: ocspUrls(leaf)[0],
+        ocspUrl: pooled(ocspUrls(leaf)[0]),
         mustStaple: isMustStaple(leaf),
       },
     },
