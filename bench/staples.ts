@@ -560,7 +560,7 @@ async function runOperator(
   work: string,
   cleanups: Array<() => Promise<void>>,
 ): Promise<OperatorRun> {
-  const kc = client.kubeConfig;
+  const kc = loadKubeConfig(cp.kubeconfigPath);
   const ns = `bench-staples-r${round}`;
   const tag = `[operator r${round}]`;
   log(`${tag} creating ${N} certificate Secrets and ${N} OcspStaples (${CREATE_CONCURRENCY} in flight)`);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS, KubeClient } from '../kube/client.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { loadClusterAccess } from '../kube/cluster-access.js';
 import { systemClock } from '../base/clock.js';
 import { createLogger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
@@ -127,8 +127,11 @@ function podNamespace(): string {
 
 async function runController(flags: ControllerFlags): Promise<number> {
   const log = createLogger();
-  const kc = loadKubeConfig(flags.kubeconfig);
-  const client = new KubeClient(kc, { userAgent: 'ocsp-operator', qps: flags.kubeApiQps, burst: flags.kubeApiBurst });
+  const client = new KubeClient(loadClusterAccess(flags.kubeconfig), {
+    userAgent: 'ocsp-operator',
+    qps: flags.kubeApiQps,
+    burst: flags.kubeApiBurst,
+  });
   let exitCode = 0;
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));

@@ -22,7 +22,7 @@ import { ResponseSigner, type RoundResult } from '../signer/signer.js';
 import type { Shard } from '../signer/planner.js';
 import { StatefulSetShare } from '../signer/shard-source.js';
 import { KubeClient } from '../kube/client.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { loadClusterAccess } from '../kube/cluster-access.js';
 import { applyDeclaredRevocations, parseIndexTxt, type CertificateInfo, type IndexRevocation } from '../ca-db/index-txt.js';
 import { PostgresCertificateReader, type PostgresColumns, type PostgresRowSource } from '../ca-db/postgres.js';
 import { mergeCertificates, PostgresSource, SourceUnusableError } from '../signer/postgres-source.js';
@@ -241,7 +241,7 @@ export async function run(argv: string[]): Promise<number> {
       // Not in the pod template: scaling the StatefulSet restarts no signer (shard-source.ts).
       const namespace = process.env.POD_NAMESPACE;
       if (!namespace) throw new Error('--shard-from-statefulset needs POD_NAME and POD_NAMESPACE in the environment (the downward API)');
-      const client = new KubeClient(loadKubeConfig(), { userAgent: 'ocsp-operator-signer-share', timeoutMs: 10_000 });
+      const client = new KubeClient(loadClusterAccess(), { userAgent: 'ocsp-operator-signer-share', timeoutMs: 10_000 });
       const source = new StatefulSetShare({ client, namespace, name: v['shard-from-statefulset'], podName: podName(), log });
       source.start();
       closers.unshift(async () => {

@@ -4,8 +4,9 @@
 // content types and error shapes differ per API, and the reconcilers need one uniform surface.
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../base/clock.js';
+import { accessFromKubeConfig, isClusterAccess, type ClusterAccess } from './cluster-access.js';
 import { parseProxyUrl, TunnelingHttpAgent, TunnelingHttpsAgent } from './proxy.js';
 import { defaultRetryPolicy, parseRetryAfter, throttleRetryDelay, TokenBucket, type RetryPolicy } from './rate-limit.js';
 import type { KubeObject, KubeList, ResourceType } from './types.js';
@@ -77,20 +78,19 @@ export class KubeClient implements KubeApi {
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
   readonly stats: KubeClientStats = { requests: 0, throttled: 0, throttledMs: 0, retries: 0 };
+  private readonly access: ClusterAccess;
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    access: ClusterAccess | KubeConfig,
     private readonly options: KubeClientOptions = {},
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = cluster.server.replace(/\/+$/, '');
+    this.access = isClusterAccess(access) ? access : accessFromKubeConfig(access);
+    this.server = this.access.server;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.clock = options.clock ?? systemClock;
     this.limiter = new TokenBucket(options.qps ?? DEFAULT_KUBE_API_QPS, options.burst ?? DEFAULT_KUBE_API_BURST, this.clock);
     this.retry = { ...defaultRetryPolicy, ...options.retry };
-    // kubeconfig proxy-url: client-node honours it only on the agents it makes per call.
-    this.proxy = cluster.proxyUrl ? parseProxyUrl(cluster.proxyUrl) : undefined;
+    this.proxy = this.access.proxyUrl ? parseProxyUrl(this.access.proxyUrl) : undefined;
     const pool = { keepAlive: true, maxSockets: 32 };
     this.httpsAgent = this.proxy
       ? new TunnelingHttpsAgent(this.proxy, { ...pool, connectTimeoutMs: this.timeoutMs })
@@ -155,10 +155,9 @@ export class KubeClient implements KubeApi {
       headers: { Accept: opts.accept ?? 'application/json', 'User-Agent': this.options.userAgent ?? 'ocsp-operator' },
       timeout: this.timeoutMs,
     };
-    // Client certificates, CA and tokens (re-read each time: in-cluster tokens rotate).
-    await this.kubeConfig.applyToHTTPSOptions(options);
-    // client-node sets a fresh agent per call; keep ours so connections (and TLS sessions) are
-    // reused. The TLS material stays on the request options, which the pool keys on.
+    // Client certificates, CA and the current token; the TLS material stays on the request
+    // options, which the kept-alive pool keys its connections (and TLS sessions) on.
+    await this.access.authorize(options);
     options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     if (body)
       Object.assign(options.headers ?? {}, { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': body.length });
@@ -176,19 +175,7 @@ export class KubeClient implements KubeApi {
       req.on('error', (err) => reject(new KubeApiError(0, 'Unreachable', err.message, path)));
       req.end(body);
     });
-    if (status < 200 || status >= 300) {
-      // Not every refusal is a Status object (priority and fairness answers 429 in plain text).
-      let reason = STATUS_CODES[status]?.replace(/[^A-Za-z]/g, '') || String(status);
-      let message = text.slice(0, 500).trim();
-      try {
-        const st = JSON.parse(text) as { reason?: string; message?: string };
-        reason = st.reason ?? reason;
-        message = st.message ?? message;
-      } catch {
-        // not a Status object: keep the raw text
-      }
-      throw new KubeApiError(status, reason, message, path, parseRetryAfter(retryAfter, this.clock.now()));
-    }
+    if (status < 200 || status >= 300) throw apiError(status, text, path, parseRetryAfter(retryAfter, this.clock.now()));
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -268,47 +255,14 @@ export class KubeClient implements KubeApi {
     }
   }
 
-  /** Starts a watch; `done` is called once when it ends, with the error if any. */
-  watch(
+  /**
+   * Starts a watch; `done` is called once when it ends, with the error if any. The
+   * newline-delimited events are streamed here, over a socket of the watch's own: a watch holds
+   * its connection for minutes. `metadataOnly` asks for PartialObjectMetadata.
+   */
+  async watch(
     type: ResourceType,
     opts: WatchOptions,
-    onEvent: (phase: string, obj: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    if (opts.metadataOnly) return this.watchMetadata(type, opts, onEvent, done);
-    return this.throttle().then(() => this.watchTyped(type, opts, onEvent, done));
-  }
-
-  // client-node's Watch builds its own (proxy-aware) agent per call from the kubeconfig.
-  private watchTyped(
-    type: ResourceType,
-    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number },
-    onEvent: (phase: string, obj: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    const watch = new Watch(this.kubeConfig);
-    return watch.watch(
-      resourcePath(type, { namespace: opts.namespace }),
-      {
-        resourceVersion: opts.resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds: opts.timeoutSeconds,
-        labelSelector: opts.labelSelector,
-        // metadata.name=X lets RBAC limit the watch to resourceNames [X]
-        fieldSelector: opts.fieldSelector,
-      },
-      onEvent,
-      done,
-    );
-  }
-
-  /**
-   * A watch of PartialObjectMetadata: client-node's Watch cannot set the Accept header, so this
-   * one streams the newline-delimited events itself over the kept-alive agents.
-   */
-  private async watchMetadata(
-    type: ResourceType,
-    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; fieldSelector?: string; timeoutSeconds: number },
     onEvent: (phase: string, obj: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
@@ -324,12 +278,14 @@ export class KubeClient implements KubeApi {
     const abort = new AbortController();
     const options: RequestOptions = {
       method: 'GET',
-      headers: { Accept: ACCEPT_METADATA, 'User-Agent': this.options.userAgent ?? 'ocsp-operator' },
+      headers: {
+        Accept: opts.metadataOnly ? ACCEPT_METADATA : 'application/json',
+        'User-Agent': this.options.userAgent ?? 'ocsp-operator',
+      },
       signal: abort.signal,
     };
     await this.throttle();
-    await this.kubeConfig.applyToHTTPSOptions(options);
-    // A watch holds its connection for minutes: its own socket (tunnel), not one of the pool's.
+    await this.access.authorize(options);
     options.agent = !this.proxy
       ? false
       : url.protocol === 'https:'
@@ -345,8 +301,11 @@ export class KubeClient implements KubeApi {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, options, (res) => {
       if (res.statusCode !== 200) {
-        res.resume();
-        finish(new KubeApiError(res.statusCode ?? 0, String(res.statusCode), 'watch refused', url.pathname));
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => finish(apiError(status, Buffer.concat(chunks).toString('utf8'), url.pathname)));
+        res.on('error', (err) => finish(err));
         return;
       }
       let pending = '';
@@ -372,7 +331,23 @@ export class KubeClient implements KubeApi {
       res.on('error', (err) => finish(abort.signal.aborted ? null : err));
     });
     req.on('error', (err) => finish(abort.signal.aborted ? null : err));
+    // A peer that vanished without a FIN is noticed by TCP keepalive, not only by the next resync.
+    req.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
     req.end();
     return abort;
   }
+}
+
+/** A refusal as a KubeApiError; not every refusal is a Status object (priority and fairness answers 429 in plain text). */
+function apiError(status: number, text: string, path: string, retryAfterMs?: number): KubeApiError {
+  let reason = STATUS_CODES[status]?.replace(/[^A-Za-z]/g, '') || String(status);
+  let message = text.slice(0, 500).trim();
+  try {
+    const st = JSON.parse(text) as { reason?: string; message?: string };
+    reason = st.reason ?? reason;
+    message = st.message ?? message;
+  } catch {
+    // not a Status object: keep the raw text
+  }
+  return new KubeApiError(status, reason, message, path, retryAfterMs);
 }

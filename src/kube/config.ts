@@ -1,5 +1,7 @@
-// Where the operator finds its cluster: an explicit kubeconfig path, else KUBECONFIG, else the
-// in-cluster service account (the normal case in a pod), else ~/.kube/config.
+// client-node's KubeConfig, for the tools that need one (the development environment, the
+// benchmarks), found the way cluster-access.ts finds a cluster: an explicit kubeconfig path, else
+// KUBECONFIG, else the in-cluster service account, else ~/.kube/config. The operator's own
+// commands use cluster-access.ts, which does not load client-node.
 import { KubeConfig } from '@kubernetes/client-node';
 
 export function loadKubeConfig(path?: string): KubeConfig {

@@ -241,11 +241,11 @@ export class Informer<T extends KubeObject> {
       this.abort = undefined;
       if (gone) {
         this.restart('410 Gone');
-      } else if (err && !isTimeout(err)) {
+      } else if (err) {
         this.retry(`watch ended: ${errorText(err)}`, false);
       } else {
         if (sawEvent) this.failures = 0;
-        void this.watch(gen); // a normal server- or client-side timeout: resume from the last version
+        void this.watch(gen); // the server's timeoutSeconds ended it: resume from the last version
       }
     };
     try {
@@ -291,10 +291,6 @@ export class Informer<T extends KubeObject> {
       }
     }
   }
-}
-
-function isTimeout(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'TimeoutError';
 }
 
 function errorText(err: unknown): string {

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { KubeApi } from '../kube/api.js';
 import { KubeClient } from '../kube/client.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { loadClusterAccess } from '../kube/cluster-access.js';
 import { systemClock, type Clock, type Timer } from '../base/clock.js';
 import { quantizeReport, sameReport, writeReport, type Report } from './protocol.js';
 
@@ -30,7 +30,7 @@ export function startReportLoop(o: {
   const namespace = process.env.POD_NAMESPACE;
   if (!namespace || !process.env.POD_NAME)
     throw new Error('--report-pool needs POD_NAME and POD_NAMESPACE in the environment (the downward API)');
-  const client: KubeApi = o.client ?? new KubeClient(loadKubeConfig(), { userAgent: 'ocsp-operator-pool-pod', timeoutMs: 10_000 });
+  const client: KubeApi = o.client ?? new KubeClient(loadClusterAccess(), { userAgent: 'ocsp-operator-pool-pod', timeoutMs: 10_000 });
   const clock = o.clock ?? systemClock;
   let timer: Timer | undefined;
   let stopped = false;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeApiError, KubeClient } from '../../src/kube/client.js';
-import { loadKubeConfig } from '../../src/kube/config.js';
+import { loadClusterAccess } from '../../src/kube/cluster-access.js';
 import { EventType, NamespaceType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { freePort, repoRoot } from '../../src/devenv/control-plane.js';
 import { serviceAccountKubeconfig as mintServiceAccountKubeconfig } from '../../src/devenv/service-account.js';
@@ -19,7 +19,7 @@ export function kubeconfigPath(): string {
 }
 
 export function kubeClient(): KubeClient {
-  return new KubeClient(loadKubeConfig(kubeconfigPath()));
+  return new KubeClient(loadClusterAccess(kubeconfigPath()));
 }
 
 export async function kubectl(
