@@ -7,6 +7,7 @@ import type { KubeApi } from './api.js';
 import type { KubeObject, ObjectMeta, ResourceType } from './types.js';
 import { objectKey } from './types.js';
 import { heldStrings } from './string-pool.js';
+import { KeyFilter } from './key-filter.js';
 import type { Clock, Timer } from '../base/clock.js';
 import { backoffDelay, type BackoffPolicy } from '../base/backoff.js';
 
@@ -52,6 +53,8 @@ export function slim<T extends KubeObject>(obj: T): T {
 
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
+  /** The keys of objects seen and not kept since the last list (see mayHaveDropped). */
+  private dropped = new KeyFilter();
   private readonly handlers: ChangeHandler<T>[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -89,6 +92,17 @@ export class Informer<T extends KubeObject> {
     if (this.cache.has(key) || !this.kept(obj)) return;
     const held = slim(obj);
     this.hold(key, this.opts.metadataOnly ? ({ apiVersion: held.apiVersion, kind: held.kind, metadata: held.metadata } as T) : held);
+  }
+
+  /**
+   * Whether an object this cache does not hold may exist all the same: false only once the cache
+   * has synced and no list or watch event since the last list named it, so it either does not
+   * exist or was created too recently for the watch to have told (as after a GET that found nothing).
+   */
+  mayHaveDropped(namespace: string | undefined, name: string): boolean {
+    if (!this.synced) return true;
+    if (this.opts.namespace && namespace !== this.opts.namespace) return false;
+    return this.dropped.mightHave(namespace ? `${namespace}/${name}` : name);
   }
 
   /** Keeps an object, its repeated strings shared with the other held objects (string-pool.ts). */
@@ -177,11 +191,13 @@ export class Informer<T extends KubeObject> {
     }
     if (gen !== this.generation || this.stopped) return;
     const seen = new Set<string>();
+    const dropped = new KeyFilter();
     for (const item of list.items) {
       const obj = slim(item);
       const key = objectKey(obj);
       const old = this.cache.get(key);
       if (!this.kept(obj)) {
+        dropped.add(key);
         // Not held; if it was, the change that made it uninteresting is still news to the handlers.
         if (old) {
           this.cache.delete(key);
@@ -202,6 +218,7 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.dropped = dropped;
     this.listed++;
     for (const w of this.listWaiters.splice(0)) w();
     if (!this.synced) {
@@ -232,7 +249,10 @@ export class Informer<T extends KubeObject> {
         this.emit('delete', old ?? obj);
       } else {
         if (this.kept(obj)) this.hold(key, obj);
-        else this.cache.delete(key);
+        else {
+          this.cache.delete(key);
+          this.dropped.add(key);
+        }
         this.emit(old ? 'update' : 'add', obj, old);
       }
     };

@@ -16,6 +16,8 @@ export interface MetadataSource {
   get(namespace: string | undefined, name: string): KubeObject | undefined;
   list(namespace?: string): KubeObject[];
   adopt(obj: KubeObject): void;
+  /** Whether an object not held may exist all the same (Informer.mayHaveDropped). */
+  mayHaveDropped(namespace: string | undefined, name: string): boolean;
   /** Completed lists (the least over the namespaces' informers). */
   listedCount(): number;
   /** Lists again, so objects a widened interest now keeps are held; resolves when done. */
@@ -101,6 +103,15 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
 
   list(namespace?: string): KubeObject[] {
     return this.source().list(namespace);
+  }
+
+  /**
+   * True when the object certainly did not exist as of the watch's latest event: not held, and not
+   * seen and dropped since the last list. A GET would answer 404 (unless it was created since,
+   * which a GET an instant earlier would not have seen either).
+   */
+  knownAbsent(namespace: string | undefined, name: string): boolean {
+    return !this.source().get(namespace, name) && !this.source().mayHaveDropped(namespace, name);
   }
 
   /**

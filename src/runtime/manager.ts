@@ -230,6 +230,10 @@ export class InformerSet<T extends KubeObject> implements WatchSource<T> {
     for (const m of this.members) m.adopt(obj);
   }
 
+  mayHaveDropped(namespace: string | undefined, name: string): boolean {
+    return this.members.some((m) => m.mayHaveDropped(namespace, name));
+  }
+
   listedCount(): number {
     return Math.min(...this.members.map((m) => m.listedCount()));
   }

@@ -47,6 +47,8 @@ export interface StapleReconcilerDeps {
   secrets: {
     get(namespace: string | undefined, name: string): KubeObject | undefined;
     load(namespace: string | undefined, name: string): Promise<Secret | undefined>;
+    /** Certainly absent as of the watch's latest event (no GET needed to learn it). */
+    knownAbsent(namespace: string | undefined, name: string): boolean;
     put(obj: Secret): void;
   };
   metrics: StapleMetrics;
@@ -257,6 +259,8 @@ export class StapleReconciler implements Reconciler {
     const meta = this.deps.secrets.get(ns, name);
     const known = meta && this.publications.get(key, meta);
     if (known) return { current: meta, published: known.publication };
+    // A new staple's Secret, not written yet: no GET to learn that.
+    if (!meta && this.deps.secrets.knownAbsent(ns, name)) return {};
     const live = await this.deps.secrets.load(ns, name);
     if (!live) return {};
     const published = readPublished(live);

@@ -48,6 +48,14 @@ const unrelatedSecret = (i: number) => `unrelated-${i}`;
 const unrelatedConfigMap = (i: number) => `unrelated-cm-${i}`;
 const isUnrelated = (o: KubeObject) => /^unrelated-/.test(o.metadata?.name ?? '');
 
+/** Every request the operator's (real) client sent: a GET the staple controller skips must be seen skipped. */
+const requested: string[] = [];
+const send = client.request.bind(client);
+client.request = (method, path, opts) => {
+  requested.push(`${method} ${path}`);
+  return send(method, path, opts);
+};
+
 beforeAll(async () => {
   ns = await createNamespace(client, 'filtered');
   ca = await createCa({ keyAlg: 'P-256', name: 'CN=Filtered Cache CA' });
@@ -213,5 +221,66 @@ describe('the Secret and ConfigMap caches', () => {
     await client.mergePatch(SecretType, { namespace: ns.name, name: 'web-tls' }, { metadata: { labels: { touched: 'yes' } } });
     await waitFor('web-tls dropped from the cache', () => !secrets.get(ns.name, 'web-tls'), 20_000);
     expect(secrets.heldInFull()).not.toContain(`${ns.name}/web-tls`);
+  });
+
+  it('tells a Secret that never existed from one that streamed past unkept, without holding either', async () => {
+    await waitFor('the unrelated Secrets delivered', () => unrelatedSeen.has(`secrets/${ns.name}/${unrelatedSecret(3)}`), 30_000);
+    expect(secrets.get(ns.name, unrelatedSecret(3))).toBeUndefined();
+    expect(secrets.knownAbsent(ns.name, unrelatedSecret(3))).toBe(false);
+    expect(secrets.knownAbsent(ns.name, 'never-created')).toBe(true);
+    expect(secrets.knownAbsent(ns.name, 'ca')).toBe(false); // held
+  });
+
+  it("a new staple's Secret is written without a GET that would answer 404", async () => {
+    const fresh = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:9/', dnsNames: ['fresh.test'] });
+    await putSecret(client, tlsSecret(ns.name, 'fresh-tls', { certPem: fresh.chainPem, keyPem: fresh.keyPem }));
+    const from = requested.length;
+    await client.create(OcspStapleType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspStaple',
+      metadata: { name: 'fresh', namespace: ns.name },
+      spec: { secretName: 'fresh-tls' },
+    });
+    // Polled with a client of the test's own: `requested` holds the operator's requests only.
+    const probe = kubeClient();
+    await waitFor('the staple Secret written', () => probe.getOrUndefined<Secret>(SecretType, ns.name, 'fresh-tls-ocsp'), 30_000);
+    const mine = requested.slice(from).filter((r) => r.includes('/secrets/fresh-tls'));
+    const firstApply = mine.findIndex((r) => r.startsWith('PATCH') && r.endsWith('/secrets/fresh-tls-ocsp'));
+    expect(firstApply).toBeGreaterThanOrEqual(0);
+    expect(mine.slice(0, firstApply)).toContain(`GET /api/v1/namespaces/${ns.name}/secrets/fresh-tls`); // its certificate's data
+    expect(mine.slice(0, firstApply)).not.toContain(`GET /api/v1/namespaces/${ns.name}/secrets/fresh-tls-ocsp`);
+  });
+
+  it('a staple Secret someone else made before the staple was seen is still found, and not overwritten', async () => {
+    const other = await issueLeaf(ca, { ocspUrl: 'http://127.0.0.1:9/', dnsNames: ['other.test'] });
+    await putSecret(client, tlsSecret(ns.name, 'other-tls', { certPem: other.chainPem, keyPem: other.keyPem }));
+    await putSecret(client, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'other-tls-ocsp', namespace: ns.name },
+      data: { note: Buffer.from('mine').toString('base64') },
+    });
+    await waitFor('the foreign Secret delivered and dropped', () => !secrets.knownAbsent(ns.name, 'other-tls-ocsp'), 30_000);
+    await client.create(OcspStapleType, {
+      apiVersion: 'ocsp-operator.dev/v1alpha1',
+      kind: 'OcspStaple',
+      metadata: { name: 'other', namespace: ns.name },
+      spec: { secretName: 'other-tls' },
+    });
+    const reason = await waitFor(
+      'the staple refusing the Secret',
+      async () => {
+        const s = await client.get<KubeObject & { status?: { conditions?: { type: string; reason?: string }[] } }>(
+          OcspStapleType,
+          ns.name,
+          'other',
+        );
+        return s.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+      },
+      30_000,
+    );
+    expect(reason).toBe('StapleSecretConflict');
+    const foreign = await client.get<Secret>(SecretType, ns.name, 'other-tls-ocsp');
+    expect(Object.keys(foreign.data ?? {})).toEqual(['note']);
   });
 });
