@@ -36,6 +36,8 @@ export interface ListOptions {
   labelSelector?: string;
   /** PartialObjectMetadata: the server strips everything but metadata. */
   metadataOnly?: boolean;
+  /** Objects a page (listPages; `list` gathers every page). Default 500. */
+  pageSize?: number;
 }
 
 export interface WatchOptions {
@@ -56,6 +58,8 @@ export interface KubeApi {
   get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T>;
   getOrUndefined<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined>;
   list<T extends KubeObject>(type: ResourceType, opts?: ListOptions): Promise<KubeList<T>>;
+  /** The same list a page at a time (one consistent snapshot), so a caller need not hold it all at once. */
+  listPages<T extends KubeObject>(type: ResourceType, opts?: ListOptions): AsyncGenerator<KubeList<T>>;
   create<T extends KubeObject>(type: ResourceType, obj: T, query?: CreateQuery): Promise<T>;
   /** PUT with the object's resourceVersion: a 409 means someone else wrote first. */
   replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string): Promise<T>;

@@ -204,14 +204,11 @@ export class KubeClient implements KubeApi {
   }
 
   /** One page (500 objects) at a time, so a caller that keeps few of them never holds them all. */
-  async *listPages<T extends KubeObject>(
-    type: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; metadataOnly?: boolean } = {},
-  ): AsyncGenerator<KubeList<T>> {
+  async *listPages<T extends KubeObject>(type: ResourceType, opts: ListOptions = {}): AsyncGenerator<KubeList<T>> {
     let cont: string | undefined;
     do {
       const page = await this.request<KubeList<T>>('GET', resourcePath(type, { namespace: opts.namespace }), {
-        query: { limit: 500, continue: cont, labelSelector: opts.labelSelector },
+        query: { limit: opts.pageSize ?? 500, continue: cont, labelSelector: opts.labelSelector },
         accept: opts.metadataOnly ? ACCEPT_METADATA_LIST : undefined,
       });
       cont = page.metadata?.continue || undefined;

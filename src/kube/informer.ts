@@ -176,48 +176,37 @@ export class Informer<T extends KubeObject> {
     void this.relist(reason === 'resync');
   }
 
+  /**
+   * Lists a page at a time: a relist of ten thousand objects never holds them all at once beside
+   * the cache (the periodic resync of a 10,000-staple operator did, and ran out of heap).
+   */
   private async relist(isResync = false): Promise<void> {
     const gen = this.generation;
-    let list;
+    const seen = new Set<string>();
+    const dropped = new KeyFilter();
+    let resourceVersion = '';
     try {
-      list = await this.client.list<T>(this.type, {
+      for await (const page of this.client.listPages<T>(this.type, {
         namespace: this.opts.namespace,
         labelSelector: this.opts.labelSelector,
         metadataOnly: this.opts.metadataOnly,
-      });
+      })) {
+        if (gen !== this.generation || this.stopped) return;
+        resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+        for (const item of page.items) this.applyListed(slim(item), seen, dropped, isResync);
+      }
     } catch (err) {
       if (gen === this.generation) this.retry(`list failed: ${errorText(err)}`, true);
       return;
     }
     if (gen !== this.generation || this.stopped) return;
-    const seen = new Set<string>();
-    const dropped = new KeyFilter();
-    for (const item of list.items) {
-      const obj = slim(item);
-      const key = objectKey(obj);
-      const old = this.cache.get(key);
-      if (!this.kept(obj)) {
-        dropped.add(key);
-        // Not held; if it was, the change that made it uninteresting is still news to the handlers.
-        if (old) {
-          this.cache.delete(key);
-          if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
-        }
-        continue;
-      }
-      seen.add(key);
-      this.hold(key, obj);
-      if (!old) this.emit('add', obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
-      else if (isResync) this.emit('resync', obj);
-    }
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {
         this.cache.delete(key);
         this.emit('delete', old);
       }
     }
-    this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.resourceVersion = resourceVersion;
     this.dropped = dropped;
     this.listed++;
     for (const w of this.listWaiters.splice(0)) w();
@@ -226,6 +215,26 @@ export class Informer<T extends KubeObject> {
       for (const w of this.syncWaiters.splice(0)) w();
     }
     await this.watch(gen);
+  }
+
+  /** One object of a list: held or dropped, and news to the handlers if it changed. */
+  private applyListed(obj: T, seen: Set<string>, dropped: KeyFilter, isResync: boolean): void {
+    const key = objectKey(obj);
+    const old = this.cache.get(key);
+    if (!this.kept(obj)) {
+      dropped.add(key);
+      // Not held; if it was, the change that made it uninteresting is still news to the handlers.
+      if (old) {
+        this.cache.delete(key);
+        if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
+      }
+      return;
+    }
+    seen.add(key);
+    this.hold(key, obj);
+    if (!old) this.emit('add', obj);
+    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
+    else if (isResync) this.emit('resync', obj);
   }
 
   private async watch(gen: number): Promise<void> {

@@ -189,6 +189,18 @@ export class FakeKube implements KubeApi {
     return { items, metadata: { resourceVersion: String(this.rv) } };
   }
 
+  async *listPages<T extends KubeObject>(type: ResourceType, opts: ListOptions = {}): AsyncGenerator<KubeList<T>> {
+    const all = await this.list<T>(type, opts);
+    const size = opts.pageSize ?? 500;
+    for (let from = 0; from === 0 || from < all.items.length; from += size) {
+      const more = from + size < all.items.length;
+      yield {
+        items: all.items.slice(from, from + size),
+        metadata: { ...all.metadata, ...(more ? { continue: String(from + size) } : {}) },
+      };
+    }
+  }
+
   // --- writes
 
   async create<T extends KubeObject>(type: ResourceType, obj: T, query: CreateQuery = {}): Promise<T> {

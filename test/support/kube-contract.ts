@@ -127,6 +127,22 @@ export function kubeContract(label: string, target: () => ContractTarget): void 
       expect(meta.metadata?.resourceVersion).toBeTruthy();
     });
 
+    it('lists a page at a time: the pages together are the whole list, at one resourceVersion', async () => {
+      const { api, namespace } = target();
+      for (let i = 1; i <= 5; i++) await api.create(SecretType, secret(namespace, `page-${i}`, {}, { paged: 'yes' }));
+      const pages: string[][] = [];
+      const versions = new Set<string>();
+      for await (const page of api.listPages(SecretType, { namespace, labelSelector: 'paged=yes', pageSize: 2 })) {
+        pages.push(page.items.map((o) => o.metadata?.name ?? ''));
+        versions.add(page.metadata?.resourceVersion ?? '');
+      }
+      expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+      expect(pages.flat().sort()).toEqual(['page-1', 'page-2', 'page-3', 'page-4', 'page-5']);
+      expect(versions.size).toBe(1);
+      const whole = await api.list(SecretType, { namespace, labelSelector: 'paged=yes' });
+      expect(whole.items.map((o) => o.metadata?.name).sort()).toEqual(pages.flat().sort());
+    });
+
     it('watches from a resourceVersion deliver ADDED, MODIFIED, DELETED in order', async () => {
       const { api, namespace } = target();
       const start = await api.list(SecretType, { namespace });
