@@ -136,7 +136,8 @@ describe('what the chart renders', () => {
     expect(container.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
     // V8's heap capped below the memory limit (controller.maxHeapMiB), so it collects instead of growing into an OOM kill
     const heap = Number(/--max-old-space-size=(\d+)/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
-    const limitMiB = Number(/^(\d+)Gi$/.exec(container.resources?.limits?.memory ?? '')?.[1]) * 1024;
+    const limit = /^(\d+)(Mi|Gi)$/.exec(container.resources?.limits?.memory ?? '');
+    const limitMiB = Number(limit?.[1]) * (limit?.[2] === 'Gi' ? 1024 : 1);
     expect(heap, 'NODE_OPTIONS sets --max-old-space-size').toBeGreaterThan(0);
     expect(limitMiB - heap, 'at least 200 MiB of the limit left beside the heap').toBeGreaterThanOrEqual(200);
     // the leader-election Role is in the release namespace and names its one Lease
