@@ -110,7 +110,12 @@ export function kubeconfigAccess(file: string): ClusterAccess {
     throw new Error(`kubeconfig ${file} cannot be read: ${(err as Error).message}`);
   }
   const parsed = Kubeconfig.safeParse(parseYaml(text));
-  if (!parsed.success) throw new Error(`kubeconfig ${file} is not a kubeconfig: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `kubeconfig ${file} is not a kubeconfig: ${issue ? `${issue.path.join('.') || '(top)'}: ${issue.message}` : 'invalid'}`,
+    );
+  }
   const cfg = parsed.data;
   const context = cfg.contexts?.find((c) => c.name === cfg['current-context'])?.context;
   if (!context) throw new Error(`kubeconfig ${file} has no current context ('${cfg['current-context'] ?? ''}')`);

@@ -55,6 +55,8 @@ export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   /** The keys of objects seen and not kept since the last list (see mayHaveDropped). */
   private dropped = new KeyFilter();
+  /** A list completed and its watch has not failed since: the cache and `dropped` follow the server. */
+  private following = false;
   private readonly handlers: ChangeHandler<T>[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -95,12 +97,13 @@ export class Informer<T extends KubeObject> {
   }
 
   /**
-   * Whether an object this cache does not hold may exist all the same: false only once the cache
-   * has synced and no list or watch event since the last list named it, so it either does not
-   * exist or was created too recently for the watch to have told (as after a GET that found nothing).
+   * Whether an object this cache does not hold may exist all the same: false only while the cache
+   * follows the server (a list completed, its watch unbroken) and no list or watch event since
+   * that list named it, so it either does not exist or was created too recently for the watch to
+   * have told (as after a GET that found nothing).
    */
   mayHaveDropped(namespace: string | undefined, name: string): boolean {
-    if (!this.synced) return true;
+    if (!this.following) return true; // listing again, or the watch failed: what it missed is unknown
     if (this.opts.namespace && namespace !== this.opts.namespace) return false;
     return this.dropped.mightHave(namespace ? `${namespace}/${name}` : name);
   }
@@ -149,6 +152,7 @@ export class Informer<T extends KubeObject> {
 
   stop(): void {
     this.stopped = true;
+    this.following = false;
     this.generation++;
     this.abort?.abort();
     this.abort = undefined;
@@ -182,6 +186,7 @@ export class Informer<T extends KubeObject> {
    */
   private async relist(isResync = false): Promise<void> {
     const gen = this.generation;
+    this.following = false;
     const seen = new Set<string>();
     const dropped = new KeyFilter();
     let resourceVersion = '';
@@ -208,6 +213,7 @@ export class Informer<T extends KubeObject> {
     }
     this.resourceVersion = resourceVersion;
     this.dropped = dropped;
+    this.following = true;
     this.listed++;
     for (const w of this.listWaiters.splice(0)) w();
     if (!this.synced) {
@@ -299,6 +305,7 @@ export class Informer<T extends KubeObject> {
   }
 
   private retry(reason: string, relist: boolean): void {
+    this.following = false; // until a list: events the failed watch missed are not in `dropped`
     const delay = backoffDelay(this.opts.backoff ?? { baseDelayMs: 500, maxDelayMs: 10_000 }, this.failures++);
     this.opts.log.warn({ resource: this.type.plural, reason, retryInMs: delay }, 'informer interrupted; retrying');
     this.opts.onRestart?.(reason);

@@ -140,7 +140,7 @@ describe('kubeconfig credentials read without client-node', () => {
     expect(() => kubeconfigAccess(noContext)).toThrow(/no-context\.kubeconfig has no current context \('gone'\)/);
     const notOne = join(dir, 'list.kubeconfig');
     await writeFile(notOne, JSON.stringify({ clusters: 'many' }));
-    expect(() => kubeconfigAccess(notOne)).toThrow(/list\.kubeconfig is not a kubeconfig/);
+    expect(() => kubeconfigAccess(notOne)).toThrow(/list\.kubeconfig is not a kubeconfig: clusters: /);
   });
 });
 

@@ -66,6 +66,36 @@ describe('the informer on the fake', () => {
     informer.stop();
   });
 
+  it('knows which objects it saw and dropped, and claims nothing while it does not follow the server', async () => {
+    const informer = new Informer<Secret>(fake, SecretType, {
+      namespace: 'ns',
+      resyncMs: 3_600_000,
+      clock,
+      log: pino({ level: 'silent' }),
+      keep: (s) => s.metadata?.name?.startsWith('kept') ?? false,
+    });
+    await fake.create(SecretType, secret('kept-1'));
+    await fake.create(SecretType, secret('other-1'));
+    expect(informer.mayHaveDropped('ns', 'never')).toBe(true); // not listed yet
+    informer.start();
+    await informer.waitForSync();
+    await until('the watch', () => fake.openWatches() === 1);
+    expect(informer.get('ns', 'other-1')).toBeUndefined();
+    expect(informer.mayHaveDropped('ns', 'other-1')).toBe(true); // listed and dropped
+    expect(informer.mayHaveDropped('ns', 'never')).toBe(false);
+    expect(informer.mayHaveDropped('elsewhere', 'never')).toBe(false); // another namespace's: not this informer's
+    await fake.create(SecretType, secret('other-2'));
+    await until('other-2 seen and dropped', () => informer.mayHaveDropped('ns', 'other-2'));
+    expect(informer.get('ns', 'other-2')).toBeUndefined();
+    // A broken watch: what it missed is unknown until a list.
+    fake.closeWatches(new Error('connection reset'));
+    await until('the informer noticed', () => informer.mayHaveDropped('ns', 'never'));
+    await informer.relistNow();
+    expect(informer.mayHaveDropped('ns', 'never')).toBe(false);
+    expect(informer.mayHaveDropped('ns', 'other-2')).toBe(true);
+    informer.stop();
+  });
+
   it('resumes a watch that timed out from its last resourceVersion, without relisting', async () => {
     const informer = new Informer<Secret>(fake, SecretType, {
       namespace: 'ns',
