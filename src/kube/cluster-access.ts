@@ -122,25 +122,24 @@ export function kubeconfigAccess(file: string): ClusterAccess {
   const cluster = cfg.clusters?.find((c) => c.name === context.cluster)?.cluster;
   if (!cluster) throw new Error(`kubeconfig ${file} has no current cluster ('${context.cluster}')`);
   const user = cfg.users?.find((u) => u.name === context.user)?.user ?? {};
-  // Relative paths in a kubeconfig are relative to the file (client-go's rule).
-  const read = (path: string) => readFileSync(isAbsolute(path) ? path : join(dirname(file), path));
-  const pem = (data: string | undefined, path: string | undefined) =>
-    data !== undefined ? Buffer.from(data, 'base64') : path !== undefined ? read(path) : undefined;
   const server = cluster.server.replace(/\/+$/, '');
+  // client-node reads the whole entry (cluster TLS included) for a plugin user.
+  if (user.exec !== undefined || user['auth-provider'] !== undefined) return new DelegatedAccess(file, server, cluster['proxy-url']);
+  // Relative paths in a kubeconfig are relative to the file (client-go's rule).
+  const resolve = (path: string) => (isAbsolute(path) ? path : join(dirname(file), path));
+  const pem = (data: string | undefined, path: string | undefined) =>
+    data !== undefined ? Buffer.from(data, 'base64') : path !== undefined ? readFileSync(resolve(path)) : undefined;
   const tls: Tls = {
     ca: pem(cluster['certificate-authority-data'], cluster['certificate-authority']),
     insecure: cluster['insecure-skip-tls-verify'],
     serverName: cluster['tls-server-name'],
+    cert: pem(user['client-certificate-data'], user['client-certificate']),
+    key: pem(user['client-key-data'], user['client-key']),
   };
-  if (user.exec !== undefined || user['auth-provider'] !== undefined) {
-    return new DelegatedAccess(file, server, cluster['proxy-url'], tls);
-  }
-  tls.cert = pem(user['client-certificate-data'], user['client-certificate']);
-  tls.key = pem(user['client-key-data'], user['client-key']);
   let authorization: () => string | undefined = () => undefined;
   if (user.token) authorization = () => `Bearer ${user.token}`;
   else if (user.tokenFile) {
-    const token = new TokenFile(isAbsolute(user.tokenFile) ? user.tokenFile : join(dirname(file), user.tokenFile));
+    const token = new TokenFile(resolve(user.tokenFile));
     authorization = () => token.bearer();
   } else if (user.username !== undefined) {
     const basic = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
@@ -193,7 +192,6 @@ class DelegatedAccess implements ClusterAccess {
     private readonly file: string,
     readonly server: string,
     readonly proxyUrl: string | undefined,
-    private readonly tls: Tls,
   ) {}
 
   async authorize(options: RequestOptions): Promise<void> {
@@ -202,7 +200,6 @@ class DelegatedAccess implements ClusterAccess {
       kc.loadFromFile(this.file);
       return kc;
     });
-    applyTls(options, this.tls);
     await (await this.kubeConfig).applyToHTTPSOptions(options);
   }
 }
