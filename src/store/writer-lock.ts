@@ -9,8 +9,12 @@ import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-// fs-ext is a CommonJS native addon without type declarations: only flockSync is used.
-const fsExt = createRequire(import.meta.url)('fs-ext') as { flockSync(fd: number, flags: 'exnb' | 'un'): void };
+// fs-ext is a CommonJS native addon without type declarations: only flockSync is used. Loaded on
+// the first lock, so commands that import the store's modules but never write one (the
+// controller) load no native addon and run under any Node the JavaScript runs on.
+type FsExt = { flockSync(fd: number, flags: 'exnb' | 'un'): void };
+let fsExtModule: FsExt | undefined;
+const fsExt = (): FsExt => (fsExtModule ??= createRequire(import.meta.url)('fs-ext') as FsExt);
 
 /** Who holds (or last held) a lock, as its holder wrote it. */
 export interface LockHolder {
@@ -57,7 +61,7 @@ export class WriterLock {
     if (this.released) return;
     this.released = true;
     try {
-      fsExt.flockSync(this.fh.fd, 'un');
+      fsExt().flockSync(this.fh.fd, 'un');
     } finally {
       await this.fh.close();
     }
@@ -99,7 +103,7 @@ export async function acquireWriterLock(o: WriterLockOptions): Promise<WriterLoc
 /** True when taken; false when another open file holds it. LOCK_NB: never blocks a thread. */
 function tryLock(fh: FileHandle): boolean {
   try {
-    fsExt.flockSync(fh.fd, 'exnb');
+    fsExt().flockSync(fh.fd, 'exnb');
     return true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -1,7 +1,9 @@
 // The operator's own commands (controller, signer, responder, probe) must not load
 // @kubernetes/client-node: its generated API clients cost a pod ~20 MiB of heap for nothing
-// (src/kube/cluster-access.ts). A module hook records every module the built command loads; the
-// kubectl plugin, which does use client-node, shows the hook sees it.
+// (src/kube/cluster-access.ts). A module hook records every module the built command loads, and
+// process.dlopen every native addon; the kubectl plugin, which does use client-node, and the
+// signer, which loads pkcs11js, show that both are seen. The controller loads no addon, so it
+// runs under any Node its JavaScript runs on (bench/staples.js runs it under the image's Node).
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,13 @@ async function modulesLoadedBy(module: string): Promise<string[]> {
   const hook = pathToFileURL(join(dir, 'hook.mjs')).href;
   const target = pathToFileURL(join(repoRoot(), 'dist', module)).href;
   const script = `import { register } from 'node:module';
+import { appendFileSync } from 'node:fs';
 register(${JSON.stringify(hook)}, { data: { out: ${JSON.stringify(out)} } });
+const dlopen = process.dlopen;
+process.dlopen = (module, filename, ...rest) => {
+  appendFileSync(${JSON.stringify(out)}, 'addon:' + filename + '\\n');
+  return dlopen(module, filename, ...rest);
+};
 await import(${JSON.stringify(target)});`;
   await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
   return (await readFile(out, 'utf8')).split('\n').filter(Boolean);
@@ -47,6 +55,7 @@ afterAll(async () => {
 });
 
 const fromClientNode = (urls: string[]) => urls.filter((u) => u.includes('/@kubernetes/client-node/'));
+const addons = (urls: string[]) => urls.filter((u) => u.startsWith('addon:'));
 
 describe('what the commands load', () => {
   it('the kubectl plugin loads client-node (the hook sees it)', async () => {
@@ -58,6 +67,17 @@ describe('what the commands load', () => {
     const urls = await modulesLoadedBy(`src/cmd/${command}.js`);
     expect(urls.some((u) => u.endsWith(`/dist/src/cmd/${command}.js`))).toBe(true);
     expect(fromClientNode(urls)).toEqual([]);
+  });
+
+  it('the signer loads its PKCS#11 addon (the dlopen hook sees it)', async () => {
+    const urls = await modulesLoadedBy('src/cmd/signer.js');
+    expect(addons(urls).some((u) => u.endsWith('/pkcs11.node'))).toBe(true);
+  });
+
+  it('the controller loads no native addon', async () => {
+    const urls = await modulesLoadedBy('src/cmd/controller.js');
+    expect(urls.length).toBeGreaterThan(50);
+    expect(addons(urls)).toEqual([]);
   });
 
   it('the controller still reaches the API through its own client', async () => {
