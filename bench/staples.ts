@@ -22,20 +22,24 @@
 //   --max-old-space MIB run the operator with node --max-old-space-size=MIB, as the chart's
 //                       NODE_OPTIONS does: V8 then collects before the heap passes MIB instead of
 //                       growing into a large machine's memory, so peak RSS shows what the work needs
+//   --max-semi-space MIB  and --max-semi-space-size=MIB (the young generation, also in the chart's)
+//   --node WHICH        the Node the operator runs under: `image` (default: the version the images
+//                       carry, fetched once by hack/fetch-node.sh, so figures are the pods' runtime's),
+//                       `host` (the Node running this benchmark), or a path to a node binary
 //
 // The apiserver write peer (lib/write-peer.ts): a minimal keep-alive client creating 4 KiB Secrets,
 // 8 at a time, against the same apiserver just before each operator round. The operator's write
 // rate during the fill (its apiserver writes ÷ fill time) is printed as a ratio of the peer's: how
 // close the operator gets to the pace the apiserver can take on these cores.
 import 'reflect-metadata';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, startControlPlane, type ControlPlane } from '../src/devenv/control-plane.js';
+import { freePort, runBuildScript, startControlPlane, type ControlPlane } from '../src/devenv/control-plane.js';
 import { installCrds } from '../src/devenv/crds.js';
 import { KubeClient, KubeApiError } from '../src/kube/client.js';
 import { loadKubeConfig } from '../src/kube/config.js';
@@ -61,6 +65,8 @@ const { values: flags } = parseArgs({
     'no-openssl': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'max-old-space': { type: 'string' },
+    'max-semi-space': { type: 'string' },
+    node: { type: 'string', default: 'image' },
     keep: { type: 'boolean', default: false },
   },
   strict: true,
@@ -553,6 +559,7 @@ interface Phase {
 const isBenchWrite = (key: string) => key.startsWith('ocspstaples PATCH');
 
 async function runOperator(
+  nodeBin: string,
   round: number,
   cp: ControlPlane,
   client: KubeClient,
@@ -596,6 +603,7 @@ async function runOperator(
   const nodeArgs = [
     ...(flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
     ...(flags['max-old-space'] ? [`--max-old-space-size=${flags['max-old-space']}`] : []),
+    ...(flags['max-semi-space'] ? [`--max-semi-space-size=${flags['max-semi-space']}`] : []),
   ];
   const args = [
     ...nodeArgs,
@@ -620,7 +628,7 @@ async function runOperator(
     cpCpu: cpCpu(),
   };
   const started = Date.now();
-  const proc = spawn(process.execPath, args, {
+  const proc = spawn(nodeBin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
   });
@@ -1053,6 +1061,13 @@ function report(ops: OperatorRun[], peers: PeerRun[]): void {
 
 // ---------------------------------------------------------------- main
 
+/** --node: the image's Node (fetched once into the cache), this process's, or a given binary. */
+async function operatorNode(which: string): Promise<string> {
+  if (which === 'host') return process.execPath;
+  if (which === 'image') return join(await runBuildScript('fetch-node.sh'), 'node');
+  return which;
+}
+
 async function main(): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
   // One cleanup, whoever asks first (a signal, or main's finally); both wait for it to finish.
@@ -1083,6 +1098,8 @@ async function main(): Promise<void> {
   cleanups.push(async () => (ok && !flags.keep ? rm(work, { recursive: true, force: true }) : log(`kept ${work}`)));
   try {
     log(`staple benchmark: N=${N}, operator --workers ${WORKERS}, ${ROUNDS} round(s), responder -nmin ${NMIN}; work dir ${work}`);
+    const nodeBin = await operatorNode(flags.node);
+    log(`the operator runs under ${nodeBin} (${execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim()})`);
     const cp = await startControlPlane({ workDir: join(work, 'control-plane'), log: (m) => log(`control plane: ${m}`) });
     cleanups.push(() => cp.stop());
     const kc = loadKubeConfig(cp.kubeconfigPath);
@@ -1099,7 +1116,7 @@ async function main(): Promise<void> {
     const ops: OperatorRun[] = [];
     const peers: PeerRun[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      ops.push(await runOperator(round, cp, client, pki, work, cleanups));
+      ops.push(await runOperator(nodeBin, round, cp, client, pki, work, cleanups));
       if (flags['no-openssl']) continue;
       peers.push(await runPeer('openssl ocsp loop (bash, sequential)', LOOP_SCRIPT, round, pki, cleanups));
       if (!flags['no-xargs']) peers.push(await runPeer('openssl ocsp, xargs -P 2', XARGS_SCRIPT, round, pki, cleanups));
