@@ -135,12 +135,13 @@ describe('what the chart renders', () => {
     expect(spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(container.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
     // V8's heap capped below the memory limit (controller.maxHeapMiB), so it collects instead of growing into an OOM kill
-    const heap = Number(/--max-old-space-size=(\d+)/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
+    const nodeOptions = container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
     const limit = /^(\d+)(Mi|Gi)$/.exec(container.resources?.limits?.memory ?? '');
     const limitMiB = Number(limit?.[1]) * (limit?.[2] === 'Gi' ? 1024 : 1);
     expect(heap, 'NODE_OPTIONS sets --max-old-space-size').toBeGreaterThan(0);
     // and its young generation, which Node 24 would size from the node's memory, not the pod's
-    expect(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toMatch(/ --max-semi-space-size=8$/);
+    expect(nodeOptions).toMatch(/ --max-semi-space-size=8$/);
     expect(limitMiB - heap, 'at least 200 MiB of the limit left beside the heap').toBeGreaterThanOrEqual(200);
     // the leader-election Role is in the release namespace and names its one Lease
     const [leRole] = ofKind(objs, 'Role');
