@@ -5,7 +5,7 @@
 // in `ocsp-operator.dev/probe-endpoints` (src/probe/discovery.ts); this command takes flags and a
 // file (a ConfigMap mounted into the pod).
 import { parseArgs } from 'node:util';
-import { Registry } from 'prom-client';
+import { ScrapeRegistry } from '../runtime/scraped-gauge.js';
 import { registerDefaultMetrics } from '../runtime/default-metrics.js';
 import { parseDuration } from '../api/duration.js';
 import { systemClock } from '../base/clock.js';
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values['endpoints-file']) endpoints.push(...readEndpointsFile(values['endpoints-file']));
   if (endpoints.length === 0) throw new Error('nothing to probe: give --endpoint HOST:PORT[@SERVERNAME] or --endpoints-file');
   const log = createLogger({ name: 'ocsp-probe' });
-  const registry = new Registry();
+  const registry = new ScrapeRegistry();
   const prober = new Prober({
     endpoints,
     clock: systemClock,

@@ -1,10 +1,11 @@
 // The operator's Prometheus metrics, on one registry per process so tests can run several
 // managers side by side without clashing on the global registry.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { ScrapeRegistry } from './scraped-gauge.js';
 import { registerDefaultMetrics } from './default-metrics.js';
 
 export class OperatorMetrics {
-  readonly registry = new Registry();
+  readonly registry = new ScrapeRegistry();
   readonly reconcileTotal = new Counter({
     name: 'ocsp_operator_reconcile_total',
     help: 'Reconciles by controller and result (success, error, requeue)',

@@ -2,8 +2,10 @@
 // prom-client Gauge refilled in `collect()` keeps every series (a label object, a value object and
 // a hash key string) from one scrape to the next: at ten thousand staples with thirteen series
 // each, megabytes held and hashed again every scrape for nothing. Here each scrape asks the owner
-// for its series and hands them straight to the exposition.
-import { Gauge, type LabelValues, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+// for its series and hands them straight to the exposition. A ScrapeRegistry prints them itself:
+// prom-client's exposition builds several arrays and runs three regular expressions per label of
+// each series, and a scrape at ten thousand staples prints some 140,000 series.
+import { Gauge, Registry, type LabelValues, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export interface ScrapedGaugeOptions<T extends string> {
   name: string;
@@ -14,12 +16,45 @@ export interface ScrapedGaugeOptions<T extends string> {
   series: () => Iterable<MetricValue<T>>;
 }
 
+// prom-client's escaping: backslash and newline in names and help, and the double quote too in label values.
+const NEEDS_ESCAPE = /[\\\n"]/;
+const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const escapeLabelValue = (s: string) => (NEEDS_ESCAPE.test(s) ? escapeText(s).replace(/"/g, '\\"') : s);
+const valueText = (v: number) => (Number.isNaN(v) ? 'Nan' : Number.isFinite(v) ? String(v) : v < 0 ? '-Inf' : '+Inf');
+
 export class ScrapedGauge<T extends string> extends Gauge<T> {
   private readonly series: () => Iterable<MetricValue<T>>;
+  private readonly header: string;
+  private readonly metricName: string;
 
   constructor(o: ScrapedGaugeOptions<T>) {
     super({ name: o.name, help: o.help, labelNames: o.labelNames, registers: [o.registry] });
     this.series = o.series;
+    this.metricName = escapeText(o.name);
+    this.header = `# HELP ${this.metricName} ${escapeText(o.help)}\n# TYPE ${this.metricName} gauge`;
+  }
+
+  /** The text exposition (Prometheus 0.0.4) of the series as of now, as prom-client would print it. */
+  exposition(): string {
+    const name = this.metricName;
+    // Joined a thousand lines at a time: the lines die young, and the text is built from a few
+    // large strings, not from 140,000 pieces that each survive to the end of the scrape.
+    const blocks = [this.header];
+    let lines: string[] = [];
+    for (const { labels, value } of this.series()) {
+      let line = '';
+      for (const label in labels) {
+        const v = labels[label as T];
+        line += `${line ? ',' : '{'}${label}="${typeof v === 'string' ? escapeLabelValue(v) : String(v)}"`;
+      }
+      lines.push(`${name}${line && `${line}}`} ${valueText(value)}`);
+      if (lines.length === 1024) {
+        blocks.push(lines.join('\n'));
+        lines = [];
+      }
+    }
+    if (lines.length) blocks.push(lines.join('\n'));
+    return blocks.join('\n');
   }
 
   override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
@@ -37,5 +72,23 @@ export function* seriesOf<E, T extends string>(
   for (const e of entries) {
     const v = value(e);
     if (v !== undefined) yield { labels: labels(e), value: v };
+  }
+}
+
+/** A registry that prints ScrapedGauges with their own exposition; everything else as prom-client does. */
+export class ScrapeRegistry extends Registry {
+  private defaultLabels = false;
+
+  override setDefaultLabels(labels: object): void {
+    this.defaultLabels = Object.keys(labels).length > 0;
+    super.setDefaultLabels(labels);
+  }
+
+  // Not in prom-client's typings, but the method its metrics() calls for each metric.
+  async getMetricsAsString(metric: Metric): Promise<string> {
+    if (metric instanceof ScrapedGauge && !this.defaultLabels && this.contentType === Registry.PROMETHEUS_CONTENT_TYPE) {
+      return metric.exposition();
+    }
+    return (Registry.prototype as unknown as { getMetricsAsString(m: Metric): Promise<string> }).getMetricsAsString.call(this, metric);
   }
 }
