@@ -7,7 +7,6 @@ import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } fro
 import type { KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../base/clock.js';
 import { accessFromKubeConfig, isClusterAccess, type ClusterAccess } from './cluster-access.js';
-import { Http2Connection, type UnaryResponse } from './http2-connection.js';
 import { parseProxyUrl, TunnelingHttpAgent, TunnelingHttpsAgent } from './proxy.js';
 import { defaultRetryPolicy, parseRetryAfter, throttleRetryDelay, TokenBucket, type RetryPolicy } from './rate-limit.js';
 import type { KubeObject, KubeList, ResourceType } from './types.js';
@@ -80,8 +79,6 @@ export class KubeClient implements KubeApi {
   private readonly clock: Clock;
   readonly stats: KubeClientStats = { requests: 0, throttled: 0, throttledMs: 0, retries: 0 };
   private readonly access: ClusterAccess;
-  /** Unary requests to an https apiserver reached directly; undefined through a proxy or over plain HTTP. */
-  readonly http2: Http2Connection | undefined;
 
   constructor(
     access: ClusterAccess | KubeConfig,
@@ -99,8 +96,6 @@ export class KubeClient implements KubeApi {
       ? new TunnelingHttpsAgent(this.proxy, { ...pool, connectTimeoutMs: this.timeoutMs })
       : new HttpsAgent(pool);
     this.httpAgent = this.proxy ? new TunnelingHttpAgent(this.proxy, pool) : new HttpAgent(pool);
-    const origin = new URL(this.server);
-    this.http2 = origin.protocol === 'https:' && !this.proxy ? new Http2Connection(origin, this.timeoutMs) : undefined;
   }
 
   /** Waits for a token of the client-side rate limit. */
@@ -161,27 +156,13 @@ export class KubeClient implements KubeApi {
       timeout: this.timeoutMs,
     };
     // Client certificates, CA and the current token; the TLS material stays on the request
-    // options, which the HTTP/2 session and the kept-alive pool key their connections on.
+    // options, which the kept-alive pool keys its connections (and TLS sessions) on.
     await this.access.authorize(options);
+    options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     if (body)
       Object.assign(options.headers ?? {}, { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': body.length });
-    let answer: UnaryResponse | undefined;
-    try {
-      answer = await this.http2?.request(method, url, options, body, this.timeoutMs);
-    } catch (err) {
-      throw new KubeApiError(0, 'Unreachable', err instanceof Error ? err.message : String(err), path);
-    }
-    answer ??= await this.requestHttp1(url, options, body, path);
-    const { status, text, retryAfter } = answer;
-    if (status < 200 || status >= 300) throw apiError(status, text, path, parseRetryAfter(retryAfter, this.clock.now()));
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-
-  /** Over the kept-alive HTTP/1.1 pool: plain-HTTP servers, proxies, and servers that do not offer h2. */
-  private requestHttp1(url: URL, options: RequestOptions, body: Buffer | undefined, path: string): Promise<UnaryResponse> {
-    options.agent = url.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<UnaryResponse>((resolve, reject) => {
+    const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string }>((resolve, reject) => {
       const req = send(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -194,6 +175,8 @@ export class KubeClient implements KubeApi {
       req.on('error', (err) => reject(new KubeApiError(0, 'Unreachable', err.message, path)));
       req.end(body);
     });
+    if (status < 200 || status >= 300) throw apiError(status, text, path, parseRetryAfter(retryAfter, this.clock.now()));
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
