@@ -1,7 +1,8 @@
-// The commands' logs go to stdout asynchronously (src/runtime/logger.ts). Two promises come with
-// that: nothing is lost when the process exits right after logging (even with process.exit), and
-// a quiet process's line is written at once, not held until more arrive. Both are checked on the
-// built module in a child process, reading its real stdout pipe.
+// The commands' logs (src/runtime/logger.ts) go to stdout line by line: nothing is lost when the
+// process exits right after logging (even with process.exit), and a quiet process's line is out
+// at once, not held until more arrive. Both are checked on the built module in a child process,
+// reading its real stdout pipe; a destination that buffers lines, or one not flushed at exit,
+// fails one or the other.
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
