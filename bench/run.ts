@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 /** Every benchmark in bench/, with what it compares (test/install/npm-scripts.test.ts keeps this list whole). */
 export const BENCHMARKS: Record<string, string> = {
   staples: 'N OcspStaples filled and refreshed by the operator, against openssl ocsp loops and a plain apiserver writer',
+  'apiserver-writes': "what each of the staple controller's request kinds costs the apiserver, against a plain 4 KiB Secret create",
   'cache-memory': "the operator's RSS with 50,000 unrelated Secrets in the apiserver, against none",
   'metrics-scrape': "a /metrics scrape of 10,000 staples' series, against prom-client's own exposition of them",
   'ocsp-verify': 'parse + validate of OCSP responses, against the raw signature verify of the same key',

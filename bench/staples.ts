@@ -33,7 +33,7 @@
 // close the operator gets to the pace the apiserver can take on these cores.
 import 'reflect-metadata';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,8 @@ import { buildOcspRequest } from '../src/ocsp/index.js';
 import { postOcsp } from '../test/support/openssl.js';
 import { createCa, indexTxt, issueLeaf, type Ca, type Issued } from '../test/support/pki.js';
 import { apiserverText, diffCounts, httpText, sumOf, totalWrites, writeCounts, type WriteCounts } from './lib/apiserver-metrics.js';
-import { mib, pidsWithArgs, procSample } from './lib/proc-status.js';
+import { controlPlaneCpu } from './lib/control-plane-cpu.js';
+import { mib, procSample } from './lib/proc-status.js';
 import { secretWritePeer, type WritePeerResult } from './lib/write-peer.js';
 
 const { values: flags } = parseArgs({
@@ -449,30 +450,6 @@ interface OperatorRun {
   peer: WritePeerResult & { serverCpuSeconds?: number };
 }
 
-/**
- * CPU seconds used so far by this control plane's kube-apiserver and etcd (found by their command
- * lines in /proc): what a write costs the server side, for the operator and for the write peer.
- */
-function controlPlaneCpu(cp: ControlPlane): () => number {
-  const port = new URL(cp.server).port;
-  const apiserver = pidsWithArgs(['kube-apiserver', `--secure-port=${port}`]);
-  const etcdUrl = apiserver
-    .flatMap((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      } catch {
-        return [];
-      }
-    })
-    .find((a) => a.startsWith('--etcd-servers='))
-    ?.slice('--etcd-servers='.length);
-  const etcd = etcdUrl ? pidsWithArgs(['etcd', `--listen-client-urls=${etcdUrl}`]) : [];
-  const pids = [...apiserver, ...etcd];
-  if (!apiserver.length || !etcd.length)
-    log(`control plane CPU: found apiserver ${apiserver.join(',') || '-'}, etcd ${etcd.join(',') || '-'}`);
-  return () => pids.reduce((sum, pid) => sum + (procSample(pid)?.cpuSeconds ?? 0), 0);
-}
-
 async function createObjects(client: KubeClient, ns: string, pki: Pki): Promise<void> {
   await retrying(`create namespace ${ns}`, () =>
     client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }),
@@ -578,7 +555,7 @@ async function runOperator(
   await retrying(`create namespace ${peerNs}`, () =>
     client.create(NamespaceType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: peerNs } }),
   );
-  const cpCpu = controlPlaneCpu(cp);
+  const cpCpu = controlPlaneCpu(cp, log);
   const peerCp0 = cpCpu();
   const peer: OperatorRun['peer'] = await secretWritePeer(kc, {
     namespace: peerNs,
