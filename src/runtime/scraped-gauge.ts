@@ -1,6 +1,6 @@
 // A gauge whose series are computed when it is scraped and kept by nobody in between. A plain
 // prom-client Gauge refilled in `collect()` keeps every series (a label object, a value object and
-// a hash key string) from one scrape to the next: at ten thousand staples with thirteen series
+// a hash key string) from one scrape to the next: at ten thousand staples with fourteen series
 // each, megabytes held and hashed again every scrape for nothing. Here each scrape asks the owner
 // for its series and hands them straight to the exposition. A ScrapeRegistry prints them itself:
 // prom-client's exposition builds several arrays and runs three regular expressions per label of
