@@ -6,7 +6,7 @@
 // the part of the staple benchmark's ratio that no work in the operator can change.
 //   node dist/bench/apiserver-writes.js [--requests N] [--rounds R]
 //   --requests N  requests of each kind a round (default 1000)
-//   --rounds R    rounds, alternating the kinds' order; medians reported (default 2)
+//   --rounds R    rounds, alternating the kinds' order; medians reported (default 3)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { controlPlaneCpu } from './lib/control-plane-cpu.js';
 const { values: flags } = parseArgs({
   options: {
     requests: { type: 'string', default: '1000' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const N = Number(flags.requests);
