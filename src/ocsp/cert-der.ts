@@ -5,26 +5,26 @@ import 'reflect-metadata';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@peculiar/x509';
 import { BytesCache } from './bytes-cache.js';
-import { bytesOf, children, contentOf, DerError, equalBytes, readTlv } from './der.js';
+import { children, DerError, equalBytes, readTlv, type Tlv } from './der.js';
 import { checkBitString, DerFields, explicitInner, integerBytes, smallInteger } from './der-fields.js';
 import { x509Time } from './der-time.js';
 import { verifySignature } from './signature.js';
 import { checkName, readAlgorithmIdentifier, readExtensions, type Extension } from './x509-der.js';
 
 export interface CertDer {
-  der: Uint8Array;
-  tbs: Uint8Array;
+  readonly der: Uint8Array;
+  readonly tbs: Uint8Array;
   /** DER of the TBS `signature` AlgorithmIdentifier, which must equal the outer one */
-  tbsSignatureAlg: Uint8Array;
-  signatureAlg: Uint8Array;
-  signature: Uint8Array;
+  readonly tbsSignatureAlg: Uint8Array;
+  readonly signatureAlg: Uint8Array;
+  readonly signature: Uint8Array;
   /** content bytes of the serial INTEGER */
-  serial: Uint8Array;
-  issuerName: Uint8Array;
-  subjectName: Uint8Array;
-  spki: Uint8Array;
+  readonly serial: Uint8Array;
+  readonly issuerName: Uint8Array;
+  readonly subjectName: Uint8Array;
+  readonly spki: Uint8Array;
   /** the subjectPublicKey BIT STRING value without its unused-bits byte (what OCSP key hashes cover) */
-  publicKeyBits: Uint8Array;
+  readonly publicKeyBits: Uint8Array;
   readonly publicKey: KeyObject;
 }
 
@@ -73,27 +73,100 @@ export function certDerFromBytes(der: Uint8Array): CertDer {
   if (!serialT || serialT.tag !== 0x02 || !tbsAlgT || !issuerT || !subjectT || !spkiT) throw new Error('not a certificate');
   const [, keyBitsT] = children(der, spkiT);
   if (!keyBitsT || keyBitsT.tag !== 0x03 || keyBitsT.end - keyBitsT.contentStart < 1) throw new Error('no public key');
-  const spki = bytesOf(der, spkiT);
-  const sig = contentOf(der, sigT);
-  if (sig[0] !== 0) throw new Error('certificate signature has unused bits');
-  return {
-    der,
-    tbs: bytesOf(der, tbsT),
-    tbsSignatureAlg: bytesOf(der, tbsAlgT),
-    signatureAlg: bytesOf(der, algT),
-    signature: sig.subarray(1),
-    serial: contentOf(der, serialT),
-    issuerName: bytesOf(der, issuerT),
-    subjectName: bytesOf(der, subjectT),
-    spki,
-    publicKeyBits: der.subarray(keyBitsT.contentStart + 1, keyBitsT.end),
-    // Parsed on first use: most certificates in a response are only compared, never used to verify.
-    get publicKey(): KeyObject {
-      const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-      Object.defineProperty(this, 'publicKey', { value: key });
-      return key;
-    },
-  };
+  if (der[sigT.contentStart] !== 0 || sigT.end === sigT.contentStart) throw new Error('certificate signature has unused bits');
+  return new SplitCertificate(der, tbsT, tbsAlgT, algT, sigT, serialT, issuerT, subjectT, spkiT, keyBitsT);
+}
+
+/**
+ * A certificate's DER and where its fields lie in it: plain number fields, each field's bytes cut
+ * out when read. A held certificate (the staple controller keeps one per staple) then costs its
+ * DER and one small object, not ten typed-array views and a dictionary-mode object (~2 KB).
+ */
+class SplitCertificate implements CertDer {
+  private readonly tbsAt: number;
+  private readonly tbsEnd: number;
+  private readonly tbsAlgAt: number;
+  private readonly tbsAlgEnd: number;
+  private readonly algAt: number;
+  private readonly algEnd: number;
+  /** after the BIT STRING's unused-bits byte */
+  private readonly sigAt: number;
+  private readonly sigEnd: number;
+  private readonly serialAt: number;
+  private readonly serialEnd: number;
+  private readonly issuerAt: number;
+  private readonly issuerEnd: number;
+  private readonly subjectAt: number;
+  private readonly subjectEnd: number;
+  private readonly spkiAt: number;
+  private readonly spkiEnd: number;
+  private readonly keyBitsAt: number;
+  private readonly keyBitsEnd: number;
+  // Parsed on first use: most certificates in a response are only compared, never used to verify.
+  private key: KeyObject | undefined;
+
+  constructor(
+    readonly der: Uint8Array,
+    tbs: Tlv,
+    tbsAlg: Tlv,
+    alg: Tlv,
+    sig: Tlv,
+    serial: Tlv,
+    issuer: Tlv,
+    subject: Tlv,
+    spki: Tlv,
+    keyBits: Tlv,
+  ) {
+    this.tbsAt = tbs.start;
+    this.tbsEnd = tbs.end;
+    this.tbsAlgAt = tbsAlg.start;
+    this.tbsAlgEnd = tbsAlg.end;
+    this.algAt = alg.start;
+    this.algEnd = alg.end;
+    this.sigAt = sig.contentStart + 1;
+    this.sigEnd = sig.end;
+    this.serialAt = serial.contentStart;
+    this.serialEnd = serial.end;
+    this.issuerAt = issuer.start;
+    this.issuerEnd = issuer.end;
+    this.subjectAt = subject.start;
+    this.subjectEnd = subject.end;
+    this.spkiAt = spki.start;
+    this.spkiEnd = spki.end;
+    this.keyBitsAt = keyBits.contentStart + 1;
+    this.keyBitsEnd = keyBits.end;
+  }
+
+  get tbs(): Uint8Array {
+    return this.der.subarray(this.tbsAt, this.tbsEnd);
+  }
+  get tbsSignatureAlg(): Uint8Array {
+    return this.der.subarray(this.tbsAlgAt, this.tbsAlgEnd);
+  }
+  get signatureAlg(): Uint8Array {
+    return this.der.subarray(this.algAt, this.algEnd);
+  }
+  get signature(): Uint8Array {
+    return this.der.subarray(this.sigAt, this.sigEnd);
+  }
+  get serial(): Uint8Array {
+    return this.der.subarray(this.serialAt, this.serialEnd);
+  }
+  get issuerName(): Uint8Array {
+    return this.der.subarray(this.issuerAt, this.issuerEnd);
+  }
+  get subjectName(): Uint8Array {
+    return this.der.subarray(this.subjectAt, this.subjectEnd);
+  }
+  get spki(): Uint8Array {
+    return this.der.subarray(this.spkiAt, this.spkiEnd);
+  }
+  get publicKeyBits(): Uint8Array {
+    return this.der.subarray(this.keyBitsAt, this.keyBitsEnd);
+  }
+  get publicKey(): KeyObject {
+    return (this.key ??= createPublicKey({ key: Buffer.from(this.spki), format: 'der', type: 'spki' }));
+  }
 }
 
 export interface CertificateFields {
@@ -141,21 +214,22 @@ export function readCertificate(der: Uint8Array): CertificateFields {
 }
 
 // The same responder certificate under the same issuer comes in every response, and the same chain
-// is searched on every reconcile: each pair is verified once (CertDers are shared by content).
+// is searched on every reconcile: each pair is verified once (CertDers are shared by content). Keyed
+// by the issuer first: issuers are few, so a held leaf costs an entry, not a map of its own.
 const issuedByMemo = new WeakMap<CertDer, WeakMap<CertDer, boolean>>();
 
 /** True when `issuer`'s subject is `cert`'s issuer name (byte for byte) and its key verifies `cert`'s signature. */
 export function derIssuedBy(cert: CertDer, issuer: CertDer): boolean {
-  let byIssuer = issuedByMemo.get(cert);
-  if (!byIssuer) issuedByMemo.set(cert, (byIssuer = new WeakMap()));
-  let ok = byIssuer.get(issuer);
+  let byCert = issuedByMemo.get(issuer);
+  if (!byCert) issuedByMemo.set(issuer, (byCert = new WeakMap()));
+  let ok = byCert.get(cert);
   if (ok === undefined) {
     ok =
       equalBytes(cert.issuerName, issuer.subjectName) &&
       // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one, or the outer one is unauthenticated.
       equalBytes(cert.signatureAlg, cert.tbsSignatureAlg) &&
       verifySignature(cert.signatureAlg, cert.tbs, cert.signature, issuer.publicKey).ok;
-    byIssuer.set(issuer, ok);
+    byCert.set(cert, ok);
   }
   return ok;
 }
