@@ -1,8 +1,9 @@
 // A work queue in the client-go style: a key is queued at most once, never handed to two workers
 // at once (a key added while it is processing is re-queued when it is done), failures back off
 // per key exponentially, and time-driven work waits in a delay list until it falls due.
-import type { Clock, Timer } from '../base/clock.js';
+import type { Clock } from '../base/clock.js';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from '../base/backoff.js';
+import { DelayedKeys } from './delayed-keys.js';
 
 export interface WorkQueueHooks {
   onAdd?(): void;
@@ -16,7 +17,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly delayed = new Map<string, { due: number; timer: Timer }>();
+  private readonly delayed: DelayedKeys;
   private readonly waiters: Array<(key: string | undefined) => void> = [];
   private shuttingDown = false;
 
@@ -24,7 +25,9 @@ export class WorkQueue {
     private readonly clock: Clock,
     private readonly backoff: BackoffPolicy = defaultBackoff,
     private readonly hooks: WorkQueueHooks = {},
-  ) {}
+  ) {
+    this.delayed = new DelayedKeys(clock, (key) => this.add(key));
+  }
 
   /** Queues a key now. A no-op when it is already queued; deferred when it is processing. */
   add(key: string): void {
@@ -53,15 +56,7 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const due = this.clock.now() + delayMs;
-    const existing = this.delayed.get(key);
-    if (existing && existing.due <= due) return;
-    existing?.timer.cancel();
-    const timer = this.clock.setTimer(() => {
-      this.delayed.delete(key);
-      this.add(key);
-    }, delayMs);
-    this.delayed.set(key, { due, timer });
+    this.delayed.schedule(key, this.clock.now() + delayMs);
   }
 
   /** Queues a key after its per-key backoff; each call counts one more failure. */
@@ -117,7 +112,6 @@ export class WorkQueue {
 
   shutDown(): void {
     this.shuttingDown = true;
-    for (const { timer } of this.delayed.values()) timer.cancel();
     this.delayed.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }
