@@ -1,7 +1,7 @@
 // Kubernetes Events (events.k8s.io/v1) for transitions and failures. Callers emit on transitions
 // only; the recorder also drops an identical event for the same object within a window, so a
 // reconcile that runs twice for one transition (a requeue, a failover) does not say it twice.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeApi } from './api.js';
 import { EventType, apiVersionOf, type KubeObject, type ResourceType } from './types.js';
@@ -19,6 +19,7 @@ export interface EventRecorderOptions {
 }
 
 export class EventRecorder {
+  /** When each event was last sent, by a digest of (object, type, reason, note): a fill of 10,000 staples keeps 10,000 of them. */
   private readonly recent = new Map<string, number>();
 
   constructor(
@@ -37,7 +38,7 @@ export class EventRecorder {
   ): Promise<void> {
     const m = regarding.metadata ?? {};
     const now = this.opts.clock.now();
-    const key = `${m.uid}|${type}|${reason}|${note}`;
+    const key = createHash('sha256').update(`${m.uid}|${type}|${reason}|${note}`).digest('base64');
     const window = this.opts.dedupeWindowMs ?? 10 * 60_000;
     const last = this.recent.get(key);
     if (last !== undefined && now - last < window) return;
