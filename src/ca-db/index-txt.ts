@@ -5,7 +5,7 @@
 // the same CertificateInfo (src/pool/index-builder.ts).
 import { readFile } from 'node:fs/promises';
 import { CRL_REASON_BY_CODE } from '../ocsp/oids.js';
-import { canonicalSerial } from '../store/index.js';
+import { canonicalSerial } from '../store/keys.js';
 
 export interface CertificateInfo {
   /** canonical lowercase hex (store/keys.ts canonicalSerial) */

@@ -21,7 +21,7 @@
 // how the signer knows it has nothing new to plan.
 import pg from 'pg';
 import { CRL_REASON_BY_CODE } from '../ocsp/oids.js';
-import { canonicalSerial } from '../store/index.js';
+import { canonicalSerial } from '../store/keys.js';
 import type { CertificateInfo, IndexProblem } from './index-txt.js';
 
 export interface PostgresColumns {

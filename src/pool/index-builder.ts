@@ -6,7 +6,7 @@ import type { X509Certificate } from '@peculiar/x509';
 import type { IndexRevocation } from '../ca-db/index-txt.js';
 import { applyDeclaredRevocations, parseIndexTxt, type CertificateInfo } from '../ca-db/index-txt.js';
 import { isIssuedBy, parsePemChain } from '../ocsp/index.js';
-import { canonicalSerial } from '../store/index.js';
+import { canonicalSerial } from '../store/keys.js';
 import type { Secret } from '../kube/types.js';
 
 export interface PoolIndex {

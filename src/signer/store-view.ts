@@ -6,7 +6,7 @@ import { X509Certificate } from '@peculiar/x509';
 import { includedSignerCert } from '../ocsp/included-cert.js';
 import { certDerFromBytes } from '../ocsp/cert-der.js';
 import type { ResponseStore, StoredEntry } from '../store/index.js';
-import { hexOf } from '../store/index.js';
+import { hexOf } from '../store/keys.js';
 import type { ResponseInfo } from './planner.js';
 
 /** How responses name their signer: hex of the responder certificate's serial INTEGER content. */

@@ -80,6 +80,14 @@ describe('what the commands load', () => {
     expect(addons(urls)).toEqual([]);
   });
 
+  // The stores' clients are the signer's and the responder's: the controller only names serials
+  // (store/keys.js), and a barrel import once brought ioredis into its pod for nothing.
+  it('the controller loads no store client (ioredis, pg); the responder does (the hook sees them)', async () => {
+    const storeClients = (urls: string[]) => urls.filter((u) => /\/node_modules\/(ioredis|pg)\//.test(u));
+    expect(storeClients(await modulesLoadedBy('src/cmd/controller.js'))).toEqual([]);
+    expect(storeClients(await modulesLoadedBy('src/cmd/responder.js')).some((u) => u.includes('/ioredis/'))).toBe(true);
+  });
+
   it('the controller still reaches the API through its own client', async () => {
     const urls = await modulesLoadedBy('src/cmd/controller.js');
     expect(new Set(urls.filter((u) => /\/dist\/src\/kube\/(client|cluster-access)\.js$/.test(u))).size).toBe(2);
