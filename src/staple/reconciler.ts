@@ -61,6 +61,13 @@ export class StapleReconciler implements Reconciler {
   private readonly lastWrites = new LastWrites();
   /** What each staple's Secret publishes, per version of it (staple-secret.ts): the Secret's data is not held. */
   private readonly publications = new Publications();
+  /**
+   * Staples whose Secret is being applied, with the versions of it the watch showed meanwhile: the
+   * apply's own version often comes through the watch before its answer, and is no news once the
+   * answer names it. Staples a version other than the answer's came for, to look at again.
+   */
+  private readonly applying = new Map<string, KubeObject[]>();
+  private readonly changedWhileApplying = new Set<string>();
   private readonly statusWriter: StatusWriter;
 
   constructor(private readonly deps: StapleReconcilerDeps) {
@@ -74,6 +81,18 @@ export class StapleReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
+    let result: ReconcileResult | void;
+    try {
+      result = await this.reconcileStaple(key);
+    } finally {
+      // Someone else's version of the staple Secret arrived while ours was applied: look again now
+      // (after a failure the retry reads everything again anyway).
+      if (this.changedWhileApplying.delete(key)) result = { requeueAfterMs: 0 };
+    }
+    return result;
+  }
+
+  private async reconcileStaple(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
     const raw = this.lastWrites.newest(key, this.deps.staples.get(namespace, name));
     if (!raw || raw.metadata?.deletionTimestamp) {
@@ -246,9 +265,15 @@ export class StapleReconciler implements Reconciler {
     this.lastWrites.newest(objectKey(staple), staple);
   }
 
-  /** Whether this version of the staple's Secret is the one the reconciler last read or wrote. */
+  /**
+   * Whether this version of the staple's Secret is the one the reconciler last read or wrote, or
+   * arrived while the reconciler applies it (publish() then decides whether it was news).
+   */
   knows(key: string, secret: KubeObject): boolean {
-    return !!this.publications.get(key, secret);
+    if (this.publications.get(key, secret)) return true;
+    const seen = this.applying.get(key);
+    seen?.push(secret);
+    return !!seen;
   }
 
   /**
@@ -337,8 +362,18 @@ export class StapleReconciler implements Reconciler {
       owner: { name: m.name ?? '', uid: m.uid ?? '' },
       published: 'digest' in desired ? await this.republished(namespace, name, desired) : desired,
     });
-    const stored = await this.deps.client.apply<Secret>(SecretType, secret, FIELD_MANAGER);
-    this.publications.set(`${namespace}/${m.name}`, stored, readPublished(stored));
+    const key = `${namespace}/${m.name}`;
+    const seen: KubeObject[] = [];
+    this.applying.set(key, seen);
+    let stored: Secret;
+    try {
+      stored = await this.deps.client.apply<Secret>(SecretType, secret, FIELD_MANAGER);
+    } finally {
+      this.applying.delete(key); // a failed apply is retried with backoff, which reads everything again
+    }
+    const { uid, resourceVersion } = stored.metadata ?? {};
+    if (seen.some((s) => s.metadata?.uid !== uid || s.metadata?.resourceVersion !== resourceVersion)) this.changedWhileApplying.add(key);
+    this.publications.set(key, stored, readPublished(stored));
     this.deps.secrets.put(stored);
     this.deps.metrics.secretWrites.inc({ kind: desired.staple ? 'stapled' : 'unstapled' });
     log.info(

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
-import { OcspStapleType, SecretType, type Secret } from '../../src/kube/types.js';
+import { OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { parseOcspRequest, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import type { Controller } from '../../src/runtime/controller.js';
@@ -268,5 +268,47 @@ describe('the staple controller on the in-memory API', () => {
     expect(fake.writes.length).toBe(writes);
     expect(await fake.getOrUndefined(SecretType, NS, 'gone-tls')).toBeDefined(); // not ours: untouched
     expect((await fake.get<Secret>(SecretType, NS, 'gone-tls')).data?.[STAPLE_KEY]).toBeUndefined();
+  });
+
+  describe('when the watch shows the staple Secret before the apply answers', () => {
+    /**
+     * Holds the answer of every apply to a Secret until the watch has delivered what followed it
+     * (over the wire the two travel apart, and the event often wins); `meanwhile` writes first.
+     */
+    function answerAfterTheWatch(meanwhile?: (stored: KubeObject) => Promise<void>): void {
+      const apply = fake.apply.bind(fake);
+      fake.apply = async <T extends KubeObject>(type: ResourceType, obj: T, fieldManager: string, subresource?: string) => {
+        const stored = await apply(type, obj, fieldManager, subresource);
+        if (type !== SecretType) return stored;
+        await meanwhile?.(stored);
+        await until('the watch to deliver the Secret', () => fake.delivered());
+        return stored;
+      };
+    }
+
+    it('its own version is no news: one reconcile, one write', async () => {
+      answerAfterTheWatch();
+      await createStaple('own');
+      await settle('own');
+      expect(condition(await staple('own'), 'Ready')).toMatchObject({ status: 'True', reason: 'Stapled' });
+      expect(fake.writesOf(SecretType, { verb: 'apply', name: 'own-tls-ocsp' })).toHaveLength(1);
+      expect(await reconciles()).toBe(1);
+    });
+
+    it("someone else's version is: the staple is looked at again and the Secret repaired", async () => {
+      let raced = false;
+      answerAfterTheWatch(async (stored) => {
+        if (raced || stored.metadata?.name !== 'foreign-tls-ocsp') return;
+        raced = true;
+        await fake.mergePatch(SecretType, { namespace: NS, name: 'foreign-tls-ocsp' }, { data: { [STAPLE_KEY]: null } });
+      });
+      await createStaple('foreign');
+      await until('the Secret repaired', async () => {
+        const secret = await fake.getOrUndefined<Secret>(SecretType, NS, 'foreign-tls-ocsp');
+        return raced && idle(`${NS}/foreign`) && !!secret?.data?.[STAPLE_KEY];
+      });
+      expect(lockstepOf(await fake.get<Secret>(SecretType, NS, 'foreign-tls-ocsp'), new Date(clock.now())).verdict?.ok).toBe(true);
+      expect(await reconciles()).toBeGreaterThanOrEqual(2);
+    });
   });
 });
