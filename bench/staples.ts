@@ -19,6 +19,8 @@
 //   --peer-writes W     writes by the apiserver write peer before each operator round (default N)
 //   --no-openssl        skip the openssl ocsp loops (the apiserver write peer always runs)
 //   --cpu-prof          run the operator under node --cpu-prof (profiles kept in the work dir)
+//   --heap-snapshot     have the operator write a V8 heap snapshot after the fill (into the work
+//                       dir; taking it raises the process's VmHWM, so the end figure includes it)
 //   --max-old-space MIB run the operator with node --max-old-space-size=MIB, as the chart's
 //                       NODE_OPTIONS does: V8 then collects before the heap passes MIB instead of
 //                       growing into a large machine's memory, so peak RSS shows what the work needs
@@ -65,6 +67,7 @@ const { values: flags } = parseArgs({
     'peer-writes': { type: 'string' },
     'no-openssl': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
     'max-old-space': { type: 'string' },
     'max-semi-space': { type: 'string' },
     node: { type: 'string', default: 'image' },
@@ -412,6 +415,9 @@ interface OperatorMetricsView {
   queueDepth: number;
   /** V8 heap in use (prom-client's default metric): what the caches hold, apart from garbage not yet collected */
   heapUsed: number;
+  /** V8 heap the process holds (used or not), and memory outside it that JavaScript objects own (buffers) */
+  heapTotal: number;
+  external: number;
 }
 
 function operatorMetrics(text: string): OperatorMetricsView {
@@ -423,8 +429,12 @@ function operatorMetrics(text: string): OperatorMetricsView {
     reconcileErrors: sumOf(text, 'ocsp_operator_reconcile_total', { result: 'error' }),
     queueDepth: sumOf(text, 'ocsp_operator_workqueue_depth'),
     heapUsed: sumOf(text, 'nodejs_heap_size_used_bytes'),
+    heapTotal: sumOf(text, 'nodejs_heap_size_total_bytes'),
+    external: sumOf(text, 'nodejs_external_memory_bytes'),
   };
 }
+
+const heapText = (m: OperatorMetricsView) => `heap used ${mib(m.heapUsed)} of ${mib(m.heapTotal)} MiB, external ${mib(m.external)} MiB`;
 
 /** Series of the operator's /metrics that carry namespace="NS": one staple's or pool's own series. */
 function perObjectSeries(text: string, namespace: string): number {
@@ -579,6 +589,7 @@ async function runOperator(
   const profDir = join(work, `cpu-prof-r${round}`);
   const nodeArgs = [
     ...(flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+    ...(flags['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${work}`] : []),
     ...(flags['max-old-space'] ? [`--max-old-space-size=${flags['max-old-space']}`] : []),
     ...(flags['max-semi-space'] ? [`--max-semi-space-size=${flags['max-semi-space']}`] : []),
   ];
@@ -662,7 +673,7 @@ async function runOperator(
             (m
               ? `fetches ok ${m.fetchOk}/${m.fetchAll} secret writes ${m.secretWrites} reconciles ${m.reconciles} (errors ${m.reconcileErrors}) queue ${m.queueDepth} `
               : '') +
-            `rss ${s ? mib(s.rssBytes) : '?'} MiB${m ? ` (heap used ${mib(m.heapUsed)} MiB)` : ''} cpu ${s ? s.cpuSeconds.toFixed(0) : '?'}s`,
+            `rss ${s ? mib(s.rssBytes) : '?'} MiB${m ? ` (${heapText(m)})` : ''} cpu ${s ? s.cpuSeconds.toFixed(0) : '?'}s`,
         );
         lastProgress = Date.now();
         lastCount = c;
@@ -693,7 +704,7 @@ async function runOperator(
       if (Date.now() - lastLog >= 10_000) {
         log(
           `${tag} ${((Date.now() - since) / 1000).toFixed(0).padStart(4)}s after the ${name}: queue ${metrics.queueDepth}, reconciles ${metrics.reconciles}, ` +
-            `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB (heap used ${mib(metrics.heapUsed)} MiB)`,
+            `operator writes in the last 2 s ${moved}, rss ${s ? mib(s.rssBytes) : '?'} MiB (${heapText(metrics)})`,
         );
         lastLog = Date.now();
       }
@@ -709,6 +720,8 @@ async function runOperator(
       reconcileErrors: 0,
       queueDepth: 0,
       heapUsed: 0,
+      heapTotal: 0,
+      external: 0,
     };
     const writes = diffCounts(phaseStart.writes, after);
     const changes = tracker.takeChanges();
@@ -755,6 +768,7 @@ async function runOperator(
   log(`${tag} all ${N} OcspStaples Ready=True after ${fillS.toFixed(1)}s; waiting for the operator's writes to stop`);
   const phases: Phase[] = [await endPhase('fill', fillS)];
   const hwmAfterFill = procSample(pid)?.hwmBytes ?? 0;
+  if (flags['heap-snapshot']) log(`${tag} heap snapshot after the fill: ${await heapSnapshot(proc, work)}`);
   const objectSeries = perObjectSeries(await httpText(metricsUrl), ns);
 
   // Phase 2: one refresh of every staple. The refresh is planned half the response's validity
@@ -818,6 +832,24 @@ async function runOperator(
     stapledSecrets,
     peer,
   };
+}
+
+/** Signals the operator (run with --heapsnapshot-signal=SIGUSR2) and waits for its snapshot file to be complete. */
+async function heapSnapshot(proc: ChildProcess, dir: string): Promise<string> {
+  const snapshots = async () => (await readdir(dir)).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = new Set(await snapshots());
+  proc.kill('SIGUSR2');
+  let lastSize = -1;
+  for (let i = 0; i < 600; i++) {
+    await sleep(1000);
+    const file = (await snapshots()).find((f) => !before.has(f));
+    if (!file) continue;
+    const size = (await stat(join(dir, file))).size;
+    // The operator writes it synchronously, paused meanwhile: a size unchanged for a second is all of it.
+    if (size > 0 && size === lastSize) return join(dir, file);
+    lastSize = size;
+  }
+  throw new Error(`no complete heap snapshot in ${dir} after 600 s`);
 }
 
 // ---------------------------------------------------------------- the peer: openssl ocsp in a shell
