@@ -1,14 +1,50 @@
 // The operator's own HTTP endpoints: /metrics for Prometheus, /healthz (the process is alive and
 // its loops turn), /readyz (caches synced). Bound to a configurable address; 127.0.0.1 in tests.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ScrapeRegistry } from './scraped-gauge.js';
 
 export type Check = () => boolean | string; // true = ok, a string = why not
 
 export interface HealthServer {
   url: string;
   close(): Promise<void>;
+}
+
+/** The registry's text; a ScrapeRegistry's written piece by piece, as fast as the client reads. */
+async function serveMetrics(registry: Registry, res: ServerResponse): Promise<void> {
+  if (!(registry instanceof ScrapeRegistry)) {
+    await registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+    return;
+  }
+  try {
+    for await (const chunk of registry.chunks()) {
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': registry.contentType });
+      if (res.destroyed) return; // the client went away: stop printing
+      if (!res.write(chunk)) await drainedOrClosed(res);
+    }
+    res.end();
+  } catch (err) {
+    // Before the first piece: a 500 like any other failure; after it, only a cut-off response says so.
+    if (res.headersSent) res.destroy(err instanceof Error ? err : new Error(String(err)));
+    else res.writeHead(500).end(String(err));
+  }
+}
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 export async function startHealthServer(opts: {
@@ -29,10 +65,7 @@ export async function startHealthServer(opts: {
       return;
     }
     if (path === '/metrics') {
-      opts.registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(text))
-        .catch((err: unknown) => res.writeHead(500).end(String(err)));
+      void serveMetrics(opts.registry, res);
       return;
     }
     if (path === '/healthz' || path === '/readyz') {

@@ -65,6 +65,31 @@ describe('ScrapeRegistry', () => {
     return { plain, scrape };
   }
 
+  /** The streamed pieces of a scrape, joined: must be metrics() exactly. */
+  async function joined(registry: ScrapeRegistry): Promise<string> {
+    let text = '';
+    for await (const chunk of registry.chunks()) text += chunk;
+    return text;
+  }
+
+  it('streams 3,000 series in pieces that join to exactly what prom-client prints', async () => {
+    const { plain, scrape } = twin((registry) => {
+      new ScrapedGauge({
+        name: 'many',
+        help: 'three blocks and a bit',
+        labelNames: ['i'],
+        registry,
+        series: () => Array.from({ length: 3000 }, (_, i) => ({ labels: { i }, value: i })),
+      });
+      new Counter({ name: 'after_total', help: 'between', registers: [registry] }).inc();
+      new ScrapedGauge({ name: 'last', help: 'one', labelNames: [], registry, series: () => [{ labels: {}, value: 1 }] });
+    });
+    const pieces: string[] = [];
+    for await (const chunk of scrape.chunks()) pieces.push(chunk);
+    expect(pieces.length).toBeGreaterThanOrEqual(6); // header and three blocks of `many`, the counter, `last`
+    expect(pieces.join('')).toBe(await plain.metrics());
+  });
+
   it('prints exactly what prom-client prints, escapes and odd values included', async () => {
     const series: Array<{ labels: Record<string, string | number>; value: number }> = [
       { labels: { key: 'plain', n: 1 }, value: 1 },
@@ -88,6 +113,7 @@ describe('ScrapeRegistry', () => {
     });
     const text = await scrape.metrics();
     expect(text).toBe(await plain.metrics());
+    expect(await joined(scrape)).toBe(text);
     expect(text).toContain('odd_values{key="back\\\\slash \\"quote\\"\\nnewline",n="2"} -0.25');
     expect(text).toContain('odd_values 1e+21');
     expect(text).toContain('a_counter_total{kind="k"} 3');
@@ -113,6 +139,7 @@ describe('ScrapeRegistry', () => {
     });
     const text = await scrape.metrics();
     expect(text).toBe(await plain.metrics());
+    expect(await joined(scrape)).toBe(text);
     expect(text).toContain('ocsp_operator_staple_condition{namespace="ns-1",name="staple-1",type="Ready",status="True"} 1');
     expect(text).toContain('ocsp_operator_staple_expiry_seconds{namespace="ns-0",name="staple-0"} 1800');
   });
@@ -130,6 +157,7 @@ describe('ScrapeRegistry', () => {
     });
     const text = await scrape.metrics();
     expect(text).toBe(await plain.metrics());
+    expect(await joined(scrape)).toBe(text);
     expect(text).toContain('with_defaults{key="a",pod="operator-0"} 1');
   });
 });
