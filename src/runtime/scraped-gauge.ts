@@ -97,8 +97,9 @@ export class ScrapeRegistry extends Registry {
 
   /**
    * metrics()'s text in pieces, for a server to write as they come: a scrape of 10,000 staples is
-   * 14 MB, which as one string (and its copy as one Buffer) raised the operator's RSS by some
-   * 50 MiB that glibc and V8 then kept. Concatenated, the pieces are exactly metrics().
+   * 14 MB, which as one string (and its copy as one Buffer) raised a process's RSS by 50-70 MiB
+   * that glibc and V8 then kept (bench/metrics-scrape.js). Concatenated, the pieces are exactly
+   * metrics().
    */
   async *chunks(): AsyncGenerator<string> {
     if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || this.defaultLabels) {
