@@ -25,7 +25,7 @@ import { ManualClock } from '../src/base/clock.js';
 import { startHealthServer } from '../src/runtime/health-server.js';
 import { ScrapeRegistry } from '../src/runtime/scraped-gauge.js';
 import { StapleMetrics } from '../src/staple/metrics.js';
-import { mib, procSample } from './lib/proc-status.js';
+import { mib, procSample, type ProcSample } from './lib/proc-status.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -124,8 +124,8 @@ async function serveAsChild(mode: string): Promise<never> {
 }
 
 interface ServedMemory {
-  before: { rssBytes: number; hwmBytes: number };
-  after: { rssBytes: number; hwmBytes: number };
+  before: ProcSample;
+  after: ProcSample;
 }
 
 async function servedMemory(mode: 'streamed' | 'whole'): Promise<ServedMemory> {
