@@ -12,17 +12,16 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/** The registry's text; a ScrapeRegistry's written piece by piece, as fast as the client reads. */
+/** The registry's text, written as fast as the client reads: a ScrapeRegistry's piece by piece, another's whole. */
 async function serveMetrics(registry: Registry, res: ServerResponse): Promise<void> {
-  if (!(registry instanceof ScrapeRegistry)) {
-    await registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-    return;
-  }
+  const chunks =
+    registry instanceof ScrapeRegistry
+      ? registry.chunks()
+      : (async function* () {
+          yield await registry.metrics();
+        })();
   try {
-    for await (const chunk of registry.chunks()) {
+    for await (const chunk of chunks) {
       if (!res.headersSent) res.writeHead(200, { 'Content-Type': registry.contentType });
       if (res.destroyed) return; // the client went away: stop printing
       if (!res.write(chunk)) await drainedOrClosed(res);
