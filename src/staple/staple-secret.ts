@@ -124,7 +124,7 @@ export function pairDigest(pems: PairPems, serial: string, sha256: string): stri
   return pairDigestOf(pairFields(pems, serial, sha256));
 }
 
-/** Equal digests of everything this controller writes into a staple Secret: an apply would change nothing. */
+/** Equal digests of everything this controller writes into a staple Secret: a write would change nothing. */
 function publicationDigest(pairDigestHex: string, f: Fields): string {
   return digestOf(f, STAPLE_DATA_KEYS, STAPLE_ANNOTATION_KEYS, `${pairDigestHex}\0`);
 }
@@ -161,6 +161,31 @@ export function buildStapleSecret(o: {
       ],
     },
     data,
+  };
+}
+
+const OUR_ANNOTATION_KEYS = new Set([...PAIR_ANNOTATION_KEYS, ...STAPLE_ANNOTATION_KEYS]);
+
+/**
+ * The body of the PUT that rewrites an existing staple Secret: `desired` over the metadata others
+ * keep on it (labels, annotations, finalizers, other owners), at the version read, so a write
+ * made since is a 409 rather than lost. Its data and type are this controller's alone.
+ */
+export function overCurrent(current: KubeObject, desired: Secret): Secret {
+  const m = current.metadata ?? {};
+  const d = desired.metadata ?? {};
+  const theirs = Object.entries(m.annotations ?? {}).filter(([k]) => !OUR_ANNOTATION_KEYS.has(k));
+  const ours = new Set((d.ownerReferences ?? []).map((r) => r.uid));
+  return {
+    ...desired,
+    metadata: {
+      ...d,
+      resourceVersion: m.resourceVersion,
+      labels: { ...m.labels, ...d.labels },
+      annotations: { ...Object.fromEntries(theirs), ...d.annotations },
+      ...(m.finalizers ? { finalizers: m.finalizers } : {}),
+      ownerReferences: [...(m.ownerReferences ?? []).filter((r) => !ours.has(r.uid)), ...(d.ownerReferences ?? [])],
+    },
   };
 }
 

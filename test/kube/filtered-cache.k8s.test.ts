@@ -244,11 +244,13 @@ describe('the Secret and ConfigMap caches', () => {
     // Polled with a client of the test's own: `requested` holds the operator's requests only.
     const probe = kubeClient();
     await waitFor('the staple Secret written', () => probe.getOrUndefined<Secret>(SecretType, ns.name, 'fresh-tls-ocsp'), 30_000);
-    const mine = requested.slice(from).filter((r) => r.includes('/secrets/fresh-tls'));
-    const firstApply = mine.findIndex((r) => r.startsWith('PATCH') && r.endsWith('/secrets/fresh-tls-ocsp'));
-    expect(firstApply).toBeGreaterThanOrEqual(0);
-    expect(mine.slice(0, firstApply)).toContain(`GET /api/v1/namespaces/${ns.name}/secrets/fresh-tls`); // its certificate's data
-    expect(mine.slice(0, firstApply)).not.toContain(`GET /api/v1/namespaces/${ns.name}/secrets/fresh-tls-ocsp`);
+    // A new staple Secret is created (POST to the collection): the only Secret the operator creates here.
+    const create = `POST /api/v1/namespaces/${ns.name}/secrets`;
+    const mine = requested.slice(from).filter((r) => r.includes('/secrets/fresh-tls') || r === create);
+    const firstWrite = mine.indexOf(create);
+    expect(firstWrite).toBeGreaterThanOrEqual(0);
+    expect(mine.slice(0, firstWrite)).toContain(`GET /api/v1/namespaces/${ns.name}/secrets/fresh-tls`); // its certificate's data
+    expect(mine.slice(0, firstWrite)).not.toContain(`GET /api/v1/namespaces/${ns.name}/secrets/fresh-tls-ocsp`);
   });
 
   it('a staple Secret someone else made before the staple was seen is still found, and not overwritten', async () => {

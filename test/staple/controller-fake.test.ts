@@ -8,11 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
+import type { CreateQuery } from '../../src/kube/api.js';
 import { OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { parseOcspRequest, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { Manager } from '../../src/runtime/manager.js';
 import type { Controller } from '../../src/runtime/controller.js';
 import { addStapleController } from '../../src/staple/controller.js';
+import { ANNOTATION_THIS_UPDATE } from '../../src/api/annotations.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { FakeKube } from '../support/fake-kube.js';
 import { tlsSecret } from '../support/kube.js';
@@ -172,7 +174,8 @@ describe('the staple controller on the in-memory API', () => {
     const ls = lockstepOf(watch.versions[0]!, new Date(clock.now()));
     expect(ls.certSerial).toBe(leaf.serial.toLowerCase());
     expect(ls.verdict?.ok).toBe(true);
-    expect(fake.writesOf(SecretType, { verb: 'apply', name: 'first-tls-ocsp' }).filter((w) => w.changed)).toHaveLength(1);
+    // Created with a POST: the apiserver's cheapest write of a new object.
+    expect(fake.writesOf(SecretType, { name: 'first-tls-ocsp' }).map((w) => [w.verb, w.changed])).toEqual([['create', true]]);
   });
 
   it('refreshes at the window midpoint when the clock gets there, and not before', async () => {
@@ -182,8 +185,12 @@ describe('the staple controller on the in-memory API', () => {
     const thisUpdate = Date.parse(first.status!.staple!.thisUpdate!);
     const midpoint = thisUpdate + WINDOW / 2;
     expect(Date.parse(first.status!.nextRefreshTime!)).toBe(midpoint);
-    const applies = () => fake.writesOf(SecretType, { verb: 'apply', name: 'mid-tls-ocsp' }).filter((w) => w.changed).length;
-    expect(applies()).toBe(1);
+    const writes = () =>
+      fake
+        .writesOf(SecretType, { name: 'mid-tls-ocsp' })
+        .filter((w) => w.changed)
+        .map((w) => w.verb);
+    expect(writes()).toEqual(['create']);
 
     // Up to a second before the midpoint, in resync steps: every resync makes the controller look
     // (the reconcile counter moves), and it fetches nothing and writes nothing.
@@ -199,7 +206,7 @@ describe('the staple controller on the in-memory API', () => {
     expect(steps).toBeGreaterThan(5);
     expect(await reconciles()).toBeGreaterThanOrEqual(looked + steps);
     expect(responder.fetches).toBe(1);
-    expect(applies()).toBe(1);
+    expect(writes()).toEqual(['create']);
     expect(lastAttempt(first)).toBeTruthy();
     expect(lastAttempt(await staple('mid'))).toBe(lastAttempt(first));
 
@@ -210,7 +217,7 @@ describe('the staple controller on the in-memory API', () => {
       async () => idle(`${NS}/mid`) && Date.parse((await staple('mid')).status?.staple?.thisUpdate ?? '0') === midpoint,
     );
     expect(responder.fetches).toBe(2);
-    expect(applies()).toBe(2);
+    expect(writes()).toEqual(['create', 'replace']);
     const refreshed = await staple('mid');
     expect(condition(refreshed, 'Ready')?.reason).toBe('Stapled');
     expect(Date.parse(refreshed.status!.nextRefreshTime!)).toBe(midpoint + WINDOW / 2);
@@ -244,6 +251,39 @@ describe('the staple controller on the in-memory API', () => {
     expect(lockstepOf(await fake.get<Secret>(SecretType, NS, 'race-tls-ocsp'), new Date(clock.now())).verdict?.ok).toBe(true);
   });
 
+  it('rewrites its staple Secret at the version read: an edit made meanwhile is a 409, and the retry keeps it', async () => {
+    await createStaple('edit');
+    await settle('edit');
+    const planned = Date.parse((await staple('edit')).status!.nextRefreshTime!);
+    // Someone labels and annotates the staple Secret just before the refresh's PUT: that PUT
+    // carries the version read before their edit.
+    let raced = false;
+    fake.beforeWrite(async (w) => {
+      if (raced || w.verb !== 'replace' || w.type !== SecretType || w.name !== 'edit-tls-ocsp') return;
+      raced = true;
+      await fake.mergePatch(
+        SecretType,
+        { namespace: NS, name: 'edit-tls-ocsp' },
+        { metadata: { labels: { team: 'web' }, annotations: { 'example.com/note': 'kept' } } },
+      );
+    });
+    clock.advance(planned - clock.now());
+    await until('the conflict', async () => fake.counts.conflicts === 1 && (await reconciles('error')) === 1);
+    clock.advance(1_000); // the queue's backoff after a first failure
+    await until(
+      'the refresh written',
+      async () => idle(`${NS}/edit`) && Date.parse((await staple('edit')).status?.staple?.thisUpdate ?? '0') >= planned,
+    );
+    const secret = await fake.get<Secret>(SecretType, NS, 'edit-tls-ocsp');
+    expect(secret.metadata?.labels?.team).toBe('web');
+    expect(secret.metadata?.annotations?.['example.com/note']).toBe('kept');
+    expect(lockstepOf(secret, new Date(clock.now())).verdict?.ok).toBe(true);
+    expect(Date.parse(secret.metadata?.annotations?.[ANNOTATION_THIS_UPDATE] ?? '0')).toBeGreaterThanOrEqual(planned); // the refreshed staple
+    expect(await reconciles('error')).toBe(fake.counts.conflicts);
+    const written = fake.writesOf(SecretType, { name: 'edit-tls-ocsp' }).filter((w) => w.changed);
+    expect(written.map((w) => w.verb)).toEqual(['create', 'mergePatch', 'replace']);
+  });
+
   it('stops looking at a staple once it is deleted', async () => {
     await createStaple('gone');
     await settle('gone');
@@ -272,18 +312,21 @@ describe('the staple controller on the in-memory API', () => {
 
   describe('when the watch shows the staple Secret before the apply answers', () => {
     /**
-     * Holds the answer of every apply to a Secret until the watch has delivered what followed it
+     * Holds the answer of every write of a Secret until the watch has delivered what followed it
      * (over the wire the two travel apart, and the event often wins); `meanwhile` writes first.
      */
     function answerAfterTheWatch(meanwhile?: (stored: KubeObject) => Promise<void>): void {
-      const apply = fake.apply.bind(fake);
-      fake.apply = async <T extends KubeObject>(type: ResourceType, obj: T, fieldManager: string, subresource?: string) => {
-        const stored = await apply(type, obj, fieldManager, subresource);
+      const held = async <T extends KubeObject>(type: ResourceType, stored: T): Promise<T> => {
         if (type !== SecretType) return stored;
         await meanwhile?.(stored);
         await until('the watch to deliver the Secret', () => fake.delivered());
         return stored;
       };
+      const [create, replace] = [fake.create.bind(fake), fake.replace.bind(fake)];
+      fake.create = async <T extends KubeObject>(type: ResourceType, obj: T, query?: CreateQuery) =>
+        held(type, await create(type, obj, query));
+      fake.replace = async <T extends KubeObject>(type: ResourceType, obj: T, subresource?: string) =>
+        held(type, await replace(type, obj, subresource));
     }
 
     it('its own version is no news: one reconcile, one write', async () => {
@@ -291,7 +334,7 @@ describe('the staple controller on the in-memory API', () => {
       await createStaple('own');
       await settle('own');
       expect(condition(await staple('own'), 'Ready')).toMatchObject({ status: 'True', reason: 'Stapled' });
-      expect(fake.writesOf(SecretType, { verb: 'apply', name: 'own-tls-ocsp' })).toHaveLength(1);
+      expect(fake.writesOf(SecretType, { name: 'own-tls-ocsp' })).toHaveLength(1);
       expect(await reconciles()).toBe(1);
     });
 

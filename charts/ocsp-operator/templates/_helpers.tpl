@@ -141,12 +141,12 @@ mode, a Role per watched namespace in namespaced mode. Each rule names the code 
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "update", "patch"]
 {{- end }}
-# Secrets: source certificate Secrets are read through an informer; staple Secrets are written
-# with server-side apply (patch, and create when the apply creates them). Never deleted: they
-# go away with their OcspStaple through owner references.
+# Secrets: source certificate Secrets are read through an informer; staple Secrets are created,
+# then replaced (update) at the version read (src/staple/reconciler.ts). Never deleted: they go
+# away with their OcspStaple through owner references.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  verbs: ["get", "list", "watch", "create", "update"]
 # Events for transitions and failures (events.k8s.io/v1; src/kube/events.ts).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
