@@ -153,7 +153,7 @@ export class ObjectCache<T extends KubeObject & { data?: Record<string, string> 
     return out.filter((o): o is T => !!o);
   }
 
-  /** Holds an object the operator just read or wrote (the answer of its own apply): its data only if an interest needs it. */
+  /** Holds an object the operator just read or wrote (the answer of its own write): its data only if an interest needs it. */
   put(obj: T): void {
     if (!this.wanted(obj)) return;
     if (this.holdsData(obj)) this.full.set(objectKey(obj), slim(obj));
