@@ -62,7 +62,7 @@ export interface KubeApi {
   listPages<T extends KubeObject>(type: ResourceType, opts?: ListOptions): AsyncGenerator<KubeList<T>>;
   create<T extends KubeObject>(type: ResourceType, obj: T, query?: CreateQuery): Promise<T>;
   /** PUT with the object's resourceVersion: a 409 means someone else wrote first. */
-  replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string): Promise<T>;
+  replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query?: CreateQuery): Promise<T>;
   mergePatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, patch: unknown): Promise<T>;
   /** A JSON patch; a failed `test` is a 422. */
   jsonPatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, ops: JsonPatchOp[]): Promise<T>;

@@ -221,9 +221,9 @@ export class KubeClient implements KubeApi {
   }
 
   /** PUT with the object's resourceVersion: a 409 means someone else wrote first. */
-  replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string): Promise<T> {
+  replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query: Query = {}): Promise<T> {
     const ref = { namespace: obj.metadata?.namespace, name: obj.metadata?.name, subresource };
-    return this.request<T>('PUT', resourcePath(type, ref), { body: obj });
+    return this.request<T>('PUT', resourcePath(type, ref), { body: obj, query });
   }
 
   mergePatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, patch: unknown): Promise<T> {

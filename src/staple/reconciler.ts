@@ -378,7 +378,7 @@ export class StapleReconciler implements Reconciler {
     let stored: Secret;
     try {
       stored = current
-        ? await this.deps.client.replace<Secret>(SecretType, overCurrent(current, secret))
+        ? await this.deps.client.replace<Secret>(SecretType, overCurrent(current, secret), undefined, { fieldManager: FIELD_MANAGER })
         : await this.deps.client.create<Secret>(SecretType, secret, { fieldManager: FIELD_MANAGER });
     } finally {
       this.writing.delete(key); // a failed write is retried with backoff, which reads everything again

@@ -14,6 +14,7 @@ import { parseOcspRequest, signOcspResponse, softwareSigner } from '../../src/oc
 import { Manager } from '../../src/runtime/manager.js';
 import type { Controller } from '../../src/runtime/controller.js';
 import { addStapleController } from '../../src/staple/controller.js';
+import { FIELD_MANAGER } from '../../src/staple/reconciler.js';
 import { ANNOTATION_THIS_UPDATE } from '../../src/api/annotations.js';
 import { STAPLE_KEY } from '../../src/staple/staple-secret.js';
 import { FakeKube } from '../support/fake-kube.js';
@@ -218,6 +219,8 @@ describe('the staple controller on the in-memory API', () => {
     );
     expect(responder.fetches).toBe(2);
     expect(writes()).toEqual(['create', 'replace']);
+    // Both under the controller's one field manager, the name `--show-managed-fields` gives.
+    expect(new Set(fake.writesOf(SecretType, { name: 'mid-tls-ocsp' }).map((w) => w.fieldManager))).toEqual(new Set([FIELD_MANAGER]));
     const refreshed = await staple('mid');
     expect(condition(refreshed, 'Ready')?.reason).toBe('Stapled');
     expect(Date.parse(refreshed.status!.nextRefreshTime!)).toBe(midpoint + WINDOW / 2);
@@ -325,8 +328,8 @@ describe('the staple controller on the in-memory API', () => {
       const [create, replace] = [fake.create.bind(fake), fake.replace.bind(fake)];
       fake.create = async <T extends KubeObject>(type: ResourceType, obj: T, query?: CreateQuery) =>
         held(type, await create(type, obj, query));
-      fake.replace = async <T extends KubeObject>(type: ResourceType, obj: T, subresource?: string) =>
-        held(type, await replace(type, obj, subresource));
+      fake.replace = async <T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query?: CreateQuery) =>
+        held(type, await replace(type, obj, subresource, query));
     }
 
     it('its own version is no news: one reconcile, one write', async () => {

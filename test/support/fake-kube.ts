@@ -228,9 +228,10 @@ export class FakeKube implements KubeApi {
     return clone(created) as T;
   }
 
-  async replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string): Promise<T> {
+  async replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query: CreateQuery = {}): Promise<T> {
     const m = obj.metadata ?? {};
-    const w: FakeWrite = { verb: 'replace', type, namespace: m.namespace, name: m.name ?? '', subresource };
+    const fieldManager = typeof query.fieldManager === 'string' ? query.fieldManager : undefined;
+    const w: FakeWrite = { verb: 'replace', type, namespace: m.namespace, name: m.name ?? '', subresource, fieldManager };
     await this.hook(w);
     const s = this.mustFind(type, m.namespace, w.name, subresource);
     this.checkVersion(s, m.resourceVersion);
