@@ -213,7 +213,7 @@ export class FakeKube implements KubeApi {
         `${type.kind} is invalid: metadata.name: Required value`,
         resourcePath(type, { namespace: m.namespace }),
       );
-    const fieldManager = typeof query.fieldManager === 'string' ? query.fieldManager : undefined;
+    const fieldManager = fieldManagerOf(query);
     await this.hook({ verb: 'create', type, namespace: m.namespace, name, fieldManager });
     if (this.find(type, m.namespace, name)) {
       throw new KubeApiError(
@@ -230,7 +230,7 @@ export class FakeKube implements KubeApi {
 
   async replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query: CreateQuery = {}): Promise<T> {
     const m = obj.metadata ?? {};
-    const fieldManager = typeof query.fieldManager === 'string' ? query.fieldManager : undefined;
+    const fieldManager = fieldManagerOf(query);
     const w: FakeWrite = { verb: 'replace', type, namespace: m.namespace, name: m.name ?? '', subresource, fieldManager };
     await this.hook(w);
     const s = this.mustFind(type, m.namespace, w.name, subresource);
@@ -631,4 +631,9 @@ function applyJsonPatchOp(doc: Record<string, unknown>, op: JsonPatchOp): string
       parent[last] = clone(op.value);
       return undefined;
   }
+}
+
+/** The field manager a write's query names, if any. */
+function fieldManagerOf(query: CreateQuery): string | undefined {
+  return typeof query.fieldManager === 'string' ? query.fieldManager : undefined;
 }
