@@ -52,7 +52,8 @@ export interface WatchOptions {
 /** One RFC 6902 operation (the subset the operator sends). */
 export type JsonPatchOp = { op: 'test' | 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
-export type CreateQuery = Record<string, string | number | boolean | undefined>;
+/** Query parameters of a create or a replace, such as its fieldManager. */
+export type WriteQuery = Record<string, string | number | boolean | undefined>;
 
 export interface KubeApi {
   get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T>;
@@ -60,9 +61,9 @@ export interface KubeApi {
   list<T extends KubeObject>(type: ResourceType, opts?: ListOptions): Promise<KubeList<T>>;
   /** The same list a page at a time (one consistent snapshot), so a caller need not hold it all at once. */
   listPages<T extends KubeObject>(type: ResourceType, opts?: ListOptions): AsyncGenerator<KubeList<T>>;
-  create<T extends KubeObject>(type: ResourceType, obj: T, query?: CreateQuery): Promise<T>;
+  create<T extends KubeObject>(type: ResourceType, obj: T, query?: WriteQuery): Promise<T>;
   /** PUT with the object's resourceVersion: a 409 means someone else wrote first. */
-  replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query?: CreateQuery): Promise<T>;
+  replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query?: WriteQuery): Promise<T>;
   mergePatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, patch: unknown): Promise<T>;
   /** A JSON patch; a failed `test` is a 422. */
   jsonPatch<T extends KubeObject>(type: ResourceType, ref: ObjectRef, ops: JsonPatchOp[]): Promise<T>;

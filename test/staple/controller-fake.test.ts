@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/base/clock.js';
-import type { CreateQuery } from '../../src/kube/api.js';
+import type { WriteQuery } from '../../src/kube/api.js';
 import { OcspStapleType, SecretType, type KubeObject, type ResourceType, type Secret } from '../../src/kube/types.js';
 import { parseOcspRequest, signOcspResponse, softwareSigner } from '../../src/ocsp/index.js';
 import { Manager } from '../../src/runtime/manager.js';
@@ -326,9 +326,9 @@ describe('the staple controller on the in-memory API', () => {
         return stored;
       };
       const [create, replace] = [fake.create.bind(fake), fake.replace.bind(fake)];
-      fake.create = async <T extends KubeObject>(type: ResourceType, obj: T, query?: CreateQuery) =>
+      fake.create = async <T extends KubeObject>(type: ResourceType, obj: T, query?: WriteQuery) =>
         held(type, await create(type, obj, query));
-      fake.replace = async <T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query?: CreateQuery) =>
+      fake.replace = async <T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query?: WriteQuery) =>
         held(type, await replace(type, obj, subresource, query));
     }
 

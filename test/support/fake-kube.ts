@@ -32,7 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type Timer } from '../../src/base/clock.js';
 import {
   KubeApiError,
-  type CreateQuery,
+  type WriteQuery,
   type JsonPatchOp,
   type KubeApi,
   type ListOptions,
@@ -203,7 +203,7 @@ export class FakeKube implements KubeApi {
 
   // --- writes
 
-  async create<T extends KubeObject>(type: ResourceType, obj: T, query: CreateQuery = {}): Promise<T> {
+  async create<T extends KubeObject>(type: ResourceType, obj: T, query: WriteQuery = {}): Promise<T> {
     const m = obj.metadata ?? {};
     const name = m.name ?? '';
     if (!name)
@@ -228,7 +228,7 @@ export class FakeKube implements KubeApi {
     return clone(created) as T;
   }
 
-  async replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query: CreateQuery = {}): Promise<T> {
+  async replace<T extends KubeObject>(type: ResourceType, obj: T, subresource?: string, query: WriteQuery = {}): Promise<T> {
     const m = obj.metadata ?? {};
     const fieldManager = fieldManagerOf(query);
     const w: FakeWrite = { verb: 'replace', type, namespace: m.namespace, name: m.name ?? '', subresource, fieldManager };
@@ -634,6 +634,6 @@ function applyJsonPatchOp(doc: Record<string, unknown>, op: JsonPatchOp): string
 }
 
 /** The field manager a write's query names, if any. */
-function fieldManagerOf(query: CreateQuery): string | undefined {
+function fieldManagerOf(query: WriteQuery): string | undefined {
   return typeof query.fieldManager === 'string' ? query.fieldManager : undefined;
 }
