@@ -366,19 +366,17 @@ export class StapleReconciler implements Reconciler {
     const m = staple.metadata;
     const namespace = m.namespace ?? 'default';
     const owner = { name: m.name ?? '', uid: m.uid ?? '' };
-    let published: Published;
-    if ('digest' in desired) {
-      const live = await this.republished(namespace, name, desired);
-      [published, current] = [live.published, live.secret];
-    } else published = desired;
+    // Keeping the published pair: its PEMs come from the live Secret, which is then the version to replace.
+    const { published, base } =
+      'digest' in desired ? await this.republished(namespace, name, desired) : { published: desired, base: current };
     const secret = buildStapleSecret({ namespace, name, owner, published });
     const key = `${namespace}/${m.name}`;
     const seen: KubeObject[] = [];
     this.writing.set(key, seen);
     let stored: Secret;
     try {
-      stored = current
-        ? await this.deps.client.replace<Secret>(SecretType, overCurrent(current, secret), undefined, { fieldManager: FIELD_MANAGER })
+      stored = base
+        ? await this.deps.client.replace<Secret>(SecretType, overCurrent(base, secret), undefined, { fieldManager: FIELD_MANAGER })
         : await this.deps.client.create<Secret>(SecretType, secret, { fieldManager: FIELD_MANAGER });
     } finally {
       this.writing.delete(key); // a failed write is retried with backoff, which reads everything again
@@ -400,11 +398,11 @@ export class StapleReconciler implements Reconciler {
   }
 
   /** The publication a staple Secret holds, PEMs read back: it must still be the one decided on. */
-  private async republished(namespace: string, name: string, desired: Publication): Promise<{ published: Published; secret: Secret }> {
+  private async republished(namespace: string, name: string, desired: Publication): Promise<{ published: Published; base: Secret }> {
     const live = await this.deps.client.getOrUndefined<Secret>(SecretType, namespace, name);
     const pair = live && readPublished(live)?.digest === desired.digest ? readPair(live) : undefined;
     if (!live || !pair) throw new Error(`staple Secret ${namespace}/${name} changed while it was being rewritten; looking again`);
-    return { published: { pair, staple: desired.staple }, secret: live };
+    return { published: { pair, staple: desired.staple }, base: live };
   }
 
   /** Writes status if it changed (remembering the write until the cache shows it), records Events, updates the series. */
